@@ -1,0 +1,57 @@
+"""The explicit table of drivers and simulators, by device kind and name.
+
+Entries are import paths, resolved only when a driver is chosen, so the application core can
+select drivers by configured name without importing any driver module, and the packager
+(kiosk.spec) can read every module from this one table.
+"""
+
+from __future__ import annotations
+
+import importlib
+from dataclasses import dataclass
+
+from devices.base import ConfigurationError
+
+
+@dataclass(frozen=True)
+class Entry:
+    kind: str
+    name: str
+    target: str  # "package.module:Attribute"
+    summary: str
+
+    @property
+    def module(self) -> str:
+        return self.target.partition(":")[0]
+
+    def load(self) -> object:
+        module_name, _, attr = self.target.partition(":")
+        module = importlib.import_module(module_name)
+        return getattr(module, attr)
+
+
+# Kinds: idcard, chip, printer, dispenser, camera.
+DRIVERS: tuple[Entry, ...] = ()
+
+SIMULATORS: tuple[Entry, ...] = ()
+
+
+def find(table: tuple[Entry, ...], kind: str, name: str) -> Entry:
+    for entry in table:
+        if entry.kind == kind and entry.name == name:
+            return entry
+    known = ", ".join(sorted(e.name for e in table if e.kind == kind)) or "none"
+    raise ConfigurationError(f"no {kind} entry named {name!r} (known: {known})")
+
+
+def driver(kind: str, name: str) -> Entry:
+    return find(DRIVERS, kind, name)
+
+
+def simulator(kind: str, name: str) -> Entry:
+    return find(SIMULATORS, kind, name)
+
+
+def all_modules() -> list[str]:
+    """Every module named by the registry, for the packager and the self-test."""
+    return sorted({e.module for e in DRIVERS + SIMULATORS})

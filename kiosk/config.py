@@ -1,0 +1,216 @@
+"""Machine configuration: one TOML file per kiosk, validated once at start into frozen
+typed objects. Unknown keys, wrong types and missing values are errors naming the key path.
+
+Every option is documented where it is declared (the ``description`` of its field).
+"""
+
+from __future__ import annotations
+
+import enum
+import json
+import tomllib
+from pathlib import Path
+from typing import Annotated, Any
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+
+class ConfigError(Exception):
+    """A configuration that cannot be used; the message names each offending key path."""
+
+    def __init__(self, source: str, problems: list[str]) -> None:
+        self.source = source
+        self.problems = problems
+        super().__init__(f"{source}: " + "; ".join(problems))
+
+
+class TerminalType(enum.StrEnum):
+    RENEWAL = "renewal"
+    PHOTO = "photo"
+    PICKUP = "pickup"
+
+
+class Language(enum.StrEnum):
+    ZH = "zh"
+    EN = "en"
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+PositiveSeconds = Annotated[float, Field(gt=0, le=86_400)]
+
+
+class KioskSection(_Section):
+    id: Annotated[str, Field(pattern=r"^[A-Z0-9][A-Z0-9-]{2,31}$")] = Field(
+        description="Kiosk identifier, unique in the fleet (upper-case letters, digits, '-')."
+    )
+    terminal: TerminalType = Field(description="Which services this machine offers.")
+    place: str = Field(default="", description="Where the machine stands (printed on receipts).")
+    languages: tuple[Language, ...] = Field(
+        default=(Language.ZH, Language.EN), description="Offered languages, the first is default."
+    )
+    data_dir: str = Field(default="var", description="Directory for the outbox, keys, journals.")
+
+    @model_validator(mode="after")
+    def _languages_not_empty(self) -> KioskSection:
+        if not self.languages:
+            raise ValueError("languages must name at least one language")
+        return self
+
+
+class TimeoutsSection(_Section):
+    idle_s: PositiveSeconds = Field(
+        default=60.0, description="Seconds without a touch before 'still there?' is asked."
+    )
+    still_there_s: PositiveSeconds = Field(
+        default=15.0, description="Countdown shown on 'still there?' before the session ends."
+    )
+    attract_slide_s: PositiveSeconds = Field(
+        default=6.0, description="Seconds each attract-loop slide stays on screen."
+    )
+    message_s: PositiveSeconds = Field(
+        default=8.0, description="Seconds an informational screen stays before moving on."
+    )
+    device_s: PositiveSeconds = Field(
+        default=30.0, description="Longest wait for one device step (read, print, dispense)."
+    )
+
+
+class CentralSection(_Section):
+    url: str = Field(
+        default="http://127.0.0.1:8787", description="Base URL of the central exit-entry system."
+    )
+    embedded: bool = Field(
+        default=False, description="Start the reference central service inside the kiosk (demo)."
+    )
+    ca_bundle: str = Field(default="", description="CA bundle for TLS; empty = system store.")
+    secret_file: str = Field(
+        default="", description="File with the kiosk's HMAC secret for request signing."
+    )
+    timeout_s: PositiveSeconds = Field(default=10.0, description="Per-request timeout.")
+
+
+class QueueSection(_Section):
+    db: str = Field(default="outbox.sqlite", description="Outbox file, relative to data_dir.")
+    key_file: str = Field(
+        default="outbox.key", description="AES-GCM key file (0600), relative to data_dir."
+    )
+    offline_warn_h: PositiveSeconds = Field(
+        default=24.0, description="Hours without a successful sync before staff are warned."
+    )
+    audit_days: Annotated[int, Field(ge=1, le=3650)] = Field(
+        default=90, description="Days to keep the minimal audit record of delivered entries."
+    )
+    batch_size: Annotated[int, Field(ge=1, le=1000)] = Field(
+        default=100, description="Entries per sync request."
+    )
+
+
+class _DeviceSection(_Section):
+    driver: str = Field(description="Driver name from the device registry.")
+    simulator: bool = Field(
+        default=False, description="Start the driver's simulator and connect the driver to it."
+    )
+    required: bool | None = Field(
+        default=None, description="Override whether the terminal type requires this device."
+    )
+
+
+class SerialDeviceSection(_DeviceSection):
+    port: str = Field(default="", description="Serial port or pyserial URL (socket://host:port).")
+    baud: Annotated[int, Field(ge=1200, le=921_600)] = Field(default=115_200)
+    pace: bool = Field(default=False, description="Simulator only: pace bytes at the baud rate.")
+
+
+class IdCardSection(SerialDeviceSection):
+    poll_s: Annotated[float, Field(ge=0.3, le=10)] = Field(
+        default=0.5, description="Card-presence poll period (the SAM allows >= 0.3 s)."
+    )
+
+
+class PrinterSection(SerialDeviceSection):
+    columns: Annotated[int, Field(ge=16, le=80)] = Field(default=48)
+
+
+class DispenserSection(SerialDeviceSection):
+    address: Annotated[int, Field(ge=0, le=15)] = Field(default=0)
+    take_timeout_s: PositiveSeconds = Field(
+        default=30.0, description="Seconds the document waits at the gate before capture."
+    )
+
+
+class CameraSection(_DeviceSection):
+    source: str = Field(default="0", description="Device index, V4L2 path or video file.")
+    width: Annotated[int, Field(ge=160, le=4096)] = 1280
+    height: Annotated[int, Field(ge=120, le=4096)] = 720
+    fps: Annotated[float, Field(gt=0, le=120)] = 25.0
+
+
+class ChipSection(_DeviceSection):
+    reader: str = Field(default="", description="Regular expression picking the PC/SC reader.")
+    trust_store: str = Field(default="", description="Directory or file of trusted CSCA certs.")
+
+
+class DevicesSection(_Section):
+    idcard: IdCardSection | None = None
+    chip: ChipSection | None = None
+    printer: PrinterSection | None = None
+    dispenser: DispenserSection | None = None
+    camera: CameraSection | None = None
+
+
+class PhotoSection(_Section):
+    spec: str = Field(default="cn-exit-entry", description="Photo specification name.")
+
+
+class KioskConfig(_Section):
+    kiosk: KioskSection
+    timeouts: TimeoutsSection = TimeoutsSection()
+    central: CentralSection = CentralSection()
+    queue: QueueSection = QueueSection()
+    devices: DevicesSection = DevicesSection()
+    photo: PhotoSection = PhotoSection()
+
+    @property
+    def data_dir(self) -> Path:
+        return Path(self.kiosk.data_dir)
+
+
+def _format(error: ValidationError) -> list[str]:
+    problems = []
+    for item in error.errors():
+        path = ".".join(str(p) for p in item["loc"]) or "(top level)"
+        kind = item["type"]
+        if kind == "extra_forbidden":
+            problems.append(f"{path}: unknown key")
+        elif kind == "missing":
+            problems.append(f"{path}: missing value")
+        else:
+            problems.append(f"{path}: {item['msg']}")
+    return problems
+
+
+def parse_config(data: dict[str, Any], source: str = "<config>") -> KioskConfig:
+    """Validate already-parsed TOML data."""
+    # JSON-mode strict validation: TOML arrays become tuples and strings become enums, but
+    # "5" is never silently taken for 5 nor 1 for true.
+    try:
+        return KioskConfig.model_validate_json(json.dumps(data, default=str), strict=True)
+    except ValidationError as exc:
+        raise ConfigError(source, _format(exc)) from None
+
+
+def load_config(path: str | Path) -> KioskConfig:
+    """Read and validate one configuration file; raises ConfigError naming the key path."""
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise ConfigError(str(path), [f"cannot read file: {exc.strerror}"]) from None
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(str(path), [f"not valid TOML: {exc}"]) from None
+    return parse_config(data, str(path))

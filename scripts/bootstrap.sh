@@ -1,0 +1,107 @@
+#!/usr/bin/env bash
+# One command to set up and run the kiosk, or to set up and run every check.
+#
+#   scripts/bootstrap.sh run    [kiosk run arguments]   set up, then start the kiosk
+#   scripts/bootstrap.sh test                            set up, then run every CI gate
+#   scripts/bootstrap.sh setup                           set up only
+#
+# Idempotent: system packages are installed only when missing, the virtual environment is
+# rebuilt only when pyproject.toml changes.
+set -euo pipefail
+
+here="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$here"
+venv="${KIOSK_VENV:-$here/.venv}"
+stamp="$venv/.installed"
+
+APT_PACKAGES=(
+  python3-venv python3-dev gcc pkg-config
+  libpcsclite-dev libpcsclite1 pcscd vsmartcard-vpcd
+  fonts-wqy-microhei fontconfig
+  libgl1 libegl1 libxkbcommon0 libfontconfig1 libdbus-1-3 libglib2.0-0
+  libxcb-cursor0 libxcb-icccm4 libxcb-keysyms1 libxkbcommon-x11-0
+  espeak-ng
+)
+
+say() { printf '\033[1m[bootstrap]\033[0m %s\n' "$*"; }
+
+as_root() {
+  if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi
+}
+
+system_packages() {
+  local missing=()
+  for pkg in "${APT_PACKAGES[@]}"; do
+    dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" \
+      || missing+=("$pkg")
+  done
+  if [ "${#missing[@]}" -eq 0 ]; then
+    say "system packages present"
+    return
+  fi
+  say "installing system packages: ${missing[*]}"
+  as_root apt-get update -qq
+  as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
+    "${missing[@]}"
+}
+
+pick_python() {
+  for candidate in python3.13 python3.12 python3.11 python3; do
+    if command -v "$candidate" >/dev/null \
+      && "$candidate" -c 'import sys; sys.exit(sys.version_info < (3, 11))'; then
+      echo "$candidate"
+      return
+    fi
+  done
+  echo "Python 3.11 or newer is required" >&2
+  exit 1
+}
+
+python_env() {
+  local want
+  want="$(sha256sum pyproject.toml | cut -d' ' -f1)"
+  if [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$want" ]; then
+    say "virtual environment up to date ($venv)"
+    return
+  fi
+  local python
+  python="$(pick_python)"
+  say "creating virtual environment with $python"
+  "$python" -m venv "$venv"
+  "$venv/bin/python" -m pip install -q --upgrade pip
+  "$venv/bin/python" -m pip install -q -e ".[dev]"
+  echo "$want" >"$stamp"
+}
+
+setup() {
+  system_packages
+  python_env
+}
+
+has_display() {
+  [ -n "${DISPLAY:-}" ] || [ -n "${WAYLAND_DISPLAY:-}" ]
+}
+
+cmd="${1:-run}"
+shift || true
+case "$cmd" in
+  setup)
+    setup
+    ;;
+  run)
+    setup
+    if has_display; then
+      exec "$venv/bin/kiosk" run "$@"
+    fi
+    say "no display found: running the scripted demo offscreen instead (screenshots in demo-out/)"
+    QT_QPA_PLATFORM=offscreen exec "$venv/bin/kiosk" demo --out demo-out "$@"
+    ;;
+  test)
+    setup
+    exec "$venv/bin/python" scripts/check.py "$@"
+    ;;
+  *)
+    echo "usage: $0 run|test|setup" >&2
+    exit 2
+    ;;
+esac
