@@ -16,7 +16,6 @@ from typing import Protocol
 
 COMMAND_MODULES: tuple[str, ...] = (
     "kiosk.commands.config",
-    "kiosk.commands.flows",
 )
 
 
@@ -34,7 +33,7 @@ def build_parser(extra_modules: Sequence[str] = ()) -> argparse.ArgumentParser:
     parser.add_argument("-v", "--verbose", action="store_true", help="log debug messages")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
     for name in (*COMMAND_MODULES, *extra_modules):
-        module: _CommandModule = importlib.import_module(name)  # type: ignore[assignment]
+        module: _CommandModule = importlib.import_module(name)
         module.register(commands)
     return parser
 
