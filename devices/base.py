@@ -36,8 +36,9 @@ class DeviceError(Exception):
     code: str = "device.error"
     recovery: Recovery = Recovery.RESET
 
-    def __init__(self, message: str, *, code: str | None = None,
-                 recovery: Recovery | None = None) -> None:
+    def __init__(
+        self, message: str, *, code: str | None = None, recovery: Recovery | None = None
+    ) -> None:
         super().__init__(message)
         if code is not None:
             self.code = code

@@ -38,7 +38,8 @@ def main() -> int:
         print(f"\n=== {name}: {' '.join(command)}", flush=True)
         code = subprocess.call(command, cwd=ROOT, env=env)
         took = time.monotonic() - start
-        print(f"=== {name}: {'ok' if code == 0 else f'FAILED ({code})'} in {took:.1f} s", flush=True)
+        verdict = "ok" if code == 0 else f"FAILED ({code})"
+        print(f"=== {name}: {verdict} in {took:.1f} s", flush=True)
         if code != 0:
             failed.append(name)
     if failed:

@@ -162,9 +162,7 @@ class FlowDefinition:
             has_deadline = state.timeout is not None or state.idle
             if not (has_deadline or state.terminal_ok):
                 problems.append(f"state {state.name!r} has no timeout")
-            if state.timeout is not None and not any(
-                t.event == TIMEOUT for t in state.transitions
-            ):
+            if state.timeout is not None and not any(t.event == TIMEOUT for t in state.transitions):
                 problems.append(f"state {state.name!r} has a timeout but no timeout transition")
         if any(s.idle for s in self.states.values()) and (
             self.idle_seconds is None or self.idle_target not in self.states
@@ -198,8 +196,9 @@ class UnexpectedEvent(Exception):
 class Flow:
     """One running instance of a flow definition. Pure: handle() returns commands."""
 
-    def __init__(self, definition: FlowDefinition, context: Context | None = None,
-                 *, strict: bool = False) -> None:
+    def __init__(
+        self, definition: FlowDefinition, context: Context | None = None, *, strict: bool = False
+    ) -> None:
         self.definition = definition
         self.context: Context = context if context is not None else {}
         self.state = definition.initial
