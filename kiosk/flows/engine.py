@@ -113,6 +113,7 @@ class Transition:
     action: Action | None = None
     guard: Guard | None = None
     label: str = ""
+    unless: tuple[str, ...] = ()  # for flow-wide transitions: states where it does not apply
 
 
 @dataclass(frozen=True)
@@ -148,7 +149,9 @@ class FlowDefinition:
     def transitions_of(self, state: State) -> list[Transition]:
         own = {t.event for t in state.transitions}
         return list(state.transitions) + [
-            t for t in self.everywhere if t.event not in own and t.target != state.name
+            t
+            for t in self.everywhere
+            if t.event not in own and t.target != state.name and state.name not in t.unless
         ]
 
     def validate(self) -> None:
@@ -283,6 +286,10 @@ class Flow:
         self._asking_still_there = True
         seconds = self.definition.still_there_seconds(self.context)
         return [ShowStillThere(seconds), StartTimer("still_there", seconds, self._generation)]
+
+    def poke(self) -> list[Command]:
+        """The citizen did something: restart the idle watch (no state change)."""
+        return self._touched()
 
     def _touched(self) -> list[Command]:
         commands: list[Command] = []

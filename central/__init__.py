@@ -1,0 +1,1 @@
+"""Reference central exit-entry service (not shipped in the kiosk bundle)."""

@@ -1,0 +1,104 @@
+"""The application core assembled: configuration, terminal flow, runner, services.
+
+Qt-free. The UI (or a test) supplies the clock, the scheduler and the dispatcher, renders
+``ViewState`` and calls ``intent`` for everything the citizen does.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from typing import Any
+
+from kiosk.clock import Clock, Scheduler
+from kiosk.config import KioskConfig
+from kiosk.flows import services as _services  # noqa: F401  (registers the service flows)
+from kiosk.flows.engine import Alert, Event, Flow
+from kiosk.flows.terminal import AVAILABLE, UNAVAILABLE, build_terminal_flow
+from kiosk.runner import DirectDispatcher, Dispatcher, FlowRunner, ViewState
+
+log = logging.getLogger(__name__)
+
+
+class KioskApp:
+    """One kiosk: its flow and everything the flow talks to.
+
+    Thread: constructed and driven on the flow (GUI) thread; ``post`` may be called from any.
+    """
+
+    def __init__(
+        self,
+        config: KioskConfig,
+        clock: Clock,
+        scheduler: Scheduler,
+        dispatcher: Dispatcher | None = None,
+        *,
+        strict: bool = False,
+    ) -> None:
+        self.config = config
+        self.clock = clock
+        definition = build_terminal_flow(config)
+        context: dict[str, Any] = {
+            "kiosk_id": config.kiosk.id,
+            "terminal": config.kiosk.terminal.value,
+        }
+        self.flow = Flow(definition, context, strict=strict)
+        self.runner = FlowRunner(
+            self.flow,
+            clock,
+            scheduler,
+            dispatcher or DirectDispatcher(),
+            language=config.kiosk.languages[0].value,
+        )
+        self._unavailable: dict[str, dict[str, Any]] = {}
+
+    @property
+    def view(self) -> ViewState | None:
+        return self.runner.view
+
+    def on_view(self, listener: Callable[[ViewState], None]) -> None:
+        self.runner.on_view(listener)
+
+    def start(self) -> None:
+        self.runner.start()
+
+    def stop(self) -> None:
+        self.runner.shutdown()
+
+    def intent(self, name: str, **data: Any) -> None:
+        """A citizen's action on the screen. Every intent also counts as activity."""
+        self.runner.handle(Event("touch"))
+        if name == "call_staff":
+            self.call_staff()
+        elif name != "touch":
+            self.runner.handle(Event(name, data))
+
+    def call_staff(self) -> None:
+        """The citizen asked for help: alert staff and tell the citizen help is coming."""
+        state = self.flow.state
+        self.runner.alert(Alert("citizen.help", f"help requested at {state}"))
+        self.runner.notify("app.staff_called", self.config.timeouts.message_s)
+
+    def post(self, event: Event) -> None:
+        """Thread-safe entry for events from workers (device events, sync status)."""
+        self.runner.post(event)
+
+    # --- availability (required devices, outbox) ---------------------------------------------
+
+    def set_unavailable(self, source: str, reason_key: str, **values: Any) -> None:
+        """A required part failed: out of service until every such part is back."""
+        self._unavailable[source] = {"reason_key": reason_key, "values": values, "source": source}
+        self.runner.handle(Event(UNAVAILABLE, self._unavailable[source]))
+
+    def set_available(self, source: str) -> None:
+        if self._unavailable.pop(source, None) is None:
+            return
+        if self._unavailable:
+            first = next(iter(self._unavailable.values()))
+            self.runner.handle(Event(UNAVAILABLE, first))
+        else:
+            self.runner.handle(Event(AVAILABLE))
+
+    @property
+    def unavailable(self) -> dict[str, dict[str, Any]]:
+        return dict(self._unavailable)

@@ -1,0 +1,3 @@
+"""Registers the service flows of every terminal type with the terminal flow."""
+
+from __future__ import annotations

@@ -1,0 +1,160 @@
+"""The terminal flow: attract loop, service menu, out of service, and the service flows of the
+configured terminal type, composed into one state machine.
+
+Every state has a deadline (its own timeout or the idle watch) and a way home; a required
+device failing anywhere leads to out of service, and the session's personal data is wiped on
+every way out.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from kiosk.config import KioskConfig, TerminalType
+from kiosk.flows.engine import (
+    IDLE_EXPIRED,
+    Command,
+    Context,
+    EndSession,
+    Event,
+    FlowDefinition,
+    State,
+    Transition,
+)
+
+ATTRACT = "attract"
+MENU = "menu"
+OUT_OF_SERVICE = "out_of_service"
+
+UNAVAILABLE = "kiosk.unavailable"  # data: reason_key, values
+AVAILABLE = "kiosk.available"
+
+
+@dataclass(frozen=True)
+class ServiceFlow:
+    """One service offered on the menu and the states that run it."""
+
+    key: str  # i18n key suffix: service.<key>
+    entry: str  # first state
+    states: tuple[State, ...]
+    icon: str = ""
+
+
+@dataclass(frozen=True)
+class TerminalFlows:
+    services: tuple[ServiceFlow, ...] = field(default_factory=tuple)
+
+
+ServiceBuilder = Callable[[KioskConfig], tuple[ServiceFlow, ...]]
+
+# Filled by the service flow modules (kiosk.flows.photo, ...), keyed by terminal type.
+SERVICE_BUILDERS: dict[TerminalType, list[ServiceBuilder]] = {t: [] for t in TerminalType}
+
+
+def _end_reason(event: Event) -> str:
+    if event.name == IDLE_EXPIRED:
+        return "idle_timeout"
+    if event.name in (UNAVAILABLE, "error"):
+        return "error"
+    if event.name in ("done", "finished"):
+        return "done"
+    return "cancelled"
+
+
+def _on_attract(ctx: Context, event: Event) -> list[Command]:
+    ctx.pop("service", None)
+    return [EndSession(_end_reason(event))] if "session" in ctx else []
+
+
+def _on_unavailable(ctx: Context, event: Event) -> list[Command]:
+    ctx["oos_reason"] = dict(event.data)
+    return [EndSession("error")] if "session" in ctx else []
+
+
+def _clear_reason(ctx: Context, event: Event) -> list[Command]:
+    ctx.pop("oos_reason", None)
+    return []
+
+
+def _select(services: tuple[ServiceFlow, ...]) -> list[Transition]:
+    return [Transition("select", s.entry, guard=_is(s.key), label=s.key) for s in services]
+
+
+def _is(key: str) -> Callable[[Context, Event], bool]:
+    def guard(ctx: Context, event: Event) -> bool:
+        if event.data.get("service") != key:
+            return False
+        ctx["service"] = key
+        return True
+
+    return guard
+
+
+def build_terminal_flow(
+    config: KioskConfig, services: tuple[ServiceFlow, ...] | None = None
+) -> FlowDefinition:
+    if services is None:
+        services = tuple(
+            flow for builder in SERVICE_BUILDERS[config.kiosk.terminal] for flow in builder(config)
+        )
+    timeouts = config.timeouts
+    menu_items = [{"key": s.key, "icon": s.icon} for s in services]
+
+    def menu_view(ctx: Context) -> Mapping[str, Any]:
+        return {"services": menu_items}
+
+    def attract_view(ctx: Context) -> Mapping[str, Any]:
+        return {"terminal": config.kiosk.terminal.value, "slide_s": timeouts.attract_slide_s}
+
+    def oos_view(ctx: Context) -> Mapping[str, Any]:
+        return dict(ctx.get("oos_reason", {}))
+
+    shell = (
+        State(
+            ATTRACT,
+            "attract",
+            (Transition("start", MENU),),
+            on_enter=_on_attract,
+            terminal_ok=True,
+            view=attract_view,
+        ),
+        State(
+            MENU,
+            "menu",
+            (*_select(services), Transition("home", ATTRACT), Transition("back", ATTRACT)),
+            idle=True,
+            view=menu_view,
+        ),
+        State(
+            OUT_OF_SERVICE,
+            "out_of_service",
+            (
+                Transition(AVAILABLE, ATTRACT, action=_clear_reason),
+                Transition(UNAVAILABLE, OUT_OF_SERVICE, action=_on_unavailable),
+            ),
+            terminal_ok=True,
+            view=oos_view,
+        ),
+    )
+    states = {s.name: s for s in shell}
+    for service in services:
+        for state in service.states:
+            if state.name in states:
+                raise ValueError(f"state {state.name} defined twice")
+            states[state.name] = state
+    return FlowDefinition(
+        name=f"terminal-{config.kiosk.terminal.value}",
+        initial=ATTRACT,
+        states=states,
+        everywhere=(
+            Transition(
+                UNAVAILABLE, OUT_OF_SERVICE, action=_on_unavailable, label="required device failed"
+            ),
+            Transition("home", ATTRACT, label="home", unless=(OUT_OF_SERVICE,)),
+        ),
+        idle_seconds=lambda ctx: timeouts.idle_s,
+        still_there_seconds=lambda ctx: timeouts.still_there_s,
+        idle_target=ATTRACT,
+    )

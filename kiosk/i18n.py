@@ -1,0 +1,103 @@
+"""Every string a citizen or staff member sees, in Chinese (default) and English.
+
+Screens look texts up by key; a test checks that every key has both languages and that every
+key a screen uses exists here. Placeholders use ``str.format`` names.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+LANGUAGES = ("zh", "en")
+
+MESSAGES: dict[str, tuple[str, str]] = {
+    # shell
+    "app.title": ("出入境自助服务", "Exit-Entry Self-Service"),
+    "app.touch_to_start": ("请触摸屏幕开始", "Touch the screen to start"),
+    "app.language": ("English", "中文"),
+    "app.home": ("返回首页", "Home"),
+    "app.back": ("返回", "Back"),
+    "app.cancel": ("取消", "Cancel"),
+    "app.call_staff": ("呼叫工作人员", "Call staff"),
+    "app.staff_called": ("已通知工作人员，请稍候", "Staff have been called, please wait"),
+    "app.kiosk_id": ("终端 {kiosk_id}", "Kiosk {kiosk_id}"),
+    "app.free_24h": ("24小时自助服务 · 免费拍照", "Self-service 24 hours · Free photos"),
+    # attract loop slides
+    "attract.slide.renewal.title": (
+        "港澳台签注 两分钟办好",
+        "Renew HK/Macau/Taiwan endorsements in 2 minutes",
+    ),
+    "attract.slide.renewal.body": (
+        "携带身份证和往来港澳/台湾通行证，即可自助续签",
+        "Bring your ID card and travel permit to renew by yourself",
+    ),
+    "attract.slide.photo.title": ("免费拍摄出入境证件照", "Free photos for exit-entry documents"),
+    "attract.slide.photo.body": (
+        "不满意可以免费重拍，直到满意为止",
+        "Retake for free as many times as you like",
+    ),
+    "attract.slide.pickup.title": ("证件办好 自助领取", "Collect your finished documents here"),
+    "attract.slide.pickup.body": (
+        "刷身份证，无需排队，立等可取",
+        "Place your ID card - no queue, no waiting",
+    ),
+    "attract.slide.help.title": ("需要帮助？", "Need help?"),
+    "attract.slide.help.body": (
+        "任何时候都可以按“呼叫工作人员”",
+        "Press 'Call staff' at any time",
+    ),
+    # menu
+    "menu.title": ("请选择要办理的业务", "Please choose a service"),
+    "service.endorse": ("港澳台自助签注", "Renew an endorsement"),
+    "service.endorse.hint": ("往来港澳/台湾通行证续签", "HK/Macau or Taiwan travel permit"),
+    "service.query": ("查询签注剩余次数", "Check remaining trips"),
+    "service.query.hint": ("查询已有签注的有效期和次数", "Validity and trips of your endorsement"),
+    "service.photo": ("拍摄出入境证件照", "Take an ID photo"),
+    "service.photo.hint": ("免费拍摄，可反复重拍", "Free, retake until satisfied"),
+    "service.pickup": ("自助领取证件", "Collect a document"),
+    "service.pickup.hint": ("领取已办好的出入境证件", "Collect a finished document"),
+    # still there
+    "idle.title": ("您还在吗？", "Are you still there?"),
+    "idle.body": (
+        "{seconds} 秒后将结束本次服务并清除您的信息",
+        "Your session ends and your data is cleared in {seconds} s",
+    ),
+    "idle.continue": ("继续办理", "Continue"),
+    "idle.end": ("结束服务", "End session"),
+    # out of service
+    "oos.title": ("暂停服务", "Out of service"),
+    "oos.body": (
+        "本机暂时无法办理业务，请到其他自助机或人工窗口办理。",
+        "This machine cannot serve you right now. Please use another machine or a counter.",
+    ),
+    "oos.reason": ("原因：{reason}", "Reason: {reason}"),
+    "oos.config": ("配置错误：{detail}", "Configuration error: {detail}"),
+    "oos.device": ("{device} 故障：{detail}", "{device} fault: {detail}"),
+    "oos.queue": ("数据存储空间不足", "Transaction storage is full"),
+    # device names
+    "device.idcard": ("身份证阅读器", "ID card reader"),
+    "device.chip": ("证件芯片阅读器", "Document chip reader"),
+    "device.printer": ("凭条打印机", "Receipt printer"),
+    "device.dispenser": ("证件发卡机", "Document dispenser"),
+    "device.camera": ("摄像头", "Camera"),
+    # goodbye
+    "goodbye.title": ("感谢使用", "Thank you"),
+    "goodbye.body": ("请带好您的证件和凭条", "Please take your card and receipt"),
+}
+
+
+def text(key: str, language: str, **values: object) -> str:
+    """The text for ``key`` in ``language`` (falls back to Chinese, then the key itself)."""
+    pair = MESSAGES.get(key)
+    if pair is None:
+        return key
+    template = pair[1] if language == "en" else pair[0]
+    return template.format(**values) if values else template
+
+
+def register(messages: Mapping[str, tuple[str, str]]) -> None:
+    """Add a feature's messages; a duplicate key with a different text is a bug."""
+    for key, pair in messages.items():
+        if key in MESSAGES and MESSAGES[key] != pair:
+            raise ValueError(f"message {key!r} registered twice with different texts")
+        MESSAGES[key] = pair

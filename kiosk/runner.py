@@ -1,0 +1,302 @@
+"""Runs a flow: executes its commands through services and feeds results back as events.
+
+Threading: ``handle`` and everything it calls run on the flow thread (the GUI thread in the
+app). Services run on their own single-thread executors; their results come back through the
+dispatcher, never by calling the flow from a worker.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import deque
+from collections.abc import Callable, Mapping
+from concurrent.futures import Executor, Future, ThreadPoolExecutor
+from dataclasses import dataclass, field, replace
+from typing import Any, Protocol
+
+from kiosk.clock import Clock, Scheduler, TimerHandle
+from kiosk.errors import KioskError
+from kiosk.flows.engine import (
+    IDLE_EXPIRED,
+    TIMEOUT,
+    Alert,
+    BeginSession,
+    Call,
+    CancelTimer,
+    Command,
+    EndSession,
+    Event,
+    Flow,
+    HideStillThere,
+    Show,
+    ShowStillThere,
+    StartTimer,
+)
+from kiosk.session import Session
+
+log = logging.getLogger(__name__)
+
+TIMER_EVENTS = {"state": TIMEOUT, "idle": "idle", "still_there": IDLE_EXPIRED}
+
+
+class Dispatcher(Protocol):
+    """Brings a callable onto the flow thread."""
+
+    def post(self, fn: Callable[[], None]) -> None: ...
+
+
+class DirectDispatcher:
+    """Runs posted callables at once (tests and the scripted demo, single-threaded)."""
+
+    def post(self, fn: Callable[[], None]) -> None:
+        fn()
+
+
+class Service(Protocol):
+    """Something the flows ask to do work: devices, the outbox, the central system.
+
+    ``execute`` runs on the service's worker thread and returns a JSON-like result, or raises
+    a KioskError / DeviceError that the runner turns into a ``.failed`` event.
+    """
+
+    def execute(
+        self, operation: str, args: Mapping[str, Any], session: Session | None
+    ) -> Mapping[str, Any]: ...
+
+
+class InlineExecutor(Executor):
+    """Runs work immediately on the caller's thread (deterministic tests, scripted demo)."""
+
+    def submit(self, fn: Callable[..., Any], /, *args: Any, **kwargs: Any) -> Future[Any]:
+        future: Future[Any] = Future()
+        try:
+            future.set_result(fn(*args, **kwargs))
+        except BaseException as exc:
+            future.set_exception(exc)
+        return future
+
+
+@dataclass(frozen=True)
+class ViewState:
+    """What the screen shows: everything a UI needs, nothing it must decide."""
+
+    screen: str
+    data: Mapping[str, Any]
+    language: str
+    state: str
+    still_there_until: float | None = None  # monotonic deadline while asking 'still there?'
+    notice: str | None = None  # a transient banner (i18n key), e.g. "staff have been called"
+
+
+@dataclass
+class _ServiceHost:
+    service: Service
+    executor: Executor
+
+
+def error_data(exc: BaseException) -> dict[str, Any]:
+    code = getattr(exc, "code", "error.unexpected")
+    recovery = getattr(exc, "recovery", None)
+    return {
+        "code": str(code),
+        "message": str(exc),
+        "recovery": getattr(recovery, "value", str(recovery) if recovery else "reset"),
+    }
+
+
+@dataclass
+class FlowRunner:
+    flow: Flow
+    clock: Clock
+    scheduler: Scheduler
+    dispatcher: Dispatcher = field(default_factory=DirectDispatcher)
+    language: str = "zh"
+    session: Session | None = None
+    _services: dict[str, _ServiceHost] = field(default_factory=dict)
+    _timers: dict[str, TimerHandle] = field(default_factory=dict)
+    _queue: deque[Event] = field(default_factory=deque)
+    _busy: bool = False
+    _view: ViewState | None = None
+    _notice: str | None = None
+    _view_listeners: list[Callable[[ViewState], None]] = field(default_factory=list)
+    _alert_listeners: list[Callable[[Alert], None]] = field(default_factory=list)
+    transcript: list[dict[str, Any]] = field(default_factory=list)
+
+    def add_service(self, name: str, service: Service, executor: Executor | None = None) -> None:
+        self._services[name] = _ServiceHost(
+            service, executor or ThreadPoolExecutor(1, thread_name_prefix=f"svc-{name}")
+        )
+
+    def on_view(self, listener: Callable[[ViewState], None]) -> None:
+        self._view_listeners.append(listener)
+        if self._view is not None:
+            listener(self._view)
+
+    def on_alert(self, listener: Callable[[Alert], None]) -> None:
+        self._alert_listeners.append(listener)
+
+    @property
+    def view(self) -> ViewState | None:
+        return self._view
+
+    def start(self) -> None:
+        self.flow.context.setdefault("language", self.language)
+        self._run(self.flow.start())
+
+    def post(self, event: Event) -> None:
+        """Thread-safe: queue an event for the flow thread."""
+        self.dispatcher.post(lambda: self.handle(event))
+
+    def handle(self, event: Event) -> None:
+        """Flow thread only. Events raised while handling are queued, never nested."""
+        self._queue.append(event)
+        if self._busy:
+            return
+        self._busy = True
+        try:
+            while self._queue:
+                current = self._queue.popleft()
+                self._record(current)
+                if current.name == "language":
+                    self._switch_language(str(current.data.get("language", "zh")))
+                    continue
+                self._run(self.flow.handle(current))
+        finally:
+            self._busy = False
+
+    def shutdown(self) -> None:
+        for timer in self._timers.values():
+            timer.cancel()
+        self._timers.clear()
+        if self.session is not None:
+            self.session.wipe("cancelled")
+            self.session = None
+        for host in self._services.values():
+            host.executor.shutdown(wait=False, cancel_futures=True)
+
+    # --- commands ----------------------------------------------------------------------------
+
+    def _run(self, commands: list[Command]) -> None:
+        for command in commands:
+            self._execute(command)
+
+    def _execute(self, command: Command) -> None:
+        match command:
+            case Show():
+                self._publish(command.screen, command.data)
+            case StartTimer():
+                self._start_timer(command)
+            case CancelTimer():
+                timer = self._timers.pop(command.timer, None)
+                if timer is not None:
+                    timer.cancel()
+            case ShowStillThere():
+                self._publish_still_there(self.clock.monotonic() + command.seconds)
+            case HideStillThere():
+                self._publish_still_there(None)
+            case Call():
+                self._call(command)
+            case BeginSession():
+                self._begin(command.service)
+            case EndSession():
+                self._end(command.reason)
+            case Alert():
+                self.alert(command)
+            case _:
+                raise KioskError(f"unknown command {command!r}")
+
+    def _start_timer(self, command: StartTimer) -> None:
+        old = self._timers.pop(command.timer, None)
+        if old is not None:
+            old.cancel()
+        event = Event(TIMER_EVENTS[command.timer], {"generation": command.generation})
+        self._timers[command.timer] = self.scheduler.call_later(
+            command.seconds, lambda: self.handle(event)
+        )
+
+    def _call(self, command: Call) -> None:
+        host = self._services.get(command.service)
+        reply = command.reply or f"{command.service}.{command.operation}"
+        if host is None:
+            self.post(
+                Event(
+                    f"{reply}.failed",
+                    {
+                        "code": "service.missing",
+                        "message": command.service,
+                        "recovery": "configuration",
+                    },
+                )
+            )
+            return
+        session = self.session
+        future = host.executor.submit(
+            host.service.execute, command.operation, dict(command.args), session
+        )
+        future.add_done_callback(lambda f: self.post(self._result_event(reply, f)))
+
+    @staticmethod
+    def _result_event(reply: str, future: Future[Mapping[str, Any]]) -> Event:
+        exc = future.exception()
+        if exc is None:
+            return Event(f"{reply}.ok", dict(future.result()))
+        if not isinstance(exc, KioskError | Exception):  # pragma: no cover
+            raise exc
+        log.info("%s failed: %s", reply, getattr(exc, "code", type(exc).__name__))
+        return Event(f"{reply}.failed", error_data(exc))
+
+    def _begin(self, service: str) -> None:
+        if self.session is not None:
+            self.session.wipe("cancelled")
+        self.session = Session(service=service, started_at=self.clock.now())
+        self.flow.context["session"] = self.session
+
+    def _end(self, reason: str) -> None:
+        if self.session is not None:
+            self.session.wipe(reason)
+            self.session = None
+        self.flow.context.pop("session", None)
+
+    # --- view --------------------------------------------------------------------------------
+
+    def _switch_language(self, language: str) -> None:
+        self.language = language
+        self.flow.context["language"] = language
+        self._run(self.flow.poke())
+        self._execute(self.flow.show())
+
+    def alert(self, alert: Alert) -> None:
+        log.warning("staff alert %s: %s", alert.code, alert.message)
+        for listener in self._alert_listeners:
+            listener(alert)
+
+    def notify(self, key: str | None, seconds: float = 0.0) -> None:
+        """Show a transient banner for ``seconds`` (on top of whatever screen is shown)."""
+        self._notice = key
+        if self._view is not None:
+            self._set_view(replace(self._view, notice=key))
+        if key is not None and seconds > 0:
+            old = self._timers.pop("notice", None)
+            if old is not None:
+                old.cancel()
+            self._timers["notice"] = self.scheduler.call_later(seconds, lambda: self.notify(None))
+
+    def _publish(self, screen: str, data: Mapping[str, Any]) -> None:
+        asking = self._view is not None and self.flow.asking_still_there
+        until = self._view.still_there_until if asking and self._view else None
+        self._set_view(ViewState(screen, data, self.language, self.flow.state, until, self._notice))
+
+    def _publish_still_there(self, until: float | None) -> None:
+        if self._view is None:
+            return
+        self._set_view(replace(self._view, still_there_until=until))
+
+    def _set_view(self, view: ViewState) -> None:
+        self._view = view
+        for listener in self._view_listeners:
+            listener(view)
+
+    def _record(self, event: Event) -> None:
+        self.transcript.append(
+            {"t": round(self.clock.monotonic(), 3), "event": event.name, "state": self.flow.state}
+        )

@@ -1,0 +1,1 @@
+"""Durable outbox, sync worker and the central-system client; knows nothing of flows."""

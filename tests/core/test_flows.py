@@ -1,0 +1,264 @@
+"""The flow engine and the terminal flow, driven with a fake clock and scripted events."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from concurrent.futures import Executor, Future
+from typing import Any
+
+import pytest
+
+from kiosk.app import KioskApp
+from kiosk.clock import ManualClock
+from kiosk.config import KioskConfig, parse_config
+from kiosk.flows.engine import (
+    TIMEOUT,
+    BeginSession,
+    Call,
+    Command,
+    Context,
+    EndSession,
+    Event,
+    FlowDefinition,
+    FlowDefinitionError,
+    State,
+    Transition,
+    UnexpectedEvent,
+)
+from kiosk.flows.terminal import MENU, ServiceFlow, build_terminal_flow
+from kiosk.runner import InlineExecutor
+from kiosk.session import Session
+
+
+def config(**timeouts: float) -> KioskConfig:
+    return parse_config(
+        {
+            "kiosk": {"id": "TEST-1", "terminal": "photo"},
+            "timeouts": {"idle_s": 60.0, "still_there_s": 15.0, **timeouts},
+        }
+    )
+
+
+class IdService:
+    """Stands in for a device service: stores personal data in the session."""
+
+    def __init__(self) -> None:
+        self.calls = 0
+
+    def execute(
+        self, operation: str, args: Mapping[str, Any], session: Session | None
+    ) -> Mapping[str, Any]:
+        self.calls += 1
+        assert session is not None
+        session.put("idcard", {"id_number": "11010519491231002X", "photo": bytearray(b"wlt")})
+        return {"card_type": "resident"}
+
+
+class PendingExecutor(Executor):
+    def submit(self, fn: Callable[..., Any], /, *args: Any, **kwargs: Any) -> Future[Any]:
+        return Future()
+
+
+def begin(ctx: Context, event: Event) -> list[Command]:
+    return [BeginSession("demo"), Call("id", "read", reply="id.read")]
+
+
+def finish(ctx: Context, event: Event) -> list[Command]:
+    return [EndSession("done")]
+
+
+DEMO = ServiceFlow(
+    key="photo",
+    entry="reading",
+    states=(
+        State(
+            "reading",
+            "message",
+            (Transition("id.read.ok", "confirm"), Transition("back", MENU)),
+            idle=True,
+            on_enter=begin,
+        ),
+        State(
+            "confirm",
+            "message",
+            (Transition("ok", "attract", action=finish), Transition(TIMEOUT, "attract")),
+            timeout=lambda ctx: 30.0,
+        ),
+    ),
+)
+
+
+def make_app(cfg: KioskConfig | None = None) -> tuple[KioskApp, ManualClock, IdService]:
+    clock = ManualClock()
+    app = KioskApp.__new__(KioskApp)
+    cfg = cfg or config()
+    # Build with the demo service flow in place of the registered ones.
+    import kiosk.app as app_module
+
+    original = app_module.build_terminal_flow
+    app_module.build_terminal_flow = lambda c: build_terminal_flow(c, (DEMO,))  # type: ignore[assignment]
+    try:
+        KioskApp.__init__(app, cfg, clock, clock, strict=True)
+    finally:
+        app_module.build_terminal_flow = original
+    service = IdService()
+    app.runner.add_service("id", service, InlineExecutor())
+    app.start()
+    return app, clock, service
+
+
+def state(app: KioskApp) -> str:
+    assert app.view is not None
+    return app.view.state
+
+
+def test_idle_timeout_asks_then_ends_session_and_wipes_data() -> None:
+    app, clock, service = make_app()
+    app.intent("start")
+    app.intent("select", service="photo")
+    assert state(app) == "confirm"
+    session = app.runner.session
+    assert session is not None and session.has("idcard")
+    held = session.get("idcard")["photo"]
+    clock.advance(29.9)
+    assert state(app) == "confirm"
+    clock.advance(0.2)  # the confirm step's own timeout
+    assert state(app) == "attract"
+    assert app.runner.session is None
+    assert session.ended_reason == "cancelled" and session.keys() == []
+    assert held == bytearray(3)
+    assert service.calls == 1
+
+
+def test_still_there_countdown_then_idle_timeout() -> None:
+    app, clock, _ = make_app()
+    app.intent("start")
+    assert state(app) == MENU
+    clock.advance(59.0)
+    assert app.view is not None and app.view.still_there_until is None
+    clock.advance(1.0)
+    assert app.view.still_there_until == pytest.approx(clock.monotonic() + 15.0)
+    clock.advance(14.9)
+    assert state(app) == MENU
+    clock.advance(0.1)
+    assert state(app) == "attract" and app.view.still_there_until is None
+
+
+def test_idle_timeout_ends_a_session_with_reason_idle_timeout() -> None:
+    app, clock, _ = make_app()
+    app.intent("start")
+    app.runner.handle(Event("touch"))
+    # Hold the citizen in 'reading': the read never completes (a card never placed).
+    app.runner.add_service("id", IdService(), PendingExecutor())
+    app.intent("select", service="photo")
+    assert state(app) == "reading"
+    session = app.runner.session
+    assert session is not None
+    clock.advance(75.0)
+    assert state(app) == "attract"
+    assert session.ended_reason == "idle_timeout"
+
+
+def test_touch_restarts_the_idle_watch_and_still_here_continues() -> None:
+    app, clock, _ = make_app()
+    app.intent("start")
+    clock.advance(50.0)
+    app.intent("touch")
+    clock.advance(50.0)
+    assert app.view is not None and app.view.still_there_until is None
+    clock.advance(10.0)
+    assert app.view.still_there_until is not None
+    app.intent("still_here")
+    assert app.view.still_there_until is None and state(app) == MENU
+    clock.advance(59.0)
+    assert state(app) == MENU and app.view.still_there_until is None
+
+
+def test_language_switch_keeps_state_and_counts_as_activity() -> None:
+    app, clock, _ = make_app()
+    app.intent("start")
+    clock.advance(59.0)
+    app.intent("language", language="en")
+    assert app.view is not None and app.view.language == "en" and state(app) == MENU
+    clock.advance(59.0)
+    assert app.view.still_there_until is None
+
+
+def test_required_device_failure_from_any_state_and_recovery() -> None:
+    app, _clock, _ = make_app()
+    app.intent("start")
+    app.intent("select", service="photo")
+    session = app.runner.session
+    app.set_unavailable("printer", "oos.device", device="printer", detail="paper out")
+    assert state(app) == "out_of_service"
+    assert app.view is not None and app.view.data["values"]["detail"] == "paper out"
+    assert session is not None and session.ended_reason == "error"
+    with pytest.raises(UnexpectedEvent):  # citizens cannot leave out of service
+        app.intent("home")
+    assert state(app) == "out_of_service"
+    app.set_unavailable("camera", "oos.device", device="camera", detail="lost")
+    app.set_available("printer")
+    assert state(app) == "out_of_service"
+    app.set_available("camera")
+    assert state(app) == "attract"
+
+
+def test_done_wipes_with_reason_done() -> None:
+    app, _, _ = make_app()
+    app.intent("start")
+    app.intent("select", service="photo")
+    session = app.runner.session
+    app.intent("ok")
+    assert state(app) == "attract"
+    assert session is not None and session.ended_reason == "done"
+
+
+def test_home_from_a_service_cancels() -> None:
+    app, _, _ = make_app()
+    app.intent("start")
+    app.intent("select", service="photo")
+    session = app.runner.session
+    app.intent("home")
+    assert state(app) == "attract"
+    assert session is not None and session.ended_reason == "cancelled"
+
+
+def test_strict_flow_reports_surprise_events() -> None:
+    app, _, _ = make_app()
+    with pytest.raises(UnexpectedEvent):
+        app.runner.handle(Event("dispense.ok"))
+
+
+def test_stale_timer_events_are_ignored() -> None:
+    app, _, _ = make_app()
+    app.intent("start")
+    app.runner.handle(Event(TIMEOUT, {"generation": -5}))
+    assert state(app) == MENU
+
+
+def _state(name: str, *transitions: Transition, **kw: Any) -> State:
+    return State(name, "message", transitions, **kw)
+
+
+def test_definition_rejects_states_without_deadline_unknown_targets_unreachable() -> None:
+    with pytest.raises(FlowDefinitionError, match="has no timeout"):
+        FlowDefinition("f", "a", {"a": _state("a", Transition("x", "a"))})
+    with pytest.raises(FlowDefinitionError, match="unknown state"):
+        FlowDefinition("f", "a", {"a": _state("a", Transition("x", "b"), terminal_ok=True)})
+    with pytest.raises(FlowDefinitionError, match="unreachable"):
+        FlowDefinition(
+            "f", "a", {"a": _state("a", terminal_ok=True), "b": _state("b", terminal_ok=True)}
+        )
+    with pytest.raises(FlowDefinitionError, match="no timeout transition"):
+        FlowDefinition("f", "a", {"a": _state("a", timeout=lambda c: 1.0)})
+
+
+def test_every_terminal_flow_is_valid_with_a_way_home_everywhere() -> None:
+    for terminal in ("renewal", "photo", "pickup"):
+        cfg = parse_config({"kiosk": {"id": "TEST-1", "terminal": terminal}})
+        definition = build_terminal_flow(cfg)
+        for state_ in definition.states.values():
+            events = {t.event for t in definition.transitions_of(state_)}
+            if state_.name not in ("attract", "out_of_service"):
+                assert "home" in events or "back" in events, state_.name
+            assert "kiosk.unavailable" in events, state_.name

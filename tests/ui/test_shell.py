@@ -1,0 +1,186 @@
+"""The Qt shell through qtbot: real widgets, offscreen."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from PySide6.QtCore import QEvent, QPoint, QPointF, Qt
+from PySide6.QtGui import QContextMenuEvent, QKeyEvent, QMouseEvent
+from PySide6.QtWidgets import QApplication, QPushButton
+from pytestqt.qtbot import QtBot
+
+from kiosk.clock import ManualClock
+from kiosk.config import parse_config
+from kiosk.i18n import MESSAGES
+from tests.conftest import ROOT
+from ui.shell import Shell, build_shell, config_error_window, qt_application
+from ui.theme import TOUCH_MIN_PX
+from ui.window import KioskLock
+
+
+@pytest.fixture
+def shell(qtbot: QtBot) -> tuple[Shell, ManualClock]:
+    qapp = qt_application(offscreen=True)
+    config = parse_config({"kiosk": {"id": "UI-TEST", "terminal": "photo"}})
+    clock = ManualClock()
+    result = build_shell(config, qapp, clock=clock, scheduler=clock)
+    qtbot.addWidget(result.window)
+    result.window.show()
+    result.start()
+    yield result, clock
+    result.stop()
+
+
+def screen_name(shell: Shell) -> str:
+    return shell.window.current_screen().screen_name
+
+
+def test_attract_touch_opens_the_menu_with_big_buttons(
+    shell: tuple[Shell, ManualClock], qtbot: QtBot
+) -> None:
+    s, _ = shell
+    assert screen_name(s) == "attract"
+    qtbot.mouseClick(s.window.current_screen(), Qt.MouseButton.LeftButton, pos=QPoint(50, 50))
+    assert screen_name(s) == "menu"
+    for button in s.window.findChildren(QPushButton):
+        if button.isVisible():
+            assert button.height() >= TOUCH_MIN_PX, button.text()
+
+
+def test_language_switch_translates_visible_text(
+    shell: tuple[Shell, ManualClock], qtbot: QtBot
+) -> None:
+    s, _ = shell
+    assert s.window.app_title.text() == MESSAGES["app.title"][0]
+    qtbot.mouseClick(s.window.language_button, Qt.MouseButton.LeftButton)
+    assert s.window.app_title.text() == MESSAGES["app.title"][1]
+    assert s.window.language_button.text() == "中文"
+
+
+def test_idle_countdown_is_visible_then_returns_to_attract(
+    shell: tuple[Shell, ManualClock], qtbot: QtBot
+) -> None:
+    s, clock = shell
+    s.app.intent("start")
+    clock.advance(60.0)
+    assert s.window.overlay.isVisible()
+    clock.advance(5.0)
+    s.window.overlay.refresh()
+    assert s.window.overlay.countdown.text() == "10"
+    qtbot.mouseClick(s.window.overlay.cont, Qt.MouseButton.LeftButton)
+    assert not s.window.overlay.isVisible() and screen_name(s) == "menu"
+    clock.advance(75.0)
+    assert screen_name(s) == "attract" and not s.window.overlay.isVisible()
+
+
+def test_call_staff_shows_a_notice_and_alerts(
+    shell: tuple[Shell, ManualClock], qtbot: QtBot
+) -> None:
+    s, clock = shell
+    alerts: list[str] = []
+    s.app.runner.on_alert(lambda alert: alerts.append(alert.code))
+    qtbot.mouseClick(s.window.staff_button, Qt.MouseButton.LeftButton)
+    assert alerts == ["citizen.help"]
+    assert s.window.notice.isVisible()
+    clock.advance(s.app.config.timeouts.message_s)
+    assert not s.window.notice.isVisible()
+
+
+def test_out_of_service_states_the_reason(shell: tuple[Shell, ManualClock]) -> None:
+    s, _ = shell
+    s.app.set_unavailable("camera", "oos.device", device="camera", detail="no signal")
+    assert screen_name(s) == "out_of_service"
+    screen = s.window.current_screen()
+    assert "摄像头" in screen.reason.text() and "no signal" in screen.reason.text()  # type: ignore[attr-defined]
+    assert "Camera" in screen.reason_en.text()  # type: ignore[attr-defined]
+
+
+def test_no_way_out_close_keys_and_context_menu(shell: tuple[Shell, ManualClock]) -> None:
+    s, _ = shell
+    s.window.close()
+    assert s.window.isVisible()
+    assert s.window.windowFlags() & Qt.WindowType.FramelessWindowHint
+    app = QApplication.instance()
+    assert app is not None
+    lock = KioskLock()
+    for key, mods in (
+        (Qt.Key.Key_F4, Qt.KeyboardModifier.AltModifier),
+        (Qt.Key.Key_Q, Qt.KeyboardModifier.ControlModifier),
+        (Qt.Key.Key_Escape, Qt.KeyboardModifier.NoModifier),
+    ):
+        event = QKeyEvent(QEvent.Type.KeyPress, key, mods)
+        assert lock.eventFilter(s.window, event) is True
+        app.sendEvent(s.window, event)
+        assert s.window.isVisible()
+    menu_event = QContextMenuEvent(QContextMenuEvent.Reason.Mouse, QPoint(5, 5))
+    assert lock.eventFilter(s.window, menu_event) is True
+    click = QMouseEvent(
+        QEvent.Type.MouseButtonPress,
+        QPointF(5, 5),
+        QPointF(5, 5),
+        Qt.MouseButton.LeftButton,
+        Qt.MouseButton.LeftButton,
+        Qt.KeyboardModifier.NoModifier,
+    )
+    assert lock.eventFilter(s.window, click) is False
+
+
+def test_bad_config_shows_out_of_service_naming_the_key(qtbot: QtBot) -> None:
+    qapp = qt_application(offscreen=True)
+    window = config_error_window(qapp, "kiosk.toml", ["devices.printer.baud: bad"])
+    qtbot.addWidget(window)
+    text = window.current_screen().reason.text()  # type: ignore[attr-defined]
+    assert "devices.printer.baud" in text
+
+
+def test_every_message_has_both_languages() -> None:
+    for key, (zh, en) in MESSAGES.items():
+        assert zh.strip() and en.strip(), key
+        assert zh != en or key == "app.kiosk_id", key
+
+
+def test_bad_config_cli_exits_non_zero(tmp_path: Path) -> None:
+    bad = tmp_path / "bad.toml"
+    bad.write_text("[kiosk]\nid = 'X'\n", encoding="utf-8")
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "ui.main",
+            "demo",
+            "--config",
+            str(bad),
+            "--out",
+            str(tmp_path / "out"),
+        ],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        timeout=60,
+    )
+    assert result.returncode == 1 and "kiosk.terminal: missing value" in result.stderr
+
+
+@pytest.mark.parametrize("terminal", ["renewal", "photo", "pickup"])
+def test_demo_runs_end_to_end(tmp_path: Path, terminal: str) -> None:
+    out = tmp_path / terminal
+    result = subprocess.run(
+        [sys.executable, "-m", "ui.main", "demo", "--terminal", terminal, "--out", str(out)],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        timeout=240,
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    transcript = json.loads((out / "transcript.json").read_text(encoding="utf-8"))
+    assert transcript["completed"] is True
+    states = [entry["state"] for entry in transcript["transcript"]]
+    assert states[0] == "attract" and "menu" in states
+    assert any(entry["overlay"] == "still_there" for entry in transcript["transcript"])
+    for name in transcript["screenshots"]:
+        assert (out / name).stat().st_size > 10_000
+    assert all({"screen", "event", "t"} <= set(e) for e in transcript["transcript"])

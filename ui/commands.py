@@ -1,0 +1,168 @@
+"""Commands that need Qt: ``kiosk run``, ``kiosk demo``, ``kiosk selftest``."""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import json
+import os
+import resource
+import signal
+import sys
+import time
+from pathlib import Path
+
+from PySide6.QtCore import QTimer
+from PySide6.QtWidgets import QApplication
+
+from kiosk.config import ConfigError, KioskConfig, load_config
+from ui.shell import Shell
+
+TERMINALS = ("renewal", "photo", "pickup")
+
+
+def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    run = commands.add_parser("run", help="start the kiosk (fullscreen)")
+    run.add_argument("--config", help="machine configuration (TOML)")
+    run.add_argument("--terminal", choices=TERMINALS, help="use the sample config of a type")
+    run.add_argument("--windowed", action="store_true", help="a normal window (development)")
+    run.add_argument(
+        "--exit-when-shown",
+        action="store_true",
+        help="print start-up figures as JSON once the attract screen is up, then "
+        "exit (benchmarks, smoke tests)",
+    )
+    run.set_defaults(handler=_run)
+
+    demo = commands.add_parser("demo", help="scripted citizen, offscreen, with screenshots")
+    demo.add_argument("--terminal", choices=TERMINALS, default="photo")
+    demo.add_argument("--config", help="machine configuration (TOML) instead of the sample")
+    demo.add_argument("--out", default="demo-out", help="directory for PNGs and transcript")
+    demo.set_defaults(handler=_demo)
+
+    selftest = commands.add_parser("selftest", help="start offscreen and check every module")
+    selftest.set_defaults(handler=_selftest)
+
+
+def _load(args: argparse.Namespace) -> KioskConfig:
+    from ui.shell import default_config_path
+
+    path = Path(args.config) if args.config else default_config_path(args.terminal)
+    return load_config(path)
+
+
+def _report(exc: ConfigError) -> None:
+    print(f"configuration error in {exc.source}:", file=sys.stderr)
+    for problem in exc.problems:
+        print(f"  - {problem}", file=sys.stderr)
+
+
+def _run(args: argparse.Namespace) -> int:
+    from kiosk.clock import SystemClock
+    from ui.shell import build_shell, config_error_window, qt_application
+
+    qapp = qt_application()
+    signal.signal(signal.SIGTERM, lambda *_: qapp.exit(0))
+    signal.signal(signal.SIGINT, lambda *_: qapp.exit(0))
+    # Python runs signal handlers only between bytecodes: wake it regularly inside Qt's loop.
+    wake = QTimer()
+    wake.timeout.connect(lambda: None)
+    wake.start(250)
+    try:
+        config = _load(args)
+    except ConfigError as exc:
+        _report(exc)
+        window = config_error_window(qapp, exc.source, exc.problems)
+        window.show() if args.windowed else window.showFullScreen()
+        qapp.exec()
+        return 1
+    shell = build_shell(config, qapp, clock=SystemClock())
+    shell.start()
+    shell.window.show() if args.windowed else shell.window.showFullScreen()
+    if args.exit_when_shown:
+        QTimer.singleShot(0, lambda: _report_shown(shell, qapp))
+    try:
+        qapp.exec()
+    finally:
+        shell.stop()
+    return 0
+
+
+def _report_shown(shell: Shell, qapp: QApplication) -> None:
+    qapp.processEvents()
+    view = shell.app.view
+    figures = {
+        "shown_monotonic": time.monotonic(),
+        "screen": view.screen if view else None,
+        "visible": shell.window.isVisible(),
+        "max_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
+    }
+    print(json.dumps(figures), flush=True)
+    # exit(), not quit(): Qt 6's quit() asks windows to close and the kiosk window refuses.
+    QTimer.singleShot(0, lambda: qapp.exit(0))
+
+
+def _demo(args: argparse.Namespace) -> int:
+    os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+    from ui.demo import DemoFailed, run_demo
+
+    try:
+        config = _load(args)
+    except ConfigError as exc:
+        _report(exc)
+        return 1
+    out = Path(args.out)
+    try:
+        result = run_demo(config, out)
+    except DemoFailed as exc:
+        print(f"demo failed: {exc}", file=sys.stderr)
+        return 1
+    print(
+        f"demo completed: {result['steps']} steps, {len(result['screenshots'])} screenshots "
+        f"and transcript.json in {out}/"
+    )
+    return 0
+
+
+def _selftest(args: argparse.Namespace) -> int:
+    """Offscreen start: import every registered module, render the attract screen."""
+    start = time.monotonic()
+    os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+    from devices import registry
+    from kiosk.cli import COMMAND_MODULES
+
+    modules = [*COMMAND_MODULES, *registry.all_modules(), "ui.commands", "ui.demo"]
+    failures: dict[str, str] = {}
+    for name in modules:
+        try:
+            importlib.import_module(name)
+        except Exception as exc:  # report every failure, not just the first
+            failures[name] = f"{type(exc).__name__}: {exc}"
+    rendered = _render_attract()
+    result = {
+        "ok": not failures and rendered,
+        "modules": len(modules),
+        "failures": failures,
+        "attract_rendered": rendered,
+        "frozen": bool(getattr(sys, "frozen", False)),
+        "seconds": round(time.monotonic() - start, 2),
+    }
+    print(json.dumps(result, ensure_ascii=False))
+    return 0 if result["ok"] else 1
+
+
+def _render_attract() -> bool:
+    from kiosk.clock import ManualClock
+    from kiosk.config import parse_config
+    from ui.shell import build_shell, qt_application
+
+    qapp = qt_application(offscreen=True)
+    config = parse_config({"kiosk": {"id": "SELFTEST", "terminal": "photo"}})
+    clock = ManualClock()
+    shell = build_shell(config, qapp, clock=clock, scheduler=clock)
+    shell.start()
+    qapp.processEvents()
+    image = shell.window.grab().toImage()
+    ok = shell.app.view is not None and shell.app.view.screen == "attract" and not image.isNull()
+    shell.stop()
+    return ok

@@ -1,0 +1,155 @@
+"""``kiosk demo``: drive the real app offscreen with a scripted citizen, save a PNG of every
+screen it passes and a JSON transcript (screen, event, timestamp)."""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from PySide6.QtCore import QCoreApplication, QEventLoop
+
+from kiosk.clock import ManualClock
+from kiosk.config import KioskConfig
+from kiosk.demo_script import Act, Advance, Expect, Step, Tap, demo_script
+from kiosk.runner import ViewState
+from ui.shell import Shell, build_shell, qt_application
+
+log = logging.getLogger(__name__)
+
+
+class DemoFailed(Exception):
+    pass
+
+
+@dataclass
+class Recorder:
+    """Saves a screenshot whenever what the citizen sees changes."""
+
+    shell: Shell
+    out: Path
+    clock: ManualClock
+    transcript: list[dict[str, Any]] = field(default_factory=list)
+    shots: list[str] = field(default_factory=list)
+    last_event: str = "start"
+    _last_key: tuple[Any, ...] | None = None
+
+    def on_view(self, view: ViewState) -> None:
+        pump()
+        overlay = self.shell.window.overlay
+        seconds = overlay.seconds_left() if view.still_there_until is not None else None
+        key = (
+            view.screen,
+            view.state,
+            view.language,
+            seconds,
+            json.dumps(view.data, sort_keys=True, default=str),
+        )
+        entry = {
+            "t": round(self.clock.monotonic() - 1000.0, 3),
+            "wall": self.clock.now().isoformat(),
+            "screen": view.screen,
+            "state": view.state,
+            "language": view.language,
+            "overlay": "still_there" if view.still_there_until is not None else None,
+            "event": self.last_event,
+        }
+        if key != self._last_key:
+            self._last_key = key
+            entry["png"] = self.snap(view)
+        self.transcript.append(entry)
+
+    def snap(self, view: ViewState) -> str:
+        overlay = "-still-there" if view.still_there_until is not None else ""
+        name = f"{len(self.shots) + 1:03d}-{view.state}{overlay}-{view.language}.png"
+        if view.still_there_until is not None:
+            self.shell.window.overlay.refresh()  # the countdown follows the injected clock
+        pump()
+        self.shell.window.grab().save(str(self.out / name))
+        self.shots.append(name)
+        return name
+
+
+def pump(seconds: float = 0.0) -> None:
+    """Process Qt events (device results arrive through the dispatcher)."""
+    end = time.monotonic() + seconds
+    while True:
+        QCoreApplication.processEvents(QEventLoop.ProcessEventsFlag.AllEvents, 20)
+        if time.monotonic() >= end:
+            return
+        time.sleep(0.01)
+
+
+def run_demo(config: KioskConfig, out: Path, world: Any = None) -> dict[str, Any]:
+    out.mkdir(parents=True, exist_ok=True)
+    for old in out.glob("*.png"):
+        old.unlink()
+    qapp = qt_application(offscreen=True)
+    clock = ManualClock()
+    shell = build_shell(config, qapp, clock=clock, scheduler=clock)
+    recorder = Recorder(shell, out, clock)
+    shell.window.show()
+    shell.start()  # the window renders first; the recorder then sees the rendered screen
+    shell.app.on_view(recorder.on_view)
+    steps = demo_script(config)
+    try:
+        for index, step in enumerate(steps, 1):
+            log.info("step %d/%d: %s", index, len(steps), step.note)
+            perform(step, shell, clock, recorder, world)
+    finally:
+        shell.stop()
+    result = {
+        "terminal": config.kiosk.terminal.value,
+        "steps": len(steps),
+        "screenshots": recorder.shots,
+        "completed": True,
+    }
+    (out / "transcript.json").write_text(
+        json.dumps({**result, "transcript": recorder.transcript}, ensure_ascii=False, indent=2),
+        encoding="utf-8",
+    )
+    return result
+
+
+def perform(step: Step, shell: Shell, clock: ManualClock, recorder: Recorder, world: Any) -> None:
+    recorder.last_event = step.note
+    match step:
+        case Tap():
+            shell.app.intent(step.intent, **step.data)
+        case Advance():
+            clock.advance(step.seconds)
+        case Act():
+            if world is None:
+                raise DemoFailed(f"no simulated world for action {step.action}")
+            world.act(step.action, **step.args)
+        case Expect():
+            wait_for(step, shell)
+            if shell.app.view is not None:
+                recorder.on_view(shell.app.view)  # a countdown may have moved on
+    pump()
+
+
+def wait_for(step: Expect, shell: Shell) -> None:
+    deadline = time.monotonic() + step.within_s
+    while True:
+        view = shell.app.view
+        if view is not None and _matches(step, view):
+            return
+        if time.monotonic() >= deadline:
+            seen = (
+                f"{view.state}, still_there={view.still_there_until is not None}"
+                if view
+                else "nothing"
+            )
+            raise DemoFailed(f"expected {step.state!r} ({step.note}); saw {seen}")
+        pump(0.02)
+
+
+def _matches(step: Expect, view: ViewState) -> bool:
+    if step.state and view.state != step.state:
+        return False
+    asking = view.still_there_until is not None
+    return step.still_there is None or step.still_there == asking

@@ -1,0 +1,1 @@
+"""Screens: each renders one kind of ViewState and emits the citizen's intents."""

@@ -1,0 +1,76 @@
+"""Attract loop: slides about what this machine offers, cycling while nobody uses it."""
+
+from __future__ import annotations
+
+from PySide6.QtCore import Qt, QTimer
+from PySide6.QtGui import QMouseEvent
+from PySide6.QtWidgets import QFrame, QVBoxLayout, QWidget
+
+from kiosk.runner import ViewState
+from ui.screens.base import Screen, label
+
+SLIDES = {
+    "renewal": ("renewal", "help"),
+    "photo": ("photo", "help"),
+    "pickup": ("pickup", "help"),
+}
+
+
+class AttractScreen(Screen):
+    screen_name = "attract"
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self._slides: tuple[str, ...] = ("help",)
+        self._index = 0
+        self._timer = QTimer(self)
+        self._timer.timeout.connect(self._next_slide)
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(120, 80, 120, 80)
+        layout.addStretch(1)
+        card = QFrame(self)
+        card.setObjectName("card")
+        inner = QVBoxLayout(card)
+        inner.setContentsMargins(80, 80, 80, 80)
+        inner.setSpacing(40)
+        self.title = label(card, "title")
+        self.title.setStyleSheet("font-size: 72px;")
+        self.body = label(card, "body")
+        self.body.setStyleSheet("font-size: 40px;")
+        inner.addWidget(self.title)
+        inner.addWidget(self.body)
+        layout.addWidget(card)
+        layout.addStretch(1)
+        self.prompt = label(self, "title")
+        self.prompt.setStyleSheet("font-size: 56px; color: #1565c0;")
+        layout.addWidget(self.prompt)
+        self.dots = label(self, "hint")
+        layout.addWidget(self.dots)
+        layout.addStretch(1)
+
+    def update_view(self, view: ViewState) -> None:
+        slides = SLIDES.get(str(view.data.get("terminal", "")), ("help",))
+        if slides != self._slides:
+            self._slides, self._index = slides, 0
+        self._timer.start(int(float(view.data.get("slide_s", 6.0)) * 1000))
+        self._show_slide()
+
+    def _next_slide(self) -> None:
+        self._index = (self._index + 1) % len(self._slides)
+        self._show_slide()
+
+    def _show_slide(self) -> None:
+        slide = self._slides[self._index]
+        self.title.setText(self.tr_(f"attract.slide.{slide}.title"))
+        self.body.setText(self.tr_(f"attract.slide.{slide}.body"))
+        self.prompt.setText(self.tr_("app.touch_to_start"))
+        self.dots.setText(
+            "  ".join("●" if i == self._index else "○" for i in range(len(self._slides)))
+        )
+
+    def hideEvent(self, event: object) -> None:  # noqa: N802 - Qt override
+        self._timer.stop()
+
+    def mouseReleaseEvent(self, event: QMouseEvent) -> None:  # noqa: N802 - Qt override
+        if event.button() == Qt.MouseButton.LeftButton:
+            self.emit_intent("start")

@@ -1,0 +1,59 @@
+"""What every screen shares: translation, intents, and helpers for big touch buttons."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from PySide6.QtCore import Qt, Signal
+from PySide6.QtWidgets import QLabel, QPushButton, QSizePolicy, QWidget
+
+from kiosk.i18n import text
+from kiosk.runner import ViewState
+
+
+class Screen(QWidget):
+    """Base screen. ``intent`` carries (name, data) of what the citizen asked for."""
+
+    intent = Signal(str, dict)
+    screen_name = ""
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.language = "zh"
+        self.view: ViewState | None = None
+
+    def tr_(self, key: str, **values: Any) -> str:
+        return text(key, self.language, **values)
+
+    def render(self, view: ViewState) -> None:
+        self.language = view.language
+        self.view = view
+        self.update_view(view)
+
+    def update_view(self, view: ViewState) -> None:  # pragma: no cover - overridden
+        raise NotImplementedError
+
+    def emit_intent(self, name: str, **data: Any) -> None:
+        self.intent.emit(name, data)
+
+    def big_button(self, object_name: str = "") -> QPushButton:
+        button = QPushButton(self)
+        if object_name:
+            button.setObjectName(object_name)
+        button.setFocusPolicy(Qt.FocusPolicy.NoFocus)
+        button.setSizePolicy(QSizePolicy.Policy.Preferred, QSizePolicy.Policy.Fixed)
+        return button
+
+
+def label(
+    parent: QWidget,
+    object_name: str,
+    *,
+    wrap: bool = True,
+    align: Qt.AlignmentFlag = Qt.AlignmentFlag.AlignCenter,
+) -> QLabel:
+    widget = QLabel(parent)
+    widget.setObjectName(object_name)
+    widget.setWordWrap(wrap)
+    widget.setAlignment(align)
+    return widget

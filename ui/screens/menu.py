@@ -1,0 +1,52 @@
+"""The service menu: one large button per service of this terminal type."""
+
+from __future__ import annotations
+
+from PySide6.QtWidgets import QGridLayout, QHBoxLayout, QPushButton, QVBoxLayout, QWidget
+
+from kiosk.runner import ViewState
+from ui.screens.base import Screen, label
+
+
+class MenuScreen(Screen):
+    screen_name = "menu"
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(120, 60, 120, 60)
+        layout.setSpacing(40)
+        self.title = label(self, "title")
+        layout.addWidget(self.title)
+        self.grid = QGridLayout()
+        self.grid.setSpacing(40)
+        layout.addLayout(self.grid)
+        layout.addStretch(1)
+        bottom = QHBoxLayout()
+        self.back = self.big_button()
+        self.back.clicked.connect(lambda: self.emit_intent("back"))
+        bottom.addWidget(self.back)
+        bottom.addStretch(1)
+        layout.addLayout(bottom)
+        self.buttons: dict[str, QPushButton] = {}
+
+    def update_view(self, view: ViewState) -> None:
+        self.title.setText(self.tr_("menu.title"))
+        self.back.setText(self.tr_("app.back"))
+        services = [str(s["key"]) for s in view.data.get("services", [])]
+        if list(self.buttons) != services:
+            self._rebuild(services)
+        for key, button in self.buttons.items():
+            button.setText(f"{self.tr_(f'service.{key}')}\n{self.tr_(f'service.{key}.hint')}")
+
+    def _rebuild(self, services: list[str]) -> None:
+        for button in self.buttons.values():
+            self.grid.removeWidget(button)
+            button.deleteLater()
+        self.buttons = {}
+        columns = 1 if len(services) == 1 else 2
+        for index, key in enumerate(services):
+            button = self.big_button("service")
+            button.clicked.connect(lambda _=False, k=key: self.emit_intent("select", service=k))
+            self.grid.addWidget(button, index // columns, index % columns)
+            self.buttons[key] = button

@@ -1,0 +1,88 @@
+"""A general step screen: title, body, optional big code / QR, and buttons - all chosen by the
+flow. Most flow steps (place your card, please wait, refusals, goodbye) render through it."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from PySide6.QtCore import Qt
+from PySide6.QtGui import QImage, QPixmap
+from PySide6.QtWidgets import QFrame, QHBoxLayout, QLabel, QPushButton, QVBoxLayout, QWidget
+
+from kiosk.runner import ViewState
+from ui.screens.base import Screen, label
+
+TONES = {"info": "#0b3d6b", "ok": "#2e7d32", "warn": "#ef6c00", "error": "#c62828"}
+
+
+class MessageScreen(Screen):
+    screen_name = "message"
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(120, 50, 120, 50)
+        layout.setSpacing(30)
+        self.card = QFrame(self)
+        self.card.setObjectName("card")
+        inner = QVBoxLayout(self.card)
+        inner.setContentsMargins(60, 50, 60, 50)
+        inner.setSpacing(28)
+        self.title = label(self.card, "title")
+        self.body = label(self.card, "body")
+        self.code = label(self.card, "title")
+        self.code.setStyleSheet("font-size: 64px; letter-spacing: 4px;")
+        self.image = QLabel(self.card)
+        self.image.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        self.progress = label(self.card, "hint")
+        for widget in (self.title, self.body, self.code, self.image, self.progress):
+            inner.addWidget(widget)
+        layout.addStretch(1)
+        layout.addWidget(self.card)
+        layout.addStretch(1)
+        self.buttons_row = QHBoxLayout()
+        self.buttons_row.setSpacing(40)
+        layout.addLayout(self.buttons_row)
+        self._buttons: list[QPushButton] = []
+
+    def update_view(self, view: ViewState) -> None:
+        data = view.data
+        values: dict[str, Any] = dict(data.get("values", {}))
+        tone = TONES.get(str(data.get("tone", "info")), TONES["info"])
+        self.title.setStyleSheet(f"color: {tone};")
+        self.title.setText(self.tr_(str(data.get("title", "")), **values))
+        body = data.get("body")
+        self.body.setVisible(bool(body))
+        self.body.setText(self.tr_(str(body), **values) if body else "")
+        code = data.get("code")
+        self.code.setVisible(bool(code))
+        self.code.setText(str(code or ""))
+        self._set_image(data.get("image_png"))
+        progress = data.get("progress")
+        self.progress.setVisible(bool(progress))
+        self.progress.setText(self.tr_(str(progress), **values) if progress else "")
+        self._set_buttons(list(data.get("buttons", [])))
+
+    def _set_image(self, png: object) -> None:
+        if not isinstance(png, bytes | bytearray):
+            self.image.clear()
+            self.image.setVisible(False)
+            return
+        image = QImage.fromData(bytes(png))
+        self.image.setPixmap(QPixmap.fromImage(image))
+        self.image.setVisible(True)
+
+    def _set_buttons(self, buttons: list[dict[str, Any]]) -> None:
+        for button in self._buttons:
+            self.buttons_row.removeWidget(button)
+            button.deleteLater()
+        self._buttons = []
+        self.buttons_row.addStretch(0)
+        for spec in buttons:
+            button = self.big_button(str(spec.get("style", "")))
+            button.setText(self.tr_(str(spec["label"])))
+            intent = str(spec["intent"])
+            payload = dict(spec.get("data", {}))
+            button.clicked.connect(lambda _=False, i=intent, p=payload: self.emit_intent(i, **p))
+            self.buttons_row.addWidget(button)
+            self._buttons.append(button)

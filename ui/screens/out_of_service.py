@@ -1,0 +1,54 @@
+"""Out of service: says so plainly, states the reason, and where to go instead."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from PySide6.QtWidgets import QFrame, QVBoxLayout, QWidget
+
+from kiosk.i18n import text
+from kiosk.runner import ViewState
+from ui.screens.base import Screen, label
+
+
+class OutOfServiceScreen(Screen):
+    screen_name = "out_of_service"
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(160, 100, 160, 100)
+        card = QFrame(self)
+        card.setObjectName("card")
+        inner = QVBoxLayout(card)
+        inner.setContentsMargins(80, 80, 80, 80)
+        inner.setSpacing(36)
+        self.title = label(card, "title")
+        self.title.setStyleSheet("color: #c62828; font-size: 72px;")
+        self.body = label(card, "body")
+        self.reason = label(card, "body")
+        self.reason.setStyleSheet("color: #c62828;")
+        self.reason_en = label(card, "hint")
+        for widget in (self.title, self.body, self.reason, self.reason_en):
+            inner.addWidget(widget)
+        layout.addStretch(1)
+        layout.addWidget(card)
+        layout.addStretch(1)
+
+    def update_view(self, view: ViewState) -> None:
+        self.title.setText(self.tr_("oos.title"))
+        self.body.setText(self.tr_("oos.body"))
+        key = str(view.data.get("reason_key", ""))
+        raw: dict[str, Any] = dict(view.data.get("values", {}))
+        # Staff read the reason in the other language too, shown below.
+        other = "en" if self.language == "zh" else "zh"
+        self.reason.setText(self.tr_("oos.reason", reason=reason_text(key, raw, self.language)))
+        self.reason_en.setText(reason_text(key, raw, other))
+
+
+def reason_text(key: str, values: dict[str, Any], language: str) -> str:
+    if not key:
+        return ""
+    if "device" in values:
+        values = {**values, "device": text(f"device.{values['device']}", language)}
+    return text(key, language, **values)

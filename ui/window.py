@@ -1,0 +1,253 @@
+"""The kiosk window: frameless, fullscreen, no way out for a citizen.
+
+It owns the header (title, clock, language, call staff), a stack of screens and the
+'still there?' overlay, renders each ViewState the core publishes, and forwards intents.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from typing import Any
+
+from PySide6.QtCore import QEvent, QObject, Qt, QTimer
+from PySide6.QtGui import QCloseEvent, QKeyEvent
+from PySide6.QtWidgets import (
+    QApplication,
+    QFrame,
+    QHBoxLayout,
+    QLabel,
+    QPushButton,
+    QStackedWidget,
+    QVBoxLayout,
+    QWidget,
+)
+
+from kiosk.i18n import text
+from kiosk.runner import ViewState
+from ui.screens.attract import AttractScreen
+from ui.screens.base import Screen, label
+from ui.screens.menu import MenuScreen
+from ui.screens.message import MessageScreen
+from ui.screens.out_of_service import OutOfServiceScreen
+from ui.theme import DESIGN_HEIGHT, DESIGN_WIDTH
+
+log = logging.getLogger(__name__)
+
+Intent = Callable[[str, dict[str, Any]], None]
+Monotonic = Callable[[], float]
+
+
+class KioskLock(QObject):
+    """Application-wide filter: no context menus, no keyboard (the kiosk has none; a
+    keyboard plugged in by someone must not quit or switch the app)."""
+
+    def eventFilter(self, watched: QObject, event: QEvent) -> bool:  # noqa: N802
+        kind = event.type()
+        if kind == QEvent.Type.ContextMenu:
+            return True
+        if kind in (QEvent.Type.KeyPress, QEvent.Type.KeyRelease, QEvent.Type.ShortcutOverride):
+            return isinstance(event, QKeyEvent)
+        return False
+
+
+class StillThereOverlay(QWidget):
+    def __init__(self, parent: QWidget, intent: Intent, monotonic: Monotonic) -> None:
+        super().__init__(parent)
+        self.setObjectName("overlay")
+        self.setAttribute(Qt.WidgetAttribute.WA_StyledBackground, True)
+        self._intent = intent
+        self._monotonic = monotonic
+        self._until = 0.0
+        self.language = "zh"
+        layout = QVBoxLayout(self)
+        layout.addStretch(1)
+        card = QFrame(self)
+        card.setObjectName("card")
+        card.setFixedWidth(1100)
+        inner = QVBoxLayout(card)
+        inner.setContentsMargins(60, 60, 60, 60)
+        inner.setSpacing(30)
+        self.title = label(card, "title")
+        self.body = label(card, "body")
+        self.countdown = label(card, "title")
+        self.countdown.setStyleSheet("font-size: 120px; color: #ef6c00;")
+        row = QHBoxLayout()
+        self.end = QPushButton(card)
+        self.end.clicked.connect(lambda: self._intent("home", {}))
+        self.cont = QPushButton(card)
+        self.cont.setObjectName("primary")
+        self.cont.clicked.connect(lambda: self._intent("still_here", {}))
+        row.addWidget(self.end)
+        row.addWidget(self.cont)
+        for widget in (self.title, self.countdown, self.body):
+            inner.addWidget(widget)
+        inner.addLayout(row)
+        layout.addWidget(card, alignment=Qt.AlignmentFlag.AlignHCenter)
+        layout.addStretch(1)
+        self._tick = QTimer(self)
+        self._tick.timeout.connect(self.refresh)
+        self.hide()
+
+    def show_until(self, until: float, language: str) -> None:
+        self._until, self.language = until, language
+        self.setGeometry(self.parentWidget().rect())
+        self.refresh()
+        self.show()
+        self.raise_()
+        self._tick.start(200)
+
+    def dismiss(self) -> None:
+        self._tick.stop()
+        self.hide()
+
+    def seconds_left(self) -> int:
+        return max(0, round(self._until - self._monotonic()))
+
+    def refresh(self) -> None:
+        seconds = self.seconds_left()
+        self.title.setText(text("idle.title", self.language))
+        self.body.setText(text("idle.body", self.language, seconds=seconds))
+        self.countdown.setText(str(seconds))
+        self.cont.setText(text("idle.continue", self.language))
+        self.end.setText(text("idle.end", self.language))
+
+
+class KioskWindow(QWidget):
+    """Thread: GUI thread only."""
+
+    def __init__(
+        self,
+        intent: Intent,
+        monotonic: Monotonic,
+        *,
+        kiosk_id: str = "",
+        languages: tuple[str, ...] = ("zh", "en"),
+    ) -> None:
+        super().__init__()
+        self.setObjectName("root")
+        self.setAttribute(Qt.WidgetAttribute.WA_StyledBackground, True)
+        self.setWindowFlags(Qt.WindowType.FramelessWindowHint | Qt.WindowType.Window)
+        self.setContextMenuPolicy(Qt.ContextMenuPolicy.NoContextMenu)
+        self.resize(DESIGN_WIDTH, DESIGN_HEIGHT)
+        self._intent = intent
+        self._allow_close = False
+        self._kiosk_id = kiosk_id
+        self._languages = languages
+        self.language = languages[0] if languages else "zh"
+        self.view: ViewState | None = None
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.setSpacing(0)
+        layout.addWidget(self._build_header())
+        self.notice = QLabel(self)
+        self.notice.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        self.notice.setStyleSheet(
+            "background: #ef6c00; color: white; font-size: 34px; padding: 18px;"
+        )
+        self.notice.hide()
+        layout.addWidget(self.notice)
+        self.stack = QStackedWidget(self)
+        layout.addWidget(self.stack, 1)
+        self.screens: dict[str, Screen] = {}
+        for screen in (AttractScreen(), MenuScreen(), MessageScreen(), OutOfServiceScreen()):
+            self.add_screen(screen)
+        self.overlay = StillThereOverlay(self, self.forward, monotonic)
+        self._clock_timer = QTimer(self)
+        self._clock_timer.timeout.connect(self._update_clock)
+        self._clock_timer.start(1000)
+
+    def _build_header(self) -> QWidget:
+        header = QWidget(self)
+        header.setObjectName("header")
+        header.setAttribute(Qt.WidgetAttribute.WA_StyledBackground, True)
+        header.setFixedHeight(124)
+        row = QHBoxLayout(header)
+        row.setContentsMargins(40, 14, 40, 14)
+        row.setSpacing(20)
+        self.app_title = QLabel(header)
+        self.app_title.setStyleSheet("font-size: 40px; font-weight: bold;")
+        self.kiosk_label = QLabel(header)
+        self.clock = QLabel(header)
+        self.language_button = QPushButton(header)
+        self.language_button.setObjectName("header")
+        self.language_button.clicked.connect(self._toggle_language)
+        self.staff_button = QPushButton(header)
+        self.staff_button.setObjectName("header")
+        self.staff_button.clicked.connect(lambda: self.forward("call_staff", {}))
+        row.addWidget(self.app_title)
+        row.addSpacing(30)
+        row.addWidget(self.kiosk_label)
+        row.addStretch(1)
+        row.addWidget(self.clock)
+        row.addSpacing(30)
+        row.addWidget(self.language_button)
+        row.addWidget(self.staff_button)
+        return header
+
+    def add_screen(self, screen: Screen) -> None:
+        self.screens[screen.screen_name] = screen
+        self.stack.addWidget(screen)
+        screen.intent.connect(self.forward)
+
+    def forward(self, name: str, data: dict[str, Any]) -> None:
+        self._intent(name, data)
+
+    def render(self, view: ViewState) -> None:
+        self.view = view
+        self.language = view.language
+        screen = self.screens.get(view.screen)
+        if screen is None:
+            log.error("no screen named %s; showing the message screen", view.screen)
+            screen = self.screens["message"]
+        screen.render(view)
+        self.stack.setCurrentWidget(screen)
+        self._render_header()
+        self.notice.setVisible(view.notice is not None)
+        self.notice.setText(text(view.notice, self.language) if view.notice else "")
+        if view.still_there_until is not None:
+            self.overlay.show_until(view.still_there_until, view.language)
+        else:
+            self.overlay.dismiss()
+
+    def _render_header(self) -> None:
+        self.app_title.setText(text("app.title", self.language))
+        self.kiosk_label.setText(text("app.kiosk_id", self.language, kiosk_id=self._kiosk_id))
+        self.language_button.setText(text("app.language", self.language))
+        self.language_button.setVisible(len(self._languages) > 1)
+        self.staff_button.setText(text("app.call_staff", self.language))
+        self._update_clock()
+
+    def _update_clock(self) -> None:
+        from datetime import datetime
+
+        self.clock.setText(datetime.now().strftime("%Y-%m-%d %H:%M"))
+
+    def _toggle_language(self) -> None:
+        index = self._languages.index(self.language) if self.language in self._languages else 0
+        self.forward("language", {"language": self._languages[(index + 1) % len(self._languages)]})
+
+    def current_screen(self) -> Screen:
+        widget = self.stack.currentWidget()
+        assert isinstance(widget, Screen)
+        return widget
+
+    def allow_close(self) -> None:
+        """Staff shutdown (service menu or SIGTERM) may close the window; citizens cannot."""
+        self._allow_close = True
+
+    def closeEvent(self, event: QCloseEvent) -> None:  # noqa: N802 - Qt override
+        if self._allow_close:
+            event.accept()
+        else:
+            event.ignore()
+
+    def resizeEvent(self, event: object) -> None:  # noqa: N802 - Qt override
+        if self.overlay.isVisible():
+            self.overlay.setGeometry(self.rect())
+
+
+def install_kiosk_lock(app: QApplication) -> KioskLock:
+    lock = KioskLock(app)
+    app.installEventFilter(lock)
+    return lock
