@@ -22,11 +22,11 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from devices.drivers.escpos import EscPosPrinter  # noqa: E402
-from devices.drivers.sam import SamIdCardReader  # noqa: E402
-from devices.printer import Barcode128, QrCode, Receipt, TextLine  # noqa: E402
-from devices.simulators.escpos import EscPosSimulator  # noqa: E402
-from devices.simulators.sam import SamSimulator  # noqa: E402
+from devices.drivers.escpos import EscPosPrinter
+from devices.drivers.sam import SamIdCardReader
+from devices.printer import Barcode128, QrCode, Receipt, TextLine
+from devices.simulators.escpos import EscPosSimulator
+from devices.simulators.sam import SamSimulator
 
 BAUD = 115_200
 Operation = Callable[[bool, int], list[float]]
