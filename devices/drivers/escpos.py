@@ -215,8 +215,9 @@ class EscPosPrinter:
     # -- status -----------------------------------------------------------------------------
 
     def _query_status(self, deadline: Deadline, cancel: CancelToken) -> PrinterStatus:
-        """DLE EOT 1..4, one byte each. A byte without the fixed bits means something else
-        was on the line: drop the input and ask again (once)."""
+        """DLE EOT 1..4, one byte each. A byte without the fixed bits, or bytes beyond the
+        four answers, mean something else was on the line: drop the input and ask again
+        (once)."""
         self._link.open()
         for attempt in (1, 2):
             self._link.discard_input()
@@ -227,11 +228,17 @@ class EscPosPrinter:
                 answer += self._link.read_exact(1, query_deadline, cancel, f"DLE EOT {n}")
             try:
                 status = escpos.decode_status(bytes(answer))
+                if self._link.pending():
+                    # Four answers were asked for; anything more means noise came first
+                    # and these four bytes may be it, even if they look like status.
+                    raise ProtocolError(
+                        "extra bytes after the status answers", code="printer.status_garbage"
+                    )
             except ProtocolError:
                 if attempt == 2:
                     raise
                 log.debug("%s: status garbage %s; asking again", self.name, answer.hex(" "))
-                time.sleep(0.02)  # let the rest of the noise arrive, so it is discarded too
+                cancel.wait(0.02)  # let the rest of the noise arrive, so it is discarded too
                 continue
             self._link.mark_back()
             return status

@@ -158,6 +158,14 @@ class SerialLink:
         except TRANSPORT_ERRORS as exc:
             raise self.mark_lost(exc) from exc
 
+    def pending(self) -> int:
+        """Bytes received and not read yet."""
+        port = self._require()
+        try:
+            return int(port.in_waiting)
+        except TRANSPORT_ERRORS as exc:
+            raise self.mark_lost(exc) from exc
+
     def write(self, data: bytes) -> None:
         port = self._require()
         try:

@@ -307,8 +307,9 @@ class EscPosSimulator(PtyDevice):
         reply_delay_s: float = 0.0,
         near_end_after: int = -1,
         out_after: int = -1,
+        transport: str = "pty",
     ) -> None:
-        super().__init__(baud=baud, pace=pace, reply_delay_s=reply_delay_s)
+        super().__init__(baud=baud, pace=pace, reply_delay_s=reply_delay_s, transport=transport)
         self._lock = threading.Lock()
         self.state = PrinterState()
         self.parser = EscPosParser(self.state)

@@ -6,6 +6,10 @@ tests unplug the device (``disconnect``: the pty closes and the symlink vanishes
 ``/dev/ttyUSB0`` does) and plug it back (``reconnect``: a fresh pty, same symlink), and the
 driver finds it again by reopening the same configured path.
 
+With ``transport="tcp"`` the same device is served on a loopback TCP port instead and
+``start()`` returns ``socket://127.0.0.1:<port>`` (network printers, serial servers);
+``disconnect`` closes the connection and the listener, ``reconnect`` listens on the same port.
+
 Subclasses implement ``on_bytes(data)`` (called on the simulator thread) and answer with
 ``send``. With ``pace=True`` replies leave at baud/10 bytes per second (8N1 line time).
 """
@@ -17,6 +21,7 @@ import logging
 import os
 import select
 import shutil
+import socket
 import tempfile
 import threading
 import time
@@ -32,13 +37,26 @@ _PACE_CHUNK = 32
 class PtyDevice:
     kind = "serial"
 
-    def __init__(self, *, baud: int = 115_200, pace: bool = False, reply_delay_s: float = 0.0):
+    def __init__(
+        self,
+        *,
+        baud: int = 115_200,
+        pace: bool = False,
+        reply_delay_s: float = 0.0,
+        transport: str = "pty",
+    ) -> None:
+        if transport not in ("pty", "tcp"):
+            raise ValueError(f"transport must be 'pty' or 'tcp', not {transport!r}")
+        self.transport = transport
         self.baud = baud
         self.pace = pace
         self.reply_delay_s = reply_delay_s
         self._dir: str | None = None
         self._master: int | None = None
         self._slave: int | None = None
+        self._listener: socket.socket | None = None
+        self._client: socket.socket | None = None
+        self._tcp_port = 0
         self._thread: threading.Thread | None = None
         self._stop = threading.Event()
         self._write_lock = threading.Lock()
@@ -51,11 +69,18 @@ class PtyDevice:
     @property
     def port(self) -> str:
         """The stable path a driver opens (a symlink to the current pty)."""
+        if self.transport == "tcp":
+            if not self._tcp_port:
+                raise RuntimeError("simulator not started")
+            return f"socket://127.0.0.1:{self._tcp_port}"
         if self._dir is None:
             raise RuntimeError("simulator not started")
         return os.path.join(self._dir, self.kind)
 
     def start(self) -> str:
+        if self.transport == "tcp":
+            self._open_tcp()
+            return self.port
         if self._dir is None:
             self._dir = tempfile.mkdtemp(prefix=f"kiosk-sim-{self.kind}-")
         self._open_pty()
@@ -84,13 +109,57 @@ class PtyDevice:
         self._close_pty()
 
     def reconnect(self) -> str:
-        """Plug back in on a fresh pty behind the same path."""
-        self._open_pty()
+        """Plug back in on a fresh pty behind the same path (or the same TCP port)."""
+        if self.transport == "tcp":
+            self._open_tcp()
+        else:
+            self._open_pty()
         return self.port
 
     @property
     def connected(self) -> bool:
-        return self._master is not None
+        return self._master is not None or self._listener is not None
+
+    def _open_tcp(self) -> None:
+        if self._listener is not None:
+            return
+        listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        listener.bind(("127.0.0.1", self._tcp_port))
+        listener.listen(1)
+        self._tcp_port = listener.getsockname()[1]
+        self._listener = listener
+        self._stop.clear()
+        self._thread = threading.Thread(
+            target=self._serve_tcp, args=(listener,), name=f"sim-{self.kind}", daemon=True
+        )
+        self._thread.start()
+
+    def _serve_tcp(self, listener: socket.socket) -> None:
+        """Simulator thread: one client at a time (a newer connection replaces the old)."""
+        while not self._stop.is_set():
+            watched = [listener] + ([self._client] if self._client is not None else [])
+            try:
+                ready, _, _ = select.select(watched, [], [], 0.05)
+            except (OSError, ValueError):
+                return
+            if listener in ready:
+                client, _ = listener.accept()
+                client.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+                old, self._client = self._client, client
+                if old is not None:
+                    old.close()
+                continue
+            if self._client is not None and self._client in ready:
+                try:
+                    data = self._client.recv(4096)
+                except OSError:
+                    data = b""
+                if not data:
+                    self._client.close()
+                    self._client = None
+                    continue
+                self._handle(data)
 
     def _open_pty(self) -> None:
         if self._master is not None:
@@ -113,6 +182,16 @@ class PtyDevice:
         log.debug("%s simulator on %s -> %s", self.kind, link, self.pty_path)
 
     def _close_pty(self) -> None:
+        if self._listener is not None:
+            self._stop.set()
+            if self._thread is not None and self._thread is not threading.current_thread():
+                self._thread.join(timeout=5.0)
+            self._thread = None
+            for sock in (self._client, self._listener):
+                if sock is not None:
+                    sock.close()
+            self._client = self._listener = None
+            return
         if self._master is None:
             return
         self._stop.set()
@@ -143,13 +222,15 @@ class PtyDevice:
                     return
                 time.sleep(0.01)
                 continue
-            if not data:
-                continue
-            self.received += len(data)
-            try:
-                self.on_bytes(data)
-            except Exception:
-                log.exception("%s simulator failed handling %d bytes", self.kind, len(data))
+            if data:
+                self._handle(data)
+
+    def _handle(self, data: bytes) -> None:
+        self.received += len(data)
+        try:
+            self.on_bytes(data)
+        except Exception:
+            log.exception("%s simulator failed handling %d bytes", self.kind, len(data))
 
     def on_bytes(self, data: bytes) -> None:
         raise NotImplementedError
@@ -167,24 +248,29 @@ class PtyDevice:
         self.write_raw(data)
 
     def write_raw(self, data: bytes) -> None:
-        master = self._master
-        if master is None:
-            return
         with self._write_lock:
             if not self.pace:
-                self._write_all(master, data)
+                self._write_all(data)
                 return
             seconds_per_byte = 10.0 / self.baud
             started = time.monotonic()
             for offset in range(0, len(data), _PACE_CHUNK):
                 chunk = data[offset : offset + _PACE_CHUNK]
-                self._write_all(master, chunk)
+                self._write_all(chunk)
                 due = started + (offset + len(chunk)) * seconds_per_byte
                 delay = due - time.monotonic()
                 if delay > 0 and self._stop.wait(delay):
                     return
 
-    def _write_all(self, fd: int, data: bytes) -> None:
+    def _write_all(self, data: bytes) -> None:
+        client = self._client
+        if client is not None:
+            with contextlib.suppress(OSError):
+                client.sendall(data)
+            return
+        fd = self._master
+        if fd is None:
+            return
         view = memoryview(data)
         while view:
             try:

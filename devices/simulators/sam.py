@@ -35,8 +35,9 @@ class SamSimulator(PtyDevice):
         pace: bool = False,
         reply_delay_s: float = 0.0,
         card: str = "",
+        transport: str = "pty",
     ) -> None:
-        super().__init__(baud=baud, pace=pace, reply_delay_s=reply_delay_s)
+        super().__init__(baud=baud, pace=pace, reply_delay_s=reply_delay_s, transport=transport)
         self._lock = threading.Lock()
         self._decoder = FrameDecoder(min_len=3)
         self._card: IdCardData | None = None

@@ -127,8 +127,8 @@ class EscPosRig:
 
 
 @contextmanager
-def escpos_rig() -> Iterator[EscPosRig]:
-    with EscPosSimulator() as sim:
+def escpos_rig(transport: str = "pty") -> Iterator[EscPosRig]:
+    with EscPosSimulator(transport=transport) as sim:
         driver = EscPosPrinter("printer", sim.port, status_timeout_s=0.3)
         try:
             yield EscPosRig(sim, driver)
@@ -136,5 +136,12 @@ def escpos_rig() -> Iterator[EscPosRig]:
             driver.close()
 
 
+@contextmanager
+def escpos_tcp_rig() -> Iterator[EscPosRig]:
+    """The same printer driver on a network printer (socket:// URL, port 9100 style)."""
+    with escpos_rig("tcp") as rig:
+        yield rig
+
+
 IDCARD_RIGS = {"sam": sam_rig}
-PRINTER_RIGS = {"escpos": escpos_rig}
+PRINTER_RIGS = {"escpos": escpos_rig, "escpos-tcp": escpos_tcp_rig}
