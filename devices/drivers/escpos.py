@@ -25,6 +25,7 @@ from devices.base import (
     DeviceEventKind,
     DeviceStats,
     DeviceStatus,
+    DeviceTimeout,
     DeviceUnavailable,
     EventHub,
     Listener,
@@ -93,6 +94,7 @@ class EscPosPrinter:
         self._stats = DeviceStats()
         self._last: PrinterStatus | None = None
         self._near_end_reported = False
+        self._opened = False
 
     @classmethod
     def from_settings(cls, name: str, settings: Mapping[str, object]) -> Self:
@@ -109,19 +111,22 @@ class EscPosPrinter:
     def open(self, *, timeout_s: float = 5.0, cancel: CancelToken = NEVER_CANCELLED) -> None:
         self._link.open()
         self.printer_status(timeout_s=timeout_s, cancel=cancel)
+        self._opened = True
 
     def close(self) -> None:
+        self._opened = False
         self._link.close()
 
     def status(self) -> StatusReport:
-        if self._link.lost:
-            return StatusReport(DeviceStatus.NO_DEVICE, f"port {self._link.url} lost")
-        if not self._link.is_open:
+        """Asks the printer (so a printer that came back is reopened and reported online)."""
+        if not self._opened:
             return StatusReport(DeviceStatus.OFFLINE, "closed")
         try:
-            return self.printer_status().report()
+            return self.printer_status(timeout_s=1.0).report()
         except DeviceUnavailable as exc:
             return StatusReport(DeviceStatus.NO_DEVICE, exc.code)
+        except DeviceTimeout as exc:
+            return StatusReport(DeviceStatus.OFFLINE, exc.code)
         except DeviceError as exc:
             return StatusReport(DeviceStatus.HARDWARE_ERROR, exc.code)
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 
 import pytest
@@ -16,8 +17,10 @@ from devices.base import (
     DeviceUnavailable,
     Recovery,
 )
+from devices.drivers.sam import SamIdCardReader
 from devices.idcard import CardReadError, CardType, IdCardReader
 from devices.simulators.cards import sample_card
+from devices.simulators.sam import SamSimulator
 from tests.devices.rigs import IDCARD_RIGS, Events, SamRig, wait_until
 
 
@@ -125,3 +128,17 @@ def test_disconnect_and_return_recovers_by_itself(rig: SamRig) -> None:
     card = sample_card()
     rig.place(card)
     assert rig.driver.read_card(timeout_s=2.0) == card
+
+
+def test_paced_read_takes_the_line_time() -> None:
+    """At 115200 bps the 1295-byte answer alone needs 112 ms on the wire."""
+    with SamSimulator(pace=True, card="resident") as sim:
+        reader = SamIdCardReader("idcard", sim.port, poll=False)
+        reader.open(timeout_s=2.0)
+        try:
+            start = time.monotonic()
+            reader.read_card(timeout_s=3.0)
+            took = time.monotonic() - start
+        finally:
+            reader.close()
+    assert 0.112 <= took < 0.5

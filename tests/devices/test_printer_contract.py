@@ -166,7 +166,19 @@ def test_disconnect_and_return(rig: EscPosRig) -> None:
     assert events.wait_for(DeviceEventKind.DEVICE_LOST)
     assert rig.driver.status().status is DeviceStatus.NO_DEVICE
     rig.reconnect()
-    rig.driver.print_receipt(receipt(), timeout_s=2.0)
+    assert rig.driver.status().status is DeviceStatus.ONLINE  # status() reopens the port
     assert events.wait_for(DeviceEventKind.DEVICE_BACK)
-    assert rig.driver.status().status is DeviceStatus.ONLINE
+    rig.driver.print_receipt(receipt(), timeout_s=2.0)
     assert rig.cuts() == 1
+
+
+def test_silent_printer_reports_offline(rig: EscPosRig) -> None:
+    rig.slow(1.5)
+    assert rig.driver.status().status is DeviceStatus.OFFLINE
+
+
+def test_closed_driver_reports_offline(rig: EscPosRig) -> None:
+    rig.driver.close()
+    assert rig.driver.status().status is DeviceStatus.OFFLINE
+    rig.driver.open(timeout_s=1.0)
+    assert rig.driver.status().status is DeviceStatus.ONLINE
