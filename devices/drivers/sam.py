@@ -96,6 +96,7 @@ class SamIdCardReader:
         self._poller: threading.Thread | None = None
         self._card_present: bool | None = None
         self._last_error: DeviceError | None = None
+        self._last_empty_find = 0.0
         self.garbage_bytes = 0
 
     @classmethod
@@ -168,8 +169,22 @@ class SamIdCardReader:
     def card_present(
         self, *, timeout_s: float = 2.0, cancel: CancelToken = NEVER_CANCELLED
     ) -> bool:
-        frame = self._transact(Command.FIND_CARD, Deadline(timeout_s), cancel)
-        return self._found(frame)
+        return self._find(Deadline(timeout_s), cancel)
+
+    def _find(self, deadline: Deadline, cancel: CancelToken) -> bool:
+        """One "find card". After a find that saw no card the next waits out the SAM's 300 ms
+        polling limit (the poll thread and a waiting read_card would otherwise interleave
+        faster); a card that is present is found again at once."""
+        with self._link.lock:
+            wait = self._last_empty_find + MIN_POLL_S - time.monotonic()
+            if wait > 0:
+                if wait >= deadline.remaining():
+                    return False  # no card a moment ago, and no time to ask again
+                if cancel.wait(wait):
+                    cancel.raise_if_cancelled()
+            found = self._found(self._transact(Command.FIND_CARD, deadline, cancel))
+            self._last_empty_find = 0.0 if found else time.monotonic()
+            return found
 
     def read_card(self, *, timeout_s: float, cancel: CancelToken = NEVER_CANCELLED) -> IdCardData:
         deadline = Deadline(timeout_s)
@@ -188,8 +203,7 @@ class SamIdCardReader:
     def _read_card(self, deadline: Deadline, cancel: CancelToken) -> IdCardData:
         while True:
             with self._link.lock:
-                found = self._found(self._transact(Command.FIND_CARD, deadline, cancel))
-                if found:
+                if self._find(deadline, cancel):
                     return self._select_and_read(deadline, cancel)
             # The SAM must not be polled faster than every 300 ms.
             if deadline.remaining() < MIN_POLL_S:
@@ -276,9 +290,7 @@ class SamIdCardReader:
             if not self._link.lock.acquire(blocking=False):
                 continue  # a read is using the SAM; it knows whether a card is there
             try:
-                present = self._found(
-                    self._transact(Command.FIND_CARD, Deadline(1.0), NEVER_CANCELLED)
-                )
+                present = self._find(Deadline(1.0), NEVER_CANCELLED)
             except DeviceUnavailable:
                 continue  # already published as DEVICE_LOST; retry next round
             except DeviceError as exc:

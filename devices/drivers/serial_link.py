@@ -187,7 +187,9 @@ class SerialLink:
             if remaining <= 0:
                 return b""
             try:
-                port.timeout = min(remaining, _READ_SLICE_S)
+                slice_s = min(remaining, _READ_SLICE_S)
+                if port.timeout != slice_s:  # each change is a tcsetattr call
+                    port.timeout = slice_s
                 waiting = port.in_waiting
                 data: bytes = port.read(max(1, min(wanted, waiting)) if waiting else 1)
                 if data and len(data) < wanted:
