@@ -110,7 +110,11 @@ class EscPosPrinter:
 
     def open(self, *, timeout_s: float = 5.0, cancel: CancelToken = NEVER_CANCELLED) -> None:
         self._link.open()
-        self.printer_status(timeout_s=timeout_s, cancel=cancel)
+        try:
+            self.printer_status(timeout_s=timeout_s, cancel=cancel)
+        except DeviceError:
+            self._link.close()
+            raise
         self._opened = True
 
     def close(self) -> None:

@@ -114,10 +114,13 @@ class SamIdCardReader:
     def open(self, *, timeout_s: float = 5.0, cancel: CancelToken = NEVER_CANCELLED) -> None:
         deadline = Deadline(timeout_s)
         self._link.open()
-        frame = self._transact(Command.SAM_STATUS, deadline, cancel)
-        if frame.sw3 != Sw3.SUCCESS:
+        try:
+            frame = self._transact(Command.SAM_STATUS, deadline, cancel)
+            if frame.sw3 != Sw3.SUCCESS:
+                raise sw3_error(frame.sw3, Command.SAM_STATUS)
+        except DeviceError:
             self._link.close()
-            raise sw3_error(frame.sw3, Command.SAM_STATUS)
+            raise
         self._last_error = None
         if self._poll_enabled and self._poller is None:
             self._stop.clear()

@@ -154,8 +154,8 @@ def _check_one(kind: str, section: Any, timeout_s: float) -> dict[str, object]:
         }
     except DeviceError as exc:
         return {"ok": False, "status": "error", "detail": f"{exc.code}: {exc}"}
-    except (ImportError, AttributeError) as exc:
-        return {"ok": False, "status": "error", "detail": f"cannot load driver: {exc}"}
+    except Exception as exc:  # one broken driver must not hide the state of the others
+        return {"ok": False, "status": "error", "detail": f"{type(exc).__name__}: {exc}"}
     finally:
         if built is not None:
             built.close()
