@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 
 from devices import escpos
 from devices.printer import PaperState, PrinterStatus
-from devices.simulators.pty_device import PtyDevice
+from devices.simulators.serial_line import SerialLineSimulator
 
 log = logging.getLogger(__name__)
 
@@ -296,7 +296,7 @@ class EscPosParser:
         self._emit(PrintedItem("cut", bold=partial), lines=0)
 
 
-class EscPosSimulator(PtyDevice):
+class EscPosSimulator(SerialLineSimulator):
     kind = "printer"
 
     def __init__(

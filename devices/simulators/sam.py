@@ -18,14 +18,14 @@ from devices.idcard import CardType, IdCardData
 from devices.idcard_text import encode_text_block
 from devices.samv import Command, FrameDecoder, Sw3, encode_read_data, response_frame
 from devices.simulators.cards import sample_card
-from devices.simulators.pty_device import PtyDevice
+from devices.simulators.serial_line import SerialLineSimulator
 
 log = logging.getLogger(__name__)
 
 _COMMANDS = {command.value: command for command in Command}
 
 
-class SamSimulator(PtyDevice):
+class SamSimulator(SerialLineSimulator):
     kind = "idcard"
 
     def __init__(

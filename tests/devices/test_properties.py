@@ -14,7 +14,9 @@ from devices import escpos
 from devices.base import ProtocolError
 from devices.idcard import CardDataError
 from devices.idcard_text import parse_text_block
+from devices.printer import Receipt, TextLine
 from devices.samv import PREAMBLE, Frame, FrameDecoder, response_frame
+from devices.simulators.escpos import EscPosParser, PrinterState
 
 SETTINGS = settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
@@ -129,3 +131,36 @@ def test_printer_status_wrong_length_is_protocol_error(raw: bytes) -> None:
 def test_text_block_parser_rejects_garbage_cleanly(block: bytes) -> None:
     with contextlib.suppress(CardDataError):
         parse_text_block(block)
+
+
+@SETTINGS
+@given(st.binary(max_size=400), st.lists(st.integers(0, 400), max_size=6))
+def test_printer_simulator_parser_takes_any_stream(data: bytes, cuts: list[int]) -> None:
+    state = PrinterState()
+    parser = EscPosParser(state)
+    points = sorted({c % (len(data) + 1) for c in cuts} | {0, len(data)})
+    for start, end in itertools.pairwise(points):
+        for query in parser.feed(data[start:end]):
+            assert 1 <= query & 0xFF <= 255
+
+
+printable = st.text(
+    alphabet=st.characters(
+        codec="utf-8", categories=("Lu", "Ll", "Lo", "Nd", "Zs", "Po"), exclude_characters="\x85"
+    ),
+    min_size=0,
+    max_size=60,
+)
+
+
+@SETTINGS
+@given(st.lists(printable, min_size=1, max_size=6), st.integers(16, 64))
+def test_encoder_and_printer_parser_agree(texts: list[str], columns: int) -> None:
+    receipt = Receipt(title="T", items=tuple(TextLine(t) for t in texts))
+    data, _ = escpos.encode_receipt(receipt, columns)
+    state = PrinterState()
+    EscPosParser(state).feed(data)
+    printed = [i for i in state.printed if i.kind in ("text", "feed")]
+    lines = [i.text for i in printed[1:] if i.kind == "text" or i.height == 1]
+    assert "".join(lines) == "".join(texts)
+    assert all(escpos.display_width(line) <= columns for line in lines)

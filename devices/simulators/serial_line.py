@@ -1,4 +1,4 @@
-"""Base for serial-device simulators on a real pseudo-terminal.
+"""Base for serial-device simulators on a real pseudo-terminal (or loopback TCP).
 
 The simulator thread owns the master side; a driver opens the slave side through a stable
 symlink (``<tmpdir>/<kind>``) that the simulator keeps pointing at the current pty. That lets
@@ -34,7 +34,7 @@ log = logging.getLogger(__name__)
 _PACE_CHUNK = 32
 
 
-class PtyDevice:
+class SerialLineSimulator:
     kind = "serial"
 
     def __init__(
