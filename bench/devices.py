@@ -90,16 +90,22 @@ def thirty_line_receipt() -> Receipt:
 
 
 @operation("printer_receipt_30_lines")
-def printer_receipt(pace: bool, rounds: int) -> list[float]:
+def printer_receipt(pace: bool, rounds: int, transport: str = "pty") -> list[float]:
     """Status before, a 30-line receipt with QR and barcode, status after, cut."""
     receipt = thirty_line_receipt()
-    with EscPosSimulator(baud=BAUD, pace=pace) as sim:
+    with EscPosSimulator(baud=BAUD, pace=pace, transport=transport) as sim:
         printer = EscPosPrinter("printer", sim.port, baud=BAUD)
         printer.open()
         try:
             return timed(lambda: printer.print_receipt(receipt, timeout_s=10.0), rounds)
         finally:
             printer.close()
+
+
+@operation("printer_receipt_30_lines_tcp")
+def printer_receipt_tcp(pace: bool, rounds: int) -> list[float]:
+    """The same receipt to a network printer (socket:// on loopback)."""
+    return printer_receipt(pace, rounds, transport="tcp")
 
 
 def summary(samples: list[float]) -> dict[str, float]:

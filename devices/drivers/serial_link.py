@@ -8,7 +8,9 @@ re-entrant so a driver method may call another while holding it.
 
 from __future__ import annotations
 
+import contextlib
 import logging
+import socket
 import termios
 import threading
 
@@ -66,6 +68,15 @@ def _get(settings: object, key: str, default: object) -> object:
     return default if value is None else value
 
 
+def _no_delay(port: serial.SerialBase) -> None:
+    """Disable Nagle on socket:// ports: a status query written right after a job would
+    otherwise wait for the previous segment's delayed ACK (40 ms per exchange)."""
+    sock = getattr(port, "_socket", None)  # pyserial's socket transport keeps it private
+    if isinstance(sock, socket.socket):
+        with contextlib.suppress(OSError):
+            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+
+
 class SerialLink:
     """A pyserial port by URL (a device path, ``socket://host:port``, ``loop://``...)."""
 
@@ -115,6 +126,7 @@ class SerialLink:
                 raise DeviceUnavailable(
                     f"{self.device}: cannot open {self.url}", code=f"{self.device}.unavailable"
                 ) from exc
+            _no_delay(port)
             self._port = port
             log.debug("%s: opened %s", self.device, self.url)
 
