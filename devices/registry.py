@@ -31,9 +31,15 @@ class Entry:
 
 
 # Kinds: idcard, chip, printer, dispenser, camera.
-DRIVERS: tuple[Entry, ...] = ()
+DRIVERS: tuple[Entry, ...] = (
+    Entry("idcard", "sam", "devices.drivers.sam:SamIdCardReader", "SAM_V ID card reader (serial)"),
+    Entry("printer", "escpos", "devices.drivers.escpos:EscPosPrinter", "ESC/POS receipt printer"),
+)
 
-SIMULATORS: tuple[Entry, ...] = ()
+SIMULATORS: tuple[Entry, ...] = (
+    Entry("idcard", "sam", "devices.simulators.sam:SamSimulator", "SAM_V reader on a pty"),
+    Entry("printer", "escpos", "devices.simulators.escpos:EscPosSimulator", "ESC/POS on a pty"),
+)
 
 
 def find(table: tuple[Entry, ...], kind: str, name: str) -> Entry:

@@ -17,6 +17,8 @@ from typing import Protocol
 COMMAND_MODULES: tuple[str, ...] = (
     "kiosk.commands.config",
     "kiosk.commands.flows",
+    "kiosk.commands.devices",
+    "kiosk.commands.sim",
 )
 
 

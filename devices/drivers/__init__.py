@@ -1,0 +1,1 @@
+"""Drivers for real hardware, reached by name through ``devices.registry``."""

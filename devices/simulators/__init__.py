@@ -1,0 +1,1 @@
+"""Protocol-faithful device simulators over real transports (see ``devices.registry``)."""

@@ -1,0 +1,56 @@
+"""``kiosk sim KIND``: run a registered simulator standalone until SIGINT/SIGTERM, printing
+the port it serves on one line (so scripts can read it and start the kiosk against it)."""
+
+from __future__ import annotations
+
+import argparse
+import signal
+import sys
+import threading
+from types import FrameType
+
+from devices import registry
+from devices.base import DeviceError
+from kiosk.commands.devices import parse_options
+from kiosk.devicemap import DEMO_OPTIONS, KINDS, start_simulator
+
+
+def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    parser = commands.add_parser("sim", help="run a device simulator standalone")
+    parser.add_argument("kind", choices=KINDS)
+    parser.add_argument("--name", default="", help="simulator name (default: the first one)")
+    parser.add_argument(
+        "--option", action="append", default=[], metavar="KEY=VALUE", help="simulator option"
+    )
+    parser.set_defaults(handler=_run)
+
+
+def _run(args: argparse.Namespace) -> int:
+    name = args.name
+    if not name:
+        names = [e.name for e in registry.SIMULATORS if e.kind == args.kind]
+        if not names:
+            print(f"no simulator registered for {args.kind}", file=sys.stderr)
+            return 2
+        name = names[0]
+    options = {**DEMO_OPTIONS.get(args.kind, {}), **parse_options(args.option)}
+    stop = threading.Event()
+
+    def _stop(signum: int, frame: FrameType | None) -> None:
+        stop.set()
+
+    previous = {sig: signal.signal(sig, _stop) for sig in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        simulator, port = start_simulator(args.kind, name, options)
+    except (DeviceError, TypeError, ValueError) as exc:
+        print(f"cannot start {args.kind}/{name}: {exc}", file=sys.stderr)
+        return 1
+    try:
+        print(port, flush=True)
+        while not stop.wait(0.5):
+            pass
+    finally:
+        simulator.stop()
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+    return 0
