@@ -1,0 +1,1 @@
+"""Device drivers for real hardware, reached by name through devices.registry."""

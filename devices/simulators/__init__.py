@@ -1,0 +1,1 @@
+"""Protocol-faithful device simulators over real transports, reached through devices.registry."""
