@@ -277,3 +277,26 @@ def pid_alive(pid: int) -> bool:
     except OSError:
         return False
     return True
+
+
+def free_port_pair(preferred: int = DEFAULT_PORT) -> int:
+    """A base port with it and the next one free on loopback (vpcd listens on both)."""
+    import socket
+
+    def free(port: int) -> bool:
+        with socket.socket() as probe:
+            try:
+                probe.bind(("0.0.0.0", port))  # vpcd binds every interface
+            except OSError:
+                return False
+            return True
+
+    if free(preferred) and free(preferred + 1):
+        return preferred
+    for _ in range(50):
+        with socket.socket() as probe:
+            probe.bind(("127.0.0.1", 0))
+            port = int(probe.getsockname()[1])
+        if port < 65535 and free(port) and free(port + 1):
+            return port
+    raise PcscStackError("no free pair of ports for vpcd")

@@ -86,17 +86,24 @@ def make_face_jpeg(
         draw.ellipse((ex - 4, cy - 21, ex + 4, cy - 13), fill=(40, 30, 20))
     draw.line((cx, cy - 10, cx - 5, cy + 15, cx + 3, cy + 17), fill=(170, 120, 100), width=2)
     draw.arc((cx - 22, cy + 18, cx + 22, cy + 42), 20, 160, fill=(150, 60, 60), width=3)
-    if target_bytes:
-        grain = Image.effect_noise(size, 24).convert("RGB")
-        image = Image.blend(image, grain, 0.12)
-    best = b""
-    for quality in (95, 90, 85, 80, 75, 70, 60, 50, 40, 30, 20):
-        buffer = io.BytesIO()
-        image.save(buffer, "JPEG", quality=quality)
-        best = buffer.getvalue()
-        if target_bytes is None or len(best) <= target_bytes:
-            break
-    return best, width, height
+    buffer = io.BytesIO()
+    image.save(buffer, "JPEG", quality=90)
+    jpeg = buffer.getvalue()
+    if target_bytes is not None and target_bytes > len(jpeg):
+        jpeg = _pad_jpeg(jpeg, target_bytes)
+    return jpeg, width, height
+
+
+def _pad_jpeg(jpeg: bytes, target_bytes: int) -> bytes:
+    """Grow a JPEG to ``target_bytes`` with comment (COM) segments right after SOI, the
+    way camera metadata makes real DG2 images larger; decoders skip them."""
+    padding = b""
+    missing = target_bytes - len(jpeg)
+    while missing >= 4:
+        size = min(missing - 4, 0xFFFD)  # segment length counts its own 2 bytes
+        padding += b"\xff\xfe" + (size + 2).to_bytes(2, "big") + b"\x20" * size
+        missing -= size + 4
+    return jpeg[:2] + padding + jpeg[2:]
 
 
 def _image_size(data: bytes) -> tuple[int, int]:
@@ -215,6 +222,9 @@ class VirtualTravelDocument:
         dg2_bytes: int | None = None,
         with_dg11: bool = True,
         with_dg12: bool = False,
+        sm_failures: int = 0,
+        sm_failure_after: int = 3,
+        answer_delay_s: float = 0.0,
         random: Callable[[int], bytes] = os.urandom,
     ) -> None:
         fields = parse(mrz)
@@ -224,6 +234,9 @@ class VirtualTravelDocument:
         self.refuse_bac = refuse_bac
         self.remove_after_apdus = remove_after_apdus
         self.extended_length = extended_length
+        self.sm_failures = sm_failures
+        self.sm_failure_after = sm_failure_after
+        self.answer_delay_s = answer_delay_s
         self.atr = build_atr(extended_length)
         self._random = random
         self._access: MrzAccess = fields.access
@@ -248,6 +261,7 @@ class VirtualTravelDocument:
         if tamper_dg is not None:
             groups[tamper_dg] = _tamper(groups[tamper_dg])
         self.data_groups = dict(groups)
+        self.photo = image
         self.files: dict[int, bytes] = {
             lds.EF_COM.fid: lds.build_com(tuple(sorted(groups))),
             lds.EF_SOD.fid: sod,
@@ -367,6 +381,8 @@ class VirtualTravelDocument:
                 self._stop.set()
                 return
             self.apdu_count += 1
+            if self.answer_delay_s:
+                time.sleep(self.answer_delay_s)
             response = self.process(payload)
             sock.sendall(struct.pack(">H", len(response)) + response)
 
@@ -384,6 +400,7 @@ class VirtualTravelDocument:
         self._challenge: bytes | None = None
         self._session: _CardSession | None = None
         self._current: int | None = None
+        self._protected_count = 0
 
     def process(self, raw: bytes) -> bytes:
         """Answer one command APDU (the card logic, independent of the transport)."""
@@ -435,11 +452,17 @@ class VirtualTravelDocument:
         k_icc = self._random(16)
         e_icc = bac.encrypt(self._k_enc, rnd_icc + rnd_ifd + k_icc)
         self._session = _CardSession(bac.session_keys(k_ifd, k_icc, rnd_icc, rnd_ifd))
+        self._protected_count = 0
         return e_icc + bac.mac(self._k_mac, e_icc) + _sw(SW_OK)
 
     def _protected(self, apdu: CardApdu) -> bytes:
         session = self._session
         if session is None:
+            return _sw(SW_SM_OBJECTS)
+        self._protected_count += 1
+        if self.sm_failures > 0 and self._protected_count > self.sm_failure_after:
+            self.sm_failures -= 1
+            self._session = None
             return _sw(SW_SM_OBJECTS)
         try:
             inner = session.unwrap(apdu)
