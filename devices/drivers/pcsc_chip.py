@@ -121,9 +121,7 @@ def atr_allows_extended_length(atr: bytes) -> bool:
 class _Card:
     """One connected card: counts APDUs and turns PC/SC failures into device errors."""
 
-    def __init__(
-        self, context: int, reader: str, deadline: Deadline, cancel: CancelToken
-    ) -> None:
+    def __init__(self, context: int, reader: str, deadline: Deadline, cancel: CancelToken) -> None:
         self.deadline = deadline
         self.cancel = cancel
         self.apdus = 0
@@ -259,7 +257,9 @@ class PcscChipReader:
             cancel.wait(min(0.1, deadline.remaining()))
         self._present = self._probe_presence()
         self._stop.clear()
-        self._monitor = threading.Thread(target=self._watch, name=f"{self.name}-monitor", daemon=True)
+        self._monitor = threading.Thread(
+            target=self._watch, name=f"{self.name}-monitor", daemon=True
+        )
         self._monitor.start()
         log.info("chip reader %r opened (%s)", self._reader, "card" if self._present else "empty")
 
@@ -290,7 +290,9 @@ class PcscChipReader:
         if self._monitor is None or not self._monitor.is_alive():
             return StatusReport(DeviceStatus.NO_DEVICE, "reader lost")
         detail = "document present" if self._present else "no document"
-        return StatusReport(DeviceStatus.BUSY if self._lock.locked() else DeviceStatus.ONLINE, detail)
+        return StatusReport(
+            DeviceStatus.BUSY if self._lock.locked() else DeviceStatus.ONLINE, detail
+        )
 
     def capabilities(self) -> dict[str, object]:
         return {
@@ -375,7 +377,9 @@ class PcscChipReader:
                 result = self._read(access, Deadline(timeout_s), cancel)
             except DeviceError as exc:
                 self._stats.record_failure(exc)
-                log.info("chip read of %s failed: %s [%s]", mask(access.document_number), exc, exc.code)
+                log.info(
+                    "chip read of %s failed: %s [%s]", mask(access.document_number), exc, exc.code
+                )
                 raise
             self._stats.record_ok()
             self._last = result.stats
@@ -411,7 +415,11 @@ class PcscChipReader:
             picture.load()
         except (OSError, UnidentifiedImageError, ValueError) as exc:
             raise TlvError(f"DG2 {face.format.value} image does not decode: {exc}") from exc
-        extra = {n: lds.parse_text_group(groups[n], lds.DATA_GROUPS[n].tag) for n in _OPTIONAL if n in groups}
+        extra = {
+            n: lds.parse_text_group(groups[n], lds.DATA_GROUPS[n].tag)
+            for n in _OPTIONAL
+            if n in groups
+        }
         stats = ChipReadStats(
             apdus=card.apdus,
             bytes_read=card.bytes_in,
@@ -476,13 +484,17 @@ class _Reading:
         if response[-2:] != b"\x90\x00":
             sw = int.from_bytes(response[-2:], "big")
             raise AccessDenied(f"the chip refused BAC ({sw:04X}): check the MRZ access data")
-        keys = bac.session_from_response(k_enc, k_mac, rnd_icc, rnd_ifd, k_ifd, response[:-2])
+        keys = bac.session_from_response(
+            k_enc, k_mac, rnd_icc, rnd_ifd, k_ifd, response=response[:-2]
+        )
         self.sm = bac.SecureMessaging(keys)
 
     def _command(self, header: bytes, le: int) -> bytes:
         assert self.sm is not None
         extended = le > 0xDF
-        plain, sw = self.sm.unprotect(self.card.transmit(self.sm.protect(header, le=le, extended=extended)))
+        plain, sw = self.sm.unprotect(
+            self.card.transmit(self.sm.protect(header, le=le, extended=extended))
+        )
         if sw in (0x9000, 0x6282):
             return plain
         if sw == 0x6982:

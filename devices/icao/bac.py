@@ -106,7 +106,7 @@ def authenticate_command(
 
 
 def session_from_response(
-    k_enc: bytes, k_mac: bytes, rnd_icc: bytes, rnd_ifd: bytes, k_ifd: bytes, response: bytes
+    k_enc: bytes, k_mac: bytes, rnd_icc: bytes, rnd_ifd: bytes, k_ifd: bytes, *, response: bytes
 ) -> SessionKeys:
     """Check the chip's E_ICC || M_ICC and derive the session keys and counter."""
     if len(response) != 40:

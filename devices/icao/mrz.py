@@ -224,7 +224,9 @@ def parse(lines: Sequence[str] | str, *, strict: bool = True) -> MrzFields:
             nationality=l2[10:13].rstrip("<"),
             surname=surname,
             given_names=given,
-            optional_data=_filler(l2[28 : width - 2] if fmt is MrzFormat.TD3 else l2[28 : width - 1]),
+            optional_data=_filler(
+                l2[28 : width - 2] if fmt is MrzFormat.TD3 else l2[28 : width - 1]
+            ),
             lines=norm,
         )
         composite_digit = l2[width - 1]

@@ -220,9 +220,7 @@ def build_security_object(data_groups: Mapping[int, bytes], algorithm: str = "sh
         tlv.seq(tlv.integer(n), tlv.octet_string(hashlib.new(algorithm, data_groups[n]).digest()))
         for n in sorted(data_groups)
     ]
-    return tlv.seq(
-        tlv.integer(0), tlv.seq(tlv.oid(HASH_OIDS[algorithm])), tlv.seq(*entries)
-    )
+    return tlv.seq(tlv.integer(0), tlv.seq(tlv.oid(HASH_OIDS[algorithm])), tlv.seq(*entries))
 
 
 def build_sod(
@@ -266,9 +264,7 @@ def build_sod(
     signed_data = tlv.seq(
         tlv.integer(3),
         tlv.set_of(digest_alg),
-        tlv.seq(
-            tlv.oid(OID_LDS_SECURITY_OBJECT), tlv.encode(0xA0, tlv.octet_string(content))
-        ),
+        tlv.seq(tlv.oid(OID_LDS_SECURITY_OBJECT), tlv.encode(0xA0, tlv.octet_string(content))),
         tlv.encode(0xA0, signer_cert.public_bytes(Encoding.DER)),
         tlv.set_of(signer_info),
     )

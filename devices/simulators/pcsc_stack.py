@@ -10,6 +10,7 @@ Processes are stopped by the PID we started, never by name.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import shutil
@@ -40,10 +41,8 @@ class PcscStackError(RuntimeError):
 def running_pcscd() -> int | None:
     """PID of a live pcscd, from its pid file or the process table; None when none runs."""
     candidates: list[int] = []
-    try:
+    with contextlib.suppress(OSError, ValueError):
         candidates.append(int(PID_FILE.read_text().strip()))
-    except (OSError, ValueError):
-        pass
     proc = Path("/proc")
     if proc.is_dir():
         for entry in proc.iterdir():

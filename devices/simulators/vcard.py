@@ -15,6 +15,7 @@ APDUs. The socket loop runs on a background thread; the card state belongs to th
 from __future__ import annotations
 
 import argparse
+import contextlib
 import io
 import logging
 import os
@@ -246,7 +247,10 @@ class VirtualTravelDocument:
         else:
             image = photo if isinstance(photo, bytes) else Path(photo).read_bytes()
             width, height = _image_size(image)
-        groups: dict[int, bytes] = {1: lds.build_dg1(fields.lines), 2: lds.build_dg2(image, width, height)}
+        groups: dict[int, bytes] = {
+            1: lds.build_dg1(fields.lines),
+            2: lds.build_dg2(image, width, height),
+        }
         if with_dg11:
             name = f"{fields.surname}<<{fields.given_names}".replace(" ", "<").encode()
             groups[11] = encode(0x6B, encode(0x5C, b"\x5f\x0e") + encode(0x5F0E, name))
@@ -295,10 +299,8 @@ class VirtualTravelDocument:
         self._stop.set()
         sock = self._sock
         if sock is not None:
-            try:
+            with contextlib.suppress(OSError):
                 sock.shutdown(socket.SHUT_RDWR)
-            except OSError:
-                pass
         if self._thread is not None and self._thread is not threading.current_thread():
             self._thread.join(5)
         self._thread = None
@@ -482,10 +484,10 @@ class VirtualTravelDocument:
             return b"", SW_OK
         if apdu.ins == 0xB0:
             if apdu.p1 & 0x80:
-                fid = self._sfi.get(apdu.p1 & 0x1F)
-                if fid is None or apdu.p1 & 0x60:
+                by_sfi = self._sfi.get(apdu.p1 & 0x1F)
+                if by_sfi is None or apdu.p1 & 0x60:
                     return b"", SW_NOT_FOUND
-                self._current, offset = fid, apdu.p2
+                self._current, offset = by_sfi, apdu.p2
             else:
                 offset = (apdu.p1 << 8) | apdu.p2
             if self._current is None:
@@ -561,7 +563,7 @@ def run_chip_sim(argv: Sequence[str] | None = None) -> int:
         where = card.start()
         reader = stack.reader_name if stack else "Virtual PCD 00 00"
         msg = f"virtual travel document on {where} (reader {reader!r}); Ctrl-C to remove"
-        print(msg, flush=True)  # noqa: T201 - CLI output
+        print(msg, flush=True)
         deadline = time.monotonic() + args.seconds if args.seconds else None
         while card.inserted or (card._thread is not None and card._thread.is_alive()):
             if deadline is not None and time.monotonic() >= deadline:
@@ -579,7 +581,5 @@ def run_chip_sim(argv: Sequence[str] | None = None) -> int:
 def _quickack(sock: socket.socket) -> None:
     quickack = getattr(socket, "TCP_QUICKACK", None)
     if quickack is not None:
-        try:
+        with contextlib.suppress(OSError):
             sock.setsockopt(socket.IPPROTO_TCP, quickack, 1)
-        except OSError:
-            pass

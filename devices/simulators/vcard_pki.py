@@ -84,7 +84,9 @@ class TestPki:
         now = now or dt.datetime.now(dt.UTC)
         day = dt.timedelta(days=1)
         self.csca = _signer("Test CSCA", None, now - day, now + 3650 * day)
-        self.document_signer = _signer("Test Document Signer", self.csca, now - day, now + 730 * day)
+        self.document_signer = _signer(
+            "Test Document Signer", self.csca, now - day, now + 730 * day
+        )
         self.expired_signer = _signer(
             "Test Document Signer (expired)", self.csca, now - 1000 * day, now - 10 * day
         )

@@ -13,10 +13,10 @@ from typing import Any
 import pytest
 
 from devices.drivers.pcsc_chip import PcscChipReader
+from devices.icao.mrz import MrzAccess, access_from_lines
 from devices.simulators.pcsc_stack import PcscStack, free_port_pair
 from devices.simulators.vcard import DEFAULT_MRZ, VirtualTravelDocument
 from devices.simulators.vcard_pki import TestPki
-from devices.icao.mrz import MrzAccess, access_from_lines
 
 NOW = dt.datetime.now(dt.UTC)
 
@@ -53,9 +53,7 @@ CardFactory = Callable[..., VirtualTravelDocument]
 
 
 @pytest.fixture
-def insert_card(
-    pcsc_stack: PcscStack, pki: TestPki, face_jpeg: bytes
-) -> Iterator[CardFactory]:
+def insert_card(pcsc_stack: PcscStack, pki: TestPki, face_jpeg: bytes) -> Iterator[CardFactory]:
     """Insert a virtual document (options as VirtualTravelDocument's); removed after the test."""
     cards: list[VirtualTravelDocument] = []
 

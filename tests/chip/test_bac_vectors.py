@@ -38,7 +38,7 @@ def _chip_answer() -> bytes:
 
 
 def test_session_keys_from_chip_answer() -> None:
-    keys = bac.session_from_response(K_ENC, K_MAC, RND_ICC, RND_IFD, K_IFD, _chip_answer())
+    keys = bac.session_from_response(K_ENC, K_MAC, RND_ICC, RND_IFD, K_IFD, response=_chip_answer())
     assert keys.ks_enc == H("979EC13B1CBFE9DCD01AB0FED307EAE5")
     assert keys.ks_mac == H("F1CB1F1FB5ADF208806B89DC579DC1F8")
     assert keys.ssc == 0x887022120C06C226
@@ -48,13 +48,14 @@ def test_chip_answer_with_bad_mac_is_refused() -> None:
     answer = bytearray(_chip_answer())
     answer[-1] ^= 1
     with pytest.raises(AccessDenied):
-        bac.session_from_response(K_ENC, K_MAC, RND_ICC, RND_IFD, K_IFD, bytes(answer))
+        bac.session_from_response(K_ENC, K_MAC, RND_ICC, RND_IFD, K_IFD, response=bytes(answer))
 
 
 def _session() -> bac.SecureMessaging:
     return bac.SecureMessaging(
         bac.SessionKeys(
-            H("979EC13B1CBFE9DCD01AB0FED307EAE5"), H("F1CB1F1FB5ADF208806B89DC579DC1F8"),
+            H("979EC13B1CBFE9DCD01AB0FED307EAE5"),
+            H("F1CB1F1FB5ADF208806B89DC579DC1F8"),
             0x887022120C06C226,
         )
     )
@@ -67,7 +68,7 @@ def test_protected_select_and_read_binary() -> None:
     assert sm.unprotect(H("990290008E08FA855A5D4C50A8ED9000")) == (b"", 0x9000)
     read = sm.protect(H("00B00000"), le=4)
     assert read == H("0CB000000D9701048E08ED6705417E96BA5500")
-    plain, sw = sm.unprotect(H("8709019FF0EC34F992265199029000" "8E08AD55CC17140B2DED9000"))
+    plain, sw = sm.unprotect(H("8709019FF0EC34F9922651990290008E08AD55CC17140B2DED9000"))
     assert (plain, sw) == (H("60145F01"), 0x9000)
 
 

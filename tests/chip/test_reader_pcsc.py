@@ -85,7 +85,9 @@ def test_wrong_access_data_is_refused(reader: PcscChipReader, insert_card: CardF
     assert card.apdu_count == 3  # no retry loop
 
 
-def test_chip_refusing_bac(reader: PcscChipReader, insert_card: CardFactory, access: MrzAccess) -> None:
+def test_chip_refusing_bac(
+    reader: PcscChipReader, insert_card: CardFactory, access: MrzAccess
+) -> None:
     insert_card(refuse_bac=True)
     with pytest.raises(AccessDenied):
         reader.read_document(access, timeout_s=10)
@@ -179,7 +181,9 @@ def test_no_trust_store_means_not_trusted(
     assert "no trust store" in report.detail
 
 
-def test_card_events(pcsc_stack: PcscStack, reader: PcscChipReader, insert_card: CardFactory) -> None:
+def test_card_events(
+    pcsc_stack: PcscStack, reader: PcscChipReader, insert_card: CardFactory
+) -> None:
     seen: list[DeviceEvent] = []
     arrived = threading.Event()
 
