@@ -31,9 +31,29 @@ class Entry:
 
 
 # Kinds: idcard, chip, printer, dispenser, camera.
-DRIVERS: tuple[Entry, ...] = ()
+DRIVERS: tuple[Entry, ...] = (
+    Entry(
+        "chip",
+        "pcsc",
+        "devices.drivers.pcsc_chip:PcscChipReader",
+        "Travel-document chip over PC/SC (pyscard): BAC, 3DES secure messaging, passive auth",
+    ),
+)
 
-SIMULATORS: tuple[Entry, ...] = ()
+SIMULATORS: tuple[Entry, ...] = (
+    Entry(
+        "chip",
+        "pcsc",
+        "devices.simulators.pcsc_stack:PcscChipSimulator",
+        "pcscd + vpcd reader + virtual travel document (start() returns the reader name)",
+    ),
+    Entry(
+        "chip",
+        "vcard",
+        "devices.simulators.vcard:VirtualTravelDocument",
+        "Virtual travel-permit chip on vpcd's socket (CLI: run_chip_sim in the same module)",
+    ),
+)
 
 
 def find(table: tuple[Entry, ...], kind: str, name: str) -> Entry:

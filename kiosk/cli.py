@@ -14,7 +14,10 @@ import sys
 from collections.abc import Callable, Sequence
 from typing import Protocol
 
-COMMAND_MODULES: tuple[str, ...] = ("kiosk.commands.config",)
+COMMAND_MODULES: tuple[str, ...] = (
+    "kiosk.commands.config",
+    "kiosk.commands.chipsim",  # temporary: `kiosk chipsim` / `kiosk chipprobe`
+)
 
 
 class _CommandModule(Protocol):

@@ -309,6 +309,11 @@ class VirtualTravelDocument:
     insert = start
 
     @property
+    def running(self) -> bool:
+        """The card's thread still serves (or waits for) vpcd."""
+        return self._thread is not None and self._thread.is_alive()
+
+    @property
     def inserted(self) -> bool:
         return self._connected.is_set() and not self._stop.is_set()
 
@@ -519,13 +524,8 @@ def _tamper(data: bytes) -> bytes:
 # --- standalone ------------------------------------------------------------------------------
 
 
-def run_chip_sim(argv: Sequence[str] | None = None) -> int:
-    """``kiosk sim chip``: insert a virtual travel document into vpcd until interrupted.
-
-    With ``--with-pcscd`` a private pcscd is started too (no other pcscd may run)."""
-    parser = argparse.ArgumentParser(
-        prog="kiosk sim chip", description="Virtual travel-document chip on pcscd's vpcd reader"
-    )
+def add_chip_sim_arguments(parser: argparse.ArgumentParser) -> None:
+    """Options of the standalone virtual card (``kiosk sim chip``)."""
     parser.add_argument("--mrz", nargs="+", default=list(DEFAULT_MRZ), help="MRZ lines (TD1/TD3)")
     parser.add_argument("--photo", help="face image file (JPEG or JPEG 2000) for DG2")
     parser.add_argument("--port", type=int, default=DEFAULT_PORT, help="vpcd port")
@@ -539,7 +539,20 @@ def run_chip_sim(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--dg2-bytes", type=int, help="approximate size of the generated face")
     parser.add_argument("--with-pcscd", action="store_true", help="also start a private pcscd")
     parser.add_argument("--seconds", type=float, default=0, help="stop after this long (0: never)")
-    args = parser.parse_args(argv)
+
+
+def run_chip_sim(argv: Sequence[str] | None = None) -> int:
+    """``kiosk sim chip``: insert a virtual travel document into vpcd until interrupted."""
+    parser = argparse.ArgumentParser(
+        prog="kiosk sim chip", description="Virtual travel-document chip on pcscd's vpcd reader"
+    )
+    add_chip_sim_arguments(parser)
+    return run_chip_sim_args(parser.parse_args(argv))
+
+
+def run_chip_sim_args(args: argparse.Namespace) -> int:
+    """Run the virtual card with parsed options; with ``--with-pcscd`` a private pcscd is
+    started too (no other pcscd may run)."""
     card = VirtualTravelDocument(
         mrz=args.mrz,
         photo=args.photo,
@@ -565,7 +578,7 @@ def run_chip_sim(argv: Sequence[str] | None = None) -> int:
         msg = f"virtual travel document on {where} (reader {reader!r}); Ctrl-C to remove"
         print(msg, flush=True)
         deadline = time.monotonic() + args.seconds if args.seconds else None
-        while card.inserted or (card._thread is not None and card._thread.is_alive()):
+        while card.running:
             if deadline is not None and time.monotonic() >= deadline:
                 break
             time.sleep(0.2)
