@@ -89,6 +89,14 @@ class SecurityObject:
     signer: SignerInfo
 
 
+def _parts(node: tlv.Tlv, minimum: int, tag: int = 0x30) -> list[tlv.Tlv]:
+    """Children of a constructed node that must have at least ``minimum`` of them."""
+    children = tlv.expect(node, tag).children()
+    if len(children) < minimum:
+        raise TlvError(f"tag {tag:X} has {len(children)} elements, expected {minimum}")
+    return children
+
+
 def _algorithm(node: tlv.Tlv) -> tuple[str, bytes]:
     parts = tlv.expect(node, 0x30).children()
     if not parts:
@@ -111,7 +119,7 @@ def _signer_info(node: tlv.Tlv) -> SignerInfo:
     issuer = serial = ski = None
     sid = parts[1]
     if sid.tag == 0x30:
-        name, number = sid.children()[:2]
+        name, number = _parts(sid, 2)[:2]
         issuer, serial = tlv.expect(name, 0x30).raw, tlv.parse_int(tlv.expect(number, 0x02).value)
     elif sid.tag == 0x80:
         ski = sid.value
@@ -125,7 +133,7 @@ def _signer_info(node: tlv.Tlv) -> SignerInfo:
     if parts[index].tag == 0xA0:
         signed = tlv.encode(0x31, parts[index].value)
         for attribute in parts[index].children():
-            attr_type, values = tlv.expect(attribute, 0x30).children()[:2]
+            attr_type, values = _parts(attribute, 2)[:2]
             oid = tlv.parse_oid(tlv.expect(attr_type, 0x06).value)
             first = tlv.expect(values, 0x31).children()
             if not first:
@@ -161,7 +169,7 @@ def parse_security_object(content: bytes) -> tuple[str, dict[int, bytes]]:
     algorithm, _ = _algorithm(parts[1])
     hashes_by_group: dict[int, bytes] = {}
     for entry in tlv.expect(parts[2], 0x30).children():
-        number, value = tlv.expect(entry, 0x30).children()[:2]
+        number, value = _parts(entry, 2)[:2]
         hashes_by_group[tlv.parse_int(tlv.expect(number, 0x02).value)] = tlv.expect(
             value, 0x04
         ).value
@@ -171,6 +179,13 @@ def parse_security_object(content: bytes) -> tuple[str, dict[int, bytes]]:
 def parse_sod(data: bytes) -> SecurityObject:
     """Parse EF.SOD (tag 77 around a ContentInfo). Raises TlvError on any malformation;
     certificates that do not parse are a TlvError too."""
+    try:
+        return _parse_sod(data)
+    except (ValueError, IndexError) as exc:  # a SEQUENCE with too few elements, and such
+        raise TlvError(f"malformed EF.SOD: {exc}") from exc
+
+
+def _parse_sod(data: bytes) -> SecurityObject:
     root = tlv.decode_first(data)
     if root.tag != 0x77:
         raise TlvError(f"EF.SOD must start with tag 77, found {root.tag:X}")
