@@ -19,12 +19,11 @@ import subprocess
 import tempfile
 import time
 from pathlib import Path
-from types import TracebackType
 from typing import Any
 
 from smartcard import scard
 
-from devices.simulators.vcard import DEFAULT_PORT, VirtualTravelDocument
+from devices.simulators.vcard import DEFAULT_PORT, StartStop, VirtualTravelDocument
 from devices.simulators.vcard_pki import TestPki
 
 log = logging.getLogger(__name__)
@@ -102,7 +101,7 @@ def wait_for_card(reader: str, present: bool = True, timeout_s: float = 10.0) ->
     raise PcscStackError(f"reader {reader!r} did not report {state} within {timeout_s:.0f} s")
 
 
-class PcscStack:
+class PcscStack(StartStop):
     """pcscd in the foreground with a private vpcd reader configuration."""
 
     def __init__(
@@ -134,8 +133,8 @@ class PcscStack:
         other = running_pcscd()
         if other is not None:
             if self.reuse_running:
-                log.info("using the running pcscd (pid %d) and its vpcd reader", other)
-                self.port = DEFAULT_PORT
+                # its vpcd listens where its reader.conf says: 35963 in Debian's default
+                log.info("using the running pcscd (pid %d), vpcd port %d", other, self.port)
                 self._wait_for_reader()
                 return self.reader_name
             raise PcscStackError(
@@ -201,18 +200,6 @@ class PcscStack:
             shutil.rmtree(self.workdir, ignore_errors=True)
             self.workdir = None
 
-    def __enter__(self) -> PcscStack:
-        self.start()
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.stop()
-
     def insert(self, card: VirtualTravelDocument, timeout_s: float = 10.0) -> None:
         """Insert ``card`` on this stack's vpcd port and wait until pcscd sees it."""
         card.port = self.port
@@ -224,7 +211,7 @@ class PcscStack:
         wait_for_card(self.reader_name, False, timeout_s)
 
 
-class PcscChipSimulator:
+class PcscChipSimulator(StartStop):
     """Registry simulator for the chip reader: pcscd (private, or the running one) plus a
     virtual travel document. ``start()`` returns the reader name for the driver's
     ``reader`` setting; ``trust_store`` (a file path) receives the test CSCA certificate."""
@@ -252,22 +239,13 @@ class PcscChipSimulator:
         return reader
 
     def stop(self) -> None:
-        if self.card is not None:
-            self.card.stop()
-            self.card = None
+        card, self.card = self.card, None
+        if card is not None:
+            try:
+                self.stack.remove(card)  # returns once pcscd has seen the card go
+            except PcscStackError as exc:
+                log.warning("virtual card removal not confirmed: %s", exc)
         self.stack.stop()
-
-    def __enter__(self) -> PcscChipSimulator:
-        self.start()
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.stop()
 
 
 def pid_alive(pid: int) -> bool:

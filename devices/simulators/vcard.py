@@ -27,6 +27,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
+from typing import Self
 
 from devices.icao import bac, lds
 from devices.icao import sod as sodmod
@@ -157,17 +158,9 @@ def _sw(sw: int) -> bytes:
     return sw.to_bytes(2, "big")
 
 
-class _CardSession:
-    """The card's view of secure messaging: unwrap commands, wrap responses."""
-
-    def __init__(self, keys: bac.SessionKeys) -> None:
-        self.enc = keys.ks_enc
-        self.mac = keys.ks_mac
-        self.ssc = keys.ssc
-
-    def _next(self) -> bytes:
-        self.ssc = (self.ssc + 1) & 0xFFFF_FFFF_FFFF_FFFF
-        return self.ssc.to_bytes(8, "big")
+class _CardSession(bac.SecureMessaging):
+    """The card's side of secure messaging: unwrap commands, wrap responses (same keys and
+    send sequence counter as the reader's side)."""
 
     def unwrap(self, apdu: CardApdu) -> CardApdu:
         objects: dict[int, bytes] = {}
@@ -182,12 +175,12 @@ class _CardSession:
         except TlvError as exc:
             raise SecureMessagingError("malformed protected command") from exc
         header = bytes([apdu.cla, apdu.ins, apdu.p1, apdu.p2])
-        expected = bac.mac(self.mac, self._next() + bac.pad(header) + covered)
+        expected = bac.mac(self._mac, self._next_ssc() + bac.pad(header) + covered)
         if objects.get(0x8E) != expected:
             raise SecureMessagingError("command MAC does not verify")
         data = b""
         if 0x87 in objects:
-            data = bac.unpad(bac.decrypt(self.enc, objects[0x87][1:]))
+            data = bac.unpad(bac.decrypt(self._enc, objects[0x87][1:]))
         le: int | None = None
         if 0x97 in objects:
             raw = objects[0x97]
@@ -197,13 +190,35 @@ class _CardSession:
     def wrap(self, data: bytes, sw: int) -> bytes:
         body = b""
         if data:
-            body += encode(0x87, b"\x01" + bac.encrypt(self.enc, bac.pad(data)))
+            body += encode(0x87, b"\x01" + bac.encrypt(self._enc, bac.pad(data)))
         body += encode(0x99, _sw(sw))
-        body += encode(0x8E, bac.mac(self.mac, self._next() + body))
+        body += encode(0x8E, bac.mac(self._mac, self._next_ssc() + body))
         return body + _sw(sw)
 
 
-class VirtualTravelDocument:
+class StartStop:
+    """``with`` support for simulators: ``start()`` on entry, ``stop()`` on exit."""
+
+    def start(self) -> str:
+        raise NotImplementedError
+
+    def stop(self) -> None:
+        raise NotImplementedError
+
+    def __enter__(self) -> Self:
+        self.start()
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.stop()
+
+
+class VirtualTravelDocument(StartStop):
     """A travel-permit chip on vpcd. ``start()`` inserts it, ``stop()`` pulls it out."""
 
     def __init__(
@@ -318,18 +333,6 @@ class VirtualTravelDocument:
     @property
     def inserted(self) -> bool:
         return self._connected.is_set() and not self._stop.is_set()
-
-    def __enter__(self) -> VirtualTravelDocument:
-        self.start()
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.stop()
 
     # --- vpcd transport -------------------------------------------------------------------
 
