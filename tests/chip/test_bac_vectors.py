@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from devices.icao import bac
 from devices.icao.errors import AccessDenied, SecureMessagingError
 from devices.icao.mrz import MrzAccess
+from devices.simulators.vcard import VirtualTravelDocument
 
 H = bytes.fromhex
 
@@ -17,6 +20,7 @@ K_IFD = H("0B795240CB7049B01C19B33E32804F0B")
 K_ICC = H("0B4F80323EB3191CB04970CB4052790B")
 K_ENC = H("AB94FDECF2674FDFB9B391F85D7F76F2")
 K_MAC = H("7962D9ECE03D1ACD4C76089DCE131543")
+CARD = VirtualTravelDocument(photo=None)  # not inserted: its command logic only
 
 
 def test_mrz_information_and_key_derivation() -> None:
@@ -94,3 +98,26 @@ def test_plain_sm_failure_status_raises() -> None:
 def test_parity_adjustment() -> None:
     for byte in bac.adjust_parity(bytes(range(256))):
         assert bin(byte).count("1") % 2 == 1
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.binary(max_size=300))
+def test_random_responses_raise_only_secure_messaging_errors(response: bytes) -> None:
+    sm = _session()
+    sm.protect(H("00B00000"), le=4)
+    try:
+        sm.unprotect(response)
+    except SecureMessagingError:
+        pass
+    else:
+        assert len(response) == 2  # only a bare error status passes without a MAC
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.binary(min_size=4, max_size=80))
+def test_virtual_card_answers_any_command_with_a_status(apdu: bytes) -> None:
+    response = CARD.process(b"\x00\xa4\x04\x0c\x07\xa0\x00\x00\x02\x47\x10\x01")
+    assert response == H("9000")
+    answer = CARD.process(apdu)
+    assert len(answer) >= 2
+    assert isinstance(CARD, VirtualTravelDocument)
