@@ -75,10 +75,14 @@ def main() -> None:
                 stack, pki, trust, max(2, args.reads // 10), low_latency=False
             ),
             "short_apdus_delayed_ack": _scenario(
-                stack, pki, trust, max(2, args.reads // 10), extended_length=False,
+                stack,
+                pki,
+                trust,
+                max(2, args.reads // 10),
+                extended_length=False,
                 low_latency=False,
             ),
-        }  # fmt: skip
+        }
     print(
         json.dumps(
             {

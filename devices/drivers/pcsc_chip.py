@@ -431,8 +431,11 @@ class PcscChipReader:
         )
         log.info(
             "chip read of %s: %d APDUs, %.0f ms, passive authentication %s",
-            mask(access.document_number), stats.apdus, stats.elapsed_s * 1000, report.result.value,
-        )  # fmt: skip
+            mask(access.document_number),
+            stats.apdus,
+            stats.elapsed_s * 1000,
+            report.result.value,
+        )
         return ChipRead(
             mrz=fields,
             face=face,

@@ -31,10 +31,24 @@ EF_SOD = ElementaryFile("EF.SOD", 0x011D, 0x1D, 0x77, 0)
 DATA_GROUPS: dict[int, ElementaryFile] = {
     n: ElementaryFile(f"EF.DG{n}", 0x0100 + n, n, tag, n)
     for n, tag in {
-        1: 0x61, 2: 0x75, 3: 0x63, 4: 0x76, 5: 0x65, 6: 0x66, 7: 0x67, 8: 0x68,
-        9: 0x69, 10: 0x6A, 11: 0x6B, 12: 0x6C, 13: 0x6D, 14: 0x6E, 15: 0x6F, 16: 0x70,
+        1: 0x61,
+        2: 0x75,
+        3: 0x63,
+        4: 0x76,
+        5: 0x65,
+        6: 0x66,
+        7: 0x67,
+        8: 0x68,
+        9: 0x69,
+        10: 0x6A,
+        11: 0x6B,
+        12: 0x6C,
+        13: 0x6D,
+        14: 0x6E,
+        15: 0x6F,
+        16: 0x70,
     }.items()
-}  # fmt: skip
+}
 _BY_TAG = {ef.tag: ef for ef in DATA_GROUPS.values()}
 
 
@@ -76,14 +90,12 @@ def parse_dg1(data: bytes) -> mrz.MrzFields:
     if root.tag != 0x61:
         raise TlvError(f"EF.DG1 must start with tag 61, found {root.tag:X}")
     text = root.find(0x5F1F).value.decode("latin-1")
-    for width in (30, 36, 44):
-        if len(text) in (2 * width, 3 * width) and (len(text) // width, width) in (
-            (3, 30), (2, 36), (2, 44)
-        ):  # fmt: skip
-            lines = [text[i : i + width] for i in range(0, len(text), width)]
-            # The chip's copy is reported as stored; check digits are the printed MRZ's job.
-            return mrz.parse(lines, strict=False)
-    raise MrzInvalid("DG1 MRZ has an unknown length")
+    width = {90: 30, 72: 36, 88: 44}.get(len(text))  # TD1 3x30, TD2 2x36, TD3 2x44
+    if width is None:
+        raise MrzInvalid("DG1 MRZ has an unknown length")
+    lines = [text[i : i + width] for i in range(0, len(text), width)]
+    # The chip's copy is reported as stored; check digits are the printed MRZ's concern.
+    return mrz.parse(lines, strict=False)
 
 
 def build_dg1(lines: tuple[str, ...]) -> bytes:
@@ -188,9 +200,12 @@ def build_dg2(image: bytes, width: int, height: int) -> bytes:
     record = header + info + image_info + image
     bht = encode(
         0xA1,
-        encode(0x80, b"\x01\x01") + encode(0x87, b"\x01\x01") + encode(0x88, b"\x00\x08")
-        + encode(0x81, b"\x02") + encode(0x83, b"\x00"),
-    )  # fmt: skip
+        encode(0x80, b"\x01\x01")
+        + encode(0x87, b"\x01\x01")
+        + encode(0x88, b"\x00\x08")
+        + encode(0x81, b"\x02")
+        + encode(0x83, b"\x00"),
+    )
     instance = encode(0x7F60, bht + encode(0x5F2E, record))
     return encode(0x75, encode(0x7F61, encode(0x02, b"\x01") + instance))
 

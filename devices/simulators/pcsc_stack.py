@@ -161,9 +161,12 @@ class PcscStack(StartStop):
         assert self.log_file is not None
         with open(self.log_file, "wb") as out:
             self._process = subprocess.Popen(
-                args, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+                args,
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL,
                 start_new_session=True,
-            )  # fmt: skip
+            )
         self.pid = self._process.pid
         log.info("pcscd started (pid %d, vpcd port %d)", self.pid, self.port)
         try:

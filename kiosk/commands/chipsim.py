@@ -71,9 +71,8 @@ def _probe(args: argparse.Namespace) -> int:
         print(f"configuration error: {exc}", file=sys.stderr)
         return 2
     try:
-        driver = registry.driver("chip", args.driver).load()
-        factory = cast(Callable[[str, Mapping[str, object]], Device], driver.from_settings)  # type: ignore[attr-defined]
-        device = factory("chip", settings)
+        driver: Any = registry.driver("chip", args.driver).load()
+        device = cast(Device, driver.from_settings("chip", settings))
         device.open(timeout_s=5.0)
         try:
             report = chip_probe.probe(device, args)

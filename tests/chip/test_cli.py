@@ -20,18 +20,37 @@ def test_simulator_command_then_probe_command(
     codes: list[int] = []
     sim = threading.Thread(
         target=lambda: codes.append(
-            main(["chipsim", "--port", str(pcsc_stack.port), "--seconds", "1.5",
-                  "--dg2-bytes", "20000", "--trust-out", str(trust)])
+            main(
+                [
+                    "chipsim",
+                    "--port",
+                    str(pcsc_stack.port),
+                    "--seconds",
+                    "1.5",
+                    "--dg2-bytes",
+                    "20000",
+                    "--trust-out",
+                    str(trust),
+                ]
+            )
         )
-    )  # fmt: skip
+    )
     sim.start()
     try:
         wait_for_card(pcsc_stack.reader_name, True, 10)
         capsys.readouterr()
         code = main(
-            ["chipprobe", "--reader", pcsc_stack.reader_name, "--trust-store", str(trust),
-             "--json", "--mrz", *DEFAULT_MRZ]
-        )  # fmt: skip
+            [
+                "chipprobe",
+                "--reader",
+                pcsc_stack.reader_name,
+                "--trust-store",
+                str(trust),
+                "--json",
+                "--mrz",
+                *DEFAULT_MRZ,
+            ]
+        )
         out = json.loads(capsys.readouterr().out)
     finally:
         sim.join(10)

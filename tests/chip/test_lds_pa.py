@@ -33,8 +33,11 @@ def test_com_dg1_dg2_round_trip() -> None:
     assert lds.parse_dg1(GROUPS[1]).lines == DEFAULT_MRZ
     face = lds.parse_dg2(GROUPS[2])
     assert (face.format, face.data, face.width, face.height) == (
-        lds.ImageFormat.JPEG, FACE, WIDTH, HEIGHT,
-    )  # fmt: skip
+        lds.ImageFormat.JPEG,
+        FACE,
+        WIDTH,
+        HEIGHT,
+    )
 
 
 def test_dg2_jpeg2000() -> None:
@@ -73,9 +76,11 @@ def test_signature_invalid() -> None:
 
 def test_security_object_changed_after_signing() -> None:
     forged = sod.build_sod(
-        GROUPS, PKI.document_signer.key, PKI.document_signer.certificate,
+        GROUPS,
+        PKI.document_signer.key,
+        PKI.document_signer.certificate,
         hashed_groups={**GROUPS, 1: b"other"},
-    )  # fmt: skip
+    )
     # splice the forged LDSSecurityObject under the genuine signature: digest check fails
     genuine = sod.parse_sod(SOD)
     spliced = SOD.replace(genuine.content, sod.parse_sod(forged).content)
@@ -86,8 +91,9 @@ def test_security_object_changed_after_signing() -> None:
 def test_short_sequences_in_the_sod_are_tlv_errors() -> None:
     from devices.icao import tlv
 
-    content = tlv.seq(tlv.integer(0), tlv.seq(tlv.oid("2.16.840.1.101.3.4.2.1")),
-                      tlv.seq(tlv.seq(tlv.integer(1))))  # fmt: skip
+    content = tlv.seq(
+        tlv.integer(0), tlv.seq(tlv.oid("2.16.840.1.101.3.4.2.1")), tlv.seq(tlv.seq(tlv.integer(1)))
+    )
     with pytest.raises(TlvError):
         sod.parse_security_object(content)
     broken = SOD.replace(sod.parse_sod(SOD).content, content)

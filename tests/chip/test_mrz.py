@@ -35,8 +35,10 @@ def test_td1_specimen() -> None:
     fields = mrz.parse(TD1_SPECIMEN)
     assert fields.format is mrz.MrzFormat.TD1
     assert (fields.document_number, fields.birth_date, fields.expiry_date) == (
-        "D23145890", "740812", "120415",
-    )  # fmt: skip
+        "D23145890",
+        "740812",
+        "120415",
+    )
     assert (fields.surname, fields.given_names, fields.sex) == ("ERIKSSON", "ANNA MARIA", "F")
     assert fields.access.mrz_information == "D23145890774081221204159"
 
@@ -101,21 +103,36 @@ numbers = st.text(alphabet="ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789", min_size=1, m
 
 
 @SETTINGS
-@given(number=numbers, birth=dates, expiry=dates, surname=names, given_name=names,
-       sex=st.sampled_from("MFX"), td3=st.booleans())  # fmt: skip
+@given(
+    number=numbers,
+    birth=dates,
+    expiry=dates,
+    surname=names,
+    given_name=names,
+    sex=st.sampled_from("MFX"),
+    td3=st.booleans(),
+)
 def test_built_mrz_round_trips(
     number: str, birth: str, expiry: str, surname: str, given_name: str, sex: str, td3: bool
 ) -> None:
     common = {
-        "document_code": "P" if td3 else "CS", "issuing_state": "CHN", "document_number": number,
-        "birth_date": birth, "sex": sex, "expiry_date": expiry, "nationality": "CHN",
-        "surname": surname, "given_names": given_name,
-    }  # fmt: skip
+        "document_code": "P" if td3 else "CS",
+        "issuing_state": "CHN",
+        "document_number": number,
+        "birth_date": birth,
+        "sex": sex,
+        "expiry_date": expiry,
+        "nationality": "CHN",
+        "surname": surname,
+        "given_names": given_name,
+    }
     lines = mrz.build_td3(**common) if td3 else mrz.build_td1(**common)
     fields = mrz.parse(lines)
     assert (fields.document_number, fields.birth_date, fields.expiry_date) == (
-        number, birth, expiry,
-    )  # fmt: skip
+        number,
+        birth,
+        expiry,
+    )
     assert (fields.surname, fields.given_names) == (surname, given_name)
 
 

@@ -50,10 +50,16 @@ def test_full_read_td3_short_apdus(
     reader: PcscChipReader, insert_card: CardFactory, face_jpeg: bytes
 ) -> None:
     lines = mrz.build_td3(
-        document_code="P", issuing_state="UTO", document_number="L898902C3",
-        birth_date="740812", sex="F", expiry_date="320415", nationality="UTO",
-        surname="ERIKSSON", given_names="ANNA MARIA",
-    )  # fmt: skip
+        document_code="P",
+        issuing_state="UTO",
+        document_number="L898902C3",
+        birth_date="740812",
+        sex="F",
+        expiry_date="320415",
+        nationality="UTO",
+        surname="ERIKSSON",
+        given_names="ANNA MARIA",
+    )
     insert_card(mrz=lines, extended_length=False, with_dg11=False)
     result = reader.read_document(mrz.access_from_lines(lines), timeout_s=10)
     assert result.mrz.format is mrz.MrzFormat.TD3
@@ -211,3 +217,22 @@ def test_reader_pattern_matching_nothing(trust_file: Path, pcsc_stack: PcscStack
     device = PcscChipReader(reader="^No Such Reader$")
     with pytest.raises(DeviceUnavailable):
         device.open(timeout_s=0.3)
+
+
+def test_atr_card_capabilities() -> None:
+    from hypothesis import given, settings
+    from hypothesis import strategies as st
+
+    from devices.drivers.pcsc_chip import atr_allows_extended_length
+    from devices.simulators.vcard import build_atr
+
+    assert atr_allows_extended_length(build_atr(True))
+    assert not atr_allows_extended_length(build_atr(False))
+    assert not atr_allows_extended_length(bytes.fromhex("3B8A80010031C173C8400000900090"))
+
+    @settings(max_examples=200, deadline=None)
+    @given(st.binary(max_size=33))
+    def any_atr(atr: bytes) -> None:
+        assert atr_allows_extended_length(atr) in (True, False)
+
+    any_atr()

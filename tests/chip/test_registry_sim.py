@@ -20,8 +20,9 @@ def test_demo_simulator_and_driver_by_name(pcsc_stack: PcscStack, tmp_path: Path
     simulator = simulator_class(port=pcsc_stack.port, trust_store=str(trust))
     reader_name = simulator.start()
     try:
-        section = ChipSection(driver="pcsc", simulator=True, reader=reader_name,
-                              trust_store=str(trust))  # fmt: skip
+        section = ChipSection(
+            driver="pcsc", simulator=True, reader=reader_name, trust_store=str(trust)
+        )
         settings = section.model_dump(exclude={"driver", "simulator", "required"})
         device = driver_class.from_settings("chip", settings)
         assert isinstance(device, ChipReader)
