@@ -185,6 +185,18 @@ def parse_sod(data: bytes) -> SecurityObject:
         raise TlvError(f"malformed EF.SOD: {exc}") from exc
 
 
+def _certificate(der: bytes) -> x509.Certificate:
+    """Load a certificate and touch every field passive authentication reads, since
+    ``cryptography`` parses names and extensions lazily and would fail later."""
+    try:
+        cert = x509.load_der_x509_certificate(der)
+        _ = (cert.subject, cert.issuer, cert.serial_number, cert.extensions)
+        _ = (cert.not_valid_before_utc, cert.not_valid_after_utc)
+    except (ValueError, TypeError, x509.InvalidVersion) as exc:
+        raise TlvError(f"EF.SOD carries a malformed certificate: {exc}") from exc
+    return cert
+
+
 def _parse_sod(data: bytes) -> SecurityObject:
     root = tlv.decode_first(data)
     if root.tag != 0x77:
@@ -206,10 +218,7 @@ def _parse_sod(data: bytes) -> SecurityObject:
     for part in parts[3:]:
         if part.tag == 0xA0:
             for cert in part.children():
-                try:
-                    certificates.append(x509.load_der_x509_certificate(cert.raw))
-                except ValueError as exc:
-                    raise TlvError("EF.SOD carries a malformed certificate") from exc
+                certificates.append(_certificate(cert.raw))
         elif part.tag == 0x31:
             signer_infos = part
     if signer_infos is None or not signer_infos.children():

@@ -56,6 +56,7 @@ SW_NOT_FOUND = 0x6A82
 SW_WRONG_P1P2 = 0x6B00
 SW_INS = 0x6D00
 SW_CLA = 0x6E00
+SW_NO_DIAGNOSIS = 0x6F00
 
 
 def build_atr(extended_length: bool) -> bytes:
@@ -241,6 +242,7 @@ class VirtualTravelDocument(StartStop):
         sm_failures: int = 0,
         sm_failure_after: int = 3,
         answer_delay_s: float = 0.0,
+        missing_groups: tuple[int, ...] = (),
         low_latency: bool = True,
         random: Callable[[int], bytes] = os.urandom,
     ) -> None:
@@ -290,6 +292,8 @@ class VirtualTravelDocument(StartStop):
         }
         self._sfi = {lds.EF_COM.sfi: lds.EF_COM.fid, lds.EF_SOD.sfi: lds.EF_SOD.fid}
         self._sfi.update({lds.DATA_GROUPS[n].sfi: lds.DATA_GROUPS[n].fid for n in groups})
+        for number in missing_groups:  # listed in EF.COM and signed, but not on the chip
+            self.files.pop(lds.DATA_GROUPS[number].fid, None)
         self.apdu_count = 0
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
@@ -398,7 +402,11 @@ class VirtualTravelDocument(StartStop):
             self.apdu_count += 1
             if self.answer_delay_s:
                 time.sleep(self.answer_delay_s)
-            response = self.process(payload)
+            try:
+                response = self.process(payload)
+            except Exception:  # a card bug must show as a status word, not a pulled card
+                log.exception("virtual card failed on an APDU")
+                response = _sw(SW_NO_DIAGNOSIS)
             sock.sendall(struct.pack(">H", len(response)) + response)
 
     def _control(self, code: int) -> bytes | None:
@@ -498,7 +506,7 @@ class VirtualTravelDocument(StartStop):
         if apdu.ins == 0xB0:
             if apdu.p1 & 0x80:
                 by_sfi = self._sfi.get(apdu.p1 & 0x1F)
-                if by_sfi is None or apdu.p1 & 0x60:
+                if by_sfi is None or by_sfi not in self.files or apdu.p1 & 0x60:
                     return b"", SW_NOT_FOUND
                 self._current, offset = by_sfi, apdu.p2
             else:

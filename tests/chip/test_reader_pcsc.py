@@ -65,8 +65,9 @@ def test_full_read_td3_short_apdus(
     assert result.mrz.format is mrz.MrzFormat.TD3
     assert result.mrz.given_names == "ANNA MARIA"
     assert not result.stats.extended_length and result.stats.chunk_size == 0xDF
-    dg2_reads = -(-(len(result.data_groups[2]) - 4) // 0xDF)
-    assert result.stats.apdus > 3 + 2 * 4 + dg2_reads - 1
+    files = (result.com, result.data_groups[1], result.data_groups[2], result.sod)
+    # header read + ceil(rest / 0xDF) reads per file, after SELECT and BAC
+    assert result.stats.apdus == 3 + sum(1 + -(-(len(f) - 4) // 0xDF) for f in files)
     assert result.face.data == face_jpeg
 
 
@@ -111,6 +112,26 @@ def test_card_removed_mid_read(
 def test_no_card(reader: PcscChipReader, access: MrzAccess) -> None:
     with pytest.raises(NoCard):
         reader.read_document(access, timeout_s=5)
+
+
+def test_absent_optional_group_is_skipped(
+    reader: PcscChipReader, insert_card: CardFactory, access: MrzAccess
+) -> None:
+    insert_card(with_dg12=True, missing_groups=(12,))
+    result = reader.read_document(access, timeout_s=10)
+    assert sorted(result.data_groups) == [1, 2, 11]
+    assert result.passive_auth.result is PassiveAuthResult.VALID
+
+
+def test_absent_face_ends_the_read(
+    reader: PcscChipReader, insert_card: CardFactory, access: MrzAccess
+) -> None:
+    from devices.chip import FileAbsent
+
+    insert_card(missing_groups=(2,))
+    with pytest.raises(FileAbsent) as info:
+        reader.read_document(access, timeout_s=10)
+    assert info.value.fid == 0x0102 and info.value.code == "chip.file_absent"
 
 
 def test_secure_messaging_failure_reruns_bac_once(
