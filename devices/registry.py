@@ -34,11 +34,29 @@ class Entry:
 DRIVERS: tuple[Entry, ...] = (
     Entry("idcard", "sam", "devices.drivers.sam:SamIdCardReader", "SAM_V ID card reader (serial)"),
     Entry("printer", "escpos", "devices.drivers.escpos:EscPosPrinter", "ESC/POS receipt printer"),
+    Entry(
+        "chip",
+        "pcsc",
+        "devices.drivers.pcsc_chip:PcscChipReader",
+        "Travel-document chip over PC/SC (pyscard): BAC, 3DES secure messaging, passive auth",
+    ),
 )
 
 SIMULATORS: tuple[Entry, ...] = (
     Entry("idcard", "sam", "devices.simulators.sam:SamSimulator", "SAM_V reader on a pty"),
     Entry("printer", "escpos", "devices.simulators.escpos:EscPosSimulator", "ESC/POS on a pty"),
+    Entry(
+        "chip",
+        "pcsc",
+        "devices.simulators.pcsc_stack:PcscChipSimulator",
+        "pcscd + vpcd reader + virtual travel document (start() returns the reader name)",
+    ),
+    Entry(
+        "chip",
+        "vcard",
+        "devices.simulators.vcard:VirtualTravelDocument",
+        "Virtual travel-permit chip on vpcd's socket",
+    ),
 )
 
 

@@ -151,6 +151,13 @@ class CameraSection(_DeviceSection):
 class ChipSection(_DeviceSection):
     reader: str = Field(default="", description="Regular expression picking the PC/SC reader.")
     trust_store: str = Field(default="", description="Directory or file of trusted CSCA certs.")
+    poll_s: Annotated[float, Field(ge=0.05, le=5)] = Field(
+        default=0.25, description="Longest wait of the card-presence monitor between checks."
+    )
+    extended_length: bool = Field(
+        default=True,
+        description="Read with extended-length APDUs when the chip's ATR offers them.",
+    )
 
 
 class DevicesSection(_Section):

@@ -69,6 +69,8 @@ def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
     probe.add_argument(
         "--option", action="append", default=[], metavar="KEY=VALUE", help="driver setting"
     )
+    probe.add_argument("--mrz", nargs="+", metavar="LINE", help="chip: MRZ lines (2 or 3)")
+    probe.add_argument("--trust-store", help="chip: CSCA certificate file or directory")
     probe.set_defaults(handler=_probe)
 
 
@@ -171,6 +173,9 @@ def _probe(args: argparse.Namespace) -> int:
         print(f"no probe for {args.kind} devices", file=sys.stderr)
         return 2
     probe = cast(ProbeFunction, module.probe)
+    if args.kind == "chip" and not args.mrz:
+        print("reading a chip needs the MRZ: --mrz LINE1 LINE2 [LINE3]", file=sys.stderr)
+        return 2
     settings = parse_options(args.option)
     if args.port:
         settings[PORT_KEYS.get(args.kind, "port")] = args.port

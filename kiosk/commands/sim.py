@@ -4,10 +4,13 @@ the port it serves on one line (so scripts can read it and start the kiosk again
 from __future__ import annotations
 
 import argparse
+import importlib
 import signal
 import sys
 import threading
+from collections.abc import Callable
 from types import FrameType
+from typing import cast
 
 from devices import registry
 from devices.base import DeviceError
@@ -16,8 +19,15 @@ from kiosk.devicemap import DEMO_OPTIONS, KINDS, start_simulator
 
 
 def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    parser = commands.add_parser("sim", help="run a device simulator standalone")
+    parser = commands.add_parser(
+        "sim",
+        help="run a device simulator standalone",
+        description="For the chip: kiosk sim chip --mrz LINE... --photo FILE [options] "
+        "(see kiosk sim chip --help).",
+    )
     parser.add_argument("kind", choices=KINDS)
+    # The chip simulator has its own options (MRZ, photo, failure switches): passed through.
+    parser.add_argument("chip_args", nargs=argparse.REMAINDER, help=argparse.SUPPRESS)
     parser.add_argument("--name", default="", help="simulator name (default: the first one)")
     parser.add_argument(
         "--option", action="append", default=[], metavar="KEY=VALUE", help="simulator option"
@@ -26,6 +36,11 @@ def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
 
 
 def _run(args: argparse.Namespace) -> int:
+    if args.kind == "chip":
+        return _run_chip(list(args.chip_args))
+    if args.chip_args:
+        print(f"unexpected arguments: {' '.join(args.chip_args)}", file=sys.stderr)
+        return 2
     name = args.name
     if not name:
         names = [e.name for e in registry.SIMULATORS if e.kind == args.kind]
@@ -54,3 +69,11 @@ def _run(args: argparse.Namespace) -> int:
         for sig, handler in previous.items():
             signal.signal(sig, handler)
     return 0
+
+
+def _run_chip(argv: list[str]) -> int:
+    """The virtual travel document, found by name in the registry (lazily: it pulls in the
+    test PKI and crypto code that no other command needs)."""
+    module = importlib.import_module(registry.simulator("chip", "vcard").module)
+    run = cast(Callable[[list[str]], int], module.run_chip_sim)
+    return run(argv)

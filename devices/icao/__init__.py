@@ -1,0 +1,1 @@
+"""ICAO Doc 9303 eMRTD logic without I/O: TLV, MRZ, BAC, secure messaging, LDS, PA."""
