@@ -31,9 +31,17 @@ class Entry:
 
 
 # Kinds: idcard, chip, printer, dispenser, camera.
-DRIVERS: tuple[Entry, ...] = ()
+DRIVERS: tuple[Entry, ...] = (
+    Entry("dispenser", "crt591", "devices.drivers.crt591:Crt591Dispenser", "Creator CRT-591"),
+    Entry("dispenser", "k720", "devices.drivers.k720:K720Dispenser", "KYT/TTCE K720"),
+    Entry("camera", "opencv", "devices.drivers.opencv_camera:OpenCvCamera", "OpenCV capture"),
+)
 
-SIMULATORS: tuple[Entry, ...] = ()
+SIMULATORS: tuple[Entry, ...] = (
+    Entry("dispenser", "crt591", "devices.simulators.crt591:Crt591Simulator", "CRT-591 on a pty"),
+    Entry("dispenser", "k720", "devices.simulators.k720:K720Simulator", "K720 on a pty"),
+    Entry("camera", "opencv", "devices.simulators.camera:CameraSimulator", "rendered video"),
+)
 
 
 def find(table: tuple[Entry, ...], kind: str, name: str) -> Entry:

@@ -1,0 +1,1 @@
+"""Device drivers: one module per model, reached by name through devices.registry."""

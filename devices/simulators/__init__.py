@@ -1,0 +1,1 @@
+"""Device simulators speaking the exact bytes of the real devices over real transports."""

@@ -1,0 +1,1 @@
+"""Device probes for ``kiosk devices probe``: one module per device kind."""
