@@ -9,6 +9,7 @@ DEVICE_BACK, the "not initialised: initialise and retry once" recovery) lives he
 from __future__ import annotations
 
 import logging
+import termios
 import threading
 import time
 from collections.abc import Callable, Mapping
@@ -46,6 +47,8 @@ from devices.dispenser import (
 log = logging.getLogger(__name__)
 
 _T = TypeVar("_T")
+# What a vanished port raises (tcflush on a hung-up pty raises termios.error, not OSError).
+_LINK_ERRORS = (serial.SerialException, OSError, termios.error)
 
 # Keys of the [devices.dispenser] section a driver accepts; "pace" belongs to the simulator.
 _KNOWN_KEYS = frozenset({"port", "baud", "address", "take_timeout_s", "pace"})
@@ -333,7 +336,7 @@ class SerialDispenser:
             port = serial.serial_for_url(
                 self.port, baudrate=self.baud, timeout=self.READ_SLICE_S, write_timeout=1.0
             )
-        except (serial.SerialException, OSError, ValueError) as exc:
+        except (*_LINK_ERRORS, ValueError) as exc:
             self._lost = True
             raise DeviceUnavailable(
                 f"{self.name}: cannot open {self.port}: {exc}", code="dispenser.unavailable"
@@ -351,7 +354,7 @@ class SerialDispenser:
         if port is not None:
             try:
                 port.close()
-            except (serial.SerialException, OSError):
+            except _LINK_ERRORS:
                 log.debug("%s: closing a lost port failed", self.name, exc_info=True)
 
     def _link_lost(self, exc: BaseException) -> DeviceUnavailable:
@@ -369,7 +372,7 @@ class SerialDispenser:
         try:
             port.write(data)
             port.flush()
-        except (serial.SerialException, OSError) as exc:
+        except _LINK_ERRORS as exc:
             raise self._link_lost(exc) from exc
 
     def _read(self) -> bytes:
@@ -381,7 +384,7 @@ class SerialDispenser:
         try:
             waiting = port.in_waiting
             data: bytes = port.read(max(1, waiting))
-        except (serial.SerialException, OSError) as exc:
+        except _LINK_ERRORS as exc:
             raise self._link_lost(exc) from exc
         return data
 
@@ -394,7 +397,7 @@ class SerialDispenser:
         port = self._port()
         try:
             port.reset_input_buffer()
-        except (serial.SerialException, OSError) as exc:
+        except _LINK_ERRORS as exc:
             raise self._link_lost(exc) from exc
 
 
