@@ -197,3 +197,25 @@ def test_probe_reports_rate_and_resolution(camera: Camera) -> None:
     assert (result["width"], result["height"]) == (W, H)
     assert 20 <= result["fps"] <= 30  # type: ignore[operator]
     assert not camera.is_open
+
+
+def test_device_index_without_a_camera_is_unavailable() -> None:
+    driver_class = registry.driver("camera", "opencv").load()
+    cam = driver_class.from_settings("camera", {"source": "9"})  # type: ignore[attr-defined]
+    with pytest.raises(DeviceUnavailable):
+        cam.open(timeout_s=0.2)
+    assert cam.capabilities()["source"] == "device"
+
+
+def test_simulator_replays_a_video_file(sim: object) -> None:
+    sim_class = registry.simulator("camera", "opencv").load()
+    replay = sim_class(width=160, height=120, fps=FPS, video=sim.path)  # type: ignore[attr-defined, operator]
+    driver_class = registry.driver("camera", "opencv").load()
+    with replay:
+        cam = driver_class.from_settings("camera", {"source": replay.path, "fps": FPS})  # type: ignore[attr-defined]
+        cam.open(timeout_s=3)
+        try:
+            frame = cam.wait_frame(0, timeout_s=2)
+        finally:
+            cam.close()
+    assert (frame.width, frame.height) == (160, 120)

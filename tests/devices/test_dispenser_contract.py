@@ -339,3 +339,17 @@ def test_probe_reports_status_and_sensors(ready: Rig) -> None:
     assert result["status"]["stacker"] == "enough"  # type: ignore[index]
     assert "gate" in result["sensors"]  # type: ignore[operator]
     assert not ready.driver.is_open
+
+
+def test_crt591_parks_a_card_at_the_ic_position() -> None:
+    rig_iter = make_rig("crt591", initialised=True)
+    rig = next(rig_iter)
+    try:
+        assert rig.driver.capabilities()["has_ic_position"] is True
+        result = rig.driver.move_to_ic(timeout_s=3)  # type: ignore[attr-defined]
+        assert result.status.position is CardPosition.IC
+        assert rig.driver.sensors(timeout_s=2)["ic_position"] is True
+        assert rig.driver.dispense_to_gate(timeout_s=3).status.position is CardPosition.GATE
+        assert rig.sim.mechanics.dispensed == 1  # type: ignore[attr-defined]
+    finally:
+        rig_iter.close()

@@ -270,9 +270,23 @@ def test_crt591_scanner_resynchronises_after_garbage(noise: bytes, reply: bytes)
 def test_crt591_truncated_frame_then_valid_frame(reply: bytes, cut: int, next_reply: bytes) -> None:
     scanner = crt591.new_scanner()
     truncated = reply[: min(cut, len(reply) - 1)]
-    items = scanner.feed(truncated) + scanner.feed(next_reply)
-    frames = [i for i in items if isinstance(i, Frame)]
+    frames = [i for i in scanner.feed(truncated) + scanner.feed(next_reply) if isinstance(i, Frame)]
+    if truncated == reply[:-1] and reply[-1] == crt591.STX:
+        # Inherent to the framing: a frame cut just before a BCC that equals STX is completed
+        # by the next frame's STX, which loses that frame; the one after it comes through.
+        assert frames and frames[-1].raw == reply
+        frames = [i for i in scanner.feed(next_reply) if isinstance(i, Frame)]
     assert frames and frames[-1].raw == next_reply
+
+
+def test_crt591_frame_cut_before_an_stx_valued_bcc() -> None:
+    # Found by the property above: BCC F2, cut before it, then a valid frame.
+    reply = crt591.positive_frame(0x30, 0x30, b"020", b"T\x84\x87\xd8\xe5")
+    assert reply[-1] == crt591.STX
+    next_reply = crt591.positive_frame(0x31, 0x30, b"020")
+    test_crt591_truncated_frame_then_valid_frame.hypothesis.inner_test(  # type: ignore[attr-defined]
+        reply, len(reply) - 1, next_reply
+    )
 
 
 @PROPS
