@@ -18,12 +18,12 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from devices.drivers.crt591 import Crt591Dispenser  # noqa: E402
-from devices.drivers.k720 import K720Dispenser  # noqa: E402
-from devices.drivers.opencv_camera import OpenCvCamera  # noqa: E402
-from devices.simulators.camera import CameraSimulator  # noqa: E402
-from devices.simulators.crt591 import Crt591Simulator  # noqa: E402
-from devices.simulators.k720 import K720Simulator  # noqa: E402
+from devices.drivers.crt591 import Crt591Dispenser
+from devices.drivers.k720 import K720Dispenser
+from devices.drivers.opencv_camera import OpenCvCamera
+from devices.simulators.camera import CameraSimulator
+from devices.simulators.crt591 import Crt591Simulator
+from devices.simulators.k720 import K720Simulator
 
 MODELS = {
     "crt591": (Crt591Simulator, Crt591Dispenser),

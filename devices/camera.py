@@ -23,7 +23,10 @@ Image = npt.NDArray[np.uint8]
 
 @dataclass(frozen=True, eq=False)
 class Frame:
-    """One captured image: BGR ``uint8`` array of shape (height, width, 3)."""
+    """One captured image: BGR ``uint8`` array of shape (height, width, 3).
+
+    The array is shared by every reader and marked read-only: copy it before drawing on it.
+    """
 
     image: Image
     timestamp: float  # time.monotonic() when the frame was captured

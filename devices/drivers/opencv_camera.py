@@ -147,6 +147,9 @@ class OpenCvCamera:
             capture.set(cv2.CAP_PROP_FRAME_HEIGHT, self.height)
             capture.set(cv2.CAP_PROP_FPS, self.fps)
             capture.set(cv2.CAP_PROP_BUFFERSIZE, 1)  # latest frame, not a backlog
+            # Fail a read of a stalled camera within a second rather than the backend's
+            # default (ignored by backends without the property).
+            capture.set(cv2.CAP_PROP_READ_TIMEOUT_MSEC, 1000)
             self._period = 1.0 / self.fps
         return capture
 
@@ -172,6 +175,8 @@ class OpenCvCamera:
                 raise DeviceCancelled(f"{self.name}: open cancelled")
             capture = self._open_capture()
         self._capture = capture
+        self._lost = False
+        self._outage = True  # time while closed is not a capture gap
         self._stop.clear()
         self._thread = threading.Thread(target=self._run, name=f"camera-{self.name}", daemon=True)
         self._thread.start()
@@ -324,6 +329,7 @@ class OpenCvCamera:
             self._outage = False
             self._seq += 1
             self._captured += 1
+            image.flags.writeable = False  # shared by every reader: copy before drawing
             self._latest = Frame(image=image, timestamp=now, sequence=self._seq)
             self._recent.append(now)
             while self._recent and now - self._recent[0] > self.FPS_WINDOW_S:

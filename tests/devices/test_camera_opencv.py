@@ -81,6 +81,7 @@ def test_frames_flow_with_timestamps_and_sequence(camera: Camera) -> None:
     assert frames[0].timestamp >= before and frames[-1].timestamp <= time.monotonic()
     image = frames[-1].image
     assert image.shape == (H, W, 3) and image.dtype == np.uint8
+    assert not image.flags.writeable  # shared between readers
     # Slight motion and noise: consecutive frames differ, but only a little.
     diff = np.abs(frames[-1].image.astype(int) - frames[-2].image.astype(int)).mean()
     assert 0.5 < diff < 40
@@ -93,9 +94,9 @@ def test_file_is_paced_like_a_camera_and_fps_is_measured(camera: Camera) -> None
     last = camera.latest_frame()
     assert last is not None
     rate = (last.sequence - first.sequence) / (last.timestamp - first.timestamp)
-    assert 20 <= rate <= 30
+    assert 18 <= rate <= 30
     stats = camera.camera_stats()
-    assert 20 <= stats.measured_fps <= 30 and stats.nominal_fps == FPS
+    assert 18 <= stats.measured_fps <= 30 and stats.nominal_fps == FPS
     assert stats.frames_captured >= 30
     assert stats.frames_dropped <= 2
     # Nobody read the frames in between: they were superseded.
@@ -138,6 +139,16 @@ def test_reconnects_after_the_camera_drops_out(camera: Camera, sim: object) -> N
     stats = camera.camera_stats()
     assert stats.reconnects == 1 and stats.read_failures >= 1
     assert [e.kind for e in events] == [DeviceEventKind.DEVICE_LOST, DeviceEventKind.DEVICE_BACK]
+    assert camera.status().status is DeviceStatus.ONLINE
+
+
+def test_close_and_open_again(camera: Camera) -> None:
+    camera.open(timeout_s=3)
+    first = camera.wait_frame(0, timeout_s=2)
+    camera.close()
+    assert camera.status().status is DeviceStatus.OFFLINE
+    camera.open(timeout_s=3)
+    assert camera.wait_frame(first.sequence, timeout_s=2).sequence > first.sequence
     assert camera.status().status is DeviceStatus.ONLINE
 
 
