@@ -234,7 +234,9 @@ class SerialDispenser:
     def wait_taken(self, *, timeout_s: float, cancel: CancelToken = NEVER_CANCELLED) -> bool:
         deadline = Deadline(timeout_s, self._clock)
         while True:
-            status = self.read_status(timeout_s=max(1.0, min(3.0, deadline.remaining())))
+            status = self.read_status(
+                timeout_s=max(1.0, min(3.0, deadline.remaining())), cancel=cancel
+            )
             if status.position is CardPosition.NONE:
                 self._events.publish(
                     DeviceEvent(self.name, DeviceEventKind.MEDIA_TAKEN, "card taken from gate")

@@ -144,7 +144,10 @@ class DispenserMechanics:
                 return DispenserFault.MOTOR
             if to is CardPosition.IC and self.position is CardPosition.NONE:
                 pass  # feed a card to the IC position
-            elif to is CardPosition.GATE and self.position is CardPosition.IC:
+            elif to is CardPosition.GATE and self.position in (
+                CardPosition.IC,
+                CardPosition.CHANNEL,
+            ):
                 self._arrive_at_gate()  # the card already in the channel goes on to the gate
                 return None
             elif self.position is not CardPosition.NONE:

@@ -353,3 +353,13 @@ def test_crt591_parks_a_card_at_the_ic_position() -> None:
         assert rig.sim.mechanics.dispensed == 1  # type: ignore[attr-defined]
     finally:
         rig_iter.close()
+
+
+def test_jammed_card_can_be_initialised_to_the_gate(ready: Rig) -> None:
+    ready.sim.jam_next_dispense()  # type: ignore[attr-defined]
+    with pytest.raises(MediaError):
+        ready.driver.dispense_to_gate(timeout_s=3)
+    result = ready.driver.initialise(InitMode.CARD_TO_GATE, timeout_s=3)
+    assert result.status.position is CardPosition.GATE
+    ready.sim.take_card()  # type: ignore[attr-defined]
+    assert ready.driver.wait_taken(timeout_s=1) is True
