@@ -5,7 +5,8 @@ measures on the camera simulator.
 
 The simulated mechanics take no time (move_s=0) and the simulated citizen takes the card at
 once, so the numbers are the protocol's own cost. Run alone it prints one JSON object;
-bench/devices.py imports ``measure_dispenser_ops`` (and ``measure_camera_fps``).
+bench/devices.py imports ``dispense_samples`` (an operation taking ``(pace, rounds)``
+and returning seconds per round), ``measure_dispenser_ops`` and ``measure_camera_fps``.
 """
 
 from __future__ import annotations
@@ -31,7 +32,16 @@ MODELS = {
 }
 
 
-def _one_model(model: str, *, pace: bool, rounds: int, baud: int) -> dict[str, object]:
+def dispense_samples(
+    pace: bool, rounds: int, model: str = "crt591", baud: int = 9600
+) -> list[float]:
+    """Seconds per hand-out (status + dispense to gate + taken), one sample per round."""
+    return _run_model(model, pace=pace, rounds=rounds, baud=baud)[0]
+
+
+def _run_model(
+    model: str, *, pace: bool, rounds: int, baud: int
+) -> tuple[list[float], dict[str, object]]:
     sim_class, driver_class = MODELS[model]
     sim = sim_class(baud=baud, pace=pace, move_s=0.0, take_after_s=0.0, initialised=True)
     port = sim.start()
@@ -50,6 +60,11 @@ def _one_model(model: str, *, pace: bool, rounds: int, baud: int) -> dict[str, o
     finally:
         driver.close()
         sim.stop()
+    return samples, stats
+
+
+def _one_model(model: str, *, pace: bool, rounds: int, baud: int) -> dict[str, object]:
+    samples, stats = _run_model(model, pace=pace, rounds=rounds, baud=baud)
     samples.sort()
     return {
         "rounds": rounds,

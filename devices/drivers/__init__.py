@@ -1,1 +1,1 @@
-"""Device drivers: one module per model, reached by name through devices.registry."""
+"""Drivers for real hardware, reached by name through ``devices.registry``."""

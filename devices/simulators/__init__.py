@@ -1,1 +1,1 @@
-"""Device simulators speaking the exact bytes of the real devices over real transports."""
+"""Protocol-faithful device simulators over real transports (see ``devices.registry``)."""

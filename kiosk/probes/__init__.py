@@ -1,1 +1,2 @@
-"""Device probes for ``kiosk devices probe``: one module per device kind."""
+"""Hands-on device probes for ``kiosk devices probe KIND``: module ``kiosk.probes.<kind>``
+offers ``probe(device, args) -> dict`` (JSON-able) and works through the kind's protocol."""
