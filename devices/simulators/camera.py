@@ -84,8 +84,8 @@ class CameraSimulator:
     def __init__(
         self,
         *,
-        width: int = 640,
-        height: int = 480,
+        width: int = 1280,  # the [devices.camera] defaults
+        height: int = 720,
         fps: float = 25.0,
         clip_s: float = 1.0,
         image: Image | None = None,
