@@ -108,6 +108,14 @@ def printer_receipt_tcp(pace: bool, rounds: int) -> list[float]:
     return printer_receipt(pace, rounds, transport="tcp")
 
 
+@operation("dispense")
+def dispense(pace: bool, rounds: int) -> list[float]:
+    """CRT-591: status + dispense to gate + taken (protocol cost; a real move adds ~2 s)."""
+    from bench.dispenser_ops import dispense_samples
+
+    return [s * 1000 for s in dispense_samples(pace, rounds, baud=BAUD)]
+
+
 def summary(samples: list[float]) -> dict[str, float]:
     ordered = sorted(samples)
     return {

@@ -40,6 +40,9 @@ DRIVERS: tuple[Entry, ...] = (
         "devices.drivers.pcsc_chip:PcscChipReader",
         "Travel-document chip over PC/SC (pyscard): BAC, 3DES secure messaging, passive auth",
     ),
+    Entry("dispenser", "crt591", "devices.drivers.crt591:Crt591Dispenser", "Creator CRT-591"),
+    Entry("dispenser", "k720", "devices.drivers.k720:K720Dispenser", "KYT/TTCE K720"),
+    Entry("camera", "opencv", "devices.drivers.opencv_camera:OpenCvCamera", "OpenCV capture"),
 )
 
 SIMULATORS: tuple[Entry, ...] = (
@@ -57,6 +60,9 @@ SIMULATORS: tuple[Entry, ...] = (
         "devices.simulators.vcard:VirtualTravelDocument",
         "Virtual travel-permit chip on vpcd's socket",
     ),
+    Entry("dispenser", "crt591", "devices.simulators.crt591:Crt591Simulator", "CRT-591 on a pty"),
+    Entry("dispenser", "k720", "devices.simulators.k720:K720Simulator", "K720 on a pty"),
+    Entry("camera", "opencv", "devices.simulators.camera:CameraSimulator", "rendered video"),
 )
 
 

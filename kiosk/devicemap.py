@@ -39,7 +39,11 @@ PORT_KEYS: Mapping[str, str] = {
 }
 
 # Simulator options for demos: something to read when nobody is at the machine.
-DEMO_OPTIONS: Mapping[str, Mapping[str, object]] = {"idcard": {"card": "resident"}}
+DEMO_OPTIONS: Mapping[str, Mapping[str, object]] = {
+    "idcard": {"card": "resident"},
+    # A demo citizen takes the document from the gate after a moment.
+    "dispenser": {"take_after_s": 3.0},
+}
 
 _SECTION_ONLY = frozenset({"driver", "simulator", "required"})
 

@@ -38,9 +38,12 @@ def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
 def _run(args: argparse.Namespace) -> int:
     if args.kind == "chip":
         return _run_chip(list(args.chip_args))
-    if args.chip_args:
-        print(f"unexpected arguments: {' '.join(args.chip_args)}", file=sys.stderr)
-        return 2
+    if args.chip_args:  # options given after KIND land here (REMAINDER): parse them now
+        rest = argparse.ArgumentParser(prog=f"kiosk sim {args.kind}")
+        rest.add_argument("--name", default=args.name)
+        rest.add_argument("--option", action="append", default=list(args.option))
+        extra = rest.parse_args(args.chip_args)
+        args.name, args.option = extra.name, extra.option
     name = args.name
     if not name:
         names = [e.name for e in registry.SIMULATORS if e.kind == args.kind]
