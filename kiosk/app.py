@@ -12,6 +12,8 @@ from typing import Any
 
 from kiosk.clock import Clock, Scheduler
 from kiosk.config import KioskConfig
+from kiosk.device_service import DeviceHub
+from kiosk.devicemap import required_kinds
 from kiosk.flows import services as _services  # noqa: F401  (registers the service flows)
 from kiosk.flows.engine import Alert, Event, Flow
 from kiosk.flows.terminal import AVAILABLE, UNAVAILABLE, build_terminal_flow
@@ -51,6 +53,7 @@ class KioskApp:
             language=config.kiosk.languages[0].value,
         )
         self._unavailable: dict[str, dict[str, Any]] = {}
+        self.devices: DeviceHub | None = None
 
     @property
     def view(self) -> ViewState | None:
@@ -61,6 +64,8 @@ class KioskApp:
 
     def start(self) -> None:
         self.runner.start()
+        if self._unavailable:  # found before the flow ran (e.g. a required device missing)
+            self.runner.handle(Event(UNAVAILABLE, next(iter(self._unavailable.values()))))
 
     def stop(self) -> None:
         self.runner.shutdown()
@@ -93,6 +98,8 @@ class KioskApp:
     def set_available(self, source: str) -> None:
         if self._unavailable.pop(source, None) is None:
             return
+        if self.runner.view is None:
+            return
         if self._unavailable:
             first = next(iter(self._unavailable.values()))
             self.runner.handle(Event(UNAVAILABLE, first))
@@ -102,3 +109,46 @@ class KioskApp:
     @property
     def unavailable(self) -> dict[str, dict[str, Any]]:
         return dict(self._unavailable)
+
+    # --- devices -----------------------------------------------------------------------------
+
+    def attach_devices(self, hub: DeviceHub) -> None:
+        """Offer every configured device to the flows, on the device's own worker."""
+        self.devices = hub
+        for kind, slot in hub.slots.items():
+            self.runner.add_service(kind, hub.service(kind), slot.executor)
+        for kind in required_kinds(self.config.kiosk.terminal):
+            section = getattr(self.config.devices, kind)
+            if section is None:  # a required device that is not even configured
+                self.set_unavailable(
+                    f"device.{kind}", "oos.device", device=kind, detail="not configured / 未配置"
+                )
+
+    def device_event(self, name: str, data: dict[str, Any]) -> None:
+        """Any thread: an unsolicited device event (card placed, document taken...)."""
+        if name == "device.warning":
+            self.runner.dispatcher.post(
+                lambda: self.runner.alert(
+                    Alert(f"{data['device']}.{data['warning']}", "device needs attention")
+                )
+            )
+            return
+        self.post(Event(name, data))
+
+    def device_availability(self, kind: str, usable: bool, detail: str) -> None:
+        """Any thread: a device became usable or unusable."""
+        self.runner.dispatcher.post(lambda: self._availability(kind, usable, detail))
+
+    def _availability(self, kind: str, usable: bool, detail: str) -> None:
+        slot = self.devices.slots.get(kind) if self.devices else None
+        if slot is None:
+            return
+        if not slot.required:
+            if not usable:
+                self.runner.alert(Alert(f"{kind}.fault", detail))
+            return
+        if usable:
+            self.set_available(f"device.{kind}")
+        else:
+            self.runner.alert(Alert(f"{kind}.fault", detail))
+            self.set_unavailable(f"device.{kind}", "oos.device", device=kind, detail=detail)

@@ -8,6 +8,7 @@ dispatcher, never by calling the flow from a worker.
 from __future__ import annotations
 
 import logging
+import queue
 from collections import deque
 from collections.abc import Callable, Mapping
 from concurrent.futures import Executor, Future, ThreadPoolExecutor
@@ -52,6 +53,32 @@ class DirectDispatcher:
         fn()
 
 
+class QueueDispatcher:
+    """Collects posted callables from any thread; the owner runs them with ``drain``
+    (tests and headless runs without a Qt event loop)."""
+
+    def __init__(self) -> None:
+        self._queue: queue.SimpleQueue[Callable[[], None]] = queue.SimpleQueue()
+
+    def post(self, fn: Callable[[], None]) -> None:
+        self._queue.put(fn)
+
+    def drain(self, wait_s: float = 0.0) -> int:
+        """Run everything posted so far; wait up to ``wait_s`` for the first item."""
+        count = 0
+        try:
+            fn = self._queue.get(timeout=wait_s) if wait_s > 0 else self._queue.get_nowait()
+        except queue.Empty:
+            return 0
+        while True:
+            fn()
+            count += 1
+            try:
+                fn = self._queue.get_nowait()
+            except queue.Empty:
+                return count
+
+
 class Service(Protocol):
     """Something the flows ask to do work: devices, the outbox, the central system.
 
@@ -92,6 +119,7 @@ class ViewState:
 class _ServiceHost:
     service: Service
     executor: Executor
+    owned: bool  # created here (shut down here) or lent by its owner (e.g. a device worker)
 
 
 def error_data(exc: BaseException) -> dict[str, Any]:
@@ -123,8 +151,9 @@ class FlowRunner:
     transcript: list[dict[str, Any]] = field(default_factory=list)
 
     def add_service(self, name: str, service: Service, executor: Executor | None = None) -> None:
+        owned = executor is None
         self._services[name] = _ServiceHost(
-            service, executor or ThreadPoolExecutor(1, thread_name_prefix=f"svc-{name}")
+            service, executor or ThreadPoolExecutor(1, thread_name_prefix=f"svc-{name}"), owned
         )
 
     def on_view(self, listener: Callable[[ViewState], None]) -> None:
@@ -172,7 +201,8 @@ class FlowRunner:
             self.session.wipe("cancelled")
             self.session = None
         for host in self._services.values():
-            host.executor.shutdown(wait=False, cancel_futures=True)
+            if host.owned:
+                host.executor.shutdown(wait=False, cancel_futures=True)
 
     # --- commands ----------------------------------------------------------------------------
 

@@ -1,0 +1,168 @@
+"""The device service: real drivers against their simulators over ptys, availability of
+required devices driving the kiosk out of service and back, device events reaching flows."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import pytest
+
+from devices.simulators.escpos import EscPosSimulator
+from devices.simulators.sam import SamSimulator
+from kiosk.app import KioskApp
+from kiosk.clock import ManualClock
+from kiosk.config import KioskConfig, parse_config
+from kiosk.device_service import DeviceHub
+from kiosk.flows.engine import Event
+from kiosk.runner import QueueDispatcher
+from kiosk.session import Session
+
+
+def photo_config(**devices: Any) -> KioskConfig:
+    return parse_config(
+        {
+            "kiosk": {"id": "DEV-TEST", "terminal": "photo"},
+            "devices": {
+                "printer": {"driver": "escpos", "simulator": True},
+                "camera": {
+                    "driver": "opencv",
+                    "simulator": True,
+                    "source": "sim",
+                    "width": 320,
+                    "height": 240,
+                },
+                "idcard": {"driver": "sam", "simulator": True},
+                **devices,
+            },
+        }
+    )
+
+
+class Kiosk:
+    def __init__(self, config: KioskConfig) -> None:
+        self.dispatcher = QueueDispatcher()
+        self.clock = ManualClock()
+        self.app = KioskApp(config, self.clock, self.clock, self.dispatcher)
+        self.events: list[str] = []
+        self.hub = DeviceHub(config, self._event, self.app.device_availability, poll_s=0.2)
+        self.app.attach_devices(self.hub)
+        self.app.start()
+        self.hub.start()
+
+    def _event(self, name: str, data: dict[str, Any]) -> None:
+        self.events.append(name)
+        self.app.device_event(name, data)
+
+    def until(self, condition: Callable[[], bool], within_s: float = 10.0) -> None:
+        deadline = time.monotonic() + within_s
+        while not condition():
+            if time.monotonic() > deadline:
+                raise AssertionError("condition not met in time")
+            self.dispatcher.drain(wait_s=0.05)
+
+    @property
+    def state(self) -> str:
+        assert self.app.view is not None
+        return self.app.view.state
+
+
+@pytest.fixture
+def kiosk() -> Iterator[Kiosk]:
+    k = Kiosk(photo_config())
+    yield k
+    k.app.stop()
+    k.hub.close()
+
+
+def test_devices_open_through_simulators(kiosk: Kiosk) -> None:
+    kiosk.until(lambda: all(s["usable"] for s in kiosk.hub.snapshot().values()))
+    assert kiosk.state == "attract"
+
+
+def test_required_printer_out_of_paper_takes_the_kiosk_out_of_service_and_back(
+    kiosk: Kiosk,
+) -> None:
+    printer_sim: EscPosSimulator = kiosk.hub.simulator("printer")
+    kiosk.until(lambda: kiosk.hub.slots["printer"].usable)
+    printer_sim.set_paper(out_after=0)
+    kiosk.until(lambda: kiosk.state == "out_of_service")
+    assert kiosk.app.view is not None
+    assert kiosk.app.view.data["values"]["device"] == "printer"
+    printer_sim.set_paper()
+    kiosk.until(lambda: kiosk.state == "attract")
+
+
+def test_optional_idcard_failure_only_alerts_staff(kiosk: Kiosk) -> None:
+    alerts: list[str] = []
+    kiosk.app.runner.on_alert(lambda a: alerts.append(a.code))
+    kiosk.until(lambda: kiosk.hub.slots["idcard"].usable)
+    kiosk.hub._set_state(kiosk.hub.slots["idcard"], False, "device lost")
+    kiosk.until(lambda: "idcard.fault" in alerts)
+    assert kiosk.state == "attract"
+
+
+def test_card_events_reach_the_app_and_reads_fill_the_session(kiosk: Kiosk) -> None:
+    sam: SamSimulator = kiosk.hub.simulator("idcard")
+    card = sam.place_card()
+    kiosk.until(lambda: "idcard.placed" in kiosk.events)
+    session = Session("photo", kiosk.clock.now())
+    result = kiosk.hub.service("idcard").execute("read", {}, session)
+    assert result["card_type"] == "resident"
+    assert card.id_number not in str(result)  # the flow sees a masked summary only
+    assert session.get("idcard").id_number == card.id_number
+    sam.remove_card()
+    kiosk.until(lambda: "idcard.removed" in kiosk.events)
+
+
+def test_print_a_receipt_described_as_plain_data(kiosk: Kiosk) -> None:
+    printer_sim: EscPosSimulator = kiosk.hub.simulator("printer")
+    receipt = {
+        "title": "出入境数字相片采集回执",
+        "items": [
+            {"text": "图像号 SZ-FT-P01", "bold": True},
+            {"code128": "P01202611270001"},
+            {"qr": "P01202611270001"},
+        ],
+    }
+    kiosk.hub.service("printer").execute("print", {"receipt": receipt}, None)
+    assert any("图像号" in line for line in printer_sim.text_lines())
+    assert printer_sim.payloads("qr") == ["P01202611270001"]
+
+
+def test_required_device_not_configured_is_out_of_service() -> None:
+    config = parse_config(
+        {
+            "kiosk": {"id": "DEV-TEST", "terminal": "photo"},
+            "devices": {"printer": {"driver": "escpos", "simulator": True}},
+        }
+    )
+    k = Kiosk(config)
+    try:
+        assert k.state == "out_of_service"
+        assert k.app.view is not None and k.app.view.data["values"]["device"] == "camera"
+    finally:
+        k.app.stop()
+        k.hub.close()
+
+
+def test_a_failed_device_step_becomes_a_failed_event_with_recovery(kiosk: Kiosk) -> None:
+    sam: SamSimulator = kiosk.hub.simulator("idcard")
+    sam.place_card()
+    sam.fail_next_read()
+    failures: list[Event] = []
+    flow_handle = kiosk.app.runner.flow.handle
+
+    def spy(event: Event) -> list[Any]:
+        if event.name.endswith(".failed"):
+            failures.append(event)
+        return flow_handle(event)
+
+    kiosk.app.runner.flow.handle = spy  # type: ignore[method-assign]
+    from kiosk.flows.engine import Call
+
+    kiosk.app.runner._execute(Call("idcard", "read", reply="idcard.read"))
+    kiosk.until(lambda: bool(failures))
+    assert failures[0].data["code"] == "idcard.sw3.41"
+    assert failures[0].data["recovery"] in {"reset", "clear", "none", "suspend", "maintenance"}
