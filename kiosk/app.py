@@ -16,7 +16,7 @@ from kiosk.device_service import DeviceHub
 from kiosk.devicemap import required_kinds
 from kiosk.flows import services as _services  # noqa: F401  (registers the service flows)
 from kiosk.flows.engine import Alert, Event, Flow
-from kiosk.flows.terminal import AVAILABLE, UNAVAILABLE, build_terminal_flow
+from kiosk.flows.terminal import ATTRACT, AVAILABLE, UNAVAILABLE, build_terminal_flow
 from kiosk.runner import DirectDispatcher, Dispatcher, FlowRunner, ViewState
 
 log = logging.getLogger(__name__)
@@ -63,6 +63,7 @@ class KioskApp:
         self.runner.on_view(listener)
 
     def start(self) -> None:
+        self.runner.on_view(self._after_view)
         self.runner.start()
         if self._unavailable:  # found before the flow ran (e.g. a required device missing)
             self.runner.handle(Event(UNAVAILABLE, next(iter(self._unavailable.values()))))
@@ -87,6 +88,12 @@ class KioskApp:
     def post(self, event: Event) -> None:
         """Thread-safe entry for events from workers (device events, sync status)."""
         self.runner.post(event)
+
+    def _after_view(self, view: ViewState) -> None:
+        # A fault that arrived while a citizen was being told an outcome applies now.
+        if view.state == ATTRACT and self._unavailable:
+            first = next(iter(self._unavailable.values()))
+            self.runner.handle(Event(UNAVAILABLE, first))
 
     # --- availability (required devices, outbox) ---------------------------------------------
 

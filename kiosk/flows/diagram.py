@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from kiosk.config import KioskConfig, TerminalType, parse_config
-from kiosk.flows.engine import TIMEOUT, FlowDefinition
+from kiosk.flows.engine import SAME, TIMEOUT, FlowDefinition
 from kiosk.flows.terminal import build_terminal_flow
 
 
@@ -16,6 +16,8 @@ def mermaid(definition: FlowDefinition) -> str:
     everywhere = {(t.event, t.target) for t in definition.everywhere}
     for state in definition.states.values():
         for t in state.transitions:
+            if t.target == SAME:
+                continue  # internal: the state re-renders, nothing moves
             label = t.label or t.event
             if t.event == TIMEOUT:
                 label = "timeout"

@@ -100,6 +100,7 @@ Action = Callable[[Context, Event], list[Command]]
 Guard = Callable[[Context, Event], bool]
 Seconds = Callable[[Context], float]
 
+SAME = "."  # target of an internal transition: run the action, re-render, keep timers
 TIMEOUT = "timeout"  # fired when a state's own timer runs out
 IDLE_EXPIRED = "idle.expired"  # fired when 'still there?' was not answered
 STILL_HERE = "still_here"  # the citizen answered 'still there?'
@@ -160,7 +161,7 @@ class FlowDefinition:
             problems.append(f"initial state {self.initial!r} is not defined")
         for state in self.states.values():
             for t in self.transitions_of(state):
-                if t.target not in self.states:
+                if t.target not in self.states and t.target != SAME:
                     problems.append(f"{state.name} --{t.event}--> unknown state {t.target!r}")
             has_deadline = state.timeout is not None or state.idle
             if not (has_deadline or state.terminal_ok):
@@ -186,7 +187,7 @@ class FlowDefinition:
             if state.idle:
                 targets.append(self.idle_target)
             for target in targets:
-                if target not in seen:
+                if target not in seen and target != SAME:
                     seen.add(target)
                     todo.append(target)
         return [f"state {name!r} is unreachable" for name in self.states if name not in seen]
@@ -240,6 +241,8 @@ class Flow:
         for t in self.definition.transitions_of(self.current):
             if t.event == event.name and (t.guard is None or t.guard(self.context, event)):
                 commands = t.action(self.context, event) if t.action else []
+                if t.target == SAME:
+                    return [*commands, self.show()]
                 return commands + self._go(t.target, event)
         if not quiet:
             self.ignored.append((self.state, event.name))

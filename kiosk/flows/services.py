@@ -1,3 +1,7 @@
 """Registers the service flows of every terminal type with the terminal flow."""
 
 from __future__ import annotations
+
+from kiosk.flows import photo
+
+__all__ = ["photo"]

@@ -9,12 +9,13 @@ every way out.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from kiosk.config import KioskConfig, TerminalType
 from kiosk.flows.engine import (
     IDLE_EXPIRED,
+    SAME,
     Command,
     Context,
     EndSession,
@@ -40,6 +41,9 @@ class ServiceFlow:
     entry: str  # first state
     states: tuple[State, ...]
     icon: str = ""
+    # States that must finish before the kiosk may go out of service (the citizen is being
+    # told the outcome of a transaction that is already durable).
+    finishing: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -139,10 +143,14 @@ def build_terminal_flow(
         ),
     )
     states = {s.name: s for s in shell}
+    finishing = {name for service in services for name in service.finishing}
     for service in services:
         for state in service.states:
             if state.name in states:
                 raise ValueError(f"state {state.name} defined twice")
+            if state.name in finishing:  # remembered by the app, applied at the end
+                deferred = Transition(UNAVAILABLE, SAME, label="deferred until done")
+                state = replace(state, transitions=(*state.transitions, deferred))
             states[state.name] = state
     return FlowDefinition(
         name=f"terminal-{config.kiosk.terminal.value}",

@@ -1,0 +1,236 @@
+"""The photo terminal's service: live coaching from the camera, capture, the photo number and
+the durable hand-off to the outbox.
+
+Threads: a live-analysis thread runs while the live screen is shown (``set_live``) and posts
+assessments as events; ``execute`` (capture, submit) runs on the service's worker. The engine
+is used by one thread at a time (the live loop stops before a capture analyses a still).
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable, Mapping
+from datetime import datetime
+from typing import Any
+
+from devices.camera import Frame
+from kiosk.errors import KioskError
+from kiosk.flows.engine import Event
+from kiosk.photo import Assessment, PhotoEngine, PhotoNotCompliant, StillnessTracker, make_photo
+from kiosk.photo import requirements as photo_requirements
+from kiosk.photo.spec import PhotoSpec
+from kiosk.session import Session
+from kiosk.voice import Voice
+from offline_queue.outbox import Attachment, Outbox
+
+log = logging.getLogger(__name__)
+
+CHECK_ALPHABET = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ"
+LIVE_EVENT = "photo.assessment"
+STEADY_EVENT = "photo.steady"
+
+
+def check_character(code: str) -> str:
+    """ISO 7064 MOD 37-36 (hybrid) check character over digits and capital letters: catches
+    every single-character error and adjacent swap when a number is typed at the window."""
+    modulus = 36
+    product = modulus
+    for char in code:
+        value = CHECK_ALPHABET.index(char)
+        total = (product + value) % modulus or modulus
+        product = (total * 2) % (modulus + 1)
+    return CHECK_ALPHABET[(modulus + 1 - product) % modulus]
+
+
+def photo_number(kiosk_id: str, day: datetime, sequence: int) -> str:
+    """Kiosk id + date + per-day sequence + check character, e.g. SZFTP01202611270007K."""
+    body = f"{kiosk_id.replace('-', '')}{day:%Y%m%d}{sequence:04d}"
+    return body + check_character(body)
+
+
+def valid_photo_number(number: str) -> bool:
+    return len(number) > 1 and check_character(number[:-1]) == number[-1]
+
+
+FrameSource = Callable[[], Frame | None]
+Post = Callable[[Event], None]
+
+
+class PhotoService:
+    def __init__(self, *, kiosk_id: str, spec: PhotoSpec, frames: FrameSource, post: Post,
+                 outbox: Outbox | None, voice: Voice | None = None,
+                 now: Callable[[], datetime] = datetime.now) -> None:
+        self.kiosk_id = kiosk_id
+        self.spec = spec
+        self.engine = PhotoEngine(spec)
+        self._frames = frames
+        self._post = post
+        self.outbox = outbox
+        self.voice = voice or Voice(enabled=False)
+        self._now = now
+        self.language = "zh"
+        self._live = threading.Event()
+        self._engine_lock = threading.Lock()
+        self._thread: threading.Thread | None = None
+        self._closed = threading.Event()
+        self.live_fps = 0.0
+
+    # --- live coaching ----------------------------------------------------------------------
+
+    def set_live(self, live: bool, language: str = "zh") -> None:
+        """Start or stop live analysis (called when the live screen is shown or left)."""
+        self.language = language
+        if live and not self._live.is_set():
+            self._live.set()
+            if self._thread is None or not self._thread.is_alive():
+                self._thread = threading.Thread(target=self._live_loop, name="photo-live",
+                                                daemon=True)
+                self._thread.start()
+        elif not live:
+            self._live.clear()
+
+    def close(self) -> None:
+        self._closed.set()
+        self._live.clear()
+        if self._thread is not None:
+            self._thread.join(timeout=5)
+        self.voice.close()
+
+    def _live_loop(self) -> None:
+        tracker = StillnessTracker.from_spec(self.spec)
+        last_seq, last_summary, steady_sent = -1, None, False
+        times: list[float] = []
+        with self._engine_lock:
+            self.engine.reset()
+        while self._live.is_set() and not self._closed.is_set():
+            frame = self._frames()
+            if frame is None or frame.sequence == last_seq:
+                time.sleep(0.005)
+                continue
+            last_seq = frame.sequence
+            with self._engine_lock:
+                assessment = self.engine.analyse(frame.image)
+            times = [*times[-24:], time.monotonic()]
+            if len(times) > 1:
+                self.live_fps = (len(times) - 1) / max(1e-6, times[-1] - times[0])
+            box = assessment.face_box if assessment.compliant else None
+            steady = tracker.update(frame.timestamp, box)
+            summary = live_summary(assessment, self.language)
+            if summary != last_summary:
+                last_summary = summary
+                self._post(Event(LIVE_EVENT, summary))
+                self._speak(summary)
+            if steady and not steady_sent:
+                self._post(Event(STEADY_EVENT, {}))
+            steady_sent = steady
+
+    def _speak(self, summary: Mapping[str, Any]) -> None:
+        top = summary.get("instruction")
+        if isinstance(top, Mapping):
+            self.voice.say(str(top.get(self.language) or top.get("zh") or ""), self.language)
+
+    # --- capture and submit (service worker) --------------------------------------------------
+
+    def execute(self, operation: str, args: Mapping[str, Any],
+                session: Session | None) -> Mapping[str, Any]:
+        if session is None:
+            raise KioskError("no session", code="photo.no_session")
+        if operation == "capture":
+            return self._capture(session)
+        if operation == "submit":
+            return self._submit(session, int(args.get("index", -1)))
+        raise KioskError(f"photo has no operation {operation}", code="service.operation")
+
+    def _capture(self, session: Session) -> Mapping[str, Any]:
+        frame = self._frames()
+        if frame is None:
+            raise KioskError("the camera gives no picture", code="photo.no_frame")
+        with self._engine_lock:
+            assessment = self.engine.analyse(frame.image, full=True)
+        capture: dict[str, Any] = {"assessment": assessment, "jpeg": None, "reasons": []}
+        try:
+            output = make_photo(frame.image, assessment, self.spec)
+            capture["jpeg"] = bytearray(output.jpeg)
+            capture["size_kb"] = round(output.size_kb, 1)
+        except PhotoNotCompliant as exc:
+            capture["reasons"] = exc.reasons
+        captures: list[dict[str, Any]] = session.get("photo_captures") or []
+        captures.append(capture)
+        session.put("photo_captures", captures)
+        best = best_capture(captures)
+        return {"index": len(captures) - 1, "best": best, "count": len(captures),
+                "compliant": capture["jpeg"] is not None and assessment.compliant}
+
+    def _submit(self, session: Session, index: int) -> Mapping[str, Any]:
+        captures: list[dict[str, Any]] = session.get("photo_captures") or []
+        if not 0 <= index < len(captures) or captures[index]["jpeg"] is None:
+            raise KioskError("this photo cannot be submitted", code="photo.not_compliant")
+        if self.outbox is None:
+            raise KioskError("no outbox", code="photo.no_outbox")
+        capture = captures[index]
+        assessment: Assessment = capture["assessment"]
+        taken = self._now()
+        sequence = self.outbox.next_sequence(f"photo-{taken:%Y%m%d}")
+        number = photo_number(self.kiosk_id, taken, sequence)
+        idcard = session.get("idcard")
+        payload: dict[str, Any] = {
+            "photo_number": number,
+            "kiosk_id": self.kiosk_id,
+            "taken_at": taken.isoformat(timespec="seconds"),
+            "spec": {"name": self.spec.name, "version": self.spec.version},
+            "compliance": assessment.as_dict(),
+            "id_binding": None if idcard is None else {
+                "id_number": idcard.id_number, "name": idcard.name,
+                "card_type": idcard.card_type.value},
+        }
+        # Durable before the citizen is told anything: put() returns after the commit.
+        self.outbox.put("photo.accepted", payload, stream=f"photo:{number}",
+                        attachments=[Attachment("photo.jpg", bytes(capture["jpeg"]),
+                                                "image/jpeg")])
+        session.put("photo_number", number)
+        session.put("photo_jpeg", capture["jpeg"])
+        return {"photo_number": number, "taken_at": payload["taken_at"]}
+
+
+def best_capture(captures: list[dict[str, Any]]) -> int:
+    """Index of the best photo of the session: submittable ones first, then by score."""
+    def rank(i: int) -> tuple[bool, float]:
+        c = captures[i]
+        return (c["jpeg"] is not None, float(c["assessment"].overall_score))
+
+    return max(range(len(captures)), key=rank)
+
+
+def live_summary(assessment: Assessment, language: str) -> dict[str, Any]:
+    """What the live screen needs: verdict, the single instruction, the face box (0..1)."""
+    top = assessment.top_instruction()
+    w, h = assessment.frame_size
+    box = assessment.face_box
+    return {
+        "compliant": assessment.compliant,
+        "instruction": None if top is None else {"zh": top.instruction_zh,
+                                                 "en": top.instruction_en,
+                                                 "measure": top.name},
+        "face": None if box is None else [round(box.x / w, 2), round(box.y / h, 2),
+                                          round(box.w / w, 2), round(box.h / h, 2)],
+    }
+
+
+def review_data(captures: list[dict[str, Any]], index: int, spec: PhotoSpec) -> dict[str, Any]:
+    """The review screen: the photo as it will be submitted and every requirement."""
+    capture = captures[index]
+    assessment: Assessment = capture["assessment"]
+    return {
+        "jpeg": bytes(capture["jpeg"]) if capture["jpeg"] is not None else None,
+        "can_submit": capture["jpeg"] is not None and assessment.compliant,
+        "requirements": [
+            {"zh": r.title_zh, "en": r.title_en, "passed": r.passed, "hard": r.hard,
+             "why_zh": r.explanation_zh, "why_en": r.explanation_en}
+            for r in photo_requirements(assessment, spec)
+        ],
+        "reasons": [{"zh": zh, "en": en} for zh, en in capture["reasons"]],
+        "index": index,
+        "count": len(captures),
+    }

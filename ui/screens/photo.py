@@ -1,0 +1,265 @@
+"""Photo terminal screens: the live capture with coaching, and the review of the photo
+exactly as it will be submitted."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from PySide6.QtCore import QElapsedTimer, QRectF, Qt, QTimer
+from PySide6.QtGui import QColor, QImage, QPainter, QPaintEvent, QPen, QPixmap
+from PySide6.QtWidgets import (
+    QFrame,
+    QHBoxLayout,
+    QLabel,
+    QSizePolicy,
+    QVBoxLayout,
+    QWidget,
+)
+
+from devices.camera import Frame
+from kiosk.runner import ViewState
+from ui.screens.base import Screen, label
+
+FrameSource = Callable[[], Frame | None]
+
+GREEN = QColor("#2e7d32")
+AMBER = QColor("#ef6c00")
+WHITE = QColor("#ffffff")
+
+
+class Preview(QWidget):
+    """The camera picture (mirrored, as people expect of a mirror) with the head guide."""
+
+    def __init__(self, frames: FrameSource, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self._frames = frames
+        self._image: QImage | None = None
+        self._sequence = -1
+        self.compliant = False
+        self.has_face = False
+        self.countdown: int | None = None
+        self.frames_shown = 0
+        self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Expanding)
+        self.setMinimumSize(640, 480)
+        self._timer = QTimer(self)
+        self._timer.timeout.connect(self.pull)
+
+    def start(self, fps: float = 25.0) -> None:
+        self._timer.start(max(10, int(1000 / fps)))
+
+    def stop(self) -> None:
+        self._timer.stop()
+
+    def pull(self) -> None:
+        frame = self._frames()
+        if frame is None or frame.sequence == self._sequence:
+            return
+        self._sequence = frame.sequence
+        h, w = frame.image.shape[:2]
+        image = QImage(frame.image.data, w, h, 3 * w, QImage.Format.Format_BGR888)
+        self._image = image.mirrored(True, False)  # mirrored() copies: the frame stays shared
+        self.frames_shown += 1
+        self.update()
+
+    def paintEvent(self, event: QPaintEvent) -> None:  # noqa: N802 - Qt override
+        painter = QPainter(self)
+        painter.setRenderHint(QPainter.RenderHint.Antialiasing)
+        painter.fillRect(self.rect(), QColor("#263238"))
+        target = self._picture_rect()
+        if self._image is not None:
+            painter.drawImage(target, self._image)
+        colour = GREEN if self.compliant else (AMBER if self.has_face else WHITE)
+        painter.setPen(QPen(colour, 10, Qt.PenStyle.DashLine if not self.compliant
+                            else Qt.PenStyle.SolidLine))
+        # Head outline: where a compliant head sits in the 3:4 output crop.
+        guide_h = target.height() * 0.62
+        guide_w = guide_h * 0.72
+        centre_x, centre_y = target.center().x(), target.top() + target.height() * 0.45
+        painter.drawEllipse(QRectF(centre_x - guide_w / 2, centre_y - guide_h / 2,
+                                   guide_w, guide_h))
+        if self.countdown is not None and self.countdown > 0:
+            font = painter.font()
+            font.setPixelSize(int(target.height() * 0.35))
+            font.setBold(True)
+            painter.setFont(font)
+            painter.setPen(WHITE)
+            painter.drawText(target, Qt.AlignmentFlag.AlignCenter, str(self.countdown))
+        painter.end()
+
+    def _picture_rect(self) -> QRectF:
+        w, h = self.width(), self.height()
+        aspect = 4 / 3
+        if self._image is not None and self._image.height():
+            aspect = self._image.width() / self._image.height()
+        if w / max(h, 1) > aspect:
+            pw, ph = h * aspect, float(h)
+        else:
+            pw, ph = float(w), w / aspect
+        return QRectF((w - pw) / 2, (h - ph) / 2, pw, ph)
+
+
+class PhotoLiveScreen(Screen):
+    screen_name = "photo_live"
+
+    def __init__(self, frames: FrameSource, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        layout = QHBoxLayout(self)
+        layout.setContentsMargins(60, 30, 60, 30)
+        layout.setSpacing(40)
+        self.preview = Preview(frames, self)
+        layout.addWidget(self.preview, 3)
+        side = QVBoxLayout()
+        side.setSpacing(30)
+        self.title = label(self, "title")
+        self.instruction = label(self, "title")
+        self.instruction.setStyleSheet("font-size: 56px;")
+        self.instruction.setMinimumHeight(260)
+        self.hint = label(self, "hint")
+        self.capture = self.big_button("primary")
+        self.capture.clicked.connect(lambda: self.emit_intent("capture"))
+        self.back = self.big_button()
+        self.back.clicked.connect(lambda: self.emit_intent("back"))
+        side.addWidget(self.title)
+        side.addStretch(1)
+        side.addWidget(self.instruction)
+        side.addStretch(1)
+        side.addWidget(self.hint)
+        side.addWidget(self.capture)
+        side.addWidget(self.back)
+        layout.addLayout(side, 2)
+        self._countdown = QElapsedTimer()
+        self._tick = QTimer(self)
+        self._tick.timeout.connect(self._update_countdown)
+
+    def update_view(self, view: ViewState) -> None:
+        live: dict[str, Any] = dict(view.data.get("live") or {})
+        instruction = live.get("instruction")
+        compliant = bool(live.get("compliant"))
+        self.preview.compliant = compliant
+        self.preview.has_face = live.get("face") is not None
+        self.title.setText(self.tr_("photo.live.title"))
+        if compliant:
+            text = self.tr_("photo.live.ok")
+        elif isinstance(instruction, dict):
+            text = str(instruction.get(self.language) or instruction.get("zh") or "")
+        else:
+            text = self.tr_("photo.live.searching")
+        colour = "#2e7d32" if compliant else "#ef6c00"
+        self.instruction.setStyleSheet(f"font-size: 56px; color: {colour};")
+        self.instruction.setText(text)
+        counting = view.data.get("mode") == "countdown"
+        self.hint.setText(self.tr_("photo.countdown") if counting else self.tr_("app.free_24h"))
+        self.capture.setText(self.tr_("photo.capture"))
+        self.capture.setEnabled(not counting)
+        self.back.setText(self.tr_("app.back"))
+        if counting and not self._tick.isActive():
+            self._countdown.start()
+            self._tick.start(100)
+            self._update_countdown()
+        elif not counting:
+            self._tick.stop()
+            self.preview.countdown = None
+        self.preview.start()
+        self.preview.pull()
+        self.preview.update()
+
+    def _update_countdown(self) -> None:
+        left = 3 - int(self._countdown.elapsed() / 1000)
+        self.preview.countdown = max(1, left)
+        self.preview.update()
+
+    def hideEvent(self, event: object) -> None:  # noqa: N802 - Qt override
+        self.preview.stop()
+        self._tick.stop()
+
+
+class PhotoReviewScreen(Screen):
+    screen_name = "photo_review"
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(80, 30, 80, 30)
+        layout.setSpacing(20)
+        self.title = label(self, "title")
+        layout.addWidget(self.title)
+        row = QHBoxLayout()
+        row.setSpacing(50)
+        card = QFrame(self)
+        card.setObjectName("card")
+        photo_box = QVBoxLayout(card)
+        self.photo = QLabel(card)
+        self.photo.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        self.photo.setFixedSize(440, 586)
+        self.note = label(card, "hint")
+        photo_box.addWidget(self.photo)
+        photo_box.addWidget(self.note)
+        row.addWidget(card)
+        checks = QFrame(self)
+        checks.setObjectName("card")
+        self.checks_layout = QVBoxLayout(checks)
+        self.checks_layout.setContentsMargins(40, 30, 40, 30)
+        self.checks_layout.setSpacing(6)
+        row.addWidget(checks, 1)
+        layout.addLayout(row, 1)
+        self.reason = label(self, "body")
+        self.reason.setStyleSheet("color: #c62828;")
+        layout.addWidget(self.reason)
+        buttons = QHBoxLayout()
+        self.retake = self.big_button()
+        self.retake.clicked.connect(lambda: self.emit_intent("retake"))
+        self.use = self.big_button("primary")
+        self.use.clicked.connect(lambda: self.emit_intent("use"))
+        buttons.addWidget(self.retake)
+        buttons.addStretch(1)
+        buttons.addWidget(self.use)
+        layout.addLayout(buttons)
+        self._rows: list[QLabel] = []
+
+    def update_view(self, view: ViewState) -> None:
+        data = view.data
+        self.title.setText(self.tr_("photo.review.title"))
+        jpeg = data.get("jpeg")
+        if isinstance(jpeg, bytes | bytearray):
+            pixmap = QPixmap()
+            pixmap.loadFromData(bytes(jpeg), "JPEG")
+            self.photo.setPixmap(pixmap.scaled(self.photo.size(),
+                                               Qt.AspectRatioMode.KeepAspectRatio,
+                                               Qt.TransformationMode.SmoothTransformation))
+        else:
+            self.photo.clear()
+        self.note.setText(self.tr_("photo.review.best") if data.get("best_shown") else "")
+        self._render_checks(list(data.get("requirements", [])))
+        can_submit = bool(data.get("can_submit"))
+        reasons = [str(r.get(self.language) or r.get("zh")) for r in data.get("reasons", [])]
+        failed = [str(r.get(f"why_{self.language}") or r.get(self.language))
+                  for r in data.get("requirements", []) if r.get("hard") and not r["passed"]]
+        self.reason.setVisible(not can_submit)
+        self.reason.setText(self.tr_("photo.review.cannot") + " "
+                            + "；".join(reasons or failed) if not can_submit else "")
+        self.use.setEnabled(can_submit)
+        self.use.setText(self.tr_("photo.use"))
+        self.retake.setText(self.tr_("photo.retake"))
+
+    def _render_checks(self, requirements: list[dict[str, Any]]) -> None:
+        while self.checks_layout.count():
+            item = self.checks_layout.takeAt(0)
+            widget = item.widget() if item is not None else None
+            if widget is not None:
+                widget.deleteLater()
+        self._rows = []
+        for req in requirements:
+            passed = bool(req["passed"])
+            mark = "✔" if passed else ("✘" if req.get("hard") else "!")
+            colour = "#2e7d32" if passed else ("#c62828" if req.get("hard") else "#ef6c00")
+            text = f"{mark}  {req.get(self.language) or req.get('zh')}"
+            why = req.get(f"why_{self.language}")
+            if not passed and why:
+                text += f" — {why}"
+            row = QLabel(text, self)
+            row.setStyleSheet(f"font-size: 24px; color: {colour};")
+            row.setWordWrap(True)
+            self.checks_layout.addWidget(row)
+            self._rows.append(row)
+        self.checks_layout.addStretch(1)
