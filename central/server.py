@@ -229,7 +229,7 @@ class _Handler(BaseHTTPRequestHandler):
             return ""
         kiosk = verify(
             self.server.secrets,
-            self.headers,
+            dict(self.headers.items()),
             method=self.command,
             path=path,
             body=body,
@@ -477,5 +477,5 @@ def start_in_thread(
     server = _Server((host, port), store, picker, kiosk_secrets or {})
     thread = threading.Thread(target=server.serve_forever, name="central", daemon=True)
     thread.start()
-    bound_host, bound_port = server.server_address[:2]
-    return CentralHandle(f"http://{bound_host}:{bound_port}", store, picker, server, thread)
+    url = f"http://{host}:{server.server_port}"
+    return CentralHandle(url, store, picker, server, thread)

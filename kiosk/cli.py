@@ -14,7 +14,11 @@ import sys
 from collections.abc import Callable, Sequence
 from typing import Protocol
 
-COMMAND_MODULES: tuple[str, ...] = ("kiosk.commands.config",)
+COMMAND_MODULES: tuple[str, ...] = (
+    "kiosk.commands.config",
+    "kiosk.commands.queue",
+    "kiosk.commands.central",
+)
 
 
 class _CommandModule(Protocol):

@@ -293,6 +293,8 @@ class Outbox:
         self._in_tx = False
         try:
             self.attachments_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
+            # SQLite gives the -wal and -shm files the database's mode: keep all of them 0600.
+            os.close(os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600))
             self._conn = sqlite3.connect(
                 self.path, timeout=busy_timeout_s, isolation_level=None, check_same_thread=False
             )

@@ -93,6 +93,32 @@ def _ts(value: str | None) -> datetime | None:
     return None if value is None else datetime.fromtimestamp(float(value), UTC)
 
 
+def queue_status(outbox: Outbox, clock: Clock, offline_window_s: float) -> SyncStatus:
+    """The status as recorded in the outbox (also readable by staff tools without a worker).
+
+    Offline means: no answer from central (batch or heartbeat) for longer than the window,
+    counted from the last contact, or from the outbox's creation if there never was one."""
+    counts = outbox.counts()
+    now = clock.now().timestamp()
+    last_contact = outbox.get_meta("last_contact_at")
+    since = float(last_contact or outbox.get_meta("created_at") or now)
+    return SyncStatus(
+        pending=counts.pending + counts.inflight,
+        inflight=counts.inflight,
+        dead=counts.dead,
+        sent=counts.sent,
+        oldest_pending_age_s=(
+            None if counts.oldest_pending_at is None else now - counts.oldest_pending_at
+        ),
+        last_success_at=_ts(outbox.get_meta("last_success_at")),
+        last_contact_at=_ts(last_contact),
+        last_error=outbox.get_meta("last_error"),
+        last_error_at=_ts(outbox.get_meta("last_error_at")),
+        offline_too_long=now - since > offline_window_s,
+        accepting=outbox.accepting,
+    )
+
+
 class SyncWorker:
     """Delivers one outbox to one central system. See the module docstring."""
 
@@ -127,25 +153,7 @@ class SyncWorker:
         self._listeners.append(listener)
 
     def status(self) -> SyncStatus:
-        counts = self.outbox.counts()
-        now = self.clock.now().timestamp()
-        last_contact = self.outbox.get_meta("last_contact_at")
-        since = float(last_contact or self.outbox.get_meta("created_at") or now)
-        return SyncStatus(
-            pending=counts.pending + counts.inflight,
-            inflight=counts.inflight,
-            dead=counts.dead,
-            sent=counts.sent,
-            oldest_pending_age_s=(
-                None if counts.oldest_pending_at is None else now - counts.oldest_pending_at
-            ),
-            last_success_at=_ts(self.outbox.get_meta("last_success_at")),
-            last_contact_at=_ts(last_contact),
-            last_error=self.outbox.get_meta("last_error"),
-            last_error_at=_ts(self.outbox.get_meta("last_error_at")),
-            offline_too_long=now - since > self.settings.offline_window_s,
-            accepting=self.outbox.accepting,
-        )
+        return queue_status(self.outbox, self.clock, self.settings.offline_window_s)
 
     def check_offline(self) -> SyncStatus:
         """Recompute the status and tell listeners if the offline warning changed."""
