@@ -14,6 +14,7 @@ import json
 import logging
 import re
 import socket
+import ssl
 import struct
 import threading
 import time
@@ -470,12 +471,17 @@ def start_in_thread(
     *,
     kiosk_secrets: Mapping[str, bytes] | None = None,
     today: Callable[[], date] | None = None,
+    tls: ssl.SSLContext | None = None,
 ) -> CentralHandle:
-    """Start the service on a background thread (the kiosk demo embeds it this way)."""
+    """Start the service on a background thread (the kiosk demo embeds it this way).
+
+    ``tls``: a server-side SSL context to serve https instead of loopback http."""
     store = CentralStore(db_path, today=today)
     picker = faults if isinstance(faults, Faults) else Faults(faults)
     server = _Server((host, port), store, picker, kiosk_secrets or {})
+    if tls is not None:
+        server.socket = tls.wrap_socket(server.socket, server_side=True)
     thread = threading.Thread(target=server.serve_forever, name="central", daemon=True)
     thread.start()
-    url = f"http://{host}:{server.server_port}"
+    url = f"{'https' if tls else 'http'}://{host}:{server.server_port}"
     return CentralHandle(url, store, picker, server, thread)

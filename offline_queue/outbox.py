@@ -488,8 +488,8 @@ class Outbox:
                 raise InvalidEntry(f"bad attachment name {att.name!r}")
             name = uuid.uuid4().hex + ".att"
             target = self.attachments_dir / name
+            tx.written_files.append(target)  # first, so a half-written file is removed too
             self._write_file(target, self._sealer.seal(att.data, f"{key}/{position}"))
-            tx.written_files.append(target)
             written.append(target)
             self._conn.execute(
                 "INSERT INTO attachments VALUES (?, ?, ?, ?, ?, ?, ?, NULL)",
