@@ -11,7 +11,8 @@ rate (probability per request, for demos and soak runs). Modes:
 - ``wrong_schema``: do the work, answer 200 with JSON of the wrong shape
 - ``huge``: do the work, answer 200 with ``huge_bytes`` of JSON-looking filler
 - ``trickle``: do the work, answer 200 one byte every ``trickle_interval_s``
-- ``upload_cut``: read half of a PATCH body, then drop the connection (nothing stored)
+- ``upload_cut``: read half of a PATCH body (at or past ``upload_cut_offset``), then drop
+  the connection; the half chunk is not stored (its checksum cannot be verified)
 
 ``latency_s`` delays every request.
 """
@@ -38,6 +39,7 @@ class FaultPlan:
     huge_bytes: int = 8 * 1024 * 1024
     trickle_interval_s: float = 0.2
     trickle_bytes: int = 200
+    upload_cut_offset: int = 0  # upload_cut fires only on a PATCH at or past this offset
     paths: tuple[str, ...] = ()  # only requests whose path starts with one of these; () = all
 
     @classmethod
@@ -54,7 +56,13 @@ class FaultPlan:
         for name in ("latency_s", "trickle_interval_s"):
             if name in data:
                 setattr(plan, name, float(data[name]))
-        for name in ("retry_after_s", "status_code", "huge_bytes", "trickle_bytes"):
+        for name in (
+            "retry_after_s",
+            "status_code",
+            "huge_bytes",
+            "trickle_bytes",
+            "upload_cut_offset",
+        ):
             if name in data:
                 setattr(plan, name, int(data[name]))
         if "paths" in data:
@@ -71,6 +79,7 @@ class FaultPlan:
             "huge_bytes": self.huge_bytes,
             "trickle_interval_s": self.trickle_interval_s,
             "trickle_bytes": self.trickle_bytes,
+            "upload_cut_offset": self.upload_cut_offset,
             "paths": list(self.paths),
         }
 

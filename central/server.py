@@ -83,6 +83,12 @@ class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
     server: _Server
 
+    def setup(self) -> None:
+        super().setup()
+        # Headers and body leave as separate writes; without this, Nagle + delayed ACK
+        # add tens of milliseconds to every answer.
+        self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+
     def log_message(self, format: str, *args: Any) -> None:
         log.debug("%s " + format, self.client_address[0], *args)
 
@@ -336,7 +342,11 @@ class _Handler(BaseHTTPRequestHandler):
 
     def _patch_upload(self, upload_id: str) -> Reply | None:
         length = self._length()
-        if self.server.faults.pick(self.path, ("upload_cut",)):
+        at = self.headers.get("Upload-Offset", "")
+        cut_from = self.server.faults.plan.upload_cut_offset
+        if (at.isdigit() and int(at) >= cut_from) and self.server.faults.pick(
+            self.path, ("upload_cut",)
+        ):
             self.server.store.bump("faults")
             self.rfile.read(length // 2)
             self._reset()
@@ -481,7 +491,9 @@ def start_in_thread(
     server = _Server((host, port), store, picker, kiosk_secrets or {})
     if tls is not None:
         server.socket = tls.wrap_socket(server.socket, server_side=True)
-    thread = threading.Thread(target=server.serve_forever, name="central", daemon=True)
+    thread = threading.Thread(
+        target=server.serve_forever, args=(0.05,), name="central", daemon=True
+    )
     thread.start()
     url = f"{'https' if tls else 'http'}://{host}:{server.server_port}"
     return CentralHandle(url, store, picker, server, thread)

@@ -5,6 +5,7 @@ Knows nothing of flows, Qt or devices; the kiosk core wires it (see docs/sync.md
 from __future__ import annotations
 
 from offline_queue.errors import (
+    AttachmentLost,
     CentralError,
     InsecureTransport,
     InvalidEntry,
@@ -18,6 +19,7 @@ from offline_queue.outbox import Attachment, Health, JournalEntry, Outbox, Outbo
 
 __all__ = [
     "Attachment",
+    "AttachmentLost",
     "CentralError",
     "Health",
     "InsecureTransport",

@@ -40,6 +40,13 @@ class UnknownEntry(QueueError):
     code = "queue.unknown_entry"
 
 
+class AttachmentLost(QueueError):
+    """An entry's attachment file is missing or fails authentication: it can never be
+    delivered as it is, so the entry is dead-lettered for staff."""
+
+    code = "queue.attachment_lost"
+
+
 class InvalidEntry(QueueError):
     """A put with a bad key, kind, stream or payload (not JSON-serialisable)."""
 

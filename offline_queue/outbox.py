@@ -24,6 +24,7 @@ import re
 import shutil
 import sqlite3
 import threading
+import time
 import uuid
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
@@ -34,6 +35,7 @@ from typing import Any
 from offline_queue.clock import Clock, SystemClock
 from offline_queue.crypto import Sealer, load_or_create_key
 from offline_queue.errors import (
+    AttachmentLost,
     InvalidEntry,
     OutboxFull,
     OutboxUnavailable,
@@ -274,6 +276,7 @@ class Outbox:
         reserve_bytes: int = 64 * 1024,
         busy_timeout_s: float = 10.0,
         attachments_dir: str | os.PathLike[str] | None = None,
+        orphan_grace_s: float = 3600.0,
     ) -> None:
         if not _KEY_RE.match(kiosk_id):
             raise InvalidEntry(f"kiosk id {kiosk_id!r} cannot be part of a key")
@@ -288,6 +291,7 @@ class Outbox:
             key = load_or_create_key(key_file or self.path.with_suffix(".key"))
         self._sealer = Sealer(key)
         self.attachments_dir = Path(attachments_dir or str(self.path) + ".attachments")
+        self.orphan_grace_s = orphan_grace_s
         self._lock = threading.RLock()
         self._accepting = True
         self._in_tx = False
@@ -350,9 +354,15 @@ class Outbox:
             known = {r[0] for r in self._conn.execute("SELECT file FROM attachments")}
         if n:
             log.info("returned %d expired lease(s) to pending", n)
+        # Another process may be between writing a file and committing its row: only files
+        # older than the grace period are orphans.
+        cutoff = time.time() - self.orphan_grace_s
         for item in self.attachments_dir.iterdir():
-            if item.name not in known:
-                item.unlink(missing_ok=True)
+            try:
+                if item.name not in known and item.stat().st_mtime < cutoff:
+                    item.unlink(missing_ok=True)
+            except OSError:
+                pass
 
     def close(self) -> None:
         with self._lock:
@@ -653,8 +663,12 @@ class Outbox:
         return out
 
     def read_attachment(self, ref: AttachmentRef) -> bytes:
-        blob = (self.attachments_dir / ref.file).read_bytes()
-        return self._sealer.open(blob, f"{ref.entry_key}/{ref.position}")
+        """The decrypted attachment; ``AttachmentLost`` if its file is gone or damaged."""
+        try:
+            blob = (self.attachments_dir / ref.file).read_bytes()
+            return self._sealer.open(blob, f"{ref.entry_key}/{ref.position}")
+        except (OSError, ValueError) as exc:
+            raise AttachmentLost(f"attachment {ref.position} of {ref.entry_key}: {exc}") from exc
 
     def set_upload_url(self, ref: AttachmentRef, url: str) -> None:
         """Remember where an attachment's upload lives, so it resumes after a restart."""

@@ -25,7 +25,7 @@ from typing import Any
 
 from offline_queue.backoff import full_jitter
 from offline_queue.clock import Clock, SystemClock
-from offline_queue.errors import CentralError, QueueError
+from offline_queue.errors import AttachmentLost, CentralError, QueueError
 from offline_queue.outbox import AttachmentRef, ClaimedEntry, Outbox
 from offline_queue.transport import CentralTransport, Response, raise_for_status
 
@@ -194,6 +194,15 @@ class SyncWorker:
         if not entries:
             return SyncResult(wait_s=self.settings.idle_poll_s)
         result = SyncResult(claimed=len(entries), keys=[e.key for e in entries])
+        lost = self._lost_attachments(entries)
+        if lost:
+            for entry in entries:
+                if entry.key in lost:
+                    self.outbox.bury(entry, lost[entry.key])
+            rest = [(e, 0.0) for e in entries if e.key not in lost]
+            self.outbox.release(rest, "batch re-formed", count_attempt=False)
+            result.dead = len(lost)
+            return result
         try:
             uploads = self._upload_all(entries)
             resp = self.transport.request(
@@ -339,6 +348,14 @@ class SyncWorker:
         return out
 
     # ---------------------------------------------------------------- uploads
+    def _lost_attachments(self, entries: Sequence[ClaimedEntry]) -> dict[str, str]:
+        lost: dict[str, str] = {}
+        for e in entries:
+            for ref in e.attachments:
+                if not (self.outbox.attachments_dir / ref.file).is_file():
+                    lost[e.key] = f"queue.attachment_lost: {ref.name} is missing"
+        return lost
+
     def _upload_all(self, entries: Sequence[ClaimedEntry]) -> dict[tuple[str, int], str]:
         done: dict[tuple[str, int], str] = {}
         for e in entries:
@@ -351,7 +368,10 @@ class SyncWorker:
 
         The upload's location is stored before the first byte is sent, so after a crash or a
         dropped connection the next attempt asks the server for its offset and continues."""
-        data = self.outbox.read_attachment(ref)
+        try:
+            data = self.outbox.read_attachment(ref)
+        except AttachmentLost as exc:
+            raise CentralError(str(exc), code=exc.code, retryable=False) from exc
         path = ref.upload_url
         offset = 0
         if path:

@@ -51,7 +51,11 @@ def make_worker(
     made: list[SyncWorker] = []
 
     def make(
-        *, url: str | None = None, secret: bytes = SECRET, timeout_s: float = 5.0, **settings: object
+        *,
+        url: str | None = None,
+        secret: bytes = SECRET,
+        timeout_s: float = 5.0,
+        **settings: object,
     ) -> SyncWorker:
         box = Outbox(tmp_path / "outbox.sqlite", kiosk_id=KIOSK, clock=clock)
         transport = CentralTransport(

@@ -184,7 +184,9 @@ def test_dead_entry_blocks_successors_until_redrive_or_discard(outbox: Outbox) -
     outbox.discard(a1)
     info = outbox.entry(a1)
     assert (info.state, info.attachments) == ("discarded", 0)
-    assert outbox._conn.execute("SELECT payload FROM entries WHERE key=?", (a1,)).fetchone()[0] is None
+    assert (
+        outbox._conn.execute("SELECT payload FROM entries WHERE key=?", (a1,)).fetchone()[0] is None
+    )
     assert list(outbox.attachments_dir.iterdir()) == []
     assert [c.key for c in outbox.claim(10, lease_s=30)] == [a2]
     with pytest.raises(UnknownEntry):
@@ -195,7 +197,9 @@ def test_ack_deletes_personal_data_and_keeps_audit_for_retention(
     tmp_path: Path, clock: ManualClock
 ) -> None:
     with Outbox(tmp_path / "o.sqlite", kiosk_id=KIOSK, clock=clock, audit_days=2) as box:
-        key = box.put("photo.captured", {"id_number": ID_NUMBER}, attachments=[Attachment("p", b"J" * 100)])
+        key = box.put(
+            "photo.captured", {"id_number": ID_NUMBER}, attachments=[Attachment("p", b"J" * 100)]
+        )
         [e] = box.claim(1, lease_s=30)
         assert box.ack([(e, "201 T1")]) == 1
         info = box.entry(key)
@@ -272,7 +276,11 @@ def test_full_database_fails_loudly_and_loses_nothing(tmp_path: Path, clock: Man
     """``max_db_bytes`` (PRAGMA max_page_count) stands in for a full disk."""
     path = tmp_path / "o.sqlite"
     box = Outbox(
-        path, kiosk_id=KIOSK, clock=clock, max_db_bytes=256 * 1024, reserve_bytes=8 * 1024,
+        path,
+        kiosk_id=KIOSK,
+        clock=clock,
+        max_db_bytes=256 * 1024,
+        reserve_bytes=8 * 1024,
         audit_days=0,
     )
     accepted = []
@@ -322,7 +330,9 @@ def test_full_attachment_disk_fails_loudly(tmp_path: Path, clock: ManualClock) -
         accepted = []
         with pytest.raises(OutboxFull):
             for n in range(20):
-                accepted.append(box.put("photo.captured", {"n": n}, attachments=[Attachment("p", photo)]))
+                accepted.append(
+                    box.put("photo.captured", {"n": n}, attachments=[Attachment("p", photo)])
+                )
         assert 2 <= len(accepted) < 6
         assert box.counts().pending == len(accepted)
         assert len(list((small / "att").iterdir())) == len(accepted)
@@ -334,13 +344,18 @@ def test_full_attachment_disk_fails_loudly(tmp_path: Path, clock: ManualClock) -
         subprocess.run(["umount", str(small)], check=False)
 
 
-@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(
+    max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
 @given(
     payload=st.dictionaries(
         st.text(min_size=1, max_size=10),
         st.recursive(
             st.none() | st.booleans() | st.integers(-(2**53), 2**53) | st.text(max_size=30),
-            lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=5), inner, max_size=4),
+            lambda inner: (
+                st.lists(inner, max_size=4)
+                | st.dictionaries(st.text(max_size=5), inner, max_size=4)
+            ),
             max_leaves=10,
         ),
         max_size=6,
