@@ -345,16 +345,25 @@ class CentralStore:
         if not KEY_RE.match(key):
             raise Refused(400, "bad Idempotency-Key")
         fingerprint = hashlib.sha256(canonical({"kind": kind, "request": request})).hexdigest()
+        conflict = False
         with self._tx():
             row = self._conn.execute(
                 "SELECT fingerprint, status, response FROM transactions WHERE key=?", (key,)
             ).fetchone()
             if row is not None:
-                if row[0] != fingerprint:
-                    self._bump("conflicts")
-                    raise Refused(422, "Idempotency-Key reused with a different request")
-                self._bump("replays")
-                return int(row[1]), json.loads(row[2]), True
+                # Counted inside the transaction; refused after it commits.
+                conflict = row[0] != fingerprint
+                self._bump("conflicts" if conflict else "replays")
+        if conflict:
+            raise Refused(422, "Idempotency-Key reused with a different request")
+        if row is not None:
+            return int(row[1]), json.loads(row[2]), True
+        with self._tx():
+            row = self._conn.execute(
+                "SELECT status, response FROM transactions WHERE key=?", (key,)
+            ).fetchone()
+            if row is not None:  # a concurrent request with the same key got there first
+                return int(row[0]), json.loads(row[1]), True
             try:
                 status, body = action()
             except Refused as exc:
@@ -563,27 +572,27 @@ class CentralStore:
         id_number = body.get("id_number")
         if id_number is not None and (not isinstance(id_number, str) or not is_valid(id_number)):
             raise Refused(422, "invalid ID number")
+        conflict = False
         with self._tx():
             row = self._conn.execute(
                 "SELECT sha256, receipt_code, registered_at FROM photos WHERE photo_number=?",
                 (number,),
             ).fetchone()
             if row is not None:
-                if row[0] not in (sha, ""):
-                    self._bump("conflicts")
-                    raise Refused(422, "photo number already registered with another photo")
-                self._bump("replays")
-                return 200, {
-                    "photo_number": number,
-                    "receipt_code": row[1],
-                    "registered_at": row[2],
-                }
-            registered = self.today().isoformat()
-            code = _receipt_code(number)
-            self._conn.execute(
-                "INSERT INTO photos VALUES (?, ?, ?, ?, ?, ?)",
-                (number, kiosk_id, sha, id_number, code, registered),
-            )
+                # Counted inside the transaction; refused after it commits.
+                conflict = row[0] not in (sha, "")
+                self._bump("conflicts" if conflict else "replays")
+            else:
+                registered = self.today().isoformat()
+                code = _receipt_code(number)
+                self._conn.execute(
+                    "INSERT INTO photos VALUES (?, ?, ?, ?, ?, ?)",
+                    (number, kiosk_id, sha, id_number, code, registered),
+                )
+        if conflict:
+            raise Refused(422, "photo number already registered with another photo")
+        if row is not None:
+            return 200, {"photo_number": number, "receipt_code": row[1], "registered_at": row[2]}
         return 201, {"photo_number": number, "receipt_code": code, "registered_at": registered}
 
     def heartbeat(self, kiosk_id: str, status: Any) -> None:
