@@ -61,7 +61,7 @@ def test_redrive_and_discard(tmp_path: Path, capsys: pytest.CaptureFixture[str])
         box.bury(entry, "again")
     assert _run(capsys, "queue", "discard", "--db", str(db), key)[0] == 0
     code, out = _run(capsys, "queue", "status", "--db", str(db), "--json")
-    assert json.loads(out)["dead"] == 0
+    assert code == 0 and json.loads(out)["dead"] == 0
 
 
 def test_drain_refuses_plain_http_off_loopback(
