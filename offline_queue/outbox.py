@@ -412,7 +412,7 @@ class Outbox:
         Raises ``OutboxFull`` / ``OutboxUnavailable``; on any error nothing of the block is kept.
         """
         with self._lock:
-            if not self._accepting and not self._probe():
+            if not self._accepting and not self._in_tx and not self._probe():
                 raise OutboxFull("the outbox is full; not accepting transactions")
             tx = OutboxTransaction(self)
             try:

@@ -47,6 +47,9 @@ class SyncSettings:
     heartbeat_s: float = 300.0
     upload_chunk_bytes: int = 256 * 1024
     purge_every_s: float = 3600.0
+    # After a short batch, wait this long so the next one fills up (fewer commits that
+    # compete with the kiosk's own puts for the disk).
+    linger_s: float = 0.05
 
 
 @dataclass(frozen=True)
@@ -146,6 +149,7 @@ class SyncWorker:
         self._wake = threading.Event()
         self._last_heartbeat = -1e18
         self._last_purge = -1e18
+        self._last_status = -1e18
 
     # ---------------------------------------------------------------- status
     def add_listener(self, listener: StatusListener) -> None:
@@ -487,9 +491,13 @@ class SyncWorker:
             wait = self.settings.idle_poll_s
             try:
                 result = self.sync_once()
-                wait = 0.0 if result.claimed and not result.error else result.wait_s
+                if result.error or not result.claimed:
+                    wait = result.wait_s
+                elif result.claimed < self._batch_limit:
+                    wait = self.settings.linger_s
+                else:
+                    wait = 0.0
                 self._housekeeping()
-                self.check_offline()
             except QueueError as exc:
                 log.error("sync worker: %s", exc)
                 wait = self.settings.idle_poll_s
@@ -497,11 +505,20 @@ class SyncWorker:
                 log.exception("sync worker failed; continuing")
                 wait = self.settings.idle_poll_s
             if wait > 0:
-                self._wake.wait(min(wait, self.settings.idle_poll_s * 5))
+                # A wake() shortens idle polls, not the linger: that would defeat batching.
+                if wait == self.settings.linger_s:
+                    self._stop.wait(wait)
+                else:
+                    self._wake.wait(min(wait, self.settings.idle_poll_s * 5))
                 self._wake.clear()
 
     def _housekeeping(self) -> None:
         mono = self.clock.monotonic()
+        if mono - self._last_status >= 1.0:
+            # Counting pending entries is not free: once a second is plenty for a warning
+            # measured in hours.
+            self._last_status = mono
+            self.check_offline()
         if mono - self._last_heartbeat >= self.settings.heartbeat_s:
             self._last_heartbeat = mono
             self.heartbeat()
