@@ -10,6 +10,7 @@ import pytest
 
 from central.server import start_in_thread
 from kiosk.cli import main
+from kiosk.commands.central import start_embedded_central
 from kiosk.commands.queue import open_outbox, open_sync_worker
 from kiosk.config import parse_config
 
@@ -90,3 +91,23 @@ def test_outbox_and_worker_from_configuration(tmp_path: Path) -> None:
     assert worker.outbox is not box  # its own connection
     worker.outbox.close()
     box.close()
+
+
+def test_embedded_central_for_the_demo(tmp_path: Path) -> None:
+    config = parse_config(
+        {
+            "kiosk": {"id": "K-DEMO-01", "terminal": "photo", "data_dir": str(tmp_path)},
+            "central": {"embedded": True},
+        }
+    )
+    handle = start_embedded_central(config)
+    try:
+        box = open_outbox(config)
+        box.put("photo.captured", {"photo_number": "K-DEMO-01-000001"})
+        worker = open_sync_worker(config, central_url=handle.url)
+        assert worker.drain() == 1
+        assert handle.store.stats()["transactions"] == 1
+        worker.outbox.close()
+        box.close()
+    finally:
+        handle.stop()
