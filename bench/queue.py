@@ -26,6 +26,7 @@ import tempfile
 import time
 import uuid
 from pathlib import Path
+from typing import Any
 
 # This file is named like the stdlib ``queue`` module (which urllib3 imports): replace the
 # script's own directory on sys.path with the repository root before the project loads.
@@ -164,6 +165,23 @@ def bench_e2e_concurrent(work: Path, url: str, count: int) -> dict[str, float]:
     return {"per_s": round(count / took, 1), "put_phase_s": round(put_done, 3)}
 
 
+def _pq_batch(items: list[dict[str, Any]]) -> dict[str, object]:
+    """persist-queue items as one batch for the central service."""
+    return {
+        "entries": [
+            {
+                "key": i["data"]["key"],
+                "kind": "bench.entry",
+                "schema_version": 1,
+                "stream": "s",
+                "payload": i["data"]["payload"],
+                "attachments": [],
+            }
+            for i in items
+        ]
+    }
+
+
 def bench_persist_queue(work: Path, url: str, count: int) -> dict[str, object]:
     import persistqueue
     from persistqueue.serializers import json as pq_json
@@ -193,19 +211,7 @@ def bench_persist_queue(work: Path, url: str, count: int) -> dict[str, object]:
             items.append(item)
         if not items:
             break
-        body = {
-            "entries": [
-                {
-                    "key": i["data"]["key"],
-                    "kind": "bench.entry",
-                    "schema_version": 1,
-                    "stream": "s",
-                    "payload": i["data"]["payload"],
-                    "attachments": [],
-                }
-                for i in items
-            ]
-        }
+        body = _pq_batch(items)
         status, data, _ = transport.json_request("POST", "/v1/transactions/batch", body)
         assert status == 200 and all(r["status"] == 201 for r in data["results"])
         for i in items:
@@ -250,19 +256,7 @@ def bench_persist_queue_concurrent(work: Path, url: str, count: int) -> dict[str
             if not items:
                 time.sleep(0.005)
                 continue
-            body = {
-                "entries": [
-                    {
-                        "key": i["data"]["key"],
-                        "kind": "bench.entry",
-                        "schema_version": 1,
-                        "stream": "s",
-                        "payload": i["data"]["payload"],
-                        "attachments": [],
-                    }
-                    for i in items
-                ]
-            }
+            body = _pq_batch(items)
             status, _, _ = transport.json_request("POST", "/v1/transactions/batch", body)
             assert status == 200
             for i in items:

@@ -17,7 +17,8 @@ from __future__ import annotations
 import hashlib
 import hmac
 import os
-from pathlib import Path
+
+from offline_queue.crypto import read_private_file
 
 SCHEME = "v1"
 HEADER_KIOSK = "X-Kiosk-Id"
@@ -45,16 +46,6 @@ def signed_headers(
 
 
 def load_or_create_secret(path: str | os.PathLike[str]) -> bytes:
-    """The kiosk's signing secret: a 0600 file of 64 hex characters, created if absent."""
-    path = Path(path)
-    try:
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    except FileExistsError:
-        pass
-    else:
-        try:
-            os.write(fd, os.urandom(32).hex().encode())
-            os.fsync(fd)
-        finally:
-            os.close(fd)
-    return path.read_text(encoding="ascii").strip().encode()
+    """The kiosk's signing secret: a private (0600) file of 64 hex characters, created if
+    absent; refused if others can read it."""
+    return read_private_file(path, lambda: os.urandom(32).hex().encode()).strip()

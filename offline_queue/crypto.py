@@ -11,6 +11,7 @@ import hmac
 import logging
 import os
 import stat
+from collections.abc import Callable
 from pathlib import Path
 
 from cryptography.exceptions import InvalidTag
@@ -24,11 +25,11 @@ _MAGIC = b"KQ1"
 _KEY_BYTES = 32
 
 
-def load_or_create_key(path: str | os.PathLike[str]) -> bytes:
-    """Read the key file, creating it (0600, 32 random bytes) if absent.
+def read_private_file(path: str | os.PathLike[str], create: Callable[[], bytes]) -> bytes:
+    """Read a secret file, first creating it (mode 0600, content ``create()``) if absent.
 
-    Refuses a key file that group or others can read or write, or that another user owns:
-    a key everyone can read protects nothing."""
+    Refuses a file that group or others can read or write, or that another user owns: a
+    secret everyone can read protects nothing (``KeyFileError``, code ``queue.key_file``)."""
     path = Path(path)
     try:
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
@@ -36,30 +37,36 @@ def load_or_create_key(path: str | os.PathLike[str]) -> bytes:
         pass
     else:
         try:
-            os.write(fd, os.urandom(_KEY_BYTES))
+            os.write(fd, create())
             os.fsync(fd)
         finally:
             os.close(fd)
-        _fsync_dir(path.parent)
-        log.info("created outbox key file %s", path)
+        fsync_dir(path.parent)
+        log.info("created secret file %s", path)
     try:
         info = path.stat()
     except OSError as exc:
-        raise KeyFileError(f"cannot read key file {path}: {exc.strerror}") from exc
+        raise KeyFileError(f"cannot read {path}: {exc.strerror}") from exc
     if info.st_mode & (stat.S_IRWXG | stat.S_IRWXO):
         raise KeyFileError(
-            f"key file {path} is accessible by group/others "
+            f"{path} is accessible by group/others "
             f"(mode {stat.S_IMODE(info.st_mode):o}); chmod 600 it"
         )
     if info.st_uid != os.geteuid():
-        raise KeyFileError(f"key file {path} belongs to another user")
-    key = path.read_bytes()
+        raise KeyFileError(f"{path} belongs to another user")
+    return path.read_bytes()
+
+
+def load_or_create_key(path: str | os.PathLike[str]) -> bytes:
+    """The outbox encryption key: 32 random bytes in a private file (see read_private_file)."""
+    key = read_private_file(path, lambda: os.urandom(_KEY_BYTES))
     if len(key) != _KEY_BYTES:
         raise KeyFileError(f"key file {path} must hold exactly {_KEY_BYTES} bytes")
     return key
 
 
-def _fsync_dir(directory: Path) -> None:
+def fsync_dir(directory: Path) -> None:
+    """Make a file creation or removal in ``directory`` durable."""
     fd = os.open(directory, os.O_RDONLY)
     try:
         os.fsync(fd)

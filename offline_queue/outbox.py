@@ -33,7 +33,7 @@ from pathlib import Path
 from typing import Any
 
 from offline_queue.clock import Clock, SystemClock
-from offline_queue.crypto import Sealer, load_or_create_key
+from offline_queue.crypto import Sealer, fsync_dir, load_or_create_key
 from offline_queue.errors import (
     AttachmentLost,
     InvalidEntry,
@@ -205,14 +205,6 @@ def _is_full(exc: BaseException) -> bool:
     if isinstance(exc, sqlite3.Error):
         return getattr(exc, "sqlite_errorcode", None) == _SQLITE_FULL or "full" in str(exc)
     return isinstance(exc, OSError) and exc.errno in (errno.ENOSPC, errno.EDQUOT, errno.EFBIG)
-
-
-def _fsync_dir(directory: Path) -> None:
-    fd = os.open(directory, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
 
 
 class OutboxTransaction:
@@ -516,7 +508,7 @@ class Outbox:
                 ),
             )
         if written:
-            _fsync_dir(self.attachments_dir)
+            fsync_dir(self.attachments_dir)
         return key
 
     @staticmethod

@@ -34,6 +34,14 @@ def test_load_status_list_drain(tmp_path: Path, capsys: pytest.CaptureFixture[st
     assert out.count("load.synthetic") == 5 and "440304" not in out
     secret = tmp_path / "q.secret"
     secret.write_text("cli-secret")
+    central = start_in_thread(tmp_path / "c0.sqlite", kiosk_secrets={"KIOSK-LOCAL": b"cli-secret"})
+    try:
+        # A signing secret others can read is refused.
+        assert main(["queue", "drain", "--db", db, "--central", central.url]) == 1
+        assert "queue.key_file" in capsys.readouterr().err
+    finally:
+        central.stop()
+    secret.chmod(0o600)
     central = start_in_thread(tmp_path / "c.sqlite", kiosk_secrets={"KIOSK-LOCAL": b"cli-secret"})
     try:
         code, out = _run(capsys, "queue", "drain", "--db", db, "--central", central.url, "--json")

@@ -40,6 +40,7 @@ def test_sigkill_at_random_points_loses_nothing_and_duplicates_nothing(
     log = tmp_path / "accepted.log"
     secret = "crash-test-secret"
     (tmp_path / "outbox.secret").write_text(secret)
+    (tmp_path / "outbox.secret").chmod(0o600)
     central = start_in_thread(tmp_path / "central.sqlite", kiosk_secrets={KIOSK: secret.encode()})
     rng = random.Random(20261127)
     try:
