@@ -338,6 +338,7 @@ class SyncWorker:
                 and isinstance(item.get("key"), str)
                 and isinstance(item.get("status"), int)
                 and not isinstance(item.get("status"), bool)
+                and 200 <= item["status"] <= 599
             ):
                 raise CentralError(
                     "malformed result in central answer", code="central.bad_response"

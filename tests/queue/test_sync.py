@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import json
 import os
 import random
 import ssl
@@ -17,13 +18,16 @@ from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from central.server import CentralHandle, start_in_thread
 from kiosk.clock import ManualClock
 from offline_queue import Attachment, CentralError, InsecureTransport, Outbox
 from offline_queue.backoff import full_jitter, parse_retry_after
-from offline_queue.sync import SyncStatus
-from offline_queue.transport import CentralTransport, check_url
+from offline_queue.outbox import ClaimedEntry
+from offline_queue.sync import SyncStatus, SyncWorker
+from offline_queue.transport import CentralTransport, Response, check_url
 from tests.queue.conftest import ID_NUMBER, KIOSK, SECRET, WorkerFactory, set_faults
 
 
@@ -324,7 +328,7 @@ def test_heartbeat_reaches_central(
 
 
 def test_worker_thread_delivers_in_the_background(tmp_path: Path, central: CentralHandle) -> None:
-    from offline_queue.sync import SyncSettings, SyncWorker
+    from offline_queue.sync import SyncSettings
 
     box = Outbox(tmp_path / "bg.sqlite", kiosk_id=KIOSK)
     worker = SyncWorker(
@@ -408,3 +412,60 @@ def test_tls_is_verified(tmp_path: Path) -> None:
         assert trusted.request("POST", "/v1/heartbeat", body=b"{}").status == 200
     finally:
         handle.stop()
+
+
+# --------------------------------------------------------------------- hostile answers
+_json = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.text(max_size=20),
+    lambda inner: (
+        st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=8), inner, max_size=4)
+    ),
+    max_leaves=12,
+)
+_result = st.fixed_dictionaries(
+    {
+        "key": st.sampled_from(["K-1", "K-2", "K-3"]) | st.integers(),
+        "status": st.integers(0, 999) | st.text(max_size=3) | st.booleans(),
+    },
+    optional={"ref": _json, "error": _json},
+)
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    body=st.binary(max_size=200)
+    | _json.map(lambda v: json.dumps(v).encode())
+    | st.builds(lambda rs: json.dumps({"results": rs}).encode(), st.lists(_result, max_size=5))
+)
+def test_any_central_answer_is_parsed_or_refused_cleanly(body: bytes) -> None:
+    entries = [_claimed("K-1"), _claimed("K-2")]
+    try:
+        outcomes = SyncWorker._parse_results(Response(200, {}, body), entries)
+    except CentralError as exc:
+        assert exc.retryable
+        return
+    assert set(outcomes) >= {"K-1", "K-2"}
+    assert all(
+        isinstance(status, int) and isinstance(detail, str) for status, detail in outcomes.values()
+    )
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.text(max_size=40))
+def test_retry_after_parser_never_raises(value: str) -> None:
+    parsed = parse_retry_after(value)
+    assert parsed is None or parsed >= 0
+
+
+def _claimed(key: str) -> ClaimedEntry:
+    return ClaimedEntry(
+        seq=1,
+        key=key,
+        kind="k.v",
+        schema_version=1,
+        stream="s",
+        payload={},
+        created_at=0.0,
+        attempts=0,
+        lease_token="t",
+    )
