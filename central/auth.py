@@ -25,7 +25,11 @@ def verify(
     stamp = headers.get("X-Kiosk-Timestamp", "")
     given = headers.get("X-Kiosk-Signature", "")
     secret = secrets.get(kiosk)
-    if secret is None or not stamp.isdigit() or abs(now - int(stamp)) > MAX_SKEW_S:
+    if (
+        secret is None
+        or not (stamp.isascii() and stamp.isdigit())
+        or abs(now - int(stamp)) > MAX_SKEW_S
+    ):
         return None
     text = f"v1\n{method.upper()}\n{path}\n{stamp}\n{hashlib.sha256(body).hexdigest()}"
     expected = hmac.new(secret, text.encode(), hashlib.sha256).hexdigest()

@@ -211,7 +211,7 @@ class _Handler(BaseHTTPRequestHandler):
             if self.headers.get("Transfer-Encoding"):
                 raise Refused(411, "Content-Length required")
             return 0
-        if not raw.isdigit():
+        if not (raw.isascii() and raw.isdigit()):
             raise Refused(400, "bad Content-Length")
         length = int(raw)
         if length > MAX_BODY:
@@ -309,7 +309,7 @@ class _Handler(BaseHTTPRequestHandler):
 
     def _create_upload(self, kiosk: str, body: bytes) -> Reply:
         raw = self.headers.get("Upload-Length", "")
-        if not raw.isdigit() or int(raw) > 64 * 1024 * 1024:
+        if not (raw.isascii() and raw.isdigit()) or int(raw) > 64 * 1024 * 1024:
             raise Refused(400, "Upload-Length required (at most 64 MiB)")
         meta: dict[str, str] = {}
         for pair in self.headers.get("Upload-Metadata", "").split(","):
@@ -344,7 +344,7 @@ class _Handler(BaseHTTPRequestHandler):
         length = self._length()
         at = self.headers.get("Upload-Offset", "")
         cut_from = self.server.faults.plan.upload_cut_offset
-        if (at.isdigit() and int(at) >= cut_from) and self.server.faults.pick(
+        if (at.isascii() and at.isdigit() and int(at) >= cut_from) and self.server.faults.pick(
             self.path, ("upload_cut",)
         ):
             self.server.store.bump("faults")
@@ -357,7 +357,7 @@ class _Handler(BaseHTTPRequestHandler):
         if self.headers.get("Content-Type") != "application/offset+octet-stream":
             raise Refused(415, "Content-Type must be application/offset+octet-stream")
         offset = self.headers.get("Upload-Offset", "")
-        if not offset.isdigit():
+        if not (offset.isascii() and offset.isdigit()):
             raise Refused(400, "Upload-Offset required")
         checksum = self.headers.get("Upload-Checksum")
         if checksum:

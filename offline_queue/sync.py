@@ -532,6 +532,6 @@ class SyncWorker:
 
 def _int_header(resp: Response, name: str) -> int:
     value = resp.headers.get(name, "")
-    if not value.isdigit():
+    if not (value.isascii() and value.isdigit()):
         raise CentralError(f"missing or bad {name} header", code="central.bad_response")
     return int(value)

@@ -147,7 +147,12 @@ class CentralTransport:
 
     def _read_body(self, resp: requests.Response, deadline: float) -> bytes:
         declared = resp.headers.get("Content-Length")
-        if declared and declared.isdigit() and int(declared) > self.max_response_bytes:
+        if (
+            declared
+            and declared.isascii()
+            and declared.isdigit()
+            and int(declared) > self.max_response_bytes
+        ):
             raise CentralError(
                 f"central response too large ({declared} bytes)", code="central.too_large"
             )
