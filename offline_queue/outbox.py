@@ -440,7 +440,8 @@ class Outbox:
         """Durably enqueue one entry and return its idempotency key.
 
         Returns only after the commit is on disk: tell the citizen "done" after this returns.
-        ``stream`` orders entries (same stream = delivered in order); default: the kind.
+        ``stream`` orders entries (same stream = delivered in order, a dead one blocks the
+        rest); default: the entry alone, so a refused entry blocks nothing else.
         ``journal_complete=(journal_id, outcome)`` completes a journal entry in the same commit.
         """
         with self.transaction() as tx:
@@ -477,7 +478,7 @@ class Outbox:
         elif not _KEY_RE.match(key):
             raise InvalidEntry(f"bad idempotency key {key!r}")
         now = self._now()
-        stream_id = self._sealer.pseudonym(stream if stream is not None else kind)
+        stream_id = self._sealer.pseudonym(stream if stream is not None else "entry:" + key)
         try:
             self._conn.execute(
                 "INSERT INTO entries (key, kind, schema_version, stream, payload, state, "
