@@ -141,7 +141,9 @@ class _Context:
             self.config.kiosk.id if self.config is not None else DEFAULT_KIOSK_ID
         )
 
-    def outbox(self) -> Outbox:
+    def outbox(self, *, create: bool = False) -> Outbox:
+        if not create and not self.db.exists():
+            raise QueueError(f"no outbox at {self.db}", code="queue.no_outbox")
         self.db.parent.mkdir(parents=True, exist_ok=True)
         return Outbox(self.db, kiosk_id=self.kiosk_id, key_file=self.key_file)
 
@@ -219,7 +221,7 @@ def _load(args: argparse.Namespace) -> int:
     rng = random.Random(args.count)
     filler = "x" * max(0, args.payload_bytes - 120)
     try:
-        with _Context(args).outbox() as outbox:
+        with _Context(args).outbox(create=True) as outbox:
             start = time.perf_counter()
             for n in range(args.count):
                 attachments: tuple[Attachment, ...] = ()

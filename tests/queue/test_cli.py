@@ -73,6 +73,14 @@ def test_redrive_and_discard(tmp_path: Path, capsys: pytest.CaptureFixture[str])
     assert code == 0 and json.loads(out)["dead"] == 0
 
 
+def test_staff_commands_need_an_existing_outbox(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["queue", "status", "--db", str(tmp_path / "missing.sqlite")]) == 1
+    assert "queue.no_outbox" in capsys.readouterr().err
+    assert not (tmp_path / "missing.sqlite").exists()
+
+
 def test_drain_refuses_plain_http_off_loopback(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
