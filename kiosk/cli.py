@@ -19,6 +19,8 @@ COMMAND_MODULES: tuple[str, ...] = (
     "kiosk.commands.flows",
     "kiosk.commands.devices",
     "kiosk.commands.sim",
+    "kiosk.commands.queue",
+    "kiosk.commands.central",
 )
 
 

@@ -90,6 +90,12 @@ class CentralSection(_Section):
         default="", description="File with the kiosk's HMAC secret for request signing."
     )
     timeout_s: PositiveSeconds = Field(default=10.0, description="Per-request timeout.")
+    max_response_kb: Annotated[int, Field(ge=16, le=65_536)] = Field(
+        default=1024, description="Largest central answer read (KiB); more fails the attempt."
+    )
+    heartbeat_s: PositiveSeconds = Field(
+        default=300.0, description="Seconds between device-status heartbeats to central."
+    )
 
 
 class QueueSection(_Section):
@@ -105,6 +111,18 @@ class QueueSection(_Section):
     )
     batch_size: Annotated[int, Field(ge=1, le=1000)] = Field(
         default=100, description="Entries per sync request."
+    )
+    lease_s: PositiveSeconds = Field(
+        default=60.0, description="Seconds an entry stays leased to a sync attempt."
+    )
+    max_backoff_s: PositiveSeconds = Field(
+        default=300.0, description="Cap of the full-jitter retry delay (seconds)."
+    )
+    max_db_mb: Annotated[int, Field(ge=0, le=1_000_000)] = Field(
+        default=0, description="Largest outbox database (MiB); 0 = limited by the disk only."
+    )
+    min_free_mb: Annotated[int, Field(ge=0, le=1_000_000)] = Field(
+        default=64, description="Free disk (MiB) below which the kiosk stops taking transactions."
     )
 
 

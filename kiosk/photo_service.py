@@ -59,9 +59,17 @@ Post = Callable[[Event], None]
 
 
 class PhotoService:
-    def __init__(self, *, kiosk_id: str, spec: PhotoSpec, frames: FrameSource, post: Post,
-                 outbox: Outbox | None, voice: Voice | None = None,
-                 now: Callable[[], datetime] = datetime.now) -> None:
+    def __init__(
+        self,
+        *,
+        kiosk_id: str,
+        spec: PhotoSpec,
+        frames: FrameSource,
+        post: Post,
+        outbox: Outbox | None,
+        voice: Voice | None = None,
+        now: Callable[[], datetime] = datetime.now,
+    ) -> None:
         self.kiosk_id = kiosk_id
         self.spec = spec
         self.engine = PhotoEngine(spec)
@@ -85,8 +93,9 @@ class PhotoService:
         if live and not self._live.is_set():
             self._live.set()
             if self._thread is None or not self._thread.is_alive():
-                self._thread = threading.Thread(target=self._live_loop, name="photo-live",
-                                                daemon=True)
+                self._thread = threading.Thread(
+                    target=self._live_loop, name="photo-live", daemon=True
+                )
                 self._thread.start()
         elif not live:
             self._live.clear()
@@ -133,8 +142,9 @@ class PhotoService:
 
     # --- capture and submit (service worker) --------------------------------------------------
 
-    def execute(self, operation: str, args: Mapping[str, Any],
-                session: Session | None) -> Mapping[str, Any]:
+    def execute(
+        self, operation: str, args: Mapping[str, Any], session: Session | None
+    ) -> Mapping[str, Any]:
         if session is None:
             raise KioskError("no session", code="photo.no_session")
         if operation == "capture":
@@ -160,8 +170,12 @@ class PhotoService:
         captures.append(capture)
         session.put("photo_captures", captures)
         best = best_capture(captures)
-        return {"index": len(captures) - 1, "best": best, "count": len(captures),
-                "compliant": capture["jpeg"] is not None and assessment.compliant}
+        return {
+            "index": len(captures) - 1,
+            "best": best,
+            "count": len(captures),
+            "compliant": capture["jpeg"] is not None and assessment.compliant,
+        }
 
     def _submit(self, session: Session, index: int) -> Mapping[str, Any]:
         captures: list[dict[str, Any]] = session.get("photo_captures") or []
@@ -181,14 +195,21 @@ class PhotoService:
             "taken_at": taken.isoformat(timespec="seconds"),
             "spec": {"name": self.spec.name, "version": self.spec.version},
             "compliance": assessment.as_dict(),
-            "id_binding": None if idcard is None else {
-                "id_number": idcard.id_number, "name": idcard.name,
-                "card_type": idcard.card_type.value},
+            "id_binding": None
+            if idcard is None
+            else {
+                "id_number": idcard.id_number,
+                "name": idcard.name,
+                "card_type": idcard.card_type.value,
+            },
         }
         # Durable before the citizen is told anything: put() returns after the commit.
-        self.outbox.put("photo.accepted", payload, stream=f"photo:{number}",
-                        attachments=[Attachment("photo.jpg", bytes(capture["jpeg"]),
-                                                "image/jpeg")])
+        self.outbox.put(
+            "photo.accepted",
+            payload,
+            stream=f"photo:{number}",
+            attachments=[Attachment("photo.jpg", bytes(capture["jpeg"]), "image/jpeg")],
+        )
         session.put("photo_number", number)
         session.put("photo_jpeg", capture["jpeg"])
         return {"photo_number": number, "taken_at": payload["taken_at"]}
@@ -196,6 +217,7 @@ class PhotoService:
 
 def best_capture(captures: list[dict[str, Any]]) -> int:
     """Index of the best photo of the session: submittable ones first, then by score."""
+
     def rank(i: int) -> tuple[bool, float]:
         c = captures[i]
         return (c["jpeg"] is not None, float(c["assessment"].overall_score))
@@ -210,11 +232,12 @@ def live_summary(assessment: Assessment, language: str) -> dict[str, Any]:
     box = assessment.face_box
     return {
         "compliant": assessment.compliant,
-        "instruction": None if top is None else {"zh": top.instruction_zh,
-                                                 "en": top.instruction_en,
-                                                 "measure": top.name},
-        "face": None if box is None else [round(box.x / w, 2), round(box.y / h, 2),
-                                          round(box.w / w, 2), round(box.h / h, 2)],
+        "instruction": None
+        if top is None
+        else {"zh": top.instruction_zh, "en": top.instruction_en, "measure": top.name},
+        "face": None
+        if box is None
+        else [round(box.x / w, 2), round(box.y / h, 2), round(box.w / w, 2), round(box.h / h, 2)],
     }
 
 
@@ -226,8 +249,14 @@ def review_data(captures: list[dict[str, Any]], index: int, spec: PhotoSpec) -> 
         "jpeg": bytes(capture["jpeg"]) if capture["jpeg"] is not None else None,
         "can_submit": capture["jpeg"] is not None and assessment.compliant,
         "requirements": [
-            {"zh": r.title_zh, "en": r.title_en, "passed": r.passed, "hard": r.hard,
-             "why_zh": r.explanation_zh, "why_en": r.explanation_en}
+            {
+                "zh": r.title_zh,
+                "en": r.title_en,
+                "passed": r.passed,
+                "hard": r.hard,
+                "why_zh": r.explanation_zh,
+                "why_en": r.explanation_en,
+            }
             for r in photo_requirements(assessment, spec)
         ],
         "reasons": [{"zh": zh, "en": en} for zh, en in capture["reasons"]],

@@ -53,8 +53,9 @@ class Voice:
                 self.wav_dir.mkdir(parents=True, exist_ok=True)
                 command += ["-w", str(self.wav_dir / f"prompt-{len(self.spoken):03d}.wav")]
             try:
-                self._process = subprocess.Popen([*command, text], stdout=subprocess.DEVNULL,
-                                                 stderr=subprocess.DEVNULL)
+                self._process = subprocess.Popen(
+                    [*command, text], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+                )
             except OSError as exc:
                 log.warning("cannot speak: %s", exc)
                 return False

@@ -27,64 +27,69 @@ from kiosk.i18n import register
 
 SENIOR_AGE = 60
 
-register({
-    "service.photo.identify.title": ("请放置身份证（可选）", "Place your ID card (optional)"),
-    "service.photo.identify.body": (
-        "放置身份证可将照片与您的证件关联；也可以直接开始拍照，到窗口再关联。",
-        "With your ID card the photo is linked to you; or start now and link it at the window.",
-    ),
-    "photo.skip": ("跳过，直接拍照", "Skip, take the photo"),
-    "photo.reading": ("正在读取身份证，请勿移动…", "Reading your ID card, please hold still…"),
-    "photo.read_failed": ("身份证读取失败", "The ID card could not be read"),
-    "photo.read_failed.body": (
-        "请取下身份证后重新放置；或者跳过，直接拍照。",
-        "Lift the card and place it again, or skip and take the photo.",
-    ),
-    "photo.retry": ("重新读取", "Try again"),
-    "photo.senior.title": ("您可以使用近期照片", "You may reuse a recent photo"),
-    "photo.senior.body": (
-        "年满60周岁的申请人，可使用近5年内的出入境证件或身份证照片，无需重新拍照。",
-        "People aged 60 or over may reuse an exit-entry or ID card photo from the last 5 years.",
-    ),
-    "photo.take_new": ("仍要拍新照片", "Take a new photo anyway"),
-    "photo.finish": ("结束", "Finish"),
-    "photo.live.title": ("请看镜头", "Please look at the camera"),
-    "photo.live.ok": ("很好，保持不动", "Good, hold still"),
-    "photo.live.searching": ("请站到摄像头前", "Please stand in front of the camera"),
-    "photo.capture": ("拍照", "Take photo"),
-    "photo.countdown": ("准备拍照", "Get ready"),
-    "photo.processing": ("正在检查照片…", "Checking the photo…"),
-    "photo.review.title": ("请确认照片", "Check your photo"),
-    "photo.review.best": ("这是您本次拍得最好的一张", "This is your best photo so far"),
-    "photo.review.cannot": ("这张照片不符合要求，不能提交：", "This photo cannot be submitted:"),
-    "photo.use": ("使用这张照片", "Use this photo"),
-    "photo.retake": ("重拍（免费）", "Retake (free)"),
-    "photo.saving": ("正在保存照片…", "Saving your photo…"),
-    "photo.printing": ("正在打印回执…", "Printing your receipt…"),
-    "photo.done.title": ("照片已保存", "Your photo is saved"),
-    "photo.done.body": (
-        "请取走回执，到受理窗口出示回执上的图像号即可。",
-        "Take your receipt and show the photo number at the application counter.",
-    ),
-    "photo.done.card": ("别忘了取回您的身份证", "Remember to take your ID card"),
-    "photo.no_receipt.title": ("照片已保存，回执无法打印", "Photo saved - no receipt printed"),
-    "photo.no_receipt.body": (
-        "请记下或用手机拍下下面的图像号和二维码，到窗口出示即可。已通知工作人员。",
-        "Write down or photograph the number and QR code below; staff have been told.",
-    ),
-    "photo.save_failed.title": ("照片未能保存", "The photo could not be saved"),
-    "photo.save_failed.body": (
-        "本机暂时无法保存照片，请呼叫工作人员。您的照片没有被提交。",
-        "This machine cannot store photos right now; please call staff. Nothing was submitted.",
-    ),
-    "photo.receipt.title": ("出入境数字相片采集回执", "Exit-entry digital photo receipt"),
-    "photo.receipt.number": ("图像号", "Photo number"),
-    "photo.receipt.next": (
-        "请在受理窗口出示本回执，工作人员扫码即可调取照片。",
-        "Show this receipt at the counter; staff scan it to attach your photo.",
-    ),
-    "photo.camera_failed": ("摄像头无法拍照", "The camera could not take the photo"),
-})
+register(
+    {
+        "service.photo.identify.title": ("请放置身份证（可选）", "Place your ID card (optional)"),
+        "service.photo.identify.body": (
+            "放置身份证可将照片与您的证件关联；也可以直接开始拍照，到窗口再关联。",
+            "With your ID card the photo is linked to you; or start now and link it at the window.",
+        ),
+        "photo.skip": ("跳过，直接拍照", "Skip, take the photo"),
+        "photo.reading": ("正在读取身份证，请勿移动…", "Reading your ID card, please hold still…"),
+        "photo.read_failed": ("身份证读取失败", "The ID card could not be read"),
+        "photo.read_failed.body": (
+            "请取下身份证后重新放置；或者跳过，直接拍照。",
+            "Lift the card and place it again, or skip and take the photo.",
+        ),
+        "photo.retry": ("重新读取", "Try again"),
+        "photo.senior.title": ("您可以使用近期照片", "You may reuse a recent photo"),
+        "photo.senior.body": (
+            "年满60周岁的申请人，可使用近5年内的出入境证件或身份证照片，无需重新拍照。",
+            "People aged 60 or over may reuse an exit-entry or ID card photo from the last 5 years.",
+        ),
+        "photo.take_new": ("仍要拍新照片", "Take a new photo anyway"),
+        "photo.finish": ("结束", "Finish"),
+        "photo.live.title": ("请看镜头", "Please look at the camera"),
+        "photo.live.ok": ("很好，保持不动", "Good, hold still"),
+        "photo.live.searching": ("请站到摄像头前", "Please stand in front of the camera"),
+        "photo.capture": ("拍照", "Take photo"),
+        "photo.countdown": ("准备拍照", "Get ready"),
+        "photo.processing": ("正在检查照片…", "Checking the photo…"),
+        "photo.review.title": ("请确认照片", "Check your photo"),
+        "photo.review.best": ("这是您本次拍得最好的一张", "This is your best photo so far"),
+        "photo.review.cannot": (
+            "这张照片不符合要求，不能提交：",
+            "This photo cannot be submitted:",
+        ),
+        "photo.use": ("使用这张照片", "Use this photo"),
+        "photo.retake": ("重拍（免费）", "Retake (free)"),
+        "photo.saving": ("正在保存照片…", "Saving your photo…"),
+        "photo.printing": ("正在打印回执…", "Printing your receipt…"),
+        "photo.done.title": ("照片已保存", "Your photo is saved"),
+        "photo.done.body": (
+            "请取走回执，到受理窗口出示回执上的图像号即可。",
+            "Take your receipt and show the photo number at the application counter.",
+        ),
+        "photo.done.card": ("别忘了取回您的身份证", "Remember to take your ID card"),
+        "photo.no_receipt.title": ("照片已保存，回执无法打印", "Photo saved - no receipt printed"),
+        "photo.no_receipt.body": (
+            "请记下或用手机拍下下面的图像号和二维码，到窗口出示即可。已通知工作人员。",
+            "Write down or photograph the number and QR code below; staff have been told.",
+        ),
+        "photo.save_failed.title": ("照片未能保存", "The photo could not be saved"),
+        "photo.save_failed.body": (
+            "本机暂时无法保存照片，请呼叫工作人员。您的照片没有被提交。",
+            "This machine cannot store photos right now; please call staff. Nothing was submitted.",
+        ),
+        "photo.receipt.title": ("出入境数字相片采集回执", "Exit-entry digital photo receipt"),
+        "photo.receipt.number": ("图像号", "Photo number"),
+        "photo.receipt.next": (
+            "请在受理窗口出示本回执，工作人员扫码即可调取照片。",
+            "Show this receipt at the counter; staff scan it to attach your photo.",
+        ),
+        "photo.camera_failed": ("摄像头无法拍照", "The camera could not take the photo"),
+    }
+)
 
 
 def _begin(ctx: Context, event: Event) -> list[Command]:
@@ -130,20 +135,34 @@ def _done(ctx: Context, event: Event) -> list[Command]:
 
 
 def _paper_alert(ctx: Context, event: Event) -> list[Command]:
-    return [Alert("printer.receipt_failed",
-                  f"photo {ctx['photo'].get('number')} saved, receipt not printed: "
-                  f"{event.data.get('code')}")]
+    return [
+        Alert(
+            "printer.receipt_failed",
+            f"photo {ctx['photo'].get('number')} saved, receipt not printed: "
+            f"{event.data.get('code')}",
+        )
+    ]
 
 
 def _save_alert(ctx: Context, event: Event) -> list[Command]:
     return [Alert("outbox.put_failed", str(event.data.get("message", "")))]
 
 
-def _message(title: str, body: str | None = None, *, tone: str = "info",
-             buttons: tuple[tuple[str, str, str], ...] = (), **extra: Any) -> dict[str, Any]:
-    return {"title": title, "body": body, "tone": tone,
-            "buttons": [{"intent": i, "label": label, "style": style}
-                        for i, label, style in buttons], **extra}
+def _message(
+    title: str,
+    body: str | None = None,
+    *,
+    tone: str = "info",
+    buttons: tuple[tuple[str, str, str], ...] = (),
+    **extra: Any,
+) -> dict[str, Any]:
+    return {
+        "title": title,
+        "body": body,
+        "tone": tone,
+        "buttons": [{"intent": i, "label": label, "style": style} for i, label, style in buttons],
+        **extra,
+    }
 
 
 def qr_png(text: str, box: int = 10) -> bytes:
@@ -174,8 +193,14 @@ def build(config: KioskConfig) -> tuple[ServiceFlow, ...]:
             {"text": "请在受理窗口出示本回执。"},
             {"text": "Show this receipt at the application counter."},
         ]
-        return [Call("printer", "print", {"receipt": {"title": number, "items": items}},
-                     reply="photo.print")]
+        return [
+            Call(
+                "printer",
+                "print",
+                {"receipt": {"title": number, "items": items}},
+                reply="photo.print",
+            )
+        ]
 
     def live_view(ctx: Context) -> dict[str, Any]:
         return {"live": ctx["photo"]["live"], "mode": "live"}
@@ -197,103 +222,206 @@ def build(config: KioskConfig) -> tuple[ServiceFlow, ...]:
 
     def done_view(ctx: Context) -> dict[str, Any]:
         identified = bool(ctx.get("session") and ctx["session"].has("idcard"))
-        return _message("photo.done.title", "photo.done.body", tone="ok",
-                        code=ctx["photo"]["number"],
-                        progress="photo.done.card" if identified else None,
-                        buttons=(("finished", "photo.finish", "primary"),))
+        return _message(
+            "photo.done.title",
+            "photo.done.body",
+            tone="ok",
+            code=ctx["photo"]["number"],
+            progress="photo.done.card" if identified else None,
+            buttons=(("finished", "photo.finish", "primary"),),
+        )
 
     def no_receipt_view(ctx: Context) -> dict[str, Any]:
         number = ctx["photo"]["number"]
-        return _message("photo.no_receipt.title", "photo.no_receipt.body", tone="warn",
-                        code=number, image_png=qr_png(number),
-                        buttons=(("finished", "photo.finish", "primary"),))
+        return _message(
+            "photo.no_receipt.title",
+            "photo.no_receipt.body",
+            tone="warn",
+            code=number,
+            image_png=qr_png(number),
+            buttons=(("finished", "photo.finish", "primary"),),
+        )
 
     states = (
-        State("photo_identify", "message",
-              (Transition("idcard.placed", "photo_reading"),
-               Transition("skip", "photo_live"), Transition("back", MENU)),
-              idle=True, on_enter=_begin,
-              view=lambda ctx: _message("service.photo.identify.title",
-                                        "service.photo.identify.body",
-                                        buttons=(("back", "app.back", ""),
-                                                 ("skip", "photo.skip", "primary")))),
-        State("photo_reading", "message",
-              (Transition("photo.idcard.ok", "photo_senior", guard=_is_senior, label="age 60+"),
-               Transition("photo.idcard.ok", "photo_live"),
-               Transition("photo.idcard.failed", "photo_read_failed"),
-               Transition(TIMEOUT, "photo_read_failed")),
-              timeout=lambda ctx: t.device_s, on_enter=_read,
-              view=lambda ctx: _message("photo.reading")),
-        State("photo_read_failed", "message",
-              (Transition("idcard.placed", "photo_reading"), Transition("retry", "photo_reading"),
-               Transition("skip", "photo_live"), Transition("back", MENU)),
-              idle=True,
-              view=lambda ctx: _message("photo.read_failed", "photo.read_failed.body",
-                                        tone="warn",
-                                        buttons=(("back", "app.back", ""),
-                                                 ("retry", "photo.retry", ""),
-                                                 ("skip", "photo.skip", "primary")))),
-        State("photo_senior", "message",
-              (Transition("take_new", "photo_live"),
-               Transition("finished", ATTRACT, action=_done)),
-              idle=True,
-              view=lambda ctx: _message("photo.senior.title", "photo.senior.body", tone="ok",
-                                        buttons=(("finished", "photo.finish", ""),
-                                                 ("take_new", "photo.take_new", "primary")))),
-        State("photo_live", "photo_live",
-              (Transition("photo.assessment", SAME, action=_live_update),
-               Transition("photo.steady", "photo_countdown", label="compliant and still"),
-               Transition("capture", "photo_countdown", label="tap"),
-               Transition("back", MENU)),
-              idle=True, view=live_view),
-        State("photo_countdown", "photo_live",
-              (Transition("photo.assessment", SAME, action=_live_update),
-               Transition(TIMEOUT, "photo_processing", label="3-2-1"),
-               Transition("back", "photo_live")),
-              timeout=lambda ctx: 3.0, view=countdown_view),
-        State("photo_processing", "message",
-              (Transition("photo.capture.ok", "photo_review", action=_captured),
-               Transition("photo.capture.failed", "photo_live"),
-               Transition(TIMEOUT, "photo_live")),
-              timeout=lambda ctx: t.device_s, on_enter=_capture,
-              view=lambda ctx: _message("photo.processing")),
-        State("photo_review", "photo_review",
-              (Transition("use", "photo_saving"), Transition("retake", "photo_live"),
-               Transition("back", "photo_live")),
-              idle=True, view=review_view),
-        State("photo_saving", "message",
-              (Transition("photo.submit.ok", "photo_printing", action=_saved),
-               Transition("photo.submit.failed", "photo_save_failed", action=_save_alert),
-               Transition(TIMEOUT, "photo_save_failed")),
-              timeout=lambda ctx: t.device_s, on_enter=_submit,
-              view=lambda ctx: _message("photo.saving")),
-        State("photo_save_failed", "message",
-              (Transition("finished", ATTRACT, action=_done), Transition(TIMEOUT, ATTRACT)),
-              timeout=lambda ctx: t.message_s * 3,
-              view=lambda ctx: _message("photo.save_failed.title", "photo.save_failed.body",
-                                        tone="error",
-                                        buttons=(("finished", "photo.finish", ""),))),
-        State("photo_printing", "message",
-              (Transition("photo.print.ok", "photo_done"),
-               Transition("photo.print.failed", "photo_no_receipt", action=_paper_alert),
-               Transition(TIMEOUT, "photo_no_receipt", action=_paper_alert)),
-              timeout=lambda ctx: t.device_s, on_enter=receipt,
-              view=lambda ctx: _message("photo.printing", code=ctx["photo"]["number"])),
-        State("photo_done", "message",
-              (Transition("finished", ATTRACT, action=_done),
-               Transition(TIMEOUT, ATTRACT, action=_done)),
-              timeout=lambda ctx: t.message_s * 2, view=done_view),
-        State("photo_no_receipt", "message",
-              (Transition("finished", ATTRACT, action=_done),
-               Transition(TIMEOUT, ATTRACT, action=_done)),
-              timeout=lambda ctx: t.message_s * 8, view=no_receipt_view),
+        State(
+            "photo_identify",
+            "message",
+            (
+                Transition("idcard.placed", "photo_reading"),
+                Transition("skip", "photo_live"),
+                Transition("back", MENU),
+            ),
+            idle=True,
+            on_enter=_begin,
+            view=lambda ctx: _message(
+                "service.photo.identify.title",
+                "service.photo.identify.body",
+                buttons=(("back", "app.back", ""), ("skip", "photo.skip", "primary")),
+            ),
+        ),
+        State(
+            "photo_reading",
+            "message",
+            (
+                Transition("photo.idcard.ok", "photo_senior", guard=_is_senior, label="age 60+"),
+                Transition("photo.idcard.ok", "photo_live"),
+                Transition("photo.idcard.failed", "photo_read_failed"),
+                Transition(TIMEOUT, "photo_read_failed"),
+            ),
+            timeout=lambda ctx: t.device_s,
+            on_enter=_read,
+            view=lambda ctx: _message("photo.reading"),
+        ),
+        State(
+            "photo_read_failed",
+            "message",
+            (
+                Transition("idcard.placed", "photo_reading"),
+                Transition("retry", "photo_reading"),
+                Transition("skip", "photo_live"),
+                Transition("back", MENU),
+            ),
+            idle=True,
+            view=lambda ctx: _message(
+                "photo.read_failed",
+                "photo.read_failed.body",
+                tone="warn",
+                buttons=(
+                    ("back", "app.back", ""),
+                    ("retry", "photo.retry", ""),
+                    ("skip", "photo.skip", "primary"),
+                ),
+            ),
+        ),
+        State(
+            "photo_senior",
+            "message",
+            (Transition("take_new", "photo_live"), Transition("finished", ATTRACT, action=_done)),
+            idle=True,
+            view=lambda ctx: _message(
+                "photo.senior.title",
+                "photo.senior.body",
+                tone="ok",
+                buttons=(
+                    ("finished", "photo.finish", ""),
+                    ("take_new", "photo.take_new", "primary"),
+                ),
+            ),
+        ),
+        State(
+            "photo_live",
+            "photo_live",
+            (
+                Transition("photo.assessment", SAME, action=_live_update),
+                Transition("photo.steady", "photo_countdown", label="compliant and still"),
+                Transition("capture", "photo_countdown", label="tap"),
+                Transition("back", MENU),
+            ),
+            idle=True,
+            view=live_view,
+        ),
+        State(
+            "photo_countdown",
+            "photo_live",
+            (
+                Transition("photo.assessment", SAME, action=_live_update),
+                Transition(TIMEOUT, "photo_processing", label="3-2-1"),
+                Transition("back", "photo_live"),
+            ),
+            timeout=lambda ctx: 3.0,
+            view=countdown_view,
+        ),
+        State(
+            "photo_processing",
+            "message",
+            (
+                Transition("photo.capture.ok", "photo_review", action=_captured),
+                Transition("photo.capture.failed", "photo_live"),
+                Transition(TIMEOUT, "photo_live"),
+            ),
+            timeout=lambda ctx: t.device_s,
+            on_enter=_capture,
+            view=lambda ctx: _message("photo.processing"),
+        ),
+        State(
+            "photo_review",
+            "photo_review",
+            (
+                Transition("use", "photo_saving"),
+                Transition("retake", "photo_live"),
+                Transition("back", "photo_live"),
+            ),
+            idle=True,
+            view=review_view,
+        ),
+        State(
+            "photo_saving",
+            "message",
+            (
+                Transition("photo.submit.ok", "photo_printing", action=_saved),
+                Transition("photo.submit.failed", "photo_save_failed", action=_save_alert),
+                Transition(TIMEOUT, "photo_save_failed"),
+            ),
+            timeout=lambda ctx: t.device_s,
+            on_enter=_submit,
+            view=lambda ctx: _message("photo.saving"),
+        ),
+        State(
+            "photo_save_failed",
+            "message",
+            (Transition("finished", ATTRACT, action=_done), Transition(TIMEOUT, ATTRACT)),
+            timeout=lambda ctx: t.message_s * 3,
+            view=lambda ctx: _message(
+                "photo.save_failed.title",
+                "photo.save_failed.body",
+                tone="error",
+                buttons=(("finished", "photo.finish", ""),),
+            ),
+        ),
+        State(
+            "photo_printing",
+            "message",
+            (
+                Transition("photo.print.ok", "photo_done"),
+                Transition("photo.print.failed", "photo_no_receipt", action=_paper_alert),
+                Transition(TIMEOUT, "photo_no_receipt", action=_paper_alert),
+            ),
+            timeout=lambda ctx: t.device_s,
+            on_enter=receipt,
+            view=lambda ctx: _message("photo.printing", code=ctx["photo"]["number"]),
+        ),
+        State(
+            "photo_done",
+            "message",
+            (
+                Transition("finished", ATTRACT, action=_done),
+                Transition(TIMEOUT, ATTRACT, action=_done),
+            ),
+            timeout=lambda ctx: t.message_s * 2,
+            view=done_view,
+        ),
+        State(
+            "photo_no_receipt",
+            "message",
+            (
+                Transition("finished", ATTRACT, action=_done),
+                Transition(TIMEOUT, ATTRACT, action=_done),
+            ),
+            timeout=lambda ctx: t.message_s * 8,
+            view=no_receipt_view,
+        ),
     )
     return (ServiceFlow("photo", "photo_identify", states, icon="camera", finishing=FINISHING),)
 
 
 # A citizen being told their photo number must not be cut off by an out-of-service switch:
 # those states finish first (the kiosk goes out of service right after).
-FINISHING = ("photo_saving", "photo_printing", "photo_done", "photo_no_receipt",
-             "photo_save_failed")
+FINISHING = (
+    "photo_saving",
+    "photo_printing",
+    "photo_done",
+    "photo_no_receipt",
+    "photo_save_failed",
+)
 
 SERVICE_BUILDERS[TerminalType.PHOTO].append(build)

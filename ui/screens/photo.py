@@ -70,14 +70,16 @@ class Preview(QWidget):
         if self._image is not None:
             painter.drawImage(target, self._image)
         colour = GREEN if self.compliant else (AMBER if self.has_face else WHITE)
-        painter.setPen(QPen(colour, 10, Qt.PenStyle.DashLine if not self.compliant
-                            else Qt.PenStyle.SolidLine))
+        painter.setPen(
+            QPen(colour, 10, Qt.PenStyle.DashLine if not self.compliant else Qt.PenStyle.SolidLine)
+        )
         # Head outline: where a compliant head sits in the 3:4 output crop.
         guide_h = target.height() * 0.62
         guide_w = guide_h * 0.72
         centre_x, centre_y = target.center().x(), target.top() + target.height() * 0.45
-        painter.drawEllipse(QRectF(centre_x - guide_w / 2, centre_y - guide_h / 2,
-                                   guide_w, guide_h))
+        painter.drawEllipse(
+            QRectF(centre_x - guide_w / 2, centre_y - guide_h / 2, guide_w, guide_h)
+        )
         if self.countdown is not None and self.countdown > 0:
             font = painter.font()
             font.setPixelSize(int(target.height() * 0.35))
@@ -224,20 +226,30 @@ class PhotoReviewScreen(Screen):
         if isinstance(jpeg, bytes | bytearray):
             pixmap = QPixmap()
             pixmap.loadFromData(bytes(jpeg), "JPEG")
-            self.photo.setPixmap(pixmap.scaled(self.photo.size(),
-                                               Qt.AspectRatioMode.KeepAspectRatio,
-                                               Qt.TransformationMode.SmoothTransformation))
+            self.photo.setPixmap(
+                pixmap.scaled(
+                    self.photo.size(),
+                    Qt.AspectRatioMode.KeepAspectRatio,
+                    Qt.TransformationMode.SmoothTransformation,
+                )
+            )
         else:
             self.photo.clear()
         self.note.setText(self.tr_("photo.review.best") if data.get("best_shown") else "")
         self._render_checks(list(data.get("requirements", [])))
         can_submit = bool(data.get("can_submit"))
         reasons = [str(r.get(self.language) or r.get("zh")) for r in data.get("reasons", [])]
-        failed = [str(r.get(f"why_{self.language}") or r.get(self.language))
-                  for r in data.get("requirements", []) if r.get("hard") and not r["passed"]]
+        failed = [
+            str(r.get(f"why_{self.language}") or r.get(self.language))
+            for r in data.get("requirements", [])
+            if r.get("hard") and not r["passed"]
+        ]
         self.reason.setVisible(not can_submit)
-        self.reason.setText(self.tr_("photo.review.cannot") + " "
-                            + "；".join(reasons or failed) if not can_submit else "")
+        self.reason.setText(
+            self.tr_("photo.review.cannot") + " " + "；".join(reasons or failed)
+            if not can_submit
+            else ""
+        )
         self.use.setEnabled(can_submit)
         self.use.setText(self.tr_("photo.use"))
         self.retake.setText(self.tr_("photo.retake"))

@@ -1,0 +1,671 @@
+"""The central store: idempotent transaction ingest, resumable uploads, heartbeats and the
+look-ups the kiosk flows need (eligibility, endorsement issue, documents ready, photo
+receipts). One SQLite file (WAL, synchronous=FULL); every method is serialised by a lock.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import json
+import os
+import re
+import sqlite3
+import threading
+import time
+import uuid
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from datetime import date, timedelta
+from pathlib import Path
+from typing import Any
+
+from central.idnumber import check_char, is_valid
+
+LOCAL_PROVINCE = "44"  # the administration's own province (Guangdong in the demo data)
+VALIDITY_MARGIN_DAYS = 20  # permit must outlive the endorsement by about 20 days
+MAX_SCHEMA_VERSION = 2
+KEY_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:-]{0,254}$")
+
+
+@dataclass(frozen=True)
+class Option:
+    code: str
+    trips: str
+    validity_days: int
+    fee_cny: int
+
+
+# Fees published for the non-tax revenue system (domain.md).
+OPTIONS = (
+    Option("one_trip", "one", 90, 15),
+    Option("two_trips", "two", 90, 30),
+    Option("multi_1y", "multiple", 365, 80),
+    Option("multi_2y", "multiple", 730, 120),
+    Option("multi_3y", "multiple", 1095, 160),
+    Option("multi_5y", "multiple", 1825, 240),
+)
+REGIONS = ("HK", "MO")
+PURPOSES = ("individual", "group", "family_visit", "business")
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS transactions (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT,
+    key TEXT NOT NULL UNIQUE,
+    kiosk_id TEXT NOT NULL,
+    kind TEXT NOT NULL,
+    stream TEXT NOT NULL,
+    fingerprint TEXT NOT NULL,
+    status INTEGER NOT NULL,
+    response TEXT NOT NULL,
+    payload TEXT NOT NULL,
+    received_at REAL NOT NULL
+);
+CREATE TABLE IF NOT EXISTS uploads (
+    id TEXT PRIMARY KEY,
+    kiosk_id TEXT NOT NULL,
+    length INTEGER NOT NULL,
+    offset INTEGER NOT NULL,
+    filename TEXT NOT NULL,
+    content_type TEXT NOT NULL,
+    sha256 TEXT NOT NULL,
+    created_at REAL NOT NULL,
+    completed_at REAL
+);
+CREATE TABLE IF NOT EXISTS heartbeats (
+    kiosk_id TEXT PRIMARY KEY, at REAL NOT NULL, status TEXT NOT NULL, count INTEGER NOT NULL
+);
+CREATE TABLE IF NOT EXISTS citizens (
+    id_number TEXT PRIMARY KEY,
+    name TEXT NOT NULL,
+    permit_no TEXT NOT NULL,
+    permit_expiry TEXT NOT NULL,
+    first_application INTEGER NOT NULL,
+    registered_personnel INTEGER NOT NULL,
+    endorsement_until TEXT,
+    permit_used INTEGER NOT NULL
+);
+CREATE TABLE IF NOT EXISTS endorsements (
+    endorsement_no TEXT PRIMARY KEY,
+    id_number TEXT NOT NULL,
+    option TEXT NOT NULL,
+    region TEXT NOT NULL,
+    purpose TEXT NOT NULL,
+    fee_cny INTEGER NOT NULL,
+    valid_from TEXT NOT NULL,
+    valid_until TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS documents (
+    document_no TEXT PRIMARY KEY,
+    id_number TEXT NOT NULL,
+    kind TEXT NOT NULL,
+    slot TEXT NOT NULL,
+    ready_since TEXT NOT NULL,
+    handed_over_at REAL
+);
+CREATE TABLE IF NOT EXISTS photos (
+    photo_number TEXT PRIMARY KEY,
+    kiosk_id TEXT NOT NULL,
+    sha256 TEXT NOT NULL,
+    id_number TEXT,
+    receipt_code TEXT NOT NULL,
+    registered_at TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS counters (name TEXT PRIMARY KEY, value INTEGER NOT NULL);
+"""
+
+
+class Refused(Exception):
+    """A request the service answers with an error status and a JSON reason."""
+
+    def __init__(self, status: int, error: str, **extra: Any) -> None:
+        super().__init__(error)
+        self.status = status
+        self.body = {"error": error, **extra}
+
+
+def make_id_number(region6: str, birth: str, serial3: str) -> str:
+    first17 = region6 + birth + serial3
+    return first17 + check_char(first17)
+
+
+def canonical(value: Any) -> bytes:
+    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
+
+
+class CentralStore:
+    """Durable state of the reference central service."""
+
+    def __init__(self, path: str | Path, *, today: Callable[[], date] | None = None) -> None:
+        self.path = Path(path)
+        self.uploads_dir = Path(str(self.path) + ".uploads")
+        self.uploads_dir.mkdir(parents=True, exist_ok=True)
+        self.today = today or date.today
+        self._lock = threading.Lock()
+        self._conn = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
+        self._conn.execute("PRAGMA journal_mode=WAL")
+        self._conn.execute("PRAGMA synchronous=FULL")
+        self._conn.executescript(_SCHEMA)
+        if not self._conn.execute("SELECT 1 FROM citizens LIMIT 1").fetchone():
+            self._seed()
+
+    def close(self) -> None:
+        with self._lock:
+            self._conn.close()
+
+    def _tx(self) -> _Tx:
+        return _Tx(self._conn, self._lock)
+
+    def _bump(self, name: str, by: int = 1) -> None:
+        self._conn.execute(
+            "INSERT INTO counters VALUES (?, ?) ON CONFLICT(name) DO UPDATE SET value=value+?",
+            (name, by, by),
+        )
+
+    def bump(self, name: str, by: int = 1) -> None:
+        with self._tx():
+            self._bump(name, by)
+
+    # ------------------------------------------------------------- demo data
+    def _seed(self) -> None:
+        """Demo citizens: some eligible, some refused for each reason, some with documents."""
+        today = self.today()
+
+        def d(days: int) -> str:
+            return (today + timedelta(days=days)).isoformat()
+
+        citizens = [
+            # id number, name, permit expiry, first app, registered, endorsement until, used
+            (make_id_number("440304", "19900307", "123"), "Chen Wei", d(3000), 0, 0, None, 1),
+            (make_id_number("440106", "19851122", "456"), "Li Na", d(2500), 0, 0, d(-30), 1),
+            (make_id_number("440305", "20000101", "789"), "Wang Fang", d(1500), 0, 0, None, 1),
+            (make_id_number("440303", "19770615", "234"), "Zhao Lei", d(3000), 1, 0, None, 0),
+            (make_id_number("440104", "19680912", "345"), "Sun Qiang", d(3000), 0, 1, None, 1),
+            (make_id_number("440307", "19920420", "567"), "Zhou Min", d(3000), 0, 0, d(60), 1),
+            (make_id_number("110105", "19880808", "678"), "Wu Gang", d(3000), 0, 0, None, 0),
+            (make_id_number("440308", "19950218", "891"), "Zheng Hui", d(100), 0, 0, None, 1),
+            (make_id_number("440306", "19600101", "902"), "Feng Yu", d(200), 0, 0, None, 1),
+        ]
+        with self._tx():
+            for n, (idn, name, expiry, first, reg, until, used) in enumerate(citizens):
+                self._conn.execute(
+                    "INSERT INTO citizens VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                    (idn, name, f"C{10_000_000 + n * 7919:08d}", expiry, first, reg, until, used),
+                )
+            docs = [
+                (citizens[0][0], "hk_macau_permit", "A01"),
+                (citizens[2][0], "passport", "A02"),
+                (citizens[2][0], "taiwan_permit", "B07"),
+            ]
+            for n, (idn, kind, slot) in enumerate(docs):
+                self._conn.execute(
+                    "INSERT INTO documents VALUES (?, ?, ?, ?, ?, NULL)",
+                    (f"D{today:%Y%m%d}{n:04d}", idn, kind, slot, d(-2)),
+                )
+
+    # --------------------------------------------------------- transactions
+    def ingest_batch(self, kiosk_id: str, entries: list[Any]) -> list[dict[str, Any]]:
+        """Store each entry once per key, in order. A replay with the same content gets the
+        first outcome back; the same key with other content is refused (422). Once an entry
+        of a stream fails, later entries of that stream in this batch are skipped (424) so
+        the kiosk's per-stream order holds."""
+        results: list[dict[str, Any]] = []
+        failed_streams: set[str] = set()
+        with self._tx():
+            for item in entries:
+                result = self._ingest_one(kiosk_id, item, failed_streams)
+                results.append(result)
+        return results
+
+    def _ingest_one(self, kiosk_id: str, item: Any, failed_streams: set[str]) -> dict[str, Any]:
+        key = item.get("key") if isinstance(item, dict) else None
+        if not isinstance(key, str) or not KEY_RE.match(key):
+            return {"key": str(key)[:80], "status": 400, "error": "bad or missing key"}
+        stream = item.get("stream")
+        if not isinstance(stream, str) or not stream:
+            return {"key": key, "status": 422, "error": "bad or missing stream"}
+        if stream in failed_streams:
+            return {"key": key, "status": 424, "error": "an earlier entry of the stream failed"}
+        problem = self._validate_entry(item)
+        if problem:
+            failed_streams.add(stream)
+            self._bump("rejected")
+            return {"key": key, "status": 422, "error": problem}
+        attachments = [
+            {"name": a["name"], "sha256": a["sha256"], "size": a["size"]}
+            for a in item["attachments"]
+        ]
+        fingerprint = hashlib.sha256(
+            canonical(
+                {
+                    "kind": item["kind"],
+                    "schema_version": item["schema_version"],
+                    "stream": stream,
+                    "payload": item["payload"],
+                    "attachments": attachments,
+                }
+            )
+        ).hexdigest()
+        row = self._conn.execute(
+            "SELECT fingerprint, status, response FROM transactions WHERE key=?", (key,)
+        ).fetchone()
+        if row is not None:
+            if row[0] != fingerprint:
+                self._bump("conflicts")
+                failed_streams.add(stream)
+                return {"key": key, "status": 422, "error": "key reused with different content"}
+            self._bump("replays")
+            return {**json.loads(row[2]), "replayed": True}
+        for a in item["attachments"]:
+            up = self._conn.execute(
+                "SELECT sha256, length, completed_at FROM uploads WHERE id=?", (a["upload"],)
+            ).fetchone()
+            if up is None or up[2] is None or up[0] != a["sha256"] or up[1] != a["size"]:
+                failed_streams.add(stream)
+                return {"key": key, "status": 422, "error": f"attachment {a['name']} not uploaded"}
+        cur = self._conn.execute(
+            "INSERT INTO transactions (key, kiosk_id, kind, stream, fingerprint, status, "
+            "response, payload, received_at) VALUES (?, ?, ?, ?, ?, 201, '', ?, ?)",
+            (
+                key,
+                kiosk_id,
+                item["kind"],
+                stream,
+                fingerprint,
+                canonical(item).decode(),
+                time.time(),
+            ),
+        )
+        response = {"key": key, "status": 201, "ref": f"T{cur.lastrowid:010d}"}
+        self._conn.execute(
+            "UPDATE transactions SET response=? WHERE key=?", (json.dumps(response), key)
+        )
+        self._bump("transactions")
+        self._effects(kiosk_id, item)
+        return response
+
+    @staticmethod
+    def _validate_entry(item: dict[str, Any]) -> str | None:
+        kind = item.get("kind")
+        version = item.get("schema_version")
+        if not isinstance(kind, str) or not kind:
+            return "bad or missing kind"
+        if not isinstance(version, int) or not 1 <= version <= MAX_SCHEMA_VERSION:
+            return f"unsupported schema version {version!r}"
+        if not isinstance(item.get("payload"), dict):
+            return "payload must be an object"
+        atts = item.get("attachments", [])
+        if not isinstance(atts, list):
+            return "attachments must be a list"
+        for a in atts:
+            if not (
+                isinstance(a, dict)
+                and isinstance(a.get("name"), str)
+                and isinstance(a.get("sha256"), str)
+                and isinstance(a.get("size"), int)
+                and isinstance(a.get("upload"), str)
+            ):
+                return "malformed attachment reference"
+        item.setdefault("attachments", atts)
+        return None
+
+    def _effects(self, kiosk_id: str, item: dict[str, Any]) -> None:
+        """Business effects of delivered kiosk transactions."""
+        payload = item["payload"]
+        if item["kind"] == "photo.captured" and isinstance(payload.get("photo_number"), str):
+            sha = item["attachments"][0]["sha256"] if item["attachments"] else ""
+            self._conn.execute(
+                "INSERT OR IGNORE INTO photos VALUES (?, ?, ?, ?, ?, ?)",
+                (
+                    payload["photo_number"],
+                    kiosk_id,
+                    sha,
+                    payload.get("id_number"),
+                    _receipt_code(payload["photo_number"]),
+                    self.today().isoformat(),
+                ),
+            )
+        elif item["kind"] == "pickup.handover" and isinstance(payload.get("document_no"), str):
+            self._conn.execute(
+                "UPDATE documents SET handed_over_at=? WHERE document_no=? "
+                "AND handed_over_at IS NULL",
+                (time.time(), payload["document_no"]),
+            )
+
+    def idempotent(
+        self,
+        kiosk_id: str,
+        key: str,
+        kind: str,
+        request: Any,
+        action: Callable[[], tuple[int, dict[str, Any]]],
+    ) -> tuple[int, dict[str, Any], bool]:
+        """Run ``action`` once per key and store its outcome (errors too); replays get the
+        stored answer; the same key with another request is refused (422)."""
+        if not KEY_RE.match(key):
+            raise Refused(400, "bad Idempotency-Key")
+        fingerprint = hashlib.sha256(canonical({"kind": kind, "request": request})).hexdigest()
+        conflict = False
+        with self._tx():
+            row = self._conn.execute(
+                "SELECT fingerprint, status, response FROM transactions WHERE key=?", (key,)
+            ).fetchone()
+            if row is not None:
+                # Counted inside the transaction; refused after it commits.
+                conflict = row[0] != fingerprint
+                self._bump("conflicts" if conflict else "replays")
+        if conflict:
+            raise Refused(422, "Idempotency-Key reused with a different request")
+        if row is not None:
+            return int(row[1]), json.loads(row[2]), True
+        with self._tx():
+            row = self._conn.execute(
+                "SELECT status, response FROM transactions WHERE key=?", (key,)
+            ).fetchone()
+            if row is not None:  # a concurrent request with the same key got there first
+                return int(row[0]), json.loads(row[1]), True
+            try:
+                status, body = action()
+            except Refused as exc:
+                status, body = exc.status, exc.body
+            self._conn.execute(
+                "INSERT INTO transactions (key, kiosk_id, kind, stream, fingerprint, status, "
+                "response, payload, received_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (
+                    key,
+                    kiosk_id,
+                    kind,
+                    kind,
+                    fingerprint,
+                    status,
+                    json.dumps(body),
+                    canonical(request).decode(),
+                    time.time(),
+                ),
+            )
+            self._bump("transactions")
+        return status, body, False
+
+    # --------------------------------------------------------------- uploads
+    def create_upload(self, kiosk_id: str, length: int, meta: Mapping[str, str]) -> str:
+        upload_id = uuid.uuid4().hex
+        sha = meta.get("sha256", "")
+        if not re.fullmatch(r"[0-9a-f]{64}", sha):
+            raise Refused(400, "Upload-Metadata must carry the sha256 of the file")
+        with self._tx():
+            self._conn.execute(
+                "INSERT INTO uploads VALUES (?, ?, ?, 0, ?, ?, ?, ?, NULL)",
+                (
+                    upload_id,
+                    kiosk_id,
+                    length,
+                    meta.get("filename", "")[:100],
+                    meta.get("content_type", "application/octet-stream")[:100],
+                    sha,
+                    time.time(),
+                ),
+            )
+            self._bump("uploads")
+        (self.uploads_dir / upload_id).write_bytes(b"")
+        return upload_id
+
+    def upload_state(self, upload_id: str) -> tuple[int, int]:
+        with self._lock:
+            row = self._conn.execute(
+                "SELECT offset, length FROM uploads WHERE id=?", (upload_id,)
+            ).fetchone()
+        if row is None:
+            raise Refused(404, "no such upload")
+        return int(row[0]), int(row[1])
+
+    def append_upload(self, upload_id: str, offset: int, data: bytes) -> int:
+        with self._tx():
+            row = self._conn.execute(
+                "SELECT offset, length, sha256 FROM uploads WHERE id=?", (upload_id,)
+            ).fetchone()
+            if row is None:
+                raise Refused(404, "no such upload")
+            current, length, sha = int(row[0]), int(row[1]), str(row[2])
+            if offset != current:
+                raise Refused(409, "Upload-Offset mismatch", offset=current)
+            if current + len(data) > length:
+                raise Refused(413, "more data than Upload-Length")
+            target = self.uploads_dir / upload_id
+            with target.open("r+b") as f:
+                f.seek(current)
+                f.write(data)
+                f.flush()
+                os.fsync(f.fileno())
+            new = current + len(data)
+            completed = None
+            if new == length:
+                if hashlib.sha256(target.read_bytes()).hexdigest() != sha:
+                    # The whole file does not match: start again from zero.
+                    target.write_bytes(b"")
+                    self._conn.execute("UPDATE uploads SET offset=0 WHERE id=?", (upload_id,))
+                    raise Refused(460, "file checksum mismatch; upload restarted")
+                completed = time.time()
+            self._conn.execute(
+                "UPDATE uploads SET offset=?, completed_at=? WHERE id=?",
+                (new, completed, upload_id),
+            )
+            self._bump("upload_bytes", len(data))
+        return new
+
+    def upload_bytes(self, upload_id: str) -> bytes:
+        return (self.uploads_dir / upload_id).read_bytes()
+
+    # ------------------------------------------------------------- look-ups
+    def _citizen(self, id_number: str) -> tuple[Any, ...]:
+        if not isinstance(id_number, str) or not is_valid(id_number):
+            raise Refused(422, "invalid ID number")
+        row = self._conn.execute(
+            "SELECT id_number, name, permit_no, permit_expiry, first_application, "
+            "registered_personnel, endorsement_until, permit_used FROM citizens "
+            "WHERE id_number=?",
+            (id_number,),
+        ).fetchone()
+        if row is None:
+            raise Refused(404, "no record for this person")
+        return tuple(row)
+
+    def eligibility(self, id_number: str) -> dict[str, Any]:
+        with self._lock:
+            return self._eligibility(id_number)
+
+    def _eligibility(self, id_number: str) -> dict[str, Any]:
+        c = self._citizen(id_number)
+        today = self.today()
+        reasons: list[str] = []
+        if c[4]:
+            reasons.append("first_application")
+        if c[5]:
+            reasons.append("registered_personnel")
+        if c[6] and date.fromisoformat(c[6]) >= today:
+            reasons.append("endorsement_still_valid")
+        if id_number[:2] != LOCAL_PROVINCE and not c[7]:
+            reasons.append("out_of_province_first_use")
+        expiry = date.fromisoformat(c[3])
+        options = [
+            o
+            for o in OPTIONS
+            if expiry >= today + timedelta(days=o.validity_days + VALIDITY_MARGIN_DAYS)
+        ]
+        if not options:
+            reasons.append("permit_validity_too_short")
+        if reasons:
+            options = []
+        return {
+            "eligible": not reasons,
+            "reasons": reasons,
+            "options": [o.__dict__ for o in options],
+            "regions": list(REGIONS) if not reasons else [],
+            "purposes": list(PURPOSES) if not reasons else [],
+        }
+
+    def issue_endorsement(self, body: Mapping[str, Any]) -> tuple[int, dict[str, Any]]:
+        """Runs inside ``idempotent`` (lock held, transaction open)."""
+        id_number = body.get("id_number")
+        if not isinstance(id_number, str):
+            raise Refused(422, "id_number required")
+        region, purpose, code = body.get("region"), body.get("purpose"), body.get("option")
+        if region not in REGIONS or purpose not in PURPOSES:
+            raise Refused(422, "unknown region or purpose")
+        verdict = self._eligibility(id_number)
+        if not verdict["eligible"]:
+            raise Refused(422, "not eligible", reasons=verdict["reasons"])
+        option = next((o for o in verdict["options"] if o["code"] == code), None)
+        if option is None:
+            raise Refused(422, "option not offered to this person")
+        today = self.today()
+        until = today + timedelta(days=int(option["validity_days"]))
+        self._bump("endorsements")
+        number = self._conn.execute(
+            "SELECT value FROM counters WHERE name='endorsements'"
+        ).fetchone()[0]
+        endorsement_no = f"E{today:%Y%m%d}{number:06d}"
+        self._conn.execute(
+            "INSERT INTO endorsements VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            (
+                endorsement_no,
+                id_number,
+                code,
+                region,
+                purpose,
+                option["fee_cny"],
+                today.isoformat(),
+                until.isoformat(),
+            ),
+        )
+        self._conn.execute(
+            "UPDATE citizens SET endorsement_until=?, permit_used=1 WHERE id_number=?",
+            (until.isoformat(), id_number),
+        )
+        return 201, {
+            "endorsement_no": endorsement_no,
+            "option": code,
+            "region": region,
+            "purpose": purpose,
+            "fee_cny": option["fee_cny"],
+            "valid_from": today.isoformat(),
+            "valid_until": until.isoformat(),
+        }
+
+    def documents_ready(self, id_number: str) -> dict[str, Any]:
+        with self._lock:
+            self._citizen(id_number)
+            rows = self._conn.execute(
+                "SELECT document_no, kind, slot, ready_since FROM documents "
+                "WHERE id_number=? AND handed_over_at IS NULL ORDER BY document_no",
+                (id_number,),
+            ).fetchall()
+        return {
+            "documents": [
+                {"document_no": r[0], "kind": r[1], "slot": r[2], "ready_since": r[3]} for r in rows
+            ]
+        }
+
+    def register_photo(self, kiosk_id: str, body: Mapping[str, Any]) -> tuple[int, dict[str, Any]]:
+        number, sha = body.get("photo_number"), body.get("sha256")
+        if not isinstance(number, str) or not KEY_RE.match(number) or not isinstance(sha, str):
+            raise Refused(422, "photo_number and sha256 required")
+        id_number = body.get("id_number")
+        if id_number is not None and (not isinstance(id_number, str) or not is_valid(id_number)):
+            raise Refused(422, "invalid ID number")
+        conflict = False
+        with self._tx():
+            row = self._conn.execute(
+                "SELECT sha256, receipt_code, registered_at FROM photos WHERE photo_number=?",
+                (number,),
+            ).fetchone()
+            if row is not None:
+                # Counted inside the transaction; refused after it commits.
+                conflict = row[0] not in (sha, "")
+                self._bump("conflicts" if conflict else "replays")
+            else:
+                registered = self.today().isoformat()
+                code = _receipt_code(number)
+                self._conn.execute(
+                    "INSERT INTO photos VALUES (?, ?, ?, ?, ?, ?)",
+                    (number, kiosk_id, sha, id_number, code, registered),
+                )
+        if conflict:
+            raise Refused(422, "photo number already registered with another photo")
+        if row is not None:
+            return 200, {"photo_number": number, "receipt_code": row[1], "registered_at": row[2]}
+        return 201, {"photo_number": number, "receipt_code": code, "registered_at": registered}
+
+    def heartbeat(self, kiosk_id: str, status: Any) -> None:
+        with self._tx():
+            self._conn.execute(
+                "INSERT INTO heartbeats VALUES (?, ?, ?, 1) ON CONFLICT(kiosk_id) DO UPDATE "
+                "SET at=excluded.at, status=excluded.status, count=count+1",
+                (kiosk_id, time.time(), json.dumps(status)[:10_000]),
+            )
+            self._bump("heartbeats")
+
+    # ---------------------------------------------------------------- stats
+    def stats(self) -> dict[str, int]:
+        with self._lock:
+            counters = dict(self._conn.execute("SELECT name, value FROM counters").fetchall())
+            stored = self._conn.execute("SELECT COUNT(*) FROM transactions").fetchone()[0]
+        out = {
+            name: int(counters.get(name, 0))
+            for name in (
+                "replays",
+                "conflicts",
+                "rejected",
+                "uploads",
+                "upload_bytes",
+                "heartbeats",
+                "endorsements",
+                "faults",
+            )
+        }
+        out["transactions"] = int(stored)
+        return out
+
+    def transactions(self) -> list[dict[str, Any]]:
+        """Every stored transaction in arrival order (tests and staff tools)."""
+        with self._lock:
+            rows = self._conn.execute(
+                "SELECT seq, key, kiosk_id, kind, stream, payload FROM transactions ORDER BY seq"
+            ).fetchall()
+        return [
+            {
+                "seq": r[0],
+                "key": r[1],
+                "kiosk_id": r[2],
+                "kind": r[3],
+                "stream": r[4],
+                "body": json.loads(r[5]),
+            }
+            for r in rows
+        ]
+
+
+def _receipt_code(photo_number: str) -> str:
+    digest = hashlib.sha256(photo_number.encode()).digest()
+    return base64.b32encode(digest)[:10].decode()
+
+
+class _Tx:
+    """Lock + BEGIN IMMEDIATE/COMMIT (ROLLBACK on error)."""
+
+    def __init__(self, conn: sqlite3.Connection, lock: threading.Lock) -> None:
+        self._conn = conn
+        self._lock = lock
+
+    def __enter__(self) -> None:
+        self._lock.acquire()
+        try:
+            self._conn.execute("BEGIN IMMEDIATE")
+        except BaseException:
+            self._lock.release()
+            raise
+
+    def __exit__(self, exc_type: object, exc: object, tb: object) -> None:
+        try:
+            self._conn.execute("COMMIT" if exc_type is None else "ROLLBACK")
+        finally:
+            self._lock.release()

@@ -1,0 +1,925 @@
+"""The durable outbox: SQLite (WAL, synchronous=FULL) holding every transaction the kiosk
+has accepted until the central system acknowledges it.
+
+States: ``pending`` -> ``inflight`` (leased to one sync worker) -> ``sent`` (acknowledged;
+personal data and attachments deleted, a minimal audit row kept for ``audit_days``), or
+``dead`` (refused permanently; blocks the later entries of its stream until staff redrive it
+or discard it -> ``discarded``). Nothing is deleted on read.
+
+The same database holds the device-action journal and durable sequence counters, so a
+business record, its outbox entry and a journal completion commit together.
+
+Thread use: one ``Outbox`` owns one SQLite connection guarded by a lock; the sync worker
+opens its own ``Outbox`` on the same file.
+"""
+
+from __future__ import annotations
+
+import errno
+import hashlib
+import json
+import logging
+import os
+import re
+import shutil
+import sqlite3
+import threading
+import time
+import uuid
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from offline_queue.clock import Clock, SystemClock
+from offline_queue.crypto import Sealer, fsync_dir, load_or_create_key
+from offline_queue.errors import (
+    AttachmentLost,
+    InvalidEntry,
+    OutboxFull,
+    OutboxUnavailable,
+    QueueError,
+    UnknownEntry,
+)
+
+log = logging.getLogger(__name__)
+
+PENDING = "pending"
+INFLIGHT = "inflight"
+SENT = "sent"
+DEAD = "dead"
+DISCARDED = "discarded"
+STATES = (PENDING, INFLIGHT, SENT, DEAD, DISCARDED)
+
+_KEY_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$")
+_KIND_RE = re.compile(r"^[a-z][a-z0-9_.-]{0,63}$")
+_NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
+_SQLITE_FULL = 13
+_SCHEMA_VERSION = 1
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS meta (name TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS sequences (name TEXT PRIMARY KEY, value INTEGER NOT NULL);
+-- No AUTOINCREMENT: seq only orders entries (keys come from the sequences table and are
+-- never reused), and AUTOINCREMENT would cost one more page write per put.
+CREATE TABLE IF NOT EXISTS entries (
+    seq INTEGER PRIMARY KEY,
+    key TEXT NOT NULL UNIQUE,
+    kind TEXT NOT NULL,
+    schema_version INTEGER NOT NULL,
+    stream TEXT NOT NULL,
+    payload BLOB,
+    state TEXT NOT NULL CHECK (state IN ('pending','inflight','sent','dead','discarded')),
+    attempts INTEGER NOT NULL DEFAULT 0,
+    next_attempt_at REAL NOT NULL,
+    lease_until REAL,
+    lease_token TEXT,
+    last_error TEXT,
+    created_at REAL NOT NULL,
+    sent_at REAL,
+    outcome TEXT
+);
+-- Only undelivered rows are indexed: claims and counts stay fast as audit rows pile up.
+CREATE INDEX IF NOT EXISTS entries_open ON entries (seq)
+    WHERE state IN ('pending','inflight','dead');
+CREATE INDEX IF NOT EXISTS entries_dead ON entries (stream, seq) WHERE state = 'dead';
+CREATE INDEX IF NOT EXISTS entries_done ON entries (sent_at) WHERE state IN ('sent','discarded');
+CREATE TABLE IF NOT EXISTS attachments (
+    entry_key TEXT NOT NULL,
+    position INTEGER NOT NULL,
+    name TEXT NOT NULL,
+    content_type TEXT NOT NULL,
+    file TEXT NOT NULL UNIQUE,
+    size INTEGER NOT NULL,
+    sha256 TEXT NOT NULL,
+    upload_url TEXT,
+    PRIMARY KEY (entry_key, position)
+);
+CREATE TABLE IF NOT EXISTS journal (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    action TEXT NOT NULL,
+    ref TEXT NOT NULL,
+    started_at REAL NOT NULL,
+    completed_at REAL,
+    outcome TEXT
+);
+CREATE INDEX IF NOT EXISTS journal_open ON journal (id) WHERE completed_at IS NULL;
+"""
+
+
+@dataclass(frozen=True)
+class Attachment:
+    """A file that travels with an entry (a photo, a scan); uploaded before the entry."""
+
+    name: str
+    data: bytes
+    content_type: str = "application/octet-stream"
+
+
+@dataclass(frozen=True)
+class AttachmentRef:
+    entry_key: str
+    position: int
+    name: str
+    content_type: str
+    file: str
+    size: int
+    sha256: str
+    upload_url: str | None
+
+
+@dataclass(frozen=True)
+class ClaimedEntry:
+    """An entry leased to one sync worker; ``lease_token`` fences a worker whose lease expired."""
+
+    seq: int
+    key: str
+    kind: str
+    schema_version: int
+    stream: str
+    payload: dict[str, Any]
+    created_at: float
+    attempts: int
+    lease_token: str
+    attachments: tuple[AttachmentRef, ...] = ()
+
+
+@dataclass(frozen=True)
+class EntryInfo:
+    """What staff may see of an entry: never the payload."""
+
+    key: str
+    kind: str
+    stream: str
+    state: str
+    attempts: int
+    created_at: float
+    next_attempt_at: float
+    last_error: str | None
+    sent_at: float | None
+    outcome: str | None
+    attachments: int
+
+
+@dataclass(frozen=True)
+class JournalEntry:
+    id: int
+    action: str
+    ref: str
+    started_at: float
+    completed_at: float | None
+    outcome: str | None
+
+
+@dataclass(frozen=True)
+class Counts:
+    pending: int
+    inflight: int
+    dead: int
+    sent: int
+    discarded: int
+    oldest_pending_at: float | None
+
+
+@dataclass(frozen=True)
+class Health:
+    """Whether the outbox can take new transactions; the kiosk polls this before a session."""
+
+    accepting: bool
+    reason: str
+    free_disk_bytes: int
+    db_bytes: int
+
+
+def _dumps(payload: Mapping[str, Any]) -> bytes:
+    try:
+        return json.dumps(
+            payload, separators=(",", ":"), sort_keys=True, ensure_ascii=False, allow_nan=False
+        ).encode()
+    except (TypeError, ValueError) as exc:
+        raise InvalidEntry(f"payload is not plain JSON: {exc}") from exc
+
+
+def _is_full(exc: BaseException) -> bool:
+    if isinstance(exc, sqlite3.Error):
+        return getattr(exc, "sqlite_errorcode", None) == _SQLITE_FULL or "full" in str(exc)
+    return isinstance(exc, OSError) and exc.errno in (errno.ENOSPC, errno.EDQUOT, errno.EFBIG)
+
+
+class OutboxTransaction:
+    """One local commit: business rows, outbox entries, journal changes and sequence numbers
+    written through it become durable together when the ``with`` block ends."""
+
+    def __init__(self, outbox: Outbox) -> None:
+        self._outbox = outbox
+        self.written_files: list[Path] = []
+        self.obsolete_files: list[Path] = []
+
+    def put(
+        self,
+        kind: str,
+        payload: Mapping[str, Any],
+        *,
+        stream: str | None = None,
+        schema_version: int = 1,
+        key: str | None = None,
+        attachments: Sequence[Attachment] = (),
+    ) -> str:
+        """Add an entry; returns its idempotency key."""
+        return self._outbox._insert(
+            self,
+            kind=kind,
+            payload=payload,
+            stream=stream,
+            schema_version=schema_version,
+            key=key,
+            attachments=attachments,
+        )
+
+    def journal_begin(self, action: str, ref: str) -> int:
+        return self._outbox._journal_begin(action, ref)
+
+    def journal_complete(self, journal_id: int, outcome: str) -> None:
+        self._outbox._journal_complete(journal_id, outcome)
+
+    def next_sequence(self, name: str) -> int:
+        return self._outbox._next(name)
+
+    def execute(
+        self, sql: str, parameters: Sequence[Any] | Mapping[str, Any] = ()
+    ) -> sqlite3.Cursor:
+        """Run the caller's own SQL (business records) inside this transaction."""
+        return self._outbox._conn.execute(sql, parameters)
+
+
+class Outbox:
+    """The kiosk's durable outbox. See the module docstring for states and guarantees."""
+
+    def __init__(
+        self,
+        path: str | os.PathLike[str],
+        *,
+        kiosk_id: str,
+        key_file: str | os.PathLike[str] | None = None,
+        key: bytes | None = None,
+        clock: Clock | None = None,
+        audit_days: float = 90.0,
+        max_db_bytes: int | None = None,
+        min_free_disk_bytes: int = 16 * 1024 * 1024,
+        reserve_bytes: int = 64 * 1024,
+        busy_timeout_s: float = 10.0,
+        attachments_dir: str | os.PathLike[str] | None = None,
+        orphan_grace_s: float = 3600.0,
+    ) -> None:
+        if not _KEY_RE.match(kiosk_id):
+            raise InvalidEntry(f"kiosk id {kiosk_id!r} cannot be part of a key")
+        self.path = Path(path)
+        self.kiosk_id = kiosk_id
+        self.clock: Clock = clock or SystemClock()
+        self.audit_days = audit_days
+        self.max_db_bytes = max_db_bytes
+        self.min_free_disk_bytes = min_free_disk_bytes
+        self.reserve_bytes = reserve_bytes
+        if key is None:
+            key = load_or_create_key(key_file or self.path.with_suffix(".key"))
+        self._sealer = Sealer(key)
+        self.attachments_dir = Path(attachments_dir or str(self.path) + ".attachments")
+        self.orphan_grace_s = orphan_grace_s
+        self._lock = threading.RLock()
+        self._accepting = True
+        self._in_tx = False
+        try:
+            self.attachments_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
+            # SQLite gives the -wal and -shm files the database's mode: keep all of them 0600.
+            os.close(os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600))
+            self._conn = sqlite3.connect(
+                self.path, timeout=busy_timeout_s, isolation_level=None, check_same_thread=False
+            )
+            self._configure()
+            self._epoch = self._init_schema()
+            self._recover()
+        except (sqlite3.Error, OSError) as exc:
+            raise OutboxUnavailable(f"cannot open outbox {self.path}: {exc}") from exc
+
+    # ----------------------------------------------------------------- setup
+    def _configure(self) -> None:
+        c = self._conn
+        mode = c.execute("PRAGMA journal_mode=WAL").fetchone()[0]
+        if mode != "wal":
+            raise OutboxUnavailable(f"{self.path}: WAL mode refused ({mode})")
+        # FULL: a commit that returned survives power loss (NORMAL may roll it back in WAL mode).
+        c.execute("PRAGMA synchronous=FULL")
+        # Deleted personal data is overwritten, not left in free pages.
+        c.execute("PRAGMA secure_delete=ON")
+        c.execute("PRAGMA foreign_keys=ON")
+        if self.max_db_bytes:
+            page = int(c.execute("PRAGMA page_size").fetchone()[0])
+            c.execute(f"PRAGMA max_page_count={max(16, self.max_db_bytes // page)}")
+
+    def _init_schema(self) -> str:
+        version = int(self._conn.execute("PRAGMA user_version").fetchone()[0])
+        if version > _SCHEMA_VERSION:
+            raise OutboxUnavailable(f"{self.path}: schema {version} is newer than this code")
+        if version == 0:
+            # Every statement is idempotent, so two processes opening a new file both succeed.
+            self._conn.executescript(
+                f"BEGIN IMMEDIATE;{_SCHEMA}PRAGMA user_version={_SCHEMA_VERSION};COMMIT;"
+            )
+        with self._write():
+            now = self._now()
+            # The epoch makes keys unique even if this database is ever recreated from scratch.
+            self._conn.execute(
+                "INSERT OR IGNORE INTO meta VALUES ('epoch', ?), ('created_at', ?)",
+                (uuid.uuid4().hex[:8], repr(now)),
+            )
+            row = self._conn.execute("SELECT value FROM meta WHERE name='epoch'").fetchone()
+        return str(row[0])
+
+    def _recover(self) -> None:
+        """Start-up recovery: expired leases back to pending, orphan attachment files removed
+        (written before a commit that never happened, or left after an acknowledgement)."""
+        with self._write():
+            n = self._conn.execute(
+                "UPDATE entries SET state='pending', lease_token=NULL, lease_until=NULL "
+                "WHERE state='inflight' AND lease_until < ?",
+                (self._now(),),
+            ).rowcount
+            known = {r[0] for r in self._conn.execute("SELECT file FROM attachments")}
+        if n:
+            log.info("returned %d expired lease(s) to pending", n)
+        # Another process may be between writing a file and committing its row: only files
+        # older than the grace period are orphans.
+        cutoff = time.time() - self.orphan_grace_s
+        for item in self.attachments_dir.iterdir():
+            try:
+                if item.name not in known and item.stat().st_mtime < cutoff:
+                    item.unlink(missing_ok=True)
+            except OSError:
+                pass
+
+    def close(self) -> None:
+        with self._lock:
+            self._conn.close()
+
+    def __enter__(self) -> Outbox:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def _now(self) -> float:
+        return self.clock.now().timestamp()
+
+    # ------------------------------------------------------------ transactions
+    @contextmanager
+    def _write(self) -> Iterator[None]:
+        """BEGIN IMMEDIATE .. COMMIT under the connection lock (nested calls join)."""
+        with self._lock:
+            if self._in_tx:
+                yield
+                return
+            self._conn.execute("BEGIN IMMEDIATE")
+            self._in_tx = True
+            try:
+                yield
+                self._conn.execute("COMMIT")
+            except BaseException:
+                self._rollback()
+                raise
+            finally:
+                self._in_tx = False
+
+    def _rollback(self) -> None:
+        try:
+            if self._conn.in_transaction:
+                self._conn.execute("ROLLBACK")
+        except sqlite3.Error:
+            log.exception("rollback failed")
+
+    @contextmanager
+    def transaction(self) -> Iterator[OutboxTransaction]:
+        """One durable local commit; returns (leaves the block) only once it is on disk.
+
+        Raises ``OutboxFull`` / ``OutboxUnavailable``; on any error nothing of the block is kept.
+        """
+        with self._lock:
+            if not self._accepting and not self._in_tx and not self._probe():
+                raise OutboxFull("the outbox is full; not accepting transactions")
+            tx = OutboxTransaction(self)
+            try:
+                with self._write():
+                    yield tx
+            except QueueError:
+                self._discard_files(tx.written_files)
+                raise
+            except (sqlite3.Error, OSError) as exc:
+                self._discard_files(tx.written_files)
+                if _is_full(exc):
+                    self._accepting = False
+                    log.error("outbox full: %s", exc)
+                    raise OutboxFull(f"outbox full: {exc}") from exc
+                log.error("outbox write failed: %s", exc)
+                raise OutboxUnavailable(f"outbox write failed: {exc}") from exc
+            except BaseException:
+                self._discard_files(tx.written_files)
+                raise
+            self._discard_files(tx.obsolete_files)
+
+    def put(
+        self,
+        kind: str,
+        payload: Mapping[str, Any],
+        *,
+        stream: str | None = None,
+        schema_version: int = 1,
+        key: str | None = None,
+        attachments: Sequence[Attachment] = (),
+        journal_complete: tuple[int, str] | None = None,
+    ) -> str:
+        """Durably enqueue one entry and return its idempotency key.
+
+        Returns only after the commit is on disk: tell the citizen "done" after this returns.
+        ``stream`` orders entries (same stream = delivered in order, a dead one blocks the
+        rest); default: the entry alone, so a refused entry blocks nothing else.
+        ``journal_complete=(journal_id, outcome)`` completes a journal entry in the same commit.
+        """
+        with self.transaction() as tx:
+            new_key = tx.put(
+                kind,
+                payload,
+                stream=stream,
+                schema_version=schema_version,
+                key=key,
+                attachments=attachments,
+            )
+            if journal_complete is not None:
+                tx.journal_complete(*journal_complete)
+        return new_key
+
+    def _insert(
+        self,
+        tx: OutboxTransaction,
+        *,
+        kind: str,
+        payload: Mapping[str, Any],
+        stream: str | None,
+        schema_version: int,
+        key: str | None,
+        attachments: Sequence[Attachment],
+    ) -> str:
+        if not _KIND_RE.match(kind):
+            raise InvalidEntry(f"bad kind {kind!r}")
+        if not isinstance(payload, Mapping):
+            raise InvalidEntry("payload must be a JSON object")
+        body = _dumps(payload)
+        if key is None:
+            key = f"{self.kiosk_id}-{self._epoch}-{self._next('outbox.key'):010d}"
+        elif not _KEY_RE.match(key):
+            raise InvalidEntry(f"bad idempotency key {key!r}")
+        now = self._now()
+        stream_id = self._sealer.pseudonym(stream if stream is not None else "entry:" + key)
+        try:
+            self._conn.execute(
+                "INSERT INTO entries (key, kind, schema_version, stream, payload, state, "
+                "next_attempt_at, created_at) VALUES (?, ?, ?, ?, ?, 'pending', ?, ?)",
+                (key, kind, schema_version, stream_id, self._sealer.seal(body, key), now, now),
+            )
+        except sqlite3.IntegrityError as exc:
+            raise InvalidEntry(f"idempotency key {key} already used") from exc
+        written: list[Path] = []
+        for position, att in enumerate(attachments):
+            if not _NAME_RE.match(att.name):
+                raise InvalidEntry(f"bad attachment name {att.name!r}")
+            name = uuid.uuid4().hex + ".att"
+            target = self.attachments_dir / name
+            tx.written_files.append(target)  # first, so a half-written file is removed too
+            self._write_file(target, self._sealer.seal(att.data, f"{key}/{position}"))
+            written.append(target)
+            self._conn.execute(
+                "INSERT INTO attachments VALUES (?, ?, ?, ?, ?, ?, ?, NULL)",
+                (
+                    key,
+                    position,
+                    att.name,
+                    att.content_type,
+                    name,
+                    len(att.data),
+                    _sha256(att.data),
+                ),
+            )
+        if written:
+            fsync_dir(self.attachments_dir)
+        return key
+
+    @staticmethod
+    def _write_file(target: Path, data: bytes) -> None:
+        fd = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        try:
+            view = memoryview(data)
+            while view:
+                view = view[os.write(fd, view) :]
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+
+    def _discard_files(self, files: Sequence[Path]) -> None:
+        for f in files:
+            try:
+                f.unlink(missing_ok=True)
+            except OSError:
+                log.warning("could not remove %s (removed at next start)", f.name)
+
+    # ------------------------------------------------------ journal, sequences
+    def journal_begin(self, action: str, ref: str) -> int:
+        """Durably record that a device action starts (e.g. "dispense", document number)."""
+        with self.transaction():
+            return self._journal_begin(action, ref)
+
+    def journal_complete(self, journal_id: int, outcome: str) -> None:
+        with self.transaction():
+            self._journal_complete(journal_id, outcome)
+
+    def unfinished(self) -> list[JournalEntry]:
+        """Actions begun but never completed (the kiosk crashed in between): resolve at start."""
+        with self._lock:
+            rows = self._conn.execute(
+                "SELECT id, action, ref, started_at, completed_at, outcome FROM journal "
+                "WHERE completed_at IS NULL ORDER BY id"
+            ).fetchall()
+        return [JournalEntry(*r) for r in rows]
+
+    def journal(self, journal_id: int) -> JournalEntry:
+        with self._lock:
+            row = self._conn.execute(
+                "SELECT id, action, ref, started_at, completed_at, outcome FROM journal WHERE id=?",
+                (journal_id,),
+            ).fetchone()
+        if row is None:
+            raise UnknownEntry(f"no journal entry {journal_id}")
+        return JournalEntry(*row)
+
+    def next_sequence(self, name: str) -> int:
+        """Next value of a durable counter (1, 2, ...): committed before it is returned, so a
+        value is never handed out twice, even across crashes."""
+        with self.transaction():
+            return self._next(name)
+
+    def _journal_begin(self, action: str, ref: str) -> int:
+        cur = self._conn.execute(
+            "INSERT INTO journal (action, ref, started_at) VALUES (?, ?, ?)",
+            (action, ref, self._now()),
+        )
+        return int(cur.lastrowid or 0)
+
+    def _journal_complete(self, journal_id: int, outcome: str) -> None:
+        n = self._conn.execute(
+            "UPDATE journal SET completed_at=?, outcome=? WHERE id=? AND completed_at IS NULL",
+            (self._now(), outcome, journal_id),
+        ).rowcount
+        if n != 1:
+            raise UnknownEntry(f"journal entry {journal_id} is unknown or already complete")
+
+    def _next(self, name: str) -> int:
+        row = self._conn.execute(
+            "INSERT INTO sequences VALUES (?, 1) ON CONFLICT(name) DO UPDATE "
+            "SET value = value + 1 RETURNING value",
+            (name,),
+        ).fetchone()
+        return int(row[0])
+
+    # -------------------------------------------------------------- sync side
+    def claim(self, limit: int, lease_s: float) -> list[ClaimedEntry]:
+        """Lease up to ``limit`` deliverable entries, oldest first, keeping each stream in
+        order: an entry is taken only if every earlier undelivered entry of its stream is
+        taken too; a dead, leased or backing-off entry blocks the rest of its stream."""
+        now = self._now()
+        token = uuid.uuid4().hex
+        chosen: list[tuple[Any, ...]] = []
+        with self._guard(), self._write():
+            blocked: set[str] = set()
+            after = 0
+            while len(chosen) < limit:
+                rows = self._conn.execute(
+                    "SELECT seq, key, kind, schema_version, stream, payload, state, "
+                    "next_attempt_at, lease_until, created_at, attempts FROM entries "
+                    "WHERE state IN ('pending','inflight','dead') AND seq > ? "
+                    "ORDER BY seq LIMIT 1000",
+                    (after,),
+                ).fetchall()
+                if not rows:
+                    break
+                for row in rows:
+                    after = row[0]
+                    stream, state = row[4], row[6]
+                    if stream in blocked:
+                        continue
+                    due = (state == PENDING and row[7] <= now) or (
+                        state == INFLIGHT and (row[8] or 0) < now
+                    )
+                    if not due:
+                        blocked.add(stream)
+                        continue
+                    chosen.append(row)
+                    if len(chosen) >= limit:
+                        break
+            if not chosen:
+                return []
+            self._conn.executemany(
+                "UPDATE entries SET state='inflight', lease_until=?, lease_token=? WHERE seq=?",
+                [(now + lease_s, token, row[0]) for row in chosen],
+            )
+            keys = [row[1] for row in chosen]
+            atts: dict[str, list[AttachmentRef]] = {}
+            marks = ",".join("?" * len(keys))
+            for a in self._conn.execute(
+                f"SELECT entry_key, position, name, content_type, file, size, sha256, upload_url "
+                f"FROM attachments WHERE entry_key IN ({marks}) ORDER BY entry_key, position",
+                keys,
+            ):
+                atts.setdefault(a[0], []).append(AttachmentRef(*a))
+        out = []
+        for row in chosen:
+            payload = json.loads(self._sealer.open(row[5], row[1]))
+            out.append(
+                ClaimedEntry(
+                    seq=row[0],
+                    key=row[1],
+                    kind=row[2],
+                    schema_version=row[3],
+                    stream=row[4],
+                    payload=payload,
+                    created_at=row[9],
+                    attempts=row[10],
+                    lease_token=token,
+                    attachments=tuple(atts.get(row[1], ())),
+                )
+            )
+        return out
+
+    def read_attachment(self, ref: AttachmentRef) -> bytes:
+        """The decrypted attachment; ``AttachmentLost`` if its file is gone or damaged."""
+        try:
+            blob = (self.attachments_dir / ref.file).read_bytes()
+            return self._sealer.open(blob, f"{ref.entry_key}/{ref.position}")
+        except (OSError, ValueError) as exc:
+            raise AttachmentLost(f"attachment {ref.position} of {ref.entry_key}: {exc}") from exc
+
+    def set_upload_url(self, ref: AttachmentRef, url: str) -> None:
+        """Remember where an attachment's upload lives, so it resumes after a restart."""
+        with self._guard(), self._write():
+            self._conn.execute(
+                "UPDATE attachments SET upload_url=? WHERE entry_key=? AND position=?",
+                (url, ref.entry_key, ref.position),
+            )
+
+    def ack(self, entries: Sequence[tuple[ClaimedEntry, str]]) -> int:
+        """Mark entries acknowledged by central with their outcome: the payload and the
+        attachment files go, the audit row stays. Entries whose lease was lost are skipped."""
+        now = self._now()
+        files: list[str] = []
+        done = 0
+        with self._guard(), self._write():
+            for entry, outcome in entries:
+                n = self._conn.execute(
+                    "UPDATE entries SET state='sent', payload=NULL, sent_at=?, outcome=?, "
+                    "lease_token=NULL, lease_until=NULL, last_error=NULL "
+                    "WHERE key=? AND lease_token=?",
+                    (now, outcome[:200], entry.key, entry.lease_token),
+                ).rowcount
+                if n and entry.attachments:
+                    files += [
+                        r[0]
+                        for r in self._conn.execute(
+                            "DELETE FROM attachments WHERE entry_key=? RETURNING file",
+                            (entry.key,),
+                        )
+                    ]
+                done += n
+        self._discard_files([self.attachments_dir / f for f in files])
+        return done
+
+    def release(
+        self,
+        entries: Sequence[tuple[ClaimedEntry, float]],
+        error: str,
+        *,
+        count_attempt: bool = True,
+    ) -> None:
+        """Return leased entries to pending, each due again after its own delay (seconds)."""
+        now = self._now()
+        with self._guard(), self._write():
+            self._conn.executemany(
+                "UPDATE entries SET state='pending', lease_token=NULL, lease_until=NULL, "
+                "attempts=attempts+?, next_attempt_at=?, last_error=? "
+                "WHERE key=? AND lease_token=?",
+                [
+                    (int(count_attempt), now + delay, error[:500], e.key, e.lease_token)
+                    for e, delay in entries
+                ],
+            )
+
+    def bury(self, entry: ClaimedEntry, error: str) -> None:
+        """Dead-letter an entry central refused for good; its stream waits behind it."""
+        with self._guard(), self._write():
+            self._conn.execute(
+                "UPDATE entries SET state='dead', lease_token=NULL, lease_until=NULL, "
+                "attempts=attempts+1, last_error=? WHERE key=? AND lease_token=?",
+                (error[:500], entry.key, entry.lease_token),
+            )
+        log.warning("entry %s dead-lettered: %s", entry.key, error[:200])
+
+    # ---------------------------------------------------------------- staff
+    def redrive(self, key: str) -> None:
+        """Staff: send a dead entry again (and unblock its stream)."""
+        with self._guard(), self._write():
+            n = self._conn.execute(
+                "UPDATE entries SET state='pending', attempts=0, next_attempt_at=? "
+                "WHERE key=? AND state='dead'",
+                (self._now(), key),
+            ).rowcount
+        if n != 1:
+            raise UnknownEntry(f"no dead entry {key}")
+
+    def discard(self, key: str) -> None:
+        """Staff: give up on a dead entry; its personal data goes, an audit row stays."""
+        with self._guard(), self._write():
+            n = self._conn.execute(
+                "UPDATE entries SET state='discarded', payload=NULL, sent_at=?, "
+                "outcome='discarded by staff' WHERE key=? AND state='dead'",
+                (self._now(), key),
+            ).rowcount
+            files = [
+                r[0]
+                for r in self._conn.execute(
+                    "DELETE FROM attachments WHERE entry_key=? RETURNING file", (key,)
+                )
+            ]
+        if n != 1:
+            raise UnknownEntry(f"no dead entry {key}")
+        self._discard_files([self.attachments_dir / f for f in files])
+
+    def entries(self, state: str | None = None, limit: int = 100) -> list[EntryInfo]:
+        sql = (
+            "SELECT key, kind, stream, state, attempts, created_at, next_attempt_at, "
+            "last_error, sent_at, outcome, "
+            "(SELECT COUNT(*) FROM attachments a WHERE a.entry_key = e.key) FROM entries e "
+        )
+        with self._lock:
+            if state is None:
+                rows = self._conn.execute(sql + "ORDER BY seq LIMIT ?", (limit,)).fetchall()
+            else:
+                rows = self._conn.execute(
+                    sql + "WHERE state=? ORDER BY seq LIMIT ?", (state, limit)
+                ).fetchall()
+        return [EntryInfo(*r) for r in rows]
+
+    def entry(self, key: str) -> EntryInfo:
+        with self._lock:
+            row = self._conn.execute(
+                "SELECT key, kind, stream, state, attempts, created_at, next_attempt_at, "
+                "last_error, sent_at, outcome, "
+                "(SELECT COUNT(*) FROM attachments a WHERE a.entry_key = e.key) "
+                "FROM entries e WHERE key=?",
+                (key,),
+            ).fetchone()
+        if row is None:
+            raise UnknownEntry(f"no entry {key}")
+        return EntryInfo(*row)
+
+    def counts(self) -> Counts:
+        with self._lock:
+            rows = dict(
+                self._conn.execute(
+                    "SELECT state, COUNT(*) FROM entries "
+                    "WHERE state IN ('pending','inflight','dead') GROUP BY state"
+                ).fetchall()
+            )
+            done = dict(
+                self._conn.execute(
+                    "SELECT state, COUNT(*) FROM entries "
+                    "WHERE state IN ('sent','discarded') GROUP BY state"
+                ).fetchall()
+            )
+            oldest = self._conn.execute(
+                "SELECT MIN(created_at) FROM entries WHERE state IN ('pending','inflight')"
+            ).fetchone()[0]
+        return Counts(
+            pending=rows.get(PENDING, 0),
+            inflight=rows.get(INFLIGHT, 0),
+            dead=rows.get(DEAD, 0),
+            sent=done.get(SENT, 0),
+            discarded=done.get(DISCARDED, 0),
+            oldest_pending_at=oldest,
+        )
+
+    def waiting(self) -> int:
+        """Undelivered entries that can still go out: not dead, not behind a dead entry."""
+        with self._lock:
+            return int(
+                self._conn.execute(
+                    "SELECT COUNT(*) FROM entries e WHERE state IN ('pending','inflight') "
+                    "AND NOT EXISTS (SELECT 1 FROM entries d WHERE d.state='dead' "
+                    "AND d.stream=e.stream AND d.seq < e.seq)"
+                ).fetchone()[0]
+            )
+
+    def purge_audit(self) -> int:
+        """Drop audit rows older than ``audit_days``; returns how many."""
+        cutoff = self._now() - self.audit_days * 86_400
+        with self._guard(), self._write():
+            return self._conn.execute(
+                "DELETE FROM entries WHERE state IN ('sent','discarded') AND sent_at < ?",
+                (cutoff,),
+            ).rowcount
+
+    def get_meta(self, name: str) -> str | None:
+        with self._lock:
+            row = self._conn.execute("SELECT value FROM meta WHERE name=?", (name,)).fetchone()
+        return None if row is None else str(row[0])
+
+    def set_meta(self, values: Mapping[str, str]) -> None:
+        with self._guard(), self._write():
+            self._conn.executemany(
+                "INSERT INTO meta VALUES (?, ?) "
+                "ON CONFLICT(name) DO UPDATE SET value=excluded.value",
+                list(values.items()),
+            )
+
+    def integrity_ok(self) -> bool:
+        with self._lock:
+            return bool(self._conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok")
+
+    # --------------------------------------------------------------- health
+    @property
+    def accepting(self) -> bool:
+        """False after the outbox ran full, until ``health()`` finds room again."""
+        return self._accepting
+
+    def health(self) -> Health:
+        """Re-check room (free disk, a trial write of ``reserve_bytes``) and report."""
+        with self._lock:
+            ok = self._probe()
+            free = shutil.disk_usage(self.path.parent).free
+            db_bytes = self.path.stat().st_size if self.path.exists() else 0
+        reason = "ok" if ok else self._reason
+        return Health(accepting=ok, reason=reason, free_disk_bytes=free, db_bytes=db_bytes)
+
+    _reason = "ok"
+
+    def _probe(self) -> bool:
+        try:
+            free = shutil.disk_usage(self.path.parent).free
+            if free < self.min_free_disk_bytes:
+                self._reason = f"disk almost full ({free} bytes free)"
+                self._accepting = False
+                return False
+            # A trial write that is rolled back: the only reliable test of whether SQLite can
+            # still allocate pages (free space inside pages is invisible to page counts).
+            self._conn.execute("BEGIN IMMEDIATE")
+            try:
+                self._conn.execute(
+                    "INSERT INTO meta VALUES ('_probe', ?)", (b"\0" * self.reserve_bytes,)
+                )
+            finally:
+                self._conn.execute("ROLLBACK")
+        except (sqlite3.Error, OSError) as exc:
+            self._reason = ("full: " if _is_full(exc) else "unavailable: ") + str(exc)
+            self._accepting = False
+            self._rollback()
+            return False
+        self._reason = "ok"
+        self._accepting = True
+        return True
+
+    @contextmanager
+    def _guard(self) -> Iterator[None]:
+        """Sync/staff writes: database errors become OutboxUnavailable/OutboxFull."""
+        try:
+            yield
+        except (sqlite3.Error, OSError) as exc:
+            if _is_full(exc):
+                raise OutboxFull(f"outbox full: {exc}") from exc
+            raise OutboxUnavailable(f"outbox write failed: {exc}") from exc
+
+
+def _sha256(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+__all__ = [
+    "DEAD",
+    "DISCARDED",
+    "INFLIGHT",
+    "PENDING",
+    "SENT",
+    "Attachment",
+    "AttachmentRef",
+    "ClaimedEntry",
+    "Counts",
+    "EntryInfo",
+    "Health",
+    "JournalEntry",
+    "Outbox",
+    "OutboxTransaction",
+]

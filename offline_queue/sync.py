@@ -1,0 +1,537 @@
+"""The sync worker: delivers outbox entries to the central system, in batches, at least once.
+
+Runs on its own thread with its own SQLite connection (its own ``Outbox``) and its own HTTP
+session. ``sync_once`` is the whole algorithm and can be driven step by step in tests with an
+injected clock and RNG; ``start`` runs it in a loop.
+
+Per attempt: lease a batch (streams kept in order) -> upload attachments resumably -> POST the
+batch -> per entry: 2xx ack (delete personal data), 424 (an earlier entry of its stream
+failed in this batch) retry at once, 408/409/429/5xx retry with full-jitter backoff, any other
+4xx dead-letter. A failed request releases the whole batch; Retry-After is honoured.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import json
+import logging
+import random
+import threading
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from offline_queue.backoff import full_jitter
+from offline_queue.clock import Clock, SystemClock
+from offline_queue.errors import AttachmentLost, CentralError, QueueError
+from offline_queue.outbox import AttachmentRef, ClaimedEntry, Outbox
+from offline_queue.transport import CentralTransport, Response, raise_for_status
+
+log = logging.getLogger(__name__)
+
+_RETRYABLE = frozenset({408, 409, 429})
+_DEPENDENCY_FAILED = 424
+
+
+@dataclass(frozen=True)
+class SyncSettings:
+    batch_size: int = 100
+    lease_s: float = 60.0
+    base_backoff_s: float = 1.0
+    max_backoff_s: float = 300.0
+    max_retry_after_s: float = 3600.0
+    offline_window_s: float = 24 * 3600.0
+    idle_poll_s: float = 2.0
+    heartbeat_s: float = 300.0
+    upload_chunk_bytes: int = 256 * 1024
+    purge_every_s: float = 3600.0
+    # After a short batch, wait this long so the next one fills up (fewer commits that
+    # compete with the kiosk's own puts for the disk).
+    linger_s: float = 0.05
+
+
+@dataclass(frozen=True)
+class SyncStatus:
+    """What the kiosk shows staff and reports in heartbeats (no personal data)."""
+
+    pending: int
+    inflight: int
+    dead: int
+    sent: int
+    oldest_pending_age_s: float | None
+    last_success_at: datetime | None
+    last_contact_at: datetime | None
+    last_error: str | None
+    last_error_at: datetime | None
+    offline_too_long: bool
+    accepting: bool
+
+    def as_json(self) -> dict[str, Any]:
+        out: dict[str, Any] = {}
+        for name in self.__dataclass_fields__:
+            value = getattr(self, name)
+            out[name] = value.isoformat() if isinstance(value, datetime) else value
+        return out
+
+
+@dataclass
+class SyncResult:
+    """The outcome of one ``sync_once`` call."""
+
+    claimed: int = 0
+    delivered: int = 0
+    retried: int = 0
+    dead: int = 0
+    error: str | None = None
+    wait_s: float = 0.0
+    keys: list[str] = field(default_factory=list)
+
+
+StatusListener = Callable[[SyncStatus], None]
+
+
+def _ts(value: str | None) -> datetime | None:
+    return None if value is None else datetime.fromtimestamp(float(value), UTC)
+
+
+def queue_status(outbox: Outbox, clock: Clock, offline_window_s: float) -> SyncStatus:
+    """The status as recorded in the outbox (also readable by staff tools without a worker).
+
+    Offline means: no answer from central (batch or heartbeat) for longer than the window,
+    counted from the last contact, or from the outbox's creation if there never was one."""
+    counts = outbox.counts()
+    now = clock.now().timestamp()
+    last_contact = outbox.get_meta("last_contact_at")
+    since = float(last_contact or outbox.get_meta("created_at") or now)
+    return SyncStatus(
+        pending=counts.pending + counts.inflight,
+        inflight=counts.inflight,
+        dead=counts.dead,
+        sent=counts.sent,
+        oldest_pending_age_s=(
+            None if counts.oldest_pending_at is None else now - counts.oldest_pending_at
+        ),
+        last_success_at=_ts(outbox.get_meta("last_success_at")),
+        last_contact_at=_ts(last_contact),
+        last_error=outbox.get_meta("last_error"),
+        last_error_at=_ts(outbox.get_meta("last_error_at")),
+        offline_too_long=now - since > offline_window_s,
+        accepting=outbox.accepting,
+    )
+
+
+class SyncWorker:
+    """Delivers one outbox to one central system. See the module docstring."""
+
+    def __init__(
+        self,
+        outbox: Outbox,
+        transport: CentralTransport,
+        *,
+        settings: SyncSettings | None = None,
+        clock: Clock | None = None,
+        rng: random.Random | None = None,
+    ) -> None:
+        self.outbox = outbox
+        self.transport = transport
+        self.settings = settings or SyncSettings()
+        self.clock: Clock = clock or SystemClock()
+        self.rng = rng or random.Random()
+        self._not_before = 0.0  # monotonic
+        self._failures = 0
+        self._batch_limit = self.settings.batch_size
+        self._listeners: list[StatusListener] = []
+        self._offline_flag: bool | None = None
+        self._thread: threading.Thread | None = None
+        self._stop = threading.Event()
+        self._wake = threading.Event()
+        self._last_heartbeat = -1e18
+        self._last_purge = -1e18
+        self._last_status = -1e18
+
+    # ---------------------------------------------------------------- status
+    def add_listener(self, listener: StatusListener) -> None:
+        """Called (on the worker thread) whenever ``offline_too_long`` changes."""
+        self._listeners.append(listener)
+
+    def status(self) -> SyncStatus:
+        return queue_status(self.outbox, self.clock, self.settings.offline_window_s)
+
+    def check_offline(self) -> SyncStatus:
+        """Recompute the status and tell listeners if the offline warning changed."""
+        status = self.status()
+        if status.offline_too_long != self._offline_flag:
+            if status.offline_too_long:
+                log.warning("no contact with central for longer than the offline window")
+            elif self._offline_flag:
+                log.info("contact with central restored")
+            self._offline_flag = status.offline_too_long
+            for listener in list(self._listeners):
+                try:
+                    listener(status)
+                except Exception:
+                    log.exception("status listener failed")
+        return status
+
+    def _contact(self, success: bool) -> None:
+        now = repr(self.clock.now().timestamp())
+        values = {"last_contact_at": now}
+        if success:
+            values["last_success_at"] = now
+        self.outbox.set_meta(values)
+
+    def _failed(self, message: str) -> None:
+        self.outbox.set_meta(
+            {"last_error": message[:500], "last_error_at": repr(self.clock.now().timestamp())}
+        )
+
+    # ----------------------------------------------------------- one attempt
+    def sync_once(self) -> SyncResult:
+        """Deliver at most one batch. Never raises for central failures: they are recorded
+        on the entries and in the status."""
+        wait = self._not_before - self.clock.monotonic()
+        if wait > 0:
+            return SyncResult(wait_s=wait)
+        entries = self.outbox.claim(self._batch_limit, self.settings.lease_s)
+        if not entries:
+            return SyncResult(wait_s=self.settings.idle_poll_s)
+        result = SyncResult(claimed=len(entries), keys=[e.key for e in entries])
+        lost = self._lost_attachments(entries)
+        if lost:
+            for entry in entries:
+                if entry.key in lost:
+                    self.outbox.bury(entry, lost[entry.key])
+            rest = [(e, 0.0) for e in entries if e.key not in lost]
+            self.outbox.release(rest, "batch re-formed", count_attempt=False)
+            result.dead = len(lost)
+            return result
+        try:
+            uploads = self._upload_all(entries)
+            resp = self.transport.request(
+                "POST",
+                "/v1/transactions/batch",
+                body=self._batch_body(entries, uploads),
+                headers={"Content-Type": "application/json"},
+            )
+            if resp.status >= 400:
+                raise_for_status(resp)
+            outcomes = self._parse_results(resp, entries)
+        except CentralError as exc:
+            self._request_failed(entries, exc, result)
+            return result
+        self._failures = 0
+        self._batch_limit = self.settings.batch_size
+        self._contact(success=True)
+        self._apply(entries, outcomes, result)
+        return result
+
+    def _request_failed(
+        self, entries: Sequence[ClaimedEntry], exc: CentralError, result: SyncResult
+    ) -> None:
+        message = f"{exc.code}: {exc}"
+        result.error = message
+        if exc.status is not None:
+            self._contact(success=False)
+        self._failed(message)
+        if not exc.retryable and exc.status not in (401, 403):
+            # A permanent refusal of the whole request: isolate the entry at fault by
+            # retrying one at a time; a single refused entry is dead-lettered.
+            if len(entries) == 1:
+                self.outbox.bury(entries[0], message)
+                result.dead = 1
+                return
+            self._batch_limit = 1
+            self.outbox.release([(e, 0.0) for e in entries], message, count_attempt=False)
+            result.retried = len(entries)
+            return
+        self._failures += 1
+        if exc.retry_after_s is not None:
+            delay = min(exc.retry_after_s, self.settings.max_retry_after_s)
+            self.outbox.release([(e, delay) for e in entries], message, count_attempt=False)
+        else:
+            delay = self._backoff(self._failures - 1)
+            self.outbox.release(
+                [(e, self._backoff(e.attempts)) for e in entries], message, count_attempt=True
+            )
+        self._not_before = self.clock.monotonic() + delay
+        result.retried = len(entries)
+        result.wait_s = delay
+        log.info("sync attempt failed (%s); next in %.1f s", exc.code, delay)
+
+    def _backoff(self, attempt: int) -> float:
+        s = self.settings
+        return full_jitter(attempt, base_s=s.base_backoff_s, cap_s=s.max_backoff_s, rng=self.rng)
+
+    def _apply(
+        self,
+        entries: Sequence[ClaimedEntry],
+        outcomes: dict[str, tuple[int, str]],
+        result: SyncResult,
+    ) -> None:
+        acks: list[tuple[ClaimedEntry, str]] = []
+        retry: list[tuple[ClaimedEntry, float]] = []
+        skipped: list[tuple[ClaimedEntry, float]] = []
+        errors: list[str] = []
+        for entry in entries:
+            status, outcome = outcomes[entry.key]
+            if 200 <= status < 300:
+                acks.append((entry, f"{status} {outcome}".strip()))
+            elif status == _DEPENDENCY_FAILED:
+                skipped.append((entry, 0.0))
+            elif status in _RETRYABLE or status >= 500:
+                retry.append((entry, self._backoff(entry.attempts)))
+                errors.append(f"central.http_{status}: {outcome}")
+            else:
+                self.outbox.bury(entry, f"central.http_{status}: {outcome}")
+                result.dead += 1
+        if acks:
+            result.delivered = self.outbox.ack(acks)
+        if retry:
+            self.outbox.release(retry, errors[0])
+        if skipped:
+            self.outbox.release(skipped, "waiting for an earlier entry", count_attempt=False)
+        result.retried = len(retry) + len(skipped)
+        if errors:
+            self._failed(errors[0])
+
+    @staticmethod
+    def _batch_body(entries: Sequence[ClaimedEntry], uploads: dict[tuple[str, int], str]) -> bytes:
+        items = []
+        for e in entries:
+            items.append(
+                {
+                    "key": e.key,
+                    "kind": e.kind,
+                    "schema_version": e.schema_version,
+                    "stream": e.stream,
+                    "created_at": e.created_at,
+                    "payload": e.payload,
+                    "attachments": [
+                        {
+                            "name": a.name,
+                            "content_type": a.content_type,
+                            "size": a.size,
+                            "sha256": a.sha256,
+                            "upload": uploads[(a.entry_key, a.position)],
+                        }
+                        for a in e.attachments
+                    ],
+                }
+            )
+        return json.dumps({"entries": items}, separators=(",", ":"), ensure_ascii=False).encode()
+
+    @staticmethod
+    def _parse_results(
+        resp: Response, entries: Sequence[ClaimedEntry]
+    ) -> dict[str, tuple[int, str]]:
+        """Validate the batch answer; anything unexpected fails the attempt (retryable)."""
+        data = resp.json()
+        results = data.get("results") if isinstance(data, dict) else None
+        if not isinstance(results, list):
+            raise CentralError("central answer lacks 'results'", code="central.bad_response")
+        out: dict[str, tuple[int, str]] = {}
+        for item in results:
+            if not (
+                isinstance(item, dict)
+                and isinstance(item.get("key"), str)
+                and isinstance(item.get("status"), int)
+                and not isinstance(item.get("status"), bool)
+                and 200 <= item["status"] <= 599
+            ):
+                raise CentralError(
+                    "malformed result in central answer", code="central.bad_response"
+                )
+            detail = item.get("ref") or item.get("error") or ""
+            out[item["key"]] = (item["status"], str(detail)[:200])
+        missing = [e.key for e in entries if e.key not in out]
+        if missing:
+            raise CentralError(
+                f"central answer misses {len(missing)} entries", code="central.bad_response"
+            )
+        return out
+
+    # ---------------------------------------------------------------- uploads
+    def _lost_attachments(self, entries: Sequence[ClaimedEntry]) -> dict[str, str]:
+        lost: dict[str, str] = {}
+        for e in entries:
+            for ref in e.attachments:
+                if not (self.outbox.attachments_dir / ref.file).is_file():
+                    lost[e.key] = f"queue.attachment_lost: {ref.name} is missing"
+        return lost
+
+    def _upload_all(self, entries: Sequence[ClaimedEntry]) -> dict[tuple[str, int], str]:
+        done: dict[tuple[str, int], str] = {}
+        for e in entries:
+            for ref in e.attachments:
+                done[(ref.entry_key, ref.position)] = self.upload(ref)
+        return done
+
+    def upload(self, ref: AttachmentRef) -> str:
+        """Upload one attachment resumably (tus 1.0 core + checksum); returns the upload id.
+
+        The upload's location is stored before the first byte is sent, so after a crash or a
+        dropped connection the next attempt asks the server for its offset and continues."""
+        try:
+            data = self.outbox.read_attachment(ref)
+        except AttachmentLost as exc:
+            raise CentralError(str(exc), code=exc.code, retryable=False) from exc
+        path = ref.upload_url
+        offset = 0
+        if path:
+            resp = self.transport.request("HEAD", path, headers={"Tus-Resumable": "1.0.0"})
+            if resp.status in (404, 410):
+                path = None
+            else:
+                raise_for_status(resp)
+                offset = _int_header(resp, "Upload-Offset")
+        if not path:
+            meta = ",".join(
+                f"{k} {base64.b64encode(v.encode()).decode()}"
+                for k, v in (
+                    ("filename", ref.name),
+                    ("content_type", ref.content_type),
+                    ("sha256", ref.sha256),
+                )
+            )
+            resp = self.transport.request(
+                "POST",
+                "/v1/uploads",
+                headers={
+                    "Tus-Resumable": "1.0.0",
+                    "Upload-Length": str(len(data)),
+                    "Upload-Metadata": meta,
+                },
+            )
+            raise_for_status(resp)
+            path = resp.headers.get("Location", "")
+            if not path.startswith("/v1/uploads/"):
+                raise CentralError(
+                    "upload created without a usable Location", code="central.bad_response"
+                )
+            self.outbox.set_upload_url(ref, path)
+        chunk = self.settings.upload_chunk_bytes
+        while offset < len(data):
+            piece = data[offset : offset + chunk]
+            resp = self.transport.request(
+                "PATCH",
+                path,
+                body=piece,
+                headers={
+                    "Tus-Resumable": "1.0.0",
+                    "Content-Type": "application/offset+octet-stream",
+                    "Upload-Offset": str(offset),
+                    "Upload-Checksum": "sha256 "
+                    + base64.b64encode(hashlib.sha256(piece).digest()).decode(),
+                },
+            )
+            if resp.status == 409:
+                # Our idea of the offset is stale (a previous PATCH landed): ask again.
+                head = self.transport.request("HEAD", path, headers={"Tus-Resumable": "1.0.0"})
+                raise_for_status(head)
+                offset = _int_header(head, "Upload-Offset")
+                continue
+            raise_for_status(resp)
+            offset = _int_header(resp, "Upload-Offset")
+        return path.rsplit("/", 1)[-1]
+
+    # -------------------------------------------------------------- heartbeat
+    def heartbeat(self, extra: dict[str, Any] | None = None) -> None:
+        """Report device status and queue counts (no personal data)."""
+        body = {"status": self.status().as_json(), **(extra or {})}
+        try:
+            _, _, resp = self.transport.json_request("POST", "/v1/heartbeat", body)
+            raise_for_status(resp)
+            self._contact(success=False)
+        except CentralError as exc:
+            self._failed(f"{exc.code}: {exc}")
+
+    # ------------------------------------------------------------- the loop
+    def drain(
+        self, *, max_seconds: float | None = None, sleep: Callable[[float], None] | None = None
+    ) -> int:
+        """Sync until no deliverable entry is left (dead entries stay); returns how many were
+        delivered. Waits out backoff with ``sleep`` (real sleeping by default)."""
+        pause = sleep or self._stop.wait
+        start = self.clock.monotonic()
+        delivered = 0
+        while not self._stop.is_set():
+            if max_seconds is not None and self.clock.monotonic() - start > max_seconds:
+                break
+            result = self.sync_once()
+            delivered += result.delivered
+            if result.claimed == 0 and self.outbox.waiting() == 0:
+                break
+            if result.error or (result.wait_s > 0 and result.claimed == 0):
+                # Nothing due yet (backoff, a lease held by a dead process): poll briefly.
+                pause(min(max(result.wait_s, 0.02), 0.1 if result.claimed == 0 else 5.0))
+        return delivered
+
+    def start(self) -> None:
+        """Run the loop on a background thread until ``stop``."""
+        if self._thread is not None:
+            return
+        self._stop.clear()
+        self._thread = threading.Thread(target=self._run, name="outbox-sync", daemon=True)
+        self._thread.start()
+
+    def wake(self) -> None:
+        """Tell the worker new entries wait (call after a put; any thread)."""
+        self._wake.set()
+
+    def stop(self, timeout_s: float = 10.0) -> None:
+        self._stop.set()
+        self._wake.set()
+        if self._thread is not None:
+            self._thread.join(timeout_s)
+            self._thread = None
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            wait = self.settings.idle_poll_s
+            try:
+                result = self.sync_once()
+                if result.error or not result.claimed:
+                    wait = result.wait_s
+                elif result.claimed < self._batch_limit:
+                    wait = self.settings.linger_s
+                else:
+                    wait = 0.0
+                self._housekeeping()
+            except QueueError as exc:
+                log.error("sync worker: %s", exc)
+                wait = self.settings.idle_poll_s
+            except Exception:
+                log.exception("sync worker failed; continuing")
+                wait = self.settings.idle_poll_s
+            if wait > 0:
+                # A wake() shortens idle polls, not the linger: that would defeat batching.
+                if wait == self.settings.linger_s:
+                    self._stop.wait(wait)
+                else:
+                    self._wake.wait(min(wait, self.settings.idle_poll_s * 5))
+                self._wake.clear()
+
+    def _housekeeping(self) -> None:
+        mono = self.clock.monotonic()
+        if mono - self._last_status >= 1.0:
+            # Counting pending entries is not free: once a second is plenty for a warning
+            # measured in hours.
+            self._last_status = mono
+            self.check_offline()
+        if mono - self._last_heartbeat >= self.settings.heartbeat_s:
+            self._last_heartbeat = mono
+            self.heartbeat()
+        if mono - self._last_purge >= self.settings.purge_every_s:
+            self._last_purge = mono
+            n = self.outbox.purge_audit()
+            if n:
+                log.info("purged %d audit rows past retention", n)
+
+
+def _int_header(resp: Response, name: str) -> int:
+    value = resp.headers.get(name, "")
+    if not (value.isascii() and value.isdigit()):
+        raise CentralError(f"missing or bad {name} header", code="central.bad_response")
+    return int(value)

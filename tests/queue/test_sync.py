@@ -1,0 +1,472 @@
+"""The sync worker against the real reference central service on loopback, including every
+fault mode the service can be told to show."""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+import os
+import random
+import ssl
+import threading
+import time
+from pathlib import Path
+
+import pytest
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import NameOID
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from central.server import CentralHandle, start_in_thread
+from kiosk.clock import ManualClock
+from offline_queue import Attachment, CentralError, InsecureTransport, Outbox
+from offline_queue.backoff import full_jitter, parse_retry_after
+from offline_queue.outbox import ClaimedEntry
+from offline_queue.sync import SyncStatus, SyncWorker
+from offline_queue.transport import CentralTransport, Response, check_url
+from tests.queue.conftest import ID_NUMBER, KIOSK, SECRET, WorkerFactory, set_faults
+
+
+def _put(outbox: Outbox, n: int, stream: str = "s") -> list[str]:
+    return [
+        outbox.put("renewal.issued", {"n": i, "id_number": ID_NUMBER}, stream=stream)
+        for i in range(n)
+    ]
+
+
+def _central_keys(central: CentralHandle) -> list[str]:
+    return [t["key"] for t in central.store.transactions()]
+
+
+def test_drain_delivers_everything_once_in_order(
+    outbox: Outbox, central: CentralHandle, make_worker: WorkerFactory
+) -> None:
+    keys = [outbox.put("k.v", {"n": n}, stream=f"s{n % 3}") for n in range(250)]
+    worker = make_worker(batch_size=40)
+    assert worker.drain() == 250
+    assert _central_keys(central) == keys  # one worker: arrival order is put order
+    status = worker.status()
+    assert (status.pending, status.dead, status.sent) == (0, 0, 250)
+    assert status.last_success_at is not None and status.last_error is None
+    assert central.store.stats()["transactions"] == 250
+
+
+def test_attachment_upload_resumes_mid_file_and_is_deleted_after_ack(
+    outbox: Outbox, central: CentralHandle, make_worker: WorkerFactory, clock: ManualClock
+) -> None:
+    photo = os.urandom(300 * 1024)
+    key = outbox.put(
+        "photo.captured",
+        {"photo_number": "P-0001", "id_number": ID_NUMBER},
+        attachments=[Attachment("photo.jpg", photo, "image/jpeg")],
+    )
+    # The connection drops halfway through the third 64 KiB chunk.
+    set_faults(central, once={"upload_cut": 1}, upload_cut_offset=128 * 1024)
+    worker = make_worker(upload_chunk_bytes=64 * 1024)
+    failed = worker.sync_once()
+    assert failed.delivered == 0 and failed.error is not None
+    assert outbox.entry(key).state == "pending"
+    upload_path = outbox._conn.execute("SELECT upload_url FROM attachments").fetchone()[0]
+    offset, length = central.store.upload_state(upload_path.rsplit("/", 1)[1])
+    assert (offset, length) == (128 * 1024, len(photo))
+    clock.advance(400)
+    worker._not_before = 0
+    done = worker.sync_once()
+    assert done.delivered == 1
+    stats = central.store.stats()
+    assert stats["upload_bytes"] == len(photo)  # the first two chunks were not sent again
+    assert stats["uploads"] == 1
+    [stored] = central.store.transactions()
+    upload_id = stored["body"]["attachments"][0]["upload"]
+    assert central.store.upload_bytes(upload_id) == photo
+    assert stored["body"]["attachments"][0]["sha256"] == hashlib.sha256(photo).hexdigest()
+    assert list(outbox.attachments_dir.iterdir()) == []
+    assert outbox.entry(key).state == "sent"
+
+
+def test_lost_attachment_file_dead_letters_only_its_entry(
+    outbox: Outbox, central: CentralHandle, make_worker: WorkerFactory
+) -> None:
+    broken = outbox.put("photo.captured", {"n": 1}, stream="A", attachments=[Attachment("p", b"x")])
+    fine = outbox.put("k.v", {"n": 2}, stream="B")
+    for f in outbox.attachments_dir.iterdir():
+        f.unlink()
+    make_worker().drain()
+    info = outbox.entry(broken)
+    assert info.state == "dead" and (info.last_error or "").startswith("queue.attachment_lost")
+    assert outbox.entry(fine).state == "sent"
+
+
+def test_lost_answer_is_replayed_not_applied_twice(
+    outbox: Outbox, central: CentralHandle, make_worker: WorkerFactory, clock: ManualClock
+) -> None:
+    keys = _put(outbox, 5)
+    set_faults(central, once={"reset": 1})
+    worker = make_worker()
+    failed = worker.sync_once()
+    assert failed.error and "central.unreachable" in failed.error
+    assert central.store.stats()["transactions"] == 5  # central did the work, the answer was lost
+    clock.advance(400)
+    worker._not_before = 0
+    assert worker.drain() == 5
+    stats = central.store.stats()
+    assert (stats["transactions"], stats["replays"]) == (5, 5)
+    assert _central_keys(central) == keys
+
+
+@pytest.mark.parametrize(
+    ("mode", "code"),
+    [
+        ("error", "central.http_503"),
+        ("bad_json", "central.bad_response"),
+        ("wrong_schema", "central.bad_response"),
+        ("huge", "central.too_large"),
+    ],
+)
+def test_bad_answers_cost_one_attempt_only(
+    mode: str,
+    code: str,
+    outbox: Outbox,
+    central: CentralHandle,
+    make_worker: WorkerFactory,
+    clock: ManualClock,
+) -> None:
+    keys = _put(outbox, 3)
+    set_faults(central, once={mode: 1})
+    worker = make_worker(max_backoff_s=10)
+    failed = worker.sync_once()
+    assert failed.error is not None and failed.error.startswith(code)
+    for key in keys:
+        info = outbox.entry(key)
+        assert (info.state, info.attempts) == ("pending", 1)
+        assert info.last_error is not None and info.last_error.startswith(code)
+    assert worker.status().last_error.startswith(code)  # type: ignore[union-attr]
+    assert failed.wait_s <= 10
+    clock.advance(11)
+    assert worker.drain() == 3
+    assert sorted(_central_keys(central)) == sorted(keys)
+
+
+def test_slow_trickle_is_cut_by_the_overall_deadline(
+    outbox: Outbox, central: CentralHandle, make_worker: WorkerFactory
+) -> None:
+    _put(outbox, 1)
+    # Each byte arrives well within the per-read timeout, the whole answer never in time.
+    set_faults(central, once={"trickle": 1}, trickle_interval_s=0.1, trickle_bytes=100)
+    worker = make_worker(timeout_s=0.6)
+    start = time.monotonic()
+    result = worker.sync_once()
+    assert time.monotonic() - start < 2.0
+    assert result.error is not None and result.error.startswith("central.timeout")
+
+
+def test_latency_beyond_the_timeout_is_a_retryable_failure(
+    outbox: Outbox, central: CentralHandle, make_worker: WorkerFactory
+) -> None:
+    _put(outbox, 1)
+    set_faults(central, latency_s=0.8)
+    result = make_worker(timeout_s=0.3).sync_once()
+    assert result.error is not None and result.error.startswith("central.timeout")
+    set_faults(central)
+
+
+def test_retry_after_is_honoured(
+    outbox: Outbox, central: CentralHandle, make_worker: WorkerFactory, clock: ManualClock
+) -> None:
+    [key] = _put(outbox, 1)
+    set_faults(central, once={"retry_after": 1}, retry_after_s=7)
+    worker = make_worker(base_backoff_s=0.01)
+    failed = worker.sync_once()
+    assert failed.error is not None and "429" in failed.error
+    assert failed.wait_s == pytest.approx(7)
+    info = outbox.entry(key)
+    assert info.attempts == 0  # being told to slow down is not the entry's fault
+    assert info.next_attempt_at == pytest.approx(clock.now().timestamp() + 7)
+    requests_before = central.store.stats()["faults"]
+    clock.advance(6.5)
+    early = worker.sync_once()
+    assert early.claimed == 0 and early.wait_s == pytest.approx(0.5)
+    assert central.store.stats()["faults"] == requests_before
+    clock.advance(0.6)
+    assert worker.sync_once().delivered == 1
+
+
+def test_retry_after_http_date_is_parsed() -> None:
+    now = dt.datetime(2026, 11, 27, 9, 0, tzinfo=dt.UTC)
+    assert parse_retry_after("120") == 120
+    assert parse_retry_after("Fri, 27 Nov 2026 09:00:30 GMT", now) == pytest.approx(30)
+    assert parse_retry_after("soon") is None
+
+
+def test_full_jitter_is_bounded_by_the_cap() -> None:
+    rng = random.Random(1)
+    for attempt in range(40):
+        ceiling = min(60.0, 0.5 * 2**attempt)
+        delays = [full_jitter(attempt, base_s=0.5, cap_s=60.0, rng=rng) for _ in range(200)]
+        assert all(0 <= d <= ceiling for d in delays)
+        # Full jitter spreads over the whole range, not just near the ceiling.
+        assert min(delays) < ceiling * 0.1 and max(delays) > ceiling * 0.9
+
+
+def test_worker_backoff_grows_with_attempts_and_stays_under_cap(
+    outbox: Outbox, central: CentralHandle, make_worker: WorkerFactory, clock: ManualClock
+) -> None:
+    [key] = _put(outbox, 1)
+    set_faults(central, rates={"error": 1.0})
+    worker = make_worker(base_backoff_s=1.0, max_backoff_s=20.0)
+    delays = []
+    for attempt in range(8):
+        worker._not_before = 0
+        clock.advance(100)
+        result = worker.sync_once()
+        assert result.claimed == 1
+        delay = outbox.entry(key).next_attempt_at - clock.now().timestamp()
+        assert 0 <= delay <= min(20.0, 2**attempt)
+        delays.append(delay)
+    assert outbox.entry(key).attempts == 8
+    assert max(delays) > 4  # it does grow
+
+
+def test_permanent_refusal_dead_letters_and_blocks_the_stream(
+    outbox: Outbox, central: CentralHandle, make_worker: WorkerFactory
+) -> None:
+    bad = outbox.put("k.v", {"n": 1}, stream="A", schema_version=99)
+    after_bad = outbox.put("k.v", {"n": 2}, stream="A")
+    other = outbox.put("k.v", {"n": 3}, stream="B")
+    worker = make_worker()
+    worker.drain()
+    assert outbox.entry(bad).state == "dead"
+    assert "422" in (outbox.entry(bad).last_error or "")
+    assert outbox.entry(after_bad).state == "pending"  # skipped with 424 in the same batch
+    assert outbox.entry(other).state == "sent"
+    assert _central_keys(central) == [other]
+    assert worker.status().dead == 1
+    outbox.discard(bad)
+    worker.drain()
+    assert outbox.entry(after_bad).state == "sent"
+    assert _central_keys(central) == [other, after_bad]
+
+
+def test_redrive_after_a_refused_request(
+    outbox: Outbox, central: CentralHandle, make_worker: WorkerFactory
+) -> None:
+    [key] = _put(outbox, 1)
+    set_faults(central, once={"status": 1}, status_code=400)
+    worker = make_worker()
+    worker.drain()
+    assert outbox.entry(key).state == "dead"
+    outbox.redrive(key)
+    assert worker.drain() == 1
+    assert outbox.entry(key).state == "sent"
+
+
+@pytest.mark.parametrize("status", [408, 409, 429, 500, 502])
+def test_transient_statuses_are_retried_not_dead(
+    status: int, outbox: Outbox, central: CentralHandle, make_worker: WorkerFactory
+) -> None:
+    [key] = _put(outbox, 1)
+    set_faults(central, once={"status": 1}, status_code=status)
+    worker = make_worker()
+    worker.sync_once()
+    assert outbox.entry(key).state == "pending"
+
+
+def test_bad_signature_is_not_the_entries_fault(
+    outbox: Outbox, central: CentralHandle, make_worker: WorkerFactory
+) -> None:
+    [key] = _put(outbox, 1)
+    result = make_worker(secret=b"wrong").sync_once()
+    assert result.error is not None and "401" in result.error
+    assert outbox.entry(key).state == "pending"
+    assert central.store.stats()["transactions"] == 0
+
+
+def test_offline_window_warns_staff_through_listeners(
+    outbox: Outbox, central: CentralHandle, make_worker: WorkerFactory, clock: ManualClock
+) -> None:
+    worker = make_worker(offline_window_s=24 * 3600)
+    seen: list[SyncStatus] = []
+    worker.add_listener(seen.append)
+    _put(outbox, 1)
+    assert worker.drain() == 1
+    assert not worker.check_offline().offline_too_long
+    seen.clear()
+    clock.advance(23 * 3600)
+    assert not worker.check_offline().offline_too_long and seen == []
+    clock.advance(3601)
+    assert worker.check_offline().offline_too_long
+    worker.check_offline()
+    assert [s.offline_too_long for s in seen] == [True]  # told once, not on every check
+    _put(outbox, 1)
+    worker.drain()
+    assert not worker.check_offline().offline_too_long
+    assert [s.offline_too_long for s in seen] == [True, False]
+
+
+def test_status_reports_oldest_pending_age(
+    outbox: Outbox, make_worker: WorkerFactory, clock: ManualClock
+) -> None:
+    _put(outbox, 2)
+    clock.advance(90)
+    status = make_worker().status()
+    assert status.pending == 2
+    assert status.oldest_pending_age_s == pytest.approx(90)
+    assert status.as_json()["pending"] == 2
+
+
+def test_heartbeat_reaches_central(
+    outbox: Outbox, central: CentralHandle, make_worker: WorkerFactory
+) -> None:
+    worker = make_worker()
+    worker.heartbeat({"devices": {"printer": "ok"}})
+    assert central.store.stats()["heartbeats"] == 1
+    assert worker.status().last_contact_at is not None
+
+
+def test_worker_thread_delivers_in_the_background(tmp_path: Path, central: CentralHandle) -> None:
+    from offline_queue.sync import SyncSettings
+
+    box = Outbox(tmp_path / "bg.sqlite", kiosk_id=KIOSK)
+    worker = SyncWorker(
+        Outbox(tmp_path / "bg.sqlite", kiosk_id=KIOSK),
+        CentralTransport(central.url, kiosk_id=KIOSK, secret=SECRET),
+        settings=SyncSettings(idle_poll_s=0.05),
+    )
+    delivered = threading.Event()
+    worker.start()
+    try:
+        for n in range(20):
+            box.put("k.v", {"n": n})
+            worker.wake()
+        deadline = time.monotonic() + 5
+        while time.monotonic() < deadline and box.counts().sent < 20:
+            time.sleep(0.02)
+        delivered.set()
+    finally:
+        worker.stop()
+    assert box.counts().sent == 20
+    box.close()
+
+
+# ------------------------------------------------------------------- transport security
+def test_plain_http_only_to_loopback() -> None:
+    assert check_url("http://127.0.0.1:8787/") == "http://127.0.0.1:8787"
+    assert check_url("http://[::1]:80") == "http://[::1]:80"
+    assert check_url("https://central.example.org")
+    for url in ("http://10.0.0.5:8787", "http://central.example.org", "ftp://127.0.0.1"):
+        with pytest.raises(InsecureTransport):
+            CentralTransport(url, kiosk_id=KIOSK, secret=SECRET)
+
+
+def _self_signed(tmp_path: Path) -> tuple[Path, Path]:
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "127.0.0.1")])
+    now = dt.datetime.now(dt.UTC)
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - dt.timedelta(minutes=5))
+        .not_valid_after(now + dt.timedelta(days=1))
+        .add_extension(
+            x509.SubjectAlternativeName(
+                [x509.IPAddress(__import__("ipaddress").ip_address("127.0.0.1"))]
+            ),
+            critical=False,
+        )
+        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+        .sign(key, hashes.SHA256())
+    )
+    cert_file, key_file = tmp_path / "c.pem", tmp_path / "k.pem"
+    cert_file.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    key_file.write_bytes(
+        key.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        )
+    )
+    return cert_file, key_file
+
+
+def test_tls_is_verified(tmp_path: Path) -> None:
+    cert, key = _self_signed(tmp_path)
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(cert, key)
+    handle = start_in_thread(tmp_path / "c.sqlite", kiosk_secrets={KIOSK: SECRET}, tls=context)
+    try:
+        assert handle.url.startswith("https://")
+        untrusted = CentralTransport(handle.url, kiosk_id=KIOSK, secret=SECRET, timeout_s=3)
+        with pytest.raises(CentralError) as info:
+            untrusted.request("POST", "/v1/heartbeat", body=b"{}")
+        assert info.value.code == "central.tls"
+        trusted = CentralTransport(
+            handle.url, kiosk_id=KIOSK, secret=SECRET, ca_bundle=str(cert), timeout_s=3
+        )
+        assert trusted.request("POST", "/v1/heartbeat", body=b"{}").status == 200
+    finally:
+        handle.stop()
+
+
+# --------------------------------------------------------------------- hostile answers
+_json = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.text(max_size=20),
+    lambda inner: (
+        st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=8), inner, max_size=4)
+    ),
+    max_leaves=12,
+)
+_result = st.fixed_dictionaries(
+    {
+        "key": st.sampled_from(["K-1", "K-2", "K-3"]) | st.integers(),
+        "status": st.integers(0, 999) | st.text(max_size=3) | st.booleans(),
+    },
+    optional={"ref": _json, "error": _json},
+)
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    body=st.binary(max_size=200)
+    | _json.map(lambda v: json.dumps(v).encode())
+    | st.builds(lambda rs: json.dumps({"results": rs}).encode(), st.lists(_result, max_size=5))
+)
+def test_any_central_answer_is_parsed_or_refused_cleanly(body: bytes) -> None:
+    entries = [_claimed("K-1"), _claimed("K-2")]
+    try:
+        outcomes = SyncWorker._parse_results(Response(200, {}, body), entries)
+    except CentralError as exc:
+        assert exc.retryable
+        return
+    assert set(outcomes) >= {"K-1", "K-2"}
+    assert all(
+        isinstance(status, int) and 200 <= status <= 599 and isinstance(detail, str)
+        for status, detail in outcomes.values()
+    )
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.text(max_size=40))
+def test_retry_after_parser_never_raises(value: str) -> None:
+    parsed = parse_retry_after(value)
+    assert parsed is None or parsed >= 0
+
+
+def _claimed(key: str) -> ClaimedEntry:
+    return ClaimedEntry(
+        seq=1,
+        key=key,
+        kind="k.v",
+        schema_version=1,
+        stream="s",
+        payload={},
+        created_at=0.0,
+        attempts=0,
+        lease_token="t",
+    )
