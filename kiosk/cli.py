@@ -14,7 +14,7 @@ import sys
 from collections.abc import Callable, Sequence
 from typing import Protocol
 
-COMMAND_MODULES: tuple[str, ...] = ("kiosk.commands.config",)
+COMMAND_MODULES: tuple[str, ...] = ("kiosk.commands.config", "kiosk.commands.photo")
 
 
 class _CommandModule(Protocol):

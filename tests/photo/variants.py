@@ -48,7 +48,10 @@ def make_clean(name: str, photo: Image, engine: PhotoEngine) -> Clean:
     mask[y0:h, x0:x1] = cv2.GC_PR_BGD
     cv2.ellipse(mask, (round(geo.eye_mid[0]), round((geo.crown_y + geo.chin_y) / 2)),
                 (round(0.5 * head), round(0.6 * head)), 0, 0, 360, cv2.GC_PR_FGD, -1)  # fmt: skip
-    mask[int(geo.chin_y + 0.4 * head) :, int(geo.eye_mid[0] - 0.7 * head) : int(geo.eye_mid[0] + 0.7 * head)] = cv2.GC_PR_FGD
+    mask[
+        int(geo.chin_y + 0.4 * head) :,
+        int(geo.eye_mid[0] - 0.7 * head) : int(geo.eye_mid[0] + 0.7 * head),
+    ] = cv2.GC_PR_FGD
     hull = cv2.convexHull(face.points[list(FACE_OVAL), :2].astype(np.int32))
     cv2.fillConvexPoly(mask, hull, cv2.GC_FGD)
     bgd, fgd = np.zeros((1, 65), np.float64), np.zeros((1, 65), np.float64)
@@ -58,17 +61,30 @@ def make_clean(name: str, photo: Image, engine: PhotoEngine) -> Clean:
     allowed = np.zeros((h, w), np.uint8)
     cv2.ellipse(allowed, (round(geo.eye_mid[0]), round((geo.crown_y + geo.chin_y) / 2)),
                 (round(0.42 * head), round(0.6 * head)), 0, 0, 360, 1, -1)  # fmt: skip
-    allowed[int(geo.chin_y + 0.15 * head) :, int(geo.eye_mid[0] - 0.75 * head) : int(geo.eye_mid[0] + 0.75 * head)] = 1
-    allowed[int(geo.chin_y - 0.1 * head) :, int(geo.eye_mid[0] - 0.25 * head) : int(geo.eye_mid[0] + 0.25 * head)] = 1
+    allowed[
+        int(geo.chin_y + 0.15 * head) :,
+        int(geo.eye_mid[0] - 0.75 * head) : int(geo.eye_mid[0] + 0.75 * head),
+    ] = 1
+    allowed[
+        int(geo.chin_y - 0.1 * head) :,
+        int(geo.eye_mid[0] - 0.25 * head) : int(geo.eye_mid[0] + 0.25 * head),
+    ] = 1
     person = cv2.morphologyEx(person & allowed, cv2.MORPH_OPEN, np.ones((5, 5), np.uint8))
     # Frame like the kiosk camera: scale so the head is HEAD_OF_FRAME of the height.
     k = HEAD_OF_FRAME * FRAME_H / head
     mat = np.array(
-        [[k, 0, FRAME_W / 2 - k * geo.eye_mid[0]], [0, k, EYE_Y_OF_FRAME * FRAME_H - k * geo.eye_mid[1]]]
+        [
+            [k, 0, FRAME_W / 2 - k * geo.eye_mid[0]],
+            [0, k, EYE_Y_OF_FRAME * FRAME_H - k * geo.eye_mid[1]],
+        ]
     )
     flags = cv2.INTER_AREA if k < 1 else cv2.INTER_CUBIC
-    src = cv2.warpAffine(photo, mat, (FRAME_W, FRAME_H), flags=flags, borderMode=cv2.BORDER_REPLICATE)
-    alpha = cv2.warpAffine(person.astype(np.float32), mat, (FRAME_W, FRAME_H), flags=cv2.INTER_LINEAR)
+    src = cv2.warpAffine(
+        photo, mat, (FRAME_W, FRAME_H), flags=flags, borderMode=cv2.BORDER_REPLICATE
+    )
+    alpha = cv2.warpAffine(
+        person.astype(np.float32), mat, (FRAME_W, FRAME_H), flags=cv2.INTER_LINEAR
+    )
     alpha = cv2.GaussianBlur(alpha, (3, 3), 0)[..., None]
     frame = (src * alpha + np.array(WHITE, np.float32) * (1 - alpha)).astype(np.uint8)
     fresh = engine.analyse(frame, full=True)
@@ -89,11 +105,11 @@ def blur(c: Clean) -> Image:
 
 
 def dark(c: Clean) -> Image:
-    return cv2.convertScaleAbs(c.frame, alpha=0.22)
+    return cv2.convertScaleAbs(c.frame, alpha=0.25)
 
 
 def bright(c: Clean) -> Image:
-    return cv2.convertScaleAbs(c.frame, alpha=1.6, beta=70)
+    return cv2.convertScaleAbs(c.frame, alpha=1.3, beta=40)
 
 
 def _affine(c: Clean, mat: npt.NDArray[np.float64]) -> Image:
@@ -128,7 +144,13 @@ def cluttered(c: Clean) -> Image:
     for _ in range(60):
         x, y = int(rng.integers(0, FRAME_W)), int(rng.integers(0, FRAME_H))
         colour = tuple(int(v) for v in rng.integers(0, 255, 3))
-        cv2.rectangle(clutter, (x, y), (x + int(rng.integers(10, 60)), y + int(rng.integers(10, 60))), colour, -1)
+        cv2.rectangle(
+            clutter,
+            (x, y),
+            (x + int(rng.integers(10, 60)), y + int(rng.integers(10, 60))),
+            colour,
+            -1,
+        )
     out = c.frame.copy()
     out[~c.person] = clutter[~c.person]
     return out
@@ -150,7 +172,9 @@ def glare(c: Clean) -> Image:
     ied = _ied(c)
     for eye in (c.face.eye_a, c.face.eye_b):
         centre = (round(eye[0] + 0.18 * ied), round(eye[1] - 0.12 * ied))
-        cv2.ellipse(out, centre, (round(0.16 * ied), round(0.07 * ied)), -20, 0, 360, (255, 255, 255), -1)
+        cv2.ellipse(
+            out, centre, (round(0.16 * ied), round(0.07 * ied)), -20, 0, 360, (255, 255, 255), -1
+        )
     return out
 
 
@@ -170,7 +194,9 @@ def second_face(c: Clean) -> Image:
     x0, y0 = int(box.x - 0.2 * box.w), int(box.y - 0.3 * box.h)
     x1, y1 = int(box.x + 1.2 * box.w), int(box.y + 1.2 * box.h)
     face = c.frame[max(0, y0) : y1, max(0, x0) : x1]
-    small = cv2.resize(face, (face.shape[1] * 6 // 10, face.shape[0] * 6 // 10), interpolation=cv2.INTER_AREA)
+    small = cv2.resize(
+        face, (face.shape[1] * 6 // 10, face.shape[0] * 6 // 10), interpolation=cv2.INTER_AREA
+    )
     out[FRAME_H - small.shape[0] :, FRAME_W - small.shape[1] :] = small
     return out
 
