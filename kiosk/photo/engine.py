@@ -30,8 +30,13 @@ Clock = Callable[[], float]
 # Detection runs on a copy whose longer side is at most this (live) or this (full).
 LIVE_DETECT_SIDE = 320
 FULL_DETECT_SIDE = 640
-# Smallest face searched for, as a share of the shorter frame side.
-MIN_FACE_FRACTION = 0.12
+# Smallest face searched for, as a share of the shorter frame side, and the cascade's scale
+# step. Live frames use a coarse search (a face smaller than this cannot be framed anyway:
+# capture.head_min); the still gets a fine one, which also finds small faces behind.
+LIVE_MIN_FACE = 0.2
+LIVE_SCALE_STEP = 1.2
+FULL_MIN_FACE = 0.06
+FULL_SCALE_STEP = 1.1
 # Rotations tried on a still when the upright cascade finds nothing.
 ROTATED_RETRY_DEG = (20.0, -20.0)
 # A second mesh pass, on a ROI rotated by the first pass's roll, when the head is tilted more.
@@ -249,8 +254,10 @@ class PhotoEngine:
             else frame
         )
         gray = cv2.cvtColor(small, cv2.COLOR_BGR2GRAY)
-        fraction = MIN_FACE_FRACTION / 2 if full else MIN_FACE_FRACTION
-        found = [(b.scaled(1 / k), 0.0) for b in self._models.detect(gray, fraction)]
+        fraction, step = (
+            (FULL_MIN_FACE, FULL_SCALE_STEP) if full else (LIVE_MIN_FACE, LIVE_SCALE_STEP)
+        )
+        found = [(b.scaled(1 / k), 0.0) for b in self._models.detect(gray, fraction, step)]
         if not found and full:
             # The frontal cascade misses heads tilted past ~12 degrees: retry on rotated copies
             # and hand the tilt to the mesh, so a tilted head is measured (and corrected).
@@ -288,7 +295,7 @@ class PhotoEngine:
         for angle in ROTATED_RETRY_DEG:
             mat = cv2.getRotationMatrix2D(centre, angle, 1.0)
             turned = cv2.warpAffine(gray, mat, (w, h), borderMode=cv2.BORDER_REPLICATE)
-            boxes = self._models.detect(turned, fraction)
+            boxes = self._models.detect(turned, fraction, FULL_SCALE_STEP)
             if boxes:
                 inv = cv2.invertAffineTransform(mat)
                 out = []

@@ -157,10 +157,10 @@ class FaceModels:
             raise ModelUnavailable(f"Haar cascade {CASCADE_FILE} not found in cv2.data")
         log.info("face models loaded from %s", data)
 
-    def detect(self, gray: Image, min_face_fraction: float) -> list[Box]:
+    def detect(self, gray: Image, min_face_fraction: float, scale_step: float) -> list[Box]:
         """Haar face boxes in ``gray``'s coordinates, largest first."""
         side = max(8, round(min(gray.shape[:2]) * min_face_fraction))
-        found = self._cascade.detectMultiScale(gray, 1.1, 3, minSize=(side, side))
+        found = self._cascade.detectMultiScale(gray, scale_step, 3, minSize=(side, side))
         boxes = [Box(float(x), float(y), float(w), float(h)) for x, y, w, h in found]
         return sorted(boxes, key=lambda b: -b.area)
 
