@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import math
+import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -311,8 +312,6 @@ class PhotoEngine:
         self, frame_bgr: Image, *, full: bool = False, clock: Clock | None = None
     ) -> Assessment:
         """Assess one frame. ``full=True`` for a captured still (no tracking, finer detection)."""
-        import time
-
         now = clock or time.perf_counter
         t0 = now()
         spec = self.spec
