@@ -433,10 +433,16 @@ class PhotoEngine:
         ]
 
     def _eyes_open(self, face: FaceLandmarks) -> Measure:
-        ratio = min(
-            _eye_aspect(face, m.EYE_A_OUTER, m.EYE_A_INNER, m.EYE_A_UPPER, m.EYE_A_LOWER),
-            _eye_aspect(face, m.EYE_B_OUTER, m.EYE_B_INNER, m.EYE_B_UPPER, m.EYE_B_LOWER),
-        )
+        if face.eyelids is not None:
+            # The iris network's eyelids follow a closing lid; the coarse mesh keeps a prior
+            # open-eye shape (it scored painted-shut eyes as open in our tests).
+            ratios = [_lid_aspect(lid) for lid in face.eyelids]
+        else:
+            ratios = [
+                _eye_aspect(face, m.EYE_A_OUTER, m.EYE_A_INNER, m.EYE_A_UPPER, m.EYE_A_LOWER),
+                _eye_aspect(face, m.EYE_B_OUTER, m.EYE_B_INNER, m.EYE_B_UPPER, m.EYE_B_LOWER),
+            ]
+        ratio = min(ratios)
         limit = self.spec.face.eyes_open_min.value
         return self._measure("eyes_open", score_min(ratio, limit), ratio >= limit, ratio, None)
 
@@ -697,6 +703,12 @@ def _eye_aspect(
         float(np.linalg.norm(face.point(u) - face.point(lo)))
         for u, lo in zip(upper, lower, strict=True)
     ]
+    return sum(gaps) / len(gaps) / max(width, 1e-6)
+
+
+def _lid_aspect(lid: npt.NDArray[np.float64]) -> float:
+    width = float(np.linalg.norm(lid[m.EYELID_CORNERS[0]] - lid[m.EYELID_CORNERS[1]]))
+    gaps = [float(np.linalg.norm(lid[a] - lid[b])) for a, b in m.EYELID_PAIRS]
     return sum(gaps) / len(gaps) / max(width, 1e-6)
 
 

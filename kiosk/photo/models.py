@@ -57,6 +57,12 @@ FACE_OVAL = (
 )  # fmt: skip
 
 
+# Eyelid contour from the iris network: lower lid 0-8 (corner to corner), upper lid 9-15.
+EYELID_CORNERS = (0, 8)
+EYELID_PAIRS = ((3, 11), (4, 12), (5, 13))  # lower/upper points facing each other
+EYELID_POINTS = 16
+
+
 class ModelUnavailable(RuntimeError):
     """The landmark model files are not installed."""
 
@@ -105,6 +111,10 @@ class FaceLandmarks:
     points: Points  # (468, 3): x, y and a relative depth in the same pixel scale
     confidence: float  # FaceMesh face-presence probability
     iris: Points | None = None  # (2, 2) iris centres: eye a, eye b
+    # (2, 16, 2) eyelid contours refined by the iris network, eye a then eye b; per eye the
+    # points run: outer corner, lower lid (7), inner corner, then the upper lid (7) from the
+    # outer side (EYELID_* below index them).
+    eyelids: Points | None = None
 
     @property
     def box(self) -> Box:
@@ -181,11 +191,10 @@ class FaceModels:
         return FaceLandmarks(points=points, confidence=_sigmoid(float(flag.ravel()[0])))
 
     def with_iris(self, frame: Image, face: FaceLandmarks) -> FaceLandmarks:
-        centres = []
-        for outer, inner, flip in (
-            (EYE_A_OUTER, EYE_A_INNER, False),
-            (EYE_B_OUTER, EYE_B_INNER, True),
-        ):
+        """Add iris centres and refined eyelids (one iris-network run per eye)."""
+        centres, lids = [], []
+        eyes = ((EYE_A_OUTER, EYE_A_INNER, False), (EYE_B_OUTER, EYE_B_INNER, True))
+        for outer, inner, flip in eyes:
             p, q = face.point(outer), face.point(inner)
             centre = (float((p[0] + q[0]) / 2), float((p[1] + q[1]) / 2))
             width = float(np.linalg.norm(q - p)) * IRIS_ROI_SCALE
@@ -195,10 +204,15 @@ class FaceModels:
                 roi = cv2.flip(roi, 1)
             self._iris.setInput(cv2.dnn.blobFromImage(roi, 1.0 / 255.0, swapRB=True))
             outs = self._iris.forward(self._iris_out)
-            iris = next(o for o in outs if o.size == 15).reshape(5, 3)
-            x, y = float(iris[0, 0]), float(iris[0, 1])
+            iris = next(o for o in outs if o.size == 15).reshape(5, 3)[:1, :2].astype(np.float64)
+            contour = next(o for o in outs if o.size == 71 * 3).reshape(71, 3)[:EYELID_POINTS, :2]
+            xy = np.vstack([iris, contour.astype(np.float64)])
             if flip:
-                x = IRIS_INPUT - x
+                xy[:, 0] = IRIS_INPUT - xy[:, 0]
             inv = cv2.invertAffineTransform(m)
-            centres.append(inv[:, :2] @ np.array([x, y]) + inv[:, 2])
-        return FaceLandmarks(face.points, face.confidence, np.array(centres, dtype=np.float64))
+            xy = xy @ inv[:, :2].T + inv[:, 2]
+            centres.append(xy[0])
+            lids.append(xy[1:])
+        return FaceLandmarks(
+            face.points, face.confidence, np.array(centres, dtype=np.float64), np.array(lids)
+        )

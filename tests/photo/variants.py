@@ -188,6 +188,23 @@ def occluded_eyes(c: Clean) -> Image:
     return out
 
 
+def closed_eyes(c: Clean) -> Image:
+    """Paint each eye over with the cheek's skin and draw the closed lid line."""
+    out = c.frame.copy()
+    ied = _ied(c)
+    for contour in (EYE_A_CONTOUR, EYE_B_CONTOUR):
+        pts = c.face.points[list(contour), :2]
+        x, y, w, h = cv2.boundingRect(pts.astype(np.int32))
+        below = c.frame[y + h + int(0.15 * ied) : y + h + int(0.25 * ied), x : x + w]
+        skin = np.median(below.reshape(-1, 3), axis=0)
+        mask = np.zeros(out.shape[:2], np.uint8)
+        cv2.fillConvexPoly(mask, cv2.convexHull(pts.astype(np.int32)), 255)
+        out[cv2.dilate(mask, np.ones((5, 5), np.uint8)) > 0] = skin
+        lower = c.face.points[[*contour[8:], contour[0]], :2].astype(np.int32)
+        cv2.polylines(out, [lower], False, (40, 40, 60), 2, cv2.LINE_AA)
+    return cv2.GaussianBlur(out, (3, 3), 0)
+
+
 def second_face(c: Clean) -> Image:
     out = c.frame.copy()
     box = c.face.box
@@ -224,6 +241,7 @@ DEFECTS: dict[str, tuple[str, Callable[[Clean], Image]]] = {
     "colour_cast": ("colour_cast", colour_cast),
     "glare": ("glare", glare),
     "occluded_eyes": ("eye_occlusion", occluded_eyes),
+    "closed_eyes": ("eyes_open", closed_eyes),
     "second_face": ("face_count", second_face),
     "side_light": ("illumination", side_light),
 }
