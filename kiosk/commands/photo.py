@@ -9,10 +9,13 @@ from pathlib import Path
 
 import cv2
 
+from kiosk.config import PhotoSection
 from kiosk.photo.engine import Assessment, PhotoEngine
 from kiosk.photo.models import Image, ModelUnavailable
 from kiosk.photo.output import PhotoNotCompliant, make_photo
 from kiosk.photo.spec import SpecError, load_spec
+
+DEFAULT_SPEC = PhotoSection().spec
 
 
 def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -20,13 +23,13 @@ def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
     sub = parser.add_subparsers(dest="photo_command", required=True)
     check = sub.add_parser("check", help="assess a still image against the photo spec")
     check.add_argument("image")
-    check.add_argument("--spec", default="cn-exit-entry", help="photo spec name or TOML path")
+    check.add_argument("--spec", default=DEFAULT_SPEC, help="photo spec name or TOML path")
     check.add_argument("--json", action="store_true", help="print JSON")
     check.set_defaults(handler=_check)
     make = sub.add_parser("make", help="write the photo that would be submitted")
     make.add_argument("image")
     make.add_argument("--out", required=True, help="output JPEG file")
-    make.add_argument("--spec", default="cn-exit-entry", help="photo spec name or TOML path")
+    make.add_argument("--spec", default=DEFAULT_SPEC, help="photo spec name or TOML path")
     make.set_defaults(handler=_make)
 
 
@@ -61,6 +64,9 @@ def _check(args: argparse.Namespace) -> int:
             verdict = "yes" if m.passed else "NO"
             kind = "hard" if m.hard else "adv"
             print(f"{m.name:24} {m.score:6.1f} {verdict:5} {kind:5} {raw:>10}  {text}")
+        top = assessment.top_instruction()
+        if top is not None:
+            print(f"first fix: {top.instruction_zh} / {top.instruction_en}")
         compliant = str(assessment.compliant).lower()
         print(f"compliant: {compliant}  overall score {assessment.overall_score:.1f}")
     return 0 if assessment.compliant else 1
