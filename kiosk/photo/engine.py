@@ -236,7 +236,7 @@ class PhotoEngine:
 
     def __init__(self, spec: PhotoSpec, models: FaceModels | None = None) -> None:
         self.spec = spec
-        self._models = models or FaceModels()
+        self.models = models or FaceModels()
         self._track: _Track | None = None
 
     def reset(self) -> None:
@@ -258,7 +258,7 @@ class PhotoEngine:
         fraction, step = (
             (FULL_MIN_FACE, FULL_SCALE_STEP) if full else (LIVE_MIN_FACE, LIVE_SCALE_STEP)
         )
-        found = [(b.scaled(1 / k), 0.0) for b in self._models.detect(gray, fraction, step)]
+        found = [(b.scaled(1 / k), 0.0) for b in self.models.detect(gray, fraction, step)]
         if not found and full:
             # The frontal cascade misses heads tilted past ~12 degrees: retry on rotated copies
             # and hand the tilt to the mesh, so a tilted head is measured (and corrected).
@@ -274,9 +274,9 @@ class PhotoEngine:
         for box, roll in candidates:
             if any(_overlap(box, f.box) > 0.3 for f in faces):
                 continue
-            face = self._models.mesh(frame, box, roll)
+            face = self.models.mesh(frame, box, roll)
             if abs(face.roll_deg - roll) > REROTATE_DEG:
-                face = self._models.mesh(frame, face.box, face.roll_deg)
+                face = self.models.mesh(frame, face.box, face.roll_deg)
             if face.confidence >= min_conf:
                 faces.append(face)
         if not faces:
@@ -286,7 +286,7 @@ class PhotoEngine:
         primary = faces[0]
         self._track = _Track(primary.box, primary.roll_deg)
         second = faces[1].box.area / primary.box.area if len(faces) > 1 else 0.0
-        return self._models.with_iris(frame, primary), second
+        return self.models.with_iris(frame, primary), second
 
     def _rotated_detections(
         self, gray: Image, fraction: float, k: float
@@ -296,7 +296,7 @@ class PhotoEngine:
         for angle in ROTATED_RETRY_DEG:
             mat = cv2.getRotationMatrix2D(centre, angle, 1.0)
             turned = cv2.warpAffine(gray, mat, (w, h), borderMode=cv2.BORDER_REPLICATE)
-            boxes = self._models.detect(turned, fraction, FULL_SCALE_STEP)
+            boxes = self.models.detect(turned, fraction, FULL_SCALE_STEP)
             if boxes:
                 inv = cv2.invertAffineTransform(mat)
                 out = []

@@ -67,11 +67,12 @@ def _interval(lo: float, hi: float) -> tuple[float, float] | None:
 def plan_crop(geo: HeadGeometry, spec: PhotoSpec, frame_w: int, frame_h: int) -> CropPlan:
     g, o = spec.geometry, spec.output
     out_w, out_h = o.width.value, o.height.value
-    s_target = g.head_target.value * out_h / max(geo.head_height, 1e-6)
-    lo = max(g.ied_min.value * out_w / geo.ied, g.head_min.value * out_h / geo.head_height)
-    hi = min(g.ied_max.value * out_w / geo.ied, g.head_max.value * out_h / geo.head_height)
+    ied, head = max(geo.ied, 1e-6), max(geo.head_height, 1e-6)  # degenerate landmarks
+    s_target = g.head_target.value * out_h / head
+    lo = max(g.ied_min.value * out_w / ied, g.head_min.value * out_h / head)
+    hi = min(g.ied_max.value * out_w / ied, g.head_max.value * out_h / head)
     if lo > hi:  # head and eye-distance bands disagree: the eye distance is the written rule
-        lo, hi = g.ied_min.value * out_w / geo.ied, g.ied_max.value * out_w / geo.ied
+        lo, hi = g.ied_min.value * out_w / ied, g.ied_max.value * out_w / ied
     s0 = min(max(s_target, lo), hi)
     ex, ey = geo.eye_mid
     best: CropPlan | None = None

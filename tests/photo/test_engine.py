@@ -4,10 +4,12 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import cv2
 import numpy as np
 import pytest
 
 from kiosk.photo import PhotoEngine, PhotoSpec, requirements
+from kiosk.photo.spec import SPEC_DIR, parse_spec
 from tests.photo.conftest import CLEAN_SOURCES, read
 from tests.photo.variants import DEFECTS, FRAME_H, FRAME_W, WHITE, Clean
 
@@ -129,3 +131,45 @@ def test_measures_as_json(cleans: dict[str, Clean], engine: PhotoEngine) -> None
     assert data["compliant"] is True
     measures = data["measures"]
     assert isinstance(measures, list) and len(measures) == len(engine.spec.measures)
+
+
+@pytest.mark.parametrize(
+    ("measure", "old", "new"),
+    [
+        ("sharpness", "sharpness_min = { value = 60.0,", "sharpness_min = { value = 1e9,"),
+        ("roll", "roll_max = { value = 8.0,", "roll_max = { value = 0.01,"),
+        ("background_colour", 'allowed = ["white"]', 'allowed = ["light_blue"]'),
+        ("mouth_closed", "mouth_gap_max = { value = 0.12,", "mouth_gap_max = { value = 0.0001,"),
+    ],
+)
+def test_thresholds_come_from_the_spec(
+    measure: str, old: str, new: str, cleans: dict[str, Clean], engine: PhotoEngine
+) -> None:
+    text = (SPEC_DIR / "cn-exit-entry.toml").read_text(encoding="utf-8")
+    assert old in text
+    strict = PhotoEngine(parse_spec(text.replace(old, new)), engine.models)
+    frame = cleans["astronaut"].frame
+    assert engine.analyse(frame, full=True).measure(measure).passed
+    assert not strict.analyse(frame, full=True).measure(measure).passed
+
+
+def test_odd_frames_do_not_crash(cleans: dict[str, Clean], engine: PhotoEngine) -> None:
+    rng = np.random.default_rng(11)
+    frame = cleans["grace_hopper"].frame
+    odd = [
+        rng.integers(0, 256, (FRAME_H, FRAME_W, 3), dtype=np.uint8),
+        np.zeros((FRAME_H, FRAME_W, 3), np.uint8),
+        np.roll(frame, int(0.45 * FRAME_W), axis=1),  # face split across the edges
+        np.ascontiguousarray(frame[: FRAME_H // 2]),  # chin cut off
+        np.ascontiguousarray(frame[:, : FRAME_W // 2]),
+        cv2_resize(frame, 0.25),
+    ]
+    for image in odd:
+        for full in (False, True):
+            a = engine.analyse(image, full=full)
+            assert all(0.0 <= m.score <= 100.0 for m in a.measures)
+            assert a.compliant is False or a.face_box is not None
+
+
+def cv2_resize(frame: np.ndarray, k: float) -> np.ndarray:
+    return cv2.resize(frame, None, fx=k, fy=k, interpolation=cv2.INTER_AREA)
