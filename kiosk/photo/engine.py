@@ -34,7 +34,7 @@ FULL_DETECT_SIDE = 640
 # Smallest face searched for, as a share of the shorter frame side, and the cascade's scale
 # step. Live frames use a coarse search (a face smaller than this cannot be framed anyway:
 # capture.head_min); the still gets a fine one, which also finds small faces behind.
-LIVE_MIN_FACE = 0.2
+LIVE_MIN_FACE = 0.14
 LIVE_SCALE_STEP = 1.2
 FULL_MIN_FACE = 0.06
 FULL_SCALE_STEP = 1.1
