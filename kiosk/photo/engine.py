@@ -206,18 +206,14 @@ class _Context:
     frame: Image
     face: FaceLandmarks
     geo: HeadGeometry
-    spec: PhotoSpec
-    full: bool
-    gray_face: Image = field(init=False)
-    face_mask: Mask = field(init=False)
-    face_origin: tuple[int, int] = field(init=False)
+    gray_face: Image = field(init=False)  # grey face bounding box
+    face_mask: Mask = field(init=False)  # face-oval hull inside that box
 
     def __post_init__(self) -> None:
         h, w = self.frame.shape[:2]
         box = self.face.box
         x0, y0 = max(0, int(box.x)), max(0, int(box.y))
         x1, y1 = min(w, int(box.x + box.w) + 1), min(h, int(box.y + box.h) + 1)
-        self.face_origin = (x0, y0)
         roi = self.frame[y0:y1, x0:x1]
         self.gray_face = (
             cv2.cvtColor(roi, cv2.COLOR_BGR2GRAY) if roi.size else np.zeros((1, 1), np.uint8)
@@ -330,7 +326,7 @@ class PhotoEngine:
             )
         geo = head_geometry(face, spec)
         crop = plan_crop(geo, spec, w, h)
-        ctx = _Context(frame_bgr, face, geo, spec, full)
+        ctx = _Context(frame_bgr, face, geo)
         yaw, pitch, roll = _pose(face, spec.pose)
         measures = [
             self._face_count(second),
@@ -412,6 +408,8 @@ class PhotoEngine:
             key = "move_left" if offset < 0 else "move_right"
             raw = abs(offset)
             score = score_max(abs(offset), tol)
+            if full:  # off-centre but croppable: passes, so the score stays at 50 or above
+                score = max(score, 50.0)
         return self._measure("centring", score, passed, raw, key)
 
     def _pose_measures(

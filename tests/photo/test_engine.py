@@ -43,6 +43,7 @@ def test_defect_fails_its_measure(
     after = assessment.measure(measure)
     assert not after.passed, f"{defect} not caught by {measure} (raw {after.raw})"
     assert after.score < 50.0 <= before.score
+    assert all(m.passed == (m.score >= 50.0) for m in assessment.measures)
     assert after.instruction_zh and after.instruction_en
     if after.hard:
         assert not assessment.compliant
@@ -176,6 +177,7 @@ def test_odd_frames_do_not_crash(cleans: dict[str, Clean], engine: PhotoEngine) 
         for full in (False, True):
             a = engine.analyse(image, full=full)
             assert all(0.0 <= m.score <= 100.0 for m in a.measures)
+            assert all(m.passed == (m.score >= 50.0) for m in a.measures)
             assert a.compliant is False or a.face_box is not None
 
 
