@@ -28,18 +28,10 @@ log = logging.getLogger(__name__)
 Mask = npt.NDArray[Any]
 Clock = Callable[[], float]
 
-# Detection runs on a copy whose longer side is at most this (live) or this (full).
-LIVE_DETECT_SIDE = 320
-FULL_DETECT_SIDE = 640
-# Smallest face searched for, as a share of the shorter frame side, and the cascade's scale
-# step. Live frames use a coarse search (a face smaller than this cannot be framed anyway:
-# capture.head_min); the still gets a fine one, which also finds small faces behind.
-LIVE_MIN_FACE = 0.14
-LIVE_SCALE_STEP = 1.2
-FULL_MIN_FACE = 0.06
-FULL_SCALE_STEP = 1.1
-# Rotations tried on a still when the upright cascade finds nothing.
-ROTATED_RETRY_DEG = (20.0, -20.0)
+# Faces considered per frame (the subject and whoever stands behind), and the overlap above
+# which a detection is the tracked face again.
+MAX_FACES = 3
+SAME_FACE_OVERLAP = 0.3
 # A second mesh pass, on a ROI rotated by the first pass's roll, when the head is tilted more.
 REROTATE_DEG = 10.0
 # Normalised views: the portrait crop is analysed at this width (background measures).
@@ -49,6 +41,7 @@ PORTRAIT_VIEW_WIDTH = 120
 HEAD_HALF_WIDTH = 0.52
 HEAD_HALF_HEIGHT = 0.58
 SHOULDER_BELOW_CHIN = 0.12
+NECK_HALF_WIDTH = 0.3
 # Glare search box around each eye, in inter-eye distances (covers a spectacle lens).
 LENS_HALF_WIDTH = 0.42
 LENS_HALF_HEIGHT = 0.28
@@ -242,33 +235,17 @@ class PhotoEngine:
 
     def _find_faces(self, frame: Image, full: bool) -> tuple[FaceLandmarks | None, float]:
         """Primary face landmarks and the area ratio of the second face (0 when alone)."""
-        h, w = frame.shape[:2]
-        side = FULL_DETECT_SIDE if full else LIVE_DETECT_SIDE
-        k = min(1.0, side / max(h, w))
-        small = (
-            cv2.resize(frame, (round(w * k), round(h * k)), interpolation=cv2.INTER_AREA)
-            if k < 1
-            else frame
-        )
-        gray = cv2.cvtColor(small, cv2.COLOR_BGR2GRAY)
-        fraction, step = (
-            (FULL_MIN_FACE, FULL_SCALE_STEP) if full else (LIVE_MIN_FACE, LIVE_SCALE_STEP)
-        )
-        found = [(b.scaled(1 / k), 0.0) for b in self.models.detect(gray, fraction, step)]
-        if not found and full:
-            # The frontal cascade misses heads tilted past ~12 degrees: retry on rotated copies
-            # and hand the tilt to the mesh, so a tilted head is measured (and corrected).
-            found = self._rotated_detections(gray, fraction, k)
         min_conf = self.spec.capture.face_min_confidence.value
+        found = self.models.detect(frame, min_conf)
         faces: list[FaceLandmarks] = []
-        # Candidates: the tracked box first (keeps a face through a missed detection), then
-        # detections; a mesh run confirms each (Haar alone gives false positives on clothes).
+        # Candidates: the tracked box first in live mode (its ROI is the mesh's own, steadier
+        # than a fresh detection), then detections; the mesh's face score confirms each.
         candidates: list[tuple[Box, float]] = []
         if self._track is not None and not full:
             candidates.append((self._track.box, self._track.roll))
-        candidates.extend(found[:3])
+        candidates.extend(found[:MAX_FACES])
         for box, roll in candidates:
-            if any(_overlap(box, f.box) > 0.3 for f in faces):
+            if any(_overlap(box, f.box) > SAME_FACE_OVERLAP for f in faces):
                 continue
             face = self.models.mesh(frame, box, roll)
             if abs(face.roll_deg - roll) > REROTATE_DEG:
@@ -284,30 +261,12 @@ class PhotoEngine:
         second = faces[1].box.area / primary.box.area if len(faces) > 1 else 0.0
         return self.models.with_iris(frame, primary), second
 
-    def _rotated_detections(
-        self, gray: Image, fraction: float, k: float
-    ) -> list[tuple[Box, float]]:
-        h, w = gray.shape[:2]
-        centre = (w / 2, h / 2)
-        for angle in ROTATED_RETRY_DEG:
-            mat = cv2.getRotationMatrix2D(centre, angle, 1.0)
-            turned = cv2.warpAffine(gray, mat, (w, h), borderMode=cv2.BORDER_REPLICATE)
-            boxes = self.models.detect(turned, fraction, FULL_SCALE_STEP)
-            if boxes:
-                inv = cv2.invertAffineTransform(mat)
-                out = []
-                for b in boxes:
-                    cx, cy = inv @ np.array([*b.centre, 1.0])
-                    out.append((Box(cx - b.w / 2, cy - b.h / 2, b.w, b.h).scaled(1 / k), angle))
-                return out
-        return []
-
     # ------------------------------------------------------------ analysis
 
     def analyse(
         self, frame_bgr: Image, *, full: bool = False, clock: Clock | None = None
     ) -> Assessment:
-        """Assess one frame. ``full=True`` for a captured still (no tracking, finer detection)."""
+        """Assess one frame; ``full=True`` for a captured still (no tracking from past frames)."""
         now = clock or time.perf_counter
         t0 = now()
         spec = self.spec
@@ -758,6 +717,9 @@ def _background_mask(
         0,
         -1,
     )
-    shoulders = round((geo.chin_y - crop.y) * scale + SHOULDER_BELOW_CHIN * head)
-    mask[max(0, min(h, shoulders)) :, :] = 0
+    chin = (geo.chin_y - crop.y) * scale
+    shoulders = max(0, min(h, round(chin + SHOULDER_BELOW_CHIN * head)))
+    mask[shoulders:, :] = 0
+    neck = round(NECK_HALF_WIDTH * head)
+    mask[max(0, round(chin)) : shoulders, max(0, round(cx) - neck) : max(0, round(cx) + neck)] = 0
     return mask > 0

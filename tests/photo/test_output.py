@@ -84,3 +84,12 @@ def test_flat_content_cannot_reach_the_minimum_size(spec: PhotoSpec) -> None:
     flat = np.full((472, 354, 3), 240, np.uint8)
     with pytest.raises(PhotoNotCompliant):
         encode_jpeg(flat, spec)
+
+
+def test_assessment_of_another_frame_is_rejected(
+    cleans: dict[str, Clean], engine: PhotoEngine, spec: PhotoSpec
+) -> None:
+    frame = cleans["astronaut"].frame
+    assessment = engine.analyse(frame, full=True)
+    with pytest.raises(ValueError, match="assessment is for"):
+        make_photo(cv2.resize(frame, (1280, 960)), assessment, spec)

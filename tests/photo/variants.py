@@ -60,7 +60,7 @@ def make_clean(name: str, photo: Image, engine: PhotoEngine) -> Clean:
     # Keep only a head-and-shoulders silhouette: GrabCut alone keeps scenery touching the hair.
     allowed = np.zeros((h, w), np.uint8)
     cv2.ellipse(allowed, (round(geo.eye_mid[0]), round((geo.crown_y + geo.chin_y) / 2)),
-                (round(0.42 * head), round(0.6 * head)), 0, 0, 360, 1, -1)  # fmt: skip
+                (round(0.38 * head), round(0.6 * head)), 0, 0, 360, 1, -1)  # fmt: skip
     allowed[
         int(geo.chin_y + 0.15 * head) :,
         int(geo.eye_mid[0] - 0.75 * head) : int(geo.eye_mid[0] + 0.75 * head),
