@@ -184,3 +184,15 @@ def test_odd_frames_do_not_crash(cleans: dict[str, Clean], engine: PhotoEngine) 
 
 def cv2_resize(frame: np.ndarray, k: float) -> np.ndarray:
     return cv2.resize(frame, None, fx=k, fy=k, interpolation=cv2.INTER_AREA)
+
+
+@pytest.mark.parametrize("source", CLEAN_SOURCES)
+def test_live_mode_sees_the_second_face(
+    source: str, cleans: dict[str, Clean], engine: PhotoEngine
+) -> None:
+    engine.reset()
+    frame = DEFECTS["second_face"][1](cleans[source])
+    for _ in range(2):  # fresh, then tracked
+        measure = engine.analyse(frame).measure("face_count")
+        assert not measure.passed
+        assert measure.instruction_key == "face_count"
