@@ -205,6 +205,26 @@ def closed_eyes(c: Clean) -> Image:
     return cv2.GaussianBlur(out, (3, 3), 0)
 
 
+def averted_gaze(c: Clean) -> Image:
+    """Slide each eye's content (iris) a quarter of the eye width sideways, inside the lids."""
+    out = c.frame.copy()
+    for contour in (EYE_A_CONTOUR, EYE_B_CONTOUR):
+        pts = c.face.points[list(contour), :2]
+        x, y, w, h = cv2.boundingRect(pts.astype(np.int32))
+        x0, y0, x1, y1 = x - 3, y - 3, x + w + 3, y + h + 3
+        roi = c.frame[y0:y1, x0:x1]
+        inside = np.zeros(roi.shape[:2], np.uint8)
+        cv2.fillPoly(inside, [(pts - [x0, y0]).astype(np.int32)], 255)
+        shift = round(0.25 * w)
+        moved, moved_mask = np.roll(roi, shift, axis=1), np.roll(inside, shift, axis=1)
+        new = roi.copy()
+        new[inside > 0] = np.percentile(roi[inside > 0].reshape(-1, 3), 90, axis=0)  # sclera
+        keep = (inside > 0) & (moved_mask > 0)
+        new[keep] = moved[keep]
+        out[y0:y1, x0:x1] = new
+    return out
+
+
 def second_face(c: Clean) -> Image:
     out = c.frame.copy()
     box = c.face.box
@@ -242,6 +262,7 @@ DEFECTS: dict[str, tuple[str, Callable[[Clean], Image]]] = {
     "glare": ("glare", glare),
     "occluded_eyes": ("eye_occlusion", occluded_eyes),
     "closed_eyes": ("eyes_open", closed_eyes),
+    "averted_gaze": ("gaze", averted_gaze),
     "second_face": ("face_count", second_face),
     "side_light": ("illumination", side_light),
 }
