@@ -42,9 +42,18 @@ ALSO_AFFECTS = {
 }
 # Real photos: measure -> expected to fail (True) or pass (False).
 REAL_LABELS = {
-    "obama": {"mouth_closed": True, "yaw": False, "face_count": False, "sharpness": False},
+    "obama": {
+        "mouth_closed": True,
+        "yaw": False,
+        "pitch": False,
+        "roll": False,
+        "face_count": False,
+        "sharpness": False,
+    },
     "obama2": {"mouth_closed": True, "yaw": True, "face_count": False, "sharpness": False},
     "32bit": {"mouth_closed": True, "yaw": True},
+    "obama3": {"pitch": True, "face_count": False},
+    "biden": {"roll": True, "mouth_closed": False, "face_count": False},
     "astronaut": {"yaw": False, "face_count": False, "roll": False},
     "grace_hopper": {"yaw": False, "mouth_closed": False, "face_count": False, "roll": False},
 }

@@ -83,6 +83,15 @@ def test_real_open_mouth_and_turned_head(photos: dict[str, Path], engine: PhotoE
     assert not talking_turned.measure("mouth_closed").passed
 
 
+def test_real_raised_chin_and_tilted_head(photos: dict[str, Path], engine: PhotoEngine) -> None:
+    # obama3: photographed from below with the chin up; biden: head tilted to one side.
+    raised = engine.analyse(read(photos["obama3"]), full=True).measure("pitch")
+    assert not raised.passed and raised.instruction_key == "chin_down"
+    tilted = engine.analyse(read(photos["biden"]), full=True)
+    assert not tilted.measure("roll").passed
+    assert engine.analyse(read(photos["obama"]), full=True).measure("pitch").passed
+
+
 def test_real_photos_are_not_compliant_as_taken(
     photos: dict[str, Path], engine: PhotoEngine
 ) -> None:
