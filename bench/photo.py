@@ -37,6 +37,7 @@ ALSO_AFFECTS = {
     "blur": {"eye_occlusion"},  # a blurred eye has no iris/sclera contrast left
     "roll": {"illumination"},
     "side_light": {"background_uniformity"},
+    "wall_shadow": {"background_colour"},  # a darker wall is also a greyer one
     "occluded_eyes": {"eyes_open", "gaze"},  # covered lids and irises cannot be read
     "too_large": {"centring"},  # the 3:4 crop no longer fits: "move back" either way
 }

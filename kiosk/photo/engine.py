@@ -552,13 +552,21 @@ class PhotoEngine:
         sobel_mean = float(sobel[inner].mean()) / 4.0 if inner.any() else 0.0  # /4: Sobel gain
         ls = lab_real[..., 0][bg]
         spread = float(ls.std())
-        ww = bg.shape[1]
-        halves = [
-            (bg[:, : ww // 2], lab_real[:, : ww // 2, 0]),
-            (bg[:, ww // 2 :], lab_real[:, ww // 2 :, 0]),
-        ]
-        means = [float(lv[mk].mean()) for mk, lv in halves if mk.any()]
-        gradient = max(means) - min(means) if len(means) == 2 else 0.0
+        hh, ww = bg.shape
+        lum = lab_real[..., 0]
+        # Shadow or gradient: mean L* of the left vs right and top vs bottom halves.
+        halves = (
+            (bg[:, : ww // 2], lum[:, : ww // 2], bg[:, ww // 2 :], lum[:, ww // 2 :]),
+            (bg[: hh // 2], lum[: hh // 2], bg[hh // 2 :], lum[hh // 2 :]),
+        )
+        gradient = max(
+            (
+                abs(float(la[ma].mean()) - float(lb[mb].mean()))
+                for ma, la, mb, lb in halves
+                if ma.any() and mb.any()
+            ),
+            default=0.0,
+        )
         uniform_raw = max(
             sobel_mean / b.sobel_max.value,
             spread / b.lab_spread_max.value,

@@ -129,6 +129,8 @@ class OutputSpec(_Frozen):
             raise ValueError("output.width/height do not follow the aspect ratio")
         if not (self.min_dpi.value <= self.dpi.value <= self.max_dpi.value):
             raise ValueError("output.dpi outside min_dpi..max_dpi")
+        if self.bits_per_pixel.value != 24:
+            raise ValueError("output.bits_per_pixel: only 24-bit RGB JPEG is produced")
         if self.min_kb.value >= self.max_kb.value:
             raise ValueError("output.min_kb must be below max_kb")
         return self

@@ -162,6 +162,16 @@ def coloured_background(c: Clean) -> Image:
     return out
 
 
+def wall_shadow(c: Clean) -> Image:
+    """The citizen's shadow on the wall: the background darkens towards one side."""
+    box = c.face.box
+    across = np.clip((np.arange(FRAME_W) - (box.x - box.w)) / (3 * box.w), 0, 1)
+    ramp = (0.7 + 0.3 * across).astype(np.float32)[None, :, None]
+    out = c.frame.astype(np.float32)
+    out[~c.person] = (out * ramp)[~c.person]
+    return np.clip(out, 0, 255).astype(np.uint8)
+
+
 def colour_cast(c: Clean) -> Image:
     out = c.frame.astype(np.float32) * np.array([1.25, 1.05, 0.55], np.float32)  # strong blue-green
     return np.clip(out, 0, 255).astype(np.uint8)
@@ -258,6 +268,7 @@ DEFECTS: dict[str, tuple[str, Callable[[Clean], Image]]] = {
     "too_large": ("head_size", too_large),
     "cluttered": ("background_uniformity", cluttered),
     "coloured_background": ("background_colour", coloured_background),
+    "wall_shadow": ("background_uniformity", wall_shadow),
     "colour_cast": ("colour_cast", colour_cast),
     "glare": ("glare", glare),
     "occluded_eyes": ("eye_occlusion", occluded_eyes),
