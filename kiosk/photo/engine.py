@@ -69,6 +69,7 @@ class Measure:
             "passed": self.passed,
             "raw": None if self.raw is None else round(self.raw, 4),
             "hard": self.hard,
+            "instruction_key": self.instruction_key,
             "instruction_zh": self.instruction_zh,
             "instruction_en": self.instruction_en,
         }
@@ -136,6 +137,12 @@ class Assessment:
             if top is None
             else {"zh": top.instruction_zh, "en": top.instruction_en},
             "pose_deg": None if self.pose is None else [round(v, 1) for v in self.pose],
+            "face_box": None
+            if self.face_box is None
+            else [
+                round(v)
+                for v in (self.face_box.x, self.face_box.y, self.face_box.w, self.face_box.h)
+            ],
             "elapsed_ms": round(self.elapsed_ms, 1),
             "measures": [x.as_dict() for x in self.measures],
         }
