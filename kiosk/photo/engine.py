@@ -290,7 +290,7 @@ class PhotoEngine:
                 elapsed_ms=(now() - t0) * 1e3,
                 full=full,
             )
-        geo = head_geometry(face, spec)
+        geo = head_geometry(face, spec, frame_bgr)
         crop = plan_crop(geo, spec, w, h)
         ctx = _Context(frame_bgr, face, geo)
         yaw, pitch, roll = _pose(face, spec.pose)

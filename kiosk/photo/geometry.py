@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import cv2
 import numpy as np
 
-from kiosk.photo.models import CHIN, FaceLandmarks
+from kiosk.photo.models import CHIN, FaceLandmarks, Image
 from kiosk.photo.spec import PhotoSpec
 
 
@@ -25,19 +26,62 @@ class HeadGeometry:
         return self.chin_y - self.crown_y
 
 
-def head_geometry(face: FaceLandmarks, spec: PhotoSpec) -> HeadGeometry:
+def head_geometry(face: FaceLandmarks, spec: PhotoSpec, frame: Image | None = None) -> HeadGeometry:
+    """Eyes, chin and crown. The crown is the canon estimate (``crown_factor``), raised to
+    the top of the hair when ``frame`` shows it against a plain, allowed background."""
     a, b = face.eye_a, face.eye_b
     mid = (a + b) / 2
     chin = face.point(CHIN)
     eye_chin = float(np.linalg.norm(chin - mid))
+    ied = float(np.linalg.norm(b - a))
     crown_y = float(mid[1]) - eye_chin * spec.geometry.crown_factor.value
+    if frame is not None:
+        found = _hair_top(frame, (float(mid[0]), float(mid[1])), ied, eye_chin, spec)
+        if found is not None:
+            crown_y = min(crown_y, found)  # only raises: white hair on a white wall reads low
     return HeadGeometry(
         eye_mid=(float(mid[0]), float(mid[1])),
-        ied=float(np.linalg.norm(b - a)),
+        ied=ied,
         eye_chin=eye_chin,
         crown_y=crown_y,
         chin_y=float(mid[1]) + eye_chin,
     )
+
+
+# Hair-top search: a strip this many IEDs wide above the eyes, up to this many eye-chin
+# distances; rows must match the wall for this many rows in a row.
+_STRIP_HALF_WIDTH = 0.25
+_SEARCH_UP = 2.2
+_WALL_ROWS = 3
+
+
+def _hair_top(
+    frame: Image, eye_mid: tuple[float, float], ied: float, eye_chin: float, spec: PhotoSpec
+) -> float | None:
+    """Row where the head ends against the wall above the eyes, or None if not seen."""
+    b = spec.background
+    width = frame.shape[1]
+    x0 = max(0, round(eye_mid[0] - _STRIP_HALF_WIDTH * ied))
+    x1 = min(width, round(eye_mid[0] + _STRIP_HALF_WIDTH * ied) + 1)
+    top = max(0, round(eye_mid[1] - _SEARCH_UP * eye_chin))
+    bottom = max(0, round(eye_mid[1]))
+    if x1 - x0 < 2 or bottom - top < _WALL_ROWS + 1:
+        return None
+    strip = cv2.cvtColor(np.ascontiguousarray(frame[top:bottom, x0:x1]), cv2.COLOR_BGR2Lab)
+    rows = strip.astype(np.float32).mean(axis=1)
+    lab = np.column_stack([rows[:, 0] * 100.0 / 255.0, rows[:, 1] - 128.0, rows[:, 2] - 128.0])
+    targets = np.array(
+        [[c.l.value, c.a.value, c.b.value] for n, c in b.colours.items() if n in b.allowed]
+    )
+    distance = np.linalg.norm(lab[:, None, :] - targets[None, :, :], axis=2).min(axis=1)
+    wall = distance <= b.colour_distance_max.value
+    # Scan upwards from the eyes: the first run of wall rows ends the head.
+    run = 0
+    for i in range(len(wall) - 1, -1, -1):
+        run = run + 1 if wall[i] else 0
+        if run >= _WALL_ROWS:
+            return float(top + i + _WALL_ROWS)
+    return None
 
 
 @dataclass(frozen=True)

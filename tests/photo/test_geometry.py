@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import cv2
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from kiosk.photo import PhotoSpec, load_spec
-from kiosk.photo.geometry import HeadGeometry, plan_crop
+from kiosk.photo import PhotoEngine, PhotoSpec, load_spec
+from kiosk.photo.geometry import HeadGeometry, head_geometry, plan_crop
+from tests.photo.variants import Clean
 
 SPEC: PhotoSpec = load_spec("cn-exit-entry")
 
@@ -55,3 +58,27 @@ def test_face_too_large_for_the_frame_asks_to_move_back() -> None:
     plan = plan_crop(geo, SPEC, 640, 480)
     assert not plan.fits
     assert "back" in plan.fixes
+
+
+def test_tall_hair_raises_the_crown(cleans: dict[str, Clean], engine: PhotoEngine) -> None:
+    clean = cleans["astronaut"]
+    before = engine.analyse(clean.frame, full=True).geometry
+    assert before is not None
+    canon = head_geometry(clean.face, SPEC)
+    assert before.crown_y == pytest.approx(canon.crown_y, abs=3)  # plain wall: canon holds
+    bun = clean.frame.copy()
+    x, y = round(before.eye_mid[0]), round(before.crown_y)
+    cv2.ellipse(
+        bun,
+        (x, y),
+        (round(0.4 * before.ied), round(0.5 * before.eye_chin)),
+        0,
+        0,
+        360,
+        (40, 50, 70),
+        -1,
+    )
+    after = engine.analyse(bun, full=True).geometry
+    assert after is not None
+    assert after.crown_y == pytest.approx(y - 0.5 * before.eye_chin, abs=4)
+    assert after.head_height > before.head_height
