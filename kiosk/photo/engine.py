@@ -34,6 +34,8 @@ MAX_FACES = 3
 SAME_FACE_OVERLAP = 0.3
 # A second mesh pass, on a ROI rotated by the first pass's roll, when the head is tilted more.
 REROTATE_DEG = 10.0
+# Weight of the newest frame in the live pose average (exponential smoothing).
+POSE_SMOOTHING = 0.5
 # Normalised views: the portrait crop is analysed at this width (background measures).
 PORTRAIT_VIEW_WIDTH = 120
 # Person silhouette in the portrait: head ellipse half-axes as shares of the head height
@@ -199,6 +201,7 @@ def score_band(x: float, lo: float, hi: float) -> float:
 class _Track:
     box: Box
     roll: float
+    pose: tuple[float, float, float] | None = None  # smoothed yaw, pitch, roll
 
 
 @dataclass
@@ -264,7 +267,8 @@ class PhotoEngine:
             return None, 0.0
         faces.sort(key=lambda f: -f.box.area)
         primary = faces[0]
-        self._track = _Track(primary.box, primary.roll_deg)
+        last_pose = self._track.pose if self._track is not None and not full else None
+        self._track = _Track(primary.box, primary.roll_deg, last_pose)
         second = faces[1].box.area / primary.box.area if len(faces) > 1 else 0.0
         return self.models.with_iris(frame, primary), second
 
@@ -293,7 +297,7 @@ class PhotoEngine:
         geo = head_geometry(face, spec, frame_bgr)
         crop = plan_crop(geo, spec, w, h)
         ctx = _Context(frame_bgr, face, geo)
-        yaw, pitch, roll = _pose(face, spec.pose)
+        yaw, pitch, roll = self._smoothed(_pose(face, spec.pose), full)
         measures = [
             self._face_count(second),
             self._head_size(geo, h, crop),
@@ -322,6 +326,22 @@ class PhotoEngine:
             elapsed_ms=(now() - t0) * 1e3,
             full=full,
         )
+
+    def _smoothed(self, pose: tuple[float, float, float], full: bool) -> tuple[float, float, float]:
+        """Live frames: average the pose with the previous frames' (the mesh's depth jitters
+        by a degree or two, which would make the prompt flicker near a limit)."""
+        track = self._track
+        if full or track is None:
+            return pose
+        if track.pose is not None:
+            k = POSE_SMOOTHING
+            pose = (
+                k * pose[0] + (1 - k) * track.pose[0],
+                k * pose[1] + (1 - k) * track.pose[1],
+                k * pose[2] + (1 - k) * track.pose[2],
+            )
+        track.pose = pose
+        return pose
 
     def _measure(
         self, name: str, score: float, passed: bool, raw: float | None, key: str | None

@@ -205,3 +205,20 @@ def test_live_mode_sees_the_second_face(
         measure = engine.analyse(frame).measure("face_count")
         assert not measure.passed
         assert measure.instruction_key == "face_count"
+
+
+def test_live_pose_is_smoothed_over_frames(
+    cleans: dict[str, Clean], spec: PhotoSpec, engine: PhotoEngine
+) -> None:
+    live = PhotoEngine(spec, engine.models)
+    clean = cleans["astronaut"]
+    tilted = DEFECTS["roll"][1](clean)
+    target = engine.analyse(tilted, full=True).measure("roll").raw
+    assert target is not None and abs(target) > spec.pose.roll_max.value
+    live.analyse(clean.frame)
+    rolls = [live.analyse(tilted).measure("roll").raw for _ in range(6)]
+    assert all(r is not None for r in rolls)
+    gaps = [abs(r - target) for r in rolls if r is not None]
+    assert gaps[0] > 3.0, gaps  # the first tilted frame is averaged with the upright one
+    assert max(gaps[2:]) < 2.5, gaps  # then it settles (live and still ROIs differ a little)
+    assert not live.analyse(tilted).measure("roll").passed
