@@ -657,24 +657,11 @@ class PhotoEngine:
             max(0.0, li.cheek_a_min.value - a, a - li.cheek_a_max.value),
             max(0.0, li.cheek_b_min.value - b, b - li.cheek_b_max.value),
         )
-        half = (
-            max(
-                li.cheek_a_max.value - li.cheek_a_min.value,
-                li.cheek_b_max.value - li.cheek_b_min.value,
-            )
-            / 2
+        score = min(
+            score_band(a, li.cheek_a_min.value, li.cheek_a_max.value),
+            score_band(b, li.cheek_b_min.value, li.cheek_b_max.value),
         )
-        score = (
-            100.0
-            - 50.0
-            * math.hypot(
-                a - (li.cheek_a_min.value + li.cheek_a_max.value) / 2,
-                b - (li.cheek_b_min.value + li.cheek_b_max.value) / 2,
-            )
-            / half
-        )
-        score = min(score, 49.0) if excess > 0 else max(score, 50.0)
-        return self._measure("colour_cast", _clip(score), excess == 0, excess, None)
+        return self._measure("colour_cast", score, score >= 50.0, excess, None)
 
 
 # ---------------------------------------------------------------- helpers
