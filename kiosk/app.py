@@ -17,7 +17,8 @@ from kiosk.devicemap import required_kinds
 from kiosk.flows import services as _services  # noqa: F401  (registers the service flows)
 from kiosk.flows.engine import Alert, Event, Flow
 from kiosk.flows.terminal import ATTRACT, AVAILABLE, UNAVAILABLE, build_terminal_flow
-from kiosk.runner import DirectDispatcher, Dispatcher, FlowRunner, ViewState
+from kiosk.runner import DirectDispatcher, Dispatcher, FlowRunner, Service, ViewState
+from offline_queue.outbox import Outbox
 
 log = logging.getLogger(__name__)
 
@@ -54,6 +55,8 @@ class KioskApp:
         )
         self._unavailable: dict[str, dict[str, Any]] = {}
         self.devices: DeviceHub | None = None
+        self.outbox: Outbox | None = None
+        self._live_hooks: list[tuple[tuple[str, ...], Callable[[bool, str], None]]] = []
 
     @property
     def view(self) -> ViewState | None:
@@ -90,6 +93,8 @@ class KioskApp:
         self.runner.post(event)
 
     def _after_view(self, view: ViewState) -> None:
+        for states, set_live in self._live_hooks:
+            set_live(view.state in states, view.language)
         # A fault that arrived while a citizen was being told an outcome applies now.
         if view.state == ATTRACT and self._unavailable:
             first = next(iter(self._unavailable.values()))
@@ -116,6 +121,36 @@ class KioskApp:
     @property
     def unavailable(self) -> dict[str, dict[str, Any]]:
         return dict(self._unavailable)
+
+    # --- backend and services ----------------------------------------------------------------
+
+    def outbox_availability(self, accepting: bool, reason: str) -> None:
+        """Any thread: the outbox stopped (or resumed) accepting transactions."""
+
+        def apply() -> None:
+            if accepting:
+                self.set_available("outbox")
+            else:
+                self.runner.alert(Alert("outbox.full", reason))
+                self.set_unavailable("outbox", "oos.queue")
+
+        self.runner.dispatcher.post(apply)
+
+    def staff_alert(self, code: str, message: str) -> None:
+        """Any thread: something staff must know about."""
+        self.runner.dispatcher.post(lambda: self.runner.alert(Alert(code, message)))
+
+    def attach_service(
+        self,
+        name: str,
+        service: Service,
+        live_states: tuple[str, ...] = (),
+        set_live: Callable[[bool, str], None] | None = None,
+    ) -> None:
+        """Offer a service to the flows; ``set_live`` is told when a live state is shown."""
+        self.runner.add_service(name, service)
+        if set_live is not None:
+            self._live_hooks.append((live_states, set_live))
 
     # --- devices -----------------------------------------------------------------------------
 

@@ -21,6 +21,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "kiosk.commands.sim",
     "kiosk.commands.queue",
     "kiosk.commands.central",
+    "kiosk.commands.photo",
 )
 
 

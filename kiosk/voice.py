@@ -62,9 +62,9 @@ class Voice:
             return True
 
     def _stop_current(self) -> None:
-        if self._process is not None and self._process.poll() is None:
-            if self.wav_dir is None:  # a file being written is left to finish
-                self._process.terminate()
+        running = self._process is not None and self._process.poll() is None
+        if running and self.wav_dir is None and self._process is not None:
+            self._process.terminate()  # a file being written (wav_dir) is left to finish
         self._process = None
 
     def wait(self, timeout_s: float = 10.0) -> None:

@@ -14,7 +14,7 @@ from PySide6.QtCore import QCoreApplication, QEventLoop
 
 from kiosk.clock import ManualClock
 from kiosk.config import KioskConfig
-from kiosk.demo_script import Act, Advance, Expect, Step, Tap, demo_script
+from kiosk.demo_script import Act, Advance, Expect, Step, Tap, demo_script, lookup
 from kiosk.runner import ViewState
 from ui.shell import Shell, build_shell, qt_application
 
@@ -83,6 +83,57 @@ def pump(seconds: float = 0.0) -> None:
         time.sleep(0.01)
 
 
+class World:
+    """The simulated world around the kiosk: cards, the person in front of the camera, paper."""
+
+    def __init__(self, shell: Shell) -> None:
+        self.shell = shell
+        self._scenes: dict[str, Any] | None = None
+
+    def sim(self, kind: str) -> Any:
+        hub = self.shell.app.devices
+        simulator = hub.simulator(kind) if hub else None
+        if simulator is None:
+            raise DemoFailed(f"no simulated {kind}")
+        return simulator
+
+    def act(self, action: str, **args: Any) -> None:
+        getattr(self, action)(**args)
+
+    def place_idcard(self, card_type: str = "resident") -> None:
+        from devices.idcard import CardType
+
+        self.sim("idcard").place_card(card_type=CardType(card_type))
+
+    def remove_idcard(self) -> None:
+        self.sim("idcard").remove_card()
+
+    def camera_scene(self, scene: str) -> None:
+        if self._scenes is None:
+            self._scenes = self._make_scenes()
+        self.sim("camera").set_scene(self._scenes[scene], motion=True)
+
+    def _make_scenes(self) -> dict[str, Any]:
+        from kiosk.photo import PhotoEngine, load_spec
+        from kiosk.photo.subjects import demo_scenes, sample_photo
+
+        photo = sample_photo()
+        if photo is None:
+            raise DemoFailed("no sample portrait installed (pip install -e '.[dev]')")
+        return demo_scenes(photo, PhotoEngine(load_spec(self.shell.app.config.photo.spec)))
+
+    def expect_receipt(self) -> None:
+        lines = self.sim("printer").text_lines()
+        if not any("图像号" in line for line in lines):
+            raise DemoFailed(f"no photo number on the receipt: {lines[-5:]}")
+
+    def paper_out(self) -> None:
+        self.sim("printer").set_paper(out_after=0)
+
+    def paper_refill(self) -> None:
+        self.sim("printer").set_paper()
+
+
 def run_demo(config: KioskConfig, out: Path, world: Any = None) -> dict[str, Any]:
     out.mkdir(parents=True, exist_ok=True)
     for old in out.glob("*.png"):
@@ -94,6 +145,7 @@ def run_demo(config: KioskConfig, out: Path, world: Any = None) -> dict[str, Any
     shell.window.show()
     shell.start()  # the window renders first; the recorder then sees the rendered screen
     shell.app.on_view(recorder.on_view)
+    world = world or World(shell)
     steps = demo_script(config)
     try:
         for index, step in enumerate(steps, 1):
@@ -150,6 +202,8 @@ def wait_for(step: Expect, shell: Shell) -> None:
 
 def _matches(step: Expect, view: ViewState) -> bool:
     if step.state and view.state != step.state:
+        return False
+    if any(lookup(dict(view.data), path) != value for path, value in step.where.items()):
         return False
     asking = view.still_there_until is not None
     return step.still_there is None or step.still_there == asking

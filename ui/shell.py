@@ -16,8 +16,10 @@ from typing import Any
 from PySide6.QtWidgets import QApplication
 
 from kiosk.app import KioskApp
+from kiosk.backend import Backend
 from kiosk.clock import Clock, Scheduler
 from kiosk.config import KioskConfig
+from kiosk.photo_service import PhotoService
 from ui.qt import QtDispatcher, QtScheduler
 from ui.theme import load_fonts, stylesheet
 from ui.window import KioskWindow, install_kiosk_lock
@@ -52,6 +54,8 @@ class Shell:
     app: KioskApp
     window: KioskWindow
     closers: list[Any] = field(default_factory=list)
+    backend: Backend | None = None
+    photo: PhotoService | None = None
 
     def start(self) -> None:
         self.app.on_view(self.window.render)

@@ -45,7 +45,8 @@ register(
         "photo.senior.title": ("您可以使用近期照片", "You may reuse a recent photo"),
         "photo.senior.body": (
             "年满60周岁的申请人，可使用近5年内的出入境证件或身份证照片，无需重新拍照。",
-            "People aged 60 or over may reuse an exit-entry or ID card photo from the last 5 years.",
+            "People aged 60 or over may reuse an exit-entry or ID card photo "
+            "from the last 5 years.",
         ),
         "photo.take_new": ("仍要拍新照片", "Take a new photo anyway"),
         "photo.finish": ("结束", "Finish"),

@@ -150,8 +150,9 @@ def build_terminal_flow(
                 raise ValueError(f"state {state.name} defined twice")
             if state.name in finishing:  # remembered by the app, applied at the end
                 deferred = Transition(UNAVAILABLE, SAME, label="deferred until done")
-                state = replace(state, transitions=(*state.transitions, deferred))
-            states[state.name] = state
+                states[state.name] = replace(state, transitions=(*state.transitions, deferred))
+            else:
+                states[state.name] = state
     return FlowDefinition(
         name=f"terminal-{config.kiosk.terminal.value}",
         initial=ATTRACT,

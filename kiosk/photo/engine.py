@@ -1,0 +1,747 @@
+"""Photo quality engine: one BGR frame in, scored measures and a verdict out.
+
+Qt-free. Every threshold is read from the :class:`~kiosk.photo.spec.PhotoSpec`; the module
+constants below are only model/geometry plumbing (ROI proportions), not compliance limits.
+Scores follow one convention: 100 is ideal, 50 is exactly at the spec limit, below 50 fails.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import cv2
+import numpy as np
+import numpy.typing as npt
+
+from kiosk.photo import models as m
+from kiosk.photo.geometry import CropPlan, HeadGeometry, head_geometry, plan_crop
+from kiosk.photo.models import Box, FaceLandmarks, FaceModels, Image
+from kiosk.photo.spec import PhotoSpec, PoseSpec
+
+log = logging.getLogger(__name__)
+
+Mask = npt.NDArray[Any]
+Clock = Callable[[], float]
+
+# Faces considered per frame (the subject and whoever stands behind), and the overlap above
+# which a detection is the tracked face again.
+MAX_FACES = 3
+SAME_FACE_OVERLAP = 0.3
+# A second mesh pass, on a ROI rotated by the first pass's roll, when the head is tilted more.
+REROTATE_DEG = 10.0
+# Weight of the newest frame in the live pose average (exponential smoothing).
+POSE_SMOOTHING = 0.5
+# Normalised views: the portrait crop is analysed at this width (background measures).
+PORTRAIT_VIEW_WIDTH = 120
+# Person silhouette in the portrait: head ellipse half-axes as shares of the head height
+# (hair included), and the shoulder line below the chin.
+HEAD_HALF_WIDTH = 0.52
+HEAD_HALF_HEIGHT = 0.58
+SHOULDER_BELOW_CHIN = 0.12
+NECK_HALF_WIDTH = 0.3
+# Glare search box around each eye, in inter-eye distances (covers a spectacle lens).
+LENS_HALF_WIDTH = 0.42
+LENS_HALF_HEIGHT = 0.28
+# Cheek zones (OFIQ): square of side 0.3 IED, centred this far below each eye in IEDs.
+CHEEK_SIDE = 0.3
+CHEEK_BELOW_EYE = 0.55
+
+
+@dataclass(frozen=True)
+class Measure:
+    name: str
+    score: float  # 0-100, 50 = at the limit
+    passed: bool
+    raw: float | None
+    hard: bool
+    priority: int
+    instruction_zh: str | None
+    instruction_en: str | None
+    instruction_key: str | None = None
+
+    def as_dict(self) -> dict[str, object]:
+        return {
+            "name": self.name,
+            "score": round(self.score, 1),
+            "passed": self.passed,
+            "raw": None if self.raw is None else round(self.raw, 4),
+            "hard": self.hard,
+            "instruction_key": self.instruction_key,
+            "instruction_zh": self.instruction_zh,
+            "instruction_en": self.instruction_en,
+        }
+
+
+@dataclass(frozen=True)
+class Requirement:
+    """One line of the review screen's checklist."""
+
+    name: str
+    title_zh: str
+    title_en: str
+    passed: bool
+    hard: bool
+    explanation_zh: str | None
+    explanation_en: str | None
+
+
+@dataclass(frozen=True)
+class Assessment:
+    measures: tuple[Measure, ...]
+    frame_size: tuple[int, int]  # width, height
+    face_box: Box | None = None
+    landmarks: FaceLandmarks | None = None
+    geometry: HeadGeometry | None = None
+    crop: CropPlan | None = None
+    pose: tuple[float, float, float] | None = None  # yaw, pitch, roll in degrees
+    spec_version: str = ""
+    elapsed_ms: float = 0.0
+    full: bool = False
+
+    @property
+    def compliant(self) -> bool:
+        return self.face_box is not None and all(x.passed for x in self.measures if x.hard)
+
+    @property
+    def failures(self) -> list[Measure]:
+        return sorted(
+            (x for x in self.measures if not x.passed), key=lambda x: (not x.hard, x.priority)
+        )
+
+    def top_instruction(self) -> Measure | None:
+        """The most important failing measure (hard ones first), or None."""
+        failing = self.failures
+        return failing[0] if failing else None
+
+    def measure(self, name: str) -> Measure:
+        return next(x for x in self.measures if x.name == name)
+
+    @property
+    def overall_score(self) -> float:
+        """0-100 to rank photos of one session: compliant ones always rank above the rest."""
+        if not self.measures or self.face_box is None:
+            return 0.0
+        mean = float(np.mean([x.score for x in self.measures]))
+        return 50.0 + mean / 2.0 if self.compliant else mean / 2.0
+
+    def as_dict(self) -> dict[str, object]:
+        top = self.top_instruction()
+        return {
+            "compliant": self.compliant,
+            "overall_score": round(self.overall_score, 1),
+            "spec_version": self.spec_version,
+            "top_instruction": None
+            if top is None
+            else {"zh": top.instruction_zh, "en": top.instruction_en},
+            "pose_deg": None if self.pose is None else [round(v, 1) for v in self.pose],
+            "face_box": None
+            if self.face_box is None
+            else [
+                round(v)
+                for v in (self.face_box.x, self.face_box.y, self.face_box.w, self.face_box.h)
+            ],
+            "elapsed_ms": round(self.elapsed_ms, 1),
+            "measures": [x.as_dict() for x in self.measures],
+        }
+
+
+def requirements(assessment: Assessment, spec: PhotoSpec) -> list[Requirement]:
+    """Checklist for the review screen, in priority order, one line per measure."""
+    by_name = {x.name: x for x in assessment.measures}
+    out = []
+    for name, rule in sorted(spec.measures.items(), key=lambda kv: kv[1].priority):
+        found = by_name.get(name)
+        passed = found is not None and found.passed
+        out.append(
+            Requirement(
+                name=name,
+                title_zh=rule.title_zh,
+                title_en=rule.title_en,
+                passed=passed,
+                hard=rule.hard,
+                explanation_zh=None if passed or found is None else found.instruction_zh,
+                explanation_en=None if passed or found is None else found.instruction_en,
+            )
+        )
+    return out
+
+
+# ---------------------------------------------------------------- score mappings
+
+
+def _clip(x: float) -> float:
+    return float(min(100.0, max(0.0, x)))
+
+
+def score_max(x: float, limit: float) -> float:
+    """100 at 0, 50 at ``limit``, 0 at twice the limit."""
+    return _clip(100.0 * (1.0 - 0.5 * x / limit)) if limit > 0 else (100.0 if x <= 0 else 0.0)
+
+
+def score_min(x: float, limit: float) -> float:
+    """50 at ``limit``, 100 at twice the limit, 0 at 0."""
+    return _clip(50.0 * x / limit) if limit > 0 else 100.0
+
+
+def score_band(x: float, lo: float, hi: float) -> float:
+    """100 mid-band, 50 on its edges, 0 one half-band outside."""
+    half = (hi - lo) / 2
+    return _clip(100.0 - 50.0 * abs(x - (lo + hi) / 2) / half)
+
+
+# ---------------------------------------------------------------- the engine
+
+
+@dataclass
+class _Track:
+    box: Box
+    roll: float
+    pose: tuple[float, float, float] | None = None  # smoothed yaw, pitch, roll
+
+
+@dataclass
+class _Context:
+    frame: Image
+    face: FaceLandmarks
+    geo: HeadGeometry
+    gray_face: Image = field(init=False)  # grey face bounding box
+    face_mask: Mask = field(init=False)  # face-oval hull inside that box
+
+    def __post_init__(self) -> None:
+        h, w = self.frame.shape[:2]
+        box = self.face.box
+        x0, y0 = max(0, int(box.x)), max(0, int(box.y))
+        x1, y1 = min(w, int(box.x + box.w) + 1), min(h, int(box.y + box.h) + 1)
+        roi = self.frame[y0:y1, x0:x1]
+        self.gray_face = (
+            cv2.cvtColor(roi, cv2.COLOR_BGR2GRAY) if roi.size else np.zeros((1, 1), np.uint8)
+        )
+        mask = np.zeros(self.gray_face.shape, np.uint8)
+        hull = self.face.points[list(m.FACE_OVAL), :2] - np.array([x0, y0])
+        cv2.fillConvexPoly(mask, cv2.convexHull(hull.astype(np.int32)), 255)
+        self.face_mask = mask
+
+
+class PhotoEngine:
+    """Analyse frames against a spec. Keeps a short track between live frames.
+
+    Not thread-safe: the UI owns one engine on its analysis thread.
+    """
+
+    def __init__(self, spec: PhotoSpec, models: FaceModels | None = None) -> None:
+        self.spec = spec
+        self.models = models or FaceModels()
+        self._track: _Track | None = None
+
+    def reset(self) -> None:
+        self._track = None
+
+    # ------------------------------------------------------------ detection
+
+    def _find_faces(self, frame: Image, full: bool) -> tuple[FaceLandmarks | None, float]:
+        """Primary face landmarks and the area ratio of the second face (0 when alone)."""
+        min_conf = self.spec.capture.face_min_confidence.value
+        found = self.models.detect(frame, min_conf)
+        faces: list[FaceLandmarks] = []
+        # Candidates: the tracked box first in live mode (its ROI is the mesh's own, steadier
+        # than a fresh detection), then detections; the mesh's face score confirms each.
+        candidates: list[tuple[Box, float]] = []
+        if self._track is not None and not full:
+            candidates.append((self._track.box, self._track.roll))
+        candidates.extend(found[:MAX_FACES])
+        for box, roll in candidates:
+            if any(_overlap(box, f.box) > SAME_FACE_OVERLAP for f in faces):
+                continue
+            face = self.models.mesh(frame, box, roll)
+            if abs(face.roll_deg - roll) > REROTATE_DEG:
+                face = self.models.mesh(frame, face.box, face.roll_deg)
+            if face.confidence >= min_conf:
+                faces.append(face)
+        if not faces:
+            self._track = None
+            return None, 0.0
+        faces.sort(key=lambda f: -f.box.area)
+        primary = faces[0]
+        last_pose = self._track.pose if self._track is not None and not full else None
+        self._track = _Track(primary.box, primary.roll_deg, last_pose)
+        second = faces[1].box.area / primary.box.area if len(faces) > 1 else 0.0
+        return self.models.with_iris(frame, primary), second
+
+    # ------------------------------------------------------------ analysis
+
+    def analyse(
+        self, frame_bgr: Image, *, full: bool = False, clock: Clock | None = None
+    ) -> Assessment:
+        """Assess one frame; ``full=True`` for a captured still (no tracking from past frames)."""
+        now = clock or time.perf_counter
+        t0 = now()
+        spec = self.spec
+        h, w = frame_bgr.shape[:2]
+        if full:
+            self._track = None
+        face, second = self._find_faces(frame_bgr, full)
+        if face is None:
+            measure = self._measure("face_count", 0.0, False, 0.0, "no_face")
+            return Assessment(
+                (measure,),
+                (w, h),
+                spec_version=spec.version,
+                elapsed_ms=(now() - t0) * 1e3,
+                full=full,
+            )
+        geo = head_geometry(face, spec, frame_bgr)
+        crop = plan_crop(geo, spec, w, h)
+        ctx = _Context(frame_bgr, face, geo)
+        yaw, pitch, roll = self._smoothed(_pose(face, spec.pose), full)
+        measures = [
+            self._face_count(second),
+            self._head_size(geo, h, crop),
+            self._centring(geo, crop, w, full),
+            *self._pose_measures(yaw, pitch, roll, face),
+            self._eye_occlusion(ctx),
+            self._eyes_open(face),
+            self._mouth_closed(face, geo),
+            self._glare(ctx),
+            self._gaze(face),
+            *self._exposure(ctx),
+            self._sharpness(ctx),
+            *self._background(frame_bgr, geo, crop),
+            self._illumination(ctx),
+            self._colour_cast(ctx),
+        ]
+        return Assessment(
+            tuple(measures),
+            (w, h),
+            face_box=face.box,
+            landmarks=face,
+            geometry=geo,
+            crop=crop,
+            pose=(yaw, pitch, roll),
+            spec_version=spec.version,
+            elapsed_ms=(now() - t0) * 1e3,
+            full=full,
+        )
+
+    def _smoothed(self, pose: tuple[float, float, float], full: bool) -> tuple[float, float, float]:
+        """Live frames: average the pose with the previous frames' (the mesh's depth jitters
+        by a degree or two, which would make the prompt flicker near a limit)."""
+        track = self._track
+        if full or track is None:
+            return pose
+        if track.pose is not None:
+            k = POSE_SMOOTHING
+            pose = (
+                k * pose[0] + (1 - k) * track.pose[0],
+                k * pose[1] + (1 - k) * track.pose[1],
+                k * pose[2] + (1 - k) * track.pose[2],
+            )
+        track.pose = pose
+        return pose
+
+    def _measure(
+        self, name: str, score: float, passed: bool, raw: float | None, key: str | None
+    ) -> Measure:
+        rule = self.spec.rule(name)
+        text = None if passed else self.spec.instruction(key or name)
+        return Measure(
+            name=name,
+            score=score,
+            passed=passed,
+            raw=raw,
+            hard=rule.hard,
+            priority=rule.priority,
+            instruction_zh=None if text is None else text.zh,
+            instruction_en=None if text is None else text.en,
+            instruction_key=None if passed else (key or name),
+        )
+
+    def _face_count(self, second: float) -> Measure:
+        limit = self.spec.capture.second_face_max.value
+        return self._measure("face_count", score_max(second, limit), second <= limit, second, None)
+
+    def _head_size(self, geo: HeadGeometry, frame_h: int, crop: CropPlan) -> Measure:
+        c = self.spec.capture
+        ratio = geo.head_height / frame_h
+        lo, hi = c.head_min.value, c.head_max.value
+        # Too little resolution for the output counts as "too small" as well.
+        upscale_ok = crop.scale <= self.spec.output.max_upscale.value
+        passed = lo <= ratio <= hi and upscale_ok
+        key = "back" if ratio > hi else "closer"
+        return self._measure(
+            "head_size", score_band(ratio, lo, hi) if upscale_ok else 0.0, passed, ratio, key
+        )
+
+    def _centring(self, geo: HeadGeometry, crop: CropPlan, frame_w: int, full: bool) -> Measure:
+        tol = self.spec.capture.centre_tolerance.value
+        offset = geo.eye_mid[0] / frame_w - 0.5
+        # Live guidance keeps the face near the middle so the citizen can lean a little;
+        # on a still only the crop has to fit.
+        centred = full or abs(offset) <= tol
+        passed = crop.fits and centred
+        if not crop.fits:
+            key = next(
+                (f for f in crop.fixes if f != "back"), crop.fixes[0] if crop.fixes else "closer"
+            )
+            raw = crop.overflow
+            score = _clip(50.0 - 100.0 * crop.overflow)
+        else:
+            # Face on the image's left = the citizen stands to their right: ask them to move left.
+            key = "move_left" if offset < 0 else "move_right"
+            raw = abs(offset)
+            score = score_max(abs(offset), tol)
+            if full:  # off-centre but croppable: passes, so the score stays at 50 or above
+                score = max(score, 50.0)
+        return self._measure("centring", score, passed, raw, key)
+
+    def _pose_measures(
+        self, yaw: float, pitch: float, roll: float, face: FaceLandmarks
+    ) -> list[Measure]:
+        p = self.spec.pose
+        # Direction from the nose: nose towards the image's right = head turned to the
+        # citizen's left, so they should turn right.
+        nose_x = face.point(m.NOSE_TIP)[0]
+        eye_mid_x = (face.eye_a[0] + face.eye_b[0]) / 2
+        yaw_key = "turn_right" if nose_x > eye_mid_x else "turn_left"
+        pitch_key = "chin_up" if pitch > 0 else "chin_down"  # positive: looking down
+        angles = (("yaw", yaw, p.yaw_max, yaw_key), ("pitch", pitch, p.pitch_max, pitch_key))
+        return [
+            self._measure(
+                name, score_max(abs(value), limit.value), abs(value) <= limit.value, value, key
+            )
+            for name, value, limit, key in (*angles, ("roll", roll, p.roll_max, "roll"))
+        ]
+
+    def _eyes_open(self, face: FaceLandmarks) -> Measure:
+        if face.eyelids is not None:
+            # The iris network's eyelids follow a closing lid; the coarse mesh keeps a prior
+            # open-eye shape (it scored painted-shut eyes as open in our tests).
+            ratios = [_lid_aspect(lid) for lid in face.eyelids]
+        else:
+            ratios = [
+                _eye_aspect(face, m.EYE_A_OUTER, m.EYE_A_INNER, m.EYE_A_UPPER, m.EYE_A_LOWER),
+                _eye_aspect(face, m.EYE_B_OUTER, m.EYE_B_INNER, m.EYE_B_UPPER, m.EYE_B_LOWER),
+            ]
+        ratio = min(ratios)
+        limit = self.spec.face.eyes_open_min.value
+        return self._measure("eyes_open", score_min(ratio, limit), ratio >= limit, ratio, None)
+
+    def _mouth_closed(self, face: FaceLandmarks, geo: HeadGeometry) -> Measure:
+        gap = float(np.linalg.norm(face.point(m.LIP_LOWER_INNER) - face.point(m.LIP_UPPER_INNER)))
+        ratio = gap / max(geo.eye_chin, 1e-6)
+        limit = self.spec.face.mouth_gap_max.value
+        return self._measure("mouth_closed", score_max(ratio, limit), ratio <= limit, ratio, None)
+
+    def _gaze(self, face: FaceLandmarks) -> Measure:
+        limit = self.spec.face.gaze_max.value
+        if face.iris is None:
+            return self._measure("gaze", 50.0, True, None, None)
+        # Iris centre relative to the middle of the eye-corner segment, in eye widths, along
+        # the image's x axis (both eyes move the same way when the gaze moves) and across it.
+        along, across = [], []
+        for i, (p_index, q_index) in enumerate(
+            ((m.EYE_A_OUTER, m.EYE_A_INNER), (m.EYE_B_INNER, m.EYE_B_OUTER))
+        ):
+            p, q = face.point(p_index), face.point(q_index)
+            axis = q - p  # points to the image's right for both eyes
+            width2 = max(float(axis @ axis), 1e-6)
+            rel = face.iris[i] - (p + q) / 2
+            along.append(float(rel @ axis) / width2)
+            across.append(float(rel[1] * axis[0] - rel[0] * axis[1]) / width2)
+        raw = math.hypot(float(np.mean(along)), float(np.mean(across)))
+        return self._measure("gaze", score_max(raw, limit), raw <= limit, raw, None)
+
+    def _eye_regions(self, ctx: _Context) -> list[tuple[Mask, int, int]]:
+        """Eye-contour masks (with their ROI origin) for each eye."""
+        out = []
+        h, w = ctx.frame.shape[:2]
+        for contour in (m.EYE_A_CONTOUR, m.EYE_B_CONTOUR):
+            pts = ctx.face.points[list(contour), :2]
+            lo = np.floor(pts.min(axis=0)).astype(int)
+            hi = np.ceil(pts.max(axis=0)).astype(int) + 1
+            x0, y0 = max(0, int(lo[0])), max(0, int(lo[1]))
+            x1, y1 = min(w, int(hi[0])), min(h, int(hi[1]))
+            mask = np.zeros((max(1, y1 - y0), max(1, x1 - x0)), np.uint8)
+            cv2.fillPoly(mask, [(pts - [x0, y0]).astype(np.int32)], 255)
+            out.append((mask, x0, y0))
+        return out
+
+    def _eye_occlusion(self, ctx: _Context) -> Measure:
+        face_mean = max(float(cv2.mean(ctx.gray_face, ctx.face_mask)[0]), 1.0)
+        spreads = []
+        for mask, x0, y0 in self._eye_regions(ctx):
+            roi = ctx.frame[y0 : y0 + mask.shape[0], x0 : x0 + mask.shape[1]]
+            gray = cv2.cvtColor(roi, cv2.COLOR_BGR2GRAY) if roi.size else np.zeros((1, 1), np.uint8)
+            values = gray[mask[: gray.shape[0], : gray.shape[1]] > 0]
+            if values.size < 4:
+                spreads.append(0.0)
+                continue
+            # An open, uncovered eye holds dark iris and bright sclera; hair, a hand or a dark
+            # lens over it flattens the spread.
+            lo, hi = np.percentile(values, (5, 95))
+            spreads.append(float(hi - lo) / face_mean)
+        raw = min(spreads)
+        limit = self.spec.face.occlusion_contrast_min.value
+        return self._measure("eye_occlusion", score_min(raw, limit), raw >= limit, raw, None)
+
+    def _glare(self, ctx: _Context) -> Measure:
+        f = self.spec.face
+        h, w = ctx.frame.shape[:2]
+        ied = ctx.geo.ied
+        count = 0
+        for centre, (mask, mx, my) in zip(
+            (ctx.face.eye_a, ctx.face.eye_b), self._eye_regions(ctx), strict=True
+        ):
+            x0 = max(0, int(centre[0] - LENS_HALF_WIDTH * ied))
+            x1 = min(w, int(centre[0] + LENS_HALF_WIDTH * ied) + 1)
+            y0 = max(0, int(centre[1] - LENS_HALF_HEIGHT * ied))
+            y1 = min(h, int(centre[1] + LENS_HALF_HEIGHT * ied) + 1)
+            if x1 <= x0 or y1 <= y0:
+                continue
+            hsv = cv2.cvtColor(ctx.frame[y0:y1, x0:x1], cv2.COLOR_BGR2HSV)
+            hot = (hsv[..., 2] >= f.glare_value_min.value) & (
+                hsv[..., 1] <= f.glare_saturation_max.value
+            )
+            # The open eye itself (sclera, catch-light) is allowed to be bright.
+            shift = np.array([[1.0, 0.0, mx - x0], [0.0, 1.0, my - y0]])
+            eye = cv2.warpAffine(mask, shift, (hot.shape[1], hot.shape[0]), flags=cv2.INTER_NEAREST)
+            count += int(np.count_nonzero(hot & (eye == 0)))
+        # A face that is over-exposed as a whole saturates the lens zones too: that is the
+        # exposure measure's failure, so the face's own clipped share is discounted here.
+        face = ctx.gray_face[ctx.face_mask > 0]
+        clipped = float(np.count_nonzero(face >= f.glare_value_min.value)) / max(face.size, 1)
+        lens_area = 2 * (2 * LENS_HALF_WIDTH) * (2 * LENS_HALF_HEIGHT)
+        raw = max(0.0, count / max(ied * ied, 1.0) - clipped * lens_area)
+        limit = f.glare_share_max.value
+        return self._measure("glare", score_max(raw, limit), raw <= limit, raw, None)
+
+    def _exposure(self, ctx: _Context) -> list[Measure]:
+        li = self.spec.light
+        values = ctx.gray_face[ctx.face_mask > 0]
+        if values.size == 0:
+            values = np.zeros(1, np.uint8)
+        n = float(values.size)
+        under = float(np.count_nonzero(values <= li.dark_level.value)) / n
+        over = float(np.count_nonzero(values >= li.bright_level.value)) / n
+        mean = float(values.mean()) / 255.0
+        # Each side fails on its clipped-pixel share or on the face mean leaving the band.
+        mean_score = score_band(mean, li.mean_min.value, li.mean_max.value)
+        under_score = min(
+            score_max(under, li.under_share_max.value),
+            100.0 if mean >= li.mean_min.value else mean_score,
+        )
+        over_score = min(
+            score_max(over, li.over_share_max.value),
+            100.0 if mean <= li.mean_max.value else mean_score,
+        )
+        return [
+            self._measure("underexposure", under_score, under_score >= 50.0, under, None),
+            self._measure("overexposure", over_score, over_score >= 50.0, over, None),
+        ]
+
+    def _sharpness(self, ctx: _Context) -> Measure:
+        li = self.spec.light
+        k = li.sharpness_ied_px.value / max(ctx.geo.ied, 1.0)
+        gray = ctx.gray_face
+        mask = ctx.face_mask
+        if k < 1.0:
+            size = (max(1, round(gray.shape[1] * k)), max(1, round(gray.shape[0] * k)))
+            gray = cv2.resize(gray, size, interpolation=cv2.INTER_AREA)
+            mask = cv2.resize(mask, size, interpolation=cv2.INTER_NEAREST)
+        lap = cv2.Laplacian(gray, cv2.CV_32F, ksize=3)
+        inner = cv2.erode(mask, np.ones((3, 3), np.uint8), iterations=2) > 0
+        values = lap[inner] if inner.any() else lap.ravel()
+        raw = float(values.var())
+        limit = li.sharpness_min.value
+        return self._measure("sharpness", score_min(raw, limit), raw >= limit, raw, None)
+
+    def _background(self, frame: Image, geo: HeadGeometry, crop: CropPlan) -> list[Measure]:
+        b = self.spec.background
+        view, valid = _portrait_view(frame, crop)
+        scale = view.shape[1] / crop.w
+        bg = valid & _background_mask(view.shape[:2], geo, crop, scale)
+        lab = cv2.cvtColor(view, cv2.COLOR_BGR2Lab).astype(np.float32)
+        lab_real = np.dstack(
+            [lab[..., 0] * 100.0 / 255.0, lab[..., 1] - 128.0, lab[..., 2] - 128.0]
+        )
+        if np.count_nonzero(bg) < 16:
+            return [
+                self._measure("background_uniformity", 0.0, False, None, None),
+                self._measure("background_colour", 0.0, False, None, None),
+            ]
+        y = cv2.cvtColor(view, cv2.COLOR_BGR2GRAY).astype(np.float32)
+        sobel = cv2.magnitude(cv2.Sobel(y, cv2.CV_32F, 1, 0), cv2.Sobel(y, cv2.CV_32F, 0, 1))
+        inner = cv2.erode(bg.astype(np.uint8), np.ones((3, 3), np.uint8)) > 0
+        sobel_mean = float(sobel[inner].mean()) / 4.0 if inner.any() else 0.0  # /4: Sobel gain
+        ls = lab_real[..., 0][bg]
+        spread = float(ls.std())
+        hh, ww = bg.shape
+        lum = lab_real[..., 0]
+        # Shadow or gradient: mean L* of the left vs right and top vs bottom halves.
+        halves = (
+            (bg[:, : ww // 2], lum[:, : ww // 2], bg[:, ww // 2 :], lum[:, ww // 2 :]),
+            (bg[: hh // 2], lum[: hh // 2], bg[hh // 2 :], lum[hh // 2 :]),
+        )
+        gradient = max(
+            (
+                abs(float(la[ma].mean()) - float(lb[mb].mean()))
+                for ma, la, mb, lb in halves
+                if ma.any() and mb.any()
+            ),
+            default=0.0,
+        )
+        uniform_raw = max(
+            sobel_mean / b.sobel_max.value,
+            spread / b.lab_spread_max.value,
+            gradient / b.gradient_max.value,
+        )
+        uniform = self._measure(
+            "background_uniformity",
+            score_max(uniform_raw, 1.0),
+            uniform_raw <= 1.0,
+            uniform_raw,
+            None,
+        )
+        mean_lab = np.array([float(lab_real[..., c][bg].mean()) for c in range(3)])
+        distance = min(
+            float(np.linalg.norm(mean_lab - [col.l.value, col.a.value, col.b.value]))
+            for name, col in b.colours.items()
+            if name in b.allowed
+        )
+        limit = b.colour_distance_max.value
+        colour = self._measure(
+            "background_colour", score_max(distance, limit), distance <= limit, distance, None
+        )
+        return [uniform, colour]
+
+    def _cheeks(self, ctx: _Context) -> list[Image]:
+        side = max(2, int(CHEEK_SIDE * ctx.geo.ied))
+        out = []
+        h, w = ctx.frame.shape[:2]
+        for eye in (ctx.face.eye_a, ctx.face.eye_b):
+            cx, cy = eye[0], eye[1] + CHEEK_BELOW_EYE * ctx.geo.ied
+            x0, y0 = max(0, int(cx - side / 2)), max(0, int(cy - side / 2))
+            out.append(ctx.frame[y0 : min(h, y0 + side), x0 : min(w, x0 + side)])
+        return out
+
+    def _illumination(self, ctx: _Context) -> Measure:
+        hists = []
+        for cheek in self._cheeks(ctx):
+            gray = (
+                cv2.cvtColor(cheek, cv2.COLOR_BGR2GRAY)
+                if cheek.size
+                else np.zeros((1, 1), np.uint8)
+            )
+            hist = cv2.calcHist([gray], [0], None, [32], [0, 256]).ravel()
+            hists.append(hist / max(float(hist.sum()), 1.0))
+        raw = float(np.minimum(hists[0], hists[1]).sum())
+        limit = self.spec.light.symmetry_min.value
+        return self._measure("illumination", score_min(raw, limit), raw >= limit, raw, None)
+
+    def _colour_cast(self, ctx: _Context) -> Measure:
+        li = self.spec.light
+        pixels = [c.reshape(-1, 3) for c in self._cheeks(ctx) if c.size]
+        if not pixels:
+            return self._measure("colour_cast", 0.0, False, None, None)
+        lab = (
+            cv2.cvtColor(np.concatenate(pixels)[None, :, :], cv2.COLOR_BGR2Lab)
+            .reshape(-1, 3)
+            .astype(np.float64)
+        )
+        a, b = float(np.median(lab[:, 1])) - 128.0, float(np.median(lab[:, 2])) - 128.0
+        excess = math.hypot(
+            max(0.0, li.cheek_a_min.value - a, a - li.cheek_a_max.value),
+            max(0.0, li.cheek_b_min.value - b, b - li.cheek_b_max.value),
+        )
+        score = min(
+            score_band(a, li.cheek_a_min.value, li.cheek_a_max.value),
+            score_band(b, li.cheek_b_min.value, li.cheek_b_max.value),
+        )
+        return self._measure("colour_cast", score, score >= 50.0, excess, None)
+
+
+# ---------------------------------------------------------------- helpers
+
+
+def _overlap(a: Box, b: Box) -> float:
+    x0, y0 = max(a.x, b.x), max(a.y, b.y)
+    x1, y1 = min(a.x + a.w, b.x + b.w), min(a.y + a.h, b.y + b.h)
+    inter = max(0.0, x1 - x0) * max(0.0, y1 - y0)
+    return inter / max(min(a.area, b.area), 1e-6)
+
+
+def _eye_aspect(
+    face: FaceLandmarks, outer: int, inner: int, upper: Sequence[int], lower: Sequence[int]
+) -> float:
+    width = float(np.linalg.norm(face.point(outer) - face.point(inner)))
+    gaps = [
+        float(np.linalg.norm(face.point(u) - face.point(lo)))
+        for u, lo in zip(upper, lower, strict=True)
+    ]
+    return sum(gaps) / len(gaps) / max(width, 1e-6)
+
+
+def _lid_aspect(lid: npt.NDArray[np.float64]) -> float:
+    width = float(np.linalg.norm(lid[m.EYELID_CORNERS[0]] - lid[m.EYELID_CORNERS[1]]))
+    gaps = [float(np.linalg.norm(lid[a] - lid[b])) for a, b in m.EYELID_PAIRS]
+    return sum(gaps) / len(gaps) / max(width, 1e-6)
+
+
+def _pose(face: FaceLandmarks, pose: PoseSpec) -> tuple[float, float, float]:
+    """Yaw and pitch from the mesh depth, roll from the eye line.
+
+    solvePnP with a generic head model was tried first: its pitch carries the citizen's
+    nose length (10-25 degrees on frontal test photos) and its yaw jumped by 10+ degrees
+    between near-identical frames. The mesh depth is steadier; the spec supplies its scale
+    and the frontal pitch offset.
+    """
+    across = face.points[m.EYE_B_OUTER] - face.points[m.EYE_A_OUTER]
+    yaw = math.degrees(math.atan2(pose.depth_scale.value * float(across[2]), float(across[0])))
+    axis = face.points[m.CHIN] - face.points[m.FOREHEAD]
+    pitch = math.degrees(math.atan2(float(axis[2]), float(axis[1]))) - pose.pitch_offset.value
+    return yaw, pitch, face.roll_deg
+
+
+def _portrait_view(frame: Image, crop: CropPlan) -> tuple[Image, npt.NDArray[np.bool_]]:
+    """The crop resampled to a small fixed width, with a mask of pixels inside the frame."""
+    width = PORTRAIT_VIEW_WIDTH
+    height = round(width * crop.h / crop.w)
+    k = width / crop.w
+    mat = np.array([[k, 0, -crop.x * k], [0, k, -crop.y * k]], dtype=np.float64)
+    view = cv2.warpAffine(
+        frame, mat, (width, height), flags=cv2.INTER_AREA, borderMode=cv2.BORDER_CONSTANT
+    )
+    ones = np.full(frame.shape[:2], 255, np.uint8)
+    valid = cv2.warpAffine(ones, mat, (width, height), flags=cv2.INTER_NEAREST) > 0
+    return view, valid
+
+
+def _background_mask(
+    shape: tuple[int, int], geo: HeadGeometry, crop: CropPlan, scale: float
+) -> npt.NDArray[np.bool_]:
+    """Pixels of the portrait view outside a head-and-shoulders silhouette."""
+    h, w = shape
+    mask = np.full((h, w), 255, np.uint8)
+    head = geo.head_height * scale
+    cx = (geo.eye_mid[0] - crop.x) * scale
+    cy = ((geo.crown_y + geo.chin_y) / 2 - crop.y) * scale
+    cv2.ellipse(
+        mask,
+        (round(cx), round(cy)),
+        (round(HEAD_HALF_WIDTH * head), round(HEAD_HALF_HEIGHT * head)),
+        0,
+        0,
+        360,
+        0,
+        -1,
+    )
+    chin = (geo.chin_y - crop.y) * scale
+    shoulders = max(0, min(h, round(chin + SHOULDER_BELOW_CHIN * head)))
+    mask[shoulders:, :] = 0
+    neck = round(NECK_HALF_WIDTH * head)
+    mask[max(0, round(chin)) : shoulders, max(0, round(cx) - neck) : max(0, round(cx) + neck)] = 0
+    return mask > 0

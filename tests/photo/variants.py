@@ -1,0 +1,279 @@
+"""Labelled photo variants: a compliant "clean" frame made from a real photo, and defects.
+
+The clean frame composites the person (GrabCut seeded from the face landmarks) onto a plain
+white background, framed like the kiosk camera (640x480, head at ~45 % of the height). Each
+defect changes one property of the clean frame and names the measure that must catch it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+import numpy.typing as npt
+
+from kiosk.photo.engine import PhotoEngine
+from kiosk.photo.geometry import head_geometry
+from kiosk.photo.models import EYE_A_CONTOUR, EYE_B_CONTOUR, FACE_OVAL, FaceLandmarks
+
+Image = npt.NDArray[np.uint8]
+FRAME_W, FRAME_H = 640, 480
+WHITE = (243, 243, 243)
+HEAD_OF_FRAME = 0.47
+EYE_Y_OF_FRAME = 0.40
+
+
+@dataclass(frozen=True)
+class Clean:
+    name: str
+    frame: Image
+    person: npt.NDArray[np.bool_]  # person mask in the frame
+    face: FaceLandmarks
+
+
+def make_clean(name: str, photo: Image, engine: PhotoEngine) -> Clean:
+    found = engine.analyse(photo, full=True)
+    assert found.landmarks is not None, f"no face in {name}"
+    face = found.landmarks
+    geo = head_geometry(face, engine.spec)
+    h, w = photo.shape[:2]
+    # GrabCut: face oval is certain foreground, a wide head-and-shoulders box is the search area.
+    mask = np.full((h, w), cv2.GC_BGD, np.uint8)
+    head = geo.head_height
+    x0 = int(max(0, geo.eye_mid[0] - 1.4 * head))
+    x1 = int(min(w, geo.eye_mid[0] + 1.4 * head))
+    y0 = int(max(0, geo.crown_y - 0.25 * head))
+    mask[y0:h, x0:x1] = cv2.GC_PR_BGD
+    cv2.ellipse(mask, (round(geo.eye_mid[0]), round((geo.crown_y + geo.chin_y) / 2)),
+                (round(0.5 * head), round(0.6 * head)), 0, 0, 360, cv2.GC_PR_FGD, -1)  # fmt: skip
+    mask[
+        int(geo.chin_y + 0.4 * head) :,
+        int(geo.eye_mid[0] - 0.7 * head) : int(geo.eye_mid[0] + 0.7 * head),
+    ] = cv2.GC_PR_FGD
+    hull = cv2.convexHull(face.points[list(FACE_OVAL), :2].astype(np.int32))
+    cv2.fillConvexPoly(mask, hull, cv2.GC_FGD)
+    bgd, fgd = np.zeros((1, 65), np.float64), np.zeros((1, 65), np.float64)
+    cv2.grabCut(photo, mask, None, bgd, fgd, 4, cv2.GC_INIT_WITH_MASK)
+    person = ((mask == cv2.GC_FGD) | (mask == cv2.GC_PR_FGD)).astype(np.uint8)
+    # Keep only a head-and-shoulders silhouette: GrabCut alone keeps scenery touching the hair.
+    allowed = np.zeros((h, w), np.uint8)
+    cv2.ellipse(allowed, (round(geo.eye_mid[0]), round((geo.crown_y + geo.chin_y) / 2)),
+                (round(0.38 * head), round(0.6 * head)), 0, 0, 360, 1, -1)  # fmt: skip
+    allowed[
+        int(geo.chin_y + 0.15 * head) :,
+        int(geo.eye_mid[0] - 0.75 * head) : int(geo.eye_mid[0] + 0.75 * head),
+    ] = 1
+    allowed[
+        int(geo.chin_y - 0.1 * head) :,
+        int(geo.eye_mid[0] - 0.25 * head) : int(geo.eye_mid[0] + 0.25 * head),
+    ] = 1
+    person = cv2.morphologyEx(person & allowed, cv2.MORPH_OPEN, np.ones((5, 5), np.uint8))
+    # Frame like the kiosk camera: scale so the head is HEAD_OF_FRAME of the height.
+    k = HEAD_OF_FRAME * FRAME_H / head
+    mat = np.array(
+        [
+            [k, 0, FRAME_W / 2 - k * geo.eye_mid[0]],
+            [0, k, EYE_Y_OF_FRAME * FRAME_H - k * geo.eye_mid[1]],
+        ]
+    )
+    flags = cv2.INTER_AREA if k < 1 else cv2.INTER_CUBIC
+    src = cv2.warpAffine(
+        photo, mat, (FRAME_W, FRAME_H), flags=flags, borderMode=cv2.BORDER_REPLICATE
+    )
+    alpha = cv2.warpAffine(
+        person.astype(np.float32), mat, (FRAME_W, FRAME_H), flags=cv2.INTER_LINEAR
+    )
+    alpha = cv2.GaussianBlur(alpha, (3, 3), 0)[..., None]
+    frame = (src * alpha + np.array(WHITE, np.float32) * (1 - alpha)).astype(np.uint8)
+    fresh = engine.analyse(frame, full=True)
+    assert fresh.landmarks is not None
+    return Clean(name, frame, alpha[..., 0] > 0.5, fresh.landmarks)
+
+
+# ---------------------------------------------------------------- defects
+
+
+def _ied(c: Clean) -> float:
+    return float(np.linalg.norm(c.face.eye_b - c.face.eye_a))
+
+
+def blur(c: Clean) -> Image:
+    sigma = 0.08 * _ied(c)
+    return cv2.GaussianBlur(c.frame, (0, 0), sigma)
+
+
+def dark(c: Clean) -> Image:
+    return cv2.convertScaleAbs(c.frame, alpha=0.25)
+
+
+def bright(c: Clean) -> Image:
+    return cv2.convertScaleAbs(c.frame, alpha=1.3, beta=40)
+
+
+def _affine(c: Clean, mat: npt.NDArray[np.float64]) -> Image:
+    return cv2.warpAffine(c.frame, mat, (FRAME_W, FRAME_H), flags=cv2.INTER_LINEAR,
+                          borderMode=cv2.BORDER_CONSTANT, borderValue=WHITE)  # fmt: skip
+
+
+def _eye_mid(c: Clean) -> tuple[float, float]:
+    mid = (c.face.eye_a + c.face.eye_b) / 2
+    return float(mid[0]), float(mid[1])
+
+
+def roll(c: Clean) -> Image:
+    return _affine(c, cv2.getRotationMatrix2D(_eye_mid(c), 16.0, 1.0))
+
+
+def off_centre(c: Clean) -> Image:
+    return _affine(c, np.array([[1.0, 0, -0.4 * FRAME_W], [0, 1, 0]]))
+
+
+def too_small(c: Clean) -> Image:
+    return _affine(c, cv2.getRotationMatrix2D(_eye_mid(c), 0.0, 0.55))
+
+
+def too_large(c: Clean) -> Image:
+    return _affine(c, cv2.getRotationMatrix2D(_eye_mid(c), 0.0, 1.6))
+
+
+def cluttered(c: Clean) -> Image:
+    rng = np.random.default_rng(7)
+    clutter = c.frame.copy()
+    for _ in range(60):
+        x, y = int(rng.integers(0, FRAME_W)), int(rng.integers(0, FRAME_H))
+        colour = tuple(int(v) for v in rng.integers(0, 255, 3))
+        cv2.rectangle(
+            clutter,
+            (x, y),
+            (x + int(rng.integers(10, 60)), y + int(rng.integers(10, 60))),
+            colour,
+            -1,
+        )
+    out = c.frame.copy()
+    out[~c.person] = clutter[~c.person]
+    return out
+
+
+def coloured_background(c: Clean) -> Image:
+    out = c.frame.copy()
+    out[~c.person] = (150, 170, 215)  # beige-pink wall
+    return out
+
+
+def wall_shadow(c: Clean) -> Image:
+    """The citizen's shadow on the wall: the background darkens towards one side."""
+    box = c.face.box
+    across = np.clip((np.arange(FRAME_W) - (box.x - box.w)) / (3 * box.w), 0, 1)
+    ramp = (0.7 + 0.3 * across).astype(np.float32)[None, :, None]
+    out = c.frame.astype(np.float32)
+    out[~c.person] = (out * ramp)[~c.person]
+    return np.clip(out, 0, 255).astype(np.uint8)
+
+
+def colour_cast(c: Clean) -> Image:
+    out = c.frame.astype(np.float32) * np.array([1.25, 1.05, 0.55], np.float32)  # strong blue-green
+    return np.clip(out, 0, 255).astype(np.uint8)
+
+
+def glare(c: Clean) -> Image:
+    out = c.frame.copy()
+    ied = _ied(c)
+    for eye in (c.face.eye_a, c.face.eye_b):
+        centre = (round(eye[0] + 0.18 * ied), round(eye[1] - 0.12 * ied))
+        cv2.ellipse(
+            out, centre, (round(0.16 * ied), round(0.07 * ied)), -20, 0, 360, (255, 255, 255), -1
+        )
+    return out
+
+
+def occluded_eyes(c: Clean) -> Image:
+    out = c.frame.copy()
+    for contour in (EYE_A_CONTOUR, EYE_B_CONTOUR):
+        pts = c.face.points[list(contour), :2].astype(np.int32)
+        x, y, w, h = cv2.boundingRect(pts)
+        pad = int(0.6 * h) + 2
+        cv2.rectangle(out, (x - pad, y - pad), (x + w + pad, y + h + pad), (40, 45, 55), -1)  # hair
+    return out
+
+
+def closed_eyes(c: Clean) -> Image:
+    """Paint each eye over with the cheek's skin and draw the closed lid line."""
+    out = c.frame.copy()
+    ied = _ied(c)
+    for contour in (EYE_A_CONTOUR, EYE_B_CONTOUR):
+        pts = c.face.points[list(contour), :2]
+        x, y, w, h = cv2.boundingRect(pts.astype(np.int32))
+        below = c.frame[y + h + int(0.15 * ied) : y + h + int(0.25 * ied), x : x + w]
+        skin = np.median(below.reshape(-1, 3), axis=0)
+        mask = np.zeros(out.shape[:2], np.uint8)
+        cv2.fillConvexPoly(mask, cv2.convexHull(pts.astype(np.int32)), 255)
+        out[cv2.dilate(mask, np.ones((5, 5), np.uint8)) > 0] = skin
+        lower = c.face.points[[*contour[8:], contour[0]], :2].astype(np.int32)
+        cv2.polylines(out, [lower], False, (40, 40, 60), 2, cv2.LINE_AA)
+    return cv2.GaussianBlur(out, (3, 3), 0)
+
+
+def averted_gaze(c: Clean) -> Image:
+    """Slide each eye's content (iris) a quarter of the eye width sideways, inside the lids."""
+    out = c.frame.copy()
+    for contour in (EYE_A_CONTOUR, EYE_B_CONTOUR):
+        pts = c.face.points[list(contour), :2]
+        x, y, w, h = cv2.boundingRect(pts.astype(np.int32))
+        x0, y0, x1, y1 = x - 3, y - 3, x + w + 3, y + h + 3
+        roi = c.frame[y0:y1, x0:x1]
+        inside = np.zeros(roi.shape[:2], np.uint8)
+        cv2.fillPoly(inside, [(pts - [x0, y0]).astype(np.int32)], 255)
+        shift = round(0.25 * w)
+        moved, moved_mask = np.roll(roi, shift, axis=1), np.roll(inside, shift, axis=1)
+        new = roi.copy()
+        new[inside > 0] = np.percentile(roi[inside > 0].reshape(-1, 3), 90, axis=0)  # sclera
+        keep = (inside > 0) & (moved_mask > 0)
+        new[keep] = moved[keep]
+        out[y0:y1, x0:x1] = new
+    return out
+
+
+def second_face(c: Clean) -> Image:
+    out = c.frame.copy()
+    box = c.face.box
+    x0, y0 = int(box.x - 0.2 * box.w), int(box.y - 0.3 * box.h)
+    x1, y1 = int(box.x + 1.2 * box.w), int(box.y + 1.2 * box.h)
+    face = c.frame[max(0, y0) : y1, max(0, x0) : x1]
+    small = cv2.resize(
+        face, (face.shape[1] * 6 // 10, face.shape[0] * 6 // 10), interpolation=cv2.INTER_AREA
+    )
+    out[FRAME_H - small.shape[0] :, FRAME_W - small.shape[1] :] = small
+    return out
+
+
+def side_light(c: Clean) -> Image:
+    box = c.face.box
+    ramp = np.clip((np.arange(FRAME_W) - box.x) / max(box.w, 1.0), 0, 1)
+    gain = (1.0 - 0.72 * ramp).astype(np.float32)[None, :, None]
+    out = c.frame.astype(np.float32)
+    out[c.person] = (out * gain)[c.person]
+    return np.clip(out, 0, 255).astype(np.uint8)
+
+
+# measure that must fail -> defect maker
+DEFECTS: dict[str, tuple[str, Callable[[Clean], Image]]] = {
+    "blur": ("sharpness", blur),
+    "dark": ("underexposure", dark),
+    "bright": ("overexposure", bright),
+    "roll": ("roll", roll),
+    "off_centre": ("centring", off_centre),
+    "too_small": ("head_size", too_small),
+    "too_large": ("head_size", too_large),
+    "cluttered": ("background_uniformity", cluttered),
+    "coloured_background": ("background_colour", coloured_background),
+    "wall_shadow": ("background_uniformity", wall_shadow),
+    "colour_cast": ("colour_cast", colour_cast),
+    "glare": ("glare", glare),
+    "occluded_eyes": ("eye_occlusion", occluded_eyes),
+    "closed_eyes": ("eyes_open", closed_eyes),
+    "averted_gaze": ("gaze", averted_gaze),
+    "second_face": ("face_count", second_face),
+    "side_light": ("illumination", side_light),
+}
