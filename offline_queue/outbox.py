@@ -214,7 +214,6 @@ class OutboxTransaction:
     def __init__(self, outbox: Outbox) -> None:
         self._outbox = outbox
         self.written_files: list[Path] = []
-        self.obsolete_files: list[Path] = []
 
     def put(
         self,
@@ -289,6 +288,7 @@ class Outbox:
         self._lock = threading.RLock()
         self._accepting = True
         self._in_tx = False
+        self._current: OutboxTransaction | None = None
         try:
             self.attachments_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
             # SQLite gives the -wal and -shm files the database's mode: keep all of them 0600.
@@ -404,9 +404,15 @@ class Outbox:
         Raises ``OutboxFull`` / ``OutboxUnavailable``; on any error nothing of the block is kept.
         """
         with self._lock:
-            if not self._accepting and not self._in_tx and not self._probe():
+            if self._current is not None:
+                # Nested (a put inside a transaction block): join the outer commit, so its
+                # rollback also removes the attachment files written here.
+                yield self._current
+                return
+            if not self._accepting and not self._probe():
                 raise OutboxFull("the outbox is full; not accepting transactions")
             tx = OutboxTransaction(self)
+            self._current = tx
             try:
                 with self._write():
                     yield tx
@@ -424,7 +430,8 @@ class Outbox:
             except BaseException:
                 self._discard_files(tx.written_files)
                 raise
-            self._discard_files(tx.obsolete_files)
+            finally:
+                self._current = None
 
     def put(
         self,

