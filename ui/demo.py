@@ -46,7 +46,7 @@ class Recorder:
             view.state,
             view.language,
             seconds,
-            json.dumps(view.data, sort_keys=True, default=str),
+            signature(view.data),
         )
         entry = {
             "t": round(self.clock.monotonic() - 1000.0, 3),
@@ -71,6 +71,16 @@ class Recorder:
         self.shell.window.grab().save(str(self.out / name))
         self.shots.append(name)
         return name
+
+
+def signature(data: Any) -> str:
+    """What makes a screen look different: live coaching counts by its instruction and
+    verdict, not by every face-box wobble."""
+    data = dict(data)
+    live = data.pop("live", None)
+    if isinstance(live, dict):
+        data["live"] = (live.get("compliant"), lookup(live, "instruction.measure"))
+    return json.dumps(data, sort_keys=True, default=lambda v: f"<{type(v).__name__}>")
 
 
 def pump(seconds: float = 0.0) -> None:

@@ -18,9 +18,13 @@ from PySide6.QtWidgets import QApplication
 from kiosk.app import KioskApp
 from kiosk.backend import Backend
 from kiosk.clock import Clock, Scheduler
-from kiosk.config import KioskConfig
+from kiosk.config import KioskConfig, TerminalType
+from kiosk.device_service import DeviceHub
+from kiosk.photo.spec import load_spec
 from kiosk.photo_service import PhotoService
+from kiosk.voice import Voice
 from ui.qt import QtDispatcher, QtScheduler
+from ui.screens.photo import PhotoLiveScreen, PhotoReviewScreen
 from ui.theme import load_fonts, stylesheet
 from ui.window import KioskWindow, install_kiosk_lock
 
@@ -73,7 +77,14 @@ class Shell:
 
 
 def build_shell(
-    config: KioskConfig, qapp: QApplication, *, clock: Clock, scheduler: Scheduler | None = None
+    config: KioskConfig,
+    qapp: QApplication,
+    *,
+    clock: Clock,
+    scheduler: Scheduler | None = None,
+    devices: bool = True,
+    backend: bool = True,
+    voice: Voice | None = None,
 ) -> Shell:
     dispatcher = QtDispatcher(qapp)
     kiosk = KioskApp(config, clock, scheduler or QtScheduler(qapp), dispatcher)
@@ -84,7 +95,71 @@ def build_shell(
         languages=tuple(lang.value for lang in config.kiosk.languages),
     )
     install_kiosk_lock(qapp)
-    return Shell(kiosk, window)
+    shell = Shell(kiosk, window)
+    hub: DeviceHub | None = None
+    if devices:
+        hub = DeviceHub(config, kiosk.device_event, kiosk.device_availability)
+        kiosk.attach_devices(hub)
+        hub.start()
+        shell.closers.append(hub.close)
+    if backend:
+        shell.backend = start_backend(config, kiosk)
+        shell.closers.append(shell.backend.close)
+    if config.kiosk.terminal is TerminalType.PHOTO and hub is not None:
+        shell.photo = photo_service(config, kiosk, hub, shell.backend, voice)
+        window.add_screen(PhotoLiveScreen(hub.latest_frame))
+        window.add_screen(PhotoReviewScreen())
+        shell.closers.append(shell.photo.close)
+    return shell
+
+
+def start_backend(config: KioskConfig, kiosk: KioskApp) -> Backend:
+    """Outbox + sync worker (+ the embedded reference central service for demos)."""
+    from kiosk.commands.queue import open_outbox, open_sync_worker
+
+    closers = []
+    url = None
+    if config.central.embedded:
+        from kiosk.commands.central import CentralUnavailable, start_embedded_central
+
+        try:
+            central = start_embedded_central(config)
+            url = central.url
+            closers.append(central.stop)
+        except CentralUnavailable:
+            log.warning(
+                "embedded central requested but not installed; syncing to %s", config.central.url
+            )
+    backend = Backend(
+        config,
+        open_outbox(config),
+        open_sync_worker(config, central_url=url),
+        kiosk.outbox_availability,
+        kiosk.staff_alert,
+        closers=closers,
+    )
+    kiosk.outbox = backend.outbox
+    backend.start()
+    return backend
+
+
+def photo_service(
+    config: KioskConfig,
+    kiosk: KioskApp,
+    hub: DeviceHub,
+    backend: Backend | None,
+    voice: Voice | None,
+) -> PhotoService:
+    service = PhotoService(
+        kiosk_id=config.kiosk.id,
+        spec=load_spec(config.photo.spec),
+        frames=hub.latest_frame,
+        post=kiosk.post,
+        outbox=backend.outbox if backend else None,
+        voice=voice or Voice(),
+    )
+    kiosk.attach_service("photo", service, ("photo_live", "photo_countdown"), service.set_live)
+    return service
 
 
 def config_error_window(qapp: QApplication, source: str, problems: list[str]) -> KioskWindow:

@@ -67,6 +67,7 @@ def stylesheet(family: str) -> str:
     QPushButton:pressed {{ background: #e3f2fd; }}
     QPushButton:disabled {{ color: #9e9e9e; border-color: #bdbdbd; }}
     QPushButton#primary {{ background: {BLUE}; color: white; }}
+    QPushButton#primary:disabled {{ background: #b0bec5; border-color: #b0bec5; }}
     QPushButton#danger {{ background: {RED}; color: white; border-color: {RED}; }}
     QPushButton#header {{
         background: transparent; color: white; border: 2px solid white; font-size: {BODY_PX}px;

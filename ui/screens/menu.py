@@ -42,6 +42,7 @@ class MenuScreen(Screen):
     def _rebuild(self, services: list[str]) -> None:
         for button in self.buttons.values():
             self.grid.removeWidget(button)
+            button.hide()
             button.deleteLater()
         self.buttons = {}
         columns = 1 if len(services) == 1 else 2

@@ -73,11 +73,14 @@ class MessageScreen(Screen):
         self.image.setVisible(True)
 
     def _set_buttons(self, buttons: list[dict[str, Any]]) -> None:
-        for button in self._buttons:
-            self.buttons_row.removeWidget(button)
-            button.deleteLater()
+        while self.buttons_row.count():  # old buttons and spacers go at once, not later
+            item = self.buttons_row.takeAt(0)
+            widget = item.widget() if item is not None else None
+            if widget is not None:
+                widget.hide()
+                widget.deleteLater()
         self._buttons = []
-        self.buttons_row.addStretch(0)
+        self.buttons_row.addStretch(1)
         for spec in buttons:
             button = self.big_button(str(spec.get("style", "")))
             button.setText(self.tr_(str(spec["label"])))

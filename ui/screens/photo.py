@@ -193,7 +193,7 @@ class PhotoReviewScreen(Screen):
         photo_box = QVBoxLayout(card)
         self.photo = QLabel(card)
         self.photo.setAlignment(Qt.AlignmentFlag.AlignCenter)
-        self.photo.setFixedSize(440, 586)
+        self.photo.setFixedSize(390, 520)
         self.note = label(card, "hint")
         photo_box.addWidget(self.photo)
         photo_box.addWidget(self.note)
@@ -270,7 +270,7 @@ class PhotoReviewScreen(Screen):
             if not passed and why:
                 text += f" — {why}"
             row = QLabel(text, self)
-            row.setStyleSheet(f"font-size: 24px; color: {colour};")
+            row.setStyleSheet(f"font-size: 23px; color: {colour};")
             row.setWordWrap(True)
             self.checks_layout.addWidget(row)
             self._rows.append(row)
