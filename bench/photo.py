@@ -35,6 +35,7 @@ ALSO_AFFECTS = {
     "second_face": {"background_uniformity"},
     "cluttered": {"background_colour"},
     "blur": {"eye_occlusion"},  # a blurred eye has no iris/sclera contrast left
+    "motion_blur": {"eye_occlusion"},
     "roll": {"illumination"},
     "side_light": {"background_uniformity"},
     "wall_shadow": {"background_colour"},  # a darker wall is also a greyer one

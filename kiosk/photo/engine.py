@@ -278,6 +278,10 @@ class PhotoEngine:
         self, frame_bgr: Image, *, full: bool = False, clock: Clock | None = None
     ) -> Assessment:
         """Assess one frame; ``full=True`` for a captured still (no tracking from past frames)."""
+        if frame_bgr.ndim != 3 or frame_bgr.shape[2] != 3 or frame_bgr.dtype != np.uint8:
+            raise ValueError(
+                f"expected an 8-bit BGR frame, got {frame_bgr.dtype} {frame_bgr.shape}"
+            )
         now = clock or time.perf_counter
         t0 = now()
         spec = self.spec
@@ -552,10 +556,17 @@ class PhotoEngine:
             size = (max(1, round(gray.shape[1] * k)), max(1, round(gray.shape[0] * k)))
             gray = cv2.resize(gray, size, interpolation=cv2.INTER_AREA)
             mask = cv2.resize(mask, size, interpolation=cv2.INTER_NEAREST)
-        lap = cv2.Laplacian(gray, cv2.CV_32F, ksize=3)
         inner = cv2.erode(mask, np.ones((3, 3), np.uint8), iterations=2) > 0
-        values = lap[inner] if inner.any() else lap.ravel()
-        raw = float(values.var())
+        if not inner.any():
+            inner = np.ones(gray.shape, bool)
+        pixels = gray.astype(np.float32)
+        # Second differences along four directions: motion blur flattens only the direction
+        # of movement, so the weakest direction decides. Divided by the face's own variance
+        # so that light level and contrast do not count as sharpness.
+        energy = min(
+            float(cv2.filter2D(pixels, -1, kernel)[inner].var()) for kernel in _SECOND_DIFFERENCES
+        )
+        raw = energy / max(float(pixels[inner].var()), 1.0)
         limit = li.sharpness_min.value
         return self._measure("sharpness", score_min(raw, limit), raw >= limit, raw, None)
 
@@ -665,6 +676,13 @@ class PhotoEngine:
 
 
 # ---------------------------------------------------------------- helpers
+
+_SECOND_DIFFERENCES = (
+    np.array([[1, -2, 1]], np.float32),
+    np.array([[1], [-2], [1]], np.float32),
+    np.array([[1, 0, 0], [0, -2, 0], [0, 0, 1]], np.float32),
+    np.array([[0, 0, 1], [0, -2, 0], [1, 0, 0]], np.float32),
+)
 
 
 def _overlap(a: Box, b: Box) -> float:

@@ -155,7 +155,7 @@ def test_measures_as_json(cleans: dict[str, Clean], engine: PhotoEngine) -> None
 @pytest.mark.parametrize(
     ("measure", "old", "new"),
     [
-        ("sharpness", "sharpness_min = { value = 60.0,", "sharpness_min = { value = 1e9,"),
+        ("sharpness", "sharpness_min = { value = 0.010,", "sharpness_min = { value = 1e9,"),
         ("roll", "roll_max = { value = 8.0,", "roll_max = { value = 0.01,"),
         ("background_colour", 'allowed = ["white"]', 'allowed = ["light_blue"]'),
         ("mouth_closed", "mouth_gap_max = { value = 0.12,", "mouth_gap_max = { value = 0.0001,"),
@@ -222,3 +222,10 @@ def test_live_pose_is_smoothed_over_frames(
     assert gaps[0] > 3.0, gaps  # the first tilted frame is averaged with the upright one
     assert max(gaps[2:]) < 2.5, gaps  # then it settles (live and still ROIs differ a little)
     assert not live.analyse(tilted).measure("roll").passed
+
+
+def test_frames_must_be_8_bit_bgr(cleans: dict[str, Clean], engine: PhotoEngine) -> None:
+    frame = cleans["astronaut"].frame
+    for bad in (frame[..., 0], frame.astype(np.float32), np.dstack([frame, frame[..., :1]])):
+        with pytest.raises(ValueError, match="8-bit BGR"):
+            engine.analyse(bad)

@@ -104,6 +104,13 @@ def blur(c: Clean) -> Image:
     return cv2.GaussianBlur(c.frame, (0, 0), sigma)
 
 
+def motion_blur(c: Clean) -> Image:
+    """The citizen moved during the exposure: a horizontal smear of 0.25 IED."""
+    length = max(3, round(0.25 * _ied(c)))
+    kernel = np.full((1, length), 1.0 / length, np.float32)
+    return cv2.filter2D(c.frame, -1, kernel)
+
+
 def dark(c: Clean) -> Image:
     return cv2.convertScaleAbs(c.frame, alpha=0.25)
 
@@ -260,6 +267,7 @@ def side_light(c: Clean) -> Image:
 # measure that must fail -> defect maker
 DEFECTS: dict[str, tuple[str, Callable[[Clean], Image]]] = {
     "blur": ("sharpness", blur),
+    "motion_blur": ("sharpness", motion_blur),
     "dark": ("underexposure", dark),
     "bright": ("overexposure", bright),
     "roll": ("roll", roll),
