@@ -148,7 +148,7 @@ def photo_script(config: KioskConfig) -> Script:
         Act("the receipt is checked", action="expect_receipt"),
         Tap("the citizen is finished", intent="finished"),
         Expect("back to the attract loop, session wiped", state="attract"),
-        Act("the printer runs out of paper", action="paper_out"),
+        Act("the paper roll is about to end", action="paper_out"),
         Tap("a second citizen touches the screen", intent="start"),
         Tap("and chooses an ID photo", intent="select", data={"service": "photo"}),
         Tap("without an ID card", intent="skip"),

@@ -18,7 +18,14 @@ from typing import Any
 from devices.camera import Frame
 from kiosk.errors import KioskError
 from kiosk.flows.engine import Event
-from kiosk.photo import Assessment, PhotoEngine, PhotoNotCompliant, StillnessTracker, make_photo
+from kiosk.photo import (
+    Assessment,
+    Box,
+    PhotoEngine,
+    PhotoNotCompliant,
+    StillnessTracker,
+    make_photo,
+)
 from kiosk.photo import requirements as photo_requirements
 from kiosk.photo.spec import PhotoSpec
 from kiosk.session import Session
@@ -30,6 +37,7 @@ log = logging.getLogger(__name__)
 CHECK_ALPHABET = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ"
 LIVE_EVENT = "photo.assessment"
 STEADY_EVENT = "photo.steady"
+COMPLIANCE_GRACE_S = 0.3
 
 
 def check_character(code: str) -> str:
@@ -110,6 +118,8 @@ class PhotoService:
     def _live_loop(self) -> None:
         tracker = StillnessTracker.from_spec(self.spec)
         last_seq, last_summary, steady_sent = -1, None, False
+        last_compliant = float("-inf")
+        smoothed: Box | None = None
         times: list[float] = []
         with self._engine_lock:
             self.engine.reset()
@@ -124,8 +134,14 @@ class PhotoService:
             times = [*times[-24:], time.monotonic()]
             if len(times) > 1:
                 self.live_fps = (len(times) - 1) / max(1e-6, times[-1] - times[0])
-            box = assessment.face_box if assessment.compliant else None
-            steady = tracker.update(frame.timestamp, box)
+            # One borderline frame (a flickering pose or glare estimate) must not restart the
+            # 'still for a second' wait: non-compliant frames within the grace period count.
+            if assessment.compliant:
+                last_compliant = frame.timestamp
+            recent = frame.timestamp - last_compliant <= COMPLIANCE_GRACE_S
+            box = assessment.face_box if recent else None
+            smoothed = smooth(smoothed, box)
+            steady = tracker.update(frame.timestamp, smoothed)
             summary = live_summary(assessment, self.language)
             if summary != last_summary:
                 last_summary = summary
@@ -213,6 +229,23 @@ class PhotoService:
         session.put("photo_number", number)
         session.put("photo_jpeg", capture["jpeg"])
         return {"photo_number": number, "taken_at": payload["taken_at"]}
+
+
+def smooth(previous: Box | None, box: Box | None, weight: float = 0.5) -> Box | None:
+    """Exponential smoothing of the face box: detector jitter of a few pixels per frame is
+    not movement, a person stepping aside still is."""
+    if box is None or previous is None:
+        return box
+
+    def mix(a: float, b: float) -> float:
+        return weight * b + (1 - weight) * a
+
+    return Box(
+        mix(previous.x, box.x),
+        mix(previous.y, box.y),
+        mix(previous.w, box.w),
+        mix(previous.h, box.h),
+    )
 
 
 def best_capture(captures: list[dict[str, Any]]) -> int:

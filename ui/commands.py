@@ -131,7 +131,14 @@ def _selftest(args: argparse.Namespace) -> int:
     from devices import registry
     from kiosk.cli import COMMAND_MODULES
 
-    modules = [*COMMAND_MODULES, *registry.all_modules(), "ui.commands", "ui.demo"]
+    modules = [
+        *COMMAND_MODULES,
+        *registry.all_modules(),
+        "ui.commands",
+        "ui.demo",
+        "ui.screens.photo",
+        "kiosk.photo_service",
+    ]
     failures: dict[str, str] = {}
     for name in modules:
         try:
@@ -139,6 +146,9 @@ def _selftest(args: argparse.Namespace) -> int:
         except Exception as exc:  # report every failure, not just the first
             failures[name] = f"{type(exc).__name__}: {exc}"
     rendered = _render_attract()
+    models = _photo_models()
+    if models:
+        failures["photo models"] = models
     result = {
         "ok": not failures and rendered,
         "modules": len(modules),
@@ -151,6 +161,20 @@ def _selftest(args: argparse.Namespace) -> int:
     return 0 if result["ok"] else 1
 
 
+def _photo_models() -> str:
+    """The face models load and find no face in a blank frame ('' when fine)."""
+    try:
+        import numpy as np
+
+        from kiosk.photo import PhotoEngine, load_spec
+
+        engine = PhotoEngine(load_spec("cn-exit-entry"))
+        engine.analyse(np.full((480, 640, 3), 240, np.uint8))
+    except Exception as exc:
+        return f"{type(exc).__name__}: {exc}"
+    return ""
+
+
 def _render_attract() -> bool:
     from kiosk.clock import ManualClock
     from kiosk.config import parse_config
@@ -159,7 +183,8 @@ def _render_attract() -> bool:
     qapp = qt_application(offscreen=True)
     config = parse_config({"kiosk": {"id": "SELFTEST", "terminal": "photo"}})
     clock = ManualClock()
-    shell = build_shell(config, qapp, clock=clock, scheduler=clock)
+    # No devices or outbox: the self-test must not touch ports or write data files.
+    shell = build_shell(config, qapp, clock=clock, scheduler=clock, devices=False, backend=False)
     shell.start()
     qapp.processEvents()
     image = shell.window.grab().toImage()

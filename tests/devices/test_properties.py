@@ -7,7 +7,7 @@ import contextlib
 import dataclasses
 import itertools
 
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
 from devices import escpos
@@ -70,6 +70,10 @@ def test_random_bytes_only_raise_protocol_error(data: bytes, cuts: list[int]) ->
 @SETTINGS
 @given(noise, answers, st.lists(st.integers(0, 200), max_size=6))
 def test_resynchronises_on_next_valid_frame(garbage: bytes, answer: bytes, cuts: list[int]) -> None:
+    # A full preamble inside the noise can start a bogus frame whose one-byte XOR checksum
+    # happens to match (1 in 256): the protocol cannot reject it, so such noise is excluded
+    # here; a bogus header with a failing checksum is covered by the corrupted-frame test.
+    assume(b"\xaa\xaa\xaa\x96\x69" not in garbage)
     decoder = FrameDecoder()
     frames = feed_in_chunks(decoder, garbage + answer, cuts)
     assert frames, "the valid frame after the noise was not found"

@@ -8,88 +8,26 @@ defect changes one property of the clean frame and names the measure that must c
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
 
 import cv2
 import numpy as np
-import numpy.typing as npt
 
-from kiosk.photo.engine import PhotoEngine
-from kiosk.photo.geometry import head_geometry
-from kiosk.photo.models import EYE_A_CONTOUR, EYE_B_CONTOUR, FACE_OVAL, FaceLandmarks
+from kiosk.photo.models import EYE_A_CONTOUR, EYE_B_CONTOUR
+from kiosk.photo.subjects import (
+    FRAME_H,
+    FRAME_W,
+    WHITE,
+    Clean,
+    Image,
+    make_clean,
+    tilted,
+    too_far,
+)
+from kiosk.photo.subjects import affine as _affine
+from kiosk.photo.subjects import eye_mid as _eye_mid
 
-Image = npt.NDArray[np.uint8]
-FRAME_W, FRAME_H = 640, 480
-WHITE = (243, 243, 243)
-HEAD_OF_FRAME = 0.47
-EYE_Y_OF_FRAME = 0.40
-
-
-@dataclass(frozen=True)
-class Clean:
-    name: str
-    frame: Image
-    person: npt.NDArray[np.bool_]  # person mask in the frame
-    face: FaceLandmarks
-
-
-def make_clean(name: str, photo: Image, engine: PhotoEngine) -> Clean:
-    found = engine.analyse(photo, full=True)
-    assert found.landmarks is not None, f"no face in {name}"
-    face = found.landmarks
-    geo = head_geometry(face, engine.spec)
-    h, w = photo.shape[:2]
-    # GrabCut: face oval is certain foreground, a wide head-and-shoulders box is the search area.
-    mask = np.full((h, w), cv2.GC_BGD, np.uint8)
-    head = geo.head_height
-    x0 = int(max(0, geo.eye_mid[0] - 1.4 * head))
-    x1 = int(min(w, geo.eye_mid[0] + 1.4 * head))
-    y0 = int(max(0, geo.crown_y - 0.25 * head))
-    mask[y0:h, x0:x1] = cv2.GC_PR_BGD
-    cv2.ellipse(mask, (round(geo.eye_mid[0]), round((geo.crown_y + geo.chin_y) / 2)),
-                (round(0.5 * head), round(0.6 * head)), 0, 0, 360, cv2.GC_PR_FGD, -1)  # fmt: skip
-    mask[
-        int(geo.chin_y + 0.4 * head) :,
-        int(geo.eye_mid[0] - 0.7 * head) : int(geo.eye_mid[0] + 0.7 * head),
-    ] = cv2.GC_PR_FGD
-    hull = cv2.convexHull(face.points[list(FACE_OVAL), :2].astype(np.int32))
-    cv2.fillConvexPoly(mask, hull, cv2.GC_FGD)
-    bgd, fgd = np.zeros((1, 65), np.float64), np.zeros((1, 65), np.float64)
-    cv2.grabCut(photo, mask, None, bgd, fgd, 4, cv2.GC_INIT_WITH_MASK)
-    person = ((mask == cv2.GC_FGD) | (mask == cv2.GC_PR_FGD)).astype(np.uint8)
-    # Keep only a head-and-shoulders silhouette: GrabCut alone keeps scenery touching the hair.
-    allowed = np.zeros((h, w), np.uint8)
-    cv2.ellipse(allowed, (round(geo.eye_mid[0]), round((geo.crown_y + geo.chin_y) / 2)),
-                (round(0.38 * head), round(0.6 * head)), 0, 0, 360, 1, -1)  # fmt: skip
-    allowed[
-        int(geo.chin_y + 0.15 * head) :,
-        int(geo.eye_mid[0] - 0.75 * head) : int(geo.eye_mid[0] + 0.75 * head),
-    ] = 1
-    allowed[
-        int(geo.chin_y - 0.1 * head) :,
-        int(geo.eye_mid[0] - 0.25 * head) : int(geo.eye_mid[0] + 0.25 * head),
-    ] = 1
-    person = cv2.morphologyEx(person & allowed, cv2.MORPH_OPEN, np.ones((5, 5), np.uint8))
-    # Frame like the kiosk camera: scale so the head is HEAD_OF_FRAME of the height.
-    k = HEAD_OF_FRAME * FRAME_H / head
-    mat = np.array(
-        [
-            [k, 0, FRAME_W / 2 - k * geo.eye_mid[0]],
-            [0, k, EYE_Y_OF_FRAME * FRAME_H - k * geo.eye_mid[1]],
-        ]
-    )
-    flags = cv2.INTER_AREA if k < 1 else cv2.INTER_CUBIC
-    src = cv2.warpAffine(
-        photo, mat, (FRAME_W, FRAME_H), flags=flags, borderMode=cv2.BORDER_REPLICATE
-    )
-    alpha = cv2.warpAffine(
-        person.astype(np.float32), mat, (FRAME_W, FRAME_H), flags=cv2.INTER_LINEAR
-    )
-    alpha = cv2.GaussianBlur(alpha, (3, 3), 0)[..., None]
-    frame = (src * alpha + np.array(WHITE, np.float32) * (1 - alpha)).astype(np.uint8)
-    fresh = engine.analyse(frame, full=True)
-    assert fresh.landmarks is not None
-    return Clean(name, frame, alpha[..., 0] > 0.5, fresh.landmarks)
+# The clean frame and the geometry helpers are the product's scripted-subject code.
+__all__ = ["DEFECTS", "FRAME_H", "FRAME_W", "WHITE", "Clean", "Image", "make_clean"]
 
 
 # ---------------------------------------------------------------- defects
@@ -119,18 +57,8 @@ def bright(c: Clean) -> Image:
     return cv2.convertScaleAbs(c.frame, alpha=1.3, beta=40)
 
 
-def _affine(c: Clean, mat: npt.NDArray[np.float64]) -> Image:
-    return cv2.warpAffine(c.frame, mat, (FRAME_W, FRAME_H), flags=cv2.INTER_LINEAR,
-                          borderMode=cv2.BORDER_CONSTANT, borderValue=WHITE)  # fmt: skip
-
-
-def _eye_mid(c: Clean) -> tuple[float, float]:
-    mid = (c.face.eye_a + c.face.eye_b) / 2
-    return float(mid[0]), float(mid[1])
-
-
 def roll(c: Clean) -> Image:
-    return _affine(c, cv2.getRotationMatrix2D(_eye_mid(c), 16.0, 1.0))
+    return tilted(c)
 
 
 def off_centre(c: Clean) -> Image:
@@ -138,7 +66,7 @@ def off_centre(c: Clean) -> Image:
 
 
 def too_small(c: Clean) -> Image:
-    return _affine(c, cv2.getRotationMatrix2D(_eye_mid(c), 0.0, 0.55))
+    return too_far(c)
 
 
 def too_large(c: Clean) -> Image:

@@ -27,7 +27,7 @@ def shell(qtbot: QtBot) -> tuple[Shell, ManualClock]:
     qapp = qt_application(offscreen=True)
     config = parse_config({"kiosk": {"id": "UI-TEST", "terminal": "photo"}})
     clock = ManualClock()
-    result = build_shell(config, qapp, clock=clock, scheduler=clock)
+    result = build_shell(config, qapp, clock=clock, scheduler=clock, devices=False, backend=False)
     qtbot.addWidget(result.window)
     result.window.show()
     result.start()
