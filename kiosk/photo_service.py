@@ -38,6 +38,7 @@ CHECK_ALPHABET = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ"
 LIVE_EVENT = "photo.assessment"
 STEADY_EVENT = "photo.steady"
 COMPLIANCE_GRACE_S = 0.3
+CAPTURE_WINDOW_S = 0.3  # how long a capture may look for a frame that passes
 
 
 def check_character(code: str) -> str:
@@ -169,12 +170,30 @@ class PhotoService:
             return self._submit(session, int(args.get("index", -1)))
         raise KioskError(f"photo has no operation {operation}", code="service.operation")
 
-    def _capture(self, session: Session) -> Mapping[str, Any]:
-        frame = self._frames()
-        if frame is None:
+    def _best_frame(self) -> tuple[Frame, Assessment]:
+        """Analyse up to CAPTURE_FRAMES fresh frames (about a fifth of a second) and keep the
+        first compliant one, else the best: one borderline frame must not spoil the photo."""
+        best: tuple[Frame, Assessment] | None = None
+        last_seq = -1
+        deadline = time.monotonic() + CAPTURE_WINDOW_S
+        while time.monotonic() < deadline:
+            frame = self._frames()
+            if frame is None or frame.sequence == last_seq:
+                time.sleep(0.005)
+                continue
+            last_seq = frame.sequence
+            with self._engine_lock:
+                assessment = self.engine.analyse(frame.image, full=True)
+            if best is None or assessment.overall_score > best[1].overall_score:
+                best = (frame, assessment)
+            if assessment.compliant:
+                break
+        if best is None:
             raise KioskError("the camera gives no picture", code="photo.no_frame")
-        with self._engine_lock:
-            assessment = self.engine.analyse(frame.image, full=True)
+        return best
+
+    def _capture(self, session: Session) -> Mapping[str, Any]:
+        frame, assessment = self._best_frame()
         capture: dict[str, Any] = {"assessment": assessment, "jpeg": None, "reasons": []}
         try:
             output = make_photo(frame.image, assessment, self.spec)
@@ -221,7 +240,7 @@ class PhotoService:
         }
         # Durable before the citizen is told anything: put() returns after the commit.
         self.outbox.put(
-            "photo.accepted",
+            "photo.captured",
             payload,
             stream=f"photo:{number}",
             attachments=[Attachment("photo.jpg", bytes(capture["jpeg"]), "image/jpeg")],

@@ -58,7 +58,9 @@ class Preview(QWidget):
         self._sequence = frame.sequence
         h, w = frame.image.shape[:2]
         image = QImage(frame.image.data, w, h, 3 * w, QImage.Format.Format_BGR888)
-        self._image = image.mirrored(True, False)  # mirrored() copies: the frame stays shared
+        # A mirror image, as people expect of a mirror; flipped() copies, so the shared
+        # frame is never written to.
+        self._image = image.flipped(Qt.Orientation.Horizontal)
         self.frames_shown += 1
         self.update()
 

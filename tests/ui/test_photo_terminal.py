@@ -1,0 +1,175 @@
+"""The photo terminal end to end through qtbot: real screens, the simulated camera, ID-card
+reader and printer over ptys, a real SQLite outbox, and the embedded central service on
+loopback receiving the photo exactly once."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import requests
+from PySide6.QtCore import Qt
+from PySide6.QtWidgets import QPushButton
+from pytestqt.qtbot import QtBot
+
+from kiosk.clock import ManualClock
+from kiosk.config import parse_config
+from kiosk.demo_script import lookup
+from kiosk.photo_service import valid_photo_number
+from kiosk.voice import Voice
+from ui.demo import World, pump
+from ui.shell import Shell, build_shell, qt_application
+
+
+@pytest.fixture
+def kiosk(tmp_path: Path, qtbot: QtBot) -> Iterator[tuple[Shell, ManualClock, World, Voice]]:
+    config = parse_config(
+        {
+            "kiosk": {
+                "id": "SZ-T-P09",
+                "terminal": "photo",
+                "data_dir": str(tmp_path / "data"),
+                "place": "Test hall",
+            },
+            "central": {"embedded": True},
+            "devices": {
+                "idcard": {"driver": "sam", "simulator": True, "required": False},
+                "printer": {"driver": "escpos", "simulator": True},
+                "camera": {"driver": "opencv", "simulator": True, "source": "sim"},
+            },
+        }
+    )
+    qapp = qt_application(offscreen=True)
+    clock = ManualClock()
+    voice = Voice(wav_dir=tmp_path / "voice")
+    shell = build_shell(config, qapp, clock=clock, scheduler=clock, voice=voice)
+    qtbot.addWidget(shell.window)
+    shell.window.show()
+    shell.start()
+    yield shell, clock, World(shell), voice
+    shell.stop()
+
+
+def until(condition: Callable[[], bool], within_s: float = 20.0) -> None:
+    deadline = time.monotonic() + within_s
+    while not condition():
+        assert time.monotonic() < deadline, "condition not met in time"
+        pump(0.02)
+
+
+def state(shell: Shell) -> str:
+    assert shell.app.view is not None
+    return shell.app.view.state
+
+
+def click(qtbot: QtBot, shell: Shell, text: str) -> None:
+    """Tap the visible button whose label contains ``text`` (as a citizen would)."""
+    buttons = [
+        b
+        for b in shell.window.current_screen().findChildren(QPushButton)
+        if b.isVisible() and b.isEnabled() and text in b.text()
+    ]
+    assert buttons, f"no button {text!r} on {state(shell)}"
+    qtbot.mouseClick(buttons[0], Qt.MouseButton.LeftButton)
+
+
+def to_live(qtbot: QtBot, shell: Shell, world: World) -> None:
+    qtbot.mouseClick(shell.window.current_screen(), Qt.MouseButton.LeftButton)
+    click(qtbot, shell, "拍摄出入境证件照")
+    assert state(shell) == "photo_identify"
+    click(qtbot, shell, "跳过")
+    until(lambda: state(shell) == "photo_live")
+
+
+def capture(qtbot: QtBot, shell: Shell, clock: ManualClock) -> None:
+    click(qtbot, shell, "拍照")
+    assert state(shell) == "photo_countdown"
+    clock.advance(3.0)
+    until(lambda: state(shell) == "photo_review")
+
+
+def central_stats(shell: Shell) -> dict[str, Any]:
+    assert shell.backend is not None and shell.backend.closers
+    url = shell.backend.sync.transport.base_url if shell.backend.sync else ""
+    return dict(requests.get(f"{url}/v1/stats", timeout=5).json())
+
+
+def test_coached_photo_is_saved_printed_and_delivered_once(
+    kiosk: tuple[Shell, ManualClock, World, Voice], qtbot: QtBot
+) -> None:
+    shell, clock, world, voice = kiosk
+    to_live(qtbot, shell, world)
+    world.camera_scene("too_far")
+    until(
+        lambda: (
+            lookup(dict(shell.app.view.data), "live.instruction.measure")  # type: ignore[union-attr]
+            == "head_size"
+        )
+    )
+    assert "请靠近一点" in shell.window.current_screen().instruction.text()  # type: ignore[attr-defined]
+    world.camera_scene("compliant")
+    until(lambda: state(shell) == "photo_countdown")  # compliant and still: auto-capture
+    clock.advance(3.0)
+    until(lambda: state(shell) == "photo_review")
+    screen = shell.window.current_screen()
+    assert screen.use.isEnabled()  # type: ignore[attr-defined]
+    assert not screen.photo.pixmap().isNull()  # type: ignore[attr-defined]
+    click(qtbot, shell, "重拍")  # retakes are free and unlimited
+    until(lambda: state(shell) == "photo_live")
+    capture(qtbot, shell, clock)
+    click(qtbot, shell, "使用这张照片")
+    until(lambda: state(shell) == "photo_done")
+    number = str(shell.app.view.data["code"])  # type: ignore[union-attr]
+    assert valid_photo_number(number) and number.startswith("SZTP09")
+    printer = world.sim("printer")
+    assert printer.payloads("qr") == [number] and printer.payloads("code128") == [number]
+    assert any(("图像号" in line and number in line) for line in printer.text_lines())
+    assert shell.app.outbox is not None
+    kinds = [e.kind for e in shell.app.outbox.entries()]
+    assert kinds == ["photo.captured"]
+    until(lambda: central_stats(shell)["transactions"] == 1, within_s=30)
+    assert ("zh", "请靠近一点") in voice.spoken  # the instruction was also spoken
+    click(qtbot, shell, "结束")
+    assert state(shell) == "attract" and shell.app.runner.session is None
+    assert central_stats(shell)["transactions"] == 1  # exactly once
+
+
+def test_paper_out_mid_receipt_keeps_the_photo_and_shows_the_number(
+    kiosk: tuple[Shell, ManualClock, World, Voice], qtbot: QtBot
+) -> None:
+    shell, clock, world, _ = kiosk
+    alerts: list[str] = []
+    shell.app.runner.on_alert(lambda a: alerts.append(a.code))
+    to_live(qtbot, shell, world)
+    world.camera_scene("compliant")
+    capture(qtbot, shell, clock)
+    world.paper_out()
+    click(qtbot, shell, "使用这张照片")
+    until(lambda: state(shell) == "photo_no_receipt")
+    view = shell.app.view
+    assert view is not None and valid_photo_number(str(view.data["code"]))
+    assert view.data["image_png"][:8] == b"\x89PNG\r\n\x1a\n"  # the QR to photograph
+    assert "printer.receipt_failed" in alerts
+    assert shell.app.outbox is not None
+    assert [e.kind for e in shell.app.outbox.entries()] == ["photo.captured"]
+    clock.advance(shell.app.config.timeouts.message_s * 8)
+    until(lambda: state(shell) == "out_of_service")  # the required printer is out of paper
+    world.paper_refill()
+    until(lambda: state(shell) == "attract")
+
+
+def test_camera_lost_mid_session_ends_it_and_goes_out_of_service_until_back(
+    kiosk: tuple[Shell, ManualClock, World, Voice], qtbot: QtBot
+) -> None:
+    shell, _, world, _ = kiosk
+    to_live(qtbot, shell, world)
+    session = shell.app.runner.session
+    world.sim("camera").disconnect()
+    until(lambda: state(shell) == "out_of_service")
+    assert shell.app.view is not None and shell.app.view.data["values"]["device"] == "camera"
+    assert session is not None and session.ended_reason == "error" and session.keys() == []
+    world.sim("camera").reconnect()
+    until(lambda: state(shell) == "attract", within_s=30)
