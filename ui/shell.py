@@ -100,7 +100,9 @@ def build_shell(
     if devices:
         hub = DeviceHub(config, kiosk.device_event, kiosk.device_availability)
         kiosk.attach_devices(hub)
-        hub.start()
+        # Devices open on their own workers while the attract loop is already showing; a
+        # required one that fails to open still takes the kiosk out of service.
+        hub.start(wait=False)
         shell.closers.append(hub.close)
     if backend:
         shell.backend = start_backend(config, kiosk)
