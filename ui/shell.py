@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import cv2
 from PySide6.QtWidgets import QApplication
 
 from kiosk.app import KioskApp
@@ -152,6 +153,9 @@ def photo_service(
     backend: Backend | None,
     voice: Voice | None,
 ) -> PhotoService:
+    # One OpenCV thread for the analysis leaves the other core to the preview and the UI
+    # (measured: as fast as two threads on this 2-core machine; docs/photo-engine.md).
+    cv2.setNumThreads(1)
     service = PhotoService(
         kiosk_id=config.kiosk.id,
         spec=load_spec(config.photo.spec),

@@ -1,0 +1,88 @@
+"""Preview frame rate while the live analysis runs: the real kiosk (offscreen), its live
+capture screen, the simulated 1280x720 camera at 25 fps showing a compliant subject.
+
+Returns the preview frames painted per second, the analysis rate, the camera's measured
+rate and the peak memory during a live session. Runnable alone (prints one JSON object).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import resource
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+# The project root replaces this directory on the path: bench/queue.py would otherwise
+# shadow the standard library's queue module.
+sys.path[0] = str(Path(__file__).resolve().parent.parent)
+os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+
+from kiosk.clock import ManualClock  # noqa: E402
+from kiosk.config import parse_config  # noqa: E402
+from ui.demo import World, pump  # noqa: E402
+from ui.screens.photo import PhotoLiveScreen  # noqa: E402
+from ui.shell import build_shell, qt_application  # noqa: E402
+
+SECONDS = 8.0
+
+
+def preview_while_analysing(seconds: float = SECONDS) -> dict[str, Any]:
+    data = tempfile.mkdtemp(prefix="kiosk-bench-")
+    config = parse_config(
+        {
+            "kiosk": {"id": "BENCH-P01", "terminal": "photo", "data_dir": data},
+            "devices": {
+                "printer": {"driver": "escpos", "simulator": True},
+                "camera": {
+                    "driver": "opencv",
+                    "simulator": True,
+                    "source": "sim",
+                    "width": 1280,
+                    "height": 720,
+                    "fps": 25.0,
+                },
+            },
+        }
+    )
+    qapp = qt_application(offscreen=True)
+    clock = ManualClock()
+    shell = build_shell(config, qapp, clock=clock, scheduler=clock)
+    shell.window.show()
+    shell.start()
+    try:
+        world = World(shell)
+        world.camera_scene("compliant")
+        shell.app.intent("start")
+        shell.app.intent("select", service="photo")
+        shell.app.intent("skip")
+        pump(2.0)  # models load, tracking settles
+        screen = shell.window.screens["photo_live"]
+        assert isinstance(screen, PhotoLiveScreen)
+        shown0, start = screen.preview.frames_shown, time.monotonic()
+        while time.monotonic() - start < seconds and shell.app.view is not None:
+            if shell.app.view.state == "photo_countdown":  # keep coaching, not capturing
+                shell.app.intent("back")
+            pump(0.01)
+        elapsed = time.monotonic() - start
+        camera = shell.app.devices.device("camera") if shell.app.devices else None
+        stats = camera.statistics() if camera is not None else {}
+        return {
+            "preview_fps": round((screen.preview.frames_shown - shown0) / elapsed, 1),
+            "analysis_fps": round(shell.photo.live_fps, 1) if shell.photo else None,
+            "camera_fps": stats.get("measured_fps"),
+            "camera_resolution": "1280x720",
+            "seconds": round(elapsed, 1),
+            "peak_rss_mb_live_session": round(
+                resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1
+            ),
+        }
+    finally:
+        shell.stop()
+
+
+if __name__ == "__main__":
+    print(json.dumps(preview_while_analysing()))
