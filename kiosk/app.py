@@ -7,6 +7,8 @@ Qt-free. The UI (or a test) supplies the clock, the scheduler and the dispatcher
 from __future__ import annotations
 
 import logging
+import threading
+from collections import deque
 from collections.abc import Callable
 from typing import Any
 
@@ -54,9 +56,14 @@ class KioskApp:
             language=config.kiosk.languages[0].value,
         )
         self._unavailable: dict[str, dict[str, Any]] = {}
+        self._oos_sources: tuple[str, ...] = ()  # immutable copy other threads may read
         self.devices: DeviceHub | None = None
         self.outbox: Outbox | None = None
         self._live_hooks: list[tuple[tuple[str, ...], Callable[[bool, str], None]]] = []
+        # Staff alerts waiting for the next heartbeat to central (and kept for the service log).
+        self._alerts: deque[dict[str, Any]] = deque(maxlen=200)
+        self._alerts_lock = threading.Lock()
+        self.runner.on_alert(self._remember_alert)
 
     @property
     def view(self) -> ViewState | None:
@@ -105,11 +112,14 @@ class KioskApp:
     def set_unavailable(self, source: str, reason_key: str, **values: Any) -> None:
         """A required part failed: out of service until every such part is back."""
         self._unavailable[source] = {"reason_key": reason_key, "values": values, "source": source}
-        self.runner.handle(Event(UNAVAILABLE, self._unavailable[source]))
+        self._oos_sources = tuple(self._unavailable)
+        if self.runner.view is not None:  # before start, start() applies it
+            self.runner.handle(Event(UNAVAILABLE, self._unavailable[source]))
 
     def set_available(self, source: str) -> None:
         if self._unavailable.pop(source, None) is None:
             return
+        self._oos_sources = tuple(self._unavailable)
         if self.runner.view is None:
             return
         if self._unavailable:
@@ -135,6 +145,32 @@ class KioskApp:
                 self.set_unavailable("outbox", "oos.queue")
 
         self.runner.dispatcher.post(apply)
+
+    def _remember_alert(self, alert: Alert) -> None:
+        with self._alerts_lock:
+            self._alerts.append(
+                {
+                    "code": alert.code,
+                    "message": alert.message,
+                    "at": self.clock.now().isoformat(timespec="seconds"),
+                }
+            )
+
+    def take_alerts(self) -> list[dict[str, Any]]:
+        """Any thread: the staff alerts since the last call (for the heartbeat)."""
+        with self._alerts_lock:
+            alerts = list(self._alerts)
+            self._alerts.clear()
+        return alerts
+
+    def heartbeat(self) -> dict[str, Any]:
+        """Any thread: what central's monitoring gets besides queue counts."""
+        devices = self.devices.snapshot() if self.devices else {}
+        return {
+            "devices": devices,
+            "alerts": self.take_alerts(),
+            "out_of_service": sorted(self._unavailable),
+        }
 
     def staff_alert(self, code: str, message: str) -> None:
         """Any thread: something staff must know about."""

@@ -148,6 +148,9 @@ class SyncWorker:
         self._stop = threading.Event()
         self._wake = threading.Event()
         self._last_heartbeat = -1e18
+        # What the kiosk adds to each heartbeat (device status, staff alerts); called on the
+        # worker thread, so it must be thread-safe and hold no personal data.
+        self.heartbeat_extra: Callable[[], dict[str, Any]] | None = None
         self._last_purge = -1e18
         self._last_status = -1e18
 
@@ -522,7 +525,7 @@ class SyncWorker:
             self.check_offline()
         if mono - self._last_heartbeat >= self.settings.heartbeat_s:
             self._last_heartbeat = mono
-            self.heartbeat()
+            self.heartbeat(self.heartbeat_extra() if self.heartbeat_extra else None)
         if mono - self._last_purge >= self.settings.purge_every_s:
             self._last_purge = mono
             n = self.outbox.purge_audit()

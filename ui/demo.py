@@ -100,12 +100,18 @@ class World:
         self.shell = shell
         self._scenes: dict[str, Any] | None = None
 
-    def sim(self, kind: str) -> Any:
+    def sim(self, kind: str, within_s: float = 15.0) -> Any:
+        """The simulator behind a device (devices open in the background: wait for it)."""
         hub = self.shell.app.devices
-        simulator = hub.simulator(kind) if hub else None
-        if simulator is None:
-            raise DemoFailed(f"no simulated {kind}")
-        return simulator
+        deadline = time.monotonic() + within_s
+        while hub is not None and time.monotonic() < deadline:
+            slot = hub.slots.get(kind)
+            if slot is None:
+                break
+            if slot.built is not None and slot.built.simulator is not None:
+                return slot.built.simulator
+            pump(0.02)
+        raise DemoFailed(f"no simulated {kind}")
 
     def act(self, action: str, **args: Any) -> None:
         getattr(self, action)(**args)

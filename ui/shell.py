@@ -142,6 +142,8 @@ def start_backend(config: KioskConfig, kiosk: KioskApp) -> Backend:
         closers=closers,
     )
     kiosk.outbox = backend.outbox
+    if backend.sync is not None:
+        backend.sync.heartbeat_extra = kiosk.heartbeat
     backend.start()
     return backend
 

@@ -49,6 +49,9 @@ def kiosk(tmp_path: Path, qtbot: QtBot) -> Iterator[tuple[Shell, ManualClock, Wo
     qtbot.addWidget(shell.window)
     shell.window.show()
     shell.start()
+    hub = shell.app.devices
+    assert hub is not None
+    until(lambda: all(slot.usable for slot in hub.slots.values()))  # opened in the background
     yield shell, clock, World(shell), voice
     shell.stop()
 
@@ -145,7 +148,16 @@ def test_paper_out_mid_receipt_keeps_the_photo_and_shows_the_number(
     shell.app.runner.on_alert(lambda a: alerts.append(a.code))
     to_live(qtbot, shell, world)
     world.camera_scene("compliant")
-    capture(qtbot, shell, clock)
+    until(
+        lambda: (
+            state(shell) == "photo_countdown"
+            or lookup(dict(shell.app.view.data), "live.compliant") is True
+        )
+    )  # type: ignore[union-attr]
+    if state(shell) == "photo_live":
+        click(qtbot, shell, "拍照")
+    clock.advance(3.0)
+    until(lambda: state(shell) == "photo_review")
     world.paper_out()
     click(qtbot, shell, "使用这张照片")
     until(lambda: state(shell) == "photo_no_receipt")
