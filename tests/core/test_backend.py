@@ -1,0 +1,95 @@
+"""The kiosk's backend watch: a full outbox takes the kiosk out of service for new
+transactions until there is room; a long time without central alerts staff once."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+
+from kiosk.app import KioskApp
+from kiosk.backend import Backend
+from kiosk.clock import ManualClock
+from kiosk.config import parse_config
+from offline_queue.errors import OutboxFull, OutboxUnavailable
+from offline_queue.outbox import Outbox
+from offline_queue.sync import SyncSettings, SyncWorker
+from offline_queue.transport import CentralTransport
+
+
+class WallClock:
+    """The outbox/sync clock, moved by the test."""
+
+    def __init__(self) -> None:
+        self.at = datetime(2026, 11, 27, 9, 0, tzinfo=UTC)
+        self.mono = 1000.0
+
+    def now(self) -> datetime:
+        return self.at
+
+    def monotonic(self) -> float:
+        return self.mono
+
+
+def app_and_backend(
+    tmp_path: Path, *, max_db_bytes: int | None = None
+) -> tuple[KioskApp, Backend, WallClock]:
+    config = parse_config(
+        {
+            "kiosk": {"id": "BK-TEST", "terminal": "photo", "data_dir": str(tmp_path)},
+            "queue": {"offline_warn_h": 1.0},
+        }
+    )
+    clock = ManualClock()
+    app = KioskApp(config, clock, clock)
+    app.start()
+    wall = WallClock()
+    outbox = Outbox(
+        tmp_path / "outbox.sqlite",
+        kiosk_id="BK-TEST",
+        key=b"k" * 32,
+        clock=wall,
+        max_db_bytes=max_db_bytes,
+        min_free_disk_bytes=0,
+    )
+    # Central is unreachable (nothing listens on this loopback port).
+    transport = CentralTransport(
+        "http://127.0.0.1:9", kiosk_id="BK-TEST", secret=b"s" * 32, timeout_s=0.5
+    )
+    sync = SyncWorker(outbox, transport, clock=wall, settings=SyncSettings(offline_window_s=3600.0))
+    backend = Backend(config, outbox, sync, app.outbox_availability, app.staff_alert)
+    return app, backend, wall
+
+
+def test_full_outbox_goes_out_of_service_and_comes_back(tmp_path: Path) -> None:
+    app, backend, _ = app_and_backend(tmp_path, max_db_bytes=160 * 1024)
+    backend.check()
+    with pytest.raises((OutboxFull, OutboxUnavailable)):
+        for i in range(10_000):
+            backend.outbox.put("photo.captured", {"n": i, "pad": "x" * 2000})
+    backend.check()
+    assert app.view is not None and app.view.state == "out_of_service"
+    assert app.view.data["reason_key"] == "oos.queue"
+    # Staff make room: delivered entries are acknowledged and purged in real life; here the
+    # limit is lifted, the next check finds room again.
+    backend.outbox.max_db_bytes = None
+    backend.outbox._conn.execute("PRAGMA max_page_count=1073741823")
+    backend.check()
+    assert app.view.state == "attract"
+
+
+def test_offline_window_alerts_staff_once(tmp_path: Path) -> None:
+    app, backend, wall = app_and_backend(tmp_path)
+    alerts: list[str] = []
+    app.runner.on_alert(lambda alert: alerts.append(alert.code))
+    backend.outbox.put("photo.captured", {"n": 1})
+    backend.check()
+    assert alerts == []
+    wall.at += timedelta(hours=1, minutes=1)
+    backend.check()
+    backend.check()
+    assert alerts == ["sync.offline"]
+    heartbeat = app.heartbeat()
+    assert [a["code"] for a in heartbeat["alerts"]] == ["sync.offline"]
+    assert app.heartbeat()["alerts"] == []  # each alert is reported once
