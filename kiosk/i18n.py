@@ -71,8 +71,8 @@ MESSAGES: dict[str, tuple[str, str]] = {
         "This machine cannot serve you right now. Please use another machine or a counter.",
     ),
     "oos.reason": ("原因：{reason}", "Reason: {reason}"),
-    "oos.config": ("配置错误：{detail}", "Configuration error: {detail}"),
-    "oos.device": ("{device} 故障：{detail}", "{device} fault: {detail}"),
+    "oos.config": ("本机配置有误，已通知工作人员", "Configuration error - staff have been told"),
+    "oos.device": ("{device}故障，已通知工作人员", "{device} fault - staff have been told"),
     "oos.queue": ("数据存储空间不足", "Transaction storage is full"),
     # device names
     "device.idcard": ("身份证阅读器", "ID card reader"),

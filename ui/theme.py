@@ -73,7 +73,7 @@ def stylesheet(family: str) -> str:
         background: transparent; color: white; border: 2px solid white; font-size: {BODY_PX}px;
         min-height: {TOUCH_MIN_PX}px; max-height: {TOUCH_MIN_PX}px; padding: 0px 28px;
     }}
-    QPushButton#service {{ text-align: left; padding: 24px 40px; min-height: 180px; }}
+    QPushButton#service {{ padding: 24px 40px; min-height: 200px; font-size: 44px; }}
     QFrame#card {{ background: white; border-radius: 24px; }}
     QWidget#overlay {{ background: rgba(0, 0, 0, 150); }}
     """

@@ -95,8 +95,8 @@ def test_out_of_service_states_the_reason(shell: tuple[Shell, ManualClock]) -> N
     s.app.set_unavailable("camera", "oos.device", device="camera", detail="no signal")
     assert screen_name(s) == "out_of_service"
     screen = s.window.current_screen()
-    assert "摄像头" in screen.reason.text() and "no signal" in screen.reason.text()  # type: ignore[attr-defined]
-    assert "Camera" in screen.reason_en.text()  # type: ignore[attr-defined]
+    assert "摄像头故障" in screen.reason.text()  # type: ignore[attr-defined]
+    assert screen.reason_en.text() == "Camera: no signal"  # type: ignore[attr-defined]
 
 
 def test_no_way_out_close_keys_and_context_menu(shell: tuple[Shell, ManualClock]) -> None:
@@ -133,8 +133,9 @@ def test_bad_config_shows_out_of_service_naming_the_key(qtbot: QtBot) -> None:
     qapp = qt_application(offscreen=True)
     window = config_error_window(qapp, "kiosk.toml", ["devices.printer.baud: bad"])
     qtbot.addWidget(window)
-    text = window.current_screen().reason.text()  # type: ignore[attr-defined]
-    assert "devices.printer.baud" in text
+    screen = window.current_screen()
+    assert "配置有误" in screen.reason.text()  # type: ignore[attr-defined]
+    assert "devices.printer.baud" in screen.reason_en.text()  # type: ignore[attr-defined]
 
 
 def test_every_message_has_both_languages() -> None:

@@ -40,10 +40,9 @@ class OutOfServiceScreen(Screen):
         self.body.setText(self.tr_("oos.body"))
         key = str(view.data.get("reason_key", ""))
         raw: dict[str, Any] = dict(view.data.get("values", {}))
-        # Staff read the reason in the other language too, shown below.
-        other = "en" if self.language == "zh" else "zh"
         self.reason.setText(self.tr_("oos.reason", reason=reason_text(key, raw, self.language)))
-        self.reason_en.setText(reason_text(key, raw, other))
+        # For staff: the technical detail (device status, the configuration key at fault).
+        self.reason_en.setText(staff_detail(raw))
 
 
 def reason_text(key: str, values: dict[str, Any], language: str) -> str:
@@ -52,3 +51,11 @@ def reason_text(key: str, values: dict[str, Any], language: str) -> str:
     if "device" in values:
         values = {**values, "device": text(f"device.{values['device']}", language)}
     return text(key, language, **values)
+
+
+def staff_detail(values: dict[str, Any]) -> str:
+    detail = str(values.get("detail", ""))
+    device = values.get("device")
+    if device and detail:
+        return f"{text(f'device.{device}', 'en')}: {detail}"
+    return detail
