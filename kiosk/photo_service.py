@@ -121,6 +121,7 @@ class PhotoService:
         last_seq, last_summary, steady_sent = -1, None, False
         last_compliant = float("-inf")
         smoothed: Box | None = None
+        advice = SteadyAdvice()
         times: list[float] = []
         with self._engine_lock:
             self.engine.reset()
@@ -144,10 +145,11 @@ class PhotoService:
             smoothed = smooth(smoothed, box)
             steady = tracker.update(frame.timestamp, smoothed)
             summary = live_summary(assessment, self.language)
-            if summary != last_summary:
-                last_summary = summary
-                self._post(Event(LIVE_EVENT, summary))
-                self._speak(summary)
+            if advice.update(summary) and advice.shown != last_summary:
+                last_summary = advice.shown
+                self._post(Event(LIVE_EVENT, dict(advice.shown or {})))
+            # Spoken again every few seconds while it still applies (Voice drops repeats).
+            self._speak(advice.shown or {})
             if steady and not steady_sent:
                 self._post(Event(STEADY_EVENT, {}))
             steady_sent = steady
@@ -248,6 +250,38 @@ class PhotoService:
         session.put("photo_number", number)
         session.put("photo_jpeg", capture["jpeg"])
         return {"photo_number": number, "taken_at": payload["taken_at"]}
+
+
+class SteadyAdvice:
+    """Hysteresis for the coaching: a new instruction (or verdict) replaces the shown one only
+    after it held for STABLE_FRAMES frames in a row, so a borderline measure does not make the
+    screen and the voice flicker between two instructions."""
+
+    STABLE_FRAMES = 5
+
+    def __init__(self) -> None:
+        self.shown: dict[str, Any] | None = None
+        self._candidate_key: Any = None
+        self._count = 0
+
+    @staticmethod
+    def _key(summary: Mapping[str, Any]) -> Any:
+        instruction = summary.get("instruction")
+        measure = instruction.get("measure") if isinstance(instruction, Mapping) else None
+        return (summary.get("compliant"), measure, summary.get("face") is None)
+
+    def update(self, summary: dict[str, Any]) -> bool:
+        """Feed this frame's summary; True when ``shown`` changed or was refreshed."""
+        key = self._key(summary)
+        if self.shown is not None and key == self._key(self.shown):
+            self.shown, self._count = summary, 0  # same advice: keep the face box fresh
+            return True
+        self._count = self._count + 1 if key == self._candidate_key else 1
+        self._candidate_key = key
+        if self.shown is None or self._count >= self.STABLE_FRAMES:
+            self.shown, self._count = summary, 0
+            return True
+        return False
 
 
 def smooth(previous: Box | None, box: Box | None, weight: float = 0.5) -> Box | None:

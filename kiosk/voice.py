@@ -24,7 +24,8 @@ VOICES = {"zh": "cmn", "en": "en-us"}
 class Voice:
     enabled: bool = True
     wav_dir: Path | None = None
-    repeat_s: float = 4.0
+    repeat_s: float = 4.0  # the same text is not repeated sooner
+    gap_s: float = 2.5  # nor is any prompt cut off by another sooner than this
     clock: Callable[[], float] | None = None
     spoken: list[tuple[str, str]] = field(default_factory=list)  # (language, text)
     _process: subprocess.Popen[bytes] | None = None
@@ -42,6 +43,8 @@ class Voice:
         now = (self.clock or time.monotonic)()
         with self._lock:
             if not text or (text == self._last[0] and now - self._last[1] < self.repeat_s):
+                return False
+            if now - self._last[1] < self.gap_s:
                 return False
             self._last = (text, now)
             self.spoken.append((language, text))

@@ -16,6 +16,7 @@ from kiosk.clock import ManualClock
 from kiosk.config import KioskConfig
 from kiosk.demo_script import Act, Advance, Expect, Step, Tap, demo_script, lookup
 from kiosk.runner import ViewState
+from kiosk.voice import Voice
 from ui.shell import Shell, build_shell, qt_application
 
 log = logging.getLogger(__name__)
@@ -153,11 +154,13 @@ class World:
 
 def run_demo(config: KioskConfig, out: Path, world: Any = None) -> dict[str, Any]:
     out.mkdir(parents=True, exist_ok=True)
-    for old in out.glob("*.png"):
+    for old in (*out.glob("*.png"), *out.glob("voice/*.wav")):
         old.unlink()
     qapp = qt_application(offscreen=True)
     clock = ManualClock()
-    shell = build_shell(config, qapp, clock=clock, scheduler=clock)
+    # Spoken prompts go to WAV files beside the screenshots (no sound card needed).
+    voice = Voice(wav_dir=out / "voice")
+    shell = build_shell(config, qapp, clock=clock, scheduler=clock, voice=voice)
     recorder = Recorder(shell, out, clock)
     shell.window.show()
     shell.start()  # the window renders first; the recorder then sees the rendered screen
@@ -174,6 +177,7 @@ def run_demo(config: KioskConfig, out: Path, world: Any = None) -> dict[str, Any
         "terminal": config.kiosk.terminal.value,
         "steps": len(steps),
         "screenshots": recorder.shots,
+        "spoken": [{"language": lang, "text": text} for lang, text in voice.spoken],
         "completed": True,
     }
     (out / "transcript.json").write_text(
