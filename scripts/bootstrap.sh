@@ -21,6 +21,7 @@ APT_PACKAGES=(
   libgl1 libegl1 libxkbcommon0 libfontconfig1 libdbus-1-3 libglib2.0-0
   libxcb-cursor0 libxcb-icccm4 libxcb-keysyms1 libxkbcommon-x11-0
   espeak-ng
+  xvfb xauth
 )
 
 say() { printf '\033[1m[bootstrap]\033[0m %s\n' "$*"; }

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -185,3 +186,30 @@ def test_demo_runs_end_to_end(tmp_path: Path, terminal: str) -> None:
     for name in transcript["screenshots"]:
         assert (out / name).stat().st_size > 10_000
     assert all({"screen", "event", "t"} <= set(e) for e in transcript["transcript"])
+
+
+def test_kiosk_runs_fullscreen_on_a_real_x_display(tmp_path: Path) -> None:
+    """The real window on a (virtual) X server, not offscreen: xcb plugin, fonts, fullscreen."""
+    env = {k: v for k, v in os.environ.items() if k != "QT_QPA_PLATFORM"}
+    env["KIOSK_CONFIG"] = str(ROOT / "configs" / "photo.toml")
+    result = subprocess.run(
+        [
+            "xvfb-run",
+            "-a",
+            "-s",
+            "-screen 0 1920x1080x24",
+            sys.executable,
+            "-m",
+            "ui.main",
+            "run",
+            "--exit-when-shown",
+        ],
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+        env=env,
+        timeout=120,
+    )
+    assert result.returncode == 0, result.stderr[-2000:]
+    figures = json.loads(result.stdout.strip().splitlines()[-1])
+    assert figures["screen"] == "attract" and figures["visible"] is True
