@@ -89,6 +89,10 @@ register(
             "Show this receipt at the counter; staff scan it to attach your photo.",
         ),
         "photo.camera_failed": ("摄像头无法拍照", "The camera could not take the photo"),
+        "photo.camera_failed.body": (
+            "请稍候再试一次；如果仍然不行，请呼叫工作人员。",
+            "Please try again in a moment; if it still fails, call staff.",
+        ),
     }
 )
 
@@ -133,6 +137,10 @@ def _saved(ctx: Context, event: Event) -> list[Command]:
 
 def _done(ctx: Context, event: Event) -> list[Command]:
     return [EndSession("done")]
+
+
+def _failed(ctx: Context, event: Event) -> list[Command]:
+    return [EndSession("error")]
 
 
 def _paper_alert(ctx: Context, event: Event) -> list[Command]:
@@ -337,12 +345,28 @@ def build(config: KioskConfig) -> tuple[ServiceFlow, ...]:
             "message",
             (
                 Transition("photo.capture.ok", "photo_review", action=_captured),
-                Transition("photo.capture.failed", "photo_live"),
-                Transition(TIMEOUT, "photo_live"),
+                Transition("photo.capture.failed", "photo_capture_failed"),
+                Transition(TIMEOUT, "photo_capture_failed"),
             ),
             timeout=lambda ctx: t.device_s,
             on_enter=_capture,
             view=lambda ctx: _message("photo.processing"),
+        ),
+        State(
+            "photo_capture_failed",
+            "message",
+            (
+                Transition("retry", "photo_live"),
+                Transition("back", MENU),
+                Transition(TIMEOUT, "photo_live"),
+            ),
+            timeout=lambda ctx: t.message_s,
+            view=lambda ctx: _message(
+                "photo.camera_failed",
+                "photo.camera_failed.body",
+                tone="warn",
+                buttons=(("back", "app.back", ""), ("retry", "photo.retake", "primary")),
+            ),
         ),
         State(
             "photo_review",
@@ -370,7 +394,10 @@ def build(config: KioskConfig) -> tuple[ServiceFlow, ...]:
         State(
             "photo_save_failed",
             "message",
-            (Transition("finished", ATTRACT, action=_done), Transition(TIMEOUT, ATTRACT)),
+            (
+                Transition("finished", ATTRACT, action=_failed),
+                Transition(TIMEOUT, ATTRACT, action=_failed),
+            ),
             timeout=lambda ctx: t.message_s * 3,
             view=lambda ctx: _message(
                 "photo.save_failed.title",

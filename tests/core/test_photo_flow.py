@@ -1,0 +1,68 @@
+"""The photo flow's unhappy paths, driven with a fake clock and services that fail the way
+the real ones do (raising the core's errors)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from kiosk.app import KioskApp
+from kiosk.clock import ManualClock
+from kiosk.config import parse_config
+from kiosk.errors import KioskError
+from kiosk.runner import InlineExecutor
+from kiosk.session import Session
+
+
+class FailingPhoto:
+    def __init__(self, fail: str) -> None:
+        self.fail = fail
+
+    def execute(
+        self, operation: str, args: Mapping[str, Any], session: Session | None
+    ) -> Mapping[str, Any]:
+        if operation == self.fail:
+            raise KioskError(f"{operation} failed", code=f"photo.{operation}")
+        return {"index": 0, "best": 0, "count": 1, "compliant": True}
+
+
+def app_with(photo: FailingPhoto) -> tuple[KioskApp, ManualClock, list[str]]:
+    config = parse_config({"kiosk": {"id": "PF-TEST", "terminal": "photo"}})
+    clock = ManualClock()
+    app = KioskApp(config, clock, clock, strict=True)
+    app.runner.add_service("photo", photo, InlineExecutor())
+    alerts: list[str] = []
+    app.runner.on_alert(lambda a: alerts.append(a.code))
+    app.start()
+    app.intent("start")
+    app.intent("select", service="photo")
+    app.intent("skip")
+    return app, clock, alerts
+
+
+def state(app: KioskApp) -> str:
+    assert app.view is not None
+    return app.view.state
+
+
+def test_a_failed_capture_says_so_and_offers_a_retake() -> None:
+    app, clock, _ = app_with(FailingPhoto("capture"))
+    app.intent("capture")
+    clock.advance(3.0)
+    assert state(app) == "photo_capture_failed"
+    assert app.view is not None and app.view.data["title"] == "photo.camera_failed"
+    app.intent("retry")
+    assert state(app) == "photo_live"
+
+
+def test_a_photo_that_cannot_be_saved_is_not_reported_as_done() -> None:
+    app, clock, alerts = app_with(FailingPhoto("submit"))
+    app.intent("capture")
+    clock.advance(3.0)
+    assert state(app) == "photo_review"
+    app.intent("use")
+    assert state(app) == "photo_save_failed"
+    assert alerts == ["outbox.put_failed"]
+    session = app.runner.session
+    app.intent("finished")
+    assert state(app) == "attract" and session is not None and session.ended_reason == "error"
