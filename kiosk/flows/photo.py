@@ -3,8 +3,9 @@ unlimited retakes, durable hand-off, receipt (or the number on screen when paper
 
 from __future__ import annotations
 
+import functools
 import io
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import qrcode
 
@@ -24,6 +25,9 @@ from kiosk.flows.engine import (
 )
 from kiosk.flows.terminal import ATTRACT, MENU, SERVICE_BUILDERS, ServiceFlow
 from kiosk.i18n import register
+
+if TYPE_CHECKING:
+    from kiosk.photo.spec import PhotoSpec
 
 SENIOR_AGE = 60
 
@@ -174,6 +178,15 @@ def _message(
     }
 
 
+@functools.cache
+def _spec(name: str) -> PhotoSpec:
+    """The photo spec, read once (views render on the GUI thread; the engine is imported
+    only by terminals that take photos)."""
+    from kiosk.photo.spec import load_spec
+
+    return load_spec(name)
+
+
 def qr_png(text: str, box: int = 10) -> bytes:
     image = qrcode.make(text, box_size=box, border=2)
     out = io.BytesIO()
@@ -218,14 +231,13 @@ def build(config: KioskConfig) -> tuple[ServiceFlow, ...]:
         return {"live": ctx["photo"]["live"], "mode": "countdown", "seconds": 3}
 
     def review_view(ctx: Context) -> dict[str, Any]:
-        from kiosk.photo.spec import load_spec
         from kiosk.photo_service import review_data
 
         session = ctx.get("session")
         captures = session.get("photo_captures") if session else None
         if not captures:
             return {"missing": True}
-        data = review_data(captures, ctx["photo"]["review"], load_spec(config.photo.spec))
+        data = review_data(captures, ctx["photo"]["review"], _spec(config.photo.spec))
         data["best_shown"] = ctx["photo"]["review"] != ctx["photo"].get("latest")
         return data
 
