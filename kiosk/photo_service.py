@@ -11,7 +11,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from datetime import datetime
 from typing import Any
 
@@ -118,19 +118,14 @@ class PhotoService:
 
     def _live_loop(self) -> None:
         tracker = StillnessTracker.from_spec(self.spec)
-        last_seq, last_summary, steady_sent = -1, None, False
+        last_summary, steady_sent = None, False
         last_compliant = float("-inf")
         smoothed: Box | None = None
         advice = SteadyAdvice()
         times: list[float] = []
         with self._engine_lock:
             self.engine.reset()
-        while self._live.is_set() and not self._closed.is_set():
-            frame = self._frames()
-            if frame is None or frame.sequence == last_seq:
-                time.sleep(0.005)
-                continue
-            last_seq = frame.sequence
+        for frame in self._fresh_frames(lambda: self._live.is_set() and not self._closed.is_set()):
             with self._engine_lock:
                 assessment = self.engine.analyse(frame.image)
             times = [*times[-24:], time.monotonic()]
@@ -172,18 +167,23 @@ class PhotoService:
             return self._submit(session, int(args.get("index", -1)))
         raise KioskError(f"photo has no operation {operation}", code="service.operation")
 
-    def _best_frame(self) -> tuple[Frame, Assessment]:
-        """Analyse up to CAPTURE_FRAMES fresh frames (about a fifth of a second) and keep the
-        first compliant one, else the best: one borderline frame must not spoil the photo."""
-        best: tuple[Frame, Assessment] | None = None
+    def _fresh_frames(self, keep_going: Callable[[], bool]) -> Iterator[Frame]:
+        """Each new camera frame once, while ``keep_going()`` holds."""
         last_seq = -1
-        deadline = time.monotonic() + CAPTURE_WINDOW_S
-        while time.monotonic() < deadline:
+        while keep_going():
             frame = self._frames()
             if frame is None or frame.sequence == last_seq:
                 time.sleep(0.005)
                 continue
             last_seq = frame.sequence
+            yield frame
+
+    def _best_frame(self) -> tuple[Frame, Assessment]:
+        """Analyse the fresh frames of CAPTURE_WINDOW_S and keep the first compliant one,
+        else the best: one borderline frame must not spoil the photo."""
+        best: tuple[Frame, Assessment] | None = None
+        deadline = time.monotonic() + CAPTURE_WINDOW_S
+        for frame in self._fresh_frames(lambda: time.monotonic() < deadline):
             with self._engine_lock:
                 assessment = self.engine.analyse(frame.image, full=True)
             if best is None or assessment.overall_score > best[1].overall_score:
