@@ -169,11 +169,65 @@ def photo_script(config: KioskConfig) -> Script:
     ]
 
 
+# Seeded citizens of the reference central service (central/store.py).
+CHEN_WEI = {"region": "440304", "birth": "19900307", "serial": 123, "name": "陈伟"}
+WANG_FANG = {"region": "440305", "birth": "20000101", "serial": 789, "name": "王芳"}
+ZHAO_LEI = {"region": "440303", "birth": "19770615", "serial": 234, "name": "赵磊"}
+ZHOU_MIN = {"region": "440307", "birth": "19920420", "serial": 567, "name": "周敏"}
+# Owner of the simulator's default virtual permit chip (C12345678).
+ZHANG_SAN = {"region": "440304", "birth": "19900101", "serial": 135, "name": "张三"}
+
+
+def pickup_script(config: KioskConfig) -> Script:
+    """Chen Wei collects a finished permit and takes it. Wang Fang has two documents, never
+    takes the first: it is captured to the bin and she is sent to the counter."""
+    t = config.timeouts
+    dispenser = config.devices.dispenser
+    take_s = dispenser.take_timeout_s if dispenser is not None else 30.0
+    return [
+        Tap("a citizen touches the screen", intent="start"),
+        Tap("and chooses to collect a document", intent="select", data={"service": "pickup"}),
+        Expect("the kiosk asks for the ID card", state="pickup_identify"),
+        Act("Chen Wei places his ID card", action="place_idcard", args={"citizen": CHEN_WEI}),
+        Expect("his document is found", state="pickup_confirm", within_s=15),
+        Act("he will take it from the gate", action="take_document"),
+        Tap("he collects it", intent="collect"),
+        Expect("the document is at the gate", state="pickup_take", within_s=15),
+        Expect("taken, handover recorded, receipt printed", state="pickup_done", within_s=20),
+        Act("the receipt is checked", action="expect_pickup_receipt"),
+        Act("he takes his ID card", action="remove_idcard"),
+        Tap("he is finished", intent="finished"),
+        Expect("back to the attract loop, session wiped", state="attract"),
+        Tap("a second citizen touches the screen", intent="start"),
+        Tap("and chooses to collect a document", intent="select", data={"service": "pickup"}),
+        Expect("the kiosk asks for the ID card", state="pickup_identify"),
+        Act("Wang Fang places her ID card", action="place_idcard", args={"citizen": WANG_FANG}),
+        Tap("and taps 'it is on the reader'", intent="read"),
+        Expect(
+            "two documents ready",
+            state="pickup_confirm",
+            where={"values.count": 2},
+            within_s=15,
+        ),
+        Act("she will walk away without it", action="never_take_document"),
+        Tap("she collects the first", intent="collect"),
+        Expect("the document is at the gate", state="pickup_take", within_s=15),
+        Expect(
+            "not taken in time: captured to the bin, she is sent to the counter",
+            state="pickup_retained",
+            within_s=take_s + 15,
+        ),
+        Act("she takes her ID card", action="remove_idcard"),
+        Advance("nobody reads the message", seconds=t.message_s * 3),
+        Expect("back to the attract loop", state="attract"),
+    ]
+
+
 # Service scripts appended after the shell script, per terminal type.
 SERVICE_SCRIPTS: dict[str, list[ScriptBuilder]] = {
     "renewal": [],
     "photo": [photo_script],
-    "pickup": [],
+    "pickup": [pickup_script],
 }
 
 
