@@ -1,0 +1,162 @@
+"""The journaled pickup handover against the CRT-591 simulator over a real pty and a real
+SQLite outbox, including a process killed with SIGKILL at each step of a dispense."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from devices.drivers.crt591 import Crt591Dispenser
+from devices.simulators.crt591 import Crt591Simulator
+from kiosk.errors import KioskError
+from kiosk.pickup_service import DispenseUncertain, DocumentWithheld, PickupService
+from kiosk.session import Session
+from offline_queue.outbox import Outbox
+
+ROOT = Path(__file__).resolve().parents[2]
+KIOSK = "K-TEST-01"
+DOC = {"document_no": "D202611270001", "kind": "hk_macau_permit", "slot": "A01"}
+
+
+@dataclass
+class Rig:
+    sim: Crt591Simulator
+    service: PickupService
+    outbox: Outbox
+
+    def kinds(self) -> list[str]:
+        return [e.kind for e in self.outbox.entries()]
+
+    def payloads(self) -> list[dict[str, object]]:
+        return [c.payload for c in self.outbox.claim(100, 60.0)]
+
+    def outcomes(self) -> list[str | None]:
+        with self.outbox.transaction() as tx:
+            rows = tx.execute("SELECT outcome FROM journal ORDER BY id").fetchall()
+        return [r[0] for r in rows]
+
+
+def open_rig(path: Path, **sim_options: object) -> Iterator[Rig]:
+    options: dict[str, object] = {"initialised": True, "move_s": 0.02, **sim_options}
+    with Crt591Simulator(**options) as sim:  # type: ignore[arg-type]
+        dispenser = Crt591Dispenser.from_settings(
+            "dispenser", {"port": sim.port, "baud": 9600, "take_timeout_s": 0.5}
+        )
+        dispenser.open(timeout_s=3)
+        outbox = Outbox(path, kiosk_id=KIOSK)
+        try:
+            yield Rig(sim, PickupService(outbox, lambda: dispenser, KIOSK, 0.5, 5.0), outbox)
+        finally:
+            outbox.close()
+            dispenser.close()
+
+
+@pytest.fixture
+def rig(tmp_path: Path) -> Iterator[Rig]:
+    yield from open_rig(tmp_path / "outbox.sqlite")
+
+
+def test_taken_records_the_handover_and_completes_the_journal_in_one_commit(rig: Rig) -> None:
+    rig.sim.auto_take(0.1)
+    assert rig.service.execute("dispense", DOC, None)["at_gate"] is True
+    assert rig.outbox.unfinished()[0].ref == DOC["document_no"]  # durable before moving
+    result = rig.service.execute("await_taken", {"document_no": DOC["document_no"]}, None)
+    assert result["taken"] is True and not rig.outbox.unfinished()
+    assert rig.kinds() == ["pickup.handover"] and rig.outcomes() == ["taken"]
+    assert rig.payloads()[0]["document_no"] == DOC["document_no"]
+    assert rig.sim.mechanics.dispensed == 1
+
+
+def test_the_citizens_id_number_goes_into_the_encrypted_record(rig: Rig) -> None:
+    from datetime import datetime
+
+    from devices.simulators.cards import sample_card
+
+    session = Session("pickup", datetime.now())
+    card = sample_card()
+    session.put("idcard", card)
+    rig.sim.auto_take(0.05)
+    rig.service.execute("dispense", DOC, session)
+    rig.service.execute("await_taken", DOC, session)
+    assert rig.payloads()[0]["id_number"] == card.id_number
+    files = [rig.outbox.path, Path(f"{rig.outbox.path}-wal")]
+    at_rest = b"".join(f.read_bytes() for f in files if f.exists())
+    assert card.id_number.encode() not in at_rest
+
+
+def test_not_taken_is_captured_and_recorded_as_retained(rig: Rig) -> None:
+    rig.service.execute("dispense", DOC, None)
+    result = rig.service.execute("await_taken", DOC, None)
+    assert result == {"taken": False, "captured": True, "document_no": DOC["document_no"]}
+    assert rig.sim.mechanics.bin_count == 1
+    assert rig.kinds() == ["pickup.retained"] and rig.outcomes() == ["captured"]
+
+
+def test_a_document_is_never_dispensed_twice(rig: Rig) -> None:
+    rig.sim.auto_take(0.05)
+    rig.service.execute("dispense", DOC, None)
+    rig.service.execute("await_taken", DOC, None)
+    with pytest.raises(DocumentWithheld):
+        rig.service.execute("dispense", DOC, None)
+    assert rig.sim.mechanics.dispensed == 1 and rig.service.withheld(DOC["document_no"])
+    assert not rig.service.withheld("D-OTHER")
+
+
+def test_a_jam_leaves_the_document_uncertain_and_withheld_until_staff_release_it(
+    rig: Rig,
+) -> None:
+    rig.sim.jam_next_dispense()
+    with pytest.raises(DispenseUncertain) as caught:
+        rig.service.execute("dispense", DOC, None)
+    assert caught.value.code == "pickup.uncertain"
+    assert rig.kinds() == ["pickup.uncertain"] and rig.outcomes() == ["uncertain"]
+    assert rig.service.withheld(DOC["document_no"])
+    rig.service.release(DOC["document_no"])
+    assert not rig.service.withheld(DOC["document_no"])
+
+
+def test_waiting_for_a_document_that_is_not_at_the_gate_is_refused(rig: Rig) -> None:
+    with pytest.raises(KioskError) as caught:
+        rig.service.execute("await_taken", DOC, None)
+    assert caught.value.code == "pickup.not_at_gate"
+    assert rig.sim.mechanics.dispensed == 0
+
+
+@pytest.mark.parametrize("stop_at", ["journal_begun", "at_gate", "taken"])
+def test_killed_mid_dispense_is_recovered_without_dispensing_again(
+    tmp_path: Path, stop_at: str
+) -> None:
+    path = tmp_path / "outbox.sqlite"
+    command = [sys.executable, "-m", "tests.core.pickup_crash_child", str(path)]
+    child = subprocess.Popen(
+        [*command, DOC["document_no"], stop_at],
+        cwd=ROOT,
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert child.stdout is not None
+        steps = []
+        while not steps or steps[-1] != stop_at:
+            line = child.stdout.readline().strip()
+            assert line, f"child ended early after {steps}"
+            steps.append(line)
+        child.send_signal(signal.SIGKILL)  # power cut: nothing after this step runs
+    finally:
+        child.wait(timeout=30)
+    for rig in open_rig(path):  # the restarted kiosk, with its dispenser
+        assert [e.ref for e in rig.outbox.unfinished()] == [DOC["document_no"]]
+        assert rig.service.recover() == [DOC["document_no"]]
+        assert not rig.outbox.unfinished() and rig.kinds() == ["pickup.uncertain"]
+        assert rig.service.recover() == []  # recovered once, not at every start
+        with pytest.raises(DocumentWithheld):
+            rig.service.execute("dispense", DOC, None)
+        assert rig.sim.mechanics.dispensed == 0
