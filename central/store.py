@@ -199,6 +199,17 @@ class CentralStore:
                 "INSERT INTO citizens VALUES (?, ?, ?, ?, 0, 0, NULL, 1)",
                 (zhang[0], zhang[1], "C12345678", zhang[2]),
             )
+            # The endorsements behind Li Na's (expired) and Zhou Min's (valid) end dates.
+            for n, (idn, code, fee, start, until) in enumerate(
+                [
+                    (citizens[1][0], "multi_1y", 80, d(-395), d(-30)),
+                    (citizens[5][0], "two_trips", 30, d(-30), d(60)),
+                ]
+            ):
+                self._conn.execute(
+                    "INSERT INTO endorsements VALUES (?, ?, ?, 'HK', 'individual', ?, ?, ?)",
+                    (f"E{today:%Y%m%d}S{n:05d}", idn, code, fee, start, until),
+                )
             docs = [
                 (citizens[0][0], "hk_macau_permit", "A01"),
                 (citizens[2][0], "passport", "A02"),

@@ -225,6 +225,7 @@ def pickup_script(config: KioskConfig) -> Script:
 
 REFUSED_FIRST_APPLICATION = [
     "endorse.reason.first_application",
+    "",
     "endorse.refused.next",
     "endorse.next.first_application",
 ]

@@ -27,7 +27,7 @@ REFUSALS: dict[str, tuple[tuple[str, str], tuple[str, str]]] = {
     "first_application": (
         ("首次申请签注须到窗口办理。", "A first endorsement is only issued at the counter."),
         (
-            "请在网上或“出入境”公众号预约窗口，携带身份证和通行证前来。",
+            "请预约窗口办理（网上或电话预约），携带身份证和通行证前来。",
             "Book a counter slot online and bring your ID card and permit.",
         ),
     ),
@@ -290,7 +290,7 @@ def endorse_states(config: KioskConfig) -> tuple[State, ...]:
 
     def refused_view(ctx: Context) -> dict[str, Any]:
         reasons = [r for r in _endorse(ctx)["reasons"] if r in REFUSALS]
-        lines = [f"endorse.reason.{r}" for r in reasons] + ["endorse.refused.next"]
+        lines = [f"endorse.reason.{r}" for r in reasons] + ["", "endorse.refused.next"]
         lines += [f"endorse.next.{r}" for r in reasons]
         return _lines(
             "endorse.refused.title",
