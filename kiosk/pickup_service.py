@@ -168,6 +168,17 @@ class PickupService:
         with self.outbox.transaction() as tx:
             return self._withheld(tx, document_no)
 
+    def withheld_documents(self) -> list[tuple[str, str | None]]:
+        """Every withheld document with the outcome of its last dispense (staff view)."""
+        with self.outbox.transaction() as tx:
+            rows = tx.execute(
+                "SELECT ref, action, outcome FROM journal j WHERE action IN (?, ?) AND id = "
+                "(SELECT MAX(id) FROM journal k WHERE k.ref = j.ref AND k.action IN (?, ?)) "
+                "ORDER BY id",
+                (DISPENSE, RELEASE, DISPENSE, RELEASE),
+            ).fetchall()
+        return [(str(r[0]), r[2]) for r in rows if r[1] == DISPENSE]
+
     def recover(self) -> list[str]:
         """At start-up: every dispense begun but never completed becomes ``uncertain`` (the
         document may be in the stacker, at the gate, taken or on the floor); returns their

@@ -3,6 +3,7 @@ SQLite outbox, including a process killed with SIGKILL at each step of a dispens
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
@@ -160,3 +161,33 @@ def test_killed_mid_dispense_is_recovered_without_dispensing_again(
         with pytest.raises(DocumentWithheld):
             rig.service.execute("dispense", DOC, None)
         assert rig.sim.mechanics.dispensed == 0
+
+
+def test_staff_list_and_release_withheld_documents(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from kiosk.cli import main
+
+    config = tmp_path / "pickup.toml"
+    config.write_text(
+        f'[kiosk]\nid = "{KIOSK}"\nterminal = "pickup"\ndata_dir = "{tmp_path}"\n',
+        encoding="utf-8",
+    )
+    for rig in open_rig(tmp_path / "outbox.sqlite"):
+        rig.sim.auto_take(0.05)
+        rig.service.execute("dispense", DOC, None)
+        rig.service.execute("await_taken", DOC, None)
+        rig.service.execute("dispense", {**DOC, "document_no": "D-2"}, None)
+        rig.service.execute("await_taken", {"document_no": "D-2"}, None)
+    capsys.readouterr()
+    assert main(["pickup", "withheld", "--config", str(config), "--json"]) == 0
+    listed = json.loads(capsys.readouterr().out)
+    assert listed == [
+        {"document_no": DOC["document_no"], "outcome": "taken"},
+        {"document_no": "D-2", "outcome": "taken"},
+    ]
+    assert main(["pickup", "release", "D-2", "--config", str(config)]) == 0
+    assert main(["pickup", "release", "D-2", "--config", str(config)]) == 1  # not withheld now
+    capsys.readouterr()
+    assert main(["pickup", "withheld", "--config", str(config), "--json"]) == 0
+    assert [d["document_no"] for d in json.loads(capsys.readouterr().out)] == [DOC["document_no"]]
