@@ -6,7 +6,8 @@ same document out twice.
 The order of writes (all in the outbox's SQLite file, WAL + synchronous=FULL):
 
 1. ``journal_begin("dispense", document_no)`` is committed BEFORE the dispenser moves; the
-   same commit first checks that this document has never been dispensed before.
+   same commit first checks that this document has never been dispensed before. Then the
+   document goes to the gate and the flow is told (``pickup.at_gate``).
 2. Taken: the ``pickup.handover`` outbox entry and ``journal_complete(.., "taken")`` are one
    commit. Not taken in time: captured to the bin, then ``pickup.retained`` and
    ``journal_complete(.., "captured")`` are one commit.
@@ -33,6 +34,7 @@ from devices.dispenser import CardDispenser
 from kiosk.config import KioskConfig
 from kiosk.device_service import DeviceHub
 from kiosk.errors import KioskError
+from kiosk.flows.engine import Event
 from kiosk.session import Session
 from offline_queue.outbox import Outbox, OutboxTransaction
 
@@ -43,6 +45,8 @@ RELEASE = "release"  # staff reconciled a withheld document (reloaded it or clos
 
 DispenserSource = Callable[[], CardDispenser]
 Observer = Callable[[str, str], None]  # (step, document_no): lets a crash test stop anywhere
+Post = Callable[[Event], None]  # to the flow, any thread
+AT_GATE = "pickup.at_gate"  # posted when the document is at the gate: "take it now"
 
 
 class DocumentWithheld(KioskError):
@@ -57,12 +61,6 @@ class DispenseUncertain(KioskError):
 
 
 @dataclass
-class _Handover:
-    journal_id: int
-    document: dict[str, Any]
-
-
-@dataclass
 class PickupService:
     outbox: Outbox
     dispenser: DispenserSource
@@ -70,70 +68,66 @@ class PickupService:
     take_timeout_s: float = 30.0
     device_timeout_s: float = 30.0
     now: Callable[[], datetime] = datetime.now
+    post: Post = field(default=lambda event: None)
     observe: Observer = field(default=lambda step, document_no: None)
-    _at_gate: dict[str, _Handover] = field(default_factory=dict)
     cancel: CancelToken = field(default_factory=CancelToken)
 
-    # --- the flows' operations ----------------------------------------------------------------
+    # --- the flows' operation -------------------------------------------------------------------
 
     def execute(
         self, operation: str, args: Mapping[str, Any], session: Session | None
     ) -> Mapping[str, Any]:
-        document = {k: str(args.get(k, "")) for k in ("document_no", "kind", "slot")}
+        if operation != "hand_over":
+            raise KioskError(f"pickup has no operation {operation}", code="service.operation")
+        document: dict[str, Any] = {
+            k: str(args.get(k, "")) for k in ("document_no", "kind", "slot")
+        }
         if not document["document_no"]:
             raise KioskError("no document number", code="pickup.no_document")
-        if operation == "dispense":
-            return self.dispense(document, session)
-        if operation == "await_taken":
-            return self.await_taken(document["document_no"], args.get("timeout_s"))
-        raise KioskError(f"pickup has no operation {operation}", code="service.operation")
-
-    def dispense(self, document: dict[str, Any], session: Session | None) -> dict[str, Any]:
-        """Journal, then move the document to the gate. Raises ``DocumentWithheld`` without
-        moving anything if this document was ever dispensed here before."""
-        document_no = document["document_no"]
         card = session.get("idcard") if session is not None else None
         document["id_number"] = card.id_number if card is not None else None
+        timeout_s = args.get("timeout_s")
+        return self.hand_over(document, float(str(timeout_s)) if timeout_s else None)
+
+    def hand_over(
+        self, document: dict[str, Any], take_timeout_s: float | None = None
+    ) -> dict[str, Any]:
+        """Journal, move the document to the gate (posting ``pickup.at_gate``), wait for the
+        citizen to take it or capture it, and record the outcome. One operation, so the
+        outcome is recorded even if the flow has stopped waiting for it.
+
+        Raises ``DocumentWithheld`` without moving anything if this document was dispensed
+        here before, ``DispenseUncertain`` when a device fault leaves the outcome unknown."""
+        document_no = document["document_no"]
         with self.outbox.transaction() as tx:
             if self._withheld(tx, document_no):
                 raise DocumentWithheld(f"document {document_no} was dispensed before")
             journal_id = tx.journal_begin(DISPENSE, document_no)
         self.observe("journal_begun", document_no)
-        try:
-            self.dispenser().dispense_to_gate(timeout_s=self.device_timeout_s, cancel=self.cancel)
-        except DeviceError as exc:
-            self._uncertain(journal_id, document, f"dispense failed: {exc.code}")
-            raise DispenseUncertain(f"dispense failed: {exc.code}") from exc
-        self.observe("at_gate", document_no)
-        self._at_gate[document_no] = _Handover(journal_id, document)
-        return {"at_gate": True, "document_no": document_no}
-
-    def await_taken(self, document_no: str, timeout_s: object = None) -> dict[str, Any]:
-        """Wait for the citizen to take the document; capture it when they do not."""
-        handover = self._at_gate.pop(document_no, None)
-        if handover is None:
-            raise KioskError("that document is not at the gate", code="pickup.not_at_gate")
-        seconds = float(str(timeout_s)) if timeout_s is not None else self.take_timeout_s
         dispenser = self.dispenser()
         try:
+            dispenser.dispense_to_gate(timeout_s=self.device_timeout_s, cancel=self.cancel)
+            self.observe("at_gate", document_no)
+            self.post(Event(AT_GATE, {"document_no": document_no}))
+            seconds = take_timeout_s or self.take_timeout_s
             taken = dispenser.wait_taken(timeout_s=seconds, cancel=self.cancel)
             if not taken:
                 dispenser.capture_to_bin(timeout_s=self.device_timeout_s, cancel=self.cancel)
         except DeviceError as exc:
-            self._uncertain(handover.journal_id, handover.document, f"at the gate: {exc.code}")
+            self._uncertain(journal_id, document, f"device fault: {exc.code}")
             raise DispenseUncertain(f"handover failed: {exc.code}") from exc
         self.observe("taken" if taken else "captured", document_no)
-        self._record(handover, taken)
+        self._record(journal_id, document, taken)
         return {"taken": taken, "captured": not taken, "document_no": document_no}
 
     # --- records --------------------------------------------------------------------------------
 
-    def _record(self, handover: _Handover, taken: bool) -> None:
+    def _record(self, journal_id: int, document: Mapping[str, Any], taken: bool) -> None:
         kind, outcome = ("pickup.handover", "taken") if taken else ("pickup.retained", "captured")
-        payload = self._payload(handover.document, handover.journal_id)
+        payload = self._payload(document, journal_id)
         with self.outbox.transaction() as tx:
-            tx.put(kind, payload, stream=_stream(handover.document["document_no"]))
-            tx.journal_complete(handover.journal_id, outcome)
+            tx.put(kind, payload, stream=_stream(str(document["document_no"])))
+            tx.journal_complete(journal_id, outcome)
 
     def _uncertain(self, journal_id: int, document: Mapping[str, Any], why: str) -> None:
         payload = {**self._payload(document, journal_id), "why": why}
@@ -198,7 +192,9 @@ class PickupService:
             tx.journal_complete(journal_id, "released")
 
 
-def pickup_service_for(config: KioskConfig, hub: DeviceHub, outbox: Outbox) -> PickupService:
+def pickup_service_for(
+    config: KioskConfig, hub: DeviceHub, outbox: Outbox, post: Post
+) -> PickupService:
     """The service on a pickup terminal, using the hub's dispenser (call on its worker)."""
     section = config.devices.dispenser
     slot = hub.slots["dispenser"]
@@ -208,6 +204,7 @@ def pickup_service_for(config: KioskConfig, hub: DeviceHub, outbox: Outbox) -> P
         kiosk_id=config.kiosk.id,
         take_timeout_s=section.take_timeout_s if section is not None else 30.0,
         device_timeout_s=config.timeouts.device_s,
+        post=post,
     )
 
 

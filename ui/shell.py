@@ -134,7 +134,7 @@ def attach_identified_services(
 
     withheld = None
     if config.kiosk.terminal is TerminalType.PICKUP and hub and "dispenser" in hub.slots:
-        pickup = pickup_service_for(config, hub, backend.outbox)
+        pickup = pickup_service_for(config, hub, backend.outbox, kiosk.post)
         for document_no in pickup.recover():
             kiosk.staff_alert("pickup.uncertain", f"interrupted dispense of {document_no}")
         kiosk.runner.add_service("pickup", pickup, hub.slots["dispenser"].executor)

@@ -122,10 +122,6 @@ def _lookup(ctx: Context, event: Event) -> list[Command]:
     return [Call("central", "documents_ready", reply="pickup.lookup")]
 
 
-def _dispense(ctx: Context, event: Event) -> list[Command]:
-    return [Call("pickup", "dispense", _current(ctx), reply="pickup.dispense")]
-
-
 def _is_taken(ctx: Context, event: Event) -> bool:
     return bool(event.data.get("taken"))
 
@@ -195,9 +191,9 @@ def build(config: KioskConfig) -> tuple[ServiceFlow, ...]:
         spec = receipt(config, ctx["pickup"]["handed"], datetime.now())
         return [Call("printer", "print", {"receipt": spec}, reply="pickup.print")]
 
-    def await_taken(ctx: Context, event: Event) -> list[Command]:
+    def hand_over(ctx: Context, event: Event) -> list[Command]:
         args = {**_current(ctx), "timeout_s": take_s}
-        return [Call("pickup", "await_taken", args, reply="pickup.taken")]
+        return [Call("pickup", "hand_over", args, reply="pickup.handover")]
 
     def confirm_view(ctx: Context) -> dict[str, Any]:
         p, doc = _pickup(ctx), _current(ctx)
@@ -254,6 +250,13 @@ def build(config: KioskConfig) -> tuple[ServiceFlow, ...]:
         )
 
     stay = Transition("home", SAME, label="not while a document moves")
+    # The handover's outcome (the service records it durably before it answers).
+    outcome = (
+        Transition("pickup.handover.ok", "pickup_confirm", _taken, _more, "next document"),
+        Transition("pickup.handover.ok", "pickup_printing", _taken, _is_taken, "taken"),
+        Transition("pickup.handover.ok", "pickup_retained", _retained_alert, label="captured"),
+        Transition("pickup.handover.failed", "pickup_failed", action=_failed_alert),
+    )
     states = (
         *identify_states(config, "pickup", "pickup_looking"),
         State(
@@ -284,28 +287,20 @@ def build(config: KioskConfig) -> tuple[ServiceFlow, ...]:
             "pickup_dispensing",
             "message",
             (
-                Transition("pickup.dispense.ok", "pickup_take"),
-                Transition("pickup.dispense.failed", "pickup_failed", action=_failed_alert),
+                Transition("pickup.at_gate", "pickup_take"),
+                *outcome,
                 Transition(TIMEOUT, "pickup_failed", action=_failed_alert),
                 stay,
             ),
             timeout=lambda ctx: t.device_s + 5,
-            on_enter=_dispense,
+            on_enter=hand_over,
             view=lambda ctx: _message("pickup.dispensing", code=_current(ctx)["document_no"]),
         ),
         State(
             "pickup_take",
             "message",
-            (
-                Transition("pickup.taken.ok", "pickup_confirm", _taken, _more, "next document"),
-                Transition("pickup.taken.ok", "pickup_printing", _taken, _is_taken, "taken"),
-                Transition("pickup.taken.ok", "pickup_retained", _retained_alert, label="captured"),
-                Transition("pickup.taken.failed", "pickup_failed", action=_failed_alert),
-                Transition(TIMEOUT, "pickup_failed", action=_failed_alert),
-                stay,
-            ),
+            (*outcome, Transition(TIMEOUT, "pickup_failed", action=_failed_alert), stay),
             timeout=lambda ctx: take_s + t.device_s + 5,
-            on_enter=await_taken,
             view=lambda ctx: _message(
                 "pickup.take.title", "pickup.take.body", tone="ok", values={"seconds": int(take_s)}
             ),

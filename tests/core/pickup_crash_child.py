@@ -32,8 +32,7 @@ def main(path: str, document_no: str, stop_at: str) -> None:
         service = PickupService(
             outbox, lambda: dispenser, KIOSK, take_timeout_s=2.0, observe=observe
         )
-        service.execute("dispense", {"document_no": document_no, "kind": "passport"}, None)
-        service.execute("await_taken", {"document_no": document_no}, None)
+        service.execute("hand_over", {"document_no": document_no, "kind": "passport"}, None)
         print("finished", flush=True)
 
 

@@ -4,6 +4,7 @@ deferred out-of-service, and the session wiped on every way out."""
 from __future__ import annotations
 
 from kiosk.errors import KioskError
+from kiosk.flows.engine import Event
 from tests.core.flow_rigs import Rig, make_rig, terminal_config
 
 DOCS = [
@@ -36,11 +37,11 @@ def test_a_document_is_collected_and_a_receipt_printed() -> None:
     assert r.data["code"] == "D1" and r.data["body"] == "pickup.kind.hk_macau_permit"
     session = r.app.runner.session
     assert session is not None and session.has("idcard")
-    r["pickup"].answer("await_taken", {"taken": True, "document_no": "D1"})
+    r["pickup"].answer("hand_over", {"taken": True, "document_no": "D1"})
     r.app.intent("collect")
     assert r.state == "pickup_done"
-    assert [op for op, _ in r["pickup"].calls] == ["dispense", "await_taken"]
-    assert r["pickup"].calls[1][1]["timeout_s"] == 20
+    assert [op for op, _ in r["pickup"].calls] == ["hand_over"]
+    assert r["pickup"].calls[0][1] == {**DOCS[0], "timeout_s": 20}
     receipt = r["printer"].calls[0][1]["receipt"]
     assert any("D1" in str(item.get("text", "")) for item in receipt["items"])
     r.app.intent("finished")
@@ -51,12 +52,12 @@ def test_two_documents_come_out_one_at_a_time() -> None:
     r = rig(documents=2)
     to_confirm(r)
     assert r.data["values"] == {"count": 2} and r.data["progress"] == "pickup.confirm.more"
-    r["pickup"].answer("await_taken", {"taken": True})
+    r["pickup"].answer("hand_over", {"taken": True})
     r.app.intent("collect")
     assert r.state == "pickup_confirm" and r.data["code"] == "D2" and not r.data["progress"]
     r.app.intent("collect")
     assert r.state == "pickup_done"
-    dispensed = [a["document_no"] for op, a in r["pickup"].calls if op == "dispense"]
+    dispensed = [a["document_no"] for op, a in r["pickup"].calls if op == "hand_over"]
     assert dispensed == ["D1", "D2"]
     receipt = r["printer"].calls[0][1]["receipt"]
     assert sum("Document no." in str(i.get("text", "")) for i in receipt["items"]) == 2
@@ -65,7 +66,7 @@ def test_two_documents_come_out_one_at_a_time() -> None:
 def test_not_taken_goes_to_the_counter_and_staff_are_alerted() -> None:
     r = rig()
     to_confirm(r)
-    r["pickup"].answer("await_taken", {"taken": False, "captured": True, "document_no": "D1"})
+    r["pickup"].answer("hand_over", {"taken": False, "captured": True, "document_no": "D1"})
     r.app.intent("collect")
     assert r.state == "pickup_retained" and r.data["tone"] == "warn"
     assert [a.code for a in r.alerts] == ["pickup.retained"]
@@ -123,6 +124,18 @@ def test_a_hanging_dispenser_times_out_and_home_cannot_interrupt_it() -> None:
     r.clock.advance(30.0 + 5.0)
     assert r.state == "pickup_failed" and r.data["tone"] == "error"
     assert [a.code for a in r.alerts] == ["pickup.dispense_failed"]
+
+
+def test_the_take_screen_shows_when_the_document_is_at_the_gate() -> None:
+    r = rig(hanging=("pickup",))
+    to_confirm(r)
+    r.app.intent("collect")
+    r.app.post(Event("pickup.at_gate", {"document_no": "D1"}))
+    assert r.state == "pickup_take" and r.data["values"] == {"seconds": 20}
+    r.app.intent("home")
+    assert r.state == "pickup_take"
+    r.clock.advance(20 + 30 + 5)  # the service never answered: staff must look
+    assert r.state == "pickup_failed" and [a.code for a in r.alerts] == ["pickup.dispense_failed"]
 
 
 def test_out_of_service_waits_until_the_citizen_has_their_document() -> None:

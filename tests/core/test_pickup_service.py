@@ -17,6 +17,7 @@ import pytest
 from devices.drivers.crt591 import Crt591Dispenser
 from devices.simulators.crt591 import Crt591Simulator
 from kiosk.errors import KioskError
+from kiosk.flows.engine import Event
 from kiosk.pickup_service import DispenseUncertain, DocumentWithheld, PickupService
 from kiosk.session import Session
 from offline_queue.outbox import Outbox
@@ -31,6 +32,7 @@ class Rig:
     sim: Crt591Simulator
     service: PickupService
     outbox: Outbox
+    posted: list[Event]
 
     def kinds(self) -> list[str]:
         return [e.kind for e in self.outbox.entries()]
@@ -52,8 +54,10 @@ def open_rig(path: Path, **sim_options: object) -> Iterator[Rig]:
         )
         dispenser.open(timeout_s=3)
         outbox = Outbox(path, kiosk_id=KIOSK)
+        posted: list[Event] = []
+        service = PickupService(outbox, lambda: dispenser, KIOSK, 0.5, 5.0, post=posted.append)
         try:
-            yield Rig(sim, PickupService(outbox, lambda: dispenser, KIOSK, 0.5, 5.0), outbox)
+            yield Rig(sim, service, outbox, posted)
         finally:
             outbox.close()
             dispenser.close()
@@ -66,9 +70,15 @@ def rig(tmp_path: Path) -> Iterator[Rig]:
 
 def test_taken_records_the_handover_and_completes_the_journal_in_one_commit(rig: Rig) -> None:
     rig.sim.auto_take(0.1)
-    assert rig.service.execute("dispense", DOC, None)["at_gate"] is True
-    assert rig.outbox.unfinished()[0].ref == DOC["document_no"]  # durable before moving
-    result = rig.service.execute("await_taken", {"document_no": DOC["document_no"]}, None)
+    unfinished_at_gate = []
+
+    def at_gate(event: Event) -> None:
+        unfinished_at_gate.extend(e.ref for e in rig.outbox.unfinished())  # durable by now
+        assert rig.sim.mechanics.dispensed == 1
+
+    rig.service.post = at_gate
+    result = rig.service.execute("hand_over", DOC, None)
+    assert unfinished_at_gate == [DOC["document_no"]]
     assert result["taken"] is True and not rig.outbox.unfinished()
     assert rig.kinds() == ["pickup.handover"] and rig.outcomes() == ["taken"]
     assert rig.payloads()[0]["document_no"] == DOC["document_no"]
@@ -84,8 +94,8 @@ def test_the_citizens_id_number_goes_into_the_encrypted_record(rig: Rig) -> None
     card = sample_card()
     session.put("idcard", card)
     rig.sim.auto_take(0.05)
-    rig.service.execute("dispense", DOC, session)
-    rig.service.execute("await_taken", DOC, session)
+    rig.service.execute("hand_over", DOC, session)
+    assert rig.posted == [Event("pickup.at_gate", {"document_no": DOC["document_no"]})]
     assert rig.payloads()[0]["id_number"] == card.id_number
     files = [rig.outbox.path, Path(f"{rig.outbox.path}-wal")]
     at_rest = b"".join(f.read_bytes() for f in files if f.exists())
@@ -93,8 +103,7 @@ def test_the_citizens_id_number_goes_into_the_encrypted_record(rig: Rig) -> None
 
 
 def test_not_taken_is_captured_and_recorded_as_retained(rig: Rig) -> None:
-    rig.service.execute("dispense", DOC, None)
-    result = rig.service.execute("await_taken", DOC, None)
+    result = rig.service.execute("hand_over", DOC, None)
     assert result == {"taken": False, "captured": True, "document_no": DOC["document_no"]}
     assert rig.sim.mechanics.bin_count == 1
     assert rig.kinds() == ["pickup.retained"] and rig.outcomes() == ["captured"]
@@ -102,10 +111,9 @@ def test_not_taken_is_captured_and_recorded_as_retained(rig: Rig) -> None:
 
 def test_a_document_is_never_dispensed_twice(rig: Rig) -> None:
     rig.sim.auto_take(0.05)
-    rig.service.execute("dispense", DOC, None)
-    rig.service.execute("await_taken", DOC, None)
+    rig.service.execute("hand_over", DOC, None)
     with pytest.raises(DocumentWithheld):
-        rig.service.execute("dispense", DOC, None)
+        rig.service.execute("hand_over", DOC, None)
     assert rig.sim.mechanics.dispensed == 1 and rig.service.withheld(DOC["document_no"])
     assert not rig.service.withheld("D-OTHER")
 
@@ -115,19 +123,19 @@ def test_a_jam_leaves_the_document_uncertain_and_withheld_until_staff_release_it
 ) -> None:
     rig.sim.jam_next_dispense()
     with pytest.raises(DispenseUncertain) as caught:
-        rig.service.execute("dispense", DOC, None)
-    assert caught.value.code == "pickup.uncertain"
+        rig.service.execute("hand_over", DOC, None)
+    assert caught.value.code == "pickup.uncertain" and not rig.posted
     assert rig.kinds() == ["pickup.uncertain"] and rig.outcomes() == ["uncertain"]
     assert rig.service.withheld(DOC["document_no"])
     rig.service.release(DOC["document_no"])
     assert not rig.service.withheld(DOC["document_no"])
 
 
-def test_waiting_for_a_document_that_is_not_at_the_gate_is_refused(rig: Rig) -> None:
+def test_an_operation_without_a_document_number_moves_nothing(rig: Rig) -> None:
     with pytest.raises(KioskError) as caught:
-        rig.service.execute("await_taken", DOC, None)
-    assert caught.value.code == "pickup.not_at_gate"
-    assert rig.sim.mechanics.dispensed == 0
+        rig.service.execute("hand_over", {"kind": "passport"}, None)
+    assert caught.value.code == "pickup.no_document"
+    assert rig.sim.mechanics.dispensed == 0 and not rig.outbox.unfinished()
 
 
 @pytest.mark.parametrize("stop_at", ["journal_begun", "at_gate", "taken"])
@@ -159,7 +167,7 @@ def test_killed_mid_dispense_is_recovered_without_dispensing_again(
         assert not rig.outbox.unfinished() and rig.kinds() == ["pickup.uncertain"]
         assert rig.service.recover() == []  # recovered once, not at every start
         with pytest.raises(DocumentWithheld):
-            rig.service.execute("dispense", DOC, None)
+            rig.service.execute("hand_over", DOC, None)
         assert rig.sim.mechanics.dispensed == 0
 
 
@@ -175,10 +183,8 @@ def test_staff_list_and_release_withheld_documents(
     )
     for rig in open_rig(tmp_path / "outbox.sqlite"):
         rig.sim.auto_take(0.05)
-        rig.service.execute("dispense", DOC, None)
-        rig.service.execute("await_taken", DOC, None)
-        rig.service.execute("dispense", {**DOC, "document_no": "D-2"}, None)
-        rig.service.execute("await_taken", {"document_no": "D-2"}, None)
+        rig.service.execute("hand_over", DOC, None)
+        rig.service.execute("hand_over", {**DOC, "document_no": "D-2"}, None)
     capsys.readouterr()
     assert main(["pickup", "withheld", "--config", str(config), "--json"]) == 0
     listed = json.loads(capsys.readouterr().out)
