@@ -25,8 +25,8 @@ register(
     {
         "identify.title": ("请将身份证放在读卡区", "Place your ID card on the reader"),
         "identify.body": (
-            "读卡区在屏幕右下方。身份证仅用于核对身份，办理结束后数据即被清除。",
-            "The reader is below the screen on the right. Your card is only used to check "
+            "请放在机身标有“身份证”的读卡区。身份证仅用于核对身份，办理结束后数据即被清除。",
+            "Use the reader marked 'ID card' on the machine. Your card is only used to check "
             "who you are; its data is erased when you finish.",
         ),
         "identify.read": ("已放好，开始读取", "It is on the reader"),

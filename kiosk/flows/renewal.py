@@ -107,6 +107,10 @@ register({f"option.{code}": names for code, names in VALIDITY.items()})
 register({f"chip.pa.{result.value}": reason for result, reason in PA_REASONS.items()})
 register(
     {
+        "flow.take_cards": (
+            "请取回您的身份证和通行证",
+            "Remember to take your ID card and your permit",
+        ),
         "endorse.checking": ("正在查询您的签注办理条件…", "Checking whether you can renew here…"),
         "endorse.refused.title": ("您暂不能在本机办理签注", "You cannot renew at this machine"),
         "endorse.refused.next": ("下一步：", "What to do next:"),
@@ -115,8 +119,8 @@ register(
             "Place your travel permit on the reader",
         ),
         "endorse.permit.body": (
-            "请将卡式往来港澳通行证平放在屏幕下方的证件阅读区，读取完成前不要移动。",
-            "Lay your card-type permit flat on the reader below the screen and keep it there "
+            "请将卡式通行证平放在机身标有“证件”的阅读区，读取完成前不要移动。",
+            "Lay your card-type permit flat on the reader marked 'Document' and keep it there "
             "until reading is finished.",
         ),
         "endorse.permit.read": ("已放好，开始读取", "It is on the reader"),
@@ -333,7 +337,7 @@ def endorse_states(config: KioskConfig) -> tuple[State, ...]:
             "endorse.fee.title",
             [*chosen, "", "endorse.fee.body"],
             tone="info",
-            progress="flow.take_card",
+            progress="flow.take_cards",
             values={"fee": _fee(ctx)},
             buttons=(("finished", "flow.finish", "primary"),),
         )
@@ -426,7 +430,7 @@ def endorse_states(config: KioskConfig) -> tuple[State, ...]:
                 "endorse.chip.refused.title",
                 f"chip.pa.{_endorse(ctx).get('chip', '')}",
                 tone="error",
-                progress="flow.take_card",
+                progress="flow.take_cards",
                 buttons=(("finished", "flow.finish", "primary"),),
             ),
         ),
