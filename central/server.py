@@ -46,6 +46,7 @@ ROUTES: tuple[tuple[str, str], ...] = (
     ("POST", "/v1/heartbeat"),
     ("POST", "/v1/eligibility"),
     ("POST", "/v1/endorsements"),
+    ("POST", "/v1/permits/status"),
     ("POST", "/v1/documents/ready"),
     ("POST", "/v1/photos/receipts"),
     ("GET", "/v1/admin/faults"),
@@ -388,6 +389,10 @@ class _Handler(BaseHTTPRequestHandler):
         )
         return Reply(status, result, {"Idempotent-Replayed": "true"} if replayed else None)
 
+    def _permit_status(self, kiosk: str, body: bytes) -> Reply:
+        data = self._json(body)
+        return Reply(200, self.server.store.permit_status(data.get("id_number")))
+
     def _documents(self, kiosk: str, body: bytes) -> Reply:
         data = self._json(body)
         return Reply(200, self.server.store.documents_ready(data.get("id_number")))
@@ -422,6 +427,7 @@ _HANDLERS: dict[tuple[str, str], Callable[..., Any]] = {
     ("POST", "/v1/heartbeat"): _Handler._heartbeat,
     ("POST", "/v1/eligibility"): _Handler._eligibility,
     ("POST", "/v1/endorsements"): _Handler._endorsements,
+    ("POST", "/v1/permits/status"): _Handler._permit_status,
     ("POST", "/v1/documents/ready"): _Handler._documents,
     ("POST", "/v1/photos/receipts"): _Handler._photos,
     ("GET", "/v1/admin/faults"): _Handler._get_faults,

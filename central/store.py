@@ -186,11 +186,29 @@ class CentralStore:
             (make_id_number("440308", "19950218", "891"), "Zheng Hui", d(100), 0, 0, None, 1),
             (make_id_number("440306", "19600101", "902"), "Feng Yu", d(200), 0, 0, None, 1),
         ]
+        # The demo's virtual permit chip (devices/simulators/vcard.py DEFAULT_MRZ) belongs to
+        # this citizen, so a renewal can be walked through end to end with the simulator.
+        zhang = (make_id_number("440304", "19900101", "135"), "Zhang San", "2030-01-01")
         with self._tx():
             for n, (idn, name, expiry, first, reg, until, used) in enumerate(citizens):
                 self._conn.execute(
                     "INSERT INTO citizens VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
                     (idn, name, f"C{10_000_000 + n * 7919:08d}", expiry, first, reg, until, used),
+                )
+            self._conn.execute(
+                "INSERT INTO citizens VALUES (?, ?, ?, ?, 0, 0, NULL, 1)",
+                (zhang[0], zhang[1], "C12345678", zhang[2]),
+            )
+            # The endorsements behind Li Na's (expired) and Zhou Min's (valid) end dates.
+            for n, (idn, code, fee, start, until) in enumerate(
+                [
+                    (citizens[1][0], "multi_1y", 80, d(-395), d(-30)),
+                    (citizens[5][0], "two_trips", 30, d(-30), d(60)),
+                ]
+            ):
+                self._conn.execute(
+                    "INSERT INTO endorsements VALUES (?, ?, ?, 'HK', 'individual', ?, ?, ?)",
+                    (f"E{today:%Y%m%d}S{n:05d}", idn, code, fee, start, until),
                 )
             docs = [
                 (citizens[0][0], "hk_macau_permit", "A01"),
@@ -497,6 +515,8 @@ class CentralStore:
             options = []
         return {
             "eligible": not reasons,
+            # BAC access data of the permit on record: the kiosk opens the chip with it.
+            "permit": _permit_access(id_number, c[2], c[3]),
             "reasons": reasons,
             "options": [o.__dict__ for o in options],
             "regions": list(REGIONS) if not reasons else [],
@@ -549,6 +569,42 @@ class CentralStore:
             "fee_cny": option["fee_cny"],
             "valid_from": today.isoformat(),
             "valid_until": until.isoformat(),
+        }
+
+    def permit_status(self, id_number: str) -> dict[str, Any]:
+        """What the query service shows: permit validity and the current endorsement."""
+        with self._lock:
+            c = self._citizen(id_number)
+            row = self._conn.execute(
+                "SELECT option, region, valid_from, valid_until FROM endorsements "
+                "WHERE id_number=? ORDER BY valid_until DESC LIMIT 1",
+                (id_number,),
+            ).fetchone()
+        today = self.today()
+        endorsement: dict[str, Any] | None = None
+        if row is not None:
+            trips = next((o.trips for o in OPTIONS if o.code == row[0]), "multiple")
+            endorsement = {
+                "option": row[0],
+                "region": row[1],
+                "trips": trips,
+                "valid_from": row[2],
+                "valid_until": row[3],
+            }
+        elif c[6]:  # issued before this store kept endorsements: only the end date is known
+            endorsement = {
+                "option": "",
+                "region": "",
+                "trips": "",
+                "valid_from": "",
+                "valid_until": c[6],
+            }
+        if endorsement is not None:
+            endorsement["valid"] = date.fromisoformat(endorsement["valid_until"]) >= today
+        return {
+            "permit_expiry": c[3],
+            "permit_days_left": (date.fromisoformat(c[3]) - today).days,
+            "endorsement": endorsement,
         }
 
     def documents_ready(self, id_number: str) -> dict[str, Any]:
@@ -642,6 +698,15 @@ class CentralStore:
             }
             for r in rows
         ]
+
+
+def _permit_access(id_number: str, permit_no: str, expiry: str) -> dict[str, str]:
+    """Document number, birth and expiry dates as the chip's MRZ holds them (YYMMDD)."""
+    return {
+        "document_number": permit_no,
+        "birth_date": id_number[8:14],
+        "expiry_date": expiry[2:4] + expiry[5:7] + expiry[8:10],
+    }
 
 
 def _receipt_code(photo_number: str) -> str:

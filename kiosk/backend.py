@@ -32,6 +32,7 @@ class Backend:
     on_availability: Availability
     on_alert: StaffAlert
     watch_s: float = 5.0
+    central_url: str = ""  # where look-ups go (the embedded service's URL in demos)
     _stop: threading.Event = field(default_factory=threading.Event)
     _thread: threading.Thread | None = None
     _accepting: bool = True

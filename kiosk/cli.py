@@ -22,6 +22,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "kiosk.commands.queue",
     "kiosk.commands.central",
     "kiosk.commands.photo",
+    "kiosk.commands.pickup",
 )
 
 

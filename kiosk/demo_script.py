@@ -169,11 +169,130 @@ def photo_script(config: KioskConfig) -> Script:
     ]
 
 
+# Seeded citizens of the reference central service (central/store.py).
+CHEN_WEI = {"region": "440304", "birth": "19900307", "serial": 123, "name": "陈伟"}
+WANG_FANG = {"region": "440305", "birth": "20000101", "serial": 789, "name": "王芳"}
+ZHAO_LEI = {"region": "440303", "birth": "19770615", "serial": 234, "name": "赵磊"}
+ZHOU_MIN = {"region": "440307", "birth": "19920420", "serial": 567, "name": "周敏"}
+# Owner of the simulator's default virtual permit chip (C12345678).
+ZHANG_SAN = {"region": "440304", "birth": "19900101", "serial": 135, "name": "张三"}
+
+
+def pickup_script(config: KioskConfig) -> Script:
+    """Chen Wei collects a finished permit and takes it. Wang Fang has two documents, never
+    takes the first: it is captured to the bin and she is sent to the counter."""
+    t = config.timeouts
+    dispenser = config.devices.dispenser
+    take_s = dispenser.take_timeout_s if dispenser is not None else 30.0
+    return [
+        Tap("a citizen touches the screen", intent="start"),
+        Tap("and chooses to collect a document", intent="select", data={"service": "pickup"}),
+        Expect("the kiosk asks for the ID card", state="pickup_identify"),
+        Act("Chen Wei places his ID card", action="place_idcard", args={"citizen": CHEN_WEI}),
+        Expect("his document is found", state="pickup_confirm", within_s=15),
+        Act("he will take it from the gate", action="take_document"),
+        Tap("he collects it", intent="collect"),
+        Expect("the document is at the gate", state="pickup_take", within_s=15),
+        Expect("taken, handover recorded, receipt printed", state="pickup_done", within_s=20),
+        Act("the receipt is checked", action="expect_pickup_receipt"),
+        Act("he takes his ID card", action="remove_idcard"),
+        Tap("he is finished", intent="finished"),
+        Expect("back to the attract loop, session wiped", state="attract"),
+        Tap("a second citizen reads English", intent="language", data={"language": "en"}),
+        Tap("touches the screen", intent="start"),
+        Tap("and chooses to collect a document", intent="select", data={"service": "pickup"}),
+        Expect("the kiosk asks for the ID card", state="pickup_identify"),
+        Act("Wang Fang places her ID card", action="place_idcard", args={"citizen": WANG_FANG}),
+        Tap("and taps 'it is on the reader'", intent="read"),
+        Expect(
+            "two documents ready",
+            state="pickup_confirm",
+            where={"values.count": 2},
+            within_s=15,
+        ),
+        Act("she will walk away without it", action="never_take_document"),
+        Tap("she collects the first", intent="collect"),
+        Expect("the document is at the gate", state="pickup_take", within_s=15),
+        Expect(
+            "not taken in time: captured to the bin, she is sent to the counter",
+            state="pickup_retained",
+            within_s=take_s + 15,
+        ),
+        Act("she takes her ID card", action="remove_idcard"),
+        Advance("nobody reads the message", seconds=t.message_s * 3),
+        Expect("back to the attract loop", state="attract"),
+    ]
+
+
+REFUSED_FIRST_APPLICATION = [
+    "endorse.reason.first_application",
+    "",
+    "endorse.refused.next",
+    "endorse.next.first_application",
+]
+
+
+def renewal_script(config: KioskConfig) -> Script:
+    """Zhao Lei (first application) is refused with the reason and what to do next. Zhang
+    San, in English, is eligible: his permit chip is read and verified, he chooses a
+    multiple-trip endorsement for Hong Kong and is told the fee is paid at the counter.
+    Zhou Min looks up her current endorsement."""
+    t = config.timeouts
+    return [
+        Tap("a citizen touches the screen", intent="start"),
+        Tap("and chooses to renew an endorsement", intent="select", data={"service": "endorse"}),
+        Expect("the kiosk asks for the ID card", state="endorse_identify"),
+        Act("Zhao Lei places his ID card", action="place_idcard", args={"citizen": ZHAO_LEI}),
+        Tap("and taps 'it is on the reader'", intent="read"),
+        Expect(
+            "refused: a first endorsement is issued at the counter; book a slot",
+            state="endorse_refused",
+            where={"body": REFUSED_FIRST_APPLICATION},
+            within_s=15,
+        ),
+        Act("he takes his ID card", action="remove_idcard"),
+        Tap("he is finished", intent="finished"),
+        Expect("back to the attract loop", state="attract"),
+        Tap("the next citizen reads English", intent="language", data={"language": "en"}),
+        Tap("touches the screen", intent="start"),
+        Tap("and chooses to renew an endorsement", intent="select", data={"service": "endorse"}),
+        Act("Zhang San places his ID card", action="place_idcard", args={"citizen": ZHANG_SAN}),
+        Tap("and taps 'it is on the reader'", intent="read"),
+        Expect("eligible: the kiosk asks for the permit", state="endorse_permit", within_s=15),
+        Tap("his permit is on the chip reader", intent="read"),
+        Expect("chip read and verified: where to?", state="endorse_region", within_s=30),
+        Tap("Hong Kong", intent="region", data={"region": "HK"}),
+        Expect("the kind of endorsement", state="endorse_purpose"),
+        Tap("individual visit", intent="purpose", data={"purpose": "individual"}),
+        Expect("how many trips (with fees)", state="endorse_trips"),
+        Tap("multiple trips", intent="trips", data={"trips": "multiple"}),
+        Expect("how long (only what his permit allows)", state="endorse_validity"),
+        Tap("one year", intent="option", data={"option": "multi_1y"}),
+        Expect(
+            "80 CNY, to be paid at the counter: nothing charged here",
+            state="endorse_fee",
+            where={"values.fee": 80},
+        ),
+        Act("he takes his ID card", action="remove_idcard"),
+        Tap("he is finished", intent="finished"),
+        Expect("back to the attract loop", state="attract"),
+        Tap("the next citizen reads Chinese", intent="language", data={"language": "zh"}),
+        Tap("touches the screen", intent="start"),
+        Tap("and checks her endorsement", intent="select", data={"service": "query"}),
+        Act("Zhou Min places her ID card", action="place_idcard", args={"citizen": ZHOU_MIN}),
+        Tap("and taps 'it is on the reader'", intent="read"),
+        Expect("her endorsement and permit validity", state="query_result", within_s=15),
+        Act("she takes her ID card", action="remove_idcard"),
+        Advance("she walks away", seconds=t.message_s * 4),
+        Expect("back to the attract loop", state="attract"),
+    ]
+
+
 # Service scripts appended after the shell script, per terminal type.
 SERVICE_SCRIPTS: dict[str, list[ScriptBuilder]] = {
-    "renewal": [],
+    "renewal": [renewal_script],
     "photo": [photo_script],
-    "pickup": [],
+    "pickup": [pickup_script],
 }
 
 

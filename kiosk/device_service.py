@@ -32,7 +32,7 @@ from devices.base import (
 from devices.camera import Camera, Frame
 from devices.chip import ChipReader
 from devices.dispenser import CardDispenser
-from devices.icao.mrz import access_from_lines
+from devices.icao.mrz import MrzAccess, access_from_lines
 from devices.idcard import IdCardReader
 from devices.printer import (
     Align,
@@ -304,7 +304,7 @@ class DeviceService:
     def _chip_read(
         self, device: Device, args: dict[str, Any], session: Session | None
     ) -> dict[str, Any]:
-        access = access_from_lines(list(args["mrz"]))
+        access = _chip_access(args, session)
         result = cast(ChipReader, device).read_document(
             access, timeout_s=self.timeout_s, cancel=self.cancel
         )
@@ -312,6 +312,7 @@ class DeviceService:
             session.put("chip", result)
         return {
             "passive_auth": result.passive_auth.result.value,
+            "reason": {"zh": result.passive_auth.reason_zh, "en": result.passive_auth.reason_en},
             "document_number_masked": result.mrz.document_number[:2] + "***",
         }
 
@@ -352,6 +353,17 @@ class DeviceService:
     ) -> dict[str, Any]:
         cast(CardDispenser, device).capture_to_bin(timeout_s=self.timeout_s, cancel=self.cancel)
         return {"captured": True}
+
+
+def _chip_access(args: Mapping[str, Any], session: Session | None) -> MrzAccess:
+    """BAC access data: scanned MRZ lines, or (``access_session_key``) the permit on record
+    that a central look-up put into the session, so the flow never holds it."""
+    if "mrz" in args:
+        return access_from_lines(list(args["mrz"]))
+    held = session.get(str(args.get("access_session_key", ""))) if session else None
+    if held is None:
+        raise KioskError("no access data for the chip", code="chip.no_access_data")
+    return MrzAccess(held.document_number, held.birth_date, held.expiry_date)
 
 
 def receipt_from(spec: Mapping[str, Any], session: Session | None) -> Receipt:

@@ -38,7 +38,7 @@ CHECK_ALPHABET = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ"
 LIVE_EVENT = "photo.assessment"
 STEADY_EVENT = "photo.steady"
 COMPLIANCE_GRACE_S = 0.3
-CAPTURE_WINDOW_S = 0.3  # how long a capture may look for a frame that passes
+CAPTURE_WINDOW_S = 0.6  # how long a capture may look for a frame that passes
 
 
 def check_character(code: str) -> str:

@@ -38,12 +38,42 @@ class EndorsementOption:
 
 
 @dataclass(frozen=True)
+class PermitAccess:
+    """BAC access data of the permit on record (document number, birth and expiry YYMMDD)."""
+
+    document_number: str
+    birth_date: str
+    expiry_date: str
+
+    def __repr__(self) -> str:  # personal data stays out of logs and tracebacks
+        return f"PermitAccess({self.document_number[:2]}***)"
+
+
+@dataclass(frozen=True)
 class Eligibility:
     eligible: bool
     reasons: tuple[RefusalReason, ...]
     options: tuple[EndorsementOption, ...]
     regions: tuple[str, ...]
     purposes: tuple[str, ...]
+    permit: PermitAccess | None = None
+
+
+@dataclass(frozen=True)
+class CurrentEndorsement:
+    option: str
+    region: str
+    trips: str
+    valid_from: str
+    valid_until: str
+    valid: bool
+
+
+@dataclass(frozen=True)
+class PermitStatus:
+    permit_expiry: str
+    permit_days_left: int
+    endorsement: CurrentEndorsement | None
 
 
 @dataclass(frozen=True)
@@ -77,6 +107,16 @@ def _expect(data: Any, *fields: str) -> dict[str, Any]:
     if not isinstance(data, dict) or any(f not in data for f in fields):
         raise CentralError("central answer has the wrong shape", code="central.bad_response")
     return data
+
+
+def _permit(data: Any) -> PermitAccess | None:
+    if data is None:
+        return None
+    return PermitAccess(
+        document_number=str(data["document_number"]),
+        birth_date=str(data["birth_date"]),
+        expiry_date=str(data["expiry_date"]),
+    )
 
 
 class CentralClient:
@@ -118,6 +158,7 @@ class CentralClient:
                 ),
                 regions=tuple(str(r) for r in data.get("regions", ())),
                 purposes=tuple(str(p) for p in data.get("purposes", ())),
+                permit=_permit(data.get("permit")),
             )
         except (KeyError, TypeError, ValueError) as exc:
             raise CentralError(
@@ -148,6 +189,35 @@ class CentralClient:
                 valid_from=str(d["valid_from"]),
                 valid_until=str(d["valid_until"]),
                 replayed=resp.headers.get("Idempotent-Replayed") == "true",
+            )
+        except (KeyError, TypeError, ValueError) as exc:
+            raise CentralError(
+                "central answer has the wrong shape", code="central.bad_response"
+            ) from exc
+
+    def permit_status(self, id_number: str) -> PermitStatus:
+        """Permit validity and the current endorsement (the renewal terminal's query)."""
+        data = _expect(
+            self._call("POST", "/v1/permits/status", {"id_number": id_number}),
+            "permit_expiry",
+            "permit_days_left",
+            "endorsement",
+        )
+        try:
+            e = data["endorsement"]
+            return PermitStatus(
+                permit_expiry=str(data["permit_expiry"]),
+                permit_days_left=int(data["permit_days_left"]),
+                endorsement=None
+                if e is None
+                else CurrentEndorsement(
+                    option=str(e["option"]),
+                    region=str(e["region"]),
+                    trips=str(e["trips"]),
+                    valid_from=str(e["valid_from"]),
+                    valid_until=str(e["valid_until"]),
+                    valid=bool(e["valid"]),
+                ),
             )
         except (KeyError, TypeError, ValueError) as exc:
             raise CentralError(

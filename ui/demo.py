@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import logging
+import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -117,10 +118,17 @@ class World:
     def act(self, action: str, **args: Any) -> None:
         getattr(self, action)(**args)
 
-    def place_idcard(self, card_type: str = "resident") -> None:
+    def place_idcard(
+        self, card_type: str = "resident", citizen: dict[str, Any] | None = None
+    ) -> None:
+        """Place a sample card; ``citizen`` (region, birth YYYYMMDD, serial, name) makes it the
+        card of one of the reference central service's seeded citizens."""
         from devices.idcard import CardType
 
-        self.sim("idcard").place_card(card_type=CardType(card_type))
+        if citizen is None:
+            self.sim("idcard").place_card(card_type=CardType(card_type))
+            return
+        self.sim("idcard").place_card(citizen_card(**citizen))
 
     def remove_idcard(self) -> None:
         self.sim("idcard").remove_card()
@@ -144,6 +152,11 @@ class World:
         if not any("图像号" in line for line in lines):
             raise DemoFailed(f"no photo number on the receipt: {lines[-5:]}")
 
+    def expect_pickup_receipt(self) -> None:
+        lines = self.sim("printer").text_lines()
+        if not any("领取凭条" in line for line in lines):
+            raise DemoFailed(f"no pickup receipt printed: {lines[-5:]}")
+
     def paper_out(self) -> None:
         """The roll ends a few lines into the next receipt."""
         self.sim("printer").set_paper(out_after=4)
@@ -151,11 +164,37 @@ class World:
     def paper_refill(self) -> None:
         self.sim("printer").set_paper()
 
+    def take_document(self, after_s: float = 1.0) -> None:
+        """The citizen takes the document from the gate a moment after it arrives."""
+        self.sim("dispenser").auto_take(after_s)
+
+    def never_take_document(self) -> None:
+        self.sim("dispenser").auto_take(None)
+
+
+def citizen_card(region: str, birth: str, serial: int, name: str) -> Any:
+    from datetime import date
+
+    from devices.simulators.cards import id_number, sample_card
+
+    born = date(int(birth[:4]), int(birth[4:6]), int(birth[6:]))
+    return sample_card(id_number=id_number(region, born, serial), birth_date=born, name=name)
+
 
 def run_demo(config: KioskConfig, out: Path, world: Any = None) -> dict[str, Any]:
     out.mkdir(parents=True, exist_ok=True)
     for old in (*out.glob("*.png"), *out.glob("voice/*.wav")):
         old.unlink()
+    with tempfile.TemporaryDirectory(prefix="kiosk-demo-") as data:
+        # A fresh outbox, journal and embedded central every run: the demo citizens' documents
+        # are ready again and nothing of an earlier run is replayed.
+        fresh = config.model_copy(
+            update={"kiosk": config.kiosk.model_copy(update={"data_dir": data})}
+        )
+        return _run(fresh, out, world)
+
+
+def _run(config: KioskConfig, out: Path, world: Any) -> dict[str, Any]:
     qapp = qt_application(offscreen=True)
     clock = ManualClock()
     # Spoken prompts go to WAV files beside the screenshots (no sound card needed).

@@ -18,12 +18,16 @@ from PySide6.QtWidgets import QApplication
 
 from kiosk.app import KioskApp
 from kiosk.backend import Backend
+from kiosk.central_service import CentralService
 from kiosk.clock import Clock, Scheduler
+from kiosk.commands.queue import open_transport
 from kiosk.config import KioskConfig, TerminalType
 from kiosk.device_service import DeviceHub
 from kiosk.photo.spec import load_spec
 from kiosk.photo_service import PhotoService
+from kiosk.pickup_service import pickup_service_for
 from kiosk.voice import Voice
+from offline_queue.central_client import CentralClient
 from ui.qt import QtDispatcher, QtScheduler
 from ui.screens.photo import PhotoLiveScreen, PhotoReviewScreen
 from ui.theme import load_fonts, stylesheet
@@ -113,7 +117,34 @@ def build_shell(
         window.add_screen(PhotoLiveScreen(hub.latest_frame))
         window.add_screen(PhotoReviewScreen())
         shell.closers.append(shell.photo.close)
+    if config.kiosk.terminal is not TerminalType.PHOTO and shell.backend is not None:
+        attach_identified_services(config, kiosk, hub, shell.backend, shell)
     return shell
+
+
+def attach_identified_services(
+    config: KioskConfig, kiosk: KioskApp, hub: DeviceHub | None, backend: Backend, shell: Shell
+) -> None:
+    """Central look-ups (renewal, pickup) and, on a pickup terminal, the journaled handover.
+
+    A dispense interrupted by a crash or power cut is resolved here, before any citizen is
+    served: staff are alerted and that document is withheld until they reconcile it.
+    """
+
+    def client() -> CentralClient:
+        transport = open_transport(config, backend.central_url)
+        return CentralClient(transport, timeout_s=config.central.timeout_s)
+
+    withheld = None
+    if config.kiosk.terminal is TerminalType.PICKUP and hub and "dispenser" in hub.slots:
+        pickup = pickup_service_for(config, hub, backend.outbox, kiosk.post)
+        for document_no in pickup.recover():
+            kiosk.staff_alert("pickup.uncertain", f"interrupted dispense of {document_no}")
+        kiosk.runner.add_service("pickup", pickup, hub.slots["dispenser"].executor)
+        withheld = pickup.withheld
+    central = CentralService(client, withheld=withheld)
+    kiosk.attach_service("central", central)
+    shell.closers.append(central.close)
 
 
 def start_backend(config: KioskConfig, kiosk: KioskApp) -> Backend:
@@ -140,6 +171,7 @@ def start_backend(config: KioskConfig, kiosk: KioskApp) -> Backend:
         kiosk.outbox_availability,
         kiosk.staff_alert,
         closers=closers,
+        central_url=url or config.central.url,
     )
     kiosk.outbox = backend.outbox
     if backend.sync is not None:

@@ -99,5 +99,6 @@ class TestPki:
     def write_trust_store(self, path: str | Path) -> Path:
         """Write the CSCA certificate (PEM) to ``path`` for the reader's trust_store."""
         target = Path(path)
+        target.parent.mkdir(parents=True, exist_ok=True)
         target.write_bytes(self.csca_pem())
         return target

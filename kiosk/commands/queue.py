@@ -64,11 +64,11 @@ def sync_settings(config: KioskConfig) -> SyncSettings:
     )
 
 
-def open_sync_worker(config: KioskConfig, central_url: str | None = None) -> SyncWorker:
-    """A sync worker with its own outbox connection and HTTP session (call ``start()``)."""
+def open_transport(config: KioskConfig, central_url: str | None = None) -> CentralTransport:
+    """A signed HTTP session to central as configured (one per thread that uses it)."""
     c = config.central
     secret_file = _data_path(config, c.secret_file or "central.secret")
-    transport = CentralTransport(
+    return CentralTransport(
         central_url or c.url,
         kiosk_id=config.kiosk.id,
         secret=load_or_create_secret(secret_file),
@@ -76,6 +76,11 @@ def open_sync_worker(config: KioskConfig, central_url: str | None = None) -> Syn
         timeout_s=c.timeout_s,
         max_response_bytes=c.max_response_kb * 1024,
     )
+
+
+def open_sync_worker(config: KioskConfig, central_url: str | None = None) -> SyncWorker:
+    """A sync worker with its own outbox connection and HTTP session (call ``start()``)."""
+    transport = open_transport(config, central_url)
     return SyncWorker(open_outbox(config), transport, settings=sync_settings(config))
 
 

@@ -2,6 +2,6 @@
 
 from __future__ import annotations
 
-from kiosk.flows import photo
+from kiosk.flows import photo, pickup, renewal
 
-__all__ = ["photo"]
+__all__ = ["photo", "pickup", "renewal"]

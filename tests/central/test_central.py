@@ -339,3 +339,46 @@ def test_cli_serve_starts_and_stops(tmp_path: Path) -> None:
     finally:
         proc.send_signal(signal.SIGINT)
         assert proc.wait(10) == 0
+
+
+ZHANG = make_id_number("440304", "19900101", "135")  # owner of the simulator's virtual permit
+
+
+def test_eligibility_carries_the_permits_chip_access_data(client: CentralClient) -> None:
+    from devices.icao.mrz import MrzAccess, access_from_lines
+    from devices.simulators.vcard import DEFAULT_MRZ
+
+    verdict = client.eligibility(ZHANG)
+    assert verdict.eligible and verdict.permit is not None
+    on_record = MrzAccess(
+        verdict.permit.document_number, verdict.permit.birth_date, verdict.permit.expiry_date
+    )
+    assert on_record == access_from_lines(DEFAULT_MRZ)  # the demo chip opens with it
+    chen = client.eligibility(CHEN).permit
+    assert (
+        chen is not None and chen.birth_date == "900307" and chen.document_number not in repr(chen)
+    )
+
+
+def test_permit_status_shows_the_current_endorsement(client: CentralClient) -> None:
+    zhou = client.permit_status(ZHOU)
+    assert zhou.endorsement is not None and zhou.endorsement.valid
+    assert (zhou.endorsement.region, zhou.endorsement.trips) == ("HK", "two")
+    assert zhou.endorsement.valid_until == (TODAY + timedelta(days=60)).isoformat()
+    li = client.permit_status(LI)
+    assert li.endorsement is not None and not li.endorsement.valid
+    chen = client.permit_status(CHEN)
+    assert chen.endorsement is None and chen.permit_days_left == 3000
+    issued = client.issue_endorsement(
+        "k-status-1", id_number=CHEN, option="one_trip", region="MO", purpose="individual"
+    )
+    after = client.permit_status(CHEN).endorsement
+    assert after is not None and (after.option, after.trips, after.region) == (
+        "one_trip",
+        "one",
+        "MO",
+    )
+    assert after.valid_until == issued.valid_until
+    with pytest.raises(CentralError) as caught:
+        client.permit_status(make_id_number("440304", "19900101", "999"))
+    assert caught.value.status == 404

@@ -113,6 +113,7 @@ def test_coached_photo_is_saved_printed_and_delivered_once(
         )
     )
     assert "请靠近一点" in shell.window.current_screen().instruction.text()  # type: ignore[attr-defined]
+    until(lambda: ("zh", "请靠近一点") in voice.spoken)  # also spoken, while it applies
     world.camera_scene("compliant")
     until(lambda: state(shell) == "photo_countdown")  # compliant and still: auto-capture
     clock.advance(3.0)
@@ -134,7 +135,6 @@ def test_coached_photo_is_saved_printed_and_delivered_once(
     kinds = [e.kind for e in shell.app.outbox.entries()]
     assert kinds == ["photo.captured"]
     until(lambda: central_stats(shell)["transactions"] == 1, within_s=30)
-    assert ("zh", "请靠近一点") in voice.spoken  # the instruction was also spoken
     click(qtbot, shell, "结束")
     assert state(shell) == "attract" and shell.app.runner.session is None
     assert central_stats(shell)["transactions"] == 1  # exactly once

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 import os
 import subprocess
 import sys
@@ -213,3 +214,36 @@ def test_kiosk_runs_fullscreen_on_a_real_x_display(tmp_path: Path) -> None:
     assert result.returncode == 0, result.stderr[-2000:]
     figures = json.loads(result.stdout.strip().splitlines()[-1])
     assert figures["screen"] == "attract" and figures["visible"] is True
+
+
+def test_pickup_start_up_recovers_an_interrupted_dispense(
+    tmp_path: Path, qtbot: QtBot, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A dispense begun before a crash is resolved before any citizen is served: staff are
+    alerted, a pickup.uncertain record is queued and the document is withheld."""
+    from kiosk.commands.queue import open_outbox
+    from kiosk.config import load_config
+    from kiosk.pickup_service import PickupService
+    from ui.demo import pump
+
+    base = load_config(ROOT / "configs" / "pickup.toml")
+    config = base.model_copy(
+        update={"kiosk": base.kiosk.model_copy(update={"data_dir": str(tmp_path)})}
+    )
+    with open_outbox(config) as outbox:
+        outbox.journal_begin("dispense", "D-INTERRUPTED")
+    qapp = qt_application(offscreen=True)
+    clock = ManualClock()
+    with caplog.at_level(logging.WARNING, logger="kiosk.runner"):
+        shell = build_shell(config, qapp, clock=clock, scheduler=clock)
+        qtbot.addWidget(shell.window)
+        try:
+            pump(0.2)
+        finally:
+            shell.stop()
+    assert any("staff alert pickup.uncertain" in r.getMessage() for r in caplog.records)
+    with open_outbox(config) as outbox:
+        assert not outbox.unfinished()
+        assert "pickup.uncertain" in [e.kind for e in outbox.entries()]
+        service = PickupService(outbox, lambda: None, config.kiosk.id)  # type: ignore[arg-type,return-value]
+        assert service.withheld("D-INTERRUPTED")

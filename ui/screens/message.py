@@ -53,7 +53,7 @@ class MessageScreen(Screen):
         self.title.setText(self.tr_(str(data.get("title", "")), **values))
         body = data.get("body")
         self.body.setVisible(bool(body))
-        self.body.setText(self.tr_(str(body), **values) if body else "")
+        self.body.setText(self._text(body, values))
         code = data.get("code")
         self.code.setVisible(bool(code))
         self.code.setText(str(code or ""))
@@ -62,6 +62,14 @@ class MessageScreen(Screen):
         self.progress.setVisible(bool(progress))
         self.progress.setText(self.tr_(str(progress), **values) if progress else "")
         self._set_buttons(list(data.get("buttons", [])))
+
+    def _text(self, keys: object, values: dict[str, Any]) -> str:
+        """One message key, or a list of them shown as lines (e.g. several refusal reasons)."""
+        if not keys:
+            return ""
+        if isinstance(keys, list | tuple):
+            return "\n".join(self.tr_(str(key), **values) for key in keys)
+        return self.tr_(str(keys), **values)
 
     def _set_image(self, png: object) -> None:
         if not isinstance(png, bytes | bytearray):
@@ -83,7 +91,7 @@ class MessageScreen(Screen):
         self.buttons_row.addStretch(1)
         for spec in buttons:
             button = self.big_button(str(spec.get("style", "")))
-            button.setText(self.tr_(str(spec["label"])))
+            button.setText(self.tr_(str(spec["label"]), **dict(spec.get("values", {}))))
             intent = str(spec["intent"])
             payload = dict(spec.get("data", {}))
             button.clicked.connect(lambda _=False, i=intent, p=payload: self.emit_intent(i, **p))

@@ -1,0 +1,97 @@
+"""The flows' central look-ups against the reference central service on loopback."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import date, datetime
+from pathlib import Path
+
+import pytest
+
+from central.server import CentralHandle, start_in_thread
+from central.store import make_id_number
+from devices.simulators.cards import sample_card
+from kiosk.central_service import PERMIT_ACCESS, CentralService, CentralUnreachable
+from kiosk.errors import KioskError
+from kiosk.session import Session
+from offline_queue.central_client import CentralClient
+from offline_queue.transport import CentralTransport
+
+KIOSK = "K-TEST-01"
+SECRET = b"central-service-secret"
+CHEN = make_id_number("440304", "19900307", "123")  # one document ready
+WANG = make_id_number("440305", "20000101", "789")  # two documents ready
+ZHAO = make_id_number("440303", "19770615", "234")  # first application
+ZHANG = make_id_number("440304", "19900101", "135")  # eligible
+NOBODY = make_id_number("440304", "19900101", "999")
+
+
+@pytest.fixture
+def central(tmp_path: Path) -> Iterator[CentralHandle]:
+    handle = start_in_thread(
+        tmp_path / "central.sqlite",
+        kiosk_secrets={KIOSK: SECRET},
+        today=lambda: date(2026, 11, 27),
+    )
+    yield handle
+    handle.stop()
+
+
+def service_for(url: str, withheld: set[str] | None = None) -> CentralService:
+    def client() -> CentralClient:
+        return CentralClient(CentralTransport(url, kiosk_id=KIOSK, secret=SECRET), timeout_s=2)
+
+    held = withheld or set()
+    return CentralService(client, withheld=lambda number: number in held)
+
+
+def session_of(id_number: str) -> Session:
+    session = Session("test", datetime.now())
+    session.put("idcard", sample_card(id_number=id_number))
+    return session
+
+
+def test_documents_ready_leave_out_withheld_ones(central: CentralHandle) -> None:
+    service = service_for(central.url)
+    ready = service.execute("documents_ready", {}, session_of(WANG))
+    numbers = [d["document_no"] for d in ready["documents"]]
+    assert len(numbers) == 2 and ready["withheld"] == 0
+    held = service_for(central.url, {numbers[0]})
+    again = held.execute("documents_ready", {}, session_of(WANG))
+    assert [d["document_no"] for d in again["documents"]] == numbers[1:]
+    assert again["withheld"] == 1
+    assert WANG not in repr(again)  # the flow never sees the ID number
+
+
+def test_eligibility_puts_the_permit_access_into_the_session(central: CentralHandle) -> None:
+    service = service_for(central.url)
+    session = session_of(ZHANG)
+    verdict = service.execute("eligibility", {}, session)
+    assert verdict["eligible"] and verdict["permit_on_record"]
+    assert {o["code"] for o in verdict["options"]} >= {"one_trip", "multi_1y"}
+    assert session.get(PERMIT_ACCESS).document_number == "C12345678"
+    assert "C12345678" not in repr(verdict)
+    refused = service.execute("eligibility", {}, session_of(ZHAO))
+    assert not refused["eligible"] and refused["reasons"] == ["first_application"]
+    assert refused["options"] == []
+
+
+def test_no_record_is_an_answer_not_a_fault(central: CentralHandle) -> None:
+    service = service_for(central.url)
+    for operation in ("documents_ready", "eligibility", "permit_status"):
+        assert service.execute(operation, {}, session_of(NOBODY)) == {"known": False}
+
+
+def test_central_down_is_a_failure_never_a_made_up_answer(central: CentralHandle) -> None:
+    url = central.url
+    central.stop()
+    service = service_for(url)
+    with pytest.raises(CentralUnreachable) as caught:
+        service.execute("documents_ready", {}, session_of(CHEN))
+    assert caught.value.code.startswith("central.")
+
+
+def test_a_look_up_needs_a_card_read_in_this_session(central: CentralHandle) -> None:
+    with pytest.raises(KioskError) as caught:
+        service_for(central.url).execute("eligibility", {}, Session("t", datetime.now()))
+    assert caught.value.code == "central.no_idcard"
