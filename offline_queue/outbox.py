@@ -619,20 +619,28 @@ class Outbox:
         return int(row[0])
 
     # -------------------------------------------------------------- sync side
-    def claim(self, limit: int, lease_s: float) -> list[ClaimedEntry]:
+    def claim(
+        self, limit: int, lease_s: float, *, max_attachment_bytes: int | None = None
+    ) -> list[ClaimedEntry]:
         """Lease up to ``limit`` deliverable entries, oldest first, keeping each stream in
         order: an entry is taken only if every earlier undelivered entry of its stream is
-        taken too; a dead, leased or backing-off entry blocks the rest of its stream."""
+        taken too; a dead, leased or backing-off entry blocks the rest of its stream.
+        ``max_attachment_bytes`` ends the batch before its attachments exceed that many bytes
+        (the first entry is always taken), so a large batch of photos still uploads within
+        its lease."""
         now = self._now()
         token = uuid.uuid4().hex
         chosen: list[tuple[Any, ...]] = []
+        budget = max_attachment_bytes
         with self._guard(), self._write():
             blocked: set[str] = set()
             after = 0
             while len(chosen) < limit:
                 rows = self._conn.execute(
                     "SELECT seq, key, kind, schema_version, stream, payload, state, "
-                    "next_attempt_at, lease_until, created_at, attempts FROM entries "
+                    "next_attempt_at, lease_until, created_at, attempts, "
+                    "(SELECT SUM(size) FROM attachments a WHERE a.entry_key = e.key) "
+                    "FROM entries e "
                     "WHERE state IN ('pending','inflight','dead') AND seq > ? "
                     "ORDER BY seq LIMIT 1000",
                     (after,),
@@ -650,6 +658,11 @@ class Outbox:
                     if not due:
                         blocked.add(stream)
                         continue
+                    if budget is not None and row[11]:
+                        if chosen and row[11] > budget:
+                            limit = len(chosen)  # full: ends both loops
+                            break
+                        budget -= row[11]
                     chosen.append(row)
                     if len(chosen) >= limit:
                         break
@@ -709,15 +722,28 @@ class Outbox:
         now = self._now()
         files: list[str] = []
         done = 0
+        sql = (
+            "UPDATE entries SET state='sent', payload=NULL, sent_at=?, outcome=?, "
+            "lease_token=NULL, lease_until=NULL, last_error=NULL "
+            "WHERE seq=? AND key=? AND lease_token=?"
+        )
         with self._guard(), self._write():
+            # Entries without attachments in one statement (the common case, and most of a
+            # batch's CPU); with attachments one at a time, to delete their files' rows.
+            plain = [
+                (now, outcome[:200], e.seq, e.key, e.lease_token)
+                for e, outcome in entries
+                if not e.attachments
+            ]
+            if plain:
+                done += self._conn.executemany(sql, plain).rowcount
             for entry, outcome in entries:
+                if not entry.attachments:
+                    continue
                 n = self._conn.execute(
-                    "UPDATE entries SET state='sent', payload=NULL, sent_at=?, outcome=?, "
-                    "lease_token=NULL, lease_until=NULL, last_error=NULL "
-                    "WHERE key=? AND lease_token=?",
-                    (now, outcome[:200], entry.key, entry.lease_token),
+                    sql, (now, outcome[:200], entry.seq, entry.key, entry.lease_token)
                 ).rowcount
-                if n and entry.attachments:
+                if n:
                     files += [
                         r[0]
                         for r in self._conn.execute(

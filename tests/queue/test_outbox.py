@@ -253,6 +253,30 @@ def test_claim_keeps_streams_in_order_and_reads_do_not_delete(outbox: Outbox) ->
     assert [e.key for e in outbox.claim(10, lease_s=30)] == keys[2:]
 
 
+def test_claim_caps_the_attachment_bytes_of_a_batch(outbox: Outbox) -> None:
+    def photo(size: int) -> list[Attachment]:
+        return [Attachment("p", b"J" * size)]
+
+    keys = [
+        outbox.put("photo.captured", {"n": 0}, attachments=photo(300)),  # alone over budget
+        outbox.put("photo.captured", {"n": 1}, attachments=photo(60)),
+        outbox.put("k.v", {"n": 2}),  # no attachment: costs nothing
+        outbox.put("photo.captured", {"n": 3}, attachments=[*photo(20), *photo(20)]),
+        outbox.put("photo.captured", {"n": 4}, attachments=photo(30)),
+    ]
+    # The first entry always goes, even over the budget, and ends the batch.
+    [first] = outbox.claim(10, lease_s=30, max_attachment_bytes=100)
+    assert first.key == keys[0]
+    # 60 + 0 + 40 fit in 100; the 30 bytes of the next would not.
+    batch = outbox.claim(10, lease_s=30, max_attachment_bytes=100)
+    assert [e.key for e in batch] == keys[1:4]
+    assert [len(e.attachments) for e in batch] == [1, 0, 2]
+    # A mixed batch is acknowledged in full: files of entries with attachments go.
+    assert outbox.ack([(e, "201") for e in [first, *batch]]) == 4
+    assert len(list(outbox.attachments_dir.iterdir())) == 1
+    assert [e.key for e in outbox.claim(10, lease_s=30)] == keys[4:]
+
+
 def test_backing_off_entry_blocks_its_stream_only(outbox: Outbox, clock: ManualClock) -> None:
     a1 = outbox.put("k.v", {"n": 1}, stream="A")
     a2 = outbox.put("k.v", {"n": 2}, stream="A")
