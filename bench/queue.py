@@ -4,11 +4,11 @@
 
 - put: durable ``Outbox.put`` (WAL, synchronous=FULL, AES-GCM), 1 KiB payloads: rate, p50/p99
 - e2e: put -> deliver -> ack to the reference central service on loopback (signed HTTP,
-  batches of 100), both as two phases (put all, then drain) and concurrently (a putter and
-  the sync worker thread at the same time)
+  batches of ``SyncSettings.batch_size``), both as two phases (put all, then drain) and
+  concurrently (a putter and the sync worker thread at the same time)
 - persist-queue: the same workload through ``persistqueue.SQLiteAckQueue`` (WAL is its
   default; we set ``PRAGMA synchronous=FULL`` on both its connections and use its JSON
-  serializer), delivered in batches of 100 to the same central, each item acked; ratio
+  serializer), delivered in batches of the same size to the same central, each item acked; ratio
   ours/theirs for the two-phase run
 - ``--big``: RSS while putting and then draining 100,000 entries (memory must stay flat)
 """
@@ -54,7 +54,11 @@ def _rss_kib() -> int:
     return 0
 
 
-def _worker(db: Path, url: str, batch: int = 100) -> SyncWorker:
+# The product's default batch size, for our sync worker and for persist-queue's delivery alike.
+BATCH = SyncSettings.batch_size
+
+
+def _worker(db: Path, url: str, batch: int = BATCH) -> SyncWorker:
     return SyncWorker(
         Outbox(db, kiosk_id=KIOSK),
         CentralTransport(url, kiosk_id=KIOSK, secret=SECRET),
@@ -204,7 +208,7 @@ def bench_persist_queue(work: Path, url: str, count: int) -> dict[str, object]:
     delivered = 0
     while delivered < count:
         items = []
-        for _ in range(100):
+        for _ in range(BATCH):
             item = queue.get(block=False, raw=True) if queue.qsize() else None
             if item is None:
                 break
@@ -248,7 +252,7 @@ def bench_persist_queue_concurrent(work: Path, url: str, count: int) -> dict[str
         nonlocal delivered
         while delivered < count:
             items = []
-            for _ in range(100):
+            for _ in range(BATCH):
                 item = queue.get(block=False, raw=True) if queue.qsize() else None
                 if item is None:
                     break
@@ -329,6 +333,7 @@ def main() -> int:
                 "machine": f"{platform.system()} {platform.machine()}, {os.cpu_count()} cores, "
                 f"Python {platform.python_version()}",
                 "payload_bytes": len(json.dumps(_payload(0))),
+                "batch_size": BATCH,
                 "put": put,
                 "e2e_two_phase": phases,
                 "e2e_concurrent": concurrent,

@@ -110,7 +110,8 @@ class QueueSection(_Section):
         default=90, description="Days to keep the minimal audit record of delivered entries."
     )
     batch_size: Annotated[int, Field(ge=1, le=1000)] = Field(
-        default=100, description="Entries per sync request."
+        default=500,
+        description="Entries per sync request (attachments are capped at 4 MiB per request).",
     )
     lease_s: PositiveSeconds = Field(
         default=60.0, description="Seconds an entry stays leased to a sync attempt."

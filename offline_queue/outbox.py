@@ -56,13 +56,20 @@ _KEY_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$")
 _KIND_RE = re.compile(r"^[a-z][a-z0-9_.-]{0,63}$")
 _NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
 _SQLITE_FULL = 13
-_SCHEMA_VERSION = 1
+# 2: generated keys are numbered by ``entries.seq`` (no counter row written per put); the
+# ``outbox.key`` sequence row is only a floor (the last number of a version-1 database, or
+# the highest seq before ``purge_audit`` deleted rows). Version-1 code must not open a
+# version-2 file: its counter would be behind and hand out keys already used.
+_SCHEMA_VERSION = 2
+_KEY_FLOOR = "outbox.key"
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (name TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS sequences (name TEXT PRIMARY KEY, value INTEGER NOT NULL);
--- No AUTOINCREMENT: seq only orders entries (keys come from the sequences table and are
--- never reused), and AUTOINCREMENT would cost one more page write per put.
+-- seq orders entries and numbers generated keys. It is set explicitly to
+-- max(MAX(seq), floor) + 1 (the floor is the sequences row 'outbox.key', raised by
+-- purge_audit before it deletes rows), so a number is never handed out twice; no
+-- AUTOINCREMENT and no counter update: either would cost one more page write per put.
 CREATE TABLE IF NOT EXISTS entries (
     seq INTEGER PRIMARY KEY,
     key TEXT NOT NULL UNIQUE,
@@ -326,6 +333,13 @@ class Outbox:
             self._conn.executescript(
                 f"BEGIN IMMEDIATE;{_SCHEMA}PRAGMA user_version={_SCHEMA_VERSION};COMMIT;"
             )
+        elif version == 1:
+            # Same tables; the version-1 key counter ('outbox.key', the last number handed
+            # out) becomes the floor of seq-numbered keys as it stands, so nothing is copied.
+            self._conn.executescript(
+                f"BEGIN IMMEDIATE;PRAGMA user_version={_SCHEMA_VERSION};COMMIT;"
+            )
+            log.info("outbox %s upgraded to schema %d", self.path.name, _SCHEMA_VERSION)
         with self._write():
             now = self._now()
             # The epoch makes keys unique even if this database is ever recreated from scratch.
@@ -480,17 +494,26 @@ class Outbox:
         if not isinstance(payload, Mapping):
             raise InvalidEntry("payload must be a JSON object")
         body = _dumps(payload)
-        if key is None:
-            key = f"{self.kiosk_id}-{self._epoch}-{self._next('outbox.key'):010d}"
-        elif not _KEY_RE.match(key):
+        if key is not None and not _KEY_RE.match(key):
             raise InvalidEntry(f"bad idempotency key {key!r}")
+        # Read under the write lock (BEGIN IMMEDIATE), so no other connection can take the
+        # same number; it becomes durable with the row itself.
+        seq = int(
+            self._conn.execute(
+                "SELECT MAX(COALESCE((SELECT MAX(seq) FROM entries), 0), "
+                "COALESCE((SELECT value FROM sequences WHERE name=?), 0)) + 1",
+                (_KEY_FLOOR,),
+            ).fetchone()[0]
+        )
+        if key is None:
+            key = f"{self.kiosk_id}-{self._epoch}-{seq:010d}"
         now = self._now()
         stream_id = self._sealer.pseudonym(stream if stream is not None else "entry:" + key)
         try:
             self._conn.execute(
-                "INSERT INTO entries (key, kind, schema_version, stream, payload, state, "
-                "next_attempt_at, created_at) VALUES (?, ?, ?, ?, ?, 'pending', ?, ?)",
-                (key, kind, schema_version, stream_id, self._sealer.seal(body, key), now, now),
+                "INSERT INTO entries (seq, key, kind, schema_version, stream, payload, state, "
+                "next_attempt_at, created_at) VALUES (?, ?, ?, ?, ?, ?, 'pending', ?, ?)",
+                (seq, key, kind, schema_version, stream_id, self._sealer.seal(body, key), now, now),
             )
         except sqlite3.IntegrityError as exc:
             raise InvalidEntry(f"idempotency key {key} already used") from exc
@@ -596,20 +619,28 @@ class Outbox:
         return int(row[0])
 
     # -------------------------------------------------------------- sync side
-    def claim(self, limit: int, lease_s: float) -> list[ClaimedEntry]:
+    def claim(
+        self, limit: int, lease_s: float, *, max_attachment_bytes: int | None = None
+    ) -> list[ClaimedEntry]:
         """Lease up to ``limit`` deliverable entries, oldest first, keeping each stream in
         order: an entry is taken only if every earlier undelivered entry of its stream is
-        taken too; a dead, leased or backing-off entry blocks the rest of its stream."""
+        taken too; a dead, leased or backing-off entry blocks the rest of its stream.
+        ``max_attachment_bytes`` ends the batch before its attachments exceed that many bytes
+        (the first entry is always taken), so a large batch of photos still uploads within
+        its lease."""
         now = self._now()
         token = uuid.uuid4().hex
         chosen: list[tuple[Any, ...]] = []
+        budget = max_attachment_bytes
         with self._guard(), self._write():
             blocked: set[str] = set()
             after = 0
             while len(chosen) < limit:
                 rows = self._conn.execute(
                     "SELECT seq, key, kind, schema_version, stream, payload, state, "
-                    "next_attempt_at, lease_until, created_at, attempts FROM entries "
+                    "next_attempt_at, lease_until, created_at, attempts, "
+                    "(SELECT SUM(size) FROM attachments a WHERE a.entry_key = e.key) "
+                    "FROM entries e "
                     "WHERE state IN ('pending','inflight','dead') AND seq > ? "
                     "ORDER BY seq LIMIT 1000",
                     (after,),
@@ -627,6 +658,11 @@ class Outbox:
                     if not due:
                         blocked.add(stream)
                         continue
+                    if budget is not None and row[11]:
+                        if chosen and row[11] > budget:
+                            limit = len(chosen)  # full: ends both loops
+                            break
+                        budget -= row[11]
                     chosen.append(row)
                     if len(chosen) >= limit:
                         break
@@ -686,15 +722,28 @@ class Outbox:
         now = self._now()
         files: list[str] = []
         done = 0
+        sql = (
+            "UPDATE entries SET state='sent', payload=NULL, sent_at=?, outcome=?, "
+            "lease_token=NULL, lease_until=NULL, last_error=NULL "
+            "WHERE seq=? AND key=? AND lease_token=?"
+        )
         with self._guard(), self._write():
+            # Entries without attachments in one statement (the common case, and most of a
+            # batch's CPU); with attachments one at a time, to delete their files' rows.
+            plain = [
+                (now, outcome[:200], e.seq, e.key, e.lease_token)
+                for e, outcome in entries
+                if not e.attachments
+            ]
+            if plain:
+                done += self._conn.executemany(sql, plain).rowcount
             for entry, outcome in entries:
+                if not entry.attachments:
+                    continue
                 n = self._conn.execute(
-                    "UPDATE entries SET state='sent', payload=NULL, sent_at=?, outcome=?, "
-                    "lease_token=NULL, lease_until=NULL, last_error=NULL "
-                    "WHERE key=? AND lease_token=?",
-                    (now, outcome[:200], entry.key, entry.lease_token),
+                    sql, (now, outcome[:200], entry.seq, entry.key, entry.lease_token)
                 ).rowcount
-                if n and entry.attachments:
+                if n:
                     files += [
                         r[0]
                         for r in self._conn.execute(
@@ -835,6 +884,14 @@ class Outbox:
         """Drop audit rows older than ``audit_days``; returns how many."""
         cutoff = self._now() - self.audit_days * 86_400
         with self._guard(), self._write():
+            # Raise the key floor first: deleting the newest rows must not let their numbers
+            # (and so their keys) be handed out again.
+            self._conn.execute(
+                "INSERT INTO sequences SELECT ?, MAX(seq) FROM entries WHERE true "
+                "HAVING MAX(seq) IS NOT NULL "
+                "ON CONFLICT(name) DO UPDATE SET value = MAX(value, excluded.value)",
+                (_KEY_FLOOR,),
+            )
             return self._conn.execute(
                 "DELETE FROM entries WHERE state IN ('sent','discarded') AND sent_at < ?",
                 (cutoff,),

@@ -119,7 +119,7 @@ def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
     drain.add_argument("--central", required=False, help="central base URL")
     drain.add_argument("--secret-file", help="request-signing secret (default: DB with .secret)")
     drain.add_argument("--ca-bundle", help="CA bundle for https")
-    drain.add_argument("--batch", type=int, default=100)
+    drain.add_argument("--batch", type=int, default=SyncSettings.batch_size)
     drain.add_argument("--lease-s", type=float, default=60.0)
     drain.add_argument("--max-seconds", type=float, default=None)
     drain.set_defaults(handler=_drain)

@@ -8,7 +8,9 @@ import sqlite3
 import stat
 import subprocess
 import threading
+from collections.abc import Callable, Iterable
 from pathlib import Path
+from typing import Any
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -21,6 +23,7 @@ from offline_queue import (
     KeyFileError,
     Outbox,
     OutboxFull,
+    OutboxUnavailable,
     UnknownEntry,
 )
 from offline_queue.crypto import load_or_create_key
@@ -49,6 +52,98 @@ def test_put_returns_unique_keys_that_survive_reopen(tmp_path: Path, clock: Manu
     path.unlink()
     with Outbox(path, kiosk_id=KIOSK, clock=clock) as box:
         assert box.put("renewal.issued", {"n": 0}) not in keys
+
+
+def _number(key: str) -> int:
+    return int(key.rsplit("-", 1)[1])
+
+
+def test_keys_are_never_reused_after_the_newest_rows_are_purged(
+    tmp_path: Path, clock: ManualClock
+) -> None:
+    path = tmp_path / "o.sqlite"
+    with Outbox(path, kiosk_id=KIOSK, clock=clock, audit_days=1) as box:
+        # A caller's own key takes a number too: generated keys stay above it.
+        keys = [box.put("renewal.issued", {"n": 0}), box.put("x.y", {}, key="OWN-1")]
+        keys.append(box.put("renewal.issued", {"n": 2}))
+        for e in box.claim(10, lease_s=30):
+            box.ack([(e, "201")])
+        clock.advance(2 * 86_400)
+        # Every row goes, the newest included: numbering must not start again at 1.
+        assert box.purge_audit() == 3
+        assert box.entries() == []
+    with Outbox(path, kiosk_id=KIOSK, clock=clock) as box:
+        later = box.put("renewal.issued", {"n": 3})
+    assert later not in keys
+    assert [_number(keys[0]), _number(keys[2]), _number(later)] == [1, 3, 4]
+
+
+def _run_in_threads(fn: Callable[[Any], None], args: Iterable[Any], boxes: list[Outbox]) -> None:
+    """One thread per argument, all at once; then the outboxes are closed."""
+    threads = [threading.Thread(target=fn, args=(a,)) for a in args]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    for b in boxes:
+        b.close()
+
+
+def test_keys_from_concurrent_writers_are_unique_and_increasing(tmp_path: Path) -> None:
+    path = tmp_path / "o.sqlite"
+    boxes = [Outbox(path, kiosk_id=KIOSK) for _ in range(3)]
+    got: list[list[int]] = [[] for _ in boxes]
+
+    def put_many(i: int) -> None:
+        for n in range(40):
+            got[i].append(_number(boxes[i].put("renewal.issued", {"n": n})))
+
+    _run_in_threads(put_many, range(3), boxes)
+    assert sorted(n for g in got for n in g) == list(range(1, 121))
+    assert all(g == sorted(g) for g in got)
+    with Outbox(path, kiosk_id=KIOSK) as box:
+        assert _number(box.put("renewal.issued", {})) == 121
+
+
+def test_schema_1_database_with_pending_entries_opens_and_keeps_keys_unique(
+    tmp_path: Path, clock: ManualClock
+) -> None:
+    """A kiosk updated in the field: version 1 numbered keys from the 'outbox.key' counter,
+    independently of seq (here 7 keys issued, purges left seq behind the counter)."""
+    path = tmp_path / "o.sqlite"
+    with Outbox(path, kiosk_id=KIOSK, clock=clock) as box:
+        pending = box.put("renewal.issued", {"id_number": ID_NUMBER})
+    epoch = pending.split("-")[-2]
+    old_key = f"{KIOSK}-{epoch}-0000000007"
+    with Outbox(path, kiosk_id=KIOSK, clock=clock) as box:
+        # The same entry as version 1 would have written it: key number 7 at seq 3.
+        sealed = box._sealer.seal(b'{"id_number":"%s"}' % ID_NUMBER.encode(), old_key)
+        box._conn.executescript(
+            "BEGIN IMMEDIATE; DELETE FROM entries; PRAGMA user_version=1; COMMIT;"
+        )
+        box._conn.execute(
+            "INSERT INTO entries (seq, key, kind, schema_version, stream, payload, state, "
+            "next_attempt_at, created_at) VALUES (3, ?, 'renewal.issued', 1, 's', ?, "
+            "'pending', 0, 0)",
+            (old_key, sealed),
+        )
+        box._conn.execute("INSERT INTO sequences VALUES ('outbox.key', 7)")
+    with Outbox(path, kiosk_id=KIOSK, clock=clock) as box:
+        assert box._conn.execute("PRAGMA user_version").fetchone()[0] == 2
+        new = box.put("renewal.issued", {"n": 1})
+        assert _number(new) == 8
+        [old, _] = box.claim(10, lease_s=30)
+        assert (old.key, old.payload) == (old_key, {"id_number": ID_NUMBER})
+
+
+def test_database_of_a_newer_schema_is_refused(tmp_path: Path) -> None:
+    path = tmp_path / "o.sqlite"
+    Outbox(path, kiosk_id=KIOSK).close()
+    with sqlite3.connect(path) as conn:
+        conn.execute("PRAGMA user_version=3")
+    conn.close()
+    with pytest.raises(OutboxUnavailable):
+        Outbox(path, kiosk_id=KIOSK)
 
 
 def test_transaction_is_all_or_nothing(outbox: Outbox) -> None:
@@ -120,13 +215,7 @@ def test_sequences_are_durable_and_never_reused(tmp_path: Path) -> None:
             with lock:
                 got.append(n)
 
-    threads = [threading.Thread(target=take, args=(b,)) for b in boxes]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    for b in boxes:
-        b.close()
+    _run_in_threads(take, boxes, boxes)
     assert sorted(got) == list(range(1, 151))
     with Outbox(path, kiosk_id=KIOSK) as box:
         assert box.next_sequence("photo") == 151
@@ -162,6 +251,30 @@ def test_claim_keeps_streams_in_order_and_reads_do_not_delete(outbox: Outbox) ->
     outbox.ack([(e, "ok") for e in again[:2]])
     outbox.release([(e, 0.0) for e in again[2:]], "test", count_attempt=False)
     assert [e.key for e in outbox.claim(10, lease_s=30)] == keys[2:]
+
+
+def test_claim_caps_the_attachment_bytes_of_a_batch(outbox: Outbox) -> None:
+    def photo(size: int) -> list[Attachment]:
+        return [Attachment("p", b"J" * size)]
+
+    keys = [
+        outbox.put("photo.captured", {"n": 0}, attachments=photo(300)),  # alone over budget
+        outbox.put("photo.captured", {"n": 1}, attachments=photo(60)),
+        outbox.put("k.v", {"n": 2}),  # no attachment: costs nothing
+        outbox.put("photo.captured", {"n": 3}, attachments=[*photo(20), *photo(20)]),
+        outbox.put("photo.captured", {"n": 4}, attachments=photo(30)),
+    ]
+    # The first entry always goes, even over the budget, and ends the batch.
+    [first] = outbox.claim(10, lease_s=30, max_attachment_bytes=100)
+    assert first.key == keys[0]
+    # 60 + 0 + 40 fit in 100; the 30 bytes of the next would not.
+    batch = outbox.claim(10, lease_s=30, max_attachment_bytes=100)
+    assert [e.key for e in batch] == keys[1:4]
+    assert [len(e.attachments) for e in batch] == [1, 0, 2]
+    # A mixed batch is acknowledged in full: files of entries with attachments go.
+    assert outbox.ack([(e, "201") for e in [first, *batch]]) == 4
+    assert len(list(outbox.attachments_dir.iterdir())) == 1
+    assert [e.key for e in outbox.claim(10, lease_s=30)] == keys[4:]
 
 
 def test_backing_off_entry_blocks_its_stream_only(outbox: Outbox, clock: ManualClock) -> None:
