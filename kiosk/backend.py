@@ -12,11 +12,14 @@ import logging
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from kiosk.config import KioskConfig
+from offline_queue.auth import load_or_create_secret
 from offline_queue.outbox import Outbox
-from offline_queue.sync import SyncWorker
+from offline_queue.sync import SyncSettings, SyncWorker
+from offline_queue.transport import CentralTransport
 
 log = logging.getLogger(__name__)
 
@@ -82,3 +85,56 @@ class Backend:
                 self.check()
             except Exception:
                 log.exception("backend check failed")
+
+
+# --- building the parts from a machine configuration ---------------------------------------
+
+
+def data_path(config: KioskConfig, name: str) -> Path:
+    path = Path(name)
+    return path if path.is_absolute() else config.data_dir / path
+
+
+def open_outbox(config: KioskConfig) -> Outbox:
+    """The kiosk's outbox as configured (creates data_dir and the key file if needed)."""
+    config.data_dir.mkdir(parents=True, exist_ok=True)
+    q = config.queue
+    return Outbox(
+        data_path(config, q.db),
+        kiosk_id=config.kiosk.id,
+        key_file=data_path(config, q.key_file),
+        audit_days=q.audit_days,
+        max_db_bytes=q.max_db_mb * 1024 * 1024 or None,
+        min_free_disk_bytes=q.min_free_mb * 1024 * 1024,
+    )
+
+
+def sync_settings(config: KioskConfig) -> SyncSettings:
+    q = config.queue
+    return SyncSettings(
+        batch_size=q.batch_size,
+        lease_s=q.lease_s,
+        max_backoff_s=q.max_backoff_s,
+        offline_window_s=q.offline_warn_h * 3600.0,
+        heartbeat_s=config.central.heartbeat_s,
+    )
+
+
+def open_transport(config: KioskConfig, central_url: str | None = None) -> CentralTransport:
+    """A signed HTTP session to central as configured (one per thread that uses it)."""
+    c = config.central
+    secret_file = data_path(config, c.secret_file or "central.secret")
+    return CentralTransport(
+        central_url or c.url,
+        kiosk_id=config.kiosk.id,
+        secret=load_or_create_secret(secret_file),
+        ca_bundle=c.ca_bundle or None,
+        timeout_s=c.timeout_s,
+        max_response_bytes=c.max_response_kb * 1024,
+    )
+
+
+def open_sync_worker(config: KioskConfig, central_url: str | None = None) -> SyncWorker:
+    """A sync worker with its own outbox connection and HTTP session (call ``start()``)."""
+    transport = open_transport(config, central_url)
+    return SyncWorker(open_outbox(config), transport, settings=sync_settings(config))

@@ -17,10 +17,9 @@ import cv2
 from PySide6.QtWidgets import QApplication
 
 from kiosk.app import KioskApp
-from kiosk.backend import Backend
+from kiosk.backend import Backend, open_transport
 from kiosk.central_service import CentralService
 from kiosk.clock import Clock, Scheduler
-from kiosk.commands.queue import open_transport
 from kiosk.config import KioskConfig, TerminalType
 from kiosk.device_service import DeviceHub
 from kiosk.photo.spec import load_spec
@@ -149,7 +148,7 @@ def attach_identified_services(
 
 def start_backend(config: KioskConfig, kiosk: KioskApp) -> Backend:
     """Outbox + sync worker (+ the embedded reference central service for demos)."""
-    from kiosk.commands.queue import open_outbox, open_sync_worker
+    from kiosk.backend import open_outbox, open_sync_worker
 
     closers = []
     url = None

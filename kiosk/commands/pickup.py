@@ -36,7 +36,7 @@ def _no_dispenser() -> CardDispenser:
 
 
 def _service(args: argparse.Namespace) -> PickupService:
-    from kiosk.commands.queue import open_outbox
+    from kiosk.backend import open_outbox
 
     config = load_config(args.config)
     return PickupService(open_outbox(config), _no_dispenser, config.kiosk.id)

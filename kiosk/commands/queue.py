@@ -22,6 +22,7 @@ from dataclasses import asdict
 from datetime import UTC, datetime
 from pathlib import Path
 
+from kiosk.backend import data_path
 from kiosk.config import ConfigError, KioskConfig, load_config
 from offline_queue.auth import load_or_create_secret
 from offline_queue.clock import SystemClock
@@ -32,56 +33,6 @@ from offline_queue.transport import CentralTransport
 
 DEFAULT_DB = "var/outbox.sqlite"
 DEFAULT_KIOSK_ID = "KIOSK-LOCAL"
-
-
-def _data_path(config: KioskConfig, name: str) -> Path:
-    path = Path(name)
-    return path if path.is_absolute() else config.data_dir / path
-
-
-def open_outbox(config: KioskConfig) -> Outbox:
-    """The kiosk's outbox as configured (creates data_dir and the key file if needed)."""
-    config.data_dir.mkdir(parents=True, exist_ok=True)
-    q = config.queue
-    return Outbox(
-        _data_path(config, q.db),
-        kiosk_id=config.kiosk.id,
-        key_file=_data_path(config, q.key_file),
-        audit_days=q.audit_days,
-        max_db_bytes=q.max_db_mb * 1024 * 1024 or None,
-        min_free_disk_bytes=q.min_free_mb * 1024 * 1024,
-    )
-
-
-def sync_settings(config: KioskConfig) -> SyncSettings:
-    q = config.queue
-    return SyncSettings(
-        batch_size=q.batch_size,
-        lease_s=q.lease_s,
-        max_backoff_s=q.max_backoff_s,
-        offline_window_s=q.offline_warn_h * 3600.0,
-        heartbeat_s=config.central.heartbeat_s,
-    )
-
-
-def open_transport(config: KioskConfig, central_url: str | None = None) -> CentralTransport:
-    """A signed HTTP session to central as configured (one per thread that uses it)."""
-    c = config.central
-    secret_file = _data_path(config, c.secret_file or "central.secret")
-    return CentralTransport(
-        central_url or c.url,
-        kiosk_id=config.kiosk.id,
-        secret=load_or_create_secret(secret_file),
-        ca_bundle=c.ca_bundle or None,
-        timeout_s=c.timeout_s,
-        max_response_bytes=c.max_response_kb * 1024,
-    )
-
-
-def open_sync_worker(config: KioskConfig, central_url: str | None = None) -> SyncWorker:
-    """A sync worker with its own outbox connection and HTTP session (call ``start()``)."""
-    transport = open_transport(config, central_url)
-    return SyncWorker(open_outbox(config), transport, settings=sync_settings(config))
 
 
 def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -133,13 +84,13 @@ class _Context:
         if args.db:
             self.db = Path(args.db)
         elif self.config is not None:
-            self.db = _data_path(self.config, self.config.queue.db)
+            self.db = data_path(self.config, self.config.queue.db)
         else:
             self.db = Path(DEFAULT_DB)
         if args.key_file:
             self.key_file = Path(args.key_file)
         elif self.config is not None and not args.db:
-            self.key_file = _data_path(self.config, self.config.queue.key_file)
+            self.key_file = data_path(self.config, self.config.queue.key_file)
         else:
             self.key_file = self.db.with_suffix(".key")
         self.kiosk_id = args.kiosk_id or (

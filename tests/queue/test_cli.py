@@ -9,9 +9,9 @@ from pathlib import Path
 import pytest
 
 from central.server import start_in_thread
+from kiosk.backend import open_outbox, open_sync_worker
 from kiosk.cli import main
 from kiosk.commands.central import start_embedded_central
-from kiosk.commands.queue import open_outbox, open_sync_worker
 from kiosk.config import parse_config
 
 

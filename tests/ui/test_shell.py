@@ -221,7 +221,7 @@ def test_pickup_start_up_recovers_an_interrupted_dispense(
 ) -> None:
     """A dispense begun before a crash is resolved before any citizen is served: staff are
     alerted, a pickup.uncertain record is queued and the document is withheld."""
-    from kiosk.commands.queue import open_outbox
+    from kiosk.backend import open_outbox
     from kiosk.config import load_config
     from kiosk.pickup_service import PickupService
     from ui.demo import pump
