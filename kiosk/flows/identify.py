@@ -12,12 +12,11 @@ from kiosk.flows.engine import (
     Call,
     Command,
     Context,
-    EndSession,
     Event,
     State,
     Transition,
 )
-from kiosk.flows.photo import _message
+from kiosk.flows.steps import done, message
 from kiosk.flows.terminal import ATTRACT, MENU
 from kiosk.i18n import register
 
@@ -63,10 +62,6 @@ register(
 )
 
 
-def done(ctx: Context, event: Event) -> list[Command]:
-    return [EndSession("done")]
-
-
 def identify_states(config: KioskConfig, prefix: str, after: str) -> tuple[State, ...]:
     """``<prefix>_identify`` -> ``<prefix>_reading`` -> ``after`` (or ``<prefix>_read_failed``).
 
@@ -84,14 +79,14 @@ def identify_states(config: KioskConfig, prefix: str, after: str) -> tuple[State
         return [Call("idcard", "read", reply=reply)]
 
     def identify_view(ctx: Context) -> dict[str, Any]:
-        return _message(
+        return message(
             "identify.title",
             "identify.body",
             buttons=(("back", "app.back", ""), ("read", "identify.read", "primary")),
         )
 
     def failed_view(ctx: Context) -> dict[str, Any]:
-        return _message(
+        return message(
             "identify.failed.title",
             "identify.failed.body",
             tone="warn",
@@ -121,7 +116,7 @@ def identify_states(config: KioskConfig, prefix: str, after: str) -> tuple[State
             ),
             timeout=lambda ctx: t.device_s,
             on_enter=read,
-            view=lambda ctx: _message("identify.reading"),
+            view=lambda ctx: message("identify.reading"),
         ),
         State(
             failed,
@@ -152,7 +147,7 @@ def _closing_state(config: KioskConfig, name: str, title: str, body: str, tone: 
         "message",
         (Transition("finished", ATTRACT, action=done), Transition(TIMEOUT, ATTRACT, action=done)),
         timeout=lambda ctx: config.timeouts.message_s * 3,
-        view=lambda ctx: _message(
+        view=lambda ctx: message(
             title,
             body,
             tone=tone,

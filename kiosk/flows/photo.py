@@ -23,6 +23,7 @@ from kiosk.flows.engine import (
     State,
     Transition,
 )
+from kiosk.flows.steps import closing_state, done, message
 from kiosk.flows.terminal import ATTRACT, MENU, SERVICE_BUILDERS, ServiceFlow
 from kiosk.i18n import register
 
@@ -139,10 +140,6 @@ def _saved(ctx: Context, event: Event) -> list[Command]:
     return []
 
 
-def _done(ctx: Context, event: Event) -> list[Command]:
-    return [EndSession("done")]
-
-
 def _failed(ctx: Context, event: Event) -> list[Command]:
     return [EndSession("error")]
 
@@ -159,23 +156,6 @@ def _paper_alert(ctx: Context, event: Event) -> list[Command]:
 
 def _save_alert(ctx: Context, event: Event) -> list[Command]:
     return [Alert("outbox.put_failed", str(event.data.get("message", "")))]
-
-
-def _message(
-    title: str,
-    body: str | None = None,
-    *,
-    tone: str = "info",
-    buttons: tuple[tuple[str, str, str], ...] = (),
-    **extra: Any,
-) -> dict[str, Any]:
-    return {
-        "title": title,
-        "body": body,
-        "tone": tone,
-        "buttons": [{"intent": i, "label": label, "style": style} for i, label, style in buttons],
-        **extra,
-    }
 
 
 @functools.cache
@@ -243,7 +223,7 @@ def build(config: KioskConfig) -> tuple[ServiceFlow, ...]:
 
     def done_view(ctx: Context) -> dict[str, Any]:
         identified = bool(ctx.get("session") and ctx["session"].has("idcard"))
-        return _message(
+        return message(
             "photo.done.title",
             "photo.done.body",
             tone="ok",
@@ -254,7 +234,7 @@ def build(config: KioskConfig) -> tuple[ServiceFlow, ...]:
 
     def no_receipt_view(ctx: Context) -> dict[str, Any]:
         number = ctx["photo"]["number"]
-        return _message(
+        return message(
             "photo.no_receipt.title",
             "photo.no_receipt.body",
             tone="warn",
@@ -274,7 +254,7 @@ def build(config: KioskConfig) -> tuple[ServiceFlow, ...]:
             ),
             idle=True,
             on_enter=_begin,
-            view=lambda ctx: _message(
+            view=lambda ctx: message(
                 "service.photo.identify.title",
                 "service.photo.identify.body",
                 buttons=(("back", "app.back", ""), ("skip", "photo.skip", "primary")),
@@ -291,7 +271,7 @@ def build(config: KioskConfig) -> tuple[ServiceFlow, ...]:
             ),
             timeout=lambda ctx: t.device_s,
             on_enter=_read,
-            view=lambda ctx: _message("photo.reading"),
+            view=lambda ctx: message("photo.reading"),
         ),
         State(
             "photo_read_failed",
@@ -303,7 +283,7 @@ def build(config: KioskConfig) -> tuple[ServiceFlow, ...]:
                 Transition("back", MENU),
             ),
             idle=True,
-            view=lambda ctx: _message(
+            view=lambda ctx: message(
                 "photo.read_failed",
                 "photo.read_failed.body",
                 tone="warn",
@@ -317,9 +297,9 @@ def build(config: KioskConfig) -> tuple[ServiceFlow, ...]:
         State(
             "photo_senior",
             "message",
-            (Transition("take_new", "photo_live"), Transition("finished", ATTRACT, action=_done)),
+            (Transition("take_new", "photo_live"), Transition("finished", ATTRACT, action=done)),
             idle=True,
-            view=lambda ctx: _message(
+            view=lambda ctx: message(
                 "photo.senior.title",
                 "photo.senior.body",
                 tone="ok",
@@ -362,7 +342,7 @@ def build(config: KioskConfig) -> tuple[ServiceFlow, ...]:
             ),
             timeout=lambda ctx: t.device_s,
             on_enter=_capture,
-            view=lambda ctx: _message("photo.processing"),
+            view=lambda ctx: message("photo.processing"),
         ),
         State(
             "photo_capture_failed",
@@ -373,7 +353,7 @@ def build(config: KioskConfig) -> tuple[ServiceFlow, ...]:
                 Transition(TIMEOUT, "photo_live"),
             ),
             timeout=lambda ctx: t.message_s,
-            view=lambda ctx: _message(
+            view=lambda ctx: message(
                 "photo.camera_failed",
                 "photo.camera_failed.body",
                 tone="warn",
@@ -401,22 +381,18 @@ def build(config: KioskConfig) -> tuple[ServiceFlow, ...]:
             ),
             timeout=lambda ctx: t.device_s,
             on_enter=_submit,
-            view=lambda ctx: _message("photo.saving"),
+            view=lambda ctx: message("photo.saving"),
         ),
-        State(
+        closing_state(
             "photo_save_failed",
-            "message",
-            (
-                Transition("finished", ATTRACT, action=_failed),
-                Transition(TIMEOUT, ATTRACT, action=_failed),
-            ),
-            timeout=lambda ctx: t.message_s * 3,
-            view=lambda ctx: _message(
+            lambda ctx: message(
                 "photo.save_failed.title",
                 "photo.save_failed.body",
                 tone="error",
                 buttons=(("finished", "photo.finish", ""),),
             ),
+            t.message_s * 3,
+            end=_failed,
         ),
         State(
             "photo_printing",
@@ -428,27 +404,17 @@ def build(config: KioskConfig) -> tuple[ServiceFlow, ...]:
             ),
             timeout=lambda ctx: t.device_s,
             on_enter=receipt,
-            view=lambda ctx: _message("photo.printing", code=ctx["photo"]["number"]),
+            view=lambda ctx: message("photo.printing", code=ctx["photo"]["number"]),
         ),
-        State(
+        closing_state(
             "photo_done",
-            "message",
-            (
-                Transition("finished", ATTRACT, action=_done),
-                Transition(TIMEOUT, ATTRACT, action=_done),
-            ),
-            timeout=lambda ctx: t.message_s * 2,
-            view=done_view,
+            done_view,
+            t.message_s * 2,
         ),
-        State(
+        closing_state(
             "photo_no_receipt",
-            "message",
-            (
-                Transition("finished", ATTRACT, action=_done),
-                Transition(TIMEOUT, ATTRACT, action=_done),
-            ),
-            timeout=lambda ctx: t.message_s * 8,
-            view=no_receipt_view,
+            no_receipt_view,
+            t.message_s * 8,
         ),
     )
     return (ServiceFlow("photo", "photo_identify", states, icon="camera", finishing=FINISHING),)

@@ -22,9 +22,9 @@ from kiosk.flows.engine import (
     State,
     Transition,
 )
-from kiosk.flows.identify import central_down_state, central_unknown_state, done, identify_states
-from kiosk.flows.photo import _message
-from kiosk.flows.terminal import ATTRACT, MENU, SERVICE_BUILDERS, ServiceFlow
+from kiosk.flows.identify import central_down_state, central_unknown_state, identify_states
+from kiosk.flows.steps import closing_state, message
+from kiosk.flows.terminal import MENU, SERVICE_BUILDERS, ServiceFlow
 from kiosk.i18n import register
 
 KINDS = {
@@ -198,7 +198,7 @@ def build(config: KioskConfig) -> tuple[ServiceFlow, ...]:
     def confirm_view(ctx: Context) -> dict[str, Any]:
         p, doc = _pickup(ctx), _current(ctx)
         left = len(p["documents"]) - p["next"]
-        return _message(
+        return message(
             "pickup.confirm.title",
             kind_key(doc["kind"]),
             tone="ok",
@@ -210,7 +210,7 @@ def build(config: KioskConfig) -> tuple[ServiceFlow, ...]:
 
     def done_view(ctx: Context) -> dict[str, Any]:
         no_receipt = _pickup(ctx).get("no_receipt")
-        return _message(
+        return message(
             "pickup.done.title",
             "pickup.no_receipt.body" if no_receipt else "pickup.done.body",
             tone="ok",
@@ -220,7 +220,7 @@ def build(config: KioskConfig) -> tuple[ServiceFlow, ...]:
 
     def none_view(ctx: Context) -> dict[str, Any]:
         withheld = _pickup(ctx).get("withheld")
-        return _message(
+        return message(
             "pickup.none.title",
             "pickup.withheld.body" if withheld else "pickup.none.body",
             tone="warn",
@@ -228,20 +228,8 @@ def build(config: KioskConfig) -> tuple[ServiceFlow, ...]:
             buttons=(("finished", "flow.finish", "primary"),),
         )
 
-    def closing(name: str, view: Any, seconds: float) -> State:
-        return State(
-            name,
-            "message",
-            (
-                Transition("finished", ATTRACT, action=done),
-                Transition(TIMEOUT, ATTRACT, action=done),
-            ),
-            timeout=lambda ctx: seconds,
-            view=view,
-        )
-
     def outcome_view(title: str, body: str, tone: str) -> Any:
-        return lambda ctx: _message(
+        return lambda ctx: message(
             title,
             body,
             tone=tone,
@@ -271,11 +259,11 @@ def build(config: KioskConfig) -> tuple[ServiceFlow, ...]:
             ),
             timeout=lambda ctx: config.central.timeout_s * 2,
             on_enter=_lookup,
-            view=lambda ctx: _message("pickup.looking"),
+            view=lambda ctx: message("pickup.looking"),
         ),
         central_down_state(config, "pickup_central_down"),
         central_unknown_state(config, "pickup_unknown"),
-        closing("pickup_none", none_view, t.message_s * 3),
+        closing_state("pickup_none", none_view, t.message_s * 3),
         State(
             "pickup_confirm",
             "message",
@@ -294,14 +282,14 @@ def build(config: KioskConfig) -> tuple[ServiceFlow, ...]:
             ),
             timeout=lambda ctx: t.device_s + 5,
             on_enter=hand_over,
-            view=lambda ctx: _message("pickup.dispensing", code=_current(ctx)["document_no"]),
+            view=lambda ctx: message("pickup.dispensing", code=_current(ctx)["document_no"]),
         ),
         State(
             "pickup_take",
             "message",
             (*outcome, Transition(TIMEOUT, "pickup_failed", action=_failed_alert), stay),
             timeout=lambda ctx: take_s + t.device_s + 5,
-            view=lambda ctx: _message(
+            view=lambda ctx: message(
                 "pickup.take.title", "pickup.take.body", tone="ok", values={"seconds": int(take_s)}
             ),
         ),
@@ -316,15 +304,15 @@ def build(config: KioskConfig) -> tuple[ServiceFlow, ...]:
             ),
             timeout=lambda ctx: t.device_s,
             on_enter=print_receipt,
-            view=lambda ctx: _message("pickup.printing"),
+            view=lambda ctx: message("pickup.printing"),
         ),
-        closing("pickup_done", done_view, t.message_s * 2),
-        closing(
+        closing_state("pickup_done", done_view, t.message_s * 2),
+        closing_state(
             "pickup_retained",
             outcome_view("pickup.retained.title", "pickup.retained.body", "warn"),
             t.message_s * 3,
         ),
-        closing(
+        closing_state(
             "pickup_failed",
             outcome_view("pickup.failed.title", "pickup.failed.body", "error"),
             t.message_s * 3,

@@ -17,8 +17,8 @@ from devices.icao.pa import REASONS as PA_REASONS
 from kiosk.central_service import PERMIT_ACCESS
 from kiosk.config import KioskConfig, TerminalType
 from kiosk.flows.engine import TIMEOUT, Call, Command, Context, Event, State, Transition
-from kiosk.flows.identify import central_down_state, central_unknown_state, done, identify_states
-from kiosk.flows.photo import _message
+from kiosk.flows.identify import central_down_state, central_unknown_state, identify_states
+from kiosk.flows.steps import closing_state, done, message
 from kiosk.flows.terminal import ATTRACT, MENU, SERVICE_BUILDERS, ServiceFlow
 from kiosk.i18n import register
 
@@ -176,21 +176,21 @@ register(
 
 def _lines(title: str, lines: list[str], **extra: Any) -> dict[str, Any]:
     """A message screen whose body is several message keys, one per line."""
-    message = _message(title, None, **extra)
-    message["body"] = lines
-    return message
+    screen = message(title, None, **extra)
+    screen["body"] = lines
+    return screen
 
 
 def _choices(
     title: str, intent: str, items: Sequence[tuple[str, str, Mapping[str, Any]]]
 ) -> dict[str, Any]:
     """A message screen whose buttons are the choices (label key, data, label values)."""
-    message = _message(title, "endorse.choice.body")
-    message["buttons"] = [{"intent": "back", "label": "app.back", "style": ""}] + [
+    screen = message(title, "endorse.choice.body")
+    screen["buttons"] = [{"intent": "back", "label": "app.back", "style": ""}] + [
         {"intent": intent, "label": label, "style": "primary", "data": data, "values": values}
         for label, data, values in ((label, {intent: v}, vals) for v, label, vals in items)
     ]
-    return message
+    return screen
 
 
 def _pick(intent: str, allowed: Callable[[Context], list[str]]) -> Transition:
@@ -360,19 +360,14 @@ def endorse_states(config: KioskConfig) -> tuple[State, ...]:
             ),
             timeout=lambda ctx: config.central.timeout_s * 2,
             on_enter=_check,
-            view=lambda ctx: _message("endorse.checking"),
+            view=lambda ctx: message("endorse.checking"),
         ),
         central_down_state(config, "endorse_central_down"),
         central_unknown_state(config, "endorse_unknown"),
-        State(
+        closing_state(
             "endorse_refused",
-            "message",
-            (
-                Transition("finished", ATTRACT, action=done),
-                Transition(TIMEOUT, ATTRACT, action=done),
-            ),
-            timeout=lambda ctx: t.message_s * 4,
-            view=refused_view,
+            refused_view,
+            t.message_s * 4,
         ),
         State(
             "endorse_permit",
@@ -382,7 +377,7 @@ def endorse_states(config: KioskConfig) -> tuple[State, ...]:
                 Transition("read", "endorse_chip_reading", label="tap"),
                 Transition("back", MENU),
             ),
-            view=lambda ctx: _message(
+            view=lambda ctx: message(
                 "endorse.permit.title",
                 "endorse.permit.body",
                 buttons=(("back", "app.back", ""), ("read", "endorse.permit.read", "primary")),
@@ -400,7 +395,7 @@ def endorse_states(config: KioskConfig) -> tuple[State, ...]:
             ),
             timeout=lambda ctx: t.device_s,
             on_enter=_read_chip,
-            view=lambda ctx: _message("endorse.chip.reading"),
+            view=lambda ctx: message("endorse.chip.reading"),
         ),
         State(
             "endorse_chip_failed",
@@ -410,7 +405,7 @@ def endorse_states(config: KioskConfig) -> tuple[State, ...]:
                 Transition("chip.placed", "endorse_chip_reading"),
                 Transition("back", MENU),
             ),
-            view=lambda ctx: _message(
+            view=lambda ctx: message(
                 "endorse.chip.failed.title",
                 "endorse.chip.failed.body",
                 tone="warn",
@@ -418,21 +413,16 @@ def endorse_states(config: KioskConfig) -> tuple[State, ...]:
             ),
             idle=True,
         ),
-        State(
+        closing_state(
             "endorse_chip_refused",
-            "message",
-            (
-                Transition("finished", ATTRACT, action=done),
-                Transition(TIMEOUT, ATTRACT, action=done),
-            ),
-            timeout=lambda ctx: t.message_s * 4,
-            view=lambda ctx: _message(
+            lambda ctx: message(
                 "endorse.chip.refused.title",
                 f"chip.pa.{_endorse(ctx).get('chip', '')}",
                 tone="error",
                 progress="flow.take_cards",
                 buttons=(("finished", "flow.finish", "primary"),),
             ),
+            t.message_s * 4,
         ),
         State(
             "endorse_region",
@@ -542,19 +532,14 @@ def query_states(config: KioskConfig) -> tuple[State, ...]:
             ),
             timeout=lambda ctx: config.central.timeout_s * 2,
             on_enter=_look_up,
-            view=lambda ctx: _message("query.looking"),
+            view=lambda ctx: message("query.looking"),
         ),
         central_down_state(config, "query_central_down"),
         central_unknown_state(config, "query_unknown"),
-        State(
+        closing_state(
             "query_result",
-            "message",
-            (
-                Transition("finished", ATTRACT, action=done),
-                Transition(TIMEOUT, ATTRACT, action=done),
-            ),
-            timeout=lambda ctx: t.message_s * 4,
-            view=result_view,
+            result_view,
+            t.message_s * 4,
         ),
     )
 

@@ -1,0 +1,58 @@
+"""Building blocks every service flow uses: a message-screen view and the closing step that
+ends the session (on 'finished' or by itself after a while)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from kiosk.flows.engine import (
+    TIMEOUT,
+    Action,
+    Command,
+    Context,
+    EndSession,
+    Event,
+    State,
+    Transition,
+)
+from kiosk.flows.terminal import ATTRACT
+
+
+def message(
+    title: str,
+    body: str | None = None,
+    *,
+    tone: str = "info",
+    buttons: tuple[tuple[str, str, str], ...] = (),
+    **extra: Any,
+) -> dict[str, Any]:
+    """Data for the message screen: i18n keys for title and body, (intent, label, style)
+    buttons, and extras such as a code, an image or a progress line."""
+    return {
+        "title": title,
+        "body": body,
+        "tone": tone,
+        "buttons": [{"intent": i, "label": label, "style": style} for i, label, style in buttons],
+        **extra,
+    }
+
+
+def done(ctx: Context, event: Event) -> list[Command]:
+    return [EndSession("done")]
+
+
+def closing_state(
+    name: str,
+    view: Callable[[Context], Mapping[str, Any]],
+    seconds: float,
+    end: Action = done,
+) -> State:
+    """A last message the citizen dismisses with 'finished', or that goes by itself."""
+    return State(
+        name,
+        "message",
+        (Transition("finished", ATTRACT, action=end), Transition(TIMEOUT, ATTRACT, action=end)),
+        timeout=lambda ctx: seconds,
+        view=view,
+    )
