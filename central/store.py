@@ -14,6 +14,7 @@ import sqlite3
 import threading
 import time
 import uuid
+from collections import Counter
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import date, timedelta
@@ -229,13 +230,19 @@ class CentralStore:
         the kiosk's per-stream order holds."""
         results: list[dict[str, Any]] = []
         failed_streams: set[str] = set()
+        # Counted once per batch: a counter row update per entry would double the writes.
+        tally: Counter[str] = Counter()
         with self._tx():
             for item in entries:
-                result = self._ingest_one(kiosk_id, item, failed_streams)
+                result = self._ingest_one(kiosk_id, item, failed_streams, tally)
                 results.append(result)
+            for name, count in tally.items():
+                self._bump(name, count)
         return results
 
-    def _ingest_one(self, kiosk_id: str, item: Any, failed_streams: set[str]) -> dict[str, Any]:
+    def _ingest_one(
+        self, kiosk_id: str, item: Any, failed_streams: set[str], tally: Counter[str]
+    ) -> dict[str, Any]:
         key = item.get("key") if isinstance(item, dict) else None
         if not isinstance(key, str) or not KEY_RE.match(key):
             return {"key": str(key)[:80], "status": 400, "error": "bad or missing key"}
@@ -247,7 +254,7 @@ class CentralStore:
         problem = self._validate_entry(item)
         if problem:
             failed_streams.add(stream)
-            self._bump("rejected")
+            tally["rejected"] += 1
             return {"key": key, "status": 422, "error": problem}
         attachments = [
             {"name": a["name"], "sha256": a["sha256"], "size": a["size"]}
@@ -265,15 +272,15 @@ class CentralStore:
             )
         ).hexdigest()
         row = self._conn.execute(
-            "SELECT fingerprint, status, response FROM transactions WHERE key=?", (key,)
+            "SELECT fingerprint, seq, status, response FROM transactions WHERE key=?", (key,)
         ).fetchone()
         if row is not None:
             if row[0] != fingerprint:
-                self._bump("conflicts")
+                tally["conflicts"] += 1
                 failed_streams.add(stream)
                 return {"key": key, "status": 422, "error": "key reused with different content"}
-            self._bump("replays")
-            return {**json.loads(row[2]), "replayed": True}
+            tally["replays"] += 1
+            return {**_stored_response(key, *row[1:]), "replayed": True}
         for a in item["attachments"]:
             up = self._conn.execute(
                 "SELECT sha256, length, completed_at FROM uploads WHERE id=?", (a["upload"],)
@@ -281,6 +288,8 @@ class CentralStore:
             if up is None or up[2] is None or up[0] != a["sha256"] or up[1] != a["size"]:
                 failed_streams.add(stream)
                 return {"key": key, "status": 422, "error": f"attachment {a['name']} not uploaded"}
+        # The stored response stays empty: a 201's answer follows from key and seq
+        # (_stored_response), which saves an update per entry.
         cur = self._conn.execute(
             "INSERT INTO transactions (key, kiosk_id, kind, stream, fingerprint, status, "
             "response, payload, received_at) VALUES (?, ?, ?, ?, ?, 201, '', ?, ?)",
@@ -294,13 +303,9 @@ class CentralStore:
                 time.time(),
             ),
         )
-        response = {"key": key, "status": 201, "ref": f"T{cur.lastrowid:010d}"}
-        self._conn.execute(
-            "UPDATE transactions SET response=? WHERE key=?", (json.dumps(response), key)
-        )
-        self._bump("transactions")
+        tally["transactions"] += 1
         self._effects(kiosk_id, item)
-        return response
+        return _stored_response(key, int(cur.lastrowid or 0), 201, "")
 
     @staticmethod
     def _validate_entry(item: dict[str, Any]) -> str | None:
@@ -366,7 +371,7 @@ class CentralStore:
         conflict = False
         with self._tx():
             row = self._conn.execute(
-                "SELECT fingerprint, status, response FROM transactions WHERE key=?", (key,)
+                "SELECT fingerprint, seq, status, response FROM transactions WHERE key=?", (key,)
             ).fetchone()
             if row is not None:
                 # Counted inside the transaction; refused after it commits.
@@ -375,13 +380,13 @@ class CentralStore:
         if conflict:
             raise Refused(422, "Idempotency-Key reused with a different request")
         if row is not None:
-            return int(row[1]), json.loads(row[2]), True
+            return int(row[2]), _stored_response(key, *row[1:]), True
         with self._tx():
             row = self._conn.execute(
-                "SELECT status, response FROM transactions WHERE key=?", (key,)
+                "SELECT seq, status, response FROM transactions WHERE key=?", (key,)
             ).fetchone()
             if row is not None:  # a concurrent request with the same key got there first
-                return int(row[0]), json.loads(row[1]), True
+                return int(row[1]), _stored_response(key, *row), True
             try:
                 status, body = action()
             except Refused as exc:
@@ -698,6 +703,14 @@ class CentralStore:
             }
             for r in rows
         ]
+
+
+def _stored_response(key: str, seq: int, status: int, response: str) -> dict[str, Any]:
+    """The answer stored for a key; empty for an ingested transaction, whose answer is
+    derived from its sequence number."""
+    if response:
+        return dict(json.loads(response))
+    return {"key": key, "status": int(status), "ref": f"T{seq:010d}"}
 
 
 def _permit_access(id_number: str, permit_no: str, expiry: str) -> dict[str, str]:
