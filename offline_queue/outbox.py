@@ -10,7 +10,8 @@ The same database holds the device-action journal and durable sequence counters,
 business record, its outbox entry and a journal completion commit together.
 
 Thread use: one ``Outbox`` owns one SQLite connection guarded by a lock; the sync worker
-opens its own ``Outbox`` on the same file.
+opens its own ``Outbox`` on the same file. Connections of one process take write turns in
+arrival order (``writers``), so a busy writer cannot starve the sync worker.
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ import uuid
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
@@ -42,6 +44,7 @@ from offline_queue.errors import (
     QueueError,
     UnknownEntry,
 )
+from offline_queue.writers import WriterTimeout, writer_lock
 
 log = logging.getLogger(__name__)
 
@@ -60,8 +63,14 @@ _SQLITE_FULL = 13
 # ``outbox.key`` sequence row is only a floor (the last number of a version-1 database, or
 # the highest seq before ``purge_audit`` deleted rows). Version-1 code must not open a
 # version-2 file: its counter would be behind and hand out keys already used.
-_SCHEMA_VERSION = 2
+# 3: a lease is a row in ``leases`` instead of state/lease columns of the entry: a claim
+# writes a few small pages instead of rewriting every leased entry (about 1 KiB each) twice.
+# An entry is in flight while it is 'pending' and has a lease row.
+_SCHEMA_VERSION = 3
 _KEY_FLOOR = "outbox.key"
+# The condition of the partial index ``entries_open``, spelled exactly as there: SQLite uses a
+# partial index only for a query whose WHERE contains that very term.
+_OPEN = "state IN ('pending','inflight','dead')"
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (name TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -86,6 +95,13 @@ CREATE TABLE IF NOT EXISTS entries (
     created_at REAL NOT NULL,
     sent_at REAL,
     outcome TEXT
+);
+-- A claimed entry keeps state 'pending' and gets a row here (schema 3; 'inflight' and the
+-- lease columns of entries are only read when upgrading an older file).
+CREATE TABLE IF NOT EXISTS leases (
+    seq INTEGER PRIMARY KEY,
+    token TEXT NOT NULL,
+    until REAL NOT NULL
 );
 -- Only undelivered rows are indexed: claims and counts stay fast as audit rows pile up.
 CREATE INDEX IF NOT EXISTS entries_open ON entries (seq)
@@ -138,18 +154,25 @@ class AttachmentRef:
 
 @dataclass(frozen=True)
 class ClaimedEntry:
-    """An entry leased to one sync worker; ``lease_token`` fences a worker whose lease expired."""
+    """An entry leased to one sync worker; ``lease_token`` fences a worker whose lease expired.
+
+    ``payload_json`` is the payload exactly as ``put`` serialised it (compact JSON, UTF-8):
+    the sync worker splices it into the batch body instead of parsing and re-encoding it."""
 
     seq: int
     key: str
     kind: str
     schema_version: int
     stream: str
-    payload: dict[str, Any]
+    payload_json: bytes
     created_at: float
     attempts: int
     lease_token: str
     attachments: tuple[AttachmentRef, ...] = ()
+
+    @cached_property
+    def payload(self) -> dict[str, Any]:
+        return dict(json.loads(self.payload_json))
 
 
 @dataclass(frozen=True)
@@ -303,6 +326,8 @@ class Outbox:
             self._conn = sqlite3.connect(
                 self.path, timeout=busy_timeout_s, isolation_level=None, check_same_thread=False
             )
+            self._writers = writer_lock(self.path)
+            self._busy_timeout_s = busy_timeout_s
             self._configure()
             self._epoch = self._init_schema()
             self._recover()
@@ -320,9 +345,9 @@ class Outbox:
         # Deleted personal data is overwritten, not left in free pages.
         c.execute("PRAGMA secure_delete=ON")
         c.execute("PRAGMA foreign_keys=ON")
+        self._page_size = int(c.execute("PRAGMA page_size").fetchone()[0])
         if self.max_db_bytes:
-            page = int(c.execute("PRAGMA page_size").fetchone()[0])
-            c.execute(f"PRAGMA max_page_count={max(16, self.max_db_bytes // page)}")
+            c.execute(f"PRAGMA max_page_count={self._max_pages(self.max_db_bytes)}")
 
     def _init_schema(self) -> str:
         version = int(self._conn.execute("PRAGMA user_version").fetchone()[0])
@@ -333,13 +358,22 @@ class Outbox:
             self._conn.executescript(
                 f"BEGIN IMMEDIATE;{_SCHEMA}PRAGMA user_version={_SCHEMA_VERSION};COMMIT;"
             )
-        elif version == 1:
-            # Same tables; the version-1 key counter ('outbox.key', the last number handed
-            # out) becomes the floor of seq-numbered keys as it stands, so nothing is copied.
+        elif version < _SCHEMA_VERSION:
+            # 1 -> 2: same tables; the version-1 key counter ('outbox.key', the last number
+            # handed out) becomes the floor of seq-numbered keys as it stands.
+            # 2 -> 3: leases move to their own table, unexpired or not, so a worker that
+            # still holds one keeps it. One transaction: a crash leaves the old version.
             self._conn.executescript(
-                f"BEGIN IMMEDIATE;PRAGMA user_version={_SCHEMA_VERSION};COMMIT;"
+                f"BEGIN IMMEDIATE;{_SCHEMA}"
+                "INSERT INTO leases SELECT seq, COALESCE(lease_token, ''), "
+                "COALESCE(lease_until, 0) FROM entries WHERE state='inflight';"
+                "UPDATE entries SET state='pending', lease_token=NULL, lease_until=NULL "
+                "WHERE state='inflight';"
+                f"PRAGMA user_version={_SCHEMA_VERSION};COMMIT;"
             )
-            log.info("outbox %s upgraded to schema %d", self.path.name, _SCHEMA_VERSION)
+            log.info(
+                "outbox %s upgraded from schema %d to %d", self.path.name, version, _SCHEMA_VERSION
+            )
         with self._write():
             now = self._now()
             # The epoch makes keys unique even if this database is ever recreated from scratch.
@@ -354,11 +388,7 @@ class Outbox:
         """Start-up recovery: expired leases back to pending, orphan attachment files removed
         (written before a commit that never happened, or left after an acknowledgement)."""
         with self._write():
-            n = self._conn.execute(
-                "UPDATE entries SET state='pending', lease_token=NULL, lease_until=NULL "
-                "WHERE state='inflight' AND lease_until < ?",
-                (self._now(),),
-            ).rowcount
+            n = self._conn.execute("DELETE FROM leases WHERE until < ?", (self._now(),)).rowcount
             known = {r[0] for r in self._conn.execute("SELECT file FROM attachments")}
         if n:
             log.info("returned %d expired lease(s) to pending", n)
@@ -388,21 +418,35 @@ class Outbox:
     # ------------------------------------------------------------ transactions
     @contextmanager
     def _write(self) -> Iterator[None]:
-        """BEGIN IMMEDIATE .. COMMIT under the connection lock (nested calls join)."""
+        """BEGIN IMMEDIATE .. COMMIT under the connection lock and this process's write turn
+        for the file (nested calls join)."""
         with self._lock:
             if self._in_tx:
                 yield
                 return
-            self._conn.execute("BEGIN IMMEDIATE")
-            self._in_tx = True
-            try:
-                yield
-                self._conn.execute("COMMIT")
-            except BaseException:
-                self._rollback()
-                raise
-            finally:
-                self._in_tx = False
+            with self._write_turn():
+                self._conn.execute("BEGIN IMMEDIATE")
+                self._in_tx = True
+                try:
+                    yield
+                    self._conn.execute("COMMIT")
+                except BaseException:
+                    self._rollback()
+                    raise
+                finally:
+                    self._in_tx = False
+
+    @contextmanager
+    def _write_turn(self) -> Iterator[None]:
+        try:
+            self._writers.acquire(self._busy_timeout_s)
+        except WriterTimeout as exc:
+            # The same failure SQLite's busy timeout would report, so callers map it alike.
+            raise sqlite3.OperationalError(f"database is locked: {exc}") from exc
+        try:
+            yield
+        finally:
+            self._writers.release()
 
     def _rollback(self) -> None:
         try:
@@ -423,7 +467,7 @@ class Outbox:
                 # rollback also removes the attachment files written here.
                 yield self._current
                 return
-            if not self._accepting and not self._probe():
+            if not (self._accepting and self._short_of_room() is None) and not self._probe():
                 raise OutboxFull("the outbox is full; not accepting transactions")
             tx = OutboxTransaction(self)
             self._current = tx
@@ -628,6 +672,20 @@ class Outbox:
         ``max_attachment_bytes`` ends the batch before its attachments exceed that many bytes
         (the first entry is always taken), so a large batch of photos still uploads within
         its lease."""
+        while True:
+            try:
+                return self._claim(limit, lease_s, max_attachment_bytes)
+            except OutboxFull:
+                # Lease rows need pages; a full database still delivers, in smaller batches,
+                # so that acknowledgements and the purge can make room again.
+                if limit <= 1:
+                    raise
+                limit //= 2
+                log.warning("outbox full: claiming %d entries at a time", limit)
+
+    def _claim(
+        self, limit: int, lease_s: float, max_attachment_bytes: int | None
+    ) -> list[ClaimedEntry]:
         now = self._now()
         token = uuid.uuid4().hex
         chosen: list[tuple[Any, ...]] = []
@@ -637,12 +695,12 @@ class Outbox:
             after = 0
             while len(chosen) < limit:
                 rows = self._conn.execute(
-                    "SELECT seq, key, kind, schema_version, stream, payload, state, "
-                    "next_attempt_at, lease_until, created_at, attempts, "
+                    "SELECT e.seq, key, kind, schema_version, stream, payload, state, "
+                    "next_attempt_at, l.until, created_at, attempts, "
                     "(SELECT SUM(size) FROM attachments a WHERE a.entry_key = e.key) "
-                    "FROM entries e "
-                    "WHERE state IN ('pending','inflight','dead') AND seq > ? "
-                    "ORDER BY seq LIMIT 1000",
+                    "FROM entries e LEFT JOIN leases l ON l.seq = e.seq "
+                    f"WHERE {_OPEN} AND e.seq > ? "
+                    "ORDER BY e.seq LIMIT 1000",
                     (after,),
                 ).fetchall()
                 if not rows:
@@ -652,9 +710,8 @@ class Outbox:
                     stream, state = row[4], row[6]
                     if stream in blocked:
                         continue
-                    due = (state == PENDING and row[7] <= now) or (
-                        state == INFLIGHT and (row[8] or 0) < now
-                    )
+                    # Pending and not backing off, and not leased (or the lease expired).
+                    due = state == PENDING and row[7] <= now and (row[8] is None or row[8] < now)
                     if not due:
                         blocked.add(stream)
                         continue
@@ -669,8 +726,8 @@ class Outbox:
             if not chosen:
                 return []
             self._conn.executemany(
-                "UPDATE entries SET state='inflight', lease_until=?, lease_token=? WHERE seq=?",
-                [(now + lease_s, token, row[0]) for row in chosen],
+                "INSERT OR REPLACE INTO leases (seq, token, until) VALUES (?, ?, ?)",
+                [(row[0], token, now + lease_s) for row in chosen],
             )
             keys = [row[1] for row in chosen]
             atts: dict[str, list[AttachmentRef]] = {}
@@ -683,7 +740,6 @@ class Outbox:
                 atts.setdefault(a[0], []).append(AttachmentRef(*a))
         out = []
         for row in chosen:
-            payload = json.loads(self._sealer.open(row[5], row[1]))
             out.append(
                 ClaimedEntry(
                     seq=row[0],
@@ -691,7 +747,7 @@ class Outbox:
                     kind=row[2],
                     schema_version=row[3],
                     stream=row[4],
-                    payload=payload,
+                    payload_json=self._sealer.open(row[5], row[1]),
                     created_at=row[9],
                     attempts=row[10],
                     lease_token=token,
@@ -721,29 +777,16 @@ class Outbox:
         attachment files go, the audit row stays. Entries whose lease was lost are skipped."""
         now = self._now()
         files: list[str] = []
-        done = 0
         sql = (
             "UPDATE entries SET state='sent', payload=NULL, sent_at=?, outcome=?, "
-            "lease_token=NULL, lease_until=NULL, last_error=NULL "
-            "WHERE seq=? AND key=? AND lease_token=?"
+            "last_error=NULL WHERE seq=? AND state='pending'"
         )
         with self._guard(), self._write():
-            # Entries without attachments in one statement (the common case, and most of a
-            # batch's CPU); with attachments one at a time, to delete their files' rows.
-            plain = [
-                (now, outcome[:200], e.seq, e.key, e.lease_token)
-                for e, outcome in entries
-                if not e.attachments
-            ]
-            if plain:
-                done += self._conn.executemany(sql, plain).rowcount
-            for entry, outcome in entries:
-                if not entry.attachments:
-                    continue
-                n = self._conn.execute(
-                    sql, (now, outcome[:200], entry.seq, entry.key, entry.lease_token)
-                ).rowcount
-                if n:
+            held = self._end_leases([e for e, _ in entries])
+            mine = [(e, outcome) for e, outcome in entries if e.seq in held]
+            self._conn.executemany(sql, [(now, o[:200], e.seq) for e, o in mine])
+            for entry, _ in mine:
+                if entry.attachments:
                     files += [
                         r[0]
                         for r in self._conn.execute(
@@ -751,9 +794,25 @@ class Outbox:
                             (entry.key,),
                         )
                     ]
-                done += n
         self._discard_files([self.attachments_dir / f for f in files])
-        return done
+        return len(mine)
+
+    def _end_leases(self, entries: Sequence[ClaimedEntry]) -> set[int]:
+        """Delete the leases these entries still hold and return their seqs. A lease that
+        expired and was claimed again carries another token: that entry is not ours."""
+        if not entries:
+            return set()
+        tokens = {e.seq: e.lease_token for e in entries}
+        marks = ",".join("?" * len(tokens))
+        held = {
+            seq
+            for seq, token in self._conn.execute(
+                f"SELECT seq, token FROM leases WHERE seq IN ({marks})", list(tokens)
+            )
+            if tokens[seq] == token
+        }
+        self._conn.executemany("DELETE FROM leases WHERE seq=?", [(seq,) for seq in held])
+        return held
 
     def release(
         self,
@@ -765,23 +824,25 @@ class Outbox:
         """Return leased entries to pending, each due again after its own delay (seconds)."""
         now = self._now()
         with self._guard(), self._write():
+            held = self._end_leases([e for e, _ in entries])
             self._conn.executemany(
-                "UPDATE entries SET state='pending', lease_token=NULL, lease_until=NULL, "
-                "attempts=attempts+?, next_attempt_at=?, last_error=? "
-                "WHERE key=? AND lease_token=?",
+                "UPDATE entries SET attempts=attempts+?, next_attempt_at=?, last_error=? "
+                "WHERE seq=?",
                 [
-                    (int(count_attempt), now + delay, error[:500], e.key, e.lease_token)
+                    (int(count_attempt), now + delay, error[:500], e.seq)
                     for e, delay in entries
+                    if e.seq in held
                 ],
             )
 
     def bury(self, entry: ClaimedEntry, error: str) -> None:
         """Dead-letter an entry central refused for good; its stream waits behind it."""
         with self._guard(), self._write():
+            if not self._end_leases([entry]):
+                return
             self._conn.execute(
-                "UPDATE entries SET state='dead', lease_token=NULL, lease_until=NULL, "
-                "attempts=attempts+1, last_error=? WHERE key=? AND lease_token=?",
-                (error[:500], entry.key, entry.lease_token),
+                "UPDATE entries SET state='dead', attempts=attempts+1, last_error=? WHERE seq=?",
+                (error[:500], entry.seq),
             )
         log.warning("entry %s dead-lettered: %s", entry.key, error[:200])
 
@@ -816,29 +877,24 @@ class Outbox:
         self._discard_files([self.attachments_dir / f for f in files])
 
     def entries(self, state: str | None = None, limit: int = 100) -> list[EntryInfo]:
-        sql = (
-            "SELECT key, kind, stream, state, attempts, created_at, next_attempt_at, "
-            "last_error, sent_at, outcome, "
-            "(SELECT COUNT(*) FROM attachments a WHERE a.entry_key = e.key) FROM entries e "
-        )
         with self._lock:
             if state is None:
-                rows = self._conn.execute(sql + "ORDER BY seq LIMIT ?", (limit,)).fetchall()
+                rows = self._conn.execute(_INFO_SQL + "ORDER BY e.seq LIMIT ?", (limit,))
+            elif state in (PENDING, INFLIGHT):
+                rows = self._conn.execute(
+                    _INFO_SQL + f"WHERE {_OPEN} AND e.state='pending' AND (l.seq IS NULL) = ? "
+                    "ORDER BY e.seq LIMIT ?",
+                    (state == PENDING, limit),
+                )
             else:
                 rows = self._conn.execute(
-                    sql + "WHERE state=? ORDER BY seq LIMIT ?", (state, limit)
-                ).fetchall()
-        return [EntryInfo(*r) for r in rows]
+                    _INFO_SQL + "WHERE e.state=? ORDER BY e.seq LIMIT ?", (state, limit)
+                )
+            return [EntryInfo(*r) for r in rows.fetchall()]
 
     def entry(self, key: str) -> EntryInfo:
         with self._lock:
-            row = self._conn.execute(
-                "SELECT key, kind, stream, state, attempts, created_at, next_attempt_at, "
-                "last_error, sent_at, outcome, "
-                "(SELECT COUNT(*) FROM attachments a WHERE a.entry_key = e.key) "
-                "FROM entries e WHERE key=?",
-                (key,),
-            ).fetchone()
+            row = self._conn.execute(_INFO_SQL + "WHERE key=?", (key,)).fetchone()
         if row is None:
             raise UnknownEntry(f"no entry {key}")
         return EntryInfo(*row)
@@ -847,9 +903,14 @@ class Outbox:
         with self._lock:
             rows = dict(
                 self._conn.execute(
-                    "SELECT state, COUNT(*) FROM entries "
-                    "WHERE state IN ('pending','inflight','dead') GROUP BY state"
+                    f"SELECT state, COUNT(*) FROM entries WHERE {_OPEN} GROUP BY state"
                 ).fetchall()
+            )
+            leased = int(
+                self._conn.execute(
+                    "SELECT COUNT(*) FROM leases l JOIN entries e ON e.seq = l.seq "
+                    f"WHERE {_OPEN} AND e.state='pending'"
+                ).fetchone()[0]
             )
             done = dict(
                 self._conn.execute(
@@ -858,11 +919,11 @@ class Outbox:
                 ).fetchall()
             )
             oldest = self._conn.execute(
-                "SELECT MIN(created_at) FROM entries WHERE state IN ('pending','inflight')"
+                f"SELECT MIN(created_at) FROM entries WHERE {_OPEN} AND state='pending'"
             ).fetchone()[0]
         return Counts(
-            pending=rows.get(PENDING, 0),
-            inflight=rows.get(INFLIGHT, 0),
+            pending=rows.get(PENDING, 0) - leased,
+            inflight=leased,
             dead=rows.get(DEAD, 0),
             sent=done.get(SENT, 0),
             discarded=done.get(DISCARDED, 0),
@@ -874,7 +935,7 @@ class Outbox:
         with self._lock:
             return int(
                 self._conn.execute(
-                    "SELECT COUNT(*) FROM entries e WHERE state IN ('pending','inflight') "
+                    f"SELECT COUNT(*) FROM entries e WHERE {_OPEN} AND state='pending' "
                     "AND NOT EXISTS (SELECT 1 FROM entries d WHERE d.state='dead' "
                     "AND d.stream=e.stream AND d.seq < e.seq)"
                 ).fetchone()[0]
@@ -931,22 +992,50 @@ class Outbox:
 
     _reason = "ok"
 
+    _disk_checked_at = -1.0
+    _disk_free = 0
+
+    def _short_of_room(self) -> str | None:
+        """Why a new transaction would eat into the room kept for delivering what is queued
+        (claims, acknowledgements and purges write too), or None. Cheap: run before each put."""
+        now = time.monotonic()
+        if now - self._disk_checked_at >= 0.1:
+            # At most ten times a second: what a tenth of a second of puts can write is far
+            # below min_free_disk_bytes, and a disk that fills anyway still fails the put.
+            vfs = os.statvfs(self.path.parent)
+            self._disk_free = vfs.f_bavail * vfs.f_frsize
+            self._disk_checked_at = now
+        if self._disk_free < self.min_free_disk_bytes:
+            return f"disk almost full ({self._disk_free} bytes free)"
+        if self.max_db_bytes:
+            limit = self._max_pages(self.max_db_bytes)
+            used = int(self._conn.execute("PRAGMA page_count").fetchone()[0]) - int(
+                self._conn.execute("PRAGMA freelist_count").fetchone()[0]
+            )
+            if (limit - used) * self._page_size < self.reserve_bytes:
+                return f"database at its size limit ({used} of {limit} pages)"
+        return None
+
+    def _max_pages(self, max_db_bytes: int) -> int:
+        return max(16, max_db_bytes // self._page_size)
+
     def _probe(self) -> bool:
         try:
-            free = shutil.disk_usage(self.path.parent).free
-            if free < self.min_free_disk_bytes:
-                self._reason = f"disk almost full ({free} bytes free)"
+            short = self._short_of_room()
+            if short is not None:
+                self._reason = short
                 self._accepting = False
                 return False
             # A trial write that is rolled back: the only reliable test of whether SQLite can
             # still allocate pages (free space inside pages is invisible to page counts).
-            self._conn.execute("BEGIN IMMEDIATE")
-            try:
-                self._conn.execute(
-                    "INSERT INTO meta VALUES ('_probe', ?)", (b"\0" * self.reserve_bytes,)
-                )
-            finally:
-                self._conn.execute("ROLLBACK")
+            with self._write_turn():
+                self._conn.execute("BEGIN IMMEDIATE")
+                try:
+                    self._conn.execute(
+                        "INSERT INTO meta VALUES ('_probe', ?)", (b"\0" * self.reserve_bytes,)
+                    )
+                finally:
+                    self._conn.execute("ROLLBACK")
         except (sqlite3.Error, OSError) as exc:
             self._reason = ("full: " if _is_full(exc) else "unavailable: ") + str(exc)
             self._accepting = False
@@ -965,6 +1054,16 @@ class Outbox:
             if _is_full(exc):
                 raise OutboxFull(f"outbox full: {exc}") from exc
             raise OutboxUnavailable(f"outbox write failed: {exc}") from exc
+
+
+# What staff may see of an entry; in flight = pending with a lease row.
+_INFO_SQL = (
+    "SELECT key, kind, stream, "
+    "CASE WHEN e.state='pending' AND l.seq IS NOT NULL THEN 'inflight' ELSE e.state END, "
+    "attempts, created_at, next_attempt_at, last_error, sent_at, outcome, "
+    "(SELECT COUNT(*) FROM attachments a WHERE a.entry_key = e.key) "
+    "FROM entries e LEFT JOIN leases l ON l.seq = e.seq "
+)
 
 
 def _sha256(data: bytes) -> str:

@@ -129,18 +129,42 @@ def test_schema_1_database_with_pending_entries_opens_and_keeps_keys_unique(
         )
         box._conn.execute("INSERT INTO sequences VALUES ('outbox.key', 7)")
     with Outbox(path, kiosk_id=KIOSK, clock=clock) as box:
-        assert box._conn.execute("PRAGMA user_version").fetchone()[0] == 2
+        assert box._conn.execute("PRAGMA user_version").fetchone()[0] == 3
         new = box.put("renewal.issued", {"n": 1})
         assert _number(new) == 8
         [old, _] = box.claim(10, lease_s=30)
         assert (old.key, old.payload) == (old_key, {"id_number": ID_NUMBER})
 
 
+def test_schema_2_lease_survives_the_upgrade(tmp_path: Path, clock: ManualClock) -> None:
+    """Version 2 kept leases in the entry row: an upgraded file keeps an unexpired lease (its
+    worker may still be sending) and frees it once expired."""
+    path = tmp_path / "o.sqlite"
+    with Outbox(path, kiosk_id=KIOSK, clock=clock) as box:
+        leased = box.put("renewal.issued", {"n": 1}, stream="a")
+        later = box.put("renewal.issued", {"n": 2}, stream="a")
+        until = clock.now().timestamp() + 30
+        box._conn.executescript(
+            "BEGIN IMMEDIATE; DROP TABLE leases; PRAGMA user_version=2; COMMIT;"
+        )
+        box._conn.execute(
+            "UPDATE entries SET state='inflight', lease_token='w1', lease_until=? WHERE key=?",
+            (until, leased),
+        )
+    with Outbox(path, kiosk_id=KIOSK, clock=clock) as box:
+        assert box._conn.execute("PRAGMA user_version").fetchone()[0] == 3
+        assert box.entry(leased).state == "inflight"
+        assert box.counts().inflight == 1
+        assert box.claim(10, lease_s=30) == []  # the lease blocks its stream
+        clock.advance(31)
+        assert [e.key for e in box.claim(10, lease_s=30)] == [leased, later]
+
+
 def test_database_of_a_newer_schema_is_refused(tmp_path: Path) -> None:
     path = tmp_path / "o.sqlite"
     Outbox(path, kiosk_id=KIOSK).close()
     with sqlite3.connect(path) as conn:
-        conn.execute("PRAGMA user_version=3")
+        conn.execute("PRAGMA user_version=4")
     conn.close()
     with pytest.raises(OutboxUnavailable):
         Outbox(path, kiosk_id=KIOSK)
@@ -393,7 +417,9 @@ def test_bad_input_is_refused(outbox: Outbox) -> None:
     assert outbox.counts().pending == 1
 
 
-def test_full_database_fails_loudly_and_loses_nothing(tmp_path: Path, clock: ManualClock) -> None:
+def test_full_database_fails_loudly_and_loses_nothing(
+    tmp_path: Path, clock: ManualClock, caplog: pytest.LogCaptureFixture
+) -> None:
     """``max_db_bytes`` (PRAGMA max_page_count) stands in for a full disk."""
     path = tmp_path / "o.sqlite"
     box = Outbox(
@@ -415,9 +441,11 @@ def test_full_database_fails_loudly_and_loses_nothing(tmp_path: Path, clock: Man
         box.put("k.v", {"n": -1})
     assert box.integrity_ok()
     assert box.counts().pending == len(accepted) > 50
-    # Deliver and purge: room again, so the kiosk takes transactions again.
+    # Deliver and purge: room again, so the kiosk takes transactions again. The reserve
+    # left by the refused puts holds fewer lease rows than asked: claims shrink, not fail.
     while claimed := box.claim(100, lease_s=30):
         box.ack([(e, "ok") for e in claimed])
+    assert "claiming 50 entries at a time" in caplog.text
     clock.advance(1)
     assert box.purge_audit() == len(accepted)
     assert box.health().accepting

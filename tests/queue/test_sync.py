@@ -465,7 +465,7 @@ def _claimed(key: str) -> ClaimedEntry:
         kind="k.v",
         schema_version=1,
         stream="s",
-        payload={},
+        payload_json=b"{}",
         created_at=0.0,
         attempts=0,
         lease_token="t",
