@@ -256,21 +256,8 @@ class CentralStore:
             failed_streams.add(stream)
             tally["rejected"] += 1
             return {"key": key, "status": 422, "error": problem}
-        attachments = [
-            {"name": a["name"], "sha256": a["sha256"], "size": a["size"]}
-            for a in item["attachments"]
-        ]
-        fingerprint = hashlib.sha256(
-            canonical(
-                {
-                    "kind": item["kind"],
-                    "schema_version": item["schema_version"],
-                    "stream": stream,
-                    "payload": item["payload"],
-                    "attachments": attachments,
-                }
-            )
-        ).hexdigest()
+        payload = _canonical_text(item["payload"])
+        fingerprint = hashlib.sha256(_fingerprint_text(item, payload).encode()).hexdigest()
         row = self._conn.execute(
             "SELECT fingerprint, seq, status, response FROM transactions WHERE key=?", (key,)
         ).fetchone()
@@ -299,7 +286,7 @@ class CentralStore:
                 item["kind"],
                 stream,
                 fingerprint,
-                canonical(item).decode(),
+                _stored_text(item, payload),
                 time.time(),
             ),
         )
@@ -703,6 +690,32 @@ class CentralStore:
             }
             for r in rows
         ]
+
+
+_CANONICAL = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+
+
+def _canonical_text(value: Any) -> str:
+    return _CANONICAL.encode(value)
+
+
+def _fingerprint_text(item: dict[str, Any], payload: str) -> str:
+    """``canonical({attachments, kind, payload, schema_version, stream})`` as text, with
+    the payload serialised once by the caller (it is most of an entry's bytes)."""
+    attachments = [
+        {"name": a["name"], "sha256": a["sha256"], "size": a["size"]} for a in item["attachments"]
+    ]
+    enc = _CANONICAL.encode
+    return (
+        f'{{"attachments":{enc(attachments)},"kind":{enc(item["kind"])},"payload":{payload},'
+        f'"schema_version":{enc(item["schema_version"])},"stream":{enc(item["stream"])}}}'
+    )
+
+
+def _stored_text(item: dict[str, Any], payload: str) -> str:
+    """The entry as received, for the record: its other fields, then the payload text."""
+    rest = _canonical_text({k: v for k, v in item.items() if k != "payload"})
+    return f'{rest[:-1]},"payload":{payload}}}'
 
 
 def _stored_response(key: str, seq: int, status: int, response: str) -> dict[str, Any]:

@@ -700,8 +700,9 @@ class Outbox:
                     "(SELECT SUM(size) FROM attachments a WHERE a.entry_key = e.key) "
                     "FROM entries e LEFT JOIN leases l ON l.seq = e.seq "
                     f"WHERE {_OPEN} AND e.seq > ? "
-                    "ORDER BY e.seq LIMIT 1000",
-                    (after,),
+                    "ORDER BY e.seq LIMIT ?",
+                    # A little more than still wanted: rows of blocked streams are skipped.
+                    (after, limit - len(chosen) + 64),
                 ).fetchall()
                 if not rows:
                     break
