@@ -4,7 +4,8 @@ has accepted until the central system acknowledges it.
 States: ``pending`` -> ``inflight`` (leased to one sync worker) -> ``sent`` (acknowledged;
 personal data and attachments deleted, a minimal audit row kept for ``audit_days``), or
 ``dead`` (refused permanently; blocks the later entries of its stream until staff redrive it
-or discard it -> ``discarded``). Nothing is deleted on read.
+or discard it -> ``discarded``). Nothing is deleted on read. In flight is stored as a row in
+``leases`` next to a ``pending`` entry (schema 3), so a claim writes small rows only.
 
 The same database holds the device-action journal and durable sequence counters, so a
 business record, its outbox entry and a journal completion commit together.
