@@ -118,7 +118,7 @@ def test_no_way_out_close_keys_and_context_menu(shell: tuple[Shell, ManualClock]
         assert lock.eventFilter(s.window, event) is True
         app.sendEvent(s.window, event)
         assert s.window.isVisible()
-    menu_event = QContextMenuEvent(QContextMenuEvent.Reason.Mouse, QPoint(5, 5))
+    menu_event = QContextMenuEvent(QContextMenuEvent.Reason.Mouse, QPoint(5, 5), QPoint(5, 5))
     assert lock.eventFilter(s.window, menu_event) is True
     click = QMouseEvent(
         QEvent.Type.MouseButtonPress,
