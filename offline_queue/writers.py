@@ -13,8 +13,6 @@ from __future__ import annotations
 import os
 import threading
 from collections import deque
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 
 
@@ -52,14 +50,6 @@ class FairLock:
                 self._waiters.popleft().release()
             else:
                 self._held = False
-
-    @contextmanager
-    def turn(self, timeout_s: float) -> Iterator[None]:
-        self.acquire(timeout_s)
-        try:
-            yield
-        finally:
-            self.release()
 
 
 _registry_lock = threading.Lock()
