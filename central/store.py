@@ -76,6 +76,17 @@ CREATE TABLE IF NOT EXISTS uploads (
 CREATE TABLE IF NOT EXISTS heartbeats (
     kiosk_id TEXT PRIMARY KEY, at REAL NOT NULL, status TEXT NOT NULL, count INTEGER NOT NULL
 );
+-- Staff alerts kiosks report with their heartbeats; one row per (kiosk, alert id), so a
+-- heartbeat resent after a lost answer stores nothing twice.
+CREATE TABLE IF NOT EXISTS alerts (
+    kiosk_id TEXT NOT NULL,
+    alert_id TEXT NOT NULL,
+    code TEXT NOT NULL,
+    message TEXT NOT NULL,
+    raised_at TEXT NOT NULL,
+    received_at REAL NOT NULL,
+    PRIMARY KEY (kiosk_id, alert_id)
+);
 CREATE TABLE IF NOT EXISTS citizens (
     id_number TEXT PRIMARY KEY,
     name TEXT NOT NULL,
@@ -644,13 +655,39 @@ class CentralStore:
         return 201, {"photo_number": number, "receipt_code": code, "registered_at": registered}
 
     def heartbeat(self, kiosk_id: str, status: Any) -> None:
+        """The kiosk's latest status, and each staff alert it carries (kept, once)."""
+        if not isinstance(status, dict):
+            raise Refused(400, "heartbeat must be an object")
+        alerts = status.pop("alerts", [])
+        if not (isinstance(alerts, list) and all(_is_alert(a) for a in alerts)):
+            raise Refused(400, "alerts must be objects with string id, code, message and at")
+        now = time.time()
         with self._tx():
             self._conn.execute(
                 "INSERT INTO heartbeats VALUES (?, ?, ?, 1) ON CONFLICT(kiosk_id) DO UPDATE "
                 "SET at=excluded.at, status=excluded.status, count=count+1",
-                (kiosk_id, time.time(), json.dumps(status)[:10_000]),
+                (kiosk_id, now, json.dumps(status)[:10_000]),
             )
             self._bump("heartbeats")
+            new = 0
+            for a in alerts:
+                new += self._conn.execute(
+                    "INSERT OR IGNORE INTO alerts VALUES (?, ?, ?, ?, ?, ?)",
+                    (kiosk_id, a["id"], a["code"][:64], a["message"][:500], a["at"][:40], now),
+                ).rowcount
+            if new:
+                self._bump("alerts", new)
+
+    def alerts(self, kiosk_id: str | None = None) -> list[dict[str, Any]]:
+        """Stored staff alerts, oldest first (monitoring, staff tools and tests)."""
+        with self._lock:
+            rows = self._conn.execute(
+                "SELECT kiosk_id, alert_id, code, message, raised_at, received_at FROM alerts "
+                "WHERE ? IS NULL OR kiosk_id = ? ORDER BY received_at, rowid",
+                (kiosk_id, kiosk_id),
+            ).fetchall()
+        names = ("kiosk_id", "id", "code", "message", "at", "received_at")
+        return [dict(zip(names, r, strict=True)) for r in rows]
 
     # ---------------------------------------------------------------- stats
     def stats(self) -> dict[str, int]:
@@ -666,6 +703,7 @@ class CentralStore:
                 "uploads",
                 "upload_bytes",
                 "heartbeats",
+                "alerts",
                 "endorsements",
                 "faults",
             )
@@ -690,6 +728,14 @@ class CentralStore:
             }
             for r in rows
         ]
+
+
+def _is_alert(value: Any) -> bool:
+    return (
+        isinstance(value, dict)
+        and all(isinstance(value.get(k), str) and value[k] for k in ("id", "code", "message", "at"))
+        and len(value["id"]) <= 64
+    )
 
 
 _CANONICAL = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_ascii=False)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import uuid
 from collections import deque
 from collections.abc import Callable
 from typing import Any
@@ -60,9 +61,10 @@ class KioskApp:
         self.devices: DeviceHub | None = None
         self.outbox: Outbox | None = None
         self._live_hooks: list[tuple[tuple[str, ...], Callable[[bool, str], None]]] = []
-        # Staff alerts waiting for the next heartbeat to central (and kept for the service log).
+        # Staff alerts until a heartbeat has delivered them to central (the newest 200).
         self._alerts: deque[dict[str, Any]] = deque(maxlen=200)
         self._alerts_lock = threading.Lock()
+        self._alerts_dropped = 0
         self.runner.on_alert(self._remember_alert)
 
     @property
@@ -148,29 +150,44 @@ class KioskApp:
 
     def _remember_alert(self, alert: Alert) -> None:
         with self._alerts_lock:
+            if len(self._alerts) == self._alerts.maxlen:
+                self._alerts_dropped += 1  # a long time offline: the oldest gives way
             self._alerts.append(
                 {
+                    # Central stores each alert once by this id, however often it is resent.
+                    "id": uuid.uuid4().hex,
                     "code": alert.code,
                     "message": alert.message,
                     "at": self.clock.now().isoformat(timespec="seconds"),
                 }
             )
 
-    def take_alerts(self) -> list[dict[str, Any]]:
-        """Any thread: the staff alerts since the last call (for the heartbeat)."""
+    def pending_alerts(self) -> list[dict[str, Any]]:
+        """Any thread: the staff alerts central has not stored yet, oldest first."""
         with self._alerts_lock:
-            alerts = list(self._alerts)
-            self._alerts.clear()
-        return alerts
+            return list(self._alerts)
 
     def heartbeat(self) -> dict[str, Any]:
-        """Any thread: what central's monitoring gets besides queue counts."""
+        """Any thread: what central's monitoring gets besides queue counts. Alerts stay
+        listed until ``heartbeat_delivered`` confirms them (offline, they wait here)."""
         devices = self.devices.snapshot() if self.devices else {}
+        with self._alerts_lock:
+            alerts, dropped = list(self._alerts), self._alerts_dropped
         return {
             "devices": devices,
-            "alerts": self.take_alerts(),
+            "alerts": alerts,
+            "alerts_dropped": dropped,
             "out_of_service": sorted(self._unavailable),
         }
+
+    def heartbeat_delivered(self, sent: dict[str, Any]) -> None:
+        """Any thread: central stored this heartbeat; forget the alerts it carried."""
+        ids = {a["id"] for a in sent.get("alerts", ())}
+        with self._alerts_lock:
+            kept = [a for a in self._alerts if a["id"] not in ids]
+            self._alerts.clear()
+            self._alerts.extend(kept)
+            self._alerts_dropped = max(0, self._alerts_dropped - int(sent.get("alerts_dropped", 0)))
 
     def staff_alert(self, code: str, message: str) -> None:
         """Any thread: something staff must know about."""

@@ -156,6 +156,9 @@ class SyncWorker:
         # What the kiosk adds to each heartbeat (device status, staff alerts); called on the
         # worker thread, so it must be thread-safe and hold no personal data.
         self.heartbeat_extra: Callable[[], dict[str, Any]] | None = None
+        # Told, with what ``heartbeat_extra`` gave, once central has stored it: staff alerts
+        # leave the kiosk's list only then, so those raised offline reach central later.
+        self.heartbeat_delivered: Callable[[dict[str, Any]], None] | None = None
         self._last_purge = -1e18
         self._last_status = -1e18
 
@@ -452,8 +455,9 @@ class SyncWorker:
         return path.rsplit("/", 1)[-1]
 
     # -------------------------------------------------------------- heartbeat
-    def heartbeat(self, extra: dict[str, Any] | None = None) -> None:
-        """Report device status and queue counts (no personal data)."""
+    def heartbeat(self, extra: dict[str, Any] | None = None) -> bool:
+        """Report device status and queue counts (no personal data); True once central
+        stored it (then ``heartbeat_delivered`` hears of ``extra``)."""
         body = {"status": self.status().as_json(), **(extra or {})}
         try:
             _, _, resp = self.transport.json_request("POST", "/v1/heartbeat", body)
@@ -461,6 +465,10 @@ class SyncWorker:
             self._contact(success=False)
         except CentralError as exc:
             self._failed(f"{exc.code}: {exc}")
+            return False
+        if extra is not None and self.heartbeat_delivered is not None:
+            self.heartbeat_delivered(extra)
+        return True
 
     # ------------------------------------------------------------- the loop
     def drain(

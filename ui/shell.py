@@ -175,6 +175,7 @@ def start_backend(config: KioskConfig, kiosk: KioskApp) -> Backend:
     kiosk.outbox = backend.outbox
     if backend.sync is not None:
         backend.sync.heartbeat_extra = kiosk.heartbeat
+        backend.sync.heartbeat_delivered = kiosk.heartbeat_delivered
     backend.start()
     return backend
 

@@ -261,6 +261,23 @@ def test_tus_upload_protocol(transport: CentralTransport, central: CentralHandle
     assert transport.request("HEAD", "/v1/uploads/" + "0" * 32).status == 404
 
 
+def test_heartbeat_stores_each_alert_once(
+    central: CentralHandle, transport: CentralTransport
+) -> None:
+    alert = {"id": "a1", "code": "sync.offline", "message": "no sync for 24 h", "at": "2026"}
+    for _ in range(2):  # a heartbeat resent after its answer was lost
+        status, _, _ = transport.json_request(
+            "POST", "/v1/heartbeat", {"devices": {}, "alerts": [alert]}
+        )
+        assert status == 200
+    assert [a["code"] for a in central.store.alerts(KIOSK)] == ["sync.offline"]
+    assert central.store.alerts("ANOTHER-KIOSK") == []
+    assert central.store.stats()["alerts"] == 1
+    for bad in (b"[]", b'{"alerts": {}}', b'{"alerts": [{"id": "a2", "code": "x"}]}'):
+        assert transport.request("POST", "/v1/heartbeat", body=bad).status == 400
+    assert central.store.stats()["alerts"] == 1
+
+
 def test_admin_faults_switch(central: CentralHandle, transport: CentralTransport) -> None:
     r = requests.put(central.url + "/v1/admin/faults", json={"once": {"error": 1}}, timeout=5)
     assert r.status_code == 200 and r.json()["once"] == {"error": 1}

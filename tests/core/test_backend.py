@@ -1,5 +1,6 @@
 """The kiosk's backend watch: a full outbox takes the kiosk out of service for new
-transactions until there is room; a long time without central alerts staff once."""
+transactions until there is room; a long time without central alerts staff once; staff
+alerts wait for a heartbeat that reaches central."""
 
 from __future__ import annotations
 
@@ -8,6 +9,8 @@ from pathlib import Path
 
 import pytest
 
+from central.faults import FaultPlan
+from central.server import start_in_thread
 from kiosk.app import KioskApp
 from kiosk.backend import Backend
 from kiosk.clock import ManualClock
@@ -16,6 +19,8 @@ from offline_queue.errors import OutboxFull, OutboxUnavailable
 from offline_queue.outbox import Outbox
 from offline_queue.sync import SyncSettings, SyncWorker
 from offline_queue.transport import CentralTransport
+
+SECRET = b"s" * 32
 
 
 class WallClock:
@@ -33,7 +38,7 @@ class WallClock:
 
 
 def app_and_backend(
-    tmp_path: Path, *, max_db_bytes: int | None = None
+    tmp_path: Path, *, max_db_bytes: int | None = None, central_url: str = "http://127.0.0.1:9"
 ) -> tuple[KioskApp, Backend, WallClock]:
     config = parse_config(
         {
@@ -53,10 +58,8 @@ def app_and_backend(
         max_db_bytes=max_db_bytes,
         min_free_disk_bytes=0,
     )
-    # Central is unreachable (nothing listens on this loopback port).
-    transport = CentralTransport(
-        "http://127.0.0.1:9", kiosk_id="BK-TEST", secret=b"s" * 32, timeout_s=0.5
-    )
+    # By default central is unreachable (nothing listens on this loopback port).
+    transport = CentralTransport(central_url, kiosk_id="BK-TEST", secret=SECRET, timeout_s=0.5)
     sync = SyncWorker(outbox, transport, clock=wall, settings=SyncSettings(offline_window_s=3600.0))
     backend = Backend(config, outbox, sync, app.outbox_availability, app.staff_alert)
     return app, backend, wall
@@ -92,4 +95,51 @@ def test_offline_window_alerts_staff_once(tmp_path: Path) -> None:
     assert alerts == ["sync.offline"]
     heartbeat = app.heartbeat()
     assert [a["code"] for a in heartbeat["alerts"]] == ["sync.offline"]
-    assert app.heartbeat()["alerts"] == []  # each alert is reported once
+    # Central cannot be reached, so the alert waits for a heartbeat that gets through.
+    assert backend.sync is not None and not backend.sync.heartbeat(heartbeat)
+    assert [a["code"] for a in app.heartbeat()["alerts"]] == ["sync.offline"]
+
+
+def test_staff_alerts_reach_central_once_after_failed_heartbeats(tmp_path: Path) -> None:
+    central = start_in_thread(tmp_path / "central.sqlite", kiosk_secrets={"BK-TEST": SECRET})
+    try:
+        app, backend, _ = app_and_backend(tmp_path, central_url=central.url)
+        sync = backend.sync
+        assert sync is not None
+        sync.heartbeat_extra = app.heartbeat
+        sync.heartbeat_delivered = app.heartbeat_delivered
+        app.staff_alert("printer.paper_out", "receipt paper is out")
+        [raised] = app.pending_alerts()
+
+        central.faults.set(FaultPlan(rates={"error": 1.0}, paths=("/v1/heartbeat",)))
+        assert not sync.heartbeat(app.heartbeat())  # 503: nothing stored, the alert waits
+        assert central.store.alerts() == []
+        assert app.pending_alerts() == [raised]
+
+        # Stored, but the answer is lost: the kiosk cannot know, so it sends the alert again.
+        central.faults.set(FaultPlan(once={"reset": 1}, paths=("/v1/heartbeat",)))
+        assert not sync.heartbeat(app.heartbeat())
+        assert app.pending_alerts() == [raised]
+
+        central.faults.set(FaultPlan())
+        assert sync.heartbeat(app.heartbeat())
+        assert app.pending_alerts() == []
+        [stored] = central.store.alerts("BK-TEST")
+        assert (stored["id"], stored["code"]) == (raised["id"], "printer.paper_out")
+        assert central.store.stats()["alerts"] == 1
+        assert sync.heartbeat(app.heartbeat())  # nothing left to report twice
+        assert central.store.stats()["alerts"] == 1
+    finally:
+        central.stop()
+
+
+def test_alerts_kept_while_offline_are_bounded_and_the_loss_counted(tmp_path: Path) -> None:
+    app, _, _ = app_and_backend(tmp_path)
+    for n in range(205):
+        app.staff_alert("citizen.help", f"help requested {n}")
+    heartbeat = app.heartbeat()
+    assert len(heartbeat["alerts"]) == 200
+    assert heartbeat["alerts"][0]["message"] == "help requested 5"
+    assert heartbeat["alerts_dropped"] == 5
+    app.heartbeat_delivered(heartbeat)
+    assert app.heartbeat()["alerts"] == [] and app.heartbeat()["alerts_dropped"] == 0
