@@ -395,7 +395,7 @@ class _Handler(BaseHTTPRequestHandler):
 
     def _documents(self, kiosk: str, body: bytes) -> Reply:
         data = self._json(body)
-        return Reply(200, self.server.store.documents_ready(data.get("id_number")))
+        return Reply(200, self.server.store.documents_ready(data.get("id_number"), kiosk))
 
     def _photos(self, kiosk: str, body: bytes) -> Reply:
         data = self._json(body)

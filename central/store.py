@@ -23,6 +23,8 @@ from typing import Any
 
 from central.idnumber import check_char, is_valid
 
+# The demo's pickup machine (configs/pickup.toml), where the seeded documents are loaded.
+DEMO_PICKUP_KIOSK = "SZ-FT-K01"
 LOCAL_PROVINCE = "44"  # the administration's own province (Guangdong in the demo data)
 VALIDITY_MARGIN_DAYS = 20  # permit must outlive the endorsement by about 20 days
 MAX_SCHEMA_VERSION = 2
@@ -107,13 +109,16 @@ CREATE TABLE IF NOT EXISTS endorsements (
     valid_from TEXT NOT NULL,
     valid_until TEXT NOT NULL
 );
+-- kiosk_id: the pickup machine the document was loaded into (NULL: kept at the service
+-- counter). A machine offers only what it holds; the citizen is told where the rest is.
 CREATE TABLE IF NOT EXISTS documents (
     document_no TEXT PRIMARY KEY,
     id_number TEXT NOT NULL,
     kind TEXT NOT NULL,
     slot TEXT NOT NULL,
     ready_since TEXT NOT NULL,
-    handed_over_at REAL
+    handed_over_at REAL,
+    kiosk_id TEXT
 );
 CREATE TABLE IF NOT EXISTS photos (
     photo_number TEXT PRIMARY KEY,
@@ -158,8 +163,19 @@ class CentralStore:
         self._conn.execute("PRAGMA journal_mode=WAL")
         self._conn.execute("PRAGMA synchronous=FULL")
         self._conn.executescript(_SCHEMA)
+        self._add_document_holders()
         if not self._conn.execute("SELECT 1 FROM citizens LIMIT 1").fetchone():
             self._seed()
+
+    def _add_document_holders(self) -> None:
+        """A store from before ``documents.kiosk_id``: its documents were all seeded for the
+        demo pickup machine, so they stay there."""
+        columns = {r[1] for r in self._conn.execute("PRAGMA table_info(documents)")}
+        if "kiosk_id" not in columns:
+            self._conn.executescript(
+                "BEGIN IMMEDIATE; ALTER TABLE documents ADD COLUMN kiosk_id TEXT; "
+                f"UPDATE documents SET kiosk_id='{DEMO_PICKUP_KIOSK}'; COMMIT;"
+            )
 
     def close(self) -> None:
         with self._lock:
@@ -222,15 +238,20 @@ class CentralStore:
                     "INSERT INTO endorsements VALUES (?, ?, ?, 'HK', 'individual', ?, ?, ?)",
                     (f"E{today:%Y%m%d}S{n:05d}", idn, code, fee, start, until),
                 )
+            here = DEMO_PICKUP_KIOSK
             docs = [
-                (citizens[0][0], "hk_macau_permit", "A01"),
-                (citizens[2][0], "passport", "A02"),
-                (citizens[2][0], "taiwan_permit", "B07"),
+                (citizens[0][0], "hk_macau_permit", "A01", here),
+                (citizens[2][0], "passport", "A02", here),
+                (citizens[2][0], "taiwan_permit", "B07", here),
+                # Zhou Min's permit is in another pickup machine, Zheng Hui's at the counter.
+                (citizens[5][0], "hk_macau_permit", "A03", "SZ-FT-K02"),
+                (citizens[7][0], "passport", "-", None),
             ]
-            for n, (idn, kind, slot) in enumerate(docs):
+            for n, (idn, kind, slot, kiosk) in enumerate(docs):
                 self._conn.execute(
-                    "INSERT INTO documents VALUES (?, ?, ?, ?, ?, NULL)",
-                    (f"D{today:%Y%m%d}{n:04d}", idn, kind, slot, d(-2)),
+                    "INSERT INTO documents (document_no, id_number, kind, slot, ready_since, "
+                    "kiosk_id) VALUES (?, ?, ?, ?, ?, ?)",
+                    (f"D{today:%Y%m%d}{n:04d}", idn, kind, slot, d(-2), kiosk),
                 )
 
     # --------------------------------------------------------- transactions
@@ -610,18 +631,26 @@ class CentralStore:
             "endorsement": endorsement,
         }
 
-    def documents_ready(self, id_number: str) -> dict[str, Any]:
+    def documents_ready(self, id_number: str, kiosk_id: str) -> dict[str, Any]:
+        """Documents ready for this person in this pickup machine, and how many wait
+        elsewhere (another machine, or the counter: ``kiosk_id`` null)."""
         with self._lock:
             self._citizen(id_number)
             rows = self._conn.execute(
-                "SELECT document_no, kind, slot, ready_since FROM documents "
+                "SELECT document_no, kind, slot, ready_since, kiosk_id FROM documents "
                 "WHERE id_number=? AND handed_over_at IS NULL ORDER BY document_no",
                 (id_number,),
             ).fetchall()
+        here = [r for r in rows if r[4] == kiosk_id]
+        elsewhere = Counter(r[4] for r in rows if r[4] != kiosk_id)
         return {
             "documents": [
-                {"document_no": r[0], "kind": r[1], "slot": r[2], "ready_since": r[3]} for r in rows
-            ]
+                {"document_no": r[0], "kind": r[1], "slot": r[2], "ready_since": r[3]} for r in here
+            ],
+            "elsewhere": [
+                {"kiosk_id": k, "count": n}
+                for k, n in sorted(elsewhere.items(), key=lambda kn: (kn[0] is None, kn[0] or ""))
+            ],
         }
 
     def register_photo(self, kiosk_id: str, body: Mapping[str, Any]) -> tuple[int, dict[str, Any]]:

@@ -67,14 +67,16 @@ class CentralService:
         return self._client
 
     def _documents_ready(self, id_number: str, session: Session | None) -> dict[str, Any]:
-        documents = self.client.documents_ready(id_number)
-        offered = [d for d in documents if not self._withheld(d.document_no)]
+        ready = self.client.documents_ready(id_number)
+        offered = [d for d in ready.here if not self._withheld(d.document_no)]
         return {
             "known": True,
             "documents": [
                 {"document_no": d.document_no, "kind": d.kind, "slot": d.slot} for d in offered
             ],
-            "withheld": len(documents) - len(offered),
+            "withheld": len(ready.here) - len(offered),
+            # Where the rest waits: other pickup machines by id, the counter as None.
+            "elsewhere": [{"kiosk_id": e.kiosk_id, "count": e.count} for e in ready.elsewhere],
         }
 
     def _eligibility(self, id_number: str, session: Session | None) -> dict[str, Any]:

@@ -180,7 +180,8 @@ ZHANG_SAN = {"region": "440304", "birth": "19900101", "serial": 135, "name": "å¼
 
 def pickup_script(config: KioskConfig) -> Script:
     """Chen Wei collects a finished permit and takes it. Wang Fang has two documents, never
-    takes the first: it is captured to the bin and she is sent to the counter."""
+    takes the first: it is captured to the bin and she is sent to the counter. Zhou Min's
+    permit was loaded into another pickup machine: she is told which one."""
     t = config.timeouts
     dispenser = config.devices.dispenser
     take_s = dispenser.take_timeout_s if dispenser is not None else 30.0
@@ -220,6 +221,20 @@ def pickup_script(config: KioskConfig) -> Script:
         ),
         Act("she takes her ID card", action="remove_idcard"),
         Advance("nobody reads the message", seconds=t.message_s * 3),
+        Expect("back to the attract loop", state="attract"),
+        Tap("a third citizen reads Chinese", intent="language", data={"language": "zh"}),
+        Tap("touches the screen", intent="start"),
+        Tap("and chooses to collect a document", intent="select", data={"service": "pickup"}),
+        Act("Zhou Min places her ID card", action="place_idcard", args={"citizen": ZHOU_MIN}),
+        Tap("and taps 'it is on the reader'", intent="read"),
+        Expect(
+            "her permit is in another pickup machine: she is told which one",
+            state="pickup_none",
+            where={"body": "pickup.elsewhere.machine", "values.machines": "SZ-FT-K02"},
+            within_s=15,
+        ),
+        Act("she takes her ID card", action="remove_idcard"),
+        Tap("she is finished", intent="finished"),
         Expect("back to the attract loop", state="attract"),
     ]
 

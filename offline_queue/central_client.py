@@ -97,6 +97,21 @@ class ReadyDocument:
 
 
 @dataclass(frozen=True)
+class DocumentsElsewhere:
+    """Documents of the person held elsewhere: in pickup machine ``kiosk_id``, or at the
+    service counter when it is None."""
+
+    kiosk_id: str | None
+    count: int
+
+
+@dataclass(frozen=True)
+class DocumentsReady:
+    here: list[ReadyDocument]
+    elsewhere: list[DocumentsElsewhere]
+
+
+@dataclass(frozen=True)
 class PhotoReceipt:
     photo_number: str
     receipt_code: str
@@ -224,12 +239,13 @@ class CentralClient:
                 "central answer has the wrong shape", code="central.bad_response"
             ) from exc
 
-    def documents_ready(self, id_number: str) -> list[ReadyDocument]:
+    def documents_ready(self, id_number: str) -> DocumentsReady:
+        """What this pickup machine holds for the person, and where the rest waits."""
         data = _expect(
             self._call("POST", "/v1/documents/ready", {"id_number": id_number}), "documents"
         )
         try:
-            return [
+            here = [
                 ReadyDocument(
                     document_no=str(d["document_no"]),
                     kind=str(d["kind"]),
@@ -238,10 +254,18 @@ class CentralClient:
                 )
                 for d in data["documents"]
             ]
-        except (KeyError, TypeError) as exc:
+            elsewhere = [
+                DocumentsElsewhere(
+                    kiosk_id=None if e["kiosk_id"] is None else str(e["kiosk_id"]),
+                    count=int(e["count"]),
+                )
+                for e in data.get("elsewhere", [])
+            ]
+        except (KeyError, TypeError, ValueError) as exc:
             raise CentralError(
                 "central answer has the wrong shape", code="central.bad_response"
             ) from exc
+        return DocumentsReady(here, elsewhere)
 
     def register_photo(
         self, photo_number: str, *, sha256: str, id_number: str | None = None

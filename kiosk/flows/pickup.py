@@ -44,6 +44,34 @@ register(
             "Your document may not be ready yet or may be kept elsewhere. Please ask at the "
             "counter with your ID card.",
         ),
+        "pickup.elsewhere.machine": (
+            "您的证件存放在领证机 {machines}，请到该机凭身份证领取。",
+            "Your document is in pickup machine {machines}. Collect it there with your ID card.",
+        ),
+        "pickup.elsewhere.counter": (
+            "您的证件存放在服务窗口，请凭身份证到窗口领取。",
+            "Your document is kept at the service counter. Collect it there with your ID card.",
+        ),
+        "pickup.elsewhere.both": (
+            "您的证件存放在领证机 {machines} 和服务窗口，请凭身份证前往领取。",
+            "Your documents are in pickup machine {machines} and at the service counter. "
+            "Collect them there with your ID card.",
+        ),
+        "pickup.done.elsewhere.machine": (
+            "请取走领取凭条。您另有证件在领证机 {machines}，请到该机领取。",
+            "Take your receipt. Another document of yours is in pickup machine {machines}: "
+            "collect it there.",
+        ),
+        "pickup.done.elsewhere.counter": (
+            "请取走领取凭条。您另有证件存放在服务窗口，请凭身份证到窗口领取。",
+            "Take your receipt. Another document of yours is kept at the service counter: "
+            "collect it there with your ID card.",
+        ),
+        "pickup.done.elsewhere.both": (
+            "请取走领取凭条。您另有证件在领证机 {machines} 和服务窗口，请前往领取。",
+            "Take your receipt. Other documents of yours are in pickup machine {machines} and "
+            "at the service counter: collect them there.",
+        ),
         "pickup.withheld.body": (
             "您有证件需要工作人员核对后才能领取。请凭身份证到服务窗口，工作人员会为您办理。",
             "One of your documents must be checked by staff before it can be handed out. "
@@ -114,8 +142,21 @@ def _found(ctx: Context, event: Event) -> list[Command]:
         next=0,
         handed=[],
         withheld=int(event.data.get("withheld", 0)),
+        elsewhere=list(event.data.get("elsewhere", [])),
     )
     return []
+
+
+def elsewhere_body(ctx: Context, prefix: str) -> tuple[str, dict[str, Any]] | None:
+    """The message key (``prefix`` + machine/counter/both) and values telling the citizen
+    where their other documents wait, or None when this machine holds them all."""
+    places = _pickup(ctx).get("elsewhere", [])
+    machines = sorted({str(p["kiosk_id"]) for p in places if p.get("kiosk_id")})
+    counter = any(not p.get("kiosk_id") for p in places)
+    if not (machines or counter):
+        return None
+    where = "both" if machines and counter else "machine" if machines else "counter"
+    return f"{prefix}.{where}", {"machines": ", ".join(machines)}
 
 
 def _lookup(ctx: Context, event: Event) -> list[Command]:
@@ -209,21 +250,31 @@ def build(config: KioskConfig) -> tuple[ServiceFlow, ...]:
         )
 
     def done_view(ctx: Context) -> dict[str, Any]:
-        no_receipt = _pickup(ctx).get("no_receipt")
+        body, values = "pickup.done.body", dict[str, Any]()
+        if _pickup(ctx).get("no_receipt"):
+            body = "pickup.no_receipt.body"
+        elif more := elsewhere_body(ctx, "pickup.done.elsewhere"):
+            body, values = more
         return message(
             "pickup.done.title",
-            "pickup.no_receipt.body" if no_receipt else "pickup.done.body",
+            body,
             tone="ok",
+            values=values,
             progress="flow.take_card",
             buttons=(("finished", "flow.finish", "primary"),),
         )
 
     def none_view(ctx: Context) -> dict[str, Any]:
-        withheld = _pickup(ctx).get("withheld")
+        body, values = "pickup.none.body", dict[str, Any]()
+        if _pickup(ctx).get("withheld"):
+            body = "pickup.withheld.body"
+        elif where := elsewhere_body(ctx, "pickup.elsewhere"):
+            body, values = where
         return message(
             "pickup.none.title",
-            "pickup.withheld.body" if withheld else "pickup.none.body",
+            body,
             tone="warn",
+            values=values,
             progress="flow.take_card",
             buttons=(("finished", "flow.finish", "primary"),),
         )

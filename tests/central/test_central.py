@@ -9,6 +9,7 @@ import json
 import os
 import re
 import signal
+import sqlite3
 import subprocess
 import sys
 import time
@@ -23,13 +24,19 @@ from hypothesis import strategies as st
 
 from central.idnumber import check_char, is_valid, mask
 from central.server import ROUTES, CentralHandle, start_in_thread
-from central.store import OPTIONS, make_id_number
+from central.store import DEMO_PICKUP_KIOSK, OPTIONS, CentralStore, make_id_number
 from offline_queue import CentralError
-from offline_queue.central_client import CentralClient, RefusalReason
+from offline_queue.central_client import (
+    CentralClient,
+    DocumentsElsewhere,
+    DocumentsReady,
+    RefusalReason,
+)
 from offline_queue.transport import CentralTransport
 
 ROOT = Path(__file__).resolve().parents[2]
 KIOSK = "K-CENTRAL-1"
+PICKUP = DEMO_PICKUP_KIOSK  # the demo pickup machine, which holds the seeded documents
 SECRET = b"central-test-secret"
 TODAY = date(2026, 11, 27)
 
@@ -46,7 +53,9 @@ ZHENG = make_id_number("440308", "19950218", "891")  # permit expires in 100 day
 @pytest.fixture
 def central(tmp_path: Path) -> Iterator[CentralHandle]:
     handle = start_in_thread(
-        tmp_path / "central.sqlite", kiosk_secrets={KIOSK: SECRET}, today=lambda: TODAY
+        tmp_path / "central.sqlite",
+        kiosk_secrets={KIOSK: SECRET, PICKUP: SECRET},
+        today=lambda: TODAY,
     )
     yield handle
     handle.stop()
@@ -197,21 +206,50 @@ def test_endorsement_issue_is_idempotent_and_then_blocks_renewal(
     assert central.store.stats()["conflicts"] == 1
 
 
-def test_documents_ready_and_handover(client: CentralClient, transport: CentralTransport) -> None:
-    [doc] = client.documents_ready(CHEN)
-    assert doc.kind == "hk_macau_permit" and doc.slot == "A01"
-    assert len(client.documents_ready(WANG)) == 2
-    assert client.documents_ready(ZHAO) == []
-    [result] = _batch(
-        transport,
-        {
-            **_entry("K-H1", 0),
-            "kind": "pickup.handover",
-            "payload": {"document_no": doc.document_no},
-        },
-    )
-    assert result["status"] == 201
-    assert client.documents_ready(CHEN) == []
+def test_documents_ready_and_handover(central: CentralHandle) -> None:
+    at_pickup = CentralTransport(central.url, kiosk_id=PICKUP, secret=SECRET, timeout_s=5)
+    client = CentralClient(at_pickup)
+    try:
+        [doc] = client.documents_ready(CHEN).here
+        assert doc.kind == "hk_macau_permit" and doc.slot == "A01"
+        assert len(client.documents_ready(WANG).here) == 2
+        assert client.documents_ready(ZHAO) == DocumentsReady([], [])
+        handover = {"kind": "pickup.handover", "payload": {"document_no": doc.document_no}}
+        [result] = _batch(at_pickup, {**_entry("K-H1", 0), **handover})
+        assert result["status"] == 201
+        assert client.documents_ready(CHEN) == DocumentsReady([], [])
+    finally:
+        at_pickup.close()
+
+
+def test_a_machine_offers_only_what_it_holds_and_says_where_the_rest_is(
+    client: CentralClient,
+) -> None:
+    # This kiosk holds nothing: Wang's documents are in the demo pickup machine.
+    assert client.documents_ready(WANG) == DocumentsReady([], [DocumentsElsewhere(PICKUP, 2)])
+    assert client.documents_ready(ZHOU).elsewhere == [DocumentsElsewhere("SZ-FT-K02", 1)]
+    assert client.documents_ready(ZHENG).elsewhere == [DocumentsElsewhere(None, 1)]
+
+
+def test_documents_of_an_older_store_stay_in_the_demo_machine(tmp_path: Path) -> None:
+    db = tmp_path / "old.sqlite"
+    with sqlite3.connect(db) as old:
+        old.execute(
+            "CREATE TABLE documents (document_no TEXT PRIMARY KEY, id_number TEXT NOT NULL, "
+            "kind TEXT NOT NULL, slot TEXT NOT NULL, ready_since TEXT NOT NULL, "
+            "handed_over_at REAL)"
+        )
+        old.execute(
+            "INSERT INTO documents VALUES ('D-OLD-1', ?, 'passport', 'C01', '2026-11-25', NULL)",
+            (ZHAO,),
+        )
+    old.close()
+    store = CentralStore(db, today=lambda: TODAY)
+    try:
+        [doc] = store.documents_ready(ZHAO, PICKUP)["documents"]
+        assert doc["document_no"] == "D-OLD-1"
+    finally:
+        store.close()
 
 
 def test_photo_receipt_is_idempotent_by_number(client: CentralClient) -> None:

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from central.server import CentralHandle, start_in_thread
-from central.store import make_id_number
+from central.store import DEMO_PICKUP_KIOSK, make_id_number
 from devices.simulators.cards import sample_card
 from kiosk.central_service import PERMIT_ACCESS, CentralService, CentralUnreachable
 from kiosk.errors import KioskError
@@ -17,7 +17,7 @@ from kiosk.session import Session
 from offline_queue.central_client import CentralClient
 from offline_queue.transport import CentralTransport
 
-KIOSK = "K-TEST-01"
+KIOSK = DEMO_PICKUP_KIOSK  # holds the seeded documents
 SECRET = b"central-service-secret"
 CHEN = make_id_number("440304", "19900307", "123")  # one document ready
 WANG = make_id_number("440305", "20000101", "789")  # two documents ready
@@ -61,6 +61,13 @@ def test_documents_ready_leave_out_withheld_ones(central: CentralHandle) -> None
     assert [d["document_no"] for d in again["documents"]] == numbers[1:]
     assert again["withheld"] == 1
     assert WANG not in repr(again)  # the flow never sees the ID number
+
+
+def test_documents_in_another_machine_are_named_not_offered(central: CentralHandle) -> None:
+    zhou = make_id_number("440307", "19920420", "567")  # her permit is in SZ-FT-K02
+    ready = service_for(central.url).execute("documents_ready", {}, session_of(zhou))
+    assert ready["documents"] == [] and ready["withheld"] == 0
+    assert ready["elsewhere"] == [{"kiosk_id": "SZ-FT-K02", "count": 1}]
 
 
 def test_eligibility_puts_the_permit_access_into_the_session(central: CentralHandle) -> None:

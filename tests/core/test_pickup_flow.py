@@ -159,3 +159,40 @@ def test_walking_away_at_the_confirmation_ends_the_session() -> None:
     r.clock.advance(15.0)
     assert r.state == "attract" and session is not None and session.keys() == []
     assert not r["pickup"].calls
+
+
+def _looked_up(answer: dict[str, object]) -> Rig:
+    r = rig()
+    r["central"].answer("documents_ready", {"known": True, **answer})
+    r.app.intent("start")
+    r.app.intent("select", service="pickup")
+    r.app.intent("read")
+    return r
+
+
+def test_documents_held_elsewhere_are_named_not_offered() -> None:
+    cases = [
+        ([{"kiosk_id": "SZ-FT-K02", "count": 1}], "pickup.elsewhere.machine", "SZ-FT-K02"),
+        ([{"kiosk_id": None, "count": 2}], "pickup.elsewhere.counter", ""),
+        (
+            [{"kiosk_id": "K03", "count": 1}, {"kiosk_id": "K02", "count": 1}, {"kiosk_id": None}],
+            "pickup.elsewhere.both",
+            "K02, K03",
+        ),
+    ]
+    for elsewhere, body, machines in cases:
+        r = _looked_up({"documents": [], "elsewhere": elsewhere})
+        assert r.state == "pickup_none" and r.data["body"] == body
+        assert r.data["values"] == {"machines": machines}
+        assert not r["pickup"].calls
+    # Staff must check one first: the counter message wins, they know where the rest is.
+    r = _looked_up({"documents": [], "withheld": 1, "elsewhere": cases[0][0]})
+    assert r.data["body"] == "pickup.withheld.body"
+
+
+def test_after_a_handover_the_citizen_hears_of_documents_elsewhere() -> None:
+    r = _looked_up({"documents": DOCS[:1], "elsewhere": [{"kiosk_id": None, "count": 1}]})
+    assert r.state == "pickup_confirm"
+    r["pickup"].answer("hand_over", {"taken": True, "document_no": "D1"})
+    r.app.intent("collect")
+    assert r.state == "pickup_done" and r.data["body"] == "pickup.done.elsewhere.counter"
