@@ -223,11 +223,13 @@ class Health:
     db_bytes: int
 
 
+# One encoder for every put (json.dumps with options builds a new one per call).
+_JSON = json.JSONEncoder(separators=(",", ":"), sort_keys=True, ensure_ascii=False, allow_nan=False)
+
+
 def _dumps(payload: Mapping[str, Any]) -> bytes:
     try:
-        return json.dumps(
-            payload, separators=(",", ":"), sort_keys=True, ensure_ascii=False, allow_nan=False
-        ).encode()
+        return _JSON.encode(payload).encode()
     except (TypeError, ValueError) as exc:
         raise InvalidEntry(f"payload is not plain JSON: {exc}") from exc
 
@@ -281,6 +283,36 @@ class OutboxTransaction:
     ) -> sqlite3.Cursor:
         """Run the caller's own SQL (business records) inside this transaction."""
         return self._outbox._conn.execute(sql, parameters)
+
+
+class _Commit:
+    """The context manager behind ``Outbox.transaction``: a class rather than generator
+    context managers, so the kiosk's most frequent write pays for one frame, not three."""
+
+    __slots__ = ("_joined", "_outbox")
+
+    def __init__(self, outbox: Outbox) -> None:
+        self._outbox = outbox
+        self._joined = False
+
+    def __enter__(self) -> OutboxTransaction:
+        outbox = self._outbox
+        outbox._lock.acquire()
+        if outbox._current is not None:
+            self._joined = True
+            return outbox._current
+        try:
+            return outbox._open_commit()
+        except BaseException:
+            outbox._lock.release()
+            raise
+
+    def __exit__(self, exc_type: object, exc: BaseException | None, tb: object) -> None:
+        try:
+            if not self._joined:
+                self._outbox._close_commit(exc)
+        finally:
+            self._outbox._lock.release()
 
 
 class Outbox:
@@ -456,41 +488,59 @@ class Outbox:
         except sqlite3.Error:
             log.exception("rollback failed")
 
-    @contextmanager
-    def transaction(self) -> Iterator[OutboxTransaction]:
+    def transaction(self) -> _Commit:
         """One durable local commit; returns (leaves the block) only once it is on disk.
 
         Raises ``OutboxFull`` / ``OutboxUnavailable``; on any error nothing of the block is kept.
+        A ``transaction()`` inside another (a put inside a transaction block) joins the outer
+        commit, so the outer rollback also removes the attachment files written inside.
         """
-        with self._lock:
-            if self._current is not None:
-                # Nested (a put inside a transaction block): join the outer commit, so its
-                # rollback also removes the attachment files written here.
-                yield self._current
-                return
-            if not (self._accepting and self._short_of_room() is None) and not self._probe():
-                raise OutboxFull("the outbox is full; not accepting transactions")
-            tx = OutboxTransaction(self)
-            self._current = tx
-            try:
-                with self._write():
-                    yield tx
-            except QueueError:
-                self._discard_files(tx.written_files)
-                raise
-            except (sqlite3.Error, OSError) as exc:
-                self._discard_files(tx.written_files)
-                if _is_full(exc):
-                    self._accepting = False
-                    log.error("outbox full: %s", exc)
-                    raise OutboxFull(f"outbox full: {exc}") from exc
-                log.error("outbox write failed: %s", exc)
-                raise OutboxUnavailable(f"outbox write failed: {exc}") from exc
-            except BaseException:
-                self._discard_files(tx.written_files)
-                raise
-            finally:
-                self._current = None
+        return _Commit(self)
+
+    def _open_commit(self) -> OutboxTransaction:
+        """Room check, this process's write turn, BEGIN IMMEDIATE (under ``_lock``)."""
+        if not (self._accepting and self._short_of_room() is None) and not self._probe():
+            raise OutboxFull("the outbox is full; not accepting transactions")
+        try:
+            self._writers.acquire(self._busy_timeout_s)
+        except WriterTimeout as exc:
+            raise OutboxUnavailable(f"outbox write failed: database is locked: {exc}") from exc
+        try:
+            self._conn.execute("BEGIN IMMEDIATE")
+        except sqlite3.Error as exc:
+            self._writers.release()
+            raise self._write_failed(exc) from exc
+        self._in_tx = True
+        self._current = OutboxTransaction(self)
+        return self._current
+
+    def _close_commit(self, exc: BaseException | None) -> None:
+        """COMMIT, or roll back and remove the files the block wrote; database and file
+        errors become OutboxFull / OutboxUnavailable (under ``_lock``)."""
+        tx, self._current = self._current, None
+        assert tx is not None
+        try:
+            if exc is None:
+                try:
+                    self._conn.execute("COMMIT")
+                    return
+                except sqlite3.Error as commit_exc:
+                    exc = commit_exc
+            self._rollback()
+            self._discard_files(tx.written_files)
+            if isinstance(exc, (sqlite3.Error, OSError)) and not isinstance(exc, QueueError):
+                raise self._write_failed(exc) from exc
+        finally:
+            self._in_tx = False
+            self._writers.release()
+
+    def _write_failed(self, exc: sqlite3.Error | OSError) -> QueueError:
+        if _is_full(exc):
+            self._accepting = False
+            log.error("outbox full: %s", exc)
+            return OutboxFull(f"outbox full: {exc}")
+        log.error("outbox write failed: %s", exc)
+        return OutboxUnavailable(f"outbox write failed: {exc}")
 
     def put(
         self,
@@ -511,16 +561,17 @@ class Outbox:
         ``journal_complete=(journal_id, outcome)`` completes a journal entry in the same commit.
         """
         with self.transaction() as tx:
-            new_key = tx.put(
-                kind,
-                payload,
+            new_key = self._insert(
+                tx,
+                kind=kind,
+                payload=payload,
                 stream=stream,
                 schema_version=schema_version,
                 key=key,
                 attachments=attachments,
             )
             if journal_complete is not None:
-                tx.journal_complete(*journal_complete)
+                self._journal_complete(*journal_complete)
         return new_key
 
     def _insert(
@@ -665,7 +716,11 @@ class Outbox:
 
     # -------------------------------------------------------------- sync side
     def claim(
-        self, limit: int, lease_s: float, *, max_attachment_bytes: int | None = None
+        self,
+        limit: int,
+        lease_s: float,
+        *,
+        max_attachment_bytes: int | None = None,
     ) -> list[ClaimedEntry]:
         """Lease up to ``limit`` deliverable entries, oldest first, keeping each stream in
         order: an entry is taken only if every earlier undelivered entry of its stream is
@@ -685,7 +740,10 @@ class Outbox:
                 log.warning("outbox full: claiming %d entries at a time", limit)
 
     def _claim(
-        self, limit: int, lease_s: float, max_attachment_bytes: int | None
+        self,
+        limit: int,
+        lease_s: float,
+        max_attachment_bytes: int | None,
     ) -> list[ClaimedEntry]:
         now = self._now()
         token = uuid.uuid4().hex
@@ -774,9 +832,12 @@ class Outbox:
                 (url, ref.entry_key, ref.position),
             )
 
-    def ack(self, entries: Sequence[tuple[ClaimedEntry, str]]) -> int:
+    def ack(
+        self, entries: Sequence[tuple[ClaimedEntry, str]], meta: Mapping[str, str] | None = None
+    ) -> int:
         """Mark entries acknowledged by central with their outcome: the payload and the
-        attachment files go, the audit row stays. Entries whose lease was lost are skipped."""
+        attachment files go, the audit row stays. Entries whose lease was lost are skipped.
+        ``meta`` rows (the sync status) are written in the same commit."""
         now = self._now()
         files: list[str] = []
         sql = (
@@ -787,6 +848,8 @@ class Outbox:
             held = self._end_leases([e for e, _ in entries])
             mine = [(e, outcome) for e, outcome in entries if e.seq in held]
             self._conn.executemany(sql, [(now, o[:200], e.seq) for e, o in mine])
+            if meta:
+                self._set_meta(meta)
             for entry, _ in mine:
                 if entry.attachments:
                     files += [
@@ -967,11 +1030,13 @@ class Outbox:
 
     def set_meta(self, values: Mapping[str, str]) -> None:
         with self._guard(), self._write():
-            self._conn.executemany(
-                "INSERT INTO meta VALUES (?, ?) "
-                "ON CONFLICT(name) DO UPDATE SET value=excluded.value",
-                list(values.items()),
-            )
+            self._set_meta(values)
+
+    def _set_meta(self, values: Mapping[str, str]) -> None:
+        self._conn.executemany(
+            "INSERT INTO meta VALUES (?, ?) ON CONFLICT(name) DO UPDATE SET value=excluded.value",
+            list(values.items()),
+        )
 
     def integrity_ok(self) -> bool:
         with self._lock:

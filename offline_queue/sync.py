@@ -31,6 +31,8 @@ from offline_queue.transport import CentralTransport, Response, raise_for_status
 
 log = logging.getLogger(__name__)
 
+_JSON = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False, allow_nan=False)
+
 _RETRYABLE = frozenset({408, 409, 429})
 _DEPENDENCY_FAILED = 424
 
@@ -187,11 +189,14 @@ class SyncWorker:
         return status
 
     def _contact(self, success: bool) -> None:
+        self.outbox.set_meta(self._contact_meta(success))
+
+    def _contact_meta(self, success: bool) -> dict[str, str]:
         now = repr(self.clock.now().timestamp())
         values = {"last_contact_at": now}
         if success:
             values["last_success_at"] = now
-        self.outbox.set_meta(values)
+        return values
 
     def _failed(self, message: str) -> None:
         self.outbox.set_meta(
@@ -238,7 +243,6 @@ class SyncWorker:
             return result
         self._failures = 0
         self._batch_limit = self.settings.batch_size
-        self._contact(success=True)
         self._apply(entries, outcomes, result)
         return result
 
@@ -302,7 +306,10 @@ class SyncWorker:
                 self.outbox.bury(entry, f"central.http_{status}: {outcome}")
                 result.dead += 1
         if acks:
-            result.delivered = self.outbox.ack(acks)
+            # The contact time is written with the acknowledgement: one commit, not two.
+            result.delivered = self.outbox.ack(acks, self._contact_meta(success=True))
+        else:
+            self._contact(success=True)
         if retry:
             self.outbox.release(retry, errors[0])
         if skipped:
@@ -313,16 +320,14 @@ class SyncWorker:
 
     @staticmethod
     def _batch_body(entries: Sequence[ClaimedEntry], uploads: dict[tuple[str, int], str]) -> bytes:
+        # Assembled from pieces: each string through the JSON encoder, the stored payload
+        # (already compact JSON) spliced in as it is; no per-entry dict and dumps.
         items = []
         for e in entries:
-            head = json.dumps(
-                {
-                    "key": e.key,
-                    "kind": e.kind,
-                    "schema_version": e.schema_version,
-                    "stream": e.stream,
-                    "created_at": e.created_at,
-                    "attachments": [
+            attachments = "[]"
+            if e.attachments:
+                attachments = _JSON.encode(
+                    [
                         {
                             "name": a.name,
                             "content_type": a.content_type,
@@ -331,13 +336,14 @@ class SyncWorker:
                             "upload": uploads[(a.entry_key, a.position)],
                         }
                         for a in e.attachments
-                    ],
-                },
-                separators=(",", ":"),
-                ensure_ascii=False,
-            ).encode()
-            # The stored payload is already compact JSON: spliced in, not parsed and re-encoded.
-            items.append(head[:-1] + b',"payload":' + e.payload_json + b"}")
+                    ]
+                )
+            head = (
+                f'{{"key":{_JSON.encode(e.key)},"kind":{_JSON.encode(e.kind)},'
+                f'"schema_version":{int(e.schema_version)},"stream":{_JSON.encode(e.stream)},'
+                f'"created_at":{float(e.created_at)!r},"attachments":{attachments},"payload":'
+            )
+            items.append(head.encode() + e.payload_json + b"}")
         return b'{"entries":[' + b",".join(items) + b"]}"
 
     @staticmethod

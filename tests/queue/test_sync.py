@@ -25,7 +25,7 @@ from central.server import CentralHandle, start_in_thread
 from kiosk.clock import ManualClock
 from offline_queue import Attachment, CentralError, InsecureTransport, Outbox
 from offline_queue.backoff import full_jitter, parse_retry_after
-from offline_queue.outbox import ClaimedEntry
+from offline_queue.outbox import AttachmentRef, ClaimedEntry
 from offline_queue.sync import SyncStatus, SyncWorker
 from offline_queue.transport import CentralTransport, Response, check_url
 from tests.queue.conftest import ID_NUMBER, KIOSK, SECRET, WorkerFactory, set_faults
@@ -470,3 +470,58 @@ def _claimed(key: str) -> ClaimedEntry:
         attempts=0,
         lease_token="t",
     )
+
+
+_text = st.text(max_size=12)
+_payload = st.dictionaries(_text, st.one_of(st.none(), st.integers(), _text), max_size=4)
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    entries=st.lists(
+        st.tuples(
+            _text, _text, st.integers(0, 9), _text, st.floats(0, 2e9), _payload, st.booleans()
+        ),
+        max_size=4,
+    )
+)
+def test_batch_body_is_the_json_of_its_entries(
+    entries: list[tuple[str, str, int, str, float, dict[str, object], bool]],
+) -> None:
+    """The body is assembled from pieces (payload spliced in as stored): it must parse to
+    exactly what encoding each entry as a whole would give."""
+    claimed, expected, uploads = [], [], {}
+    for n, (name, kind, version, stream, created, payload, photo) in enumerate(entries):
+        key = f"{name}-{n}"  # keys are unique in a batch
+        stored = json.dumps(payload, separators=(",", ":"), ensure_ascii=False).encode()
+        refs = ()
+        if photo:
+            refs = (AttachmentRef(key, 0, "照片.jpg", "image/jpeg", "f.att", 5, "ab" * 32, None),)
+            uploads[(key, 0)] = f"upload-{n}"
+        claimed.append(ClaimedEntry(n, key, kind, version, stream, stored, created, 0, "t", refs))
+        atts = (
+            [
+                {
+                    "name": "照片.jpg",
+                    "content_type": "image/jpeg",
+                    "size": 5,
+                    "sha256": "ab" * 32,
+                    "upload": f"upload-{n}",
+                }
+            ]
+            if photo
+            else []
+        )
+        expected.append(
+            {
+                "key": key,
+                "kind": kind,
+                "schema_version": version,
+                "stream": stream,
+                "created_at": created,
+                "attachments": atts,
+                "payload": payload,
+            }
+        )
+    body = SyncWorker._batch_body(claimed, uploads)
+    assert json.loads(body) == {"entries": expected}
