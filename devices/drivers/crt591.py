@@ -39,14 +39,12 @@ from devices.dispenser import (
     StackerLevel,
     fault_error,
 )
-from devices.drivers.dispenser_framing import CorruptFrame, Frame, FrameScanner, encode
+from devices.drivers.dispenser_framing import ACK, NAK, CorruptFrame, Frame, FrameScanner, encode
 from devices.drivers.serial_dispenser import SerialDispenser
 
 log = logging.getLogger(__name__)
 
 STX = 0xF2
-ACK = 0x06
-NAK = 0x15
 EOT = 0x04
 CMD = 0x43  # 'C'
 POSITIVE = 0x50  # 'P'
@@ -225,30 +223,6 @@ class Crt591Dispenser(SerialDispenser):
         self._flush_input()
         self._send_until_acked(frame, deadline, cancel)
         return self._await_reply(cm, pm, deadline, cancel)
-
-    def _send_until_acked(self, frame: bytes, deadline: Deadline, cancel: CancelToken) -> None:
-        naks = 0
-        for attempt in range(self.MAX_RESENDS + 1):
-            cancel.raise_if_cancelled()
-            if attempt:
-                self.link.add(resends=1)
-            self._write(frame)
-            self.link.add(frames_sent=1)
-            answer = self._await_ack(Deadline(min(self.ACK_TIMEOUT_S, deadline.remaining())))
-            if answer == ACK:
-                return
-            if answer == NAK:
-                naks += 1
-                self.link.add(naks_received=1)
-            else:
-                self.link.add(ack_timeouts=1)
-            if deadline.expired:
-                break
-        if naks:
-            raise ProtocolError(
-                f"{self.name}: command refused {naks} times (NAK)", code="dispenser.nak"
-            )
-        raise DeviceTimeout(f"{self.name}: no ACK from the dispenser", code="dispenser.no_ack")
 
     def _await_ack(self, window: Deadline) -> int | None:
         while not window.expired:

@@ -17,6 +17,9 @@ from functools import reduce
 from devices.base import ProtocolError
 
 ETX = 0x03
+# The control bytes both models answer a command frame with.
+ACK = 0x06
+NAK = 0x15
 
 
 def bcc(data: bytes) -> int:

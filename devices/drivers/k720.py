@@ -41,14 +41,12 @@ from devices.dispenser import (
     StackerLevel,
     fault_error,
 )
-from devices.drivers.dispenser_framing import CorruptFrame, Frame, FrameScanner, encode
+from devices.drivers.dispenser_framing import ACK, NAK, CorruptFrame, Frame, FrameScanner, encode
 from devices.drivers.serial_dispenser import SerialDispenser
 
 log = logging.getLogger(__name__)
 
 STX = 0x02
-ACK = 0x06
-NAK = 0x15
 ENQ = 0x05
 EOT = 0x04
 
@@ -232,33 +230,11 @@ class K720Dispenser(SerialDispenser):
 
     def _execute(self, command: bytes, deadline: Deadline, cancel: CancelToken) -> None:
         """Send the command until it is ACKed, then ENQ to execute it."""
-        frame = command_frame(command, self.address)
         self._flush_input()
-        naks = 0
-        for attempt in range(self.MAX_RESENDS + 1):
-            cancel.raise_if_cancelled()
-            if attempt:
-                self.link.add(resends=1)
-            self._write(frame)
-            self.link.add(frames_sent=1)
-            answer = self._await_control(Deadline(min(self.ACK_TIMEOUT_S, deadline.remaining())))
-            if answer == ACK:
-                self._write(short_frame(ENQ, self.address))
-                return
-            if answer == NAK:
-                naks += 1
-                self.link.add(naks_received=1)
-            else:
-                self.link.add(ack_timeouts=1)
-            if deadline.expired:
-                break
-        if naks:
-            raise ProtocolError(
-                f"{self.name}: command refused {naks} times (NAK)", code="dispenser.nak"
-            )
-        raise DeviceTimeout(f"{self.name}: no ACK from the dispenser", code="dispenser.no_ack")
+        self._send_until_acked(command_frame(command, self.address), deadline, cancel)
+        self._write(short_frame(ENQ, self.address))
 
-    def _await_control(self, window: Deadline) -> int | None:
+    def _await_ack(self, window: Deadline) -> int | None:
         """ACK or NAK followed by our address digits; anything else is skipped."""
         expected = address_bytes(self.address)
         buf = bytearray()

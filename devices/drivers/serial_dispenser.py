@@ -32,6 +32,7 @@ from devices.base import (
     DeviceUnavailable,
     EventHub,
     Listener,
+    ProtocolError,
 )
 from devices.dispenser import (
     CardPosition,
@@ -43,6 +44,7 @@ from devices.dispenser import (
     StackerLevel,
     fault_error,
 )
+from devices.drivers.dispenser_framing import ACK, NAK
 
 log = logging.getLogger(__name__)
 
@@ -268,6 +270,38 @@ class SerialDispenser:
 
     def _do_eject(self, deadline: Deadline, cancel: CancelToken) -> DispenserStatus:
         raise NotImplementedError
+
+    def _await_ack(self, window: Deadline) -> int | None:
+        """ACK or NAK (as the model frames them) within ``window``; None if neither came."""
+        raise NotImplementedError
+
+    # --- the command handshake both models share --------------------------------------------
+
+    def _send_until_acked(self, frame: bytes, deadline: Deadline, cancel: CancelToken) -> None:
+        """Send a command frame until the dispenser ACKs it: resent on NAK or silence, at
+        most ``MAX_RESENDS`` times, each wait ``ACK_TIMEOUT_S`` (never past ``deadline``)."""
+        naks = 0
+        for attempt in range(self.MAX_RESENDS + 1):
+            cancel.raise_if_cancelled()
+            if attempt:
+                self.link.add(resends=1)
+            self._write(frame)
+            self.link.add(frames_sent=1)
+            answer = self._await_ack(Deadline(min(self.ACK_TIMEOUT_S, deadline.remaining())))
+            if answer == ACK:
+                return
+            if answer == NAK:
+                naks += 1
+                self.link.add(naks_received=1)
+            else:
+                self.link.add(ack_timeouts=1)
+            if deadline.expired:
+                break
+        if naks:
+            raise ProtocolError(
+                f"{self.name}: command refused {naks} times (NAK)", code="dispenser.nak"
+            )
+        raise DeviceTimeout(f"{self.name}: no ACK from the dispenser", code="dispenser.no_ack")
 
     # --- machinery ------------------------------------------------------------------------
 

@@ -13,7 +13,7 @@ import time
 
 from devices.dispenser import CardPosition, DispenserFault
 from devices.drivers import crt591 as wire
-from devices.drivers.dispenser_framing import CorruptFrame, FrameScanner
+from devices.drivers.dispenser_framing import ACK, NAK, CorruptFrame, FrameScanner
 from devices.simulators.dispenser_pty import PtyDispenserSimulator, garbage
 
 log = logging.getLogger(__name__)
@@ -45,22 +45,22 @@ class Crt591Simulator(PtyDispenserSimulator):
     def _on_bytes(self, data: bytes) -> None:
         for item in self._scanner.feed(data):
             if isinstance(item, CorruptFrame):
-                self.link.write(bytes([wire.NAK]))
+                self.link.write(bytes([NAK]))
                 continue
             if item.address != bytes([self.address]):
                 continue  # another device on the bus
             self.frames_received += 1
             body = item.body
             if body[0] != wire.CMD:
-                self.link.write(bytes([wire.NAK]))
+                self.link.write(bytes([NAK]))
                 continue
             if self.mechanics.consume_link_fault("drop_ack"):
                 log.debug("crt591 sim: dropping a command (no ACK)")
                 continue
             if self.mechanics.consume_link_fault("nak"):
-                self.link.write(bytes([wire.NAK]))
+                self.link.write(bytes([NAK]))
                 continue
-            self.link.write(bytes([wire.ACK]))
+            self.link.write(bytes([ACK]))
             reply = self._execute(body[1], body[2])
             if reply is not None:
                 self._send_reply(reply)
@@ -116,13 +116,13 @@ class Crt591Simulator(PtyDispenserSimulator):
     def _send_reply(self, reply: bytes) -> None:
         for _attempt in range(MAX_REPLY_RESENDS + 1):
             if self.mechanics.consume_link_fault("garbage"):
-                self.link.write(garbage(16, avoid=bytes([wire.STX, wire.ACK, wire.NAK])))
+                self.link.write(garbage(16, avoid=bytes([wire.STX, ACK, NAK])))
             if self.mechanics.consume_link_fault("corrupt"):
                 self.link.write(reply[:-1] + bytes([reply[-1] ^ 0x5A]))
             else:
                 self.link.write(reply)
             answer = self._await_host(HOST_ACK_TIMEOUT_S)
-            if answer != wire.NAK:
+            if answer != NAK:
                 return
         log.debug("crt591 sim: host kept refusing the reply")
 
@@ -131,7 +131,7 @@ class Crt591Simulator(PtyDispenserSimulator):
         while time.monotonic() < end:
             data = self.link.read(0.01)
             for i, byte in enumerate(data):
-                if byte in (wire.ACK, wire.NAK, wire.EOT):
+                if byte in (ACK, NAK, wire.EOT):
                     self._push_back(data[i + 1 :])
                     return byte
         return None

@@ -13,7 +13,7 @@ import time
 
 from devices.dispenser import CardPosition, DispenserFault, InitMode
 from devices.drivers import k720 as wire
-from devices.drivers.dispenser_framing import CorruptFrame, FrameScanner
+from devices.drivers.dispenser_framing import ACK, NAK, CorruptFrame, FrameScanner
 from devices.simulators.dispenser_pty import PtyDispenserSimulator, garbage
 
 log = logging.getLogger(__name__)
@@ -55,7 +55,7 @@ class K720Simulator(PtyDispenserSimulator):
     def _on_bytes(self, data: bytes) -> None:
         for item in self._scanner.feed(data):
             if isinstance(item, CorruptFrame):
-                self.link.write(wire.short_frame(wire.NAK, self.address))
+                self.link.write(wire.short_frame(NAK, self.address))
                 continue
             if item.address != self._addr:
                 continue
@@ -63,9 +63,9 @@ class K720Simulator(PtyDispenserSimulator):
             if self.mechanics.consume_link_fault("drop_ack"):
                 continue
             if self.mechanics.consume_link_fault("nak"):
-                self.link.write(wire.short_frame(wire.NAK, self.address))
+                self.link.write(wire.short_frame(NAK, self.address))
                 continue
-            self.link.write(wire.short_frame(wire.ACK, self.address))
+            self.link.write(wire.short_frame(ACK, self.address))
             if self._await_enq():
                 self._run_command(item.body)
 
@@ -87,7 +87,7 @@ class K720Simulator(PtyDispenserSimulator):
         if command == wire.STATUS:
             reply = wire.status_frame(self._status_bits(), self.address)
             if self.mechanics.consume_link_fault("garbage"):
-                self.link.write(garbage(16, avoid=bytes([wire.STX, wire.ACK, wire.NAK])))
+                self.link.write(garbage(16, avoid=bytes([wire.STX, ACK, NAK])))
             if self.mechanics.consume_link_fault("corrupt"):
                 reply = reply[:-1] + bytes([reply[-1] ^ 0x5A])
             self.link.write(reply)
