@@ -688,8 +688,11 @@ class CentralStore:
         if not isinstance(status, dict):
             raise Refused(400, "heartbeat must be an object")
         alerts = status.pop("alerts", [])
-        if not (isinstance(alerts, list) and all(_is_alert(a) for a in alerts)):
-            raise Refused(400, "alerts must be objects with string id, code, message and at")
+        # One malformed alert must not cost the kiosk its heartbeats (it would resend the
+        # same list for ever): the well-formed ones are stored, the rest counted.
+        listed = alerts if isinstance(alerts, list) else [alerts]
+        alerts = [a for a in listed if _is_alert(a)]
+        malformed = len(listed) - len(alerts)
         now = time.time()
         with self._tx():
             self._conn.execute(
@@ -706,6 +709,8 @@ class CentralStore:
                 ).rowcount
             if new:
                 self._bump("alerts", new)
+            if malformed:
+                self._bump("alerts_malformed", malformed)
 
     def alerts(self, kiosk_id: str | None = None) -> list[dict[str, Any]]:
         """Stored staff alerts, oldest first (monitoring, staff tools and tests)."""
@@ -733,6 +738,7 @@ class CentralStore:
                 "upload_bytes",
                 "heartbeats",
                 "alerts",
+                "alerts_malformed",
                 "endorsements",
                 "faults",
             )
@@ -762,8 +768,9 @@ class CentralStore:
 def _is_alert(value: Any) -> bool:
     return (
         isinstance(value, dict)
-        and all(isinstance(value.get(k), str) and value[k] for k in ("id", "code", "message", "at"))
-        and len(value["id"]) <= 64
+        and all(isinstance(value.get(k), str) for k in ("id", "code", "message", "at"))
+        and 0 < len(value["id"]) <= 64
+        and bool(value["code"])
     )
 
 
