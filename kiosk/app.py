@@ -65,6 +65,7 @@ class KioskApp:
         self._alerts: deque[dict[str, Any]] = deque(maxlen=200)
         self._alerts_lock = threading.Lock()
         self._alerts_dropped = 0
+        self._sync_offline = False
         self.runner.on_alert(self._remember_alert)
 
     @property
@@ -161,6 +162,17 @@ class KioskApp:
                     "at": self.clock.now().isoformat(timespec="seconds"),
                 }
             )
+
+    def set_sync_offline(self, offline: bool) -> None:
+        """Any thread: no contact with central for longer than the offline window."""
+        self._sync_offline = offline
+
+    def header_status(self) -> tuple[str, dict[str, Any]] | None:
+        """Any thread: a standing condition for the header (i18n key, values), or None.
+        Staff walking past see it; the alert for it waits for the network."""
+        if self._sync_offline:
+            return "app.offline_long", {"hours": f"{self.config.queue.offline_warn_h:g}"}
+        return None
 
     def pending_alerts(self) -> list[dict[str, Any]]:
         """Any thread: the staff alerts central has not stored yet, oldest first."""

@@ -3,7 +3,9 @@ that delivers it, and a watch that keeps the kiosk honest about both.
 
 - The outbox refusing writes (disk full, database error) takes the kiosk out of service for
   new transactions until there is room again (checked every ``watch_s``).
-- Past the offline window (no successful sync) staff are alerted, once per outage.
+- Past the offline window (no successful sync) staff are alerted, once per outage, and the
+  header shows it for as long as it lasts (``on_offline``): the alert itself only reaches
+  central once the network is back.
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ log = logging.getLogger(__name__)
 
 Availability = Callable[[bool, str], None]  # (accepting, reason), any thread
 StaffAlert = Callable[[str, str], None]  # (code, message), any thread
+OfflineFlag = Callable[[bool], None]  # past the offline window or not, any thread
 
 
 @dataclass
@@ -41,6 +44,7 @@ class Backend:
     _accepting: bool = True
     _offline_alerted: bool = False
     closers: list[Callable[[], Any]] = field(default_factory=list)
+    on_offline: OfflineFlag | None = None
 
     def start(self) -> None:
         if self.sync is not None:
@@ -78,6 +82,8 @@ class Backend:
                 f"{status.pending} transactions waiting",
             )
         self._offline_alerted = status.offline_too_long
+        if self.on_offline is not None:
+            self.on_offline(status.offline_too_long)
 
     def _watch(self) -> None:
         while not self._stop.wait(self.watch_s):

@@ -21,6 +21,7 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "app.call_staff": ("呼叫工作人员", "Call staff"),
     "app.staff_called": ("已通知工作人员，请稍候", "Staff have been called, please wait"),
     "app.kiosk_id": ("终端 {kiosk_id}", "Kiosk {kiosk_id}"),
+    "app.offline_long": ("⚠ 网络已中断超过 {hours} 小时", "⚠ No network for over {hours} h"),
     "app.free_24h": ("24小时自助服务 · 免费拍照", "Self-service 24 hours · Free photos"),
     # attract loop slides
     "attract.slide.renewal.title": (

@@ -97,6 +97,7 @@ def build_shell(
         clock.monotonic,
         kiosk_id=config.kiosk.id,
         languages=tuple(lang.value for lang in config.kiosk.languages),
+        header_status=kiosk.header_status,
     )
     install_kiosk_lock(qapp)
     shell = Shell(kiosk, window)
@@ -171,6 +172,7 @@ def start_backend(config: KioskConfig, kiosk: KioskApp) -> Backend:
         kiosk.staff_alert,
         closers=closers,
         central_url=url or config.central.url,
+        on_offline=kiosk.set_sync_offline,
     )
     kiosk.outbox = backend.outbox
     if backend.sync is not None:

@@ -36,6 +36,7 @@ log = logging.getLogger(__name__)
 
 Intent = Callable[[str, dict[str, Any]], None]
 Monotonic = Callable[[], float]
+HeaderStatus = Callable[[], tuple[str, dict[str, Any]] | None]  # i18n key and values, or None
 
 
 class KioskLock(QObject):
@@ -123,6 +124,7 @@ class KioskWindow(QWidget):
         *,
         kiosk_id: str = "",
         languages: tuple[str, ...] = ("zh", "en"),
+        header_status: HeaderStatus | None = None,
     ) -> None:
         super().__init__()
         self.setObjectName("root")
@@ -134,6 +136,7 @@ class KioskWindow(QWidget):
         self._allow_close = False
         self._kiosk_id = kiosk_id
         self._languages = languages
+        self._header_status = header_status
         self.language = languages[0] if languages else "zh"
         self.view: ViewState | None = None
         layout = QVBoxLayout(self)
@@ -169,6 +172,13 @@ class KioskWindow(QWidget):
         self.app_title.setStyleSheet("font-size: 40px; font-weight: bold;")
         self.kiosk_label = QLabel(header)
         self.clock = QLabel(header)
+        # A standing condition staff should see (offline too long); checked with the clock.
+        self.status_label = QLabel(header)
+        self.status_label.setStyleSheet(
+            "background: #ef6c00; color: white; font-size: 24px; padding: 4px 14px;"
+            " border-radius: 18px;"
+        )
+        self.status_label.hide()
         self.language_button = QPushButton(header)
         self.language_button.setObjectName("header")
         self.language_button.clicked.connect(self._toggle_language)
@@ -179,6 +189,8 @@ class KioskWindow(QWidget):
         row.addSpacing(30)
         row.addWidget(self.kiosk_label)
         row.addStretch(1)
+        row.addWidget(self.status_label, 0, Qt.AlignmentFlag.AlignVCenter)
+        row.addSpacing(20)
         row.addWidget(self.clock)
         row.addSpacing(30)
         row.addWidget(self.language_button)
@@ -222,6 +234,10 @@ class KioskWindow(QWidget):
         from datetime import datetime
 
         self.clock.setText(datetime.now().strftime("%Y-%m-%d %H:%M"))
+        status = self._header_status() if self._header_status is not None else None
+        self.status_label.setVisible(status is not None)
+        if status is not None:
+            self.status_label.setText(text(status[0], self.language, **status[1]))
 
     def _toggle_language(self) -> None:
         index = self._languages.index(self.language) if self.language in self._languages else 0

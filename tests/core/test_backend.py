@@ -61,7 +61,14 @@ def app_and_backend(
     # By default central is unreachable (nothing listens on this loopback port).
     transport = CentralTransport(central_url, kiosk_id="BK-TEST", secret=SECRET, timeout_s=0.5)
     sync = SyncWorker(outbox, transport, clock=wall, settings=SyncSettings(offline_window_s=3600.0))
-    backend = Backend(config, outbox, sync, app.outbox_availability, app.staff_alert)
+    backend = Backend(
+        config,
+        outbox,
+        sync,
+        app.outbox_availability,
+        app.staff_alert,
+        on_offline=app.set_sync_offline,
+    )
     return app, backend, wall
 
 
@@ -88,16 +95,21 @@ def test_offline_window_alerts_staff_once(tmp_path: Path) -> None:
     app.runner.on_alert(lambda alert: alerts.append(alert.code))
     backend.outbox.put("photo.captured", {"n": 1})
     backend.check()
-    assert alerts == []
+    assert alerts == [] and app.header_status() is None
     wall.at += timedelta(hours=1, minutes=1)
     backend.check()
     backend.check()
     assert alerts == ["sync.offline"]
+    assert app.header_status() == ("app.offline_long", {"hours": "1"})
     heartbeat = app.heartbeat()
     assert [a["code"] for a in heartbeat["alerts"]] == ["sync.offline"]
     # Central cannot be reached, so the alert waits for a heartbeat that gets through.
     assert backend.sync is not None and not backend.sync.heartbeat(heartbeat)
     assert [a["code"] for a in app.heartbeat()["alerts"]] == ["sync.offline"]
+    # Contact comes back (a heartbeat or batch answered): the header clears.
+    backend.outbox.set_meta({"last_contact_at": repr(wall.at.timestamp())})
+    backend.check()
+    assert app.header_status() is None
 
 
 def test_staff_alerts_reach_central_once_after_failed_heartbeats(tmp_path: Path) -> None:

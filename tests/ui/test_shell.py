@@ -92,6 +92,20 @@ def test_call_staff_shows_a_notice_and_alerts(
     assert not s.window.notice.isVisible()
 
 
+def test_header_shows_a_long_outage_to_staff_until_contact_returns(
+    shell: tuple[Shell, ManualClock], qtbot: QtBot
+) -> None:
+    s, _ = shell
+    assert not s.window.status_label.isVisible()
+    s.app.set_sync_offline(True)  # what the backend watch reports past the offline window
+    qtbot.waitUntil(s.window.status_label.isVisible, timeout=3000)
+    assert s.window.status_label.text() == "⚠ 网络已中断超过 24 小时"
+    qtbot.mouseClick(s.window.language_button, Qt.MouseButton.LeftButton)
+    assert s.window.status_label.text() == "⚠ No network for over 24 h"
+    s.app.set_sync_offline(False)
+    qtbot.waitUntil(lambda: not s.window.status_label.isVisible(), timeout=3000)
+
+
 def test_out_of_service_states_the_reason(shell: tuple[Shell, ManualClock]) -> None:
     s, _ = shell
     s.app.set_unavailable("camera", "oos.device", device="camera", detail="no signal")
