@@ -45,7 +45,7 @@ register(
             "counter with your ID card.",
         ),
         "pickup.elsewhere.machine": (
-            "您的证件存放在领证机 {machines}，请到该机凭身份证领取。",
+            "您的证件存放在领证机 {machines_zh}，请到该机凭身份证领取。",
             "Your document is in pickup machine {machines}. Collect it there with your ID card.",
         ),
         "pickup.elsewhere.counter": (
@@ -53,12 +53,12 @@ register(
             "Your document is kept at the service counter. Collect it there with your ID card.",
         ),
         "pickup.elsewhere.both": (
-            "您的证件存放在领证机 {machines} 和服务窗口，请凭身份证前往领取。",
+            "您的证件存放在领证机 {machines_zh} 和服务窗口，请凭身份证前往领取。",
             "Your documents are in pickup machine {machines} and at the service counter. "
             "Collect them there with your ID card.",
         ),
         "pickup.done.elsewhere.machine": (
-            "请取走领取凭条。您另有证件在领证机 {machines}，请到该机领取。",
+            "请取走领取凭条。您另有证件在领证机 {machines_zh}，请到该机领取。",
             "Take your receipt. Another document of yours is in pickup machine {machines}: "
             "collect it there.",
         ),
@@ -68,7 +68,7 @@ register(
             "collect it there with your ID card.",
         ),
         "pickup.done.elsewhere.both": (
-            "请取走领取凭条。您另有证件在领证机 {machines} 和服务窗口，请前往领取。",
+            "请取走领取凭条。您另有证件在领证机 {machines_zh} 和服务窗口，请前往领取。",
             "Take your receipt. Other documents of yours are in pickup machine {machines} and "
             "at the service counter: collect them there.",
         ),
@@ -156,7 +156,11 @@ def elsewhere_body(ctx: Context, prefix: str) -> tuple[str, dict[str, Any]] | No
     if not (machines or counter):
         return None
     where = "both" if machines and counter else "machine" if machines else "counter"
-    return f"{prefix}.{where}", {"machines": ", ".join(machines)}
+    # Each language lists machines its own way; a template uses its own placeholder.
+    return f"{prefix}.{where}", {
+        "machines": ", ".join(machines),
+        "machines_zh": "、".join(machines),
+    }
 
 
 def _lookup(ctx: Context, event: Event) -> list[Command]:

@@ -183,7 +183,8 @@ def test_documents_held_elsewhere_are_named_not_offered() -> None:
     for elsewhere, body, machines in cases:
         r = _looked_up({"documents": [], "elsewhere": elsewhere})
         assert r.state == "pickup_none" and r.data["body"] == body
-        assert r.data["values"] == {"machines": machines}
+        assert r.data["values"]["machines"] == machines
+        assert r.data["values"]["machines_zh"] == machines.replace(", ", "、")
         assert not r["pickup"].calls
     # Staff must check one first: the counter message wins, they know where the rest is.
     r = _looked_up({"documents": [], "withheld": 1, "elsewhere": cases[0][0]})
