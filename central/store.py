@@ -300,6 +300,11 @@ class CentralStore:
                 return {"key": key, "status": 422, "error": "key reused with different content"}
             tally["replays"] += 1
             return {**_stored_response(key, *row[1:]), "replayed": True}
+        problem = self._refusal(item)
+        if problem:
+            failed_streams.add(stream)
+            tally["rejected"] += 1
+            return {"key": key, "status": 422, "error": problem}
         for a in item["attachments"]:
             up = self._conn.execute(
                 "SELECT sha256, length, completed_at FROM uploads WHERE id=?", (a["upload"],)
@@ -351,6 +356,26 @@ class CentralStore:
         item.setdefault("attachments", atts)
         return None
 
+    def _refusal(self, item: dict[str, Any]) -> str | None:
+        """Why central refuses a well-formed entry for good (the kiosk dead-letters it, so
+        staff see it in ``kiosk queue list``), or None."""
+        payload = item["payload"]
+        if item["kind"] not in ("pickup.loaded", "pickup.unloaded"):
+            return None
+        number = payload.get("document_no")
+        if item["kind"] == "pickup.loaded" and not (
+            isinstance(payload.get("slot"), str) and payload["slot"]
+        ):
+            return "a loaded document needs its slot"
+        row = self._conn.execute(
+            "SELECT handed_over_at FROM documents WHERE document_no=?", (str(number),)
+        ).fetchone()
+        if row is None:
+            return f"no finished document {str(number)[:40]}"
+        if row[0] is not None:
+            return f"document {number} was already handed over"
+        return None
+
     def _effects(self, kiosk_id: str, item: dict[str, Any]) -> None:
         """Business effects of delivered kiosk transactions."""
         payload = item["payload"]
@@ -372,6 +397,17 @@ class CentralStore:
                 "UPDATE documents SET handed_over_at=? WHERE document_no=? "
                 "AND handed_over_at IS NULL",
                 (time.time(), payload["document_no"]),
+            )
+        elif item["kind"] == "pickup.loaded":
+            self._conn.execute(
+                "UPDATE documents SET kiosk_id=?, slot=? WHERE document_no=?",
+                (kiosk_id, payload["slot"], payload["document_no"]),
+            )
+        elif item["kind"] == "pickup.unloaded":
+            # To the counter, unless another machine has loaded it since.
+            self._conn.execute(
+                "UPDATE documents SET kiosk_id=NULL WHERE document_no=? AND kiosk_id=?",
+                (payload["document_no"], kiosk_id),
             )
 
     def idempotent(

@@ -191,6 +191,18 @@ class PickupService:
             journal_id = tx.journal_begin(RELEASE, document_no)
             tx.journal_complete(journal_id, "released")
 
+    def loaded(self, document_no: str, slot: str) -> str:
+        """Staff put a finished document into this machine's storage at ``slot``: central
+        learns it through the outbox (in order with the document's handover) and from then
+        on offers it here. Returns the entry's key."""
+        payload = {"document_no": document_no, "slot": slot}
+        return self.outbox.put("pickup.loaded", payload, stream=_stream(document_no))
+
+    def unloaded(self, document_no: str) -> str:
+        """Staff took a document out of this machine (to the counter)."""
+        payload = {"document_no": document_no}
+        return self.outbox.put("pickup.unloaded", payload, stream=_stream(document_no))
+
 
 def pickup_service_for(
     config: KioskConfig, hub: DeviceHub, outbox: Outbox, post: Post

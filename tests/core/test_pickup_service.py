@@ -197,3 +197,54 @@ def test_staff_list_and_release_withheld_documents(
     capsys.readouterr()
     assert main(["pickup", "withheld", "--config", str(config), "--json"]) == 0
     assert [d["document_no"] for d in json.loads(capsys.readouterr().out)] == [DOC["document_no"]]
+
+
+def test_staff_load_and_unload_tell_central_where_a_document_is(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Through the outbox to a real central on loopback: after ``load`` this machine offers
+    the document at its slot; after ``unload`` it waits at the counter; an unknown number is
+    refused and dead-lettered, so staff see it in ``kiosk queue list``."""
+    from datetime import date
+
+    from central.server import start_in_thread
+    from central.store import make_id_number
+    from kiosk.backend import data_path, open_sync_worker
+    from kiosk.cli import main
+    from kiosk.config import load_config
+    from offline_queue.auth import load_or_create_secret
+
+    config_file = tmp_path / "pickup.toml"
+    config_file.write_text(
+        f'[kiosk]\nid = "{KIOSK}"\nterminal = "pickup"\ndata_dir = "{tmp_path}"\n',
+        encoding="utf-8",
+    )
+    config = load_config(config_file)
+    secret = load_or_create_secret(data_path(config, "central.secret"))
+    zhou = make_id_number("440307", "19920420", "567")  # her permit is seeded in SZ-FT-K02
+    central = start_in_thread(
+        tmp_path / "central.sqlite", kiosk_secrets={KIOSK: secret}, today=lambda: date(2026, 11, 27)
+    )
+    worker = open_sync_worker(config, central.url)
+    try:
+        [elsewhere] = central.store.documents_ready(zhou, KIOSK)["elsewhere"]
+        assert elsewhere["kiosk_id"] == "SZ-FT-K02"
+        number = "D202611270003"
+        args = ["--config", str(config_file)]
+        assert main(["pickup", "load", number, "--slot", "C09", *args]) == 0
+        assert main(["pickup", "load", "D-NOT-FINISHED", "--slot", "C10", *args]) == 0
+        assert worker.drain(max_seconds=10) == 1
+        [doc] = central.store.documents_ready(zhou, KIOSK)["documents"]
+        assert (doc["document_no"], doc["slot"]) == (number, "C09")
+        [dead] = worker.outbox.entries("dead")
+        assert dead.kind == "pickup.loaded" and "no finished document" in (dead.last_error or "")
+
+        assert main(["pickup", "unload", number, *args]) == 0
+        assert worker.drain(max_seconds=10) == 1
+        ready = central.store.documents_ready(zhou, KIOSK)
+        assert ready == {"documents": [], "elsewhere": [{"kiosk_id": None, "count": 1}]}
+        assert "queued for central" in capsys.readouterr().out
+    finally:
+        worker.transport.close()
+        worker.outbox.close()
+        central.stop()
