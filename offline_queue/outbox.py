@@ -457,28 +457,42 @@ class Outbox:
             if self._in_tx:
                 yield
                 return
-            with self._write_turn():
-                self._conn.execute("BEGIN IMMEDIATE")
-                self._in_tx = True
-                try:
-                    yield
-                    self._conn.execute("COMMIT")
-                except BaseException:
-                    self._rollback()
-                    raise
-                finally:
-                    self._in_tx = False
+            self._begin()
+            done = False
+            try:
+                yield
+                done = True
+            finally:
+                self._end(commit=done)
 
-    @contextmanager
-    def _write_turn(self) -> Iterator[None]:
+    def _begin(self) -> None:
+        """This process's write turn for the file, then BEGIN IMMEDIATE (under ``_lock``)."""
         try:
             self._writers.acquire(self._busy_timeout_s)
         except WriterTimeout as exc:
             # The same failure SQLite's busy timeout would report, so callers map it alike.
             raise sqlite3.OperationalError(f"database is locked: {exc}") from exc
         try:
-            yield
+            self._conn.execute("BEGIN IMMEDIATE")
+        except BaseException:
+            self._writers.release()
+            raise
+        self._in_tx = True
+
+    def _end(self, *, commit: bool) -> None:
+        """COMMIT (a failed one is rolled back and raised) or ROLLBACK, then give up the
+        write turn."""
+        try:
+            if commit:
+                try:
+                    self._conn.execute("COMMIT")
+                except BaseException:
+                    self._rollback()
+                    raise
+            else:
+                self._rollback()
         finally:
+            self._in_tx = False
             self._writers.release()
 
     def _rollback(self) -> None:
@@ -502,15 +516,9 @@ class Outbox:
         if not (self._accepting and self._short_of_room() is None) and not self._probe():
             raise OutboxFull("the outbox is full; not accepting transactions")
         try:
-            self._writers.acquire(self._busy_timeout_s)
-        except WriterTimeout as exc:
-            raise OutboxUnavailable(f"outbox write failed: database is locked: {exc}") from exc
-        try:
-            self._conn.execute("BEGIN IMMEDIATE")
+            self._begin()
         except sqlite3.Error as exc:
-            self._writers.release()
             raise self._write_failed(exc) from exc
-        self._in_tx = True
         self._current = OutboxTransaction(self)
         return self._current
 
@@ -520,19 +528,14 @@ class Outbox:
         tx, self._current = self._current, None
         assert tx is not None
         try:
-            if exc is None:
-                try:
-                    self._conn.execute("COMMIT")
-                    return
-                except sqlite3.Error as commit_exc:
-                    exc = commit_exc
-            self._rollback()
-            self._discard_files(tx.written_files)
-            if isinstance(exc, (sqlite3.Error, OSError)) and not isinstance(exc, QueueError):
-                raise self._write_failed(exc) from exc
-        finally:
-            self._in_tx = False
-            self._writers.release()
+            self._end(commit=exc is None)
+        except sqlite3.Error as commit_exc:
+            exc = commit_exc
+        if exc is None:
+            return
+        self._discard_files(tx.written_files)
+        if isinstance(exc, (sqlite3.Error, OSError)) and not isinstance(exc, QueueError):
+            raise self._write_failed(exc) from exc
 
     def _write_failed(self, exc: sqlite3.Error | OSError) -> QueueError:
         if _is_full(exc):
@@ -1095,14 +1098,13 @@ class Outbox:
                 return False
             # A trial write that is rolled back: the only reliable test of whether SQLite can
             # still allocate pages (free space inside pages is invisible to page counts).
-            with self._write_turn():
-                self._conn.execute("BEGIN IMMEDIATE")
-                try:
-                    self._conn.execute(
-                        "INSERT INTO meta VALUES ('_probe', ?)", (b"\0" * self.reserve_bytes,)
-                    )
-                finally:
-                    self._conn.execute("ROLLBACK")
+            self._begin()
+            try:
+                self._conn.execute(
+                    "INSERT INTO meta VALUES ('_probe', ?)", (b"\0" * self.reserve_bytes,)
+                )
+            finally:
+                self._end(commit=False)
         except (sqlite3.Error, OSError) as exc:
             self._reason = ("full: " if _is_full(exc) else "unavailable: ") + str(exc)
             self._accepting = False
