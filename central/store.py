@@ -358,7 +358,8 @@ class CentralStore:
 
     def _refusal(self, item: dict[str, Any]) -> str | None:
         """Why central refuses a well-formed entry for good (the kiosk dead-letters it, so
-        staff see it in ``kiosk queue list``), or None."""
+        staff see it in ``kiosk queue list``), or None. The reason names no document number:
+        the kiosk keeps it in clear beside the entry's key."""
         payload = item["payload"]
         if item["kind"] not in ("pickup.loaded", "pickup.unloaded"):
             return None
@@ -371,9 +372,9 @@ class CentralStore:
             "SELECT handed_over_at FROM documents WHERE document_no=?", (str(number),)
         ).fetchone()
         if row is None:
-            return f"no finished document {str(number)[:40]}"
+            return "no finished document has this number"
         if row[0] is not None:
-            return f"document {number} was already handed over"
+            return "this document was already handed over"
         return None
 
     def _effects(self, kiosk_id: str, item: dict[str, Any]) -> None:
