@@ -174,11 +174,6 @@ class KioskApp:
             return "app.offline_long", {"hours": f"{self.config.queue.offline_warn_h:g}"}
         return None
 
-    def pending_alerts(self) -> list[dict[str, Any]]:
-        """Any thread: the staff alerts central has not stored yet, oldest first."""
-        with self._alerts_lock:
-            return list(self._alerts)
-
     def heartbeat(self) -> dict[str, Any]:
         """Any thread: what central's monitoring gets besides queue counts. Alerts stay
         listed until ``heartbeat_delivered`` confirms them (offline, they wait here)."""

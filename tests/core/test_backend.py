@@ -121,21 +121,21 @@ def test_staff_alerts_reach_central_once_after_failed_heartbeats(tmp_path: Path)
         sync.heartbeat_extra = app.heartbeat
         sync.heartbeat_delivered = app.heartbeat_delivered
         app.staff_alert("printer.paper_out", "receipt paper is out")
-        [raised] = app.pending_alerts()
+        [raised] = app.heartbeat()["alerts"]
 
         central.faults.set(FaultPlan(rates={"error": 1.0}, paths=("/v1/heartbeat",)))
         assert not sync.heartbeat(app.heartbeat())  # 503: nothing stored, the alert waits
         assert central.store.alerts() == []
-        assert app.pending_alerts() == [raised]
+        assert app.heartbeat()["alerts"] == [raised]
 
         # Stored, but the answer is lost: the kiosk cannot know, so it sends the alert again.
         central.faults.set(FaultPlan(once={"reset": 1}, paths=("/v1/heartbeat",)))
         assert not sync.heartbeat(app.heartbeat())
-        assert app.pending_alerts() == [raised]
+        assert app.heartbeat()["alerts"] == [raised]
 
         central.faults.set(FaultPlan())
         assert sync.heartbeat(app.heartbeat())
-        assert app.pending_alerts() == []
+        assert app.heartbeat()["alerts"] == []
         [stored] = central.store.alerts("BK-TEST")
         assert (stored["id"], stored["code"]) == (raised["id"], "printer.paper_out")
         assert central.store.stats()["alerts"] == 1
