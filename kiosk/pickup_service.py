@@ -151,11 +151,8 @@ class PickupService:
 
     @staticmethod
     def _withheld(tx: OutboxTransaction, document_no: str) -> bool:
-        row = tx.execute(
-            "SELECT action FROM journal WHERE ref=? AND action IN (?, ?) ORDER BY id DESC LIMIT 1",
-            (document_no, DISPENSE, RELEASE),
-        ).fetchone()
-        return row is not None and row[0] == DISPENSE
+        last = tx.journal_last(document_no, (DISPENSE, RELEASE))
+        return last is not None and last.action == DISPENSE
 
     def withheld(self, document_no: str) -> bool:
         """True when the document must not be offered (handed over, captured, uncertain)."""
@@ -165,13 +162,8 @@ class PickupService:
     def withheld_documents(self) -> list[tuple[str, str | None]]:
         """Every withheld document with the outcome of its last dispense (staff view)."""
         with self.outbox.transaction() as tx:
-            rows = tx.execute(
-                "SELECT ref, action, outcome FROM journal j WHERE action IN (?, ?) AND id = "
-                "(SELECT MAX(id) FROM journal k WHERE k.ref = j.ref AND k.action IN (?, ?)) "
-                "ORDER BY id",
-                (DISPENSE, RELEASE, DISPENSE, RELEASE),
-            ).fetchall()
-        return [(str(r[0]), r[2]) for r in rows if r[1] == DISPENSE]
+            latest = tx.journal_latest((DISPENSE, RELEASE))
+        return [(e.ref, e.outcome) for e in latest if e.action == DISPENSE]
 
     def recover(self) -> list[str]:
         """At start-up: every dispense begun but never completed becomes ``uncertain`` (the

@@ -67,11 +67,15 @@ _SQLITE_FULL = 13
 # 3: a lease is a row in ``leases`` instead of state/lease columns of the entry: a claim
 # writes a few small pages instead of rewriting every leased entry (about 1 KiB each) twice.
 # An entry is in flight while it is 'pending' and has a lease row.
-_SCHEMA_VERSION = 3
+# 4: a journal ref (a document number) is stored as a keyed pseudonym, which lookups compare,
+# and sealed (AES-GCM) in ``ref_sealed``, which staff views and recovery read: no document
+# number in clear at rest. Version-3 code must not open the file: it would read pseudonyms.
+_SCHEMA_VERSION = 4
 _KEY_FLOOR = "outbox.key"
 # The condition of the partial index ``entries_open``, spelled exactly as there: SQLite uses a
 # partial index only for a query whose WHERE contains that very term.
 _OPEN = "state IN ('pending','inflight','dead')"
+_JOURNAL_COLUMNS = "id, action, ref, ref_sealed, started_at, completed_at, outcome"
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (name TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -120,13 +124,16 @@ CREATE TABLE IF NOT EXISTS attachments (
     upload_url TEXT,
     PRIMARY KEY (entry_key, position)
 );
+-- ref: the keyed pseudonym of the action's reference (schema 4); ref_sealed: the reference
+-- itself, sealed with the pseudonym as associated data.
 CREATE TABLE IF NOT EXISTS journal (
     id INTEGER PRIMARY KEY AUTOINCREMENT,
     action TEXT NOT NULL,
     ref TEXT NOT NULL,
     started_at REAL NOT NULL,
     completed_at REAL,
-    outcome TEXT
+    outcome TEXT,
+    ref_sealed BLOB
 );
 CREATE INDEX IF NOT EXISTS journal_open ON journal (id) WHERE completed_at IS NULL;
 """
@@ -275,6 +282,14 @@ class OutboxTransaction:
     def journal_complete(self, journal_id: int, outcome: str) -> None:
         self._outbox._journal_complete(journal_id, outcome)
 
+    def journal_last(self, ref: str, actions: Sequence[str]) -> JournalEntry | None:
+        """The newest journal entry for ``ref`` among ``actions``, or None."""
+        return self._outbox._journal_last(ref, actions)
+
+    def journal_latest(self, actions: Sequence[str]) -> list[JournalEntry]:
+        """For every reference, its newest journal entry among ``actions``, oldest first."""
+        return self._outbox._journal_latest(actions)
+
     def next_sequence(self, name: str) -> int:
         return self._outbox._next(name)
 
@@ -392,18 +407,7 @@ class Outbox:
                 f"BEGIN IMMEDIATE;{_SCHEMA}PRAGMA user_version={_SCHEMA_VERSION};COMMIT;"
             )
         elif version < _SCHEMA_VERSION:
-            # 1 -> 2: same tables; the version-1 key counter ('outbox.key', the last number
-            # handed out) becomes the floor of seq-numbered keys as it stands.
-            # 2 -> 3: leases move to their own table, unexpired or not, so a worker that
-            # still holds one keeps it. One transaction: a crash leaves the old version.
-            self._conn.executescript(
-                f"BEGIN IMMEDIATE;{_SCHEMA}"
-                "INSERT INTO leases SELECT seq, COALESCE(lease_token, ''), "
-                "COALESCE(lease_until, 0) FROM entries WHERE state='inflight';"
-                "UPDATE entries SET state='pending', lease_token=NULL, lease_until=NULL "
-                "WHERE state='inflight';"
-                f"PRAGMA user_version={_SCHEMA_VERSION};COMMIT;"
-            )
+            self._upgrade()
             log.info(
                 "outbox %s upgraded from schema %d to %d", self.path.name, version, _SCHEMA_VERSION
             )
@@ -416,6 +420,45 @@ class Outbox:
             )
             row = self._conn.execute("SELECT value FROM meta WHERE name='epoch'").fetchone()
         return str(row[0])
+
+    def _upgrade(self) -> None:
+        """Bring an older file to this schema in one transaction: a crash leaves the old
+        version. Every step is idempotent, as another process may have upgraded meanwhile.
+
+        1 -> 2: same tables; the version-1 key counter ('outbox.key', the last number handed
+        out) becomes the floor of seq-numbered keys as it stands.
+        2 -> 3: leases move to their own table, unexpired or not, so a worker that still
+        holds one keeps it.
+        3 -> 4: journal references in clear become pseudonym + sealed reference."""
+        c = self._conn
+        # No COMMIT in the script: the transaction stays open for the steps in Python.
+        c.executescript(
+            f"BEGIN IMMEDIATE;{_SCHEMA}"
+            "INSERT OR IGNORE INTO leases SELECT seq, COALESCE(lease_token, ''), "
+            "COALESCE(lease_until, 0) FROM entries WHERE state='inflight';"
+            "UPDATE entries SET state='pending', lease_token=NULL, lease_until=NULL "
+            "WHERE state='inflight';"
+        )
+        try:
+            columns = {r[1] for r in c.execute("PRAGMA table_info(journal)")}
+            if "ref_sealed" not in columns:
+                c.execute("ALTER TABLE journal ADD COLUMN ref_sealed BLOB")
+            rows = c.execute("SELECT id, ref FROM journal WHERE ref_sealed IS NULL").fetchall()
+            c.executemany(
+                "UPDATE journal SET ref=?, ref_sealed=? WHERE id=?",
+                [(*self._journal_ref(ref), journal_id) for journal_id, ref in rows],
+            )
+            c.execute(f"PRAGMA user_version={_SCHEMA_VERSION}")
+            c.execute("COMMIT")
+        except BaseException:
+            self._rollback()
+            raise
+        if rows:
+            # The pages that held the numbers in clear are still in the log: copy the new
+            # ones over them in the database file and empty the log.
+            busy = c.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()[0]
+            if busy:
+                log.warning("outbox %s: log not emptied after upgrade (busy)", self.path.name)
 
     def _recover(self) -> None:
         """Start-up recovery: expired leases back to pending, orphan attachment files removed
@@ -673,20 +716,53 @@ class Outbox:
         """Actions begun but never completed (the kiosk crashed in between): resolve at start."""
         with self._lock:
             rows = self._conn.execute(
-                "SELECT id, action, ref, started_at, completed_at, outcome FROM journal "
-                "WHERE completed_at IS NULL ORDER BY id"
+                f"SELECT {_JOURNAL_COLUMNS} FROM journal WHERE completed_at IS NULL ORDER BY id"
             ).fetchall()
-        return [JournalEntry(*r) for r in rows]
+        return [self._journal_entry(r) for r in rows]
 
     def journal(self, journal_id: int) -> JournalEntry:
         with self._lock:
             row = self._conn.execute(
-                "SELECT id, action, ref, started_at, completed_at, outcome FROM journal WHERE id=?",
-                (journal_id,),
+                f"SELECT {_JOURNAL_COLUMNS} FROM journal WHERE id=?", (journal_id,)
             ).fetchone()
         if row is None:
             raise UnknownEntry(f"no journal entry {journal_id}")
-        return JournalEntry(*row)
+        return self._journal_entry(row)
+
+    def _journal_last(self, ref: str, actions: Sequence[str]) -> JournalEntry | None:
+        """The newest entry for ``ref`` among ``actions`` (under ``_lock``)."""
+        marks = ",".join("?" * len(actions))
+        row = self._conn.execute(
+            f"SELECT {_JOURNAL_COLUMNS} FROM journal WHERE ref=? AND action IN ({marks}) "
+            "ORDER BY id DESC LIMIT 1",
+            (self._journal_ref(ref)[0], *actions),
+        ).fetchone()
+        return None if row is None else self._journal_entry(row)
+
+    def _journal_latest(self, actions: Sequence[str]) -> list[JournalEntry]:
+        """For every reference, its newest entry among ``actions``, oldest first."""
+        marks = ",".join("?" * len(actions))
+        rows = self._conn.execute(
+            f"SELECT {_JOURNAL_COLUMNS} FROM journal j WHERE id = (SELECT MAX(id) FROM journal k "
+            f"WHERE k.ref = j.ref AND k.action IN ({marks})) ORDER BY id",
+            tuple(actions),
+        ).fetchall()
+        return [self._journal_entry(r) for r in rows]
+
+    def _journal_ref(self, ref: str) -> tuple[str, bytes]:
+        """(pseudonym, sealed reference): what the journal stores for ``ref``."""
+        pseudonym = self._sealer.pseudonym("journal:" + ref)
+        return pseudonym, self._sealer.seal(ref.encode(), pseudonym)
+
+    def _journal_entry(self, row: Sequence[Any]) -> JournalEntry:
+        journal_id, action, pseudonym, sealed, started, completed, outcome = row
+        try:
+            ref = self._sealer.open(sealed, pseudonym).decode()
+        except (TypeError, ValueError):
+            # Damaged or sealed with another key: the entry still counts, its number is lost.
+            log.error("journal entry %d: reference cannot be read", journal_id)
+            ref = "?"
+        return JournalEntry(journal_id, action, ref, started, completed, outcome)
 
     def next_sequence(self, name: str) -> int:
         """Next value of a durable counter (1, 2, ...): committed before it is returned, so a
@@ -696,8 +772,8 @@ class Outbox:
 
     def _journal_begin(self, action: str, ref: str) -> int:
         cur = self._conn.execute(
-            "INSERT INTO journal (action, ref, started_at) VALUES (?, ?, ?)",
-            (action, ref, self._now()),
+            "INSERT INTO journal (action, ref, ref_sealed, started_at) VALUES (?, ?, ?, ?)",
+            (action, *self._journal_ref(ref), self._now()),
         )
         return int(cur.lastrowid or 0)
 

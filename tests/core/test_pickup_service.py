@@ -100,6 +100,8 @@ def test_the_citizens_id_number_goes_into_the_encrypted_record(rig: Rig) -> None
     files = [rig.outbox.path, Path(f"{rig.outbox.path}-wal")]
     at_rest = b"".join(f.read_bytes() for f in files if f.exists())
     assert card.id_number.encode() not in at_rest
+    # The journal of the dispense names the document by pseudonym only.
+    assert str(DOC["document_no"]).encode() not in at_rest
 
 
 def test_not_taken_is_captured_and_recorded_as_retained(rig: Rig) -> None:

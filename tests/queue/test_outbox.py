@@ -129,7 +129,7 @@ def test_schema_1_database_with_pending_entries_opens_and_keeps_keys_unique(
         )
         box._conn.execute("INSERT INTO sequences VALUES ('outbox.key', 7)")
     with Outbox(path, kiosk_id=KIOSK, clock=clock) as box:
-        assert box._conn.execute("PRAGMA user_version").fetchone()[0] == 3
+        assert box._conn.execute("PRAGMA user_version").fetchone()[0] == 4
         new = box.put("renewal.issued", {"n": 1})
         assert _number(new) == 8
         [old, _] = box.claim(10, lease_s=30)
@@ -152,7 +152,7 @@ def test_schema_2_lease_survives_the_upgrade(tmp_path: Path, clock: ManualClock)
             (until, leased),
         )
     with Outbox(path, kiosk_id=KIOSK, clock=clock) as box:
-        assert box._conn.execute("PRAGMA user_version").fetchone()[0] == 3
+        assert box._conn.execute("PRAGMA user_version").fetchone()[0] == 4
         assert box.entry(leased).state == "inflight"
         assert box.counts().inflight == 1
         assert box.claim(10, lease_s=30) == []  # the lease blocks its stream
@@ -160,11 +160,74 @@ def test_schema_2_lease_survives_the_upgrade(tmp_path: Path, clock: ManualClock)
         assert [e.key for e in box.claim(10, lease_s=30)] == [leased, later]
 
 
+def _at_rest(box: Outbox) -> bytes:
+    files = [box.path, Path(f"{box.path}-wal")]
+    return b"".join(f.read_bytes() for f in files if f.exists())
+
+
+def test_journal_keeps_no_document_number_in_clear(outbox: Outbox) -> None:
+    """A journal reference is a document number: stored as a pseudonym (which lookups
+    compare) and sealed (which staff views read)."""
+    begun = outbox.journal_begin("dispense", "C12345678")
+    outbox.journal_complete(begun, "taken")
+    outbox.journal_begin("dispense", "C87654321")
+    assert [e.ref for e in outbox.unfinished()] == ["C87654321"]
+    assert outbox.journal(begun).ref == "C12345678"
+    with outbox.transaction() as tx:
+        last = tx.journal_last("C12345678", ("dispense", "release"))
+        assert last is not None and (last.id, last.outcome) == (begun, "taken")
+        assert tx.journal_last("C00000000", ("dispense",)) is None
+        release = tx.journal_begin("release", "C12345678")
+        assert [(e.ref, e.action) for e in tx.journal_latest(("dispense", "release"))] == [
+            ("C87654321", "dispense"),
+            ("C12345678", "release"),
+        ]
+        last = tx.journal_last("C12345678", ("dispense", "release"))
+        assert last is not None and last.id == release
+    at_rest = _at_rest(outbox)
+    assert b"C12345678" not in at_rest and b"C87654321" not in at_rest
+
+
+def test_journal_entry_with_a_damaged_reference_still_counts(outbox: Outbox) -> None:
+    begun = outbox.journal_begin("dispense", "C12345678")
+    outbox._conn.execute("UPDATE journal SET ref_sealed=x'00' WHERE id=?", (begun,))
+    [entry] = outbox.unfinished()
+    assert (entry.id, entry.ref) == (begun, "?")
+
+
+def test_schema_3_journal_numbers_are_sealed_by_the_upgrade(
+    tmp_path: Path, clock: ManualClock
+) -> None:
+    """Version 3 kept journal references in clear: the upgrade seals them, lookups still
+    find them, and no copy in clear is left in the database file or its log."""
+    path = tmp_path / "o.sqlite"
+    with Outbox(path, kiosk_id=KIOSK, clock=clock) as box:
+        done = box.journal_begin("dispense", "X")
+        box.journal_complete(done, "taken")
+        open_id = box.journal_begin("dispense", "Y")
+        box._conn.executescript(
+            "BEGIN IMMEDIATE;"
+            f"UPDATE journal SET ref='C12345678' WHERE id={done};"
+            f"UPDATE journal SET ref='C87654321' WHERE id={open_id};"
+            "ALTER TABLE journal DROP COLUMN ref_sealed; PRAGMA user_version=3; COMMIT;"
+        )
+        assert b"C12345678" in _at_rest(box)
+    with Outbox(path, kiosk_id=KIOSK, clock=clock) as box:
+        assert box._conn.execute("PRAGMA user_version").fetchone()[0] == 4
+        [entry] = box.unfinished()
+        assert (entry.id, entry.ref) == (open_id, "C87654321")
+        with box.transaction() as tx:
+            last = tx.journal_last("C12345678", ("dispense",))
+            assert last is not None and last.id == done
+        at_rest = _at_rest(box)
+        assert b"C12345678" not in at_rest and b"C87654321" not in at_rest
+
+
 def test_database_of_a_newer_schema_is_refused(tmp_path: Path) -> None:
     path = tmp_path / "o.sqlite"
     Outbox(path, kiosk_id=KIOSK).close()
     with sqlite3.connect(path) as conn:
-        conn.execute("PRAGMA user_version=4")
+        conn.execute("PRAGMA user_version=5")
     conn.close()
     with pytest.raises(OutboxUnavailable):
         Outbox(path, kiosk_id=KIOSK)
