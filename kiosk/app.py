@@ -7,12 +7,10 @@ Qt-free. The UI (or a test) supplies the clock, the scheduler and the dispatcher
 from __future__ import annotations
 
 import logging
-import threading
-import uuid
-from collections import deque
 from collections.abc import Callable
 from typing import Any
 
+from kiosk.alerts import StaffAlerts
 from kiosk.clock import Clock, Scheduler
 from kiosk.config import KioskConfig
 from kiosk.device_service import DeviceHub
@@ -61,10 +59,8 @@ class KioskApp:
         self.devices: DeviceHub | None = None
         self.outbox: Outbox | None = None
         self._live_hooks: list[tuple[tuple[str, ...], Callable[[bool, str], None]]] = []
-        # Staff alerts until a heartbeat has delivered them to central (the newest 200).
-        self._alerts: deque[dict[str, Any]] = deque(maxlen=200)
-        self._alerts_lock = threading.Lock()
-        self._alerts_dropped = 0
+        # Staff alerts until a heartbeat has delivered them to central (kept in the outbox).
+        self.alerts = StaffAlerts()
         self._sync_offline = False
         self.runner.on_alert(self._remember_alert)
 
@@ -149,19 +145,13 @@ class KioskApp:
 
         self.runner.dispatcher.post(apply)
 
+    def use_outbox(self, outbox: Outbox) -> None:
+        """The outbox the flows write to; staff alerts are kept in it across restarts."""
+        self.outbox = outbox
+        self.alerts.use_outbox(outbox)
+
     def _remember_alert(self, alert: Alert) -> None:
-        with self._alerts_lock:
-            if len(self._alerts) == self._alerts.maxlen:
-                self._alerts_dropped += 1  # a long time offline: the oldest gives way
-            self._alerts.append(
-                {
-                    # Central stores each alert once by this id, however often it is resent.
-                    "id": uuid.uuid4().hex,
-                    "code": alert.code,
-                    "message": alert.message,
-                    "at": self.clock.now().isoformat(timespec="seconds"),
-                }
-            )
+        self.alerts.add(alert.code, alert.message, self.clock.now())
 
     def set_sync_offline(self, offline: bool) -> None:
         """Any thread: no contact with central for longer than the offline window."""
@@ -178,8 +168,7 @@ class KioskApp:
         """Any thread: what central's monitoring gets besides queue counts. Alerts stay
         listed until ``heartbeat_delivered`` confirms them (offline, they wait here)."""
         devices = self.devices.snapshot() if self.devices else {}
-        with self._alerts_lock:
-            alerts, dropped = list(self._alerts), self._alerts_dropped
+        alerts, dropped = self.alerts.pending()
         return {
             "devices": devices,
             "alerts": alerts,
@@ -189,12 +178,7 @@ class KioskApp:
 
     def heartbeat_delivered(self, sent: dict[str, Any]) -> None:
         """Any thread: central stored this heartbeat; forget the alerts it carried."""
-        ids = {a["id"] for a in sent.get("alerts", ())}
-        with self._alerts_lock:
-            kept = [a for a in self._alerts if a["id"] not in ids]
-            self._alerts.clear()
-            self._alerts.extend(kept)
-            self._alerts_dropped = max(0, self._alerts_dropped - int(sent.get("alerts_dropped", 0)))
+        self.alerts.delivered(list(sent.get("alerts", ())), int(sent.get("alerts_dropped", 0)))
 
     def staff_alert(self, code: str, message: str) -> None:
         """Any thread: something staff must know about."""

@@ -138,8 +138,13 @@ def attach_identified_services(
     withheld = None
     if config.kiosk.terminal is TerminalType.PICKUP and hub and "dispenser" in hub.slots:
         pickup = pickup_service_for(config, hub, backend.outbox, kiosk.post)
-        for document_no in pickup.recover():
-            kiosk.staff_alert("pickup.uncertain", f"interrupted dispense of {document_no}")
+        for _ in pickup.recover():
+            # No document number in an alert (it is kept in clear): staff list them with
+            # `kiosk pickup withheld`.
+            kiosk.staff_alert(
+                "pickup.uncertain",
+                "a dispense was interrupted; the document is withheld (kiosk pickup withheld)",
+            )
         kiosk.runner.add_service("pickup", pickup, hub.slots["dispenser"].executor)
         withheld = pickup.withheld
     central = CentralService(client, withheld=withheld)
@@ -174,7 +179,7 @@ def start_backend(config: KioskConfig, kiosk: KioskApp) -> Backend:
         central_url=url or config.central.url,
         on_offline=kiosk.set_sync_offline,
     )
-    kiosk.outbox = backend.outbox
+    kiosk.use_outbox(backend.outbox)
     if backend.sync is not None:
         backend.sync.heartbeat_extra = kiosk.heartbeat
         backend.sync.heartbeat_delivered = kiosk.heartbeat_delivered

@@ -184,8 +184,14 @@ def _more(ctx: Context, event: Event) -> bool:
 
 
 def _retained_alert(ctx: Context, event: Event) -> list[Command]:
-    document_no = event.data.get("document_no", "")
-    return [Alert("pickup.retained", f"document {document_no} not taken: in the capture bin")]
+    # No document number in an alert (it is kept in clear): the pickup.retained record
+    # names it, and staff list withheld documents with `kiosk pickup withheld`.
+    return [
+        Alert(
+            "pickup.retained",
+            "a document was not taken and is in the capture bin (kiosk pickup withheld)",
+        )
+    ]
 
 
 def _failed_alert(ctx: Context, event: Event) -> list[Command]:

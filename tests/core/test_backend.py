@@ -58,6 +58,7 @@ def app_and_backend(
         max_db_bytes=max_db_bytes,
         min_free_disk_bytes=0,
     )
+    app.use_outbox(outbox)
     # By default central is unreachable (nothing listens on this loopback port).
     transport = CentralTransport(central_url, kiosk_id="BK-TEST", secret=SECRET, timeout_s=0.5)
     sync = SyncWorker(outbox, transport, clock=wall, settings=SyncSettings(offline_window_s=3600.0))

@@ -15,6 +15,7 @@ from PySide6.QtGui import QContextMenuEvent, QKeyEvent, QMouseEvent
 from PySide6.QtWidgets import QApplication, QPushButton
 from pytestqt.qtbot import QtBot
 
+from central.store import CentralStore
 from kiosk.clock import ManualClock
 from kiosk.config import parse_config
 from kiosk.i18n import MESSAGES
@@ -256,8 +257,17 @@ def test_pickup_start_up_recovers_an_interrupted_dispense(
         finally:
             shell.stop()
     assert any("staff alert pickup.uncertain" in r.getMessage() for r in caplog.records)
+    assert not any("D-INTERRUPTED" in r.getMessage() for r in caplog.records)
     with open_outbox(config) as outbox:
         assert not outbox.unfinished()
+        # The alert waits in the outbox for a heartbeat that reaches central, unless the
+        # embedded central already has it (the first heartbeat may come after the alert).
+        saved = json.loads(outbox.get_meta("alerts.pending") or "{}")
+        waiting = [a["code"] for a in saved["alerts"]]
+        store = CentralStore(tmp_path / "central-embedded.sqlite")
+        delivered = [a["code"] for a in store.alerts()]
+        store.close()
+        assert "pickup.uncertain" in waiting + delivered
         assert "pickup.uncertain" in [e.kind for e in outbox.entries()]
         service = PickupService(outbox, lambda: None, config.kiosk.id)  # type: ignore[arg-type,return-value]
         assert service.withheld("D-INTERRUPTED")
