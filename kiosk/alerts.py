@@ -91,6 +91,13 @@ class StaffAlerts:
             log.warning("staff alerts not saved: %s", exc)
 
 
+def saved(outbox: Outbox) -> tuple[list[dict[str, Any]], int]:
+    """The alerts kept in ``outbox`` and not yet delivered, and how many were dropped
+    (staff commands read them without a running kiosk)."""
+    stored = _load(outbox)
+    return stored.get("alerts", []), int(stored.get("dropped", 0))
+
+
 def _load(outbox: Outbox) -> dict[str, Any]:
     raw = outbox.get_meta(META_NAME)
     if not raw:

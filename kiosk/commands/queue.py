@@ -22,6 +22,7 @@ from dataclasses import asdict
 from datetime import UTC, datetime
 from pathlib import Path
 
+from kiosk import alerts
 from kiosk.backend import data_path
 from kiosk.config import ConfigError, KioskConfig, load_config
 from offline_queue.auth import load_or_create_secret
@@ -117,9 +118,16 @@ def _status(args: argparse.Namespace) -> int:
             window = ctx.config.queue.offline_warn_h * 3600 if ctx.config else 24 * 3600.0
             status = queue_status(outbox, SystemClock(), window)
             health = outbox.health()
+            waiting, dropped = alerts.saved(outbox)
     except (QueueError, ConfigError) as exc:
         return _fail(exc)
-    data = {**status.as_json(), "accepting": health.accepting, "health": health.reason}
+    data = {
+        **status.as_json(),
+        "accepting": health.accepting,
+        "health": health.reason,
+        "alerts_waiting": waiting,
+        "alerts_dropped": dropped,
+    }
     if args.json:
         print(json.dumps(data, indent=2))
         return 0
@@ -133,6 +141,12 @@ def _status(args: argparse.Namespace) -> int:
     print(f"last error       {status.last_error or '-'}")
     print(f"offline too long {'YES - warn staff' if status.offline_too_long else 'no'}")
     print(f"accepting        {'yes' if health.accepting else 'NO - ' + health.reason}")
+    codes = ", ".join(a.get("code", "?") for a in waiting)
+    print(f"staff alerts     {len(waiting)} not yet at central{f' ({codes})' if codes else ''}")
+    for a in waiting:
+        print(f"  {a.get('at', '?')}  {a.get('code', '?')}: {a.get('message', '')}")
+    if dropped:
+        print(f"  and {dropped} older ones dropped while offline")
     return 0
 
 

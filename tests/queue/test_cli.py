@@ -30,6 +30,7 @@ def test_load_status_list_drain(tmp_path: Path, capsys: pytest.CaptureFixture[st
     code, out = _run(capsys, "queue", "status", "--db", db, "--json")
     status = json.loads(out)
     assert (status["pending"], status["dead"], status["accepting"]) == (30, 0, True)
+    assert (status["alerts_waiting"], status["alerts_dropped"]) == ([], 0)
     code, out = _run(capsys, "queue", "list", "--db", db, "--limit", "5")
     assert out.count("load.synthetic") == 5 and "440304" not in out
     secret = tmp_path / "q.secret"
@@ -127,3 +128,25 @@ def test_embedded_central_for_the_demo(tmp_path: Path) -> None:
         box.close()
     finally:
         handle.stop()
+
+
+def test_status_lists_the_staff_alerts_central_has_not_got(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Staff at a machine that has been offline see what it could not tell central."""
+    from datetime import UTC, datetime
+
+    from kiosk.alerts import StaffAlerts
+    from offline_queue.outbox import Outbox
+
+    db = tmp_path / "q.sqlite"
+    with Outbox(db, kiosk_id="KIOSK-LOCAL") as outbox:
+        kept = StaffAlerts()
+        kept.use_outbox(outbox)
+        kept.add("printer.paper_out", "receipt paper is out", datetime(2026, 11, 27, tzinfo=UTC))
+    code, out = _run(capsys, "queue", "status", "--db", str(db))
+    assert code == 0
+    assert "staff alerts     1 not yet at central (printer.paper_out)" in out
+    assert "2026-11-27T00:00:00+00:00  printer.paper_out: receipt paper is out" in out
+    code, out = _run(capsys, "queue", "status", "--db", str(db), "--json")
+    assert [a["code"] for a in json.loads(out)["alerts_waiting"]] == ["printer.paper_out"]
