@@ -136,6 +136,9 @@ CREATE TABLE IF NOT EXISTS journal (
     ref_sealed BLOB
 );
 CREATE INDEX IF NOT EXISTS journal_open ON journal (id) WHERE completed_at IS NULL;
+-- "the newest entry for this document": one look-up per document offered, and the staff
+-- list of withheld documents (without it, a scan of the journal per row).
+CREATE INDEX IF NOT EXISTS journal_ref ON journal (ref, id);
 """
 
 
