@@ -5,6 +5,10 @@ heartbeat until a heartbeat carrying it is answered 200; central stores it once 
 The list is also written to the outbox database (``meta`` row ``alerts.pending``), so an
 alert raised offline, or just before the kiosk went down, still reaches staff after the
 restart. Alerts hold no personal data (no ID or document numbers), so they are not sealed.
+
+The list is written on a thread of its own, a moment after each change: an alert is raised
+on the flow (GUI) thread, which must never wait for the database (another writer's turn, a
+slow fsync).
 """
 
 from __future__ import annotations
@@ -14,10 +18,10 @@ import logging
 import threading
 import uuid
 from collections import deque
+from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime
 from typing import Any
 
-from offline_queue.errors import QueueError
 from offline_queue.outbox import Outbox
 
 log = logging.getLogger(__name__)
@@ -34,6 +38,9 @@ class StaffAlerts:
         self._dropped = 0
         self._lock = threading.Lock()
         self._outbox: Outbox | None = None
+        self._closed = False
+        # One thread, so saves run in order; each writes the list as it is by then.
+        self._saver = ThreadPoolExecutor(max_workers=1, thread_name_prefix="alerts-save")
 
     def use_outbox(self, outbox: Outbox) -> None:
         """Keep the list in ``outbox``; alerts left there by the previous run come first."""
@@ -45,7 +52,7 @@ class StaffAlerts:
             for alert in stored.get("alerts", []) + raised_before:
                 self._append(alert)
             self._dropped += int(stored.get("dropped", 0))
-            self._save()
+            self._changed()
 
     def add(self, code: str, message: str, at: datetime) -> None:
         alert = {
@@ -57,7 +64,7 @@ class StaffAlerts:
         }
         with self._lock:
             self._append(alert)
-            self._save()
+            self._changed()
 
     def pending(self) -> tuple[list[dict[str, Any]], int]:
         """(alerts not yet delivered, how many had to be dropped)."""
@@ -72,22 +79,46 @@ class StaffAlerts:
             self._alerts.clear()
             self._alerts.extend(kept)
             self._dropped = max(0, self._dropped - dropped)
-            self._save()
+            self._changed()
+
+    def flush(self, timeout_s: float = 10.0) -> None:
+        """Wait until every change so far is written (or could not be)."""
+        with self._lock:
+            if self._outbox is None or self._closed:
+                return
+            done = self._saver.submit(lambda: None)
+        done.result(timeout_s)
+
+    def close(self) -> None:
+        """Write what is left; call before the outbox closes. Later alerts are still listed
+        (and logged), not written."""
+        with self._lock:
+            self._closed = True
+        self._saver.shutdown(wait=True)  # the saves already asked for still run
+        with self._lock:
+            self._outbox = None
 
     def _append(self, alert: dict[str, Any]) -> None:
         if len(self._alerts) == self._alerts.maxlen:
             self._dropped += 1
         self._alerts.append(alert)
 
+    def _changed(self) -> None:
+        """(Under ``_lock``.) Have the list written."""
+        if self._outbox is not None and not self._closed:
+            self._saver.submit(self._save)
+
     def _save(self) -> None:
-        if self._outbox is None:
+        with self._lock:
+            outbox = self._outbox
+            value = json.dumps({"alerts": list(self._alerts), "dropped": self._dropped})
+        if outbox is None:
             return
-        value = json.dumps({"alerts": list(self._alerts), "dropped": self._dropped})
         try:
-            self._outbox.set_meta({META_NAME: value})
-        except QueueError as exc:
-            # A full or failing outbox: the alert still goes out with the next heartbeat,
-            # it is only not kept across a restart.
+            outbox.set_meta({META_NAME: value})
+        except Exception as exc:  # full, failing or already closed: nothing to retry here
+            # The alert still goes out with the next heartbeat; it is only not kept across
+            # a restart.
             log.warning("staff alerts not saved: %s", exc)
 
 

@@ -79,6 +79,7 @@ class KioskApp:
 
     def stop(self) -> None:
         self.runner.shutdown()
+        self.alerts.close()
 
     def intent(self, name: str, **data: Any) -> None:
         """A citizen's action on the screen. Every intent also counts as activity."""

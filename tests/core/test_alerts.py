@@ -3,8 +3,10 @@ restart between raising an alert and delivering it loses nothing."""
 
 from __future__ import annotations
 
+import json
 import logging
 import os
+import sqlite3
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -14,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from kiosk.alerts import META_NAME, StaffAlerts
+from kiosk.alerts import META_NAME, StaffAlerts, saved
 from offline_queue.outbox import Outbox
 
 KEY = b"k" * 32
@@ -33,6 +35,7 @@ def _kept_in(db: Path) -> Iterator[StaffAlerts]:
         alerts = StaffAlerts()
         alerts.use_outbox(outbox)
         yield alerts
+        alerts.close()
 
 
 def test_an_alert_raised_just_before_the_process_is_killed_survives(tmp_path: Path) -> None:
@@ -45,6 +48,7 @@ def test_an_alert_raised_just_before_the_process_is_killed_survives(tmp_path: Pa
         "alerts = StaffAlerts()\n"
         f"alerts.use_outbox(Outbox({str(db)!r}, kiosk_id='AL-TEST', key=b'k' * 32))\n"
         "alerts.add('citizen.help', 'help requested at menu', datetime.now(UTC))\n"
+        "alerts.flush()\n"  # written a moment after it was raised
         "os.kill(os.getpid(), signal.SIGKILL)\n"
     )
     env = dict(os.environ, PYTHONPATH=str(ROOT))
@@ -82,6 +86,7 @@ def test_alerts_raised_before_the_outbox_opens_follow_the_saved_ones(tmp_path: P
     with _outbox(db) as outbox:
         alerts.use_outbox(outbox)
         assert [a["code"] for a in alerts.pending()[0]] == ["sync.offline", "dispenser.fault"]
+        alerts.close()
     with _kept_in(db) as reopened:
         assert [a["code"] for a in reopened.pending()[0]] == ["sync.offline", "dispenser.fault"]
 
@@ -110,6 +115,7 @@ def test_unreadable_saved_alerts_are_reported_and_replaced(
         assert "unreadable" in caplog.text
         alerts.add("citizen.help", "help requested at menu", AT)
         assert [a["code"] for a in alerts.pending()[0]] == ["citizen.help"]
+        alerts.close()
 
 
 def test_a_full_outbox_keeps_the_alert_for_the_next_heartbeat(
@@ -121,5 +127,29 @@ def test_a_full_outbox_keeps_the_alert_for_the_next_heartbeat(
         outbox._conn.execute("PRAGMA query_only=ON")  # every write now fails
         with caplog.at_level(logging.WARNING):
             alerts.add("outbox.full", "disk full", AT)
+            alerts.close()
         assert "not saved" in caplog.text
         assert [a["code"] for a in alerts.pending()[0]] == ["outbox.full"]
+
+
+def test_raising_an_alert_does_not_wait_for_the_database(tmp_path: Path) -> None:
+    """Alerts are raised on the flow (GUI) thread: while another process holds the write
+    lock, the alert is listed at once and written once the lock is free."""
+    db = tmp_path / "outbox.sqlite"
+    with _outbox(db) as outbox:
+        alerts = StaffAlerts()
+        alerts.use_outbox(outbox)
+        alerts.flush()
+        other = sqlite3.connect(db, isolation_level=None)
+        other.execute("BEGIN IMMEDIATE")  # e.g. a staff command writing
+        alerts.add("citizen.help", "help requested at menu", AT)
+        assert [a["code"] for a in alerts.pending()[0]] == ["citizen.help"]
+        # Not written yet: the lock is held (read past the outbox, whose connection the
+        # waiting save holds).
+        row = other.execute("SELECT value FROM meta WHERE name=?", (META_NAME,)).fetchone()
+        assert json.loads(row[0])["alerts"] == []
+        other.execute("ROLLBACK")
+        other.close()
+        alerts.flush()
+        assert [a["code"] for a in saved(outbox)[0]] == ["citizen.help"]
+        alerts.close()

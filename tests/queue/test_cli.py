@@ -144,6 +144,7 @@ def test_status_lists_the_staff_alerts_central_has_not_got(
         kept = StaffAlerts()
         kept.use_outbox(outbox)
         kept.add("printer.paper_out", "receipt paper is out", datetime(2026, 11, 27, tzinfo=UTC))
+        kept.close()
     code, out = _run(capsys, "queue", "status", "--db", str(db))
     assert code == 0
     assert "staff alerts     1 not yet at central (printer.paper_out)" in out
