@@ -434,15 +434,15 @@ class Outbox:
         holds one keeps it.
         3 -> 4: journal references in clear become pseudonym + sealed reference."""
         c = self._conn
-        # No COMMIT in the script: the transaction stays open for the steps in Python.
-        c.executescript(
-            f"BEGIN IMMEDIATE;{_SCHEMA}"
-            "INSERT OR IGNORE INTO leases SELECT seq, COALESCE(lease_token, ''), "
-            "COALESCE(lease_until, 0) FROM entries WHERE state='inflight';"
-            "UPDATE entries SET state='pending', lease_token=NULL, lease_until=NULL "
-            "WHERE state='inflight';"
-        )
         try:
+            # No COMMIT in the script: the transaction stays open for the steps in Python.
+            c.executescript(
+                f"BEGIN IMMEDIATE;{_SCHEMA}"
+                "INSERT OR IGNORE INTO leases SELECT seq, COALESCE(lease_token, ''), "
+                "COALESCE(lease_until, 0) FROM entries WHERE state='inflight';"
+                "UPDATE entries SET state='pending', lease_token=NULL, lease_until=NULL "
+                "WHERE state='inflight';"
+            )
             columns = {r[1] for r in c.execute("PRAGMA table_info(journal)")}
             if "ref_sealed" not in columns:
                 c.execute("ALTER TABLE journal ADD COLUMN ref_sealed BLOB")
@@ -759,9 +759,10 @@ class Outbox:
 
     def _journal_entry(self, row: Sequence[Any]) -> JournalEntry:
         journal_id, action, pseudonym, sealed, started, completed, outcome = row
+        blob = sealed if isinstance(sealed, bytes) else b""
         try:
-            ref = self._sealer.open(sealed, pseudonym).decode()
-        except (TypeError, ValueError):
+            ref = self._sealer.open(blob, pseudonym).decode()
+        except ValueError:  # UnicodeDecodeError included
             # Damaged or sealed with another key: the entry still counts, its number is lost.
             log.error("journal entry %d: reference cannot be read", journal_id)
             ref = "?"

@@ -208,10 +208,11 @@ def test_journal_look_ups_use_the_reference_index(outbox: Outbox) -> None:
 
 
 def test_journal_entry_with_a_damaged_reference_still_counts(outbox: Outbox) -> None:
-    begun = outbox.journal_begin("dispense", "C12345678")
-    outbox._conn.execute("UPDATE journal SET ref_sealed=x'00' WHERE id=?", (begun,))
-    [entry] = outbox.unfinished()
-    assert (entry.id, entry.ref) == (begun, "?")
+    damaged = outbox.journal_begin("dispense", "C12345678")
+    lost = outbox.journal_begin("dispense", "C87654321")
+    outbox._conn.execute("UPDATE journal SET ref_sealed=x'00' WHERE id=?", (damaged,))
+    outbox._conn.execute("UPDATE journal SET ref_sealed=NULL WHERE id=?", (lost,))
+    assert [(e.id, e.ref) for e in outbox.unfinished()] == [(damaged, "?"), (lost, "?")]
 
 
 def test_schema_3_journal_numbers_are_sealed_by_the_upgrade(
