@@ -18,6 +18,7 @@ import logging
 import threading
 import uuid
 from collections import deque
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime
 from typing import Any
@@ -41,6 +42,9 @@ class StaffAlerts:
         self._closed = False
         # One thread, so saves run in order; each writes the list as it is by then.
         self._saver = ThreadPoolExecutor(max_workers=1, thread_name_prefix="alerts-save")
+        # Told (on the raising thread) after each new alert: the sync worker sends a
+        # heartbeat at once instead of at its regular interval.
+        self.on_added: Callable[[], None] | None = None
 
     def use_outbox(self, outbox: Outbox) -> None:
         """Keep the list in ``outbox``; alerts left there by the previous run come first."""
@@ -65,6 +69,8 @@ class StaffAlerts:
         with self._lock:
             self._append(alert)
             self._changed()
+        if self.on_added is not None:
+            self.on_added()
 
     def pending(self) -> tuple[list[dict[str, Any]], int]:
         """(alerts not yet delivered, how many had to be dropped)."""

@@ -20,6 +20,7 @@ from kiosk.flows.engine import Alert, Event, Flow
 from kiosk.flows.terminal import ATTRACT, AVAILABLE, UNAVAILABLE, build_terminal_flow
 from kiosk.runner import DirectDispatcher, Dispatcher, FlowRunner, Service, ViewState
 from offline_queue.outbox import Outbox
+from offline_queue.sync import SyncWorker
 
 log = logging.getLogger(__name__)
 
@@ -164,6 +165,13 @@ class KioskApp:
         if self._sync_offline:
             return "app.offline_long", {"hours": f"{self.config.queue.offline_warn_h:g}"}
         return None
+
+    def connect_sync(self, sync: SyncWorker) -> None:
+        """Let the sync worker's heartbeats carry the staff alerts, confirm their delivery,
+        and go out as soon as an alert is raised."""
+        sync.heartbeat_extra = self.heartbeat
+        sync.heartbeat_delivered = self.heartbeat_delivered
+        self.alerts.on_added = sync.heartbeat_soon
 
     def heartbeat(self) -> dict[str, Any]:
         """Any thread: what central's monitoring gets besides queue counts. Alerts stay

@@ -155,6 +155,7 @@ class SyncWorker:
         self._stop = threading.Event()
         self._wake = threading.Event()
         self._last_heartbeat = -1e18
+        self._heartbeat_due = False
         # What the kiosk adds to each heartbeat (device status, staff alerts); called on the
         # worker thread, so it must be thread-safe and hold no personal data.
         self.heartbeat_extra: Callable[[], dict[str, Any]] | None = None
@@ -505,6 +506,12 @@ class SyncWorker:
         self._thread = threading.Thread(target=self._run, name="outbox-sync", daemon=True)
         self._thread.start()
 
+    def heartbeat_soon(self) -> None:
+        """Send a heartbeat at the loop's next turn, not at the regular interval: a staff
+        alert was raised (a citizen asked for help). Any thread."""
+        self._heartbeat_due = True
+        self._wake.set()
+
     def wake(self) -> None:
         """Tell the worker new entries wait (call after a put; any thread)."""
         self._wake.set()
@@ -549,7 +556,8 @@ class SyncWorker:
             # measured in hours.
             self._last_status = mono
             self.check_offline()
-        if mono - self._last_heartbeat >= self.settings.heartbeat_s:
+        if self._heartbeat_due or mono - self._last_heartbeat >= self.settings.heartbeat_s:
+            self._heartbeat_due = False
             self._last_heartbeat = mono
             self.heartbeat(self.heartbeat_extra() if self.heartbeat_extra else None)
         if mono - self._last_purge >= self.settings.purge_every_s:

@@ -181,8 +181,7 @@ def start_backend(config: KioskConfig, kiosk: KioskApp) -> Backend:
     )
     kiosk.use_outbox(backend.outbox)
     if backend.sync is not None:
-        backend.sync.heartbeat_extra = kiosk.heartbeat
-        backend.sync.heartbeat_delivered = kiosk.heartbeat_delivered
+        kiosk.connect_sync(backend.sync)
     backend.start()
     return backend
 

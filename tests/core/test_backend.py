@@ -4,6 +4,7 @@ alerts wait for a heartbeat that reaches central."""
 
 from __future__ import annotations
 
+import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -119,8 +120,7 @@ def test_staff_alerts_reach_central_once_after_failed_heartbeats(tmp_path: Path)
         app, backend, _ = app_and_backend(tmp_path, central_url=central.url)
         sync = backend.sync
         assert sync is not None
-        sync.heartbeat_extra = app.heartbeat
-        sync.heartbeat_delivered = app.heartbeat_delivered
+        app.connect_sync(sync)
         app.staff_alert("printer.paper_out", "receipt paper is out")
         [raised] = app.heartbeat()["alerts"]
 
@@ -156,3 +156,31 @@ def test_alerts_kept_while_offline_are_bounded_and_the_loss_counted(tmp_path: Pa
     assert heartbeat["alerts_dropped"] == 5
     app.heartbeat_delivered(heartbeat)
     assert app.heartbeat()["alerts"] == [] and app.heartbeat()["alerts_dropped"] == 0
+
+
+def test_a_staff_alert_reaches_central_without_waiting_for_the_heartbeat_interval(
+    tmp_path: Path,
+) -> None:
+    """A citizen presses "call staff": central's monitoring has it in moments, not at the
+    next regular heartbeat (five minutes by default)."""
+    central = start_in_thread(tmp_path / "central.sqlite", kiosk_secrets={"BK-TEST": SECRET})
+    try:
+        app, backend, _ = app_and_backend(tmp_path, central_url=central.url)
+        sync = backend.sync
+        assert sync is not None and sync.settings.heartbeat_s >= 300
+        app.connect_sync(sync)
+        sync.start()
+        try:
+            deadline = time.monotonic() + 5
+            while central.store.stats()["heartbeats"] < 1 and time.monotonic() < deadline:
+                time.sleep(0.02)
+            app.call_staff()
+            while not central.store.alerts("BK-TEST") and time.monotonic() < deadline:
+                time.sleep(0.02)
+        finally:
+            sync.stop()
+        assert [a["code"] for a in central.store.alerts("BK-TEST")] == ["citizen.help"]
+        app.alerts.flush()
+        assert app.heartbeat()["alerts"] == []
+    finally:
+        central.stop()

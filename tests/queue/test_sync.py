@@ -11,6 +11,7 @@ import random
 import ssl
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -325,6 +326,37 @@ def test_heartbeat_reaches_central(
     worker.heartbeat({"devices": {"printer": "ok"}})
     assert central.store.stats()["heartbeats"] == 1
     assert worker.status().last_contact_at is not None
+
+
+def _wait_for(condition: Callable[[], bool], seconds: float = 5.0) -> bool:
+    deadline = time.monotonic() + seconds
+    while not condition() and time.monotonic() < deadline:
+        time.sleep(0.02)
+    return condition()
+
+
+def test_heartbeat_soon_does_not_wait_for_the_interval(
+    tmp_path: Path, central: CentralHandle
+) -> None:
+    """A staff alert (a citizen asked for help) goes out at once, not up to five minutes
+    later with the regular heartbeat."""
+    from offline_queue.sync import SyncSettings
+
+    worker = SyncWorker(
+        Outbox(tmp_path / "hb.sqlite", kiosk_id=KIOSK),
+        CentralTransport(central.url, kiosk_id=KIOSK, secret=SECRET),
+        settings=SyncSettings(idle_poll_s=0.5, heartbeat_s=300.0),
+    )
+    worker.start()
+    try:
+        assert _wait_for(lambda: central.store.stats()["heartbeats"] == 1)  # the one at start
+        time.sleep(0.3)
+        assert central.store.stats()["heartbeats"] == 1  # the next is 300 s away
+        worker.heartbeat_soon()
+        assert _wait_for(lambda: central.store.stats()["heartbeats"] == 2)
+    finally:
+        worker.stop()
+        worker.outbox.close()
 
 
 def test_worker_thread_delivers_in_the_background(tmp_path: Path, central: CentralHandle) -> None:
