@@ -38,6 +38,11 @@ def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
     demo.add_argument("--terminal", choices=TERMINALS, default="photo")
     demo.add_argument("--config", help="machine configuration (TOML) instead of the sample")
     demo.add_argument("--out", default="demo-out", help="directory for PNGs and transcript")
+    demo.add_argument(
+        "--data",
+        help="keep the run's outbox and embedded central store in this new directory "
+        "(to inspect them); default: a temporary directory, removed afterwards",
+    )
     demo.set_defaults(handler=_demo)
 
     selftest = commands.add_parser("selftest", help="start offscreen and check every module")
@@ -128,9 +133,12 @@ def _demo(args: argparse.Namespace) -> int:
         return 1
     out = Path(args.out)
     try:
-        result = run_demo(config, out)
+        result = run_demo(config, out, data=Path(args.data) if args.data else None)
     except DemoFailed as exc:
         print(f"demo failed: {exc}", file=sys.stderr)
+        return 1
+    except FileExistsError:
+        print(f"demo: {args.data} exists; give a directory that does not", file=sys.stderr)
         return 1
     print(
         f"demo completed: {result['steps']} steps, {len(result['screenshots'])} screenshots "

@@ -181,17 +181,28 @@ def citizen_card(region: str, birth: str, serial: int, name: str) -> Any:
     return sample_card(id_number=id_number(region, born, serial), birth_date=born, name=name)
 
 
-def run_demo(config: KioskConfig, out: Path, world: Any = None) -> dict[str, Any]:
+def run_demo(
+    config: KioskConfig, out: Path, world: Any = None, data: Path | None = None
+) -> dict[str, Any]:
+    """Run the scripted citizen. ``data``: a new directory that keeps the run's outbox and
+    central store afterwards (default: a temporary one)."""
     out.mkdir(parents=True, exist_ok=True)
     for old in (*out.glob("*.png"), *out.glob("voice/*.wav")):
         old.unlink()
-    with tempfile.TemporaryDirectory(prefix="kiosk-demo-") as data:
+    if data is not None:
+        # Fresh, as below: an earlier run's outbox would be replayed into this one.
+        data.mkdir(parents=True)
+        return _run(_with_data_dir(config, data), out, world)
+    with tempfile.TemporaryDirectory(prefix="kiosk-demo-") as temporary:
         # A fresh outbox, journal and embedded central every run: the demo citizens' documents
         # are ready again and nothing of an earlier run is replayed.
-        fresh = config.model_copy(
-            update={"kiosk": config.kiosk.model_copy(update={"data_dir": data})}
-        )
-        return _run(fresh, out, world)
+        return _run(_with_data_dir(config, Path(temporary)), out, world)
+
+
+def _with_data_dir(config: KioskConfig, data: Path) -> KioskConfig:
+    return config.model_copy(
+        update={"kiosk": config.kiosk.model_copy(update={"data_dir": str(data)})}
+    )
 
 
 def _run(config: KioskConfig, out: Path, world: Any) -> dict[str, Any]:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import sqlite3
 import subprocess
 import sys
 from pathlib import Path
@@ -183,11 +184,47 @@ def test_bad_config_cli_exits_non_zero(tmp_path: Path) -> None:
     assert result.returncode == 1 and "kiosk.terminal: missing value" in result.stderr
 
 
+def _personal_values(data: Path) -> set[str]:
+    """Every ID number, name, permit and document number the demo's citizens have."""
+    from kiosk import demo_script
+
+    values = {
+        str(v["name"])
+        for v in vars(demo_script).values()
+        if isinstance(v, dict) and isinstance(v.get("name"), str)
+    }
+    store = sqlite3.connect(data / "central-embedded.sqlite")
+    for sql in (
+        "SELECT id_number, name, permit_no FROM citizens",
+        "SELECT document_no, id_number FROM documents",
+    ):
+        values.update(str(v) for row in store.execute(sql) for v in row if v)
+    store.close()
+    return values
+
+
+def _outbox_at_rest(data: Path) -> bytes:
+    files = [*data.glob("outbox.sqlite*"), *data.glob("outbox.sqlite.attachments/*")]
+    return b"".join(f.read_bytes() for f in files if f.is_file())
+
+
 @pytest.mark.parametrize("terminal", ["renewal", "photo", "pickup"])
 def test_demo_runs_end_to_end(tmp_path: Path, terminal: str) -> None:
     out = tmp_path / terminal
+    data = tmp_path / "data"
     result = subprocess.run(
-        [sys.executable, "-m", "ui.main", "demo", "--terminal", terminal, "--out", str(out)],
+        [
+            sys.executable,
+            "-m",
+            "ui.main",
+            "demo",
+            "--terminal",
+            terminal,
+            "--out",
+            str(out),
+            "--data",
+            str(data),
+        ],
         capture_output=True,
         text=True,
         cwd=ROOT,
@@ -202,6 +239,27 @@ def test_demo_runs_end_to_end(tmp_path: Path, terminal: str) -> None:
     for name in transcript["screenshots"]:
         assert (out / name).stat().st_size > 10_000
     assert all({"screen", "event", "t"} <= set(e) for e in transcript["transcript"])
+    # After the whole flow, the kiosk's own files hold no citizen's data in clear (sealed
+    # payloads, photos and journal references; pseudonymous streams; alerts without it).
+    personal = _personal_values(data)
+    assert len(personal) > 20
+    at_rest = _outbox_at_rest(data)
+    assert at_rest
+    assert sorted(v for v in personal if v.encode() in at_rest) == []
+
+
+def test_demo_refuses_to_reuse_a_data_directory(tmp_path: Path) -> None:
+    """An earlier run's outbox would be replayed into the new run."""
+    (tmp_path / "data").mkdir()
+    result = subprocess.run(
+        [sys.executable, "-m", "ui.main", "demo", "--data", str(tmp_path / "data")],
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+        env=dict(os.environ, PYTHONPATH=str(ROOT)),
+        timeout=120,
+    )
+    assert result.returncode == 1 and "give a directory that does not" in result.stderr
 
 
 def test_kiosk_runs_fullscreen_on_a_real_x_display(tmp_path: Path) -> None:
