@@ -16,8 +16,8 @@ from kiosk.flows.engine import (
     State,
     Transition,
 )
-from kiosk.flows.steps import done, message
-from kiosk.flows.terminal import ATTRACT, MENU
+from kiosk.flows.steps import closing_state, message, outcome_view
+from kiosk.flows.terminal import MENU
 from kiosk.i18n import register
 
 register(
@@ -142,16 +142,4 @@ def central_unknown_state(config: KioskConfig, name: str) -> State:
 
 
 def _closing_state(config: KioskConfig, name: str, title: str, body: str, tone: str) -> State:
-    return State(
-        name,
-        "message",
-        (Transition("finished", ATTRACT, action=done), Transition(TIMEOUT, ATTRACT, action=done)),
-        timeout=lambda ctx: config.timeouts.message_s * 3,
-        view=lambda ctx: message(
-            title,
-            body,
-            tone=tone,
-            progress="flow.take_card",
-            buttons=(("finished", "flow.finish", "primary"),),
-        ),
-    )
+    return closing_state(name, outcome_view(title, body, tone), config.timeouts.message_s * 3)

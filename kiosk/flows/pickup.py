@@ -23,7 +23,7 @@ from kiosk.flows.engine import (
     Transition,
 )
 from kiosk.flows.identify import central_down_state, central_unknown_state, identify_states
-from kiosk.flows.steps import closing_state, message
+from kiosk.flows.steps import FINISH, closing_state, message, outcome_view
 from kiosk.flows.terminal import MENU, SERVICE_BUILDERS, ServiceFlow
 from kiosk.i18n import register
 
@@ -271,7 +271,7 @@ def build(config: KioskConfig) -> tuple[ServiceFlow, ...]:
             tone="ok",
             values=values,
             progress="flow.take_card",
-            buttons=(("finished", "flow.finish", "primary"),),
+            buttons=FINISH,
         )
 
     def none_view(ctx: Context) -> dict[str, Any]:
@@ -286,16 +286,7 @@ def build(config: KioskConfig) -> tuple[ServiceFlow, ...]:
             tone="warn",
             values=values,
             progress="flow.take_card",
-            buttons=(("finished", "flow.finish", "primary"),),
-        )
-
-    def outcome_view(title: str, body: str, tone: str) -> Any:
-        return lambda ctx: message(
-            title,
-            body,
-            tone=tone,
-            progress="flow.take_card",
-            buttons=(("finished", "flow.finish", "primary"),),
+            buttons=FINISH,
         )
 
     stay = Transition("home", SAME, label="not while a document moves")

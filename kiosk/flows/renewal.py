@@ -18,7 +18,7 @@ from kiosk.central_service import PERMIT_ACCESS
 from kiosk.config import KioskConfig, TerminalType
 from kiosk.flows.engine import TIMEOUT, Call, Command, Context, Event, State, Transition
 from kiosk.flows.identify import central_down_state, central_unknown_state, identify_states
-from kiosk.flows.steps import closing_state, done, message
+from kiosk.flows.steps import FINISH, closing_state, done, message
 from kiosk.flows.terminal import ATTRACT, MENU, SERVICE_BUILDERS, ServiceFlow
 from kiosk.i18n import register
 
@@ -301,7 +301,7 @@ def endorse_states(config: KioskConfig) -> tuple[State, ...]:
             lines,
             tone="warn",
             progress="flow.take_card",
-            buttons=(("finished", "flow.finish", "primary"),),
+            buttons=FINISH,
         )
 
     def region_view(ctx: Context) -> dict[str, Any]:
@@ -339,7 +339,7 @@ def endorse_states(config: KioskConfig) -> tuple[State, ...]:
             tone="info",
             progress="flow.take_cards",
             values={"fee": _fee(ctx)},
-            buttons=(("finished", "flow.finish", "primary"),),
+            buttons=FINISH,
         )
 
     region = _pick("region", lambda ctx: _endorse(ctx)["regions"])
@@ -420,7 +420,7 @@ def endorse_states(config: KioskConfig) -> tuple[State, ...]:
                 f"chip.pa.{_endorse(ctx).get('chip', '')}",
                 tone="error",
                 progress="flow.take_cards",
-                buttons=(("finished", "flow.finish", "primary"),),
+                buttons=FINISH,
             ),
             t.message_s * 4,
         ),
@@ -516,7 +516,7 @@ def query_states(config: KioskConfig) -> tuple[State, ...]:
             tone="ok",
             progress="flow.take_card",
             values=values,
-            buttons=(("finished", "flow.finish", "primary"),),
+            buttons=FINISH,
         )
 
     return (

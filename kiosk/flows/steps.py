@@ -18,6 +18,9 @@ from kiosk.flows.engine import (
 )
 from kiosk.flows.terminal import ATTRACT
 
+# The one button of a last message: the citizen is done.
+FINISH = (("finished", "flow.finish", "primary"),)
+
 
 def message(
     title: str,
@@ -36,6 +39,13 @@ def message(
         "buttons": [{"intent": i, "label": label, "style": style} for i, label, style in buttons],
         **extra,
     }
+
+
+def outcome_view(
+    title: str, body: str, tone: str, progress: str = "flow.take_card"
+) -> Callable[[Context], dict[str, Any]]:
+    """A fixed last message: title and body, the reminder to take the card, Finish."""
+    return lambda ctx: message(title, body, tone=tone, progress=progress, buttons=FINISH)
 
 
 def done(ctx: Context, event: Event) -> list[Command]:
