@@ -738,7 +738,7 @@ class Outbox:
         row = self._conn.execute(
             f"SELECT {_JOURNAL_COLUMNS} FROM journal WHERE ref=? AND action IN ({marks}) "
             "ORDER BY id DESC LIMIT 1",
-            (self._journal_ref(ref)[0], *actions),
+            (self._journal_pseudonym(ref), *actions),
         ).fetchone()
         return None if row is None else self._journal_entry(row)
 
@@ -752,9 +752,12 @@ class Outbox:
         ).fetchall()
         return [self._journal_entry(r) for r in rows]
 
+    def _journal_pseudonym(self, ref: str) -> str:
+        return self._sealer.pseudonym("journal:" + ref)
+
     def _journal_ref(self, ref: str) -> tuple[str, bytes]:
         """(pseudonym, sealed reference): what the journal stores for ``ref``."""
-        pseudonym = self._sealer.pseudonym("journal:" + ref)
+        pseudonym = self._journal_pseudonym(ref)
         return pseudonym, self._sealer.seal(ref.encode(), pseudonym)
 
     def _journal_entry(self, row: Sequence[Any]) -> JournalEntry:
