@@ -48,14 +48,14 @@ class StaffAlerts:
 
     def use_outbox(self, outbox: Outbox) -> None:
         """Keep the list in ``outbox``; alerts left there by the previous run come first."""
-        stored = _load(outbox)
+        stored, dropped = saved(outbox)
         with self._lock:
             self._outbox = outbox
             raised_before = list(self._alerts)
             self._alerts.clear()
-            for alert in stored.get("alerts", []) + raised_before:
+            for alert in stored + raised_before:
                 self._append(alert)
-            self._dropped += int(stored.get("dropped", 0))
+            self._dropped += dropped
             self._changed()
 
     def add(self, code: str, message: str, at: datetime) -> None:
@@ -131,18 +131,13 @@ class StaffAlerts:
 def saved(outbox: Outbox) -> tuple[list[dict[str, Any]], int]:
     """The alerts kept in ``outbox`` and not yet delivered, and how many were dropped
     (staff commands read them without a running kiosk)."""
-    stored = _load(outbox)
-    return stored.get("alerts", []), int(stored.get("dropped", 0))
-
-
-def _load(outbox: Outbox) -> dict[str, Any]:
     raw = outbox.get_meta(META_NAME)
     if not raw:
-        return {}
+        return [], 0
     try:
         stored = json.loads(raw)
         alerts = [a for a in stored["alerts"] if isinstance(a, dict) and "id" in a]
-        return {"alerts": alerts, "dropped": int(stored.get("dropped", 0))}
+        return alerts, int(stored.get("dropped", 0))
     except (ValueError, KeyError, TypeError, AttributeError):
         log.error("saved staff alerts unreadable; starting with none")
-        return {}
+        return [], 0
