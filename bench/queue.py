@@ -1,6 +1,6 @@
 """Offline-queue benchmark; prints ONE JSON object.
 
-    python bench/queue.py [--count 5000] [--big]
+    python bench/queue.py [--count 5000] [--repeat 3] [--big]
 
 - put: durable ``Outbox.put`` (WAL, synchronous=FULL, AES-GCM), 1 KiB payloads: rate, p50/p99
 - e2e: put -> deliver -> ack to the reference central service on loopback (signed HTTP,
@@ -8,8 +8,9 @@
   concurrently (a putter and the sync worker thread at the same time)
 - persist-queue: the same workload through ``persistqueue.SQLiteAckQueue`` (WAL is its
   default; we set ``PRAGMA synchronous=FULL`` on both its connections and use its JSON
-  serializer), delivered in batches of the same size to the same central, each item acked; ratio
-  ours/theirs for the two-phase run
+  serializer), delivered in batches of the same size to the same central, each item acked
+- ratios ours/theirs (two-phase, concurrent, drain only) for each of ``--repeat`` rounds (3)
+  that run both queues alternately, and their medians
 - journal: 20,000 dispenses journaled, then the per-document look-up (p50/p99) and the staff
   list of withheld documents
 - ``--big``: RSS while putting and then draining 100,000 entries (memory must stay flat)
@@ -290,6 +291,46 @@ def bench_persist_queue_concurrent(work: Path, url: str, count: int) -> dict[str
     return {"per_s": round(count / took, 1)}
 
 
+def bench_comparison(work: Path, url: str, count: int, rounds: int) -> dict[str, object]:
+    """Ours and persist-queue, two-phase and concurrent, alternately ``rounds`` times, so that
+    a slow or fast stretch of the disk falls on both queues alike."""
+    runs: dict[str, list[dict[str, Any]]] = {
+        "e2e_two_phase": [],
+        "persist_queue": [],
+        "e2e_concurrent": [],
+        "persist_queue_concurrent": [],
+    }
+    for n in range(rounds):
+        round_dir = work / f"round{n}"
+        round_dir.mkdir()
+        runs["e2e_two_phase"].append(bench_e2e_phases(round_dir, url, count))
+        runs["persist_queue"].append(bench_persist_queue(round_dir, url, count))
+        runs["e2e_concurrent"].append(bench_e2e_concurrent(round_dir, url, count))
+        runs["persist_queue_concurrent"].append(
+            bench_persist_queue_concurrent(round_dir, url, count)
+        )
+    ratios = {
+        "ratio_e2e_ours_vs_persist_queue": _ratios(
+            runs["e2e_two_phase"], runs["persist_queue"], "per_s"
+        ),
+        "ratio_e2e_concurrent_ours_vs_persist_queue": _ratios(
+            runs["e2e_concurrent"], runs["persist_queue_concurrent"], "per_s"
+        ),
+        "ratio_drain_ours_vs_persist_queue": _ratios(
+            runs["e2e_two_phase"], runs["persist_queue"], "drain_per_s"
+        ),
+    }
+    return {"rounds": rounds, **runs, **ratios}
+
+
+def _ratios(ours: list[dict[str, Any]], theirs: list[dict[str, Any]], field: str) -> object:
+    """Per round ours/theirs and their median (the middle round, or the lower middle)."""
+    per_round = [
+        round(float(a[field]) / float(b[field]), 2) for a, b in zip(ours, theirs, strict=True)
+    ]
+    return {"median": sorted(per_round)[(len(per_round) - 1) // 2], "rounds": per_round}
+
+
 def bench_memory(work: Path, url: str, count: int) -> dict[str, object]:
     db = work / "big.sqlite"
     box = Outbox(db, kiosk_id=KIOSK)
@@ -358,6 +399,13 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--count", type=int, default=5000)
     parser.add_argument("--big", action="store_true", help="also the 100,000-entry memory run")
+    parser.add_argument(
+        "--repeat",
+        type=int,
+        default=3,
+        help="ours/persist-queue rounds, run alternately; ratios are reported per round and "
+        "as the median (this machine's fsync latency drifts between runs)",
+    )
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(dir=os.environ.get("BENCH_DIR")) as tmp:
         work = Path(tmp)
@@ -369,32 +417,14 @@ def main() -> int:
                 "median_per_s": sorted(p["per_s"] for p in puts)[1],
                 "median_p99_ms": sorted(p["p99_ms"] for p in puts)[1],
             }
-            phases = bench_e2e_phases(work, central.url, args.count)
-            concurrent = bench_e2e_concurrent(work, central.url, args.count)
-            theirs = bench_persist_queue(work, central.url, args.count)
-            theirs_concurrent = bench_persist_queue_concurrent(work, central.url, args.count)
+            comparison = bench_comparison(work, central.url, args.count, args.repeat)
             result: dict[str, object] = {
                 "machine": f"{platform.system()} {platform.machine()}, {os.cpu_count()} cores, "
                 f"Python {platform.python_version()}",
                 "payload_bytes": len(json.dumps(_payload(0))),
                 "batch_size": BATCH,
                 "put": put,
-                "e2e_two_phase": phases,
-                "e2e_concurrent": concurrent,
-                "persist_queue": theirs,
-                "persist_queue_concurrent": theirs_concurrent,
-                "ratio_e2e_concurrent_ours_vs_persist_queue": round(
-                    concurrent["per_s"] / float(theirs_concurrent["per_s"]),  # type: ignore[arg-type]
-                    2,
-                ),
-                "ratio_e2e_ours_vs_persist_queue": round(
-                    phases["per_s"] / float(theirs["per_s"]),
-                    2,  # type: ignore[arg-type]
-                ),
-                "ratio_drain_ours_vs_persist_queue": round(
-                    phases["drain_per_s"] / float(theirs["drain_per_s"]),
-                    2,  # type: ignore[arg-type]
-                ),
+                **comparison,
             }
             result["journal"] = bench_journal(work / "journal")
             if args.big:
