@@ -31,6 +31,7 @@ from kiosk.photo.spec import PhotoSpec
 from kiosk.session import Session
 from kiosk.voice import Voice
 from offline_queue.outbox import Attachment, Outbox
+from offline_queue.sync import central_unreachable_since
 
 log = logging.getLogger(__name__)
 
@@ -249,7 +250,12 @@ class PhotoService:
         )
         session.put("photo_number", number)
         session.put("photo_jpeg", capture["jpeg"])
-        return {"photo_number": number, "taken_at": payload["taken_at"]}
+        return {
+            "photo_number": number,
+            "taken_at": payload["taken_at"],
+            # Central is not answering: the counter may not find this photo yet.
+            "delivery_delayed": central_unreachable_since(self.outbox) is not None,
+        }
 
 
 class SteadyAdvice:

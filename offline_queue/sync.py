@@ -36,6 +36,11 @@ _JSON = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False, allow_nan=Fa
 _RETRYABLE = frozenset({408, 409, 429})
 _DEPENDENCY_FAILED = 424
 
+# Outbox meta: when central last stopped answering (network, timeouts, 5xx, 429, refused
+# credentials), "" once a request is answered 2xx again. The flows read it to tell a citizen
+# that the counter may not see their transaction yet.
+UNREACHABLE_SINCE = "central_unreachable_since"
+
 
 @dataclass(frozen=True)
 class SyncSettings:
@@ -72,6 +77,7 @@ class SyncStatus:
     last_contact_at: datetime | None
     last_error: str | None
     last_error_at: datetime | None
+    central_unreachable_since: datetime | None
     offline_too_long: bool
     accepting: bool
 
@@ -100,7 +106,13 @@ StatusListener = Callable[[SyncStatus], None]
 
 
 def _ts(value: str | None) -> datetime | None:
-    return None if value is None else datetime.fromtimestamp(float(value), UTC)
+    return None if not value else datetime.fromtimestamp(float(value), UTC)
+
+
+def central_unreachable_since(outbox: Outbox) -> datetime | None:
+    """Since when the sync worker's requests to central have failed (None: the last one was
+    answered, or there was none)."""
+    return _ts(outbox.get_meta(UNREACHABLE_SINCE))
 
 
 def queue_status(outbox: Outbox, clock: Clock, offline_window_s: float) -> SyncStatus:
@@ -124,6 +136,7 @@ def queue_status(outbox: Outbox, clock: Clock, offline_window_s: float) -> SyncS
         last_contact_at=_ts(last_contact),
         last_error=outbox.get_meta("last_error"),
         last_error_at=_ts(outbox.get_meta("last_error_at")),
+        central_unreachable_since=central_unreachable_since(outbox),
         offline_too_long=now - since > offline_window_s,
         accepting=outbox.accepting,
     )
@@ -189,15 +202,28 @@ class SyncWorker:
                     log.exception("status listener failed")
         return status
 
-    def _contact(self, success: bool) -> None:
-        self.outbox.set_meta(self._contact_meta(success))
+    def _contact(self, success: bool, *, answered_ok: bool = False) -> None:
+        self.outbox.set_meta(self._contact_meta(success, answered_ok=answered_ok))
 
-    def _contact_meta(self, success: bool) -> dict[str, str]:
+    def _contact_meta(self, success: bool, *, answered_ok: bool = False) -> dict[str, str]:
+        """``success``: entries were delivered; ``answered_ok``: central answered 2xx, so it
+        is reachable again."""
         now = repr(self.clock.now().timestamp())
         values = {"last_contact_at": now}
         if success:
             values["last_success_at"] = now
+        if success or answered_ok:
+            values[UNREACHABLE_SINCE] = ""
         return values
+
+    def _unreachable(self, exc: CentralError) -> None:
+        """Mark central unreachable from now, unless it already is (the first failure's time
+        stays): no answer, a retryable status, or refused credentials. A refusal of the
+        request's content says nothing about the link."""
+        if not (exc.retryable or exc.status in (401, 403)):
+            return
+        if not self.outbox.get_meta(UNREACHABLE_SINCE):
+            self.outbox.set_meta({UNREACHABLE_SINCE: repr(self.clock.now().timestamp())})
 
     def _failed(self, message: str) -> None:
         self.outbox.set_meta(
@@ -255,6 +281,7 @@ class SyncWorker:
         if exc.status is not None:
             self._contact(success=False)
         self._failed(message)
+        self._unreachable(exc)
         if not exc.retryable and exc.status not in (401, 403):
             # A permanent refusal of the whole request: isolate the entry at fault by
             # retrying one at a time; a single refused entry is dead-lettered.
@@ -469,9 +496,10 @@ class SyncWorker:
         try:
             _, _, resp = self.transport.json_request("POST", "/v1/heartbeat", body)
             raise_for_status(resp)
-            self._contact(success=False)
+            self._contact(success=False, answered_ok=True)
         except CentralError as exc:
             self._failed(f"{exc.code}: {exc}")
+            self._unreachable(exc)
             return False
         if extra is not None and self.heartbeat_delivered is not None:
             self.heartbeat_delivered(extra)

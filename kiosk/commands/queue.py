@@ -139,6 +139,7 @@ def _status(args: argparse.Namespace) -> int:
     print(f"delivered        {status.sent} (audit rows kept)")
     print(f"last success     {data['last_success_at'] or '-'}")
     print(f"last error       {status.last_error or '-'}")
+    print(f"central link     {_reachable(data['central_unreachable_since'])}")
     print(f"offline too long {'YES - warn staff' if status.offline_too_long else 'no'}")
     print(f"accepting        {'yes' if health.accepting else 'NO - ' + health.reason}")
     codes = ", ".join(a.get("code", "?") for a in waiting)
@@ -251,6 +252,10 @@ def _drain(args: argparse.Namespace) -> int:
         else f"delivered {delivered} in {took:.2f} s; {status.pending} pending, {status.dead} dead"
     )
     return 0 if status.pending == 0 else 1
+
+
+def _reachable(unreachable_since: str | None) -> str:
+    return "answering" if not unreachable_since else f"NOT ANSWERING since {unreachable_since}"
 
 
 def _fail(exc: Exception) -> int:

@@ -82,6 +82,13 @@ register(
             "请记下或用手机拍下下面的图像号和二维码，到窗口出示即可。已通知工作人员。",
             "Write down or photograph the number and QR code below; staff have been told.",
         ),
+        "photo.delayed": (
+            "注意：本机暂时连不上出入境系统。照片已保存在本机，恢复连接后自动上传；"
+            "在此之前窗口可能查不到这张照片，如查不到请告诉工作人员。",
+            "Note: this machine cannot reach the exit-entry system right now. Your photo is "
+            "stored safely here and is sent as soon as it can be; until then the counter may "
+            "not find it - if so, please tell staff.",
+        ),
         "photo.save_failed.title": ("照片未能保存", "The photo could not be saved"),
         "photo.save_failed.body": (
             "本机暂时无法保存照片，请呼叫工作人员。您的照片没有被提交。",
@@ -137,7 +144,13 @@ def _submit(ctx: Context, event: Event) -> list[Command]:
 def _saved(ctx: Context, event: Event) -> list[Command]:
     ctx["photo"]["number"] = str(event.data["photo_number"])
     ctx["photo"]["taken_at"] = str(event.data["taken_at"])
+    ctx["photo"]["delayed"] = bool(event.data.get("delivery_delayed"))
     return []
+
+
+def _delayed_note(ctx: Context) -> str | None:
+    """The note for a photo central has not got yet (it is not answering)."""
+    return "photo.delayed" if ctx["photo"].get("delayed") else None
 
 
 def _failed(ctx: Context, event: Event) -> list[Command]:
@@ -229,6 +242,7 @@ def build(config: KioskConfig) -> tuple[ServiceFlow, ...]:
             tone="ok",
             code=ctx["photo"]["number"],
             progress="photo.done.card" if identified else None,
+            note=_delayed_note(ctx),
             buttons=(("finished", "photo.finish", "primary"),),
         )
 
@@ -240,6 +254,7 @@ def build(config: KioskConfig) -> tuple[ServiceFlow, ...]:
             tone="warn",
             code=number,
             image_png=qr_png(number),
+            note=_delayed_note(ctx),
             buttons=(("finished", "photo.finish", "primary"),),
         )
 

@@ -176,9 +176,7 @@ register(
 
 def _lines(title: str, lines: list[str], **extra: Any) -> dict[str, Any]:
     """A message screen whose body is several message keys, one per line."""
-    screen = message(title, None, **extra)
-    screen["body"] = lines
-    return screen
+    return message(title, lines, **extra)
 
 
 def _choices(

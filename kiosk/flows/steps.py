@@ -24,14 +24,15 @@ FINISH = (("finished", "flow.finish", "primary"),)
 
 def message(
     title: str,
-    body: str | None = None,
+    body: str | list[str] | None = None,
     *,
     tone: str = "info",
     buttons: tuple[tuple[str, str, str], ...] = (),
     **extra: Any,
 ) -> dict[str, Any]:
-    """Data for the message screen: i18n keys for title and body, (intent, label, style)
-    buttons, and extras such as a code, an image or a progress line."""
+    """Data for the message screen: i18n keys for title and body (a list of keys: one line
+    each), (intent, label, style) buttons, and extras such as a code, an image or a progress
+    line."""
     return {
         "title": title,
         "body": body,

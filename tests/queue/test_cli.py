@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import socket
 import stat
 from pathlib import Path
 
@@ -52,6 +53,32 @@ def test_load_status_list_drain(tmp_path: Path, capsys: pytest.CaptureFixture[st
         central.stop()
     code, out = _run(capsys, "queue", "status", "--db", db)
     assert "delivered        30" in out
+
+
+def test_status_shows_when_central_stopped_answering(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    db = str(tmp_path / "q.sqlite")
+    assert _run(capsys, "queue", "load", "--db", db, "--count", "2")[0] == 0
+    (tmp_path / "q.secret").write_text("cli-secret")
+    (tmp_path / "q.secret").chmod(0o600)
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        closed = f"http://127.0.0.1:{probe.getsockname()[1]}"
+    drain = ["queue", "drain", "--db", db, "--central"]
+    assert main([*drain, closed, "--max-seconds", "0.5"]) == 1  # nothing delivered
+    capsys.readouterr()
+    assert (
+        "central link     NOT ANSWERING since 20" in _run(capsys, "queue", "status", "--db", db)[1]
+    )
+    since = json.loads(_run(capsys, "queue", "status", "--db", db, "--json")[1])
+    assert since["central_unreachable_since"] is not None
+    central = start_in_thread(tmp_path / "c.sqlite", kiosk_secrets={"KIOSK-LOCAL": b"cli-secret"})
+    try:
+        assert main([*drain, central.url]) == 0  # waits out the backoff, then delivers
+    finally:
+        central.stop()
+    assert "central link     answering" in _run(capsys, "queue", "status", "--db", db)[1]
 
 
 def test_redrive_and_discard(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

@@ -8,6 +8,7 @@ import hashlib
 import json
 import os
 import random
+import socket
 import ssl
 import threading
 import time
@@ -284,6 +285,56 @@ def test_bad_signature_is_not_the_entries_fault(
     assert result.error is not None and "401" in result.error
     assert outbox.entry(key).state == "pending"
     assert central.store.stats()["transactions"] == 0
+
+
+def _closed_port() -> int:
+    """A loopback port nothing listens on: connections are refused."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def test_central_not_answering_is_marked_from_the_first_failure_until_an_answer(
+    outbox: Outbox, central: CentralHandle, make_worker: WorkerFactory, clock: ManualClock
+) -> None:
+    [key] = _put(outbox, 1)
+    down = make_worker(url=f"http://127.0.0.1:{_closed_port()}")
+    assert down.status().central_unreachable_since is None
+    assert down.sync_once().error is not None
+    first = down.status().central_unreachable_since
+    assert first == clock.now()
+    clock.advance(60)
+    assert not down.heartbeat()
+    assert down.status().central_unreachable_since == first  # since the first failure
+    assert down.status().as_json()["central_unreachable_since"] == first.isoformat()
+    clock.advance(3600)  # past the entry's backoff
+    up = make_worker()
+    assert up.drain() == 1 and outbox.entry(key).state == "sent"
+    assert up.status().central_unreachable_since is None
+
+
+def test_an_answered_heartbeat_ends_the_mark_and_a_refused_body_never_sets_it(
+    outbox: Outbox, central: CentralHandle, make_worker: WorkerFactory
+) -> None:
+    _put(outbox, 1)
+    worker = make_worker()
+    set_faults(central, once={"status": 1}, status_code=503)
+    worker.sync_once()
+    assert worker.status().central_unreachable_since is not None
+    assert worker.heartbeat()
+    assert worker.status().central_unreachable_since is None
+    set_faults(central, once={"status": 1}, status_code=400)  # the content, not the link
+    worker.sync_once()
+    assert worker.status().central_unreachable_since is None
+
+
+def test_refused_credentials_mark_central_unreachable(
+    outbox: Outbox, central: CentralHandle, make_worker: WorkerFactory
+) -> None:
+    _put(outbox, 1)
+    worker = make_worker(secret=b"wrong")
+    worker.sync_once()
+    assert worker.status().central_unreachable_since is not None
 
 
 def test_offline_window_warns_staff_through_listeners(

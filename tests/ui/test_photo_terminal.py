@@ -4,6 +4,7 @@ loopback receiving the photo exactly once."""
 
 from __future__ import annotations
 
+import socket
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -20,12 +21,32 @@ from kiosk.config import parse_config
 from kiosk.demo_script import lookup
 from kiosk.photo_service import valid_photo_number
 from kiosk.voice import Voice
+from offline_queue.sync import central_unreachable_since
 from ui.demo import World, pump
 from ui.shell import Shell, build_shell, qt_application
 
+Started = tuple[Shell, ManualClock, World, Voice]
+
 
 @pytest.fixture
-def kiosk(tmp_path: Path, qtbot: QtBot) -> Iterator[tuple[Shell, ManualClock, World, Voice]]:
+def kiosk(tmp_path: Path, qtbot: QtBot) -> Iterator[Started]:
+    started = _start(tmp_path, qtbot, {"embedded": True})
+    yield started
+    started[0].stop()
+
+
+@pytest.fixture
+def kiosk_without_central(tmp_path: Path, qtbot: QtBot) -> Iterator[Started]:
+    """Central's address refuses connections (the network is down)."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    started = _start(tmp_path, qtbot, {"url": f"http://127.0.0.1:{port}", "timeout_s": 1.0})
+    yield started
+    started[0].stop()
+
+
+def _start(tmp_path: Path, qtbot: QtBot, central: dict[str, Any]) -> Started:
     config = parse_config(
         {
             "kiosk": {
@@ -34,7 +55,7 @@ def kiosk(tmp_path: Path, qtbot: QtBot) -> Iterator[tuple[Shell, ManualClock, Wo
                 "data_dir": str(tmp_path / "data"),
                 "place": "Test hall",
             },
-            "central": {"embedded": True},
+            "central": central,
             "devices": {
                 "idcard": {"driver": "sam", "simulator": True, "required": False},
                 "printer": {"driver": "escpos", "simulator": True},
@@ -52,8 +73,7 @@ def kiosk(tmp_path: Path, qtbot: QtBot) -> Iterator[tuple[Shell, ManualClock, Wo
     hub = shell.app.devices
     assert hub is not None
     until(lambda: all(slot.usable for slot in hub.slots.values()))  # opened in the background
-    yield shell, clock, World(shell), voice
-    shell.stop()
+    return shell, clock, World(shell), voice
 
 
 def until(condition: Callable[[], bool], within_s: float = 20.0) -> None:
@@ -92,6 +112,17 @@ def capture(qtbot: QtBot, shell: Shell, clock: ManualClock) -> None:
     assert state(shell) == "photo_countdown"
     clock.advance(3.0)
     until(lambda: state(shell) == "photo_review")
+
+
+def take_and_use_photo(qtbot: QtBot, shell: Shell, clock: ManualClock, world: World) -> None:
+    """A compliant photo, auto-captured and submitted: ends on the done screen."""
+    to_live(qtbot, shell, world)
+    world.camera_scene("compliant")
+    until(lambda: state(shell) == "photo_countdown")
+    clock.advance(3.0)
+    until(lambda: state(shell) == "photo_review")
+    click(qtbot, shell, "使用这张照片")
+    until(lambda: state(shell) == "photo_done")
 
 
 def central_stats(shell: Shell) -> dict[str, Any]:
@@ -185,3 +216,26 @@ def test_camera_lost_mid_session_ends_it_and_goes_out_of_service_until_back(
     assert session is not None and session.ended_reason == "error" and session.keys() == []
     world.sim("camera").reconnect()
     until(lambda: state(shell) == "attract", within_s=30)
+
+
+def test_photo_taken_while_central_is_unreachable_tells_the_citizen_the_counter_may_wait(
+    kiosk_without_central: Started, qtbot: QtBot
+) -> None:
+    shell, clock, world, _ = kiosk_without_central
+    outbox = shell.app.outbox
+    assert outbox is not None
+    until(lambda: central_unreachable_since(outbox) is not None)  # the first heartbeat failed
+    take_and_use_photo(qtbot, shell, clock, world)
+    view = shell.app.view
+    assert view is not None and view.data["note"] == "photo.delayed"
+    note = shell.window.current_screen().note  # type: ignore[attr-defined]
+    assert note.isVisible() and "窗口可能查不到这张照片" in note.text()
+    assert [e.kind for e in outbox.entries()] == ["photo.captured"]  # kept, sent later
+    assert outbox.entries()[0].state == "pending"
+
+
+def test_photo_done_has_no_such_note_while_central_answers(kiosk: Started, qtbot: QtBot) -> None:
+    shell, clock, world, _ = kiosk
+    take_and_use_photo(qtbot, shell, clock, world)
+    assert shell.app.view is not None and shell.app.view.data["note"] is None
+    assert not shell.window.current_screen().note.isVisible()  # type: ignore[attr-defined]

@@ -34,8 +34,11 @@ class MessageScreen(Screen):
         self.code.setStyleSheet("font-size: 64px; letter-spacing: 4px;")
         self.image = QLabel(self.card)
         self.image.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        # A caution beside the outcome (e.g. central has not got it yet), in the warning colour.
+        self.note = label(self.card, "body")
+        self.note.setStyleSheet(f"color: {TONES['warn']};")
         self.progress = label(self.card, "hint")
-        for widget in (self.title, self.body, self.code, self.image, self.progress):
+        for widget in (self.title, self.body, self.note, self.code, self.image, self.progress):
             inner.addWidget(widget)
         layout.addStretch(1)
         layout.addWidget(self.card)
@@ -54,6 +57,9 @@ class MessageScreen(Screen):
         body = data.get("body")
         self.body.setVisible(bool(body))
         self.body.setText(self._text(body, values))
+        note = data.get("note")
+        self.note.setVisible(bool(note))
+        self.note.setText(self._text(note, values))
         code = data.get("code")
         self.code.setVisible(bool(code))
         self.code.setText(str(code or ""))
