@@ -9,6 +9,7 @@ is used by one thread at a time (the live loop stops before a capture analyses a
 from __future__ import annotations
 
 import logging
+import sqlite3
 import threading
 import time
 from collections.abc import Callable, Iterator, Mapping
@@ -52,6 +53,17 @@ def check_character(code: str) -> str:
         total = (product + value) % modulus or modulus
         product = (total * 2) % (modulus + 1)
     return CHECK_ALPHABET[(modulus + 1 - product) % modulus]
+
+
+def central_not_answering(outbox: Outbox) -> bool:
+    """True while the sync worker's requests to central fail: the counter may not find a
+    photo stored now until the machine has sent it. It is only a note on the last screen:
+    a failed read is logged and counts as False, and never keeps a photo from being stored."""
+    try:
+        return central_unreachable_since(outbox) is not None
+    except (sqlite3.Error, ValueError) as exc:
+        log.warning("could not read the central link state: %s", exc)
+        return False
 
 
 def photo_number(kiosk_id: str, day: datetime, sequence: int) -> str:
@@ -241,6 +253,7 @@ class PhotoService:
                 "card_type": idcard.card_type.value,
             },
         }
+        delayed = central_not_answering(self.outbox)
         # Durable before the citizen is told anything: put() returns after the commit.
         self.outbox.put(
             "photo.captured",
@@ -253,8 +266,7 @@ class PhotoService:
         return {
             "photo_number": number,
             "taken_at": payload["taken_at"],
-            # Central is not answering: the counter may not find this photo yet.
-            "delivery_delayed": central_unreachable_since(self.outbox) is not None,
+            "delivery_delayed": delayed,
         }
 
 

@@ -1,4 +1,4 @@
-"""Photo numbers, coaching hysteresis and spoken prompts."""
+"""Photo numbers, coaching hysteresis, spoken prompts and the central-link note."""
 
 from __future__ import annotations
 
@@ -7,13 +7,18 @@ import wave
 from datetime import datetime
 from pathlib import Path
 
+import pytest
+
 from kiosk.photo_service import (
     SteadyAdvice,
+    central_not_answering,
     check_character,
     photo_number,
     valid_photo_number,
 )
 from kiosk.voice import Voice
+from offline_queue.outbox import Outbox
+from offline_queue.sync import UNREACHABLE_SINCE
 
 
 def test_photo_number_layout_and_check_character() -> None:
@@ -78,3 +83,17 @@ def test_prompts_are_really_spoken_to_wav(tmp_path: Path) -> None:
     voice.wait()
     with wave.open(str(next(tmp_path.glob("*.wav")))) as audio:
         assert audio.getnframes() / audio.getframerate() > 0.3  # real speech, not silence
+
+
+def test_central_not_answering_reads_the_sync_workers_mark_and_survives_a_damaged_one(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    with Outbox(tmp_path / "o.sqlite", kiosk_id="PS-TEST") as outbox:
+        assert not central_not_answering(outbox)  # never failed
+        outbox.set_meta({UNREACHABLE_SINCE: "1795000000.5"})
+        assert central_not_answering(outbox)
+        outbox.set_meta({UNREACHABLE_SINCE: ""})  # answered again
+        assert not central_not_answering(outbox)
+        outbox.set_meta({UNREACHABLE_SINCE: "not a time"})
+        assert not central_not_answering(outbox)  # a note only: never an error
+        assert "central link state" in caplog.text
