@@ -231,7 +231,7 @@ def test_photo_taken_while_central_is_unreachable_tells_the_citizen_the_counter_
     note = shell.window.current_screen().note  # type: ignore[attr-defined]
     assert note.isVisible() and "窗口可能查不到这张照片" in note.text()
     assert [e.kind for e in outbox.entries()] == ["photo.captured"]  # kept, sent later
-    assert outbox.entries()[0].state == "pending"
+    assert outbox.entries()[0].state in ("pending", "inflight")  # a retry may be under way
 
 
 def test_photo_done_has_no_such_note_while_central_answers(kiosk: Started, qtbot: QtBot) -> None:
