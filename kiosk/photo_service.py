@@ -9,7 +9,6 @@ is used by one thread at a time (the live loop stops before a capture analyses a
 from __future__ import annotations
 
 import logging
-import sqlite3
 import threading
 import time
 from collections.abc import Callable, Iterator, Mapping
@@ -31,6 +30,7 @@ from kiosk.photo import requirements as photo_requirements
 from kiosk.photo.spec import PhotoSpec
 from kiosk.session import Session
 from kiosk.voice import Voice
+from offline_queue.errors import QueueError
 from offline_queue.outbox import Attachment, Outbox
 from offline_queue.sync import central_unreachable_since
 
@@ -61,7 +61,7 @@ def central_not_answering(outbox: Outbox) -> bool:
     a failed read is logged and counts as False, and never keeps a photo from being stored."""
     try:
         return central_unreachable_since(outbox) is not None
-    except (sqlite3.Error, ValueError) as exc:
+    except (QueueError, ValueError) as exc:
         log.warning("could not read the central link state: %s", exc)
         return False
 

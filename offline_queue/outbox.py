@@ -1110,7 +1110,7 @@ class Outbox:
             ).rowcount
 
     def get_meta(self, name: str) -> str | None:
-        with self._lock:
+        with self._guard("read"), self._lock:
             row = self._conn.execute("SELECT value FROM meta WHERE name=?", (name,)).fetchone()
         return None if row is None else str(row[0])
 
@@ -1198,14 +1198,15 @@ class Outbox:
         return True
 
     @contextmanager
-    def _guard(self) -> Iterator[None]:
-        """Sync/staff writes: database errors become OutboxUnavailable/OutboxFull."""
+    def _guard(self, what: str = "write") -> Iterator[None]:
+        """Sync/staff writes and meta reads: database errors become
+        OutboxUnavailable/OutboxFull."""
         try:
             yield
         except (sqlite3.Error, OSError) as exc:
             if _is_full(exc):
                 raise OutboxFull(f"outbox full: {exc}") from exc
-            raise OutboxUnavailable(f"outbox write failed: {exc}") from exc
+            raise OutboxUnavailable(f"outbox {what} failed: {exc}") from exc
 
 
 # What staff may see of an entry; in flight = pending with a lease row.

@@ -216,19 +216,17 @@ class SyncWorker:
             values[UNREACHABLE_SINCE] = ""
         return values
 
-    def _unreachable(self, exc: CentralError) -> None:
-        """Mark central unreachable from now, unless it already is (the first failure's time
-        stays): no answer, a retryable status, or refused credentials. A refusal of the
-        request's content says nothing about the link."""
-        if not (exc.retryable or exc.status in (401, 403)):
-            return
-        if not self.outbox.get_meta(UNREACHABLE_SINCE):
-            self.outbox.set_meta({UNREACHABLE_SINCE: repr(self.clock.now().timestamp())})
-
-    def _failed(self, message: str) -> None:
-        self.outbox.set_meta(
-            {"last_error": message[:500], "last_error_at": repr(self.clock.now().timestamp())}
-        )
+    def _failed(self, message: str, exc: CentralError | None = None) -> None:
+        """Record the error. A request that got no usable answer (no answer, a retryable
+        status, refused credentials) also marks central unreachable from now, unless it
+        already is: the first failure's time stays. A refusal of the request's content says
+        nothing about the link."""
+        now = repr(self.clock.now().timestamp())
+        values = {"last_error": message[:500], "last_error_at": now}
+        link_down = exc is not None and (exc.retryable or exc.status in (401, 403))
+        if link_down and not self.outbox.get_meta(UNREACHABLE_SINCE):
+            values[UNREACHABLE_SINCE] = now
+        self.outbox.set_meta(values)
 
     # ----------------------------------------------------------- one attempt
     def sync_once(self) -> SyncResult:
@@ -280,8 +278,7 @@ class SyncWorker:
         result.error = message
         if exc.status is not None:
             self._contact(success=False)
-        self._failed(message)
-        self._unreachable(exc)
+        self._failed(message, exc)
         if not exc.retryable and exc.status not in (401, 403):
             # A permanent refusal of the whole request: isolate the entry at fault by
             # retrying one at a time; a single refused entry is dead-lettered.
@@ -498,8 +495,7 @@ class SyncWorker:
             raise_for_status(resp)
             self._contact(success=False, answered_ok=True)
         except CentralError as exc:
-            self._failed(f"{exc.code}: {exc}")
-            self._unreachable(exc)
+            self._failed(f"{exc.code}: {exc}", exc)
             return False
         if extra is not None and self.heartbeat_delivered is not None:
             self.heartbeat_delivered(extra)

@@ -174,11 +174,6 @@ register(
 # --- helpers ---------------------------------------------------------------------------------
 
 
-def _lines(title: str, lines: list[str], **extra: Any) -> dict[str, Any]:
-    """A message screen whose body is several message keys, one per line."""
-    return message(title, lines, **extra)
-
-
 def _choices(
     title: str, intent: str, items: Sequence[tuple[str, str, Mapping[str, Any]]]
 ) -> dict[str, Any]:
@@ -294,7 +289,7 @@ def endorse_states(config: KioskConfig) -> tuple[State, ...]:
         reasons = [r for r in _endorse(ctx)["reasons"] if r in REFUSALS]
         lines = [f"endorse.reason.{r}" for r in reasons] + ["", "endorse.refused.next"]
         lines += [f"endorse.next.{r}" for r in reasons]
-        return _lines(
+        return message(
             "endorse.refused.title",
             lines,
             tone="warn",
@@ -331,7 +326,7 @@ def endorse_states(config: KioskConfig) -> tuple[State, ...]:
     def fee_view(ctx: Context) -> dict[str, Any]:
         e = _endorse(ctx)
         chosen = [f"query.region.{e['region']}", f"purpose.{e['purpose']}", f"option.{e['option']}"]
-        return _lines(
+        return message(
             "endorse.fee.title",
             [*chosen, "", "endorse.fee.body"],
             tone="info",
@@ -508,7 +503,7 @@ def query_states(config: KioskConfig) -> tuple[State, ...]:
             lines.append("query.valid" if e["valid"] else "query.expired")
             if e["trips"] in TRIPS:
                 lines += [f"query.trips.{e['trips']}", "query.trips_note"]
-        return _lines(
+        return message(
             "query.title",
             [*lines, "query.permit"],
             tone="ok",
