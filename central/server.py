@@ -45,12 +45,17 @@ ROUTES: tuple[tuple[str, str], ...] = (
     ("PATCH", "/v1/uploads/{upload_id}"),
     ("POST", "/v1/heartbeat"),
     ("POST", "/v1/eligibility"),
+    ("POST", "/v1/payments"),
+    ("GET", "/v1/payments/{order_id}"),
+    ("POST", "/v1/payments/{order_id}/cancel"),
+    ("POST", "/v1/payments/{order_id}/refund"),
     ("POST", "/v1/endorsements"),
     ("POST", "/v1/permits/status"),
     ("POST", "/v1/documents/ready"),
     ("POST", "/v1/photos/receipts"),
     ("GET", "/v1/admin/faults"),
     ("PUT", "/v1/admin/faults"),
+    ("POST", "/v1/admin/payments/{order_id}/pay"),
 )
 UNSIGNED = ("/v1/health", "/v1/stats", "/v1/admin/")
 
@@ -378,16 +383,42 @@ class _Handler(BaseHTTPRequestHandler):
         data = self._json(body)
         return Reply(200, self.server.store.eligibility(data.get("id_number")))
 
-    def _endorsements(self, kiosk: str, body: bytes) -> Reply:
+    def _idempotent(
+        self,
+        kiosk: str,
+        kind: str,
+        body: bytes,
+        action: Callable[[str, dict[str, Any]], tuple[int, dict[str, Any]]],
+    ) -> Reply:
+        """``action(kiosk, data)`` once per Idempotency-Key; replays get the first answer."""
         data = self._json(body)
         if not isinstance(data, dict):
             raise Refused(400, "body must be an object")
         key = self.headers.get("Idempotency-Key", "")
-        store = self.server.store
-        status, result, replayed = store.idempotent(
-            kiosk, key, "endorsement.issue", data, lambda: store.issue_endorsement(data)
+        status, result, replayed = self.server.store.idempotent(
+            kiosk, key, kind, data, lambda: action(kiosk, data)
         )
         return Reply(status, result, {"Idempotent-Replayed": "true"} if replayed else None)
+
+    def _endorsements(self, kiosk: str, body: bytes) -> Reply:
+        store = self.server.store
+        return self._idempotent(kiosk, "endorsement.issue", body, store.issue_endorsement)
+
+    def _create_payment(self, kiosk: str, body: bytes) -> Reply:
+        store = self.server.store
+        return self._idempotent(kiosk, "payment.order", body, store.create_payment)
+
+    def _payment_status(self, kiosk: str, body: bytes, order_id: str) -> Reply:
+        return Reply(200, self.server.store.payment_status(kiosk, order_id))
+
+    def _cancel_payment(self, kiosk: str, body: bytes, order_id: str) -> Reply:
+        return Reply(200, self.server.store.cancel_payment(kiosk, order_id))
+
+    def _refund_payment(self, kiosk: str, body: bytes, order_id: str) -> Reply:
+        return Reply(200, self.server.store.refund_payment(kiosk, order_id))
+
+    def _pay(self, kiosk: str, body: bytes, order_id: str) -> Reply:
+        return Reply(200, self.server.store.simulate_payment(order_id))
 
     def _permit_status(self, kiosk: str, body: bytes) -> Reply:
         data = self._json(body)
@@ -426,12 +457,17 @@ _HANDLERS: dict[tuple[str, str], Callable[..., Any]] = {
     ("PATCH", "/v1/uploads/{upload_id}"): _Handler._patch_upload,
     ("POST", "/v1/heartbeat"): _Handler._heartbeat,
     ("POST", "/v1/eligibility"): _Handler._eligibility,
+    ("POST", "/v1/payments"): _Handler._create_payment,
+    ("GET", "/v1/payments/{order_id}"): _Handler._payment_status,
+    ("POST", "/v1/payments/{order_id}/cancel"): _Handler._cancel_payment,
+    ("POST", "/v1/payments/{order_id}/refund"): _Handler._refund_payment,
     ("POST", "/v1/endorsements"): _Handler._endorsements,
     ("POST", "/v1/permits/status"): _Handler._permit_status,
     ("POST", "/v1/documents/ready"): _Handler._documents,
     ("POST", "/v1/photos/receipts"): _Handler._photos,
     ("GET", "/v1/admin/faults"): _Handler._get_faults,
     ("PUT", "/v1/admin/faults"): _Handler._put_faults,
+    ("POST", "/v1/admin/payments/{order_id}/pay"): _Handler._pay,
 }
 assert set(_HANDLERS) == set(ROUTES)
 
@@ -488,11 +524,13 @@ def start_in_thread(
     kiosk_secrets: Mapping[str, bytes] | None = None,
     today: Callable[[], date] | None = None,
     tls: ssl.SSLContext | None = None,
+    payment_ttl_s: float = 180.0,
 ) -> CentralHandle:
     """Start the service on a background thread (the kiosk demo embeds it this way).
 
-    ``tls``: a server-side SSL context to serve https instead of loopback http."""
-    store = CentralStore(db_path, today=today)
+    ``tls``: a server-side SSL context to serve https instead of loopback http.
+    ``payment_ttl_s``: how long a payment order waits to be paid."""
+    store = CentralStore(db_path, today=today, payment_ttl_s=payment_ttl_s)
     picker = faults if isinstance(faults, Faults) else Faults(faults)
     server = _Server((host, port), store, picker, kiosk_secrets or {})
     if tls is not None:

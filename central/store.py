@@ -1,6 +1,7 @@
 """The central store: idempotent transaction ingest, resumable uploads, heartbeats and the
-look-ups the kiosk flows need (eligibility, endorsement issue, documents ready, photo
-receipts). One SQLite file (WAL, synchronous=FULL); every method is serialised by a lock.
+look-ups the kiosk flows need (eligibility, payment orders, endorsement issue, documents
+ready, photo receipts). One SQLite file (WAL, synchronous=FULL); every method is serialised
+by a lock.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ import time
 import uuid
 from collections import Counter
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
@@ -29,6 +30,7 @@ LOCAL_PROVINCE = "44"  # the administration's own province (Guangdong in the dem
 VALIDITY_MARGIN_DAYS = 20  # permit must outlive the endorsement by about 20 days
 MAX_SCHEMA_VERSION = 2
 KEY_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:-]{0,254}$")
+ORDER_ID_RE = re.compile(r"[0-9a-f]{32}")
 
 
 @dataclass(frozen=True)
@@ -128,6 +130,23 @@ CREATE TABLE IF NOT EXISTS photos (
     receipt_code TEXT NOT NULL,
     registered_at TEXT NOT NULL
 );
+-- Payment orders for the endorsement fee: the reference central stands in for the non-tax
+-- revenue payment platform. One order pays for one endorsement (endorsement_no once used).
+CREATE TABLE IF NOT EXISTS payments (
+    order_id TEXT PRIMARY KEY,
+    kiosk_id TEXT NOT NULL,
+    id_number TEXT NOT NULL,
+    option TEXT NOT NULL,
+    region TEXT NOT NULL,
+    purpose TEXT NOT NULL,
+    amount_cny INTEGER NOT NULL,
+    status TEXT NOT NULL
+        CHECK (status IN ('unpaid','paid','cancelled','expired','refunded')),
+    created_at REAL NOT NULL,
+    expires_at REAL NOT NULL,
+    paid_at REAL,
+    endorsement_no TEXT
+);
 CREATE TABLE IF NOT EXISTS counters (name TEXT PRIMARY KEY, value INTEGER NOT NULL);
 """
 
@@ -135,10 +154,56 @@ CREATE TABLE IF NOT EXISTS counters (name TEXT PRIMARY KEY, value INTEGER NOT NU
 class Refused(Exception):
     """A request the service answers with an error status and a JSON reason."""
 
-    def __init__(self, status: int, error: str, **extra: Any) -> None:
+    # Positional-only, so ``extra`` may carry a field named ``status`` (an order's state).
+    def __init__(self, status: int, error: str, /, **extra: Any) -> None:
         super().__init__(error)
         self.status = status
         self.body = {"error": error, **extra}
+
+
+@dataclass(frozen=True)
+class _Choice:
+    """A renewal choice central has checked (``_checked_choice``)."""
+
+    id_number: str
+    option: Option
+    region: str
+    purpose: str
+
+
+_ORDER_COLUMNS = (
+    "order_id, kiosk_id, id_number, option, region, purpose, amount_cny, status, "
+    "created_at, expires_at, paid_at, endorsement_no"
+)
+
+
+@dataclass(frozen=True)
+class _Order:
+    """A row of ``payments`` (columns as ``_ORDER_COLUMNS``)."""
+
+    order_id: str
+    kiosk_id: str
+    id_number: str
+    option: str
+    region: str
+    purpose: str
+    amount_cny: int
+    status: str
+    created_at: float
+    expires_at: float
+    paid_at: float | None
+    endorsement_no: str | None
+
+    def answer(self, now: float) -> dict[str, Any]:
+        """What a kiosk is told; ``expires_in_s`` counts only while the order awaits payment."""
+        left = self.expires_at - now if self.status == "unpaid" else 0.0
+        return {
+            "order_id": self.order_id,
+            "status": self.status,
+            "amount_cny": self.amount_cny,
+            "expires_in_s": max(0, int(left)),
+            "endorsement_no": self.endorsement_no,
+        }
 
 
 def make_id_number(region6: str, birth: str, serial3: str) -> str:
@@ -153,8 +218,17 @@ def canonical(value: Any) -> bytes:
 class CentralStore:
     """Durable state of the reference central service."""
 
-    def __init__(self, path: str | Path, *, today: Callable[[], date] | None = None) -> None:
+    def __init__(
+        self,
+        path: str | Path,
+        *,
+        today: Callable[[], date] | None = None,
+        payment_ttl_s: float = 180.0,
+        pay_base_url: str = "https://pay.example.org/cashier",
+    ) -> None:
         self.path = Path(path)
+        self.payment_ttl_s = payment_ttl_s
+        self.pay_base_url = pay_base_url
         self.uploads_dir = Path(str(self.path) + ".uploads")
         self.uploads_dir.mkdir(parents=True, exist_ok=True)
         self.today = today or date.today
@@ -584,8 +658,9 @@ class CentralStore:
             "purposes": list(PURPOSES) if not reasons else [],
         }
 
-    def issue_endorsement(self, body: Mapping[str, Any]) -> tuple[int, dict[str, Any]]:
-        """Runs inside ``idempotent`` (lock held, transaction open)."""
+    def _checked_choice(self, body: Mapping[str, Any]) -> _Choice:
+        """What a payment order and the endorsement it pays for both need: a known, eligible
+        citizen, a known region and purpose, and an option offered to this person."""
         id_number = body.get("id_number")
         if not isinstance(id_number, str):
             raise Refused(422, "id_number required")
@@ -595,11 +670,21 @@ class CentralStore:
         verdict = self._eligibility(id_number)
         if not verdict["eligible"]:
             raise Refused(422, "not eligible", reasons=verdict["reasons"])
-        option = next((o for o in verdict["options"] if o["code"] == code), None)
+        offered = {o["code"] for o in verdict["options"]}
+        option = next((o for o in OPTIONS if o.code == code and code in offered), None)
         if option is None:
             raise Refused(422, "option not offered to this person")
+        return _Choice(id_number, option, str(region), str(purpose))
+
+    def issue_endorsement(
+        self, kiosk_id: str, body: Mapping[str, Any]
+    ) -> tuple[int, dict[str, Any]]:
+        """Runs inside ``idempotent`` (lock held, transaction open). Needs ``payment``: a
+        paid, unused order of this kiosk for exactly this choice; its amount is the fee."""
+        order = self._paid_order(kiosk_id, body)
+        choice = self._checked_choice(body)
         today = self.today()
-        until = today + timedelta(days=int(option["validity_days"]))
+        until = today + timedelta(days=choice.option.validity_days)
         self._bump("endorsements")
         number = self._conn.execute(
             "SELECT value FROM counters WHERE name='endorsements'"
@@ -609,28 +694,147 @@ class CentralStore:
             "INSERT INTO endorsements VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
             (
                 endorsement_no,
-                id_number,
-                code,
-                region,
-                purpose,
-                option["fee_cny"],
+                choice.id_number,
+                choice.option.code,
+                choice.region,
+                choice.purpose,
+                order.amount_cny,
                 today.isoformat(),
                 until.isoformat(),
             ),
         )
         self._conn.execute(
             "UPDATE citizens SET endorsement_until=?, permit_used=1 WHERE id_number=?",
-            (until.isoformat(), id_number),
+            (until.isoformat(), choice.id_number),
+        )
+        self._conn.execute(
+            "UPDATE payments SET endorsement_no=? WHERE order_id=?",
+            (endorsement_no, order.order_id),
         )
         return 201, {
             "endorsement_no": endorsement_no,
-            "option": code,
-            "region": region,
-            "purpose": purpose,
-            "fee_cny": option["fee_cny"],
+            "option": choice.option.code,
+            "region": choice.region,
+            "purpose": choice.purpose,
+            "fee_cny": order.amount_cny,
             "valid_from": today.isoformat(),
             "valid_until": until.isoformat(),
         }
+
+    # -------------------------------------------------------- payment orders
+    def create_payment(self, kiosk_id: str, body: Mapping[str, Any]) -> tuple[int, dict[str, Any]]:
+        """Runs inside ``idempotent`` (lock held, transaction open). Central sets the amount
+        from its own fee table: the kiosk never sends one."""
+        choice = self._checked_choice(body)
+        order_id = uuid.uuid4().hex
+        now = time.time()
+        self._conn.execute(
+            "INSERT INTO payments (order_id, kiosk_id, id_number, option, region, purpose, "
+            "amount_cny, status, created_at, expires_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            (
+                order_id,
+                kiosk_id,
+                choice.id_number,
+                choice.option.code,
+                choice.region,
+                choice.purpose,
+                choice.option.fee_cny,
+                "unpaid",
+                now,
+                now + self.payment_ttl_s,
+            ),
+        )
+        self._bump("payments")
+        return 201, {
+            "order_id": order_id,
+            "status": "unpaid",
+            "amount_cny": choice.option.fee_cny,
+            "expires_in_s": int(self.payment_ttl_s),
+            "pay_url": f"{self.pay_base_url}?order={order_id}",
+        }
+
+    def payment_status(self, kiosk_id: str, order_id: str) -> dict[str, Any]:
+        now = time.time()
+        with self._tx():
+            order = self._order(order_id, kiosk_id, now)
+        return order.answer(now)
+
+    def cancel_payment(self, kiosk_id: str, order_id: str) -> dict[str, Any]:
+        """An unpaid order is cancelled; any other stays as it is: a paid one means the
+        citizen paid in the meantime, so the kiosk issues (or refunds) instead."""
+        now = time.time()
+        with self._tx():
+            order = self._order(order_id, kiosk_id, now)
+            if order.status == "unpaid":
+                order = self._set_status(order, "cancelled")
+        return order.answer(now)
+
+    def refund_payment(self, kiosk_id: str, order_id: str) -> dict[str, Any]:
+        """A paid order no endorsement used is refunded; a refunded one answers as it is."""
+        now = time.time()
+        with self._tx():
+            order = self._order(order_id, kiosk_id, now)
+            if order.status == "paid" and order.endorsement_no is None:
+                order = self._set_status(order, "refunded")
+                self._bump("refunds")
+        # Refused after the commit, so an expiry noticed on the way is kept.
+        if order.status != "refunded":
+            reason = "paid for an issued endorsement" if order.endorsement_no else "not paid"
+            raise Refused(409, f"order cannot be refunded: {reason}", status=order.status)
+        return order.answer(now)
+
+    def simulate_payment(self, order_id: str) -> dict[str, Any]:
+        """The citizen pays with a phone: what the payment platform's notice would do."""
+        now = time.time()
+        with self._tx():
+            order = self._order(order_id, None, now)
+            payable = order.status == "unpaid"
+            if payable:
+                order = self._set_status(order, "paid", paid_at=now)
+        if not payable:
+            message = f"order is {order.status}, not awaiting payment"
+            raise Refused(409, message, status=order.status)
+        return order.answer(now)
+
+    def _order(self, order_id: str, kiosk_id: str | None, now: float) -> _Order:
+        """The order as of ``now`` (lock held, transaction open); an unpaid order past its
+        time is marked expired here, so every reader sees the same state. Another kiosk's
+        order is unknown (404) to the caller; ``kiosk_id`` None (admin) reads any."""
+        row = self._conn.execute(
+            f"SELECT {_ORDER_COLUMNS} FROM payments WHERE order_id=?", (order_id,)
+        ).fetchone()
+        if row is None or kiosk_id not in (None, row[1]):
+            raise Refused(404, "no such payment order")
+        order = _Order(*row)
+        if order.status == "unpaid" and now >= order.expires_at:
+            return self._set_status(order, "expired")
+        return order
+
+    def _set_status(self, order: _Order, status: str, paid_at: float | None = None) -> _Order:
+        self._conn.execute(
+            "UPDATE payments SET status=?, paid_at=COALESCE(?, paid_at) WHERE order_id=?",
+            (status, paid_at, order.order_id),
+        )
+        return replace(order, status=status, paid_at=paid_at or order.paid_at)
+
+    def _paid_order(self, kiosk_id: str, body: Mapping[str, Any]) -> _Order:
+        """The order named by ``payment``: this kiosk's, for exactly this choice, paid and
+        not yet used for an endorsement. Anything else is refused (422)."""
+        order_id = body.get("payment")
+        if not isinstance(order_id, str) or not ORDER_ID_RE.fullmatch(order_id):
+            raise Refused(422, "payment required: the id of a paid order")
+        try:
+            order = self._order(order_id, kiosk_id, time.time())
+        except Refused:
+            raise Refused(422, "no such payment order") from None
+        chosen = tuple(body.get(k) for k in ("id_number", "option", "region", "purpose"))
+        if chosen != (order.id_number, order.option, order.region, order.purpose):
+            raise Refused(422, "the payment order is for another person or choice")
+        if order.status != "paid":
+            raise Refused(422, f"the payment order is {order.status}, not paid")
+        if order.endorsement_no is not None:
+            raise Refused(422, "the payment order has already paid for an endorsement")
+        return order
 
     def permit_status(self, id_number: str) -> dict[str, Any]:
         """What the query service shows: permit validity and the current endorsement."""
@@ -777,6 +981,8 @@ class CentralStore:
                 "alerts",
                 "alerts_malformed",
                 "endorsements",
+                "payments",
+                "refunds",
                 "faults",
             )
         }

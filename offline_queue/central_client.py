@@ -1,10 +1,11 @@
-"""Look-ups the flows make while a citizen waits: renewal eligibility, endorsement issue,
-documents ready for pickup, photo receipt registration. Typed results, bounded timeouts.
+"""Look-ups the flows make while a citizen waits: renewal eligibility, payment orders for
+the fee, endorsement issue, documents ready for pickup, photo receipt registration. Typed
+results, bounded timeouts.
 
 Each call raises ``CentralError`` (``retryable`` tells the flow whether "please wait, trying
-again" makes sense). Issuing an endorsement is itself idempotent: the caller passes a key it
-has persisted first (e.g. from ``Outbox.next_sequence``), so a retry after a lost answer
-returns the same endorsement instead of charging twice.
+again" makes sense). Opening a payment order and issuing an endorsement are idempotent: the
+caller passes a key it has persisted first (e.g. from ``Outbox.next_sequence``), so a retry
+after a lost answer returns the same order or endorsement instead of charging twice.
 
 Not thread-safe: give each thread its own client.
 """
@@ -12,6 +13,7 @@ Not thread-safe: give each thread its own client.
 from __future__ import annotations
 
 import enum
+import re
 from dataclasses import dataclass
 from typing import Any
 
@@ -88,6 +90,23 @@ class IssuedEndorsement:
     replayed: bool
 
 
+PAYMENT_STATUSES = ("unpaid", "paid", "cancelled", "expired", "refunded")
+_ORDER_ID = re.compile(r"[0-9a-f]{32}")
+
+
+@dataclass(frozen=True)
+class PaymentOrder:
+    """A payment order for the endorsement fee; central sets the amount. ``pay_url`` (what
+    the QR code carries) comes only with a new order; ``expires_in_s`` counts while unpaid."""
+
+    order_id: str
+    status: str
+    amount_cny: int
+    expires_in_s: int
+    pay_url: str = ""
+    endorsement_no: str | None = None
+
+
 @dataclass(frozen=True)
 class ReadyDocument:
     document_no: str
@@ -122,6 +141,35 @@ def _expect(data: Any, *fields: str) -> dict[str, Any]:
     if not isinstance(data, dict) or any(f not in data for f in fields):
         raise CentralError("central answer has the wrong shape", code="central.bad_response")
     return data
+
+
+def _order_path(order_id: str, action: str = "") -> str:
+    # Checked before it goes into a URL: an order id is not personal data, but anything
+    # else there could be, or could change the path.
+    if not isinstance(order_id, str) or not _ORDER_ID.fullmatch(order_id):
+        raise ValueError("order_id must be 32 lowercase hex characters")
+    return f"/v1/payments/{order_id}{action}"
+
+
+def _payment_order(data: Any) -> PaymentOrder:
+    d = _expect(data, "order_id", "status", "amount_cny", "expires_in_s")
+    try:
+        order = PaymentOrder(
+            order_id=str(d["order_id"]),
+            status=str(d["status"]),
+            amount_cny=int(d["amount_cny"]),
+            expires_in_s=int(d["expires_in_s"]),
+            pay_url=str(d.get("pay_url") or ""),
+            endorsement_no=None if d.get("endorsement_no") is None else str(d["endorsement_no"]),
+        )
+    except (TypeError, ValueError) as exc:
+        raise CentralError(
+            "central answer has the wrong shape", code="central.bad_response"
+        ) from exc
+    # The id goes into later URLs and the status drives the flow: both must be ones we know.
+    if not _ORDER_ID.fullmatch(order.order_id) or order.status not in PAYMENT_STATUSES:
+        raise CentralError("central answer has the wrong shape", code="central.bad_response")
+    return order
 
 
 def _permit(data: Any) -> PermitAccess | None:
@@ -180,11 +228,36 @@ class CentralClient:
                 "central answer has the wrong shape", code="central.bad_response"
             ) from exc
 
-    def issue_endorsement(
+    def create_payment(
         self, key: str, *, id_number: str, option: str, region: str, purpose: str
-    ) -> IssuedEndorsement:
-        """Issue (idempotently, by ``key``) an endorsement the citizen has paid for."""
+    ) -> PaymentOrder:
+        """Open (idempotently, by ``key``) a payment order for this choice's fee. A replay
+        answers as the first time, so ask ``payment_status`` for the time left."""
         body = {"id_number": id_number, "option": option, "region": region, "purpose": purpose}
+        return _payment_order(self._call("POST", "/v1/payments", body, {"Idempotency-Key": key}))
+
+    def payment_status(self, order_id: str) -> PaymentOrder:
+        return _payment_order(self._call("GET", _order_path(order_id), None))
+
+    def cancel_payment(self, order_id: str) -> PaymentOrder:
+        """Cancel an unpaid order; an order paid meanwhile stays paid (issue or refund it)."""
+        return _payment_order(self._call("POST", _order_path(order_id, "/cancel"), None))
+
+    def refund_payment(self, order_id: str) -> PaymentOrder:
+        """Refund a paid order no endorsement used (409 ``CentralError`` otherwise)."""
+        return _payment_order(self._call("POST", _order_path(order_id, "/refund"), None))
+
+    def issue_endorsement(
+        self, key: str, *, id_number: str, option: str, region: str, purpose: str, payment: str
+    ) -> IssuedEndorsement:
+        """Issue (idempotently, by ``key``) the endorsement paid for by order ``payment``."""
+        body = {
+            "id_number": id_number,
+            "option": option,
+            "region": region,
+            "purpose": purpose,
+            "payment": payment,
+        }
         _, data, resp = self.transport.json_request(
             "POST",
             "/v1/endorsements",

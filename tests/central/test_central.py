@@ -13,6 +13,7 @@ import sqlite3
 import subprocess
 import sys
 import time
+import uuid
 from collections.abc import Iterator
 from datetime import date, timedelta
 from pathlib import Path
@@ -71,6 +72,14 @@ def transport(central: CentralHandle) -> Iterator[CentralTransport]:
 @pytest.fixture
 def client(transport: CentralTransport) -> CentralClient:
     return CentralClient(transport)
+
+
+def _paid_order(central: CentralHandle, client: CentralClient, **choice: str) -> str:
+    """A payment order for ``choice``, paid as the citizen's phone would pay it."""
+    order = client.create_payment(f"K-PAY-{uuid.uuid4().hex}", **choice)
+    paid = requests.post(f"{central.url}/v1/admin/payments/{order.order_id}/pay", timeout=5)
+    assert paid.status_code == 200, paid.text
+    return order.order_id
 
 
 def _entry(key: str, n: int, stream: str = "s") -> dict[str, object]:
@@ -180,10 +189,12 @@ def test_eligibility_errors(client: CentralClient) -> None:
 
 
 @pytest.mark.parametrize(("option", "fee"), [(o.code, o.fee_cny) for o in OPTIONS])
-def test_endorsement_fees(client: CentralClient, option: str, fee: int) -> None:
-    issued = client.issue_endorsement(
-        f"K-E-{option}", id_number=CHEN, option=option, region="MO", purpose="individual"
-    )
+def test_endorsement_fees(
+    central: CentralHandle, client: CentralClient, option: str, fee: int
+) -> None:
+    choice = {"id_number": CHEN, "option": option, "region": "MO", "purpose": "individual"}
+    payment = _paid_order(central, client, **choice)
+    issued = client.issue_endorsement(f"K-E-{option}", **choice, payment=payment)
     validity = next(o.validity_days for o in OPTIONS if o.code == option)
     assert issued.fee_cny == fee
     assert issued.valid_until == (TODAY + timedelta(days=validity)).isoformat()
@@ -192,7 +203,8 @@ def test_endorsement_fees(client: CentralClient, option: str, fee: int) -> None:
 def test_endorsement_issue_is_idempotent_and_then_blocks_renewal(
     client: CentralClient, central: CentralHandle
 ) -> None:
-    args = {"id_number": LI, "option": "two_trips", "region": "HK", "purpose": "family_visit"}
+    choice = {"id_number": LI, "option": "two_trips", "region": "HK", "purpose": "family_visit"}
+    args = {**choice, "payment": _paid_order(central, client, **choice)}
     first = client.issue_endorsement("K-E-1", **args)
     again = client.issue_endorsement("K-E-1", **args)
     assert again.endorsement_no == first.endorsement_no and again.replayed and not first.replayed
@@ -420,7 +432,9 @@ def test_eligibility_carries_the_permits_chip_access_data(client: CentralClient)
     )
 
 
-def test_permit_status_shows_the_current_endorsement(client: CentralClient) -> None:
+def test_permit_status_shows_the_current_endorsement(
+    central: CentralHandle, client: CentralClient
+) -> None:
     zhou = client.permit_status(ZHOU)
     assert zhou.endorsement is not None and zhou.endorsement.valid
     assert (zhou.endorsement.region, zhou.endorsement.trips) == ("HK", "two")
@@ -429,9 +443,9 @@ def test_permit_status_shows_the_current_endorsement(client: CentralClient) -> N
     assert li.endorsement is not None and not li.endorsement.valid
     chen = client.permit_status(CHEN)
     assert chen.endorsement is None and chen.permit_days_left == 3000
-    issued = client.issue_endorsement(
-        "k-status-1", id_number=CHEN, option="one_trip", region="MO", purpose="individual"
-    )
+    choice = {"id_number": CHEN, "option": "one_trip", "region": "MO", "purpose": "individual"}
+    payment = _paid_order(central, client, **choice)
+    issued = client.issue_endorsement("k-status-1", **choice, payment=payment)
     after = client.permit_status(CHEN).endorsement
     assert after is not None and (after.option, after.trips, after.region) == (
         "one_trip",
