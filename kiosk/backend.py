@@ -45,6 +45,8 @@ class Backend:
     _offline_alerted: bool = False
     closers: list[Callable[[], Any]] = field(default_factory=list)
     on_offline: OfflineFlag | None = None
+    # Periodic work of other parts (settling payment orders), run after each check.
+    tasks: list[Callable[[], None]] = field(default_factory=list)
 
     def start(self) -> None:
         if self.sync is not None:
@@ -87,10 +89,11 @@ class Backend:
 
     def _watch(self) -> None:
         while not self._stop.wait(self.watch_s):
-            try:
-                self.check()
-            except Exception:
-                log.exception("backend check failed")
+            for work in (self.check, *self.tasks):
+                try:
+                    work()
+                except Exception:
+                    log.exception("backend %s failed", getattr(work, "__name__", "task"))
 
 
 # --- building the parts from a machine configuration ---------------------------------------

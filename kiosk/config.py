@@ -191,6 +191,22 @@ class PhotoSection(_Section):
     spec: str = Field(default="cn-exit-entry", description="Photo specification name.")
 
 
+class PaymentSection(_Section):
+    poll_s: Annotated[float, Field(ge=0.5, le=30)] = Field(
+        default=2.0, description="Seconds between checks whether the citizen has paid."
+    )
+    missed_polls: Annotated[int, Field(ge=1, le=100)] = Field(
+        default=10,
+        description="Checks in a row central may miss before the citizen is told payment "
+        "cannot be confirmed (the order is then settled later: cancelled or refunded).",
+    )
+    settle_s: PositiveSeconds = Field(
+        default=600.0,
+        description="Age (seconds) after which an order still open is settled without the "
+        "citizen: an unpaid one cancelled, a paid one refunded unless it was issued.",
+    )
+
+
 class KioskConfig(_Section):
     kiosk: KioskSection
     timeouts: TimeoutsSection = TimeoutsSection()
@@ -198,6 +214,7 @@ class KioskConfig(_Section):
     queue: QueueSection = QueueSection()
     devices: DevicesSection = DevicesSection()
     photo: PhotoSection = PhotoSection()
+    payment: PaymentSection = PaymentSection()
 
     @property
     def data_dir(self) -> Path:

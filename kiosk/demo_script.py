@@ -250,7 +250,8 @@ REFUSED_FIRST_APPLICATION = [
 def renewal_script(config: KioskConfig) -> Script:
     """Zhao Lei (first application) is refused with the reason and what to do next. Zhang
     San, in English, is eligible: his permit chip is read and verified, he chooses a
-    multiple-trip endorsement for Hong Kong and is told the fee is paid at the counter.
+    multiple-trip endorsement for Hong Kong, pays the fee by scanning a QR code with his
+    phone, and gets the endorsement and a payment slip.
     Zhou Min looks up her current endorsement."""
     t = config.timeouts
     return [
@@ -283,11 +284,18 @@ def renewal_script(config: KioskConfig) -> Script:
         Tap("multiple trips", intent="trips", data={"trips": "multiple"}),
         Expect("how long (only what his permit allows)", state="endorse_validity"),
         Tap("one year", intent="option", data={"option": "multi_1y"}),
+        Expect("the fee: 80 CNY, paid by phone", state="endorse_fee", where={"values.fee": 80}),
+        Tap("he chooses to pay", intent="pay"),
         Expect(
-            "80 CNY, to be paid at the counter: nothing charged here",
-            state="endorse_fee",
-            where={"values.fee": 80},
+            "a QR code to pay 80 CNY with his phone",
+            state="endorse_paying",
+            where={"values.amount": 80},
+            within_s=15,
         ),
+        Act("he scans it and confirms on his phone", action="pay_on_phone"),
+        Advance("the kiosk checks the payment", seconds=config.payment.poll_s),
+        Expect("paid: the endorsement is issued", state="endorse_done", within_s=30),
+        Act("the payment slip is printed", action="expect_payment_slip"),
         Act("he takes his ID card", action="remove_idcard"),
         Tap("he is finished", intent="finished"),
         Expect("back to the attract loop", state="attract"),

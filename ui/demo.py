@@ -157,6 +157,25 @@ class World:
         if not any("领取凭条" in line for line in lines):
             raise DemoFailed(f"no pickup receipt printed: {lines[-5:]}")
 
+    def pay_on_phone(self) -> None:
+        """The citizen scans the code and confirms on the phone: the payment platform (here
+        the reference central service) marks the flow's order paid."""
+        import requests
+
+        order = self.shell.app.runner.flow.context.get("endorse", {}).get("order")
+        backend = self.shell.backend
+        if order is None or backend is None:
+            raise DemoFailed("no payment order to pay")
+        url = f"{backend.central_url}/v1/admin/payments/{order['order_id']}/pay"
+        resp = requests.post(url, timeout=5)
+        if resp.status_code != 200:
+            raise DemoFailed(f"paying the order failed: {resp.status_code} {resp.text[:200]}")
+
+    def expect_payment_slip(self) -> None:
+        lines = self.sim("printer").text_lines()
+        if not any("缴费凭条" in line for line in lines):
+            raise DemoFailed(f"no payment slip printed: {lines[-5:]}")
+
     def paper_out(self) -> None:
         """The roll ends a few lines into the next receipt."""
         self.sim("printer").set_paper(out_after=4)

@@ -9,6 +9,8 @@ from __future__ import annotations
 import logging
 import os
 import sys
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -25,6 +27,7 @@ from kiosk.device_service import DeviceHub
 from kiosk.photo.spec import load_spec
 from kiosk.photo_service import PhotoService
 from kiosk.pickup_service import pickup_service_for
+from kiosk.renewal_service import RenewalService, Settler
 from kiosk.voice import Voice
 from offline_queue.central_client import CentralClient
 from ui.qt import QtDispatcher, QtScheduler
@@ -150,6 +153,28 @@ def attach_identified_services(
     central = CentralService(client, withheld=withheld)
     kiosk.attach_service("central", central)
     shell.closers.append(central.close)
+    if config.kiosk.terminal is TerminalType.RENEWAL:
+        attach_renewal(config, kiosk, backend, shell, client)
+
+
+def attach_renewal(
+    config: KioskConfig,
+    kiosk: KioskApp,
+    backend: Backend,
+    shell: Shell,
+    client: Callable[[], CentralClient],
+) -> None:
+    """Fee and issue on their own worker, which also settles orders left open by a crash
+    or a silent central (all of them now, before anything else it does)."""
+    service = RenewalService(
+        backend.outbox, client, kiosk_id=config.kiosk.id, settle_s=config.payment.settle_s
+    )
+    worker = ThreadPoolExecutor(1, thread_name_prefix="svc-renewal")
+    settler = Settler(service, worker.submit, kiosk.staff_alert)
+    kiosk.runner.add_service("renewal", service, worker)
+    settler.start()
+    backend.tasks.append(settler.tick)
+    shell.closers += [service.close, lambda: worker.shutdown(wait=True, cancel_futures=True)]
 
 
 def start_backend(config: KioskConfig, kiosk: KioskApp) -> Backend:

@@ -4,10 +4,7 @@ unlimited retakes, durable hand-off, receipt (or the number on screen when paper
 from __future__ import annotations
 
 import functools
-import io
 from typing import TYPE_CHECKING, Any
-
-import qrcode
 
 from kiosk.config import KioskConfig, TerminalType
 from kiosk.flows.engine import (
@@ -23,7 +20,7 @@ from kiosk.flows.engine import (
     State,
     Transition,
 )
-from kiosk.flows.steps import closing_state, done, message
+from kiosk.flows.steps import closing_state, done, message, qr_png
 from kiosk.flows.terminal import ATTRACT, MENU, SERVICE_BUILDERS, ServiceFlow
 from kiosk.i18n import register
 
@@ -178,13 +175,6 @@ def _spec(name: str) -> PhotoSpec:
     from kiosk.photo.spec import load_spec
 
     return load_spec(name)
-
-
-def qr_png(text: str, box: int = 10) -> bytes:
-    image = qrcode.make(text, box_size=box, border=2)
-    out = io.BytesIO()
-    image.save(out, "PNG")
-    return out.getvalue()
 
 
 def build(config: KioskConfig) -> tuple[ServiceFlow, ...]:

@@ -3,9 +3,12 @@
 
 Endorse: ID card -> eligibility from central (a refusal names the reason and the next step)
 -> the permit's chip, opened with the access data of the permit on record and passively
-authenticated -> region, purpose, trips and validity (only what central offers) -> the fee.
-This product has no payment device yet, so the fee screen says plainly that payment is at the
-counter and nothing is charged or recorded as paid; no endorsement is issued or written.
+authenticated -> region, purpose, trips and validity (only what central offers) -> the fee,
+paid by scanning a QR code with a phone (service "renewal": the order is journaled before the
+code is shown) -> central issues the endorsement against the paid order -> a payment slip.
+The machine has no card printer, so the endorsement is not printed on the permit's back: it
+is on record centrally (border control reads it from there) and on the slip. Every way out
+of payment says what happened to the money: nothing charged, refunded, or issued.
 """
 
 from __future__ import annotations
@@ -16,9 +19,19 @@ from typing import Any
 from devices.icao.pa import REASONS as PA_REASONS
 from kiosk.central_service import PERMIT_ACCESS
 from kiosk.config import KioskConfig, TerminalType
-from kiosk.flows.engine import TIMEOUT, Call, Command, Context, Event, State, Transition
+from kiosk.flows.engine import (
+    SAME,
+    TIMEOUT,
+    Alert,
+    Call,
+    Command,
+    Context,
+    Event,
+    State,
+    Transition,
+)
 from kiosk.flows.identify import central_down_state, central_unknown_state, identify_states
-from kiosk.flows.steps import FINISH, closing_state, done, message
+from kiosk.flows.steps import FINISH, closing_state, done, message, qr_png
 from kiosk.flows.terminal import ATTRACT, MENU, SERVICE_BUILDERS, ServiceFlow
 from kiosk.i18n import register
 
@@ -145,11 +158,74 @@ register(
         ),
         "endorse.fee.title": ("签注费用：{fee} 元", "Endorsement fee: {fee} CNY"),
         "endorse.fee.body": (
-            "本机暂不支持缴费，本次没有收取任何费用，签注也尚未办理。"
-            "请凭身份证和通行证到窗口缴费，工作人员将为您办理以上签注。",
-            "This machine cannot take payments yet: nothing has been charged and no "
-            "endorsement has been issued. Please pay at the counter with your ID card and "
-            "permit; staff will issue the endorsement above there.",
+            "请用微信、支付宝或银行App扫码缴费，在手机上确认之前不会扣款。本机不开具发票，"
+            "如需发票请凭缴费凭条到窗口开具。",
+            "Pay by scanning a code with WeChat, Alipay or your bank's app: nothing is "
+            "charged until you confirm on your phone. This machine gives no invoice; bring "
+            "the payment slip to the counter for one.",
+        ),
+        "endorse.pay": ("扫码缴费", "Pay by phone"),
+        "endorse.ordering": ("正在生成缴费二维码…", "Preparing your payment code…"),
+        "endorse.paying.title": ("请扫码支付 {amount} 元", "Scan to pay {amount} CNY"),
+        "endorse.paying.body": (
+            "打开微信、支付宝或银行App扫描下方二维码，并在手机上确认支付。"
+            "付款后本机自动继续，请不要离开。",
+            "Open WeChat, Alipay or your bank's app, scan the code below and confirm on your "
+            "phone. The machine goes on by itself once you have paid - please stay here.",
+        ),
+        "endorse.paying.cancel": ("取消支付", "Cancel payment"),
+        "endorse.cancelling": ("正在取消支付…", "Cancelling the payment…"),
+        "endorse.nothing_charged": (
+            "没有扣除任何费用，签注也没有办理。",
+            "Nothing has been charged and no endorsement was issued.",
+        ),
+        "endorse.cancelled.title": ("已取消支付", "Payment cancelled"),
+        "endorse.expired.title": ("支付时间已过", "The time to pay has run out"),
+        "endorse.again": (
+            "如仍需办理，请重新开始。",
+            "Start again if you still want to renew.",
+        ),
+        "endorse.pay_unavailable.title": ("暂时无法缴费", "Payment is not available right now"),
+        "endorse.pay_unavailable.body": (
+            "请稍后再试，或到窗口办理。",
+            "Please try again later or go to the counter.",
+        ),
+        "endorse.unconfirmed.title": (
+            "暂时无法确认办理结果",
+            "The result cannot be confirmed right now",
+        ),
+        "endorse.unconfirmed.body": (
+            "如果您已付款：系统恢复后，若签注已办理则有效，否则款项将自动原路退回。"
+            "稍后可用“查询签注剩余次数”查看结果。已通知工作人员，如有疑问请联系工作人员。",
+            "If you have paid: once the system answers, either the endorsement stands or "
+            "the payment goes back to where it came from, automatically. Use 'Check "
+            "remaining trips' later to see which. Staff have been told; ask them if in doubt.",
+        ),
+        "endorse.issuing": (
+            "已收到付款，正在办理签注…",
+            "Payment received. Issuing your endorsement…",
+        ),
+        "endorse.printing": ("正在打印缴费凭条…", "Printing your payment slip…"),
+        "endorse.done.title": ("签注已办理", "Your endorsement is issued"),
+        "endorse.done.valid": (
+            "签注号 {endorsement_no}，有效期 {valid_from} 至 {valid_until}。",
+            "Endorsement {endorsement_no}, valid {valid_from} to {valid_until}.",
+        ),
+        "endorse.done.record": (
+            "签注已登记在出入境系统中，出入境时凭通行证查验。",
+            "It is on record in the exit-entry system; border control checks it with your permit.",
+        ),
+        "endorse.done.slip": ("请取走缴费凭条。", "Please take your payment slip."),
+        "endorse.done.no_slip": (
+            "缴费凭条无法打印；签注已登记在出入境系统中。已通知工作人员，如需凭条请到窗口补打。",
+            "The payment slip could not be printed; the endorsement is on record. Staff "
+            "have been told; the counter can print the slip.",
+        ),
+        "endorse.refunded.title": ("签注未能办理，已退款", "Not issued - your payment is refunded"),
+        "endorse.refunded.body": (
+            "出入境系统未能办理该签注，您支付的 {amount} 元将原路退回。请到窗口咨询。",
+            "The exit-entry system could not issue this endorsement; the {amount} CNY you "
+            "paid goes back to where it came from. Please ask at the counter.",
         ),
         "query.looking": ("正在查询您的签注…", "Looking up your endorsement…"),
         "query.title": ("您的签注信息", "Your endorsement"),
@@ -332,7 +408,7 @@ def endorse_states(config: KioskConfig) -> tuple[State, ...]:
             tone="info",
             progress="flow.take_cards",
             values={"fee": _fee(ctx)},
-            buttons=FINISH,
+            buttons=(("back", "app.back", ""), ("pay", "endorse.pay", "primary")),
         )
 
     region = _pick("region", lambda ctx: _endorse(ctx)["regions"])
@@ -455,13 +531,294 @@ def endorse_states(config: KioskConfig) -> tuple[State, ...]:
             "endorse_fee",
             "message",
             (
-                Transition("finished", ATTRACT, action=done),
+                Transition("pay", "endorse_ordering"),
                 Transition("back", "endorse_trips"),
                 Transition(TIMEOUT, ATTRACT, action=done),
             ),
             timeout=lambda ctx: t.message_s * 6,
             view=fee_view,
         ),
+        *payment_states(config),
+    )
+
+
+# --- payment and issue -----------------------------------------------------------------------
+
+# States where the citizen's money may be moving: a failing device does not end them (it is
+# applied at the end) and the header's End button cancels the order or waits.
+FINISHING = (
+    "endorse_ordering",
+    "endorse_paying",
+    "endorse_pay_check",
+    "endorse_cancelling",
+    "endorse_issuing",
+    "endorse_printing",
+)
+_STAY = Transition("home", SAME, label="not while money moves")
+
+
+def _choice(ctx: Context) -> dict[str, str]:
+    return {k: str(ctx["endorse"][k]) for k in ("region", "purpose", "option")}
+
+
+def _order(ctx: Context) -> dict[str, Any]:
+    return dict(ctx["endorse"]["order"])
+
+
+def _ask_order(ctx: Context, event: Event) -> list[Command]:
+    return [Call("renewal", "order", _choice(ctx), reply="endorse.order")]
+
+
+def _ordered(ctx: Context, event: Event) -> list[Command]:
+    ctx["endorse"]["order"] = {k: event.data[k] for k in ("order_id", "amount_cny", "pay_url")}
+    ctx["endorse"]["missed"] = 0
+    return []
+
+
+def _order_args(ctx: Context) -> dict[str, Any]:
+    return {"order_id": _order(ctx)["order_id"]}
+
+
+def _poll(ctx: Context, event: Event) -> list[Command]:
+    return [Call("renewal", "status", _order_args(ctx), reply="endorse.payment")]
+
+
+def _cancel(ctx: Context, event: Event) -> list[Command]:
+    return [Call("renewal", "cancel", _order_args(ctx), reply="endorse.cancel")]
+
+
+def _issue(ctx: Context, event: Event) -> list[Command]:
+    args = {**_order_args(ctx), **_choice(ctx)}
+    return [Call("renewal", "issue", args, reply="endorse.issue")]
+
+
+def _paid(ctx: Context, event: Event) -> bool:
+    return event.data.get("status") == "paid"
+
+
+def _unpaid(ctx: Context, event: Event) -> bool:
+    return event.data.get("status") == "unpaid"
+
+
+def _answered(ctx: Context, event: Event) -> list[Command]:
+    ctx["endorse"]["missed"] = 0
+    return []
+
+
+def _missed(ctx: Context, event: Event) -> list[Command]:
+    ctx["endorse"]["missed"] += 1
+    return []
+
+
+def _refunded(ctx: Context, event: Event) -> bool:
+    return event.data.get("code") == "renewal.refunded"
+
+
+def _issued(ctx: Context, event: Event) -> list[Command]:
+    ctx["endorse"]["issued"] = dict(event.data)
+    return []
+
+
+def _unconfirmed_alert(ctx: Context, event: Event) -> list[Command]:
+    # The order number is not personal data; staff find the order by it.
+    order = ctx["endorse"].get("order", {}).get("order_id", "?")
+    why = event.data.get("code") or event.name
+    return [Alert("renewal.unconfirmed", f"payment order {order} not settled: {why}")]
+
+
+def _refund_alert(ctx: Context, event: Event) -> list[Command]:
+    order = _order(ctx)["order_id"]
+    return [Alert("renewal.refunded", f"payment order {order} refunded: endorsement refused")]
+
+
+def _slip_alert(ctx: Context, event: Event) -> list[Command]:
+    number = ctx["endorse"]["issued"]["endorsement_no"]
+    code = event.data.get("code", "timeout")
+    return [
+        Alert("printer.receipt_failed", f"endorsement {number} issued, slip not printed: {code}")
+    ]
+
+
+def _slip(config: KioskConfig, ctx: Context) -> dict[str, Any]:
+    """The payment slip: what was issued, for how much, where and when."""
+    e, issued = ctx["endorse"], ctx["endorse"]["issued"]
+    region_zh, region_en = REGIONS[e["region"]]
+    purpose_zh, purpose_en = PURPOSES[e["purpose"]]
+    option_zh, option_en = VALIDITY[e["option"]]
+    items: list[dict[str, Any]] = [
+        {"text": "出入境证件签注缴费凭条", "bold": True, "large": True, "align": "center"},
+        {"text": "Endorsement payment slip", "align": "center"},
+        {"feed": 1},
+        {"text": f"签注号 Endorsement: {issued['endorsement_no']}", "bold": True},
+        {"code128": str(issued["endorsement_no"])},
+        {"text": f"地区 Region: {region_zh} {region_en}"},
+        {"text": f"种类 Kind: {purpose_zh} {purpose_en}"},
+        {"text": f"次数 Trips: {option_zh.split(' ·')[0]} {option_en.split(' ·')[0]}"},
+        {"text": f"有效期 Valid: {issued['valid_from']} - {issued['valid_until']}"},
+        {"text": f"金额 Amount: {issued['fee_cny']} 元 CNY", "bold": True},
+        {"text": f"订单号 Order: {issued['order_id']}"},
+        {"text": f"终端 Kiosk: {config.kiosk.id} {config.kiosk.place}".rstrip()},
+        {"feed": 1},
+        {"text": "本机不开具发票，如需发票请凭本凭条到窗口开具。"},
+        {"text": "For an invoice, bring this slip to the counter."},
+    ]
+    return {"title": str(issued["endorsement_no"]), "items": items}
+
+
+def payment_states(config: KioskConfig) -> tuple[State, ...]:
+    t, pay = config.timeouts, config.payment
+    central_s = config.central.timeout_s
+
+    def too_many(ctx: Context, event: Event) -> bool:
+        return int(ctx["endorse"]["missed"]) + 1 >= pay.missed_polls
+
+    def paying_view(ctx: Context) -> dict[str, Any]:
+        order = _order(ctx)
+        return message(
+            "endorse.paying.title",
+            "endorse.paying.body",
+            values={"amount": order["amount_cny"]},
+            # A payment link is a longer QR code than a photo number: smaller modules.
+            image_png=qr_png(str(order["pay_url"]), box=8),
+            progress="flow.take_cards",
+            buttons=(("cancel", "endorse.paying.cancel", ""),),
+        )
+
+    def done_view(ctx: Context) -> dict[str, Any]:
+        slip = "endorse.done.slip" if ctx["endorse"].get("slip") else "endorse.done.no_slip"
+        return message(
+            "endorse.done.title",
+            ["endorse.done.valid", "endorse.done.record", slip],
+            tone="ok" if ctx["endorse"].get("slip") else "warn",
+            values=dict(ctx["endorse"]["issued"]),
+            code=ctx["endorse"]["issued"]["endorsement_no"],
+            progress="flow.take_cards",
+            buttons=FINISH,
+        )
+
+    def print_slip(ctx: Context, event: Event) -> list[Command]:
+        return [Call("printer", "print", {"receipt": _slip(config, ctx)}, reply="endorse.print")]
+
+    def slip_printed(ctx: Context, event: Event) -> list[Command]:
+        ctx["endorse"]["slip"] = True
+        return []
+
+    def last(name: str, title: str, body: list[str], tone: str = "warn") -> State:
+        view = lambda ctx: message(  # noqa: E731
+            title,
+            body,
+            tone=tone,
+            values={"amount": ctx["endorse"].get("order", {}).get("amount_cny", "")},
+            progress="flow.take_cards",
+            buttons=FINISH,
+        )
+        return closing_state(name, view, t.message_s * 4)
+
+    unconfirmed = _unconfirmed_alert
+    return (
+        State(
+            "endorse_ordering",
+            "message",
+            (
+                Transition("endorse.order.ok", "endorse_paying", _ordered),
+                Transition("endorse.order.failed", "endorse_pay_unavailable"),
+                Transition(TIMEOUT, "endorse_pay_unavailable"),
+                _STAY,
+            ),
+            timeout=lambda ctx: central_s * 2,
+            on_enter=_ask_order,
+            view=lambda ctx: message("endorse.ordering"),
+        ),
+        State(
+            "endorse_paying",
+            "message",
+            (
+                Transition(TIMEOUT, "endorse_pay_check"),
+                Transition("cancel", "endorse_cancelling"),
+                Transition("home", "endorse_cancelling", label="home: cancel the order"),
+            ),
+            timeout=lambda ctx: pay.poll_s,
+            view=paying_view,
+        ),
+        State(
+            "endorse_pay_check",
+            "message",
+            (
+                Transition("endorse.payment.ok", "endorse_issuing", guard=_paid),
+                Transition("endorse.payment.ok", "endorse_paying", _answered, _unpaid),
+                Transition("endorse.payment.ok", "endorse_expired", label="expired"),
+                Transition("endorse.payment.failed", "endorse_unconfirmed", unconfirmed, too_many),
+                Transition("endorse.payment.failed", "endorse_paying", _missed),
+                Transition(TIMEOUT, "endorse_unconfirmed", unconfirmed, too_many),
+                Transition(TIMEOUT, "endorse_paying", _missed),
+                Transition("cancel", "endorse_cancelling"),
+                Transition("home", "endorse_cancelling", label="home: cancel the order"),
+            ),
+            timeout=lambda ctx: central_s * 2,
+            on_enter=_poll,
+            view=paying_view,
+        ),
+        State(
+            "endorse_cancelling",
+            "message",
+            (
+                Transition("endorse.cancel.ok", "endorse_issuing", guard=_paid),
+                Transition("endorse.cancel.ok", "endorse_cancelled"),
+                Transition("endorse.cancel.failed", "endorse_unconfirmed", unconfirmed),
+                Transition(TIMEOUT, "endorse_unconfirmed", unconfirmed),
+                _STAY,
+            ),
+            timeout=lambda ctx: central_s * 2,
+            on_enter=_cancel,
+            view=lambda ctx: message("endorse.cancelling"),
+        ),
+        State(
+            "endorse_issuing",
+            "message",
+            (
+                Transition("endorse.issue.ok", "endorse_printing", _issued),
+                Transition("endorse.issue.failed", "endorse_refunded", _refund_alert, _refunded),
+                Transition("endorse.issue.failed", "endorse_unconfirmed", unconfirmed),
+                Transition(TIMEOUT, "endorse_unconfirmed", unconfirmed),
+                _STAY,
+            ),
+            # The issue, and a refund if central refuses it: two requests.
+            timeout=lambda ctx: central_s * 3,
+            on_enter=_issue,
+            view=lambda ctx: message("endorse.issuing"),
+        ),
+        State(
+            "endorse_printing",
+            "message",
+            (
+                Transition("endorse.print.ok", "endorse_done", slip_printed),
+                Transition("endorse.print.failed", "endorse_done", _slip_alert),
+                Transition(TIMEOUT, "endorse_done", _slip_alert),
+                _STAY,
+            ),
+            timeout=lambda ctx: t.device_s,
+            on_enter=print_slip,
+            view=lambda ctx: message("endorse.printing"),
+        ),
+        closing_state("endorse_done", done_view, t.message_s * 4),
+        last(
+            "endorse_pay_unavailable",
+            "endorse.pay_unavailable.title",
+            ["endorse.nothing_charged", "endorse.pay_unavailable.body"],
+        ),
+        last(
+            "endorse_cancelled",
+            "endorse.cancelled.title",
+            ["endorse.nothing_charged"],
+            tone="info",
+        ),
+        last(
+            "endorse_expired",
+            "endorse.expired.title",
+            ["endorse.nothing_charged", "endorse.again"],
+        ),
+        last("endorse_unconfirmed", "endorse.unconfirmed.title", ["endorse.unconfirmed.body"]),
+        last("endorse_refunded", "endorse.refunded.title", ["endorse.refunded.body"]),
     )
 
 
@@ -539,7 +896,13 @@ def query_states(config: KioskConfig) -> tuple[State, ...]:
 
 def build(config: KioskConfig) -> tuple[ServiceFlow, ...]:
     return (
-        ServiceFlow("endorse", "endorse_identify", endorse_states(config), icon="stamp"),
+        ServiceFlow(
+            "endorse",
+            "endorse_identify",
+            endorse_states(config),
+            icon="stamp",
+            finishing=FINISHING,
+        ),
         ServiceFlow("query", "query_identify", query_states(config), icon="search"),
     )
 

@@ -3,8 +3,11 @@ ends the session (on 'finished' or by itself after a while)."""
 
 from __future__ import annotations
 
+import io
 from collections.abc import Callable, Mapping
 from typing import Any
+
+import qrcode
 
 from kiosk.flows.engine import (
     TIMEOUT,
@@ -40,6 +43,14 @@ def message(
         "buttons": [{"intent": i, "label": label, "style": style} for i, label, style in buttons],
         **extra,
     }
+
+
+def qr_png(text: str, box: int = 10) -> bytes:
+    """A QR code as PNG bytes for a message screen's image (a photo number, a payment link)."""
+    image = qrcode.make(text, box_size=box, border=2)
+    out = io.BytesIO()
+    image.save(out, "PNG")
+    return out.getvalue()
 
 
 def outcome_view(

@@ -25,11 +25,57 @@ ELIGIBLE = {
 }
 
 
+ORDER_ID = "0123456789abcdef0123456789abcdef"
+ORDER = {
+    "order_id": ORDER_ID,
+    "amount_cny": 120,
+    "pay_url": f"https://pay.example.org/cashier?order={ORDER_ID}",
+    "expires_in_s": 180,
+}
+ISSUED = {
+    "order_id": ORDER_ID,
+    "endorsement_no": "E20261127000001",
+    "option": "multi_2y",
+    "region": "HK",
+    "purpose": "individual",
+    "fee_cny": 120,
+    "valid_from": "2026-11-27",
+    "valid_until": "2028-11-26",
+}
+UNPAID = {"status": "unpaid", "expires_in_s": 170}
+PAID = {"status": "paid", "expires_in_s": 160}
+
+
 def rig(*, hanging: tuple[str, ...] = ()) -> Rig:
-    r = make_rig(terminal_config("renewal"), ("idcard", "central", "chip"), hanging)
+    services = ("idcard", "central", "chip", "renewal", "printer")
+    r = make_rig(terminal_config("renewal"), services, hanging)
     r["central"].answer("eligibility", ELIGIBLE)
     r["chip"].answer("read", {"passive_auth": "valid"})
+    r["renewal"].answer("order", ORDER)
+    r["renewal"].answer("issue", ISSUED)
+    r["printer"].answer("print", {"printed": True, "warnings": []})
     return r
+
+
+def to_fee(r: Rig) -> None:
+    start(r)
+    r.app.device_event("chip.placed", {})
+    r.app.intent("region", region="HK")
+    r.app.intent("purpose", purpose="individual")
+    r.app.intent("trips", trips="multiple")
+    r.app.intent("option", option="multi_2y")
+    assert r.state == "endorse_fee"
+
+
+def to_paying(r: Rig) -> None:
+    to_fee(r)
+    r.app.intent("pay")
+    assert r.state == "endorse_paying"
+
+
+def poll(r: Rig) -> None:
+    """Let the paying screen's poll interval pass (2 s by default)."""
+    r.clock.advance(2.0)
 
 
 def start(r: Rig, service: str = "endorse") -> None:
@@ -42,7 +88,7 @@ def buttons(r: Rig) -> list[tuple[str, Any]]:
     return [(b["intent"], b.get("data")) for b in r.data["buttons"]]
 
 
-def test_eligible_citizen_chooses_and_is_sent_to_pay_at_the_counter() -> None:
+def test_eligible_citizen_chooses_pays_by_phone_and_gets_the_endorsement_and_slip() -> None:
     r = rig()
     start(r)
     assert r.state == "endorse_permit"
@@ -63,6 +109,28 @@ def test_eligible_citizen_chooses_and_is_sent_to_pay_at_the_counter() -> None:
     r.app.intent("option", option="multi_2y")
     assert r.state == "endorse_fee" and r.data["values"] == {"fee": 120}
     assert "endorse.fee.body" in r.data["body"]
+    r.app.intent("pay")
+    assert r.state == "endorse_paying"
+    assert r["renewal"].calls == [
+        ("order", {"region": "HK", "purpose": "individual", "option": "multi_2y"})
+    ]
+    assert r.data["values"] == {"amount": 120}
+    assert r.data["image_png"].startswith(b"\x89PNG")  # the payment link as a QR code
+    r["renewal"].answer("status", UNPAID, PAID)
+    poll(r)
+    assert r.state == "endorse_paying"  # not paid yet: the code stays up
+    poll(r)
+    assert r.state == "endorse_done"
+    issue = r["renewal"].calls[-1]
+    assert issue == (
+        "issue",
+        {"order_id": ORDER_ID, "region": "HK", "purpose": "individual", "option": "multi_2y"},
+    )
+    slip = r["printer"].calls[0][1]["receipt"]
+    assert slip["title"] == "E20261127000001"
+    lines = [i.get("text", "") for i in slip["items"]]
+    assert "金额 Amount: 120 元 CNY" in lines and f"订单号 Order: {ORDER_ID}" in lines
+    assert r.data["code"] == "E20261127000001" and "endorse.done.slip" in r.data["body"]
     r.app.intent("finished")
     assert r.state == "attract" and r.app.runner.session is None
 
@@ -167,3 +235,111 @@ def test_walking_away_mid_choice_wipes_the_session() -> None:
     assert session is not None and session.has("idcard")
     r.clock.advance(60.0 + 15.0)
     assert r.state == "attract" and session.keys() == []
+
+
+def test_cancelling_an_unpaid_order_charges_nothing() -> None:
+    r = rig()
+    to_paying(r)
+    r["renewal"].answer("cancel", {"status": "cancelled", "expires_in_s": 0})
+    r.app.intent("cancel")
+    assert r.state == "endorse_cancelled"
+    assert r["renewal"].calls[-1] == ("cancel", {"order_id": ORDER_ID})
+    assert r.data["body"] == ["endorse.nothing_charged"]
+    assert not any(op == "issue" for op, _ in r["renewal"].calls)
+
+
+def test_the_end_button_while_paying_cancels_and_a_late_payment_is_still_issued() -> None:
+    r = rig()
+    to_paying(r)
+    r["renewal"].answer("cancel", PAID)  # paid on the phone just before the cancel
+    r.app.intent("home")
+    assert r.state == "endorse_done"
+    assert [op for op, _ in r["renewal"].calls] == ["order", "cancel", "issue"]
+
+
+def test_an_order_that_expires_unpaid_says_nothing_was_charged() -> None:
+    r = rig()
+    to_paying(r)
+    r["renewal"].answer("status", {"status": "expired", "expires_in_s": 0})
+    poll(r)
+    assert r.state == "endorse_expired"
+    assert r.data["body"] == ["endorse.nothing_charged", "endorse.again"]
+
+
+def test_no_order_no_payment_the_citizen_is_told_nothing_was_charged() -> None:
+    r = rig()
+    to_fee(r)
+    r["renewal"].answer("order", KioskError("down", code="renewal.payment_unavailable"))
+    r.app.intent("pay")
+    assert r.state == "endorse_pay_unavailable"
+    assert r.data["body"][0] == "endorse.nothing_charged"
+
+
+def test_central_silent_while_paying_ends_in_unconfirmed_and_alerts_staff() -> None:
+    r = rig()
+    to_paying(r)
+    r["renewal"].answer("status", KioskError("down", code="renewal.payment_unavailable"))
+    for _ in range(9):
+        poll(r)
+        assert r.state == "endorse_paying"  # a missed check is retried
+    poll(r)
+    assert r.state == "endorse_unconfirmed"
+    assert r.alerts[-1].code == "renewal.unconfirmed" and ORDER_ID in r.alerts[-1].message
+
+
+def test_a_missed_check_followed_by_an_answer_starts_counting_again() -> None:
+    r = rig()
+    to_paying(r)
+    down = KioskError("down", code="renewal.payment_unavailable")
+    r["renewal"].answer("status", *([down] * 9), UNPAID, *([down] * 9), PAID)
+    for _ in range(20):
+        poll(r)
+    assert r.state == "endorse_done"
+
+
+def test_an_endorsement_refused_after_payment_is_refunded_and_said_so() -> None:
+    r = rig()
+    to_paying(r)
+    r["renewal"].answer("status", PAID)
+    r["renewal"].answer("issue", KioskError("refused", code="renewal.refunded"))
+    poll(r)
+    assert r.state == "endorse_refunded"
+    assert r.data["values"] == {"amount": 120}
+    assert r.alerts[-1].code == "renewal.refunded"
+
+
+def test_an_issue_central_does_not_confirm_ends_unconfirmed() -> None:
+    r = rig(hanging=("printer",))
+    to_paying(r)
+    r["renewal"].answer("status", PAID)
+    r["renewal"].answer("issue", KioskError("timeout", code="renewal.issue_pending"))
+    poll(r)
+    assert r.state == "endorse_unconfirmed"
+    assert r.alerts[-1].code == "renewal.unconfirmed"
+
+
+def test_a_slip_that_cannot_be_printed_still_shows_the_endorsement() -> None:
+    r = rig(hanging=("printer",))
+    to_paying(r)
+    r["renewal"].answer("status", PAID)
+    poll(r)
+    assert r.state == "endorse_printing"
+    r.clock.advance(30.0)  # the printer never answers
+    assert r.state == "endorse_done"
+    assert "endorse.done.no_slip" in r.data["body"] and r.data["code"] == "E20261127000001"
+    assert r.alerts[-1].code == "printer.receipt_failed"
+
+
+def test_money_moving_states_ignore_the_end_button_and_a_failing_device() -> None:
+    r = rig(hanging=("renewal",))
+    to_fee(r)
+    r.app.intent("pay")
+    assert r.state == "endorse_ordering"
+    r.app.intent("home")
+    assert r.state == "endorse_ordering"
+    r.app.set_unavailable("device.printer", "oos.device", device="printer")
+    assert r.state == "endorse_ordering"
+    r.clock.advance(20.0)  # central never answered: nothing was shown, nothing charged
+    assert r.state == "endorse_pay_unavailable"
+    r.app.intent("finished")
+    assert r.state == "out_of_service"  # applied once the citizen is done

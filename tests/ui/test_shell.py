@@ -8,6 +8,7 @@ import os
 import sqlite3
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -18,7 +19,7 @@ from pytestqt.qtbot import QtBot
 
 from central.store import CentralStore
 from kiosk.clock import ManualClock
-from kiosk.config import parse_config
+from kiosk.config import KioskConfig, load_config, parse_config
 from kiosk.i18n import MESSAGES
 from tests.conftest import ROOT
 from ui.shell import Shell, build_shell, config_error_window, qt_application
@@ -289,32 +290,49 @@ def test_kiosk_runs_fullscreen_on_a_real_x_display(tmp_path: Path) -> None:
     assert figures["screen"] == "attract" and figures["visible"] is True
 
 
+def _shipped_config(terminal: str, data_dir: Path) -> KioskConfig:
+    """A shipped machine configuration with its data in ``data_dir``."""
+    base = load_config(ROOT / "configs" / f"{terminal}.toml")
+    return base.model_copy(
+        update={"kiosk": base.kiosk.model_copy(update={"data_dir": str(data_dir)})}
+    )
+
+
+def _start_until_alert(
+    config: KioskConfig, qtbot: QtBot, caplog: pytest.LogCaptureFixture, code: str
+) -> None:
+    """Start the kiosk, wait (up to 20 s) for the staff alert ``code`` its start-up work
+    raises, and stop it."""
+    from ui.demo import pump
+
+    def alerted() -> bool:
+        return any(f"staff alert {code}" in r.getMessage() for r in caplog.records)
+
+    clock = ManualClock()
+    with caplog.at_level(logging.WARNING, logger="kiosk.runner"):
+        shell = build_shell(config, qt_application(offscreen=True), clock=clock, scheduler=clock)
+        qtbot.addWidget(shell.window)
+        try:
+            deadline = time.monotonic() + 20
+            while time.monotonic() < deadline and not alerted():
+                pump(0.05)
+        finally:
+            shell.stop()
+    assert alerted()
+
+
 def test_pickup_start_up_recovers_an_interrupted_dispense(
     tmp_path: Path, qtbot: QtBot, caplog: pytest.LogCaptureFixture
 ) -> None:
     """A dispense begun before a crash is resolved before any citizen is served: staff are
     alerted, a pickup.uncertain record is queued and the document is withheld."""
     from kiosk.backend import open_outbox
-    from kiosk.config import load_config
     from kiosk.pickup_service import PickupService
-    from ui.demo import pump
 
-    base = load_config(ROOT / "configs" / "pickup.toml")
-    config = base.model_copy(
-        update={"kiosk": base.kiosk.model_copy(update={"data_dir": str(tmp_path)})}
-    )
+    config = _shipped_config("pickup", tmp_path)
     with open_outbox(config) as outbox:
         outbox.journal_begin("dispense", "D-INTERRUPTED")
-    qapp = qt_application(offscreen=True)
-    clock = ManualClock()
-    with caplog.at_level(logging.WARNING, logger="kiosk.runner"):
-        shell = build_shell(config, qapp, clock=clock, scheduler=clock)
-        qtbot.addWidget(shell.window)
-        try:
-            pump(0.2)
-        finally:
-            shell.stop()
-    assert any("staff alert pickup.uncertain" in r.getMessage() for r in caplog.records)
+    _start_until_alert(config, qtbot, caplog, "pickup.uncertain")
     assert not any("D-INTERRUPTED" in r.getMessage() for r in caplog.records)
     with open_outbox(config) as outbox:
         assert not outbox.unfinished()
@@ -329,3 +347,38 @@ def test_pickup_start_up_recovers_an_interrupted_dispense(
         assert "pickup.uncertain" in [e.kind for e in outbox.entries()]
         service = PickupService(outbox, lambda: None, config.kiosk.id)  # type: ignore[arg-type,return-value]
         assert service.withheld("D-INTERRUPTED")
+
+
+def test_renewal_start_up_refunds_an_order_paid_before_a_crash(
+    tmp_path: Path, qtbot: QtBot, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A citizen paid, then the kiosk died before the endorsement was issued: at start the
+    order is refunded (the citizen was never told it worked), recorded once, and staff told."""
+    from kiosk.backend import open_outbox
+    from kiosk.demo_script import ZHANG_SAN
+    from ui.demo import citizen_card
+
+    config = _shipped_config("renewal", tmp_path)
+    store = CentralStore(tmp_path / "central-embedded.sqlite")
+    body = {
+        "id_number": citizen_card(**ZHANG_SAN).id_number,
+        "region": "HK",
+        "purpose": "individual",
+        "option": "one_trip",
+    }
+    kiosk = config.kiosk.id
+    _, order, _ = store.idempotent(
+        kiosk, f"{kiosk}-pay-1", "payment.order", body, lambda: store.create_payment(kiosk, body)
+    )
+    store.simulate_payment(order["order_id"])
+    store.close()
+    with open_outbox(config) as outbox:
+        outbox.journal_begin("payment", order["order_id"])
+    _start_until_alert(config, qtbot, caplog, "renewal.refunded")
+    with open_outbox(config) as outbox:
+        assert not outbox.unfinished()
+        assert [e.kind for e in outbox.entries()].count("renewal.refunded") == 1
+    store = CentralStore(tmp_path / "central-embedded.sqlite")
+    status = store.payment_status(kiosk, order["order_id"])
+    store.close()
+    assert status["status"] == "refunded"

@@ -13,6 +13,8 @@ from kiosk.runner import ViewState
 from ui.screens.base import Screen, label
 
 TONES = {"info": "#0b3d6b", "ok": "#2e7d32", "warn": "#ef6c00", "error": "#c62828"}
+# Tallest image (a QR code, a photo) that leaves the title, two lines and buttons on 1080 px.
+_MAX_IMAGE_PX = 320
 
 
 class MessageScreen(Screen):
@@ -82,8 +84,12 @@ class MessageScreen(Screen):
             self.image.clear()
             self.image.setVisible(False)
             return
-        image = QImage.fromData(bytes(png))
-        self.image.setPixmap(QPixmap.fromImage(image))
+        pixmap = QPixmap.fromImage(QImage.fromData(bytes(png)))
+        if pixmap.height() > _MAX_IMAGE_PX:
+            # Never taller than the screen has room for (a larger window would be cut off);
+            # nearest-neighbour keeps a QR code's modules sharp.
+            pixmap = pixmap.scaledToHeight(_MAX_IMAGE_PX, Qt.TransformationMode.FastTransformation)
+        self.image.setPixmap(pixmap)
         self.image.setVisible(True)
 
     def _set_buttons(self, buttons: list[dict[str, Any]]) -> None:

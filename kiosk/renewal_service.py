@@ -1,0 +1,338 @@
+"""The renewal terminal's fee and issue (service "renewal"): a payment order the citizen pays
+by scanning a QR code with a phone, then the endorsement central issues against that paid
+order - with a journal, so that a crash, a power cut or a lost answer never keeps a
+citizen's money without an endorsement, and never charges or issues twice.
+
+Money moves at the payment platform, not in the kiosk; what the kiosk must never lose is the
+fact that an order exists that the citizen may have paid. The order of writes:
+
+1. Central creates the order (idempotent by a key from a durable counter). Then
+   ``journal_begin("payment", order_id)`` is committed BEFORE the QR code is shown: an order
+   nobody could have seen is the only one the journal may miss, and it expires unpaid.
+2. Paid: central issues the endorsement against the order (idempotent by a key derived from
+   the order, and central accepts an order once). The ``renewal.endorsed`` outbox entry and
+   ``journal_complete(.., "issued")`` are one commit.
+3. Cancelled or expired unpaid: ``journal_complete`` with that outcome; nothing was charged.
+4. Paid but central refuses the endorsement: the order is refunded, and ``renewal.refunded``
+   and ``journal_complete(.., "refunded")`` are one commit.
+5. Anything left open (central stopped answering, a crash) is settled by ``reconcile``: at
+   start-up for every open order, later for orders older than ``settle_s`` (by then the
+   citizen has left): an unpaid order is cancelled, a paid one refunded (the citizen was never
+   told it worked and may have paid at the counter since), one already used for an
+   endorsement is recorded as issued.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from kiosk.errors import KioskError
+from kiosk.session import Session
+from offline_queue.central_client import CentralClient, PaymentOrder
+from offline_queue.errors import CentralError, QueueError
+from offline_queue.outbox import JournalEntry, Outbox
+
+log = logging.getLogger(__name__)
+
+PAYMENT = "payment"
+ClientFactory = Callable[[], CentralClient]
+_ORDER_RE = re.compile(r"^[0-9a-f]{32}$")
+_CHOICE = ("region", "purpose", "option")
+
+
+class PaymentUnavailable(KioskError):
+    """No order could be made (central unreachable, the outbox cannot journal): nothing was
+    charged."""
+
+    code = "renewal.payment_unavailable"
+
+
+class PaymentRefunded(KioskError):
+    """Central refused the endorsement after the citizen paid; the payment was refunded."""
+
+    code = "renewal.refunded"
+
+
+class IssuePending(KioskError):
+    """Paid, but the endorsement could not be issued now: the order stays open and is
+    settled by ``reconcile`` (refunded unless it was issued after all)."""
+
+    code = "renewal.issue_pending"
+
+
+@dataclass(frozen=True)
+class Settled:
+    """What ``reconcile`` did with one open order (for staff alerts and logs)."""
+
+    order_id: str
+    outcome: str  # cancelled | expired | refunded | issued | open
+
+
+class RenewalService:
+    def __init__(
+        self,
+        outbox: Outbox,
+        client: ClientFactory,
+        *,
+        kiosk_id: str,
+        settle_s: float = 600.0,
+        now: Callable[[], datetime] = datetime.now,
+    ) -> None:
+        self.outbox = outbox
+        self._factory = client
+        self._client: CentralClient | None = None
+        self.kiosk_id = kiosk_id
+        self.settle_s = settle_s
+        self.now = now
+
+    @property
+    def client(self) -> CentralClient:
+        if self._client is None:
+            self._client = self._factory()
+        return self._client
+
+    def close(self) -> None:
+        if self._client is not None:
+            self._client.transport.close()
+
+    # --- the flows' operations ------------------------------------------------------------
+
+    def execute(
+        self, operation: str, args: Mapping[str, Any], session: Session | None
+    ) -> Mapping[str, Any]:
+        if operation == "order":
+            return self.order(_id_number(session), _choice(args))
+        order_id = str(args.get("order_id", ""))
+        if not _ORDER_RE.match(order_id):
+            raise KioskError("no payment order", code="renewal.no_order")
+        if operation == "status":
+            return self._status_of(self._central(lambda: self.client.payment_status(order_id)))
+        if operation == "cancel":
+            return self.cancel(order_id)
+        if operation == "issue":
+            return self.issue(order_id, _id_number(session), _choice(args))
+        raise KioskError(f"renewal has no operation {operation}", code="service.operation")
+
+    def order(self, id_number: str, choice: Mapping[str, str]) -> dict[str, Any]:
+        """Create the payment order and journal it; returns what the QR screen shows."""
+        try:
+            key = f"{self.kiosk_id}-pay-{self.outbox.next_sequence('renewal.payment'):08d}"
+        except QueueError as exc:
+            raise PaymentUnavailable(f"cannot journal a payment: {exc}") from exc
+        order = self._central(
+            lambda: self.client.create_payment(key, id_number=id_number, **choice)
+        )
+        try:
+            self.outbox.journal_begin(PAYMENT, order.order_id)
+        except QueueError as exc:
+            # Not journaled, so not shown: withdraw it (if this fails too, it expires unpaid).
+            self._quietly(lambda: self.client.cancel_payment(order.order_id))
+            raise PaymentUnavailable(f"cannot journal the payment order: {exc}") from exc
+        return {
+            "order_id": order.order_id,
+            "amount_cny": order.amount_cny,
+            "pay_url": order.pay_url,
+            "expires_in_s": order.expires_in_s,
+        }
+
+    def cancel(self, order_id: str) -> dict[str, Any]:
+        """The citizen gave up: cancel unless already paid (then the flow issues)."""
+        order = self._central(lambda: self.client.cancel_payment(order_id))
+        if order.status in ("cancelled", "expired"):
+            self._complete(order_id, order.status)
+        return self._status_of(order)
+
+    def issue(self, order_id: str, id_number: str, choice: Mapping[str, str]) -> dict[str, Any]:
+        """Issue the paid-for endorsement and record it; refund if central refuses it."""
+        key = f"{self.kiosk_id}-issue-{order_id}"
+        try:
+            issued = self.client.issue_endorsement(
+                key, id_number=id_number, payment=order_id, **choice
+            )
+        except CentralError as exc:
+            if exc.status != 422:
+                raise IssuePending(f"endorsement not issued yet: {exc.code}") from exc
+            try:
+                self._refund(order_id, f"endorsement refused: {exc}")
+            except (CentralError, QueueError) as refund_failed:
+                raise IssuePending(f"refund not made yet: {refund_failed}") from exc
+            raise PaymentRefunded(f"endorsement refused, payment refunded: {exc}") from exc
+        record = {
+            "order_id": order_id,
+            "endorsement_no": issued.endorsement_no,
+            "option": issued.option,
+            "region": issued.region,
+            "purpose": issued.purpose,
+            "fee_cny": issued.fee_cny,
+            "valid_from": issued.valid_from,
+            "valid_until": issued.valid_until,
+            "id_number": id_number,
+        }
+        try:
+            self._record(order_id, "renewal.endorsed", record, "issued")
+        except QueueError:
+            # Central holds the endorsement; reconcile records it once the outbox has room.
+            log.exception("endorsement %s issued but not recorded yet", issued.endorsement_no)
+        return {k: v for k, v in record.items() if k != "id_number"}
+
+    # --- settling open orders -------------------------------------------------------------
+
+    def reconcile(self, *, everything: bool = False) -> list[Settled]:
+        """Settle open orders: all of them at start-up (``everything``), otherwise those
+        begun over ``settle_s`` ago (the citizen has left). Orders central cannot be asked
+        about now stay open and are reported as such."""
+        # Journal times are the outbox's clock's.
+        cutoff = self.outbox.clock.now().timestamp() - self.settle_s
+        settled = []
+        for entry in self._open_orders():
+            if everything or entry.started_at <= cutoff:
+                settled.append(Settled(entry.ref, self._settle(entry.ref)))
+        return settled
+
+    def _open_orders(self) -> list[JournalEntry]:
+        return [e for e in self.outbox.unfinished() if e.action == PAYMENT]
+
+    def _settle(self, order_id: str) -> str:
+        try:
+            order = self.client.cancel_payment(order_id)  # no effect unless unpaid
+            if order.status in ("cancelled", "expired"):
+                self._complete(order_id, order.status)
+                return order.status
+            if order.status == "paid" and order.endorsement_no:
+                self._record_issued_later(order)
+                return "issued"
+            if order.status in ("paid", "refunded"):
+                self._refund(order_id, "settled after the session ended")
+                return "refunded"
+        except (CentralError, QueueError) as exc:
+            log.warning("payment order %s left open: %s", order_id, exc)
+        return "open"
+
+    def _refund(self, order_id: str, why: str) -> None:
+        """Refund (idempotent at central) and record it; a refund central cannot make now
+        leaves the order open for ``reconcile``."""
+        order = self.client.refund_payment(order_id)
+        record = {"order_id": order_id, "amount_cny": order.amount_cny, "why": why}
+        self._record(order_id, "renewal.refunded", record, "refunded")
+
+    def _record_issued_later(self, order: PaymentOrder) -> None:
+        record = {"order_id": order.order_id, "endorsement_no": order.endorsement_no}
+        self._record(order.order_id, "renewal.endorsed", record, "issued")
+
+    def _record(self, order_id: str, kind: str, record: Mapping[str, Any], outcome: str) -> None:
+        """The outcome's outbox entry and the journal completion in one commit - once: a
+        replayed answer for an order already settled records nothing more."""
+        payload = {**record, "kiosk_id": self.kiosk_id, "at": self._at()}
+        with self.outbox.transaction() as tx:
+            entry = tx.journal_last(order_id, (PAYMENT,))
+            if entry is None or entry.completed_at is not None:
+                return
+            tx.put(kind, payload, stream=f"renewal:{order_id}")
+            tx.journal_complete(entry.id, outcome)
+
+    def _complete(self, order_id: str, outcome: str) -> None:
+        with self.outbox.transaction() as tx:
+            entry = tx.journal_last(order_id, (PAYMENT,))
+            if entry is not None and entry.completed_at is None:
+                tx.journal_complete(entry.id, outcome)
+
+    # --- helpers --------------------------------------------------------------------------
+
+    def _central(self, call: Callable[[], PaymentOrder]) -> PaymentOrder:
+        try:
+            return call()
+        except CentralError as exc:
+            if exc.status == 422:
+                raise KioskError(
+                    f"central refused the order: {exc}", code="renewal.refused"
+                ) from exc
+            raise PaymentUnavailable(f"payment service not answering: {exc.code}") from exc
+
+    @staticmethod
+    def _quietly(call: Callable[[], Any]) -> None:
+        try:
+            call()
+        except CentralError as exc:
+            log.warning("withdrawing an unjournaled order failed: %s", exc.code)
+
+    @staticmethod
+    def _status_of(order: PaymentOrder) -> dict[str, Any]:
+        return {"status": order.status, "expires_in_s": order.expires_in_s}
+
+    def _at(self) -> str:
+        return self.now().isoformat(timespec="seconds")
+
+
+def _id_number(session: Session | None) -> str:
+    card = session.get("idcard") if session is not None else None
+    if card is None:
+        raise KioskError("no ID card has been read in this session", code="central.no_idcard")
+    return str(card.id_number)
+
+
+def _choice(args: Mapping[str, Any]) -> dict[str, str]:
+    choice = {k: str(args.get(k, "")) for k in _CHOICE}
+    if not all(choice.values()):
+        raise KioskError("region, purpose and option are required", code="renewal.no_choice")
+    return choice
+
+
+StaffAlert = Callable[[str, str], None]  # (code, message), any thread
+
+
+class Settler:
+    """Settles open orders on the renewal service's worker: all of them once at start-up,
+    then every ``every_s`` those older than the service's ``settle_s``. Staff hear of each
+    refund made without the citizen and, once per order, of an order that stays open."""
+
+    def __init__(
+        self,
+        service: RenewalService,
+        submit: Callable[[Callable[[], None]], object],
+        alert: StaffAlert,
+        *,
+        every_s: float = 60.0,
+        monotonic: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.service = service
+        self._submit = submit
+        self._alert = alert
+        self.every_s = every_s
+        self._monotonic = monotonic
+        self._last = -every_s
+        self._told_open: set[str] = set()
+
+    def start(self) -> None:
+        self._last = self._monotonic()
+        self._submit(lambda: self._run(everything=True))
+
+    def tick(self) -> None:
+        """Call often (any thread); settles at most every ``every_s``."""
+        now = self._monotonic()
+        if now - self._last >= self.every_s:
+            self._last = now
+            self._submit(lambda: self._run(everything=False))
+
+    def _run(self, *, everything: bool) -> None:
+        try:
+            settled = self.service.reconcile(everything=everything)
+        except QueueError as exc:  # the outbox cannot be read: the next tick tries again
+            log.error("settling payment orders failed: %s", exc)
+            return
+        for s in settled:
+            if s.outcome == "refunded":
+                self._alert("renewal.refunded", f"payment order {s.order_id} refunded (settled)")
+            elif s.outcome == "open" and s.order_id not in self._told_open:
+                self._told_open.add(s.order_id)
+                self._alert(
+                    "renewal.unsettled",
+                    f"payment order {s.order_id} cannot be settled yet (central not answering)",
+                )
+            else:
+                log.info("payment order %s settled: %s", s.order_id, s.outcome)

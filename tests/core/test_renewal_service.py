@@ -1,0 +1,269 @@
+"""The renewal fee and issue against the reference central service on loopback, with a real
+outbox: every way a payment can end is journaled and recorded once."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+
+import pytest
+import requests
+
+from central.faults import FaultPlan
+from central.server import CentralHandle, start_in_thread
+from central.store import make_id_number
+from devices.simulators.cards import sample_card
+from kiosk.errors import KioskError
+from kiosk.renewal_service import (
+    PAYMENT,
+    IssuePending,
+    PaymentRefunded,
+    PaymentUnavailable,
+    RenewalService,
+    Settled,
+    Settler,
+)
+from kiosk.session import Session
+from offline_queue.central_client import CentralClient
+from offline_queue.outbox import Outbox
+from offline_queue.transport import CentralTransport
+
+KIOSK = "SZ-RENEW-T1"
+SECRET = b"renewal-service-secret"
+ZHANG = make_id_number("440304", "19900101", "135")  # eligible
+CHOICE = {"region": "HK", "purpose": "individual", "option": "one_trip"}
+
+
+@pytest.fixture
+def central(tmp_path: Path) -> Iterator[CentralHandle]:
+    handle = start_in_thread(
+        tmp_path / "central.sqlite",
+        kiosk_secrets={KIOSK: SECRET},
+        today=lambda: date(2026, 11, 27),
+    )
+    yield handle
+    handle.stop()
+
+
+@pytest.fixture
+def outbox(tmp_path: Path) -> Iterator[Outbox]:
+    box = Outbox(tmp_path / "outbox.sqlite", kiosk_id=KIOSK)
+    yield box
+    box.close()
+
+
+class Clock:
+    """Wall time for the service (``now``) and for the outbox's journal (``clock``)."""
+
+    def __init__(self) -> None:
+        self.at = datetime(2026, 11, 27, 10, 0, 0, tzinfo=UTC)
+
+    def __call__(self) -> datetime:
+        return self.at
+
+    def now(self) -> datetime:
+        return self.at
+
+    def monotonic(self) -> float:
+        return self.at.timestamp()
+
+
+def service(url: str, outbox: Outbox, clock: Clock | None = None) -> RenewalService:
+    def client() -> CentralClient:
+        return CentralClient(CentralTransport(url, kiosk_id=KIOSK, secret=SECRET), timeout_s=2)
+
+    return RenewalService(outbox, client, kiosk_id=KIOSK, settle_s=600, now=clock or Clock())
+
+
+def session() -> Session:
+    s = Session("test", datetime.now())
+    s.put("idcard", sample_card(id_number=ZHANG))
+    return s
+
+
+def pay(central: CentralHandle, order_id: str) -> None:
+    """The citizen confirms on the phone (the payment platform, simulated by central)."""
+    resp = requests.post(f"{central.url}/v1/admin/payments/{order_id}/pay", timeout=5)
+    assert resp.status_code == 200, resp.text
+
+
+def order(svc: RenewalService) -> str:
+    return str(svc.execute("order", CHOICE, session())["order_id"])
+
+
+def open_orders(outbox: Outbox) -> list[str]:
+    return [e.ref for e in outbox.unfinished() if e.action == PAYMENT]
+
+
+def outcome(outbox: Outbox, order_id: str) -> str | None:
+    with outbox.transaction() as tx:
+        entry = tx.journal_last(order_id, (PAYMENT,))
+    return None if entry is None else entry.outcome
+
+
+def kinds(outbox: Outbox) -> list[str]:
+    return [e.kind for e in outbox.entries()]
+
+
+def test_order_pay_issue_records_the_endorsement_once(
+    central: CentralHandle, outbox: Outbox
+) -> None:
+    svc = service(central.url, outbox)
+    made = svc.execute("order", CHOICE, session())
+    order_id = made["order_id"]
+    assert made["amount_cny"] == 15 and order_id in made["pay_url"]
+    assert open_orders(outbox) == [order_id]  # journaled before the code is shown
+    assert svc.execute("status", {"order_id": order_id}, None)["status"] == "unpaid"
+    pay(central, order_id)
+    assert svc.execute("status", {"order_id": order_id}, None)["status"] == "paid"
+    issued = svc.execute("issue", {"order_id": order_id, **CHOICE}, session())
+    assert issued["endorsement_no"].startswith("E") and issued["fee_cny"] == 15
+    assert ZHANG not in repr(issued)  # the flow never sees the ID number
+    again = svc.execute("issue", {"order_id": order_id, **CHOICE}, session())
+    assert again["endorsement_no"] == issued["endorsement_no"]  # a replay, not a second one
+    assert kinds(outbox) == ["renewal.endorsed"] and open_orders(outbox) == []
+    assert outcome(outbox, order_id) == "issued"
+    assert central.store.stats()["endorsements"] == 1
+    svc.close()
+
+
+def test_cancelling_an_unpaid_order_closes_it(central: CentralHandle, outbox: Outbox) -> None:
+    svc = service(central.url, outbox)
+    order_id = order(svc)
+    assert svc.execute("cancel", {"order_id": order_id}, None)["status"] == "cancelled"
+    assert open_orders(outbox) == [] and kinds(outbox) == []
+    assert outcome(outbox, order_id) == "cancelled"
+    # Too late to pay a cancelled order.
+    resp = requests.post(f"{central.url}/v1/admin/payments/{order_id}/pay", timeout=5)
+    assert resp.status_code == 409
+    svc.close()
+
+
+def test_cancel_after_paying_keeps_the_order_for_the_issue(
+    central: CentralHandle, outbox: Outbox
+) -> None:
+    svc = service(central.url, outbox)
+    order_id = order(svc)
+    pay(central, order_id)
+    assert svc.execute("cancel", {"order_id": order_id}, None)["status"] == "paid"
+    assert open_orders(outbox) == [order_id]
+    svc.execute("issue", {"order_id": order_id, **CHOICE}, session())
+    assert open_orders(outbox) == []
+    svc.close()
+
+
+def test_an_issue_central_refuses_is_refunded_and_recorded(
+    central: CentralHandle, outbox: Outbox
+) -> None:
+    svc = service(central.url, outbox)
+    order_id = order(svc)
+    pay(central, order_id)
+    other = {**CHOICE, "option": "two_trips"}  # not what was paid for: central refuses
+    with pytest.raises(PaymentRefunded):
+        svc.execute("issue", {"order_id": order_id, **other}, session())
+    assert kinds(outbox) == ["renewal.refunded"] and open_orders(outbox) == []
+    assert svc.execute("status", {"order_id": order_id}, None)["status"] == "refunded"
+    svc.close()
+
+
+def issue_without_an_answer(
+    central: CentralHandle, outbox: Outbox, fault: str
+) -> tuple[RenewalService, str]:
+    """A paid order whose issue request meets ``fault`` (error: not done; reset: done, but
+    the answer is lost): the order stays open and nothing is recorded yet."""
+    svc = service(central.url, outbox)
+    order_id = order(svc)
+    pay(central, order_id)
+    central.faults.set(FaultPlan(once={fault: 1}, paths=("/v1/endorsements",)))
+    with pytest.raises(IssuePending):
+        svc.execute("issue", {"order_id": order_id, **CHOICE}, session())
+    assert open_orders(outbox) == [order_id] and kinds(outbox) == []
+    return svc, order_id
+
+
+def test_an_issue_without_an_answer_stays_open_until_settled(
+    central: CentralHandle, outbox: Outbox
+) -> None:
+    svc, order_id = issue_without_an_answer(central, outbox, "error")
+    # At start-up (or once the order is old) it is refunded: the citizen was never told
+    # it had worked.
+    assert svc.reconcile(everything=True) == [Settled(order_id, "refunded")]
+    assert kinds(outbox) == ["renewal.refunded"] and open_orders(outbox) == []
+    svc.close()
+
+
+def test_an_endorsement_issued_but_whose_answer_was_lost_is_recorded_as_issued(
+    central: CentralHandle, outbox: Outbox
+) -> None:
+    svc, order_id = issue_without_an_answer(central, outbox, "reset")
+    assert central.store.stats()["endorsements"] == 1  # central did issue it
+    assert svc.reconcile(everything=True) == [Settled(order_id, "issued")]
+    assert kinds(outbox) == ["renewal.endorsed"] and open_orders(outbox) == []
+    svc.close()
+
+
+@pytest.fixture
+def clocked(central: CentralHandle, tmp_path: Path) -> Iterator[tuple[Clock, RenewalService]]:
+    """A service whose outbox journal and own timestamps follow a test clock."""
+    clock = Clock()
+    with Outbox(tmp_path / "clocked.sqlite", kiosk_id=KIOSK, clock=clock) as outbox:
+        svc = service(central.url, outbox, clock)
+        yield clock, svc
+        svc.close()
+
+
+def test_only_old_orders_are_settled_without_the_citizen(
+    clocked: tuple[Clock, RenewalService],
+) -> None:
+    clock, svc = clocked
+    outbox = svc.outbox
+    order_id = order(svc)
+    assert svc.reconcile() == []  # the citizen may still be paying
+    clock.at += timedelta(seconds=601)
+    assert svc.reconcile() == [Settled(order_id, "cancelled")]
+    assert open_orders(outbox) == []
+
+
+def test_orders_central_cannot_be_asked_about_stay_open_and_staff_hear_once(
+    central: CentralHandle, clocked: tuple[Clock, RenewalService]
+) -> None:
+    clock, svc = clocked
+    outbox = svc.outbox
+    order_id = order(svc)
+    alerts: list[tuple[str, str]] = []
+    settler = Settler(svc, lambda work: work(), lambda c, m: alerts.append((c, m)), every_s=0)
+    central.faults.set(FaultPlan(rates={"error": 1.0}))
+    settler.start()  # at start-up: every open order
+    clock.at += timedelta(seconds=601)
+    settler.tick()  # later: the old ones
+    assert open_orders(outbox) == [order_id]
+    assert alerts == [
+        (
+            "renewal.unsettled",
+            f"payment order {order_id} cannot be settled yet (central not answering)",
+        )
+    ]
+    central.faults.set(FaultPlan())
+    pay(central, order_id)
+    settler.tick()
+    assert open_orders(outbox) == []
+    assert alerts[-1] == ("renewal.refunded", f"payment order {order_id} refunded (settled)")
+    assert len(alerts) == 2
+
+
+def test_no_order_when_central_is_down_and_bad_requests_are_refused(
+    central: CentralHandle, outbox: Outbox
+) -> None:
+    svc = service(central.url, outbox)
+    central.faults.set(FaultPlan(rates={"error": 1.0}))
+    with pytest.raises(PaymentUnavailable):
+        svc.execute("order", CHOICE, session())
+    assert open_orders(outbox) == []
+    with pytest.raises(KioskError) as bad:
+        svc.execute("status", {"order_id": "../../admin"}, None)
+    assert bad.value.code == "renewal.no_order"
+    with pytest.raises(KioskError) as no_card:
+        svc.execute("order", CHOICE, None)
+    assert no_card.value.code == "central.no_idcard"
+    svc.close()
