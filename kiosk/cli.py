@@ -24,6 +24,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "kiosk.commands.central",
     "kiosk.commands.photo",
     "kiosk.commands.pickup",
+    "kiosk.commands.renewal",
 )
 
 

@@ -190,12 +190,13 @@ class RenewalService:
         # Journal times are the outbox's clock's.
         cutoff = self.outbox.clock.now().timestamp() - self.settle_s
         settled = []
-        for entry in self._open_orders():
+        for entry in self.open_orders():
             if everything or entry.started_at <= cutoff:
                 settled.append(Settled(entry.ref, self._settle(entry.ref)))
         return settled
 
-    def _open_orders(self) -> list[JournalEntry]:
+    def open_orders(self) -> list[JournalEntry]:
+        """Payment orders journaled and not settled yet, oldest first (staff view)."""
         return [e for e in self.outbox.unfinished() if e.action == PAYMENT]
 
     def _settle(self, order_id: str) -> str:

@@ -3,6 +3,7 @@ outbox: every way a payment can end is journaled and recorded once."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
@@ -267,3 +268,39 @@ def test_no_order_when_central_is_down_and_bad_requests_are_refused(
         svc.execute("order", CHOICE, None)
     assert no_card.value.code == "central.no_idcard"
     svc.close()
+
+
+def test_staff_list_and_settle_open_orders(
+    central: CentralHandle, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from kiosk.cli import main
+
+    data = tmp_path / "kiosk"
+    data.mkdir()
+    (data / "central.secret").write_bytes(SECRET)
+    (data / "central.secret").chmod(0o600)
+    config = tmp_path / "renewal.toml"
+    config.write_text(
+        f'[kiosk]\nid = "{KIOSK}"\nterminal = "renewal"\ndata_dir = "{data}"\n',
+        encoding="utf-8",
+    )
+    with Outbox(data / "outbox.sqlite", kiosk_id=KIOSK, key_file=data / "outbox.key") as box:
+        svc = service(central.url, box)
+        paid, unpaid = order(svc), order(svc)
+        svc.close()
+    pay(central, paid)
+    capsys.readouterr()
+    assert main(["renewal", "orders", "--config", str(config), "--json"]) == 0
+    assert [o["order_id"] for o in json.loads(capsys.readouterr().out)] == [paid, unpaid]
+    settle = ["renewal", "settle", "--config", str(config), "--central", central.url, "--json"]
+    central.faults.set(FaultPlan(rates={"error": 1.0}))
+    assert main(settle) == 2  # central not answering: still open, try again later
+    capsys.readouterr()
+    central.faults.set(FaultPlan())
+    assert main(settle) == 0
+    assert json.loads(capsys.readouterr().out) == [
+        {"order_id": paid, "outcome": "refunded"},
+        {"order_id": unpaid, "outcome": "cancelled"},
+    ]
+    assert main(["renewal", "orders", "--config", str(config)]) == 0
+    assert capsys.readouterr().out == ""
