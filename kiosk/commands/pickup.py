@@ -15,10 +15,10 @@ import sys
 from collections.abc import Callable
 
 from devices.dispenser import CardDispenser
-from kiosk.config import ConfigError, load_config
+from kiosk.commands import on_records
+from kiosk.config import load_config
 from kiosk.errors import KioskError
 from kiosk.pickup_service import PickupService
-from offline_queue.errors import QueueError
 
 
 def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -57,20 +57,8 @@ def _service(args: argparse.Namespace) -> PickupService:
 
 
 def _with_service(args: argparse.Namespace, work: Callable[[PickupService], int]) -> int:
-    """Run ``work`` on the machine's pickup records; a bad configuration or an outbox that
-    cannot be written is a message and exit status 1."""
-    try:
-        service = _service(args)
-    except ConfigError as exc:
-        print(exc, file=sys.stderr)
-        return 1
-    try:
-        return work(service)
-    except QueueError as exc:
-        print(f"not recorded: {exc}", file=sys.stderr)
-        return 1
-    finally:
-        service.outbox.close()
+    """Run ``work`` on the machine's pickup records (see ``on_records``)."""
+    return on_records(lambda: _service(args), work, lambda service: service.outbox.close())
 
 
 def _withheld(args: argparse.Namespace) -> int:

@@ -10,14 +10,13 @@ from __future__ import annotations
 
 import argparse
 import json
-import sys
 import time
 from collections.abc import Callable
 
-from kiosk.config import ConfigError, KioskConfig, load_config
+from kiosk.commands import on_records
+from kiosk.config import KioskConfig, load_config
 from kiosk.renewal_service import RenewalService
 from offline_queue.central_client import CentralClient
-from offline_queue.errors import QueueError
 
 
 def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -49,21 +48,13 @@ def _service(config: KioskConfig, central_url: str) -> RenewalService:
 def _with_service(
     args: argparse.Namespace, work: Callable[[RenewalService], int], central_url: str = ""
 ) -> int:
-    """Run ``work`` on the machine's payment records; a bad configuration or an outbox that
-    cannot be read or written is a message and exit status 1."""
-    try:
-        service = _service(load_config(args.config), central_url)
-    except (ConfigError, QueueError) as exc:
-        print(exc, file=sys.stderr)
-        return 1
-    try:
-        return work(service)
-    except QueueError as exc:
-        print(f"not recorded: {exc}", file=sys.stderr)
-        return 1
-    finally:
+    """Run ``work`` on the machine's payment records (see ``on_records``)."""
+
+    def close(service: RenewalService) -> None:
         service.close()
         service.outbox.close()
+
+    return on_records(lambda: _service(load_config(args.config), central_url), work, close)
 
 
 def _orders(args: argparse.Namespace) -> int:
