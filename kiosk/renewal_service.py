@@ -42,6 +42,7 @@ log = logging.getLogger(__name__)
 
 PAYMENT = "payment"
 ClientFactory = Callable[[], CentralClient]
+Observer = Callable[[str, str], None]  # (step, order_id): lets a crash test stop anywhere
 _ORDER_RE = re.compile(r"^[0-9a-f]{32}$")
 _CHOICE = ("region", "purpose", "option")
 
@@ -83,8 +84,10 @@ class RenewalService:
         kiosk_id: str,
         settle_s: float = 600.0,
         now: Callable[[], datetime] = datetime.now,
+        observe: Observer = lambda step, order_id: None,
     ) -> None:
         self.outbox = outbox
+        self.observe = observe
         self._factory = client
         self._client: CentralClient | None = None
         self.kiosk_id = kiosk_id
@@ -134,6 +137,7 @@ class RenewalService:
             # Not journaled, so not shown: withdraw it (if this fails too, it expires unpaid).
             self._quietly(lambda: self.client.cancel_payment(order.order_id))
             raise PaymentUnavailable(f"cannot journal the payment order: {exc}") from exc
+        self.observe("journaled", order.order_id)
         return {
             "order_id": order.order_id,
             "amount_cny": order.amount_cny,
@@ -163,6 +167,7 @@ class RenewalService:
             except (CentralError, QueueError) as refund_failed:
                 raise IssuePending(f"refund not made yet: {refund_failed}") from exc
             raise PaymentRefunded(f"endorsement refused, payment refunded: {exc}") from exc
+        self.observe("issued", order_id)
         record = {
             "order_id": order_id,
             "endorsement_no": issued.endorsement_no,
@@ -179,6 +184,7 @@ class RenewalService:
         except QueueError:
             # Central holds the endorsement; reconcile records it once the outbox has room.
             log.exception("endorsement %s issued but not recorded yet", issued.endorsement_no)
+        self.observe("recorded", order_id)
         return {k: v for k, v in record.items() if k != "id_number"}
 
     # --- settling open orders -------------------------------------------------------------

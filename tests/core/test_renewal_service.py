@@ -4,6 +4,10 @@ outbox: every way a payment can end is journaled and recorded once."""
 from __future__ import annotations
 
 import json
+import os
+import signal
+import subprocess
+import sys
 from collections.abc import Iterator
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
@@ -29,6 +33,7 @@ from kiosk.session import Session
 from offline_queue.central_client import CentralClient
 from offline_queue.outbox import Outbox
 from offline_queue.transport import CentralTransport
+from tests.conftest import ROOT
 
 KIOSK = "SZ-RENEW-T1"
 SECRET = b"renewal-service-secret"
@@ -304,3 +309,52 @@ def test_staff_list_and_settle_open_orders(
     ]
     assert main(["renewal", "orders", "--config", str(config)]) == 0
     assert capsys.readouterr().out == ""
+
+
+# A power cut at each step of a paid renewal: (step the child stops at, what settling the
+# order at the next start does, the record the outbox then holds, endorsements at central).
+CRASHES = [
+    ("journaled", "cancelled", [], 0),  # the code was on screen, nobody paid
+    ("paid", "refunded", ["renewal.refunded"], 0),  # paid, the issue never asked for
+    ("issued", "issued", ["renewal.endorsed"], 1),  # central issued, the kiosk never heard
+    ("recorded", None, ["renewal.endorsed"], 1),  # all done, nothing left to settle
+]
+
+
+@pytest.mark.parametrize(("stop_at", "settled", "records", "endorsements"), CRASHES)
+def test_a_power_cut_at_any_step_neither_loses_money_nor_issues_twice(
+    central: CentralHandle,
+    tmp_path: Path,
+    stop_at: str,
+    settled: str | None,
+    records: list[str],
+    endorsements: int,
+) -> None:
+    path = tmp_path / "outbox.sqlite"
+    child = subprocess.Popen(
+        [sys.executable, "-m", "tests.core.renewal_crash_child", str(path), central.url, stop_at],
+        cwd=ROOT,
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert child.stdout is not None
+        step, order_id = "", ""
+        while step != stop_at:
+            line = child.stdout.readline().split()
+            assert line, f"child ended early after {step}"
+            step, order_id = line
+        child.send_signal(signal.SIGKILL)  # power cut: nothing after this step runs
+    finally:
+        child.wait(timeout=30)
+    with Outbox(path, kiosk_id=KIOSK) as outbox:  # the restarted kiosk
+        svc = service(central.url, outbox)
+        expected = [] if settled is None else [Settled(order_id, settled)]
+        assert svc.reconcile(everything=True) == expected
+        assert svc.reconcile(everything=True) == []  # settled once, not at every start
+        assert kinds(outbox) == records and open_orders(outbox) == []
+        svc.close()
+    assert central.store.stats()["endorsements"] == endorsements
+    status = central.store.payment_status(KIOSK, order_id)["status"]
+    assert status == {"cancelled": "cancelled", "refunded": "refunded"}.get(str(settled), "paid")
