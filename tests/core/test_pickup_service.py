@@ -4,10 +4,6 @@ SQLite outbox, including a process killed with SIGKILL at each step of a dispens
 from __future__ import annotations
 
 import json
-import os
-import signal
-import subprocess
-import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -21,8 +17,8 @@ from kiosk.flows.engine import Event
 from kiosk.pickup_service import DispenseUncertain, DocumentWithheld, PickupService
 from kiosk.session import Session
 from offline_queue.outbox import Outbox
+from tests.core.power_cut import kill_at
 
-ROOT = Path(__file__).resolve().parents[2]
 KIOSK = "K-TEST-01"
 DOC = {"document_no": "D202611270001", "kind": "hk_macau_permit", "slot": "A01"}
 
@@ -145,24 +141,7 @@ def test_killed_mid_dispense_is_recovered_without_dispensing_again(
     tmp_path: Path, stop_at: str
 ) -> None:
     path = tmp_path / "outbox.sqlite"
-    command = [sys.executable, "-m", "tests.core.pickup_crash_child", str(path)]
-    child = subprocess.Popen(
-        [*command, DOC["document_no"], stop_at],
-        cwd=ROOT,
-        env={**os.environ, "PYTHONPATH": str(ROOT)},
-        stdout=subprocess.PIPE,
-        text=True,
-    )
-    try:
-        assert child.stdout is not None
-        steps = []
-        while not steps or steps[-1] != stop_at:
-            line = child.stdout.readline().strip()
-            assert line, f"child ended early after {steps}"
-            steps.append(line)
-        child.send_signal(signal.SIGKILL)  # power cut: nothing after this step runs
-    finally:
-        child.wait(timeout=30)
+    kill_at("tests.core.pickup_crash_child", [str(path), DOC["document_no"]], stop_at)
     for rig in open_rig(path):  # the restarted kiosk, with its dispenser
         assert [e.ref for e in rig.outbox.unfinished()] == [DOC["document_no"]]
         assert rig.service.recover() == [DOC["document_no"]]

@@ -4,10 +4,6 @@ outbox: every way a payment can end is journaled and recorded once."""
 from __future__ import annotations
 
 import json
-import os
-import signal
-import subprocess
-import sys
 from collections.abc import Iterator
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
@@ -33,7 +29,7 @@ from kiosk.session import Session
 from offline_queue.central_client import CentralClient
 from offline_queue.outbox import Outbox
 from offline_queue.transport import CentralTransport
-from tests.conftest import ROOT
+from tests.core.power_cut import kill_at
 
 KIOSK = "SZ-RENEW-T1"
 SECRET = b"renewal-service-secret"
@@ -331,23 +327,8 @@ def test_a_power_cut_at_any_step_neither_loses_money_nor_issues_twice(
     endorsements: int,
 ) -> None:
     path = tmp_path / "outbox.sqlite"
-    child = subprocess.Popen(
-        [sys.executable, "-m", "tests.core.renewal_crash_child", str(path), central.url, stop_at],
-        cwd=ROOT,
-        env={**os.environ, "PYTHONPATH": str(ROOT)},
-        stdout=subprocess.PIPE,
-        text=True,
-    )
-    try:
-        assert child.stdout is not None
-        step, order_id = "", ""
-        while step != stop_at:
-            line = child.stdout.readline().split()
-            assert line, f"child ended early after {step}"
-            step, order_id = line
-        child.send_signal(signal.SIGKILL)  # power cut: nothing after this step runs
-    finally:
-        child.wait(timeout=30)
+    steps = kill_at("tests.core.renewal_crash_child", [str(path), central.url], stop_at)
+    order_id = steps[-1][1]
     with Outbox(path, kiosk_id=KIOSK) as outbox:  # the restarted kiosk
         svc = service(central.url, outbox)
         expected = [] if settled is None else [Settled(order_id, settled)]
