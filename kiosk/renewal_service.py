@@ -185,7 +185,8 @@ class RenewalService:
             # Central holds the endorsement; reconcile records it once the outbox has room.
             log.exception("endorsement %s issued but not recorded yet", issued.endorsement_no)
         self.observe("recorded", order_id)
-        return {k: v for k, v in record.items() if k != "id_number"}
+        shown = {k: v for k, v in record.items() if k != "id_number"}
+        return {**shown, "issued_at": self._at()}
 
     # --- settling open orders -------------------------------------------------------------
 

@@ -41,6 +41,7 @@ ISSUED = {
     "fee_cny": 120,
     "valid_from": "2026-11-27",
     "valid_until": "2028-11-26",
+    "issued_at": "2026-11-27T10:15:02",
 }
 UNPAID = {"status": "unpaid", "expires_in_s": 170}
 PAID = {"status": "paid", "expires_in_s": 160}
@@ -130,6 +131,7 @@ def test_eligible_citizen_chooses_pays_by_phone_and_gets_the_endorsement_and_sli
     assert slip["title"] == "E20261127000001"
     lines = [i.get("text", "") for i in slip["items"]]
     assert "金额 Amount: 120 元 CNY" in lines and f"订单号 Order: {ORDER_ID}" in lines
+    assert "时间 Time: 2026-11-27 10:15:02" in lines
     assert r.data["code"] == "E20261127000001" and "endorse.done.slip" in r.data["body"]
     r.app.intent("finished")
     assert r.state == "attract" and r.app.runner.session is None

@@ -121,6 +121,7 @@ def test_order_pay_issue_records_the_endorsement_once(
     assert svc.execute("status", {"order_id": order_id}, None)["status"] == "paid"
     issued = svc.execute("issue", {"order_id": order_id, **CHOICE}, session())
     assert issued["endorsement_no"].startswith("E") and issued["fee_cny"] == 15
+    assert issued["issued_at"] == "2026-11-27T10:00:00+00:00"  # the service's clock
     assert ZHANG not in repr(issued)  # the flow never sees the ID number
     again = svc.execute("issue", {"order_id": order_id, **CHOICE}, session())
     assert again["endorsement_no"] == issued["endorsement_no"]  # a replay, not a second one
