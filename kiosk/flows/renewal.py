@@ -544,8 +544,9 @@ def endorse_states(config: KioskConfig) -> tuple[State, ...]:
 
 # --- payment and issue -----------------------------------------------------------------------
 
-# States where the citizen's money may be moving: a failing device does not end them (it is
-# applied at the end) and the header's End button cancels the order or waits.
+# States where the citizen's money may be moving, or they are being told what happened to
+# it: a failing device does not end them (the kiosk goes out of service right after), and in
+# the moving ones the header's End button cancels the order or waits.
 FINISHING = (
     "endorse_ordering",
     "endorse_paying",
@@ -553,6 +554,12 @@ FINISHING = (
     "endorse_cancelling",
     "endorse_issuing",
     "endorse_printing",
+    "endorse_done",
+    "endorse_pay_unavailable",
+    "endorse_cancelled",
+    "endorse_expired",
+    "endorse_unconfirmed",
+    "endorse_refunded",
 )
 _STAY = Transition("home", SAME, label="not while money moves")
 

@@ -330,6 +330,11 @@ def test_a_slip_that_cannot_be_printed_still_shows_the_endorsement() -> None:
     assert r.state == "endorse_done"
     assert "endorse.done.no_slip" in r.data["body"] and r.data["code"] == "E20261127000001"
     assert r.alerts[-1].code == "printer.receipt_failed"
+    # The printer is found out of paper while the citizen reads the number: not cut off.
+    r.app.set_unavailable("device.printer", "oos.device", device="printer")
+    assert r.state == "endorse_done"
+    r.app.intent("finished")
+    assert r.state == "out_of_service"
 
 
 def test_money_moving_states_ignore_the_end_button_and_a_failing_device() -> None:
