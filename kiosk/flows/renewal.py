@@ -173,6 +173,10 @@ register(
             "Open WeChat, Alipay or your bank's app, scan the code below and confirm on your "
             "phone. The machine goes on by itself once you have paid - please stay here.",
         ),
+        "endorse.paying.left": (
+            "二维码约 {minutes} 分钟内有效。",
+            "The code is valid for about {minutes} more min.",
+        ),
         "endorse.paying.cancel": ("取消支付", "Cancel payment"),
         "endorse.cancelling": ("正在取消支付…", "Cancelling the payment…"),
         "endorse.nothing_charged": (
@@ -577,7 +581,8 @@ def _ask_order(ctx: Context, event: Event) -> list[Command]:
 
 
 def _ordered(ctx: Context, event: Event) -> list[Command]:
-    ctx["endorse"]["order"] = {k: event.data[k] for k in ("order_id", "amount_cny", "pay_url")}
+    keep = ("order_id", "amount_cny", "pay_url", "expires_in_s")
+    ctx["endorse"]["order"] = {k: event.data[k] for k in keep}
     ctx["endorse"]["missed"] = 0
     return []
 
@@ -609,6 +614,7 @@ def _unpaid(ctx: Context, event: Event) -> bool:
 
 def _answered(ctx: Context, event: Event) -> list[Command]:
     ctx["endorse"]["missed"] = 0
+    ctx["endorse"]["order"]["expires_in_s"] = int(event.data.get("expires_in_s", 0))
     return []
 
 
@@ -683,10 +689,11 @@ def payment_states(config: KioskConfig) -> tuple[State, ...]:
 
     def paying_view(ctx: Context) -> dict[str, Any]:
         order = _order(ctx)
+        minutes = max(1, -(-int(order["expires_in_s"]) // 60))  # rounded up
         return message(
             "endorse.paying.title",
-            "endorse.paying.body",
-            values={"amount": order["amount_cny"]},
+            ["endorse.paying.body", "endorse.paying.left"],
+            values={"amount": order["amount_cny"], "minutes": minutes},
             # A payment link is a longer QR code than a photo number: smaller modules.
             image_png=qr_png(str(order["pay_url"]), box=8),
             progress="flow.take_cards",

@@ -44,6 +44,7 @@ ISSUED = {
     "issued_at": "2026-11-27T10:15:02",
 }
 UNPAID = {"status": "unpaid", "expires_in_s": 170}
+ALMOST = {"status": "unpaid", "expires_in_s": 50}
 PAID = {"status": "paid", "expires_in_s": 160}
 
 
@@ -115,11 +116,14 @@ def test_eligible_citizen_chooses_pays_by_phone_and_gets_the_endorsement_and_sli
     assert r["renewal"].calls == [
         ("order", {"region": "HK", "purpose": "individual", "option": "multi_2y"})
     ]
-    assert r.data["values"] == {"amount": 120}
+    assert r.data["values"] == {"amount": 120, "minutes": 3}
     assert r.data["image_png"].startswith(b"\x89PNG")  # the payment link as a QR code
-    r["renewal"].answer("status", UNPAID, PAID)
+    r["renewal"].answer("status", UNPAID, ALMOST, PAID)
     poll(r)
     assert r.state == "endorse_paying"  # not paid yet: the code stays up
+    assert r.data["values"]["minutes"] == 3  # 170 s left
+    poll(r)
+    assert r.data["values"]["minutes"] == 1  # 50 s left
     poll(r)
     assert r.state == "endorse_done"
     issue = r["renewal"].calls[-1]
