@@ -325,7 +325,10 @@ class Settler:
         now = self._monotonic()
         if now - self._last >= self.every_s:
             self._last = now
-            self._submit(lambda: self._run(everything=False))
+            try:
+                self._submit(lambda: self._run(everything=False))
+            except RuntimeError:  # the worker is shutting down with the kiosk
+                log.debug("settle tick after the renewal worker stopped")
 
     def _run(self, *, everything: bool) -> None:
         try:

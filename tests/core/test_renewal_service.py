@@ -340,3 +340,14 @@ def test_a_power_cut_at_any_step_neither_loses_money_nor_issues_twice(
     assert central.store.stats()["endorsements"] == endorsements
     status = central.store.payment_status(KIOSK, order_id)["status"]
     assert status == {"cancelled": "cancelled", "refunded": "refunded"}.get(str(settled), "paid")
+
+
+def test_a_settle_tick_after_the_worker_stopped_is_harmless(
+    central: CentralHandle, outbox: Outbox
+) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    worker = ThreadPoolExecutor(1)
+    settler = Settler(service(central.url, outbox), worker.submit, lambda c, m: None, every_s=0)
+    worker.shutdown()
+    settler.tick()  # the backend's watch may tick once more while the kiosk stops
