@@ -10,6 +10,7 @@ Processes are stopped by the PID we started, never by name.
 
 from __future__ import annotations
 
+import atexit
 import contextlib
 import logging
 import os
@@ -159,14 +160,7 @@ class PcscStack(StartStop):
         if self.apdu_log:
             args += ["--apdu", "--debug"]
         assert self.log_file is not None
-        with open(self.log_file, "wb") as out:
-            self._process = subprocess.Popen(
-                args,
-                stdout=out,
-                stderr=subprocess.STDOUT,
-                stdin=subprocess.DEVNULL,
-                start_new_session=True,
-            )
+        self._process = spawn_daemon(args, self.log_file)
         self.pid = self._process.pid
         log.info("pcscd started (pid %d, vpcd port %d)", self.pid, self.port)
         try:
@@ -190,13 +184,8 @@ class PcscStack(StartStop):
     def stop(self) -> None:
         """Stop the pcscd we started (by its PID) and remove the private directory."""
         process, self._process = self._process, None
-        if process is not None and process.poll() is None:
-            process.send_signal(signal.SIGTERM)
-            try:
-                process.wait(5)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait(5)
+        if process is not None:
+            end_daemon(process)
             log.info("pcscd stopped (pid %d)", process.pid)
         self.pid = None
         if self.workdir is not None:
@@ -249,6 +238,34 @@ class PcscChipSimulator(StartStop):
             except PcscStackError as exc:
                 log.warning("virtual card removal not confirmed: %s", exc)
         self.stack.stop()
+
+
+def spawn_daemon(args: list[str], log_file: Path) -> subprocess.Popen[bytes]:
+    """Start a daemon child (output to ``log_file``) that ends with this interpreter: a
+    program that stops on an exception must not leave it running, or the next start finds
+    "another pcscd" and refuses. (A SIGKILLed parent still leaves it; ``start`` names it.)"""
+    with open(log_file, "wb") as out:
+        process = subprocess.Popen(
+            args,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            start_new_session=True,
+        )
+    atexit.register(end_daemon, process)
+    return process
+
+
+def end_daemon(process: subprocess.Popen[bytes]) -> None:
+    """SIGTERM, then SIGKILL after 5 s; a no-op once it has ended (so the exit hook may
+    stay registered: ``atexit.unregister`` would drop the hooks of every daemon)."""
+    if process.poll() is None:
+        process.send_signal(signal.SIGTERM)
+        try:
+            process.wait(5)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait(5)
 
 
 def pid_alive(pid: int) -> bool:

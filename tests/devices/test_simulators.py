@@ -3,12 +3,20 @@ pyserial port sends raw frames and checks the raw answers."""
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
 import serial
 
 from devices.printer import PaperState
 from devices.samv import Command, command_frame, response_frame
 from devices.simulators.escpos import EscPosSimulator
+from devices.simulators.pcsc_stack import pid_alive
 from devices.simulators.sam import SamSimulator
+from tests.conftest import ROOT
 
 
 def ask(port: serial.Serial, data: bytes, answer_len: int) -> bytes:
@@ -77,3 +85,30 @@ def test_sam_simulator_answers_reference_frames() -> None:
         bad = bytearray(command_frame(Command.FIND_CARD))
         bad[-1] ^= 0xFF
         assert ask(port, bytes(bad), 11) == response_frame(0x10)
+
+
+def test_a_daemon_child_ends_when_its_program_dies_of_an_exception(tmp_path: Path) -> None:
+    """pcscd is started this way: a demo or test that stops on an exception must not leave
+    it running (the next start would find "another pcscd" and refuse)."""
+    program = (
+        "import sys\n"
+        "from pathlib import Path\n"
+        "from devices.simulators.pcsc_stack import spawn_daemon\n"
+        f"child = spawn_daemon(['sleep', '60'], Path({str(tmp_path / 'log')!r}))\n"
+        "print(child.pid, flush=True)\n"
+        "raise RuntimeError('the program fails')\n"
+    )
+    run = subprocess.run(
+        [sys.executable, "-c", program],
+        cwd=ROOT,
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
+    assert "the program fails" in run.stderr
+    pid = int(run.stdout.split()[0])
+    deadline = time.monotonic() + 5
+    while pid_alive(pid) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert not pid_alive(pid)
