@@ -319,6 +319,10 @@ def _is_multiple(ctx: Context, event: Event) -> bool:
     return event.data.get("trips") == "multiple"
 
 
+def _chose_multiple(ctx: Context, event: Event) -> bool:
+    return ctx["endorse"].get("trips") == "multiple"
+
+
 def _fee(ctx: Context) -> int:
     code = ctx["endorse"].get("option")
     return int(next((o["fee_cny"] for o in _options(ctx) if o["code"] == code), 0))
@@ -536,6 +540,7 @@ def endorse_states(config: KioskConfig) -> tuple[State, ...]:
             "message",
             (
                 Transition("pay", "endorse_ordering"),
+                Transition("back", "endorse_validity", guard=_chose_multiple, label="multiple"),
                 Transition("back", "endorse_trips"),
                 Transition(TIMEOUT, ATTRACT, action=done),
             ),

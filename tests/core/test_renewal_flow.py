@@ -111,6 +111,9 @@ def test_eligible_citizen_chooses_pays_by_phone_and_gets_the_endorsement_and_sli
     r.app.intent("option", option="multi_2y")
     assert r.state == "endorse_fee" and r.data["values"] == {"fee": 120}
     assert "endorse.fee.body" in r.data["body"]
+    r.app.intent("back")  # back to the validity just chosen, not to the trips
+    assert r.state == "endorse_validity"
+    r.app.intent("option", option="multi_2y")
     r.app.intent("pay")
     assert r.state == "endorse_paying"
     assert r["renewal"].calls == [
@@ -150,6 +153,8 @@ def test_a_single_trip_goes_straight_to_its_fee() -> None:
     r.app.intent("trips", trips="two")
     assert r.state == "endorse_fee" and r.data["values"] == {"fee": 30}
     assert r.data["body"][:3] == ["query.region.MO", "purpose.group", "option.two_trips"]
+    r.app.intent("back")
+    assert r.state == "endorse_trips"
 
 
 def test_a_refusal_names_every_reason_and_the_next_steps() -> None:
