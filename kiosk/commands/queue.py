@@ -18,6 +18,7 @@ import os
 import random
 import sys
 import time
+from collections import Counter
 from dataclasses import asdict
 from datetime import UTC, datetime
 from pathlib import Path
@@ -119,6 +120,7 @@ def _status(args: argparse.Namespace) -> int:
             status = queue_status(outbox, SystemClock(), window)
             health = outbox.health()
             waiting, dropped = alerts.saved(outbox)
+            open_actions = Counter(e.action for e in outbox.unfinished())
     except (QueueError, ConfigError) as exc:
         return _fail(exc)
     data = {
@@ -127,6 +129,7 @@ def _status(args: argparse.Namespace) -> int:
         "health": health.reason,
         "alerts_waiting": waiting,
         "alerts_dropped": dropped,
+        "open_actions": dict(open_actions),
     }
     if args.json:
         print(json.dumps(data, indent=2))
@@ -142,6 +145,7 @@ def _status(args: argparse.Namespace) -> int:
     print(f"central link     {_reachable(data['central_unreachable_since'])}")
     print(f"offline too long {'YES - warn staff' if status.offline_too_long else 'no'}")
     print(f"accepting        {'yes' if health.accepting else 'NO - ' + health.reason}")
+    print(f"open actions     {_open_actions(open_actions)}")
     codes = ", ".join(a.get("code", "?") for a in waiting)
     print(f"staff alerts     {len(waiting)} not yet at central{f' ({codes})' if codes else ''}")
     for a in waiting:
@@ -149,6 +153,22 @@ def _status(args: argparse.Namespace) -> int:
     if dropped:
         print(f"  and {dropped} older ones dropped while offline")
     return 0
+
+
+# Journaled device and money actions begun and not finished yet, and where staff look.
+_ACTION_HINTS = {
+    "payment": "payment orders: kiosk renewal orders",
+    "dispense": "hand-overs: settled at the next start",
+}
+
+
+def _open_actions(counts: Counter[str]) -> str:
+    if not counts:
+        return "none"
+    return ", ".join(
+        f"{n} {action} ({_ACTION_HINTS.get(action, 'journal')})"
+        for action, n in sorted(counts.items())
+    )
 
 
 def _list(args: argparse.Namespace) -> int:

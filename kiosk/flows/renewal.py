@@ -320,7 +320,7 @@ def _is_multiple(ctx: Context, event: Event) -> bool:
 
 
 def _chose_multiple(ctx: Context, event: Event) -> bool:
-    return ctx["endorse"].get("trips") == "multiple"
+    return bool(ctx["endorse"].get("trips") == "multiple")
 
 
 def _fee(ctx: Context) -> int:

@@ -14,6 +14,7 @@ from kiosk.backend import open_outbox, open_sync_worker
 from kiosk.cli import main
 from kiosk.commands.central import start_embedded_central
 from kiosk.config import parse_config
+from offline_queue.outbox import Outbox
 
 
 def _run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str]:
@@ -32,6 +33,7 @@ def test_load_status_list_drain(tmp_path: Path, capsys: pytest.CaptureFixture[st
     status = json.loads(out)
     assert (status["pending"], status["dead"], status["accepting"]) == (30, 0, True)
     assert (status["alerts_waiting"], status["alerts_dropped"]) == ([], 0)
+    assert status["open_actions"] == {}
     code, out = _run(capsys, "queue", "list", "--db", db, "--limit", "5")
     assert out.count("load.synthetic") == 5 and "440304" not in out
     secret = tmp_path / "q.secret"
@@ -178,3 +180,18 @@ def test_status_lists_the_staff_alerts_central_has_not_got(
     assert "2026-11-27T00:00:00+00:00  printer.paper_out: receipt paper is out" in out
     code, out = _run(capsys, "queue", "status", "--db", str(db), "--json")
     assert [a["code"] for a in json.loads(out)["alerts_waiting"]] == ["printer.paper_out"]
+
+
+def test_status_names_journaled_actions_not_finished(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    db = tmp_path / "q.sqlite"
+    with Outbox(db, kiosk_id="KIOSK-LOCAL") as outbox:
+        outbox.journal_begin("payment", "0123456789abcdef0123456789abcdef")
+        done = outbox.journal_begin("payment", "fedcba9876543210fedcba9876543210")
+        outbox.journal_complete(done, "issued")
+    code, out = _run(capsys, "queue", "status", "--db", str(db))
+    assert code == 0
+    assert "open actions     1 payment (payment orders: kiosk renewal orders)" in out
+    status = json.loads(_run(capsys, "queue", "status", "--db", str(db), "--json")[1])
+    assert status["open_actions"] == {"payment": 1}
