@@ -191,6 +191,16 @@ class PhotoSection(_Section):
     spec: str = Field(default="cn-exit-entry", description="Photo specification name.")
 
 
+class VoiceSection(_Section):
+    enabled: bool = Field(
+        default=True, description="Spoken prompts and photo coaching (espeak-ng, offline)."
+    )
+    prompts: bool = Field(
+        default=True,
+        description="Read out the title of each step that waits for the citizen.",
+    )
+
+
 class PaymentSection(_Section):
     poll_s: Annotated[float, Field(ge=0.5, le=30)] = Field(
         default=2.0, description="Seconds between checks whether the citizen has paid."
@@ -215,6 +225,7 @@ class KioskConfig(_Section):
     devices: DevicesSection = DevicesSection()
     photo: PhotoSection = PhotoSection()
     payment: PaymentSection = PaymentSection()
+    voice: VoiceSection = VoiceSection()
 
     @property
     def data_dir(self) -> Path:

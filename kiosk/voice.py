@@ -36,15 +36,16 @@ class Voice:
     def available(self) -> bool:
         return self.enabled and shutil.which("espeak-ng") is not None
 
-    def say(self, text: str, language: str) -> bool:
-        """Speak ``text`` unless it was just said; True when speech was started."""
+    def say(self, text: str, language: str, *, interrupt: bool = False) -> bool:
+        """Speak ``text`` unless it was just said; True when speech was started.
+        ``interrupt``: a new step's prompt, which must not wait out ``gap_s``."""
         import time
 
         now = (self.clock or time.monotonic)()
         with self._lock:
             if not text or (text == self._last[0] and now - self._last[1] < self.repeat_s):
                 return False
-            if now - self._last[1] < self.gap_s:
+            if not interrupt and now - self._last[1] < self.gap_s:
                 return False
             self._last = (text, now)
             self.spoken.append((language, text))

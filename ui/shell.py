@@ -27,6 +27,7 @@ from kiosk.device_service import DeviceHub
 from kiosk.photo.spec import load_spec
 from kiosk.photo_service import PhotoService
 from kiosk.pickup_service import pickup_service_for
+from kiosk.prompts import ScreenPrompts
 from kiosk.renewal_service import RenewalService, Settler
 from kiosk.voice import Voice
 from offline_queue.central_client import CentralClient
@@ -104,6 +105,10 @@ def build_shell(
     )
     install_kiosk_lock(qapp)
     shell = Shell(kiosk, window)
+    voice = voice or Voice(enabled=config.voice.enabled)
+    shell.closers.append(voice.close)
+    if config.voice.prompts:
+        kiosk.on_view(ScreenPrompts(voice).on_view)
     hub: DeviceHub | None = None
     if devices:
         hub = DeviceHub(config, kiosk.device_event, kiosk.device_availability)
@@ -216,7 +221,7 @@ def photo_service(
     kiosk: KioskApp,
     hub: DeviceHub,
     backend: Backend | None,
-    voice: Voice | None,
+    voice: Voice,
 ) -> PhotoService:
     # One OpenCV thread for the analysis leaves the other core to the preview and the UI
     # (measured: as fast as two threads on this 2-core machine; docs/photo-engine.md).
@@ -227,7 +232,7 @@ def photo_service(
         frames=hub.latest_frame,
         post=kiosk.post,
         outbox=backend.outbox if backend else None,
-        voice=voice or Voice(),
+        voice=voice,
     )
     kiosk.attach_service("photo", service, ("photo_live", "photo_countdown"), service.set_live)
     return service

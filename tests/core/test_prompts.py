@@ -1,0 +1,40 @@
+"""Spoken screen prompts over the renewal flow (scripted services, a recording voice)."""
+
+from __future__ import annotations
+
+from kiosk.prompts import ScreenPrompts
+from kiosk.voice import Voice
+from tests.core.flow_rigs import Rig
+from tests.core.test_renewal_flow import PAID, poll, rig, to_paying
+
+
+def spoken_by(r: Rig) -> Voice:
+    voice = Voice(enabled=False)  # records what it would say; no espeak-ng process
+    r.app.on_view(ScreenPrompts(voice).on_view)
+    return voice
+
+
+def test_steps_that_wait_for_the_citizen_are_read_out_once_each() -> None:
+    r = rig()
+    voice = spoken_by(r)
+    to_paying(r)
+    said = [text for _, text in voice.spoken]
+    assert said[0] == "请将身份证放在读卡区"  # the first step: place the ID card
+    assert "请将通行证放在证件阅读区" in said
+    assert "签注费用：120 元" in said and said[-1] == "请扫码支付 120 元"
+    assert not any("正在" in text for text in said)  # passing steps ("checking...") are quiet
+    assert len(said) == len(set(said))
+    r["renewal"].answer("status", PAID)
+    r.app.intent("language", language="en")
+    assert voice.spoken[-1] == ("en", "Scan to pay 120 CNY")  # again, in the new language
+    count = len(voice.spoken)
+    poll(r)  # the payment screen is shown again for the check: not repeated
+    assert voice.spoken[count:] == [("en", "Your endorsement is issued")]
+
+
+def test_the_still_there_question_is_asked_aloud() -> None:
+    r = rig()
+    voice = spoken_by(r)
+    r.app.intent("start")
+    r.clock.advance(60.0)
+    assert voice.spoken[-1] == ("zh", "您还在吗？")
