@@ -724,17 +724,6 @@ def payment_states(config: KioskConfig) -> tuple[State, ...]:
         ctx["endorse"]["slip"] = True
         return []
 
-    def last(name: str, title: str, body: list[str], tone: str = "warn") -> State:
-        view = lambda ctx: message(  # noqa: E731
-            title,
-            body,
-            tone=tone,
-            values={"amount": ctx["endorse"].get("order", {}).get("amount_cny", "")},
-            progress="flow.take_cards",
-            buttons=FINISH,
-        )
-        return closing_state(name, view, t.message_s * 4)
-
     unconfirmed = _unconfirmed_alert
     return (
         State(
@@ -822,21 +811,37 @@ def payment_states(config: KioskConfig) -> tuple[State, ...]:
             view=lambda ctx: message("endorse.printing"),
         ),
         closing_state("endorse_done", done_view, t.message_s * 4),
+        *_money_outcomes(t.message_s * 4),
+    )
+
+
+def _money_outcomes(seconds: float) -> tuple[State, ...]:
+    """The last screens of a payment that did not end in an endorsement: each says what
+    happened to the money."""
+
+    def last(name: str, title: str, body: list[str], tone: str = "warn") -> State:
+        def view(ctx: Context) -> dict[str, Any]:
+            amount = ctx["endorse"].get("order", {}).get("amount_cny", "")
+            return message(
+                title,
+                body,
+                tone=tone,
+                values={"amount": amount},
+                progress="flow.take_cards",
+                buttons=FINISH,
+            )
+
+        return closing_state(name, view, seconds)
+
+    return (
         last(
             "endorse_pay_unavailable",
             "endorse.pay_unavailable.title",
             ["endorse.nothing_charged", "endorse.pay_unavailable.body"],
         ),
+        last("endorse_cancelled", "endorse.cancelled.title", ["endorse.nothing_charged"], "info"),
         last(
-            "endorse_cancelled",
-            "endorse.cancelled.title",
-            ["endorse.nothing_charged"],
-            tone="info",
-        ),
-        last(
-            "endorse_expired",
-            "endorse.expired.title",
-            ["endorse.nothing_charged", "endorse.again"],
+            "endorse_expired", "endorse.expired.title", ["endorse.nothing_charged", "endorse.again"]
         ),
         last("endorse_unconfirmed", "endorse.unconfirmed.title", ["endorse.unconfirmed.body"]),
         last("endorse_refunded", "endorse.refunded.title", ["endorse.refunded.body"]),
