@@ -76,6 +76,11 @@ class TimeoutsSection(_Section):
     device_s: PositiveSeconds = Field(
         default=30.0, description="Longest wait for one device step (read, print, dispense)."
     )
+    senior_factor: Annotated[float, Field(ge=1, le=5)] = Field(
+        default=2.0,
+        description="Idle and 'still there?' times are multiplied by this once the ID card "
+        "shows the citizen is 60 or over.",
+    )
 
 
 class CentralSection(_Section):

@@ -17,7 +17,7 @@ from kiosk.flows.engine import (
     Transition,
 )
 from kiosk.flows.steps import closing_state, message, outcome_view
-from kiosk.flows.terminal import MENU
+from kiosk.flows.terminal import MENU, grant_more_time
 from kiosk.i18n import register
 
 register(
@@ -110,7 +110,7 @@ def identify_states(config: KioskConfig, prefix: str, after: str) -> tuple[State
             reading,
             "message",
             (
-                Transition(f"{reply}.ok", after),
+                Transition(f"{reply}.ok", after, grant_more_time),
                 Transition(f"{reply}.failed", failed),
                 Transition(TIMEOUT, failed),
             ),

@@ -21,13 +21,19 @@ from kiosk.flows.engine import (
     Transition,
 )
 from kiosk.flows.steps import closing_state, done, message, qr_png
-from kiosk.flows.terminal import ATTRACT, MENU, SERVICE_BUILDERS, ServiceFlow
+from kiosk.flows.terminal import (
+    ATTRACT,
+    MENU,
+    SENIOR_AGE,
+    SERVICE_BUILDERS,
+    ServiceFlow,
+    grant_more_time,
+)
 from kiosk.i18n import register
 
 if TYPE_CHECKING:
     from kiosk.photo.spec import PhotoSpec
 
-SENIOR_AGE = 60
 
 register(
     {
@@ -269,7 +275,9 @@ def build(config: KioskConfig) -> tuple[ServiceFlow, ...]:
             "photo_reading",
             "message",
             (
-                Transition("photo.idcard.ok", "photo_senior", guard=_is_senior, label="age 60+"),
+                Transition(
+                    "photo.idcard.ok", "photo_senior", grant_more_time, _is_senior, "age 60+"
+                ),
                 Transition("photo.idcard.ok", "photo_live"),
                 Transition("photo.idcard.failed", "photo_read_failed"),
                 Transition(TIMEOUT, "photo_read_failed"),

@@ -67,8 +67,21 @@ def _end_reason(event: Event) -> str:
     return "cancelled"
 
 
+SENIOR_AGE = 60  # the ID card says 60 or over: more time on every step (domain.md)
+MORE_TIME = "more_time"  # flow context flag, set from the ID card, cleared at the end
+
+
+def grant_more_time(ctx: Context, event: Event) -> list[Command]:
+    """After an ID card read (``age`` in the result): citizens aged 60 or over get longer
+    idle and 'still there?' times for the rest of their session."""
+    if int(event.data.get("age", 0)) >= SENIOR_AGE:
+        ctx[MORE_TIME] = True
+    return []
+
+
 def _on_attract(ctx: Context, event: Event) -> list[Command]:
     ctx.pop("service", None)
+    ctx.pop(MORE_TIME, None)
     return [EndSession(_end_reason(event))] if "session" in ctx else []
 
 
@@ -80,6 +93,10 @@ def _on_unavailable(ctx: Context, event: Event) -> list[Command]:
 def _clear_reason(ctx: Context, event: Event) -> list[Command]:
     ctx.pop("oos_reason", None)
     return []
+
+
+def _factor(ctx: Context, more: float) -> float:
+    return more if ctx.get(MORE_TIME) else 1.0
 
 
 def _select(services: tuple[ServiceFlow, ...]) -> list[Transition]:
@@ -163,7 +180,9 @@ def build_terminal_flow(
             ),
             Transition("home", ATTRACT, label="home", unless=(OUT_OF_SERVICE,)),
         ),
-        idle_seconds=lambda ctx: timeouts.idle_s,
-        still_there_seconds=lambda ctx: timeouts.still_there_s,
+        idle_seconds=lambda ctx: timeouts.idle_s * _factor(ctx, timeouts.senior_factor),
+        still_there_seconds=lambda ctx: (
+            timeouts.still_there_s * _factor(ctx, timeouts.senior_factor)
+        ),
         idle_target=ATTRACT,
     )

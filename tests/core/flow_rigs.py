@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
 
-from devices.simulators.cards import sample_card
+from devices.simulators.cards import id_number, sample_card
 from kiosk.app import KioskApp
 from kiosk.clock import ManualClock
 from kiosk.config import KioskConfig, parse_config
@@ -49,11 +49,23 @@ class ScriptedService:
         return answer(session) if callable(answer) else answer
 
 
-def read_card(session: Session | None) -> Mapping[str, Any]:
-    assert session is not None
-    card = sample_card()
-    session.put("idcard", card)
-    return {"masked_id": card.masked_id(), "age": card.age_on(date.today())}
+ADULT_BORN = date(1990, 3, 7)  # under 60: the usual idle times
+SENIOR_BORN = date(1958, 3, 14)  # 60 or over: more time on every step
+
+
+def card_reader(born: date) -> Callable[[Session | None], Mapping[str, Any]]:
+    """The ID card read as the device service answers it, for a citizen born ``born``."""
+
+    def read(session: Session | None) -> Mapping[str, Any]:
+        assert session is not None
+        card = sample_card(birth_date=born, id_number=id_number("440304", born, 135))
+        session.put("idcard", card)
+        return {"masked_id": card.masked_id(), "age": card.age_on(date.today())}
+
+    return read
+
+
+read_card = card_reader(ADULT_BORN)
 
 
 @dataclass

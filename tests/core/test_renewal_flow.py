@@ -6,7 +6,14 @@ from typing import Any
 
 from kiosk.errors import KioskError
 from kiosk.i18n import MESSAGES
-from tests.core.flow_rigs import Rig, make_rig, terminal_config
+from tests.core.flow_rigs import (
+    ADULT_BORN,
+    SENIOR_BORN,
+    Rig,
+    card_reader,
+    make_rig,
+    terminal_config,
+)
 
 OPTIONS = [
     {"code": "one_trip", "trips": "one", "validity_days": 90, "fee_cny": 15},
@@ -246,6 +253,27 @@ def test_walking_away_mid_choice_wipes_the_session() -> None:
     assert session is not None and session.has("idcard")
     r.clock.advance(60.0 + 15.0)
     assert r.state == "attract" and session.keys() == []
+
+
+def test_a_citizen_of_60_or_over_gets_twice_the_time_until_the_session_ends() -> None:
+    r = rig()
+    r["idcard"].answer("read", card_reader(SENIOR_BORN))
+    start(r)
+    assert r.state == "endorse_permit"
+    r.clock.advance(60.0)
+    assert r.app.view is not None and r.app.view.still_there_until is None
+    r.clock.advance(60.0)  # 120 s: now asked, with 30 s to answer
+    assert r.app.view is not None and r.app.view.still_there_until is not None
+    r.clock.advance(29.0)
+    assert r.state == "endorse_permit"
+    r.clock.advance(1.0)
+    assert r.state == "attract"
+    # The next citizen starts with the usual times again.
+    r["idcard"].answer("read", card_reader(ADULT_BORN))
+    start(r)
+    assert r.state == "endorse_permit"
+    r.clock.advance(60.0)
+    assert r.app.view is not None and r.app.view.still_there_until is not None
 
 
 def test_cancelling_an_unpaid_order_charges_nothing() -> None:
