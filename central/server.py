@@ -525,12 +525,16 @@ def start_in_thread(
     today: Callable[[], date] | None = None,
     tls: ssl.SSLContext | None = None,
     payment_ttl_s: float = 180.0,
+    pay_base_url: str = "https://pay.example.org/cashier",
 ) -> CentralHandle:
     """Start the service on a background thread (the kiosk demo embeds it this way).
 
     ``tls``: a server-side SSL context to serve https instead of loopback http.
-    ``payment_ttl_s``: how long a payment order waits to be paid."""
-    store = CentralStore(db_path, today=today, payment_ttl_s=payment_ttl_s)
+    ``payment_ttl_s``: how long a payment order waits to be paid; ``pay_base_url``: the
+    payment links' base."""
+    store = CentralStore(
+        db_path, today=today, payment_ttl_s=payment_ttl_s, pay_base_url=pay_base_url
+    )
     picker = faults if isinstance(faults, Faults) else Faults(faults)
     server = _Server((host, port), store, picker, kiosk_secrets or {})
     if tls is not None:

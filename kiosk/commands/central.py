@@ -69,6 +69,14 @@ def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
     serve.add_argument("--latency-s", type=float, default=0.0, help="delay every request")
     serve.add_argument("--retry-after-s", type=int, default=2, help="Retry-After sent on 429")
     serve.add_argument("--seed", type=int, default=None, help="seed of the fault RNG")
+    serve.add_argument(
+        "--payment-ttl-s", type=float, default=180.0, help="how long a payment order may be paid"
+    )
+    serve.add_argument(
+        "--pay-url",
+        default="https://pay.example.org/cashier",
+        help="base of the payment links shown as QR codes (?order=ID is appended)",
+    )
     serve.set_defaults(handler=_serve)
 
 
@@ -100,7 +108,13 @@ def _serve(args: argparse.Namespace) -> int:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     handle = start_in_thread(
-        args.db, args.host, args.port, Faults(plan, seed=args.seed), kiosk_secrets=secrets
+        args.db,
+        args.host,
+        args.port,
+        Faults(plan, seed=args.seed),
+        kiosk_secrets=secrets,
+        payment_ttl_s=args.payment_ttl_s,
+        pay_base_url=args.pay_url,
     )
     print(f"central service on {handle.url} (store {args.db}); Ctrl-C stops", flush=True)
     try:

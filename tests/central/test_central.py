@@ -396,6 +396,10 @@ def test_cli_serve_starts_and_stops(tmp_path: Path) -> None:
             f"K-CLI={secret}",
             "--fault",
             "error=0.0",
+            "--payment-ttl-s",
+            "60",
+            "--pay-url",
+            "https://pay.test/c",
         ],
         env=env,
         stdout=subprocess.PIPE,
@@ -408,6 +412,10 @@ def test_cli_serve_starts_and_stops(tmp_path: Path) -> None:
         url = re.search(r"(http://\S+)", line).group(1)  # type: ignore[union-attr]
         t = CentralTransport(url, kiosk_id="K-CLI", secret=b"abc")
         assert t.request("POST", "/v1/heartbeat", body=b"{}").status == 200
+        choice = {"option": "one_trip", "region": "HK", "purpose": "individual"}
+        order = CentralClient(t).create_payment("K-CLI-pay-1", id_number=ZHANG, **choice)
+        assert order.pay_url == f"https://pay.test/c?order={order.order_id}"
+        assert 55 <= order.expires_in_s <= 60
     finally:
         proc.send_signal(signal.SIGINT)
         assert proc.wait(10) == 0
