@@ -4,9 +4,9 @@ citizen's language, for people who cannot read the screen well (elderly, low vis
 Only steps that wait for the citizen speak (a message screen with buttons, or the 'still
 there?' question); passing steps ("checking...") stay quiet, so the prompt that matters is
 not cut off. A new prompt interrupts the one being spoken; a step re-shown with the same
-title (the payment screen between its checks) is not repeated, and switching language
-repeats it in the new one. The photo terminal's live screen is left to the photo service's
-coaching voice.
+title (the payment screen between its checks, or after 'still there?' was answered) is not
+repeated, and switching language repeats it in the new one. The photo terminal's live
+screen is left to the photo service's coaching voice.
 """
 
 from __future__ import annotations
@@ -22,14 +22,18 @@ class ScreenPrompts:
     def __init__(self, voice: Voice) -> None:
         self.voice = voice
         self._last: tuple[str, str] = ("", "")  # (title key, language) last spoken
+        self._before_question: tuple[str, str] = ("", "")  # what 'still there?' interrupted
 
     def on_view(self, view: ViewState) -> None:
         """A view listener (GUI thread); speaking itself runs in an espeak-ng process."""
         key, values = self._prompt(view)
-        if not key:
+        if self._last[0] == _STILL_THERE and key != _STILL_THERE:
+            # Answered: the step the citizen is back on was already read out.
+            self._last = self._before_question
+        if not key or (key, view.language) == self._last:
             return
-        if (key, view.language) == self._last:
-            return
+        if key == _STILL_THERE:
+            self._before_question = self._last
         self._last = (key, view.language)
         self.voice.say(text(key, view.language, **values), view.language, interrupt=True)
 

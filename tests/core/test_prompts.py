@@ -32,9 +32,16 @@ def test_steps_that_wait_for_the_citizen_are_read_out_once_each() -> None:
     assert voice.spoken[count:] == [("en", "Your endorsement is issued")]
 
 
-def test_the_still_there_question_is_asked_aloud() -> None:
+def test_the_still_there_question_is_asked_aloud_and_the_step_not_repeated() -> None:
     r = rig()
     voice = spoken_by(r)
     r.app.intent("start")
+    r.app.intent("select", service="endorse")
+    assert voice.spoken == [("zh", "请将身份证放在读卡区")]
     r.clock.advance(60.0)
     assert voice.spoken[-1] == ("zh", "您还在吗？")
+    r.app.intent("still_here")
+    assert r.state == "endorse_identify"
+    assert voice.spoken == [("zh", "请将身份证放在读卡区"), ("zh", "您还在吗？")]
+    r.app.intent("read")  # the next step is read out as usual
+    assert voice.spoken[-1] == ("zh", "请将通行证放在证件阅读区")
