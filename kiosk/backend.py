@@ -19,6 +19,7 @@ from typing import Any
 
 from kiosk.config import KioskConfig
 from offline_queue.auth import load_or_create_secret
+from offline_queue.central_client import CentralClient
 from offline_queue.outbox import Outbox
 from offline_queue.sync import SyncSettings, SyncWorker
 from offline_queue.transport import CentralTransport
@@ -141,6 +142,11 @@ def open_transport(config: KioskConfig, central_url: str | None = None) -> Centr
         timeout_s=c.timeout_s,
         max_response_bytes=c.max_response_kb * 1024,
     )
+
+
+def open_central_client(config: KioskConfig, central_url: str | None = None) -> CentralClient:
+    """Typed look-ups over a new signed session (one per worker that uses it)."""
+    return CentralClient(open_transport(config, central_url), timeout_s=config.central.timeout_s)
 
 
 def open_sync_worker(config: KioskConfig, central_url: str | None = None) -> SyncWorker:

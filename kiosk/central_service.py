@@ -31,10 +31,28 @@ class CentralUnreachable(KioskError):
     code = "central.unreachable"
 
 
+class CentralLink:
+    """A service's own HTTP client to central, made on first use - on the service's worker,
+    which then owns the session - and closed with the service."""
+
+    def __init__(self, factory: ClientFactory) -> None:
+        self._factory = factory
+        self._client: CentralClient | None = None
+
+    @property
+    def client(self) -> CentralClient:
+        if self._client is None:
+            self._client = self._factory()
+        return self._client
+
+    def close(self) -> None:
+        if self._client is not None:
+            self._client.transport.close()
+
+
 class CentralService:
     def __init__(self, client: ClientFactory, *, withheld: Withheld | None = None) -> None:
-        self._factory = client
-        self._client: CentralClient | None = None
+        self._link = CentralLink(client)
         self._withheld = withheld or (lambda document_no: False)
 
     def execute(
@@ -47,7 +65,7 @@ class CentralService:
         }.get(operation)
         if handler is None:
             raise KioskError(f"central has no operation {operation}", code="service.operation")
-        id_number = _id_number(session)
+        id_number = id_number_of(session)
         try:
             return handler(id_number, session)
         except CentralError as exc:
@@ -57,14 +75,11 @@ class CentralService:
             raise CentralUnreachable(str(exc), code=exc.code) from exc
 
     def close(self) -> None:
-        if self._client is not None:
-            self._client.transport.close()
+        self._link.close()
 
     @property
     def client(self) -> CentralClient:
-        if self._client is None:
-            self._client = self._factory()
-        return self._client
+        return self._link.client
 
     def _documents_ready(self, id_number: str, session: Session | None) -> dict[str, Any]:
         ready = self.client.documents_ready(id_number)
@@ -104,7 +119,8 @@ class CentralService:
         }
 
 
-def _id_number(session: Session | None) -> str:
+def id_number_of(session: Session | None) -> str:
+    """The ID number of the card read in this session (for central's look-ups only)."""
     card = session.get("idcard") if session is not None else None
     if card is None:
         raise KioskError("no ID card has been read in this session", code="central.no_idcard")

@@ -32,6 +32,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from kiosk.central_service import CentralLink, ClientFactory, id_number_of
 from kiosk.errors import KioskError
 from kiosk.session import Session
 from offline_queue.central_client import CentralClient, PaymentOrder
@@ -41,7 +42,6 @@ from offline_queue.outbox import JournalEntry, Outbox
 log = logging.getLogger(__name__)
 
 PAYMENT = "payment"
-ClientFactory = Callable[[], CentralClient]
 Observer = Callable[[str, str], None]  # (step, order_id): lets a crash test stop anywhere
 _ORDER_RE = re.compile(r"^[0-9a-f]{32}$")
 _CHOICE = ("region", "purpose", "option")
@@ -88,21 +88,17 @@ class RenewalService:
     ) -> None:
         self.outbox = outbox
         self.observe = observe
-        self._factory = client
-        self._client: CentralClient | None = None
+        self._link = CentralLink(client)
         self.kiosk_id = kiosk_id
         self.settle_s = settle_s
         self.now = now
 
     @property
     def client(self) -> CentralClient:
-        if self._client is None:
-            self._client = self._factory()
-        return self._client
+        return self._link.client
 
     def close(self) -> None:
-        if self._client is not None:
-            self._client.transport.close()
+        self._link.close()
 
     # --- the flows' operations ------------------------------------------------------------
 
@@ -110,7 +106,7 @@ class RenewalService:
         self, operation: str, args: Mapping[str, Any], session: Session | None
     ) -> Mapping[str, Any]:
         if operation == "order":
-            return self.order(_id_number(session), _choice(args))
+            return self.order(id_number_of(session), _choice(args))
         order_id = str(args.get("order_id", ""))
         if not _ORDER_RE.match(order_id):
             raise KioskError("no payment order", code="renewal.no_order")
@@ -119,7 +115,7 @@ class RenewalService:
         if operation == "cancel":
             return self.cancel(order_id)
         if operation == "issue":
-            return self.issue(order_id, _id_number(session), _choice(args))
+            return self.issue(order_id, id_number_of(session), _choice(args))
         raise KioskError(f"renewal has no operation {operation}", code="service.operation")
 
     def order(self, id_number: str, choice: Mapping[str, str]) -> dict[str, Any]:
@@ -183,7 +179,8 @@ class RenewalService:
             self._record(order_id, "renewal.endorsed", record, "issued")
         except QueueError:
             # Central holds the endorsement; reconcile records it once the outbox has room.
-            log.exception("endorsement %s issued but not recorded yet", issued.endorsement_no)
+            # (The order id, not the endorsement number: logs hold no document numbers.)
+            log.exception("endorsement for order %s issued but not recorded yet", order_id)
         self.observe("recorded", order_id)
         shown = {k: v for k, v in record.items() if k != "id_number"}
         return {**shown, "issued_at": self._at()}
@@ -275,13 +272,6 @@ class RenewalService:
 
     def _at(self) -> str:
         return self.now().isoformat(timespec="seconds")
-
-
-def _id_number(session: Session | None) -> str:
-    card = session.get("idcard") if session is not None else None
-    if card is None:
-        raise KioskError("no ID card has been read in this session", code="central.no_idcard")
-    return str(card.id_number)
 
 
 def _choice(args: Mapping[str, Any]) -> dict[str, str]:

@@ -19,7 +19,7 @@ import cv2
 from PySide6.QtWidgets import QApplication
 
 from kiosk.app import KioskApp
-from kiosk.backend import Backend, open_transport
+from kiosk.backend import Backend, open_central_client
 from kiosk.central_service import CentralService
 from kiosk.clock import Clock, Scheduler
 from kiosk.config import KioskConfig, TerminalType
@@ -140,8 +140,7 @@ def attach_identified_services(
     """
 
     def client() -> CentralClient:
-        transport = open_transport(config, backend.central_url)
-        return CentralClient(transport, timeout_s=config.central.timeout_s)
+        return open_central_client(config, backend.central_url)
 
     withheld = None
     if config.kiosk.terminal is TerminalType.PICKUP and hub and "dispenser" in hub.slots:

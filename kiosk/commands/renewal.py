@@ -16,7 +16,6 @@ from collections.abc import Callable
 from kiosk.commands import on_records
 from kiosk.config import KioskConfig, load_config
 from kiosk.renewal_service import RenewalService
-from offline_queue.central_client import CentralClient
 
 
 def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -34,14 +33,13 @@ def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
 
 
 def _service(config: KioskConfig, central_url: str) -> RenewalService:
-    from kiosk.backend import open_outbox, open_transport
-
-    def client() -> CentralClient:
-        transport = open_transport(config, central_url or None)
-        return CentralClient(transport, timeout_s=config.central.timeout_s)
+    from kiosk.backend import open_central_client, open_outbox
 
     return RenewalService(
-        open_outbox(config), client, kiosk_id=config.kiosk.id, settle_s=config.payment.settle_s
+        open_outbox(config),
+        lambda: open_central_client(config, central_url or None),
+        kiosk_id=config.kiosk.id,
+        settle_s=config.payment.settle_s,
     )
 
 

@@ -96,13 +96,19 @@ TRIPS = {
     "two": ("二次有效 · {fee} 元", "Two trips · {fee} CNY"),
     "multiple": ("多次有效 · {fee} 元起", "Multiple trips · from {fee} CNY"),
 }
-VALIDITY = {
-    "multi_1y": ("一年多次 · {fee} 元", "1 year · {fee} CNY"),
-    "multi_2y": ("两年多次 · {fee} 元", "2 years · {fee} CNY"),
-    "multi_3y": ("三年多次 · {fee} 元", "3 years · {fee} CNY"),
-    "multi_5y": ("五年多次 · {fee} 元", "5 years · {fee} CNY"),
+# What each option is called (the fee screen, the payment slip).
+OPTION_NAMES = {
+    "multi_1y": ("一年多次", "1 year"),
+    "multi_2y": ("两年多次", "2 years"),
+    "multi_3y": ("三年多次", "3 years"),
+    "multi_5y": ("五年多次", "5 years"),
     "one_trip": ("一次有效", "One trip"),
     "two_trips": ("二次有效", "Two trips"),
+}
+# Choice labels: a multiple-trip validity shows its fee (the trips screen shows the others').
+VALIDITY = {
+    code: (f"{zh} · {{fee}} 元", f"{en} · {{fee}} CNY") if code.startswith("multi") else (zh, en)
+    for code, (zh, en) in OPTION_NAMES.items()
 }
 
 register({f"endorse.reason.{r}": why for r, (why, _) in REFUSALS.items()})
@@ -650,11 +656,12 @@ def _refund_alert(ctx: Context, event: Event) -> list[Command]:
 
 
 def _slip_alert(ctx: Context, event: Event) -> list[Command]:
-    number = ctx["endorse"]["issued"]["endorsement_no"]
+    # The order id, not the endorsement number: alerts are kept in clear and hold no
+    # document numbers (the counter reprints the slip from the order).
+    order = _order(ctx)["order_id"]
     code = event.data.get("code", "timeout")
-    return [
-        Alert("printer.receipt_failed", f"endorsement {number} issued, slip not printed: {code}")
-    ]
+    why = f"endorsement issued for order {order}, slip not printed: {code}"
+    return [Alert("printer.receipt_failed", why)]
 
 
 def _slip(config: KioskConfig, ctx: Context) -> dict[str, Any]:
@@ -662,7 +669,7 @@ def _slip(config: KioskConfig, ctx: Context) -> dict[str, Any]:
     e, issued = ctx["endorse"], ctx["endorse"]["issued"]
     region_zh, region_en = REGIONS[e["region"]]
     purpose_zh, purpose_en = PURPOSES[e["purpose"]]
-    option_zh, option_en = VALIDITY[e["option"]]
+    option_zh, option_en = OPTION_NAMES[e["option"]]
     items: list[dict[str, Any]] = [
         {"text": "出入境证件签注缴费凭条", "bold": True, "large": True, "align": "center"},
         {"text": "Endorsement payment slip", "align": "center"},
@@ -671,7 +678,7 @@ def _slip(config: KioskConfig, ctx: Context) -> dict[str, Any]:
         {"code128": str(issued["endorsement_no"])},
         {"text": f"地区 Region: {region_zh} {region_en}"},
         {"text": f"种类 Kind: {purpose_zh} {purpose_en}"},
-        {"text": f"次数 Trips: {option_zh.split(' ·')[0]} {option_en.split(' ·')[0]}"},
+        {"text": f"次数 Trips: {option_zh} {option_en}"},
         {"text": f"有效期 Valid: {issued['valid_from']} - {issued['valid_until']}"},
         {"text": f"金额 Amount: {issued['fee_cny']} 元 CNY", "bold": True},
         {"text": f"订单号 Order: {issued['order_id']}"},
