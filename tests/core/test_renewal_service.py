@@ -94,6 +94,14 @@ def order(svc: RenewalService) -> str:
     return str(svc.execute("order", CHOICE, session())["order_id"])
 
 
+def paid_order(central: CentralHandle, outbox: Outbox) -> tuple[RenewalService, str]:
+    """A service and an order of its that the citizen has paid."""
+    svc = service(central.url, outbox)
+    order_id = order(svc)
+    pay(central, order_id)
+    return svc, order_id
+
+
 def open_orders(outbox: Outbox) -> list[str]:
     return [e.ref for e in outbox.unfinished() if e.action == PAYMENT]
 
@@ -146,9 +154,7 @@ def test_cancelling_an_unpaid_order_closes_it(central: CentralHandle, outbox: Ou
 def test_cancel_after_paying_keeps_the_order_for_the_issue(
     central: CentralHandle, outbox: Outbox
 ) -> None:
-    svc = service(central.url, outbox)
-    order_id = order(svc)
-    pay(central, order_id)
+    svc, order_id = paid_order(central, outbox)
     assert svc.execute("cancel", {"order_id": order_id}, None)["status"] == "paid"
     assert open_orders(outbox) == [order_id]
     svc.execute("issue", {"order_id": order_id, **CHOICE}, session())
@@ -159,9 +165,7 @@ def test_cancel_after_paying_keeps_the_order_for_the_issue(
 def test_an_issue_central_refuses_is_refunded_and_recorded(
     central: CentralHandle, outbox: Outbox
 ) -> None:
-    svc = service(central.url, outbox)
-    order_id = order(svc)
-    pay(central, order_id)
+    svc, order_id = paid_order(central, outbox)
     other = {**CHOICE, "option": "two_trips"}  # not what was paid for: central refuses
     with pytest.raises(PaymentRefunded):
         svc.execute("issue", {"order_id": order_id, **other}, session())
@@ -175,9 +179,7 @@ def issue_without_an_answer(
 ) -> tuple[RenewalService, str]:
     """A paid order whose issue request meets ``fault`` (error: not done; reset: done, but
     the answer is lost): the order stays open and nothing is recorded yet."""
-    svc = service(central.url, outbox)
-    order_id = order(svc)
-    pay(central, order_id)
+    svc, order_id = paid_order(central, outbox)
     central.faults.set(FaultPlan(once={fault: 1}, paths=("/v1/endorsements",)))
     with pytest.raises(IssuePending):
         svc.execute("issue", {"order_id": order_id, **CHOICE}, session())
