@@ -40,6 +40,8 @@ class Expect(Step):
 
     state: str = ""
     still_there: bool | None = None
+    language: str = ""  # shown in this language ("" = any)
+    large_text: bool | None = None  # with larger text, or not (None = either)
     within_s: float = 10.0
     # Dotted paths into the screen's data that must hold these values ("live.compliant").
     where: dict[str, Any] = field(default_factory=dict)
@@ -81,9 +83,12 @@ def shell_script(config: KioskConfig) -> Script:
         Advance("the countdown runs halfway", seconds=t.still_there_s / 2),
         Expect("the countdown is still running", state="menu", still_there=True),
         Advance("nobody answers", seconds=t.still_there_s / 2),
-        Expect("the session ends and the attract loop returns", state="attract", still_there=False),
-        Tap("the next citizen prefers Chinese", intent="language", data={"language": "zh"}),
-        Expect("the attract loop is in Chinese again", state="attract"),
+        Expect(
+            "the session ends; the attract loop returns in the first language",
+            state="attract",
+            still_there=False,
+            language="zh",
+        ),
     ]
 
 
@@ -98,6 +103,8 @@ def photo_script(config: KioskConfig) -> Script:
         Expect("the menu shows the photo service", state="menu"),
         Tap("the citizen chooses an ID photo", intent="select", data={"service": "photo"}),
         Expect("the kiosk invites an ID card (optional)", state="photo_identify"),
+        Tap("the citizen asks for larger text", intent="large_text", data={"on": True}),
+        Expect("the same step, in larger text", state="photo_identify", large_text=True),
         Act("the citizen (born 1958) places their ID card", action="place_idcard"),
         Expect("aged 60+: told they may reuse a recent photo", state="photo_senior"),
         Tap("they want a new photo anyway", intent="take_new"),
@@ -147,7 +154,11 @@ def photo_script(config: KioskConfig) -> Script:
         Expect("saved durably, receipt printed", state="photo_done", within_s=20),
         Act("the receipt is checked", action="expect_receipt"),
         Tap("the citizen is finished", intent="finished"),
-        Expect("back to the attract loop, session wiped", state="attract"),
+        Expect(
+            "back to the attract loop, session wiped, normal text for the next citizen",
+            state="attract",
+            large_text=False,
+        ),
         Act("the paper roll is about to end", action="paper_out"),
         Tap("a second citizen touches the screen", intent="start"),
         Tap("and chooses an ID photo", intent="select", data={"service": "photo"}),
@@ -281,6 +292,8 @@ def renewal_script(config: KioskConfig) -> Script:
         Expect("the kind of endorsement", state="endorse_purpose"),
         Tap("individual visit", intent="purpose", data={"purpose": "individual"}),
         Expect("how many trips (with fees)", state="endorse_trips"),
+        Tap("he asks for larger text", intent="large_text", data={"on": True}),
+        Expect("the trips, in larger text", state="endorse_trips", large_text=True),
         Tap("multiple trips", intent="trips", data={"trips": "multiple"}),
         Expect("how long (only what his permit allows)", state="endorse_validity"),
         Tap("one year", intent="option", data={"option": "multi_1y"}),
@@ -298,9 +311,8 @@ def renewal_script(config: KioskConfig) -> Script:
         Act("the payment slip is printed", action="expect_payment_slip"),
         Act("he takes his ID card", action="remove_idcard"),
         Tap("he is finished", intent="finished"),
-        Expect("back to the attract loop", state="attract"),
-        Tap("the next citizen reads Chinese", intent="language", data={"language": "zh"}),
-        Tap("touches the screen", intent="start"),
+        Expect("back to the attract loop, in Chinese again", state="attract", language="zh"),
+        Tap("the next citizen touches the screen", intent="start"),
         Tap("and checks her endorsement", intent="select", data={"service": "query"}),
         Act("Zhou Min places her ID card", action="place_idcard", args={"citizen": ZHOU_MIN}),
         Tap("and taps 'it is on the reader'", intent="read"),

@@ -19,6 +19,9 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "app.back": ("返回", "Back"),
     "app.cancel": ("取消", "Cancel"),
     "app.call_staff": ("呼叫工作人员", "Call staff"),
+    # The text-size button names what pressing it gives (as the language button does).
+    "app.large_text": ("大字", "Larger text"),
+    "app.normal_text": ("标准字", "Normal text"),
     "app.staff_called": ("已通知工作人员，请稍候", "Staff have been called, please wait"),
     "app.kiosk_id": ("终端 {kiosk_id}", "Kiosk {kiosk_id}"),
     "app.offline_long": ("⚠ 网络已中断超过 {hours} 小时", "⚠ No network for over {hours} h"),

@@ -29,6 +29,7 @@ from kiosk.flows.engine import (
     Event,
     Flow,
     HideStillThere,
+    ResetPreferences,
     Show,
     ShowStillThere,
     StartTimer,
@@ -113,6 +114,7 @@ class ViewState:
     state: str
     still_there_until: float | None = None  # monotonic deadline while asking 'still there?'
     notice: str | None = None  # a transient banner (i18n key), e.g. "staff have been called"
+    large_text: bool = False  # the citizen asked for larger type (elderly, poor sight)
 
 
 @dataclass
@@ -140,6 +142,7 @@ class FlowRunner:
     dispatcher: Dispatcher = field(default_factory=DirectDispatcher)
     language: str = "zh"
     session: Session | None = None
+    large_text: bool = False
     _services: dict[str, _ServiceHost] = field(default_factory=dict)
     _timers: dict[str, TimerHandle] = field(default_factory=dict)
     _queue: deque[Event] = field(default_factory=deque)
@@ -149,6 +152,10 @@ class FlowRunner:
     _view_listeners: list[Callable[[ViewState], None]] = field(default_factory=list)
     _alert_listeners: list[Callable[[Alert], None]] = field(default_factory=list)
     transcript: list[dict[str, Any]] = field(default_factory=list)
+    _default_language: str = ""
+
+    def __post_init__(self) -> None:
+        self._default_language = self.language
 
     def add_service(self, name: str, service: Service, executor: Executor | None = None) -> None:
         owned = executor is None
@@ -188,6 +195,9 @@ class FlowRunner:
                 self._record(current)
                 if current.name == "language":
                     self._switch_language(str(current.data.get("language", "zh")))
+                    continue
+                if current.name == "large_text":
+                    self._set_large_text(bool(current.data.get("on", not self.large_text)))
                     continue
                 self._run(self.flow.handle(current))
         finally:
@@ -232,6 +242,10 @@ class FlowRunner:
                 self._end(command.reason)
             case Alert():
                 self.alert(command)
+            case ResetPreferences():
+                self.language = self._default_language
+                self.flow.context["language"] = self.language
+                self.large_text = False
             case _:
                 raise KioskError(f"unknown command {command!r}")
 
@@ -295,6 +309,11 @@ class FlowRunner:
         self._run(self.flow.poke())
         self._execute(self.flow.show())
 
+    def _set_large_text(self, on: bool) -> None:
+        self.large_text = on
+        self._run(self.flow.poke())
+        self._execute(self.flow.show())
+
     def alert(self, alert: Alert) -> None:
         log.warning("staff alert %s: %s", alert.code, alert.message)
         for listener in self._alert_listeners:
@@ -314,7 +333,11 @@ class FlowRunner:
     def _publish(self, screen: str, data: Mapping[str, Any]) -> None:
         asking = self._view is not None and self.flow.asking_still_there
         until = self._view.still_there_until if asking and self._view else None
-        self._set_view(ViewState(screen, data, self.language, self.flow.state, until, self._notice))
+        self._set_view(
+            ViewState(
+                screen, data, self.language, self.flow.state, until, self._notice, self.large_text
+            )
+        )
 
     def _publish_still_there(self, until: float | None) -> None:
         if self._view is None:

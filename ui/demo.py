@@ -47,6 +47,7 @@ class Recorder:
             view.screen,
             view.state,
             view.language,
+            view.large_text,
             seconds,
             signature(view.data),
         )
@@ -56,6 +57,7 @@ class Recorder:
             "screen": view.screen,
             "state": view.state,
             "language": view.language,
+            "large_text": view.large_text,
             "overlay": "still_there" if view.still_there_until is not None else None,
             "event": self.last_event,
         }
@@ -66,7 +68,8 @@ class Recorder:
 
     def snap(self, view: ViewState) -> str:
         overlay = "-still-there" if view.still_there_until is not None else ""
-        name = f"{len(self.shots) + 1:03d}-{view.state}{overlay}-{view.language}.png"
+        size = "-large" if view.large_text else ""
+        name = f"{len(self.shots) + 1:03d}-{view.state}{overlay}-{view.language}{size}.png"
         if view.still_there_until is not None:
             self.shell.window.overlay.refresh()  # the countdown follows the injected clock
         pump()
@@ -292,6 +295,10 @@ def wait_for(step: Expect, shell: Shell) -> None:
 
 def _matches(step: Expect, view: ViewState) -> bool:
     if step.state and view.state != step.state:
+        return False
+    if step.language and view.language != step.language:
+        return False
+    if step.large_text is not None and view.large_text != step.large_text:
         return False
     if any(lookup(dict(view.data), path) != value for path, value in step.where.items()):
         return False

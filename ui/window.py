@@ -30,7 +30,7 @@ from ui.screens.base import Screen, label
 from ui.screens.menu import MenuScreen
 from ui.screens.message import MessageScreen
 from ui.screens.out_of_service import OutOfServiceScreen
-from ui.theme import DESIGN_HEIGHT, DESIGN_WIDTH
+from ui.theme import DESIGN_HEIGHT, DESIGN_WIDTH, large_text_sheet
 
 log = logging.getLogger(__name__)
 
@@ -138,6 +138,7 @@ class KioskWindow(QWidget):
         self._languages = languages
         self._header_status = header_status
         self.language = languages[0] if languages else "zh"
+        self._large_text = False
         self.view: ViewState | None = None
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
@@ -182,6 +183,11 @@ class KioskWindow(QWidget):
         self.language_button = QPushButton(header)
         self.language_button.setObjectName("header")
         self.language_button.clicked.connect(self._toggle_language)
+        self.text_size_button = QPushButton(header)
+        self.text_size_button.setObjectName("header")
+        self.text_size_button.clicked.connect(
+            lambda: self.forward("large_text", {"on": not self._large_text})
+        )
         self.staff_button = QPushButton(header)
         self.staff_button.setObjectName("header")
         self.staff_button.clicked.connect(lambda: self.forward("call_staff", {}))
@@ -193,6 +199,7 @@ class KioskWindow(QWidget):
         row.addSpacing(20)
         row.addWidget(self.clock)
         row.addSpacing(30)
+        row.addWidget(self.text_size_button)
         row.addWidget(self.language_button)
         row.addWidget(self.staff_button)
         return header
@@ -208,6 +215,7 @@ class KioskWindow(QWidget):
     def render(self, view: ViewState) -> None:
         self.view = view
         self.language = view.language
+        self._apply_text_size(view.large_text)
         screen = self.screens.get(view.screen)
         if screen is None:
             log.error("no screen named %s; showing the message screen", view.screen)
@@ -228,7 +236,16 @@ class KioskWindow(QWidget):
         self.language_button.setText(text("app.language", self.language))
         self.language_button.setVisible(len(self._languages) > 1)
         self.staff_button.setText(text("app.call_staff", self.language))
+        size_key = "app.normal_text" if self._large_text else "app.large_text"
+        self.text_size_button.setText(text(size_key, self.language))
         self._update_clock()
+
+    def _apply_text_size(self, large: bool) -> None:
+        """Restyle only on a change: re-polishing every widget costs tens of milliseconds."""
+        if large == self._large_text:
+            return
+        self._large_text = large
+        self.setStyleSheet(large_text_sheet() if large else "")
 
     def _update_clock(self) -> None:
         from datetime import datetime

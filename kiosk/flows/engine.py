@@ -86,6 +86,11 @@ class EndSession(Command):
 
 
 @dataclass(frozen=True)
+class ResetPreferences(Command):
+    """The next citizen starts afresh: the first configured language, normal text size."""
+
+
+@dataclass(frozen=True)
 class Alert(Command):
     """Tell staff (heartbeat to central, service log)."""
 

@@ -21,6 +21,7 @@ from kiosk.flows.engine import (
     EndSession,
     Event,
     FlowDefinition,
+    ResetPreferences,
     State,
     Transition,
 )
@@ -82,7 +83,9 @@ def grant_more_time(ctx: Context, event: Event) -> list[Command]:
 def _on_attract(ctx: Context, event: Event) -> list[Command]:
     ctx.pop("service", None)
     ctx.pop(MORE_TIME, None)
-    return [EndSession(_end_reason(event))] if "session" in ctx else []
+    ending = [EndSession(_end_reason(event))] if "session" in ctx else []
+    # The previous citizen's language and text size are not the next one's.
+    return [*ending, ResetPreferences()]
 
 
 def _on_unavailable(ctx: Context, event: Event) -> list[Command]:

@@ -184,6 +184,36 @@ def test_language_switch_keeps_state_and_counts_as_activity() -> None:
     assert app.view.still_there_until is None
 
 
+def test_larger_text_keeps_state_and_counts_as_activity() -> None:
+    app, clock, _ = make_app()
+    app.intent("start")
+    clock.advance(59.0)
+    app.intent("large_text", on=True)
+    assert app.view is not None and app.view.large_text and state(app) == MENU
+    clock.advance(59.0)
+    assert app.view.still_there_until is None and app.view.large_text
+    app.intent("large_text", on=False)
+    assert not app.view.large_text and state(app) == MENU
+
+
+@pytest.mark.parametrize("leave", ["home", "walk away"])
+def test_the_next_citizen_starts_in_the_first_language_with_normal_text(leave: str) -> None:
+    app, clock, _ = make_app()
+    app.intent("start")
+    app.intent("language", language="en")
+    app.intent("large_text", on=True)
+    app.intent("select", service="photo")
+    if leave == "home":
+        app.intent("home")
+    else:
+        clock.advance(60.0 + 15.0)
+    assert app.view is not None and state(app) == "attract"
+    assert app.view.language == "zh" and not app.view.large_text
+    assert app.flow.context["language"] == "zh"
+    app.intent("start")
+    assert app.view.language == "zh" and not app.view.large_text
+
+
 def test_required_device_failure_from_any_state_and_recovery() -> None:
     app, _clock, _ = make_app()
     app.intent("start")

@@ -12,9 +12,10 @@ import time
 from pathlib import Path
 
 import pytest
+from PIL import Image
 from PySide6.QtCore import QEvent, QPoint, QPointF, Qt
 from PySide6.QtGui import QContextMenuEvent, QKeyEvent, QMouseEvent
-from PySide6.QtWidgets import QApplication, QPushButton
+from PySide6.QtWidgets import QApplication, QLabel, QPushButton
 from pytestqt.qtbot import QtBot
 
 from central.store import CentralStore
@@ -64,6 +65,24 @@ def test_language_switch_translates_visible_text(
     qtbot.mouseClick(s.window.language_button, Qt.MouseButton.LeftButton)
     assert s.window.app_title.text() == MESSAGES["app.title"][1]
     assert s.window.language_button.text() == "中文"
+
+
+def test_larger_text_button_enlarges_the_type_until_the_session_ends(
+    shell: tuple[Shell, ManualClock], qtbot: QtBot
+) -> None:
+    s, _ = shell
+    s.app.intent("start")
+    title = s.window.current_screen().findChild(QLabel, "title")
+    assert title is not None
+    normal = title.fontInfo().pixelSize()
+    assert s.window.text_size_button.text() == MESSAGES["app.large_text"][0]
+    qtbot.mouseClick(s.window.text_size_button, Qt.MouseButton.LeftButton)
+    assert title.fontInfo().pixelSize() >= normal * 1.25
+    assert s.window.text_size_button.text() == MESSAGES["app.normal_text"][0]
+    assert s.window.size().width() == 1920 and s.window.size().height() == 1080
+    s.app.intent("back")
+    assert screen_name(s) == "attract" and title.fontInfo().pixelSize() == normal
+    assert s.window.text_size_button.text() == MESSAGES["app.large_text"][0]
 
 
 def test_idle_countdown_is_visible_then_returns_to_attract(
@@ -239,6 +258,12 @@ def test_demo_runs_end_to_end(tmp_path: Path, terminal: str) -> None:
     assert any(entry["overlay"] == "still_there" for entry in transcript["transcript"])
     for name in transcript["screenshots"]:
         assert (out / name).stat().st_size > 10_000
+    # Every screen fits the panel: content that needs more room widens or heightens the
+    # window, which a fullscreen kiosk would cut off.
+    sizes = {name: Image.open(out / name).size for name in transcript["screenshots"]}
+    assert {name: size for name, size in sizes.items() if size != (1920, 1080)} == {}
+    if terminal != "pickup":
+        assert any(entry.get("large_text") for entry in transcript["transcript"])
     assert all({"screen", "event", "t"} <= set(e) for e in transcript["transcript"])
     # After the whole flow, the kiosk's own files hold no citizen's data in clear (sealed
     # payloads, photos and journal references; pseudonymous streams; alerts without it).

@@ -11,10 +11,15 @@ from PySide6.QtWidgets import QFrame, QHBoxLayout, QLabel, QPushButton, QVBoxLay
 
 from kiosk.runner import ViewState
 from ui.screens.base import Screen, label
+from ui.theme import DESIGN_WIDTH
 
 TONES = {"info": "#0b3d6b", "ok": "#2e7d32", "warn": "#ef6c00", "error": "#c62828"}
-# Tallest image (a QR code, a photo) that leaves the title, two lines and buttons on 1080 px.
+# Tallest image (a QR code, a photo) that leaves the title, three lines and buttons on 1080 px;
+# larger text takes some of its room.
 _MAX_IMAGE_PX = 320
+_MAX_IMAGE_LARGE_TEXT_PX = 240
+_MARGIN_X = 120
+_BUTTON_GAP = 40
 
 
 class MessageScreen(Screen):
@@ -23,7 +28,7 @@ class MessageScreen(Screen):
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         layout = QVBoxLayout(self)
-        layout.setContentsMargins(120, 50, 120, 50)
+        layout.setContentsMargins(_MARGIN_X, 50, _MARGIN_X, 50)
         layout.setSpacing(30)
         self.card = QFrame(self)
         self.card.setObjectName("card")
@@ -45,9 +50,11 @@ class MessageScreen(Screen):
         layout.addStretch(1)
         layout.addWidget(self.card)
         layout.addStretch(1)
-        self.buttons_row = QHBoxLayout()
-        self.buttons_row.setSpacing(40)
-        layout.addLayout(self.buttons_row)
+        # Rows of buttons: as many as fit side by side, right-aligned; the rest wrap above
+        # (long English labels in larger text would otherwise widen the window off screen).
+        self.buttons_rows = QVBoxLayout()
+        self.buttons_rows.setSpacing(30)
+        layout.addLayout(self.buttons_rows)
         self._buttons: list[QPushButton] = []
 
     def update_view(self, view: ViewState) -> None:
@@ -65,7 +72,8 @@ class MessageScreen(Screen):
         code = data.get("code")
         self.code.setVisible(bool(code))
         self.code.setText(str(code or ""))
-        self._set_image(data.get("image_png"))
+        cap = _MAX_IMAGE_LARGE_TEXT_PX if view.large_text else _MAX_IMAGE_PX
+        self._set_image(data.get("image_png"), cap)
         progress = data.get("progress")
         self.progress.setVisible(bool(progress))
         self.progress.setText(self.tr_(str(progress), **values) if progress else "")
@@ -79,33 +87,63 @@ class MessageScreen(Screen):
             return "\n".join(self.tr_(str(key), **values) for key in keys)
         return self.tr_(str(keys), **values)
 
-    def _set_image(self, png: object) -> None:
+    def _set_image(self, png: object, cap: int) -> None:
         if not isinstance(png, bytes | bytearray):
             self.image.clear()
             self.image.setVisible(False)
             return
         pixmap = QPixmap.fromImage(QImage.fromData(bytes(png)))
-        if pixmap.height() > _MAX_IMAGE_PX:
+        if pixmap.height() > cap:
             # Never taller than the screen has room for (a larger window would be cut off);
             # nearest-neighbour keeps a QR code's modules sharp.
-            pixmap = pixmap.scaledToHeight(_MAX_IMAGE_PX, Qt.TransformationMode.FastTransformation)
+            pixmap = pixmap.scaledToHeight(cap, Qt.TransformationMode.FastTransformation)
         self.image.setPixmap(pixmap)
         self.image.setVisible(True)
 
     def _set_buttons(self, buttons: list[dict[str, Any]]) -> None:
-        while self.buttons_row.count():  # old buttons and spacers go at once, not later
-            item = self.buttons_row.takeAt(0)
-            widget = item.widget() if item is not None else None
-            if widget is not None:
-                widget.hide()
-                widget.deleteLater()
-        self._buttons = []
-        self.buttons_row.addStretch(1)
+        self._clear_buttons()
         for spec in buttons:
             button = self.big_button(str(spec.get("style", "")))
             button.setText(self.tr_(str(spec["label"]), **dict(spec.get("values", {}))))
             intent = str(spec["intent"])
             payload = dict(spec.get("data", {}))
             button.clicked.connect(lambda _=False, i=intent, p=payload: self.emit_intent(i, **p))
-            self.buttons_row.addWidget(button)
             self._buttons.append(button)
+        for row in self._rows(self._buttons):
+            line = QHBoxLayout()
+            line.setSpacing(_BUTTON_GAP)
+            line.addStretch(1)
+            for button in row:
+                line.addWidget(button)
+            self.buttons_rows.addLayout(line)
+
+    def _rows(self, buttons: list[QPushButton]) -> list[list[QPushButton]]:
+        """Split into rows that fit the screen's width, the last buttons (the way forward)
+        staying together on the bottom row."""
+        room = max(self.width(), DESIGN_WIDTH) - 2 * _MARGIN_X
+        rows: list[list[QPushButton]] = []
+        width = 0
+        for button in reversed(buttons):
+            button.ensurePolished()
+            needed = button.sizeHint().width() + (_BUTTON_GAP if rows and rows[0] else 0)
+            if not rows or width + needed > room:
+                rows.insert(0, [])
+                width, needed = 0, button.sizeHint().width()
+            rows[0].insert(0, button)
+            width += needed
+        return rows
+
+    def _clear_buttons(self) -> None:
+        """Old buttons and rows go at once, not later."""
+        while self.buttons_rows.count():
+            line = self.buttons_rows.takeAt(0)
+            inner = line.layout() if line is not None else None
+            while inner is not None and inner.count():
+                item = inner.takeAt(0)
+                widget = item.widget() if item is not None else None
+                if widget is not None:
+                    widget.hide()
+                    widget.deleteLater()
+            if inner is not None:
+                inner.deleteLater()
+        self._buttons = []
