@@ -17,7 +17,14 @@ from kiosk.device_service import DeviceHub
 from kiosk.devicemap import required_kinds
 from kiosk.flows import services as _services  # noqa: F401  (registers the service flows)
 from kiosk.flows.engine import Alert, Event, Flow
-from kiosk.flows.terminal import ATTRACT, AVAILABLE, UNAVAILABLE, build_terminal_flow
+from kiosk.flows.terminal import (
+    ATTRACT,
+    AVAILABLE,
+    CENTRAL_DOWN,
+    MENU,
+    UNAVAILABLE,
+    build_terminal_flow,
+)
 from kiosk.runner import DirectDispatcher, Dispatcher, FlowRunner, Service, ViewState
 from offline_queue.outbox import Outbox
 from offline_queue.sync import SyncWorker
@@ -158,6 +165,21 @@ class KioskApp:
     def set_sync_offline(self, offline: bool) -> None:
         """Any thread: no contact with central for longer than the offline window."""
         self._sync_offline = offline
+
+    def set_central_link(self, up: bool) -> None:
+        """Any thread: central answers again (True) or is known not to (False). Services that
+        need central are paused on the menu meanwhile, instead of failing after the ID card."""
+
+        def apply() -> None:
+            down = not up
+            if bool(self.flow.context.get(CENTRAL_DOWN)) == down:
+                return
+            log.warning("central %s", "answering again" if up else "not answering")
+            self.flow.context[CENTRAL_DOWN] = down
+            if self.flow.state == MENU and self.runner.view is not None:
+                self.runner.refresh()
+
+        self.runner.dispatcher.post(apply)
 
     def header_status(self) -> tuple[str, dict[str, Any]] | None:
         """Any thread: a standing condition for the header (i18n key, values), or None.

@@ -6,6 +6,8 @@ that delivers it, and a watch that keeps the kiosk honest about both.
 - Past the offline window (no successful sync) staff are alerted, once per outage, and the
   header shows it for as long as it lasts (``on_offline``): the alert itself only reaches
   central once the network is back.
+- While the sync worker finds central not answering, ``on_central_link(False)``; once it
+  answers again, ``on_central_link(True)`` (services that need central pause meanwhile).
 """
 
 from __future__ import annotations
@@ -29,6 +31,7 @@ log = logging.getLogger(__name__)
 Availability = Callable[[bool, str], None]  # (accepting, reason), any thread
 StaffAlert = Callable[[str, str], None]  # (code, message), any thread
 OfflineFlag = Callable[[bool], None]  # past the offline window or not, any thread
+LinkFlag = Callable[[bool], None]  # central answering or not, any thread
 
 
 @dataclass
@@ -46,6 +49,8 @@ class Backend:
     _offline_alerted: bool = False
     closers: list[Callable[[], Any]] = field(default_factory=list)
     on_offline: OfflineFlag | None = None
+    on_central_link: LinkFlag | None = None
+    _link_up: bool | None = None
     # Periodic work of other parts (settling payment orders), run after each check.
     tasks: list[Callable[[], None]] = field(default_factory=list)
 
@@ -87,6 +92,10 @@ class Backend:
         self._offline_alerted = status.offline_too_long
         if self.on_offline is not None:
             self.on_offline(status.offline_too_long)
+        up = status.central_unreachable_since is None
+        if up != self._link_up and self.on_central_link is not None:
+            self.on_central_link(up)
+        self._link_up = up
 
     def _watch(self) -> None:
         while not self._stop.wait(self.watch_s):
@@ -127,6 +136,7 @@ def sync_settings(config: KioskConfig) -> SyncSettings:
         max_backoff_s=q.max_backoff_s,
         offline_window_s=q.offline_warn_h * 3600.0,
         heartbeat_s=config.central.heartbeat_s,
+        probe_s=config.central.probe_s,
     )
 
 

@@ -51,9 +51,18 @@ class CentralLink:
 
 
 class CentralService:
-    def __init__(self, client: ClientFactory, *, withheld: Withheld | None = None) -> None:
+    def __init__(
+        self,
+        client: ClientFactory,
+        *,
+        withheld: Withheld | None = None,
+        on_unreachable: Callable[[], None] | None = None,
+    ) -> None:
         self._link = CentralLink(client)
         self._withheld = withheld or (lambda document_no: False)
+        # Told when a look-up got no usable answer (the sync worker then checks the link
+        # at once, so the menu pauses what needs central for the next citizen).
+        self._on_unreachable = on_unreachable
 
     def execute(
         self, operation: str, args: Mapping[str, Any], session: Session | None
@@ -72,6 +81,8 @@ class CentralService:
             if exc.status == 404:  # no record: a plain answer, not a fault
                 return {"known": False}
             log.warning("central %s failed: %s", operation, exc.code)
+            if self._on_unreachable is not None and (exc.retryable or exc.status in (401, 403)):
+                self._on_unreachable()
             raise CentralUnreachable(str(exc), code=exc.code) from exc
 
     def close(self) -> None:

@@ -101,6 +101,11 @@ class CentralSection(_Section):
     heartbeat_s: PositiveSeconds = Field(
         default=300.0, description="Seconds between device-status heartbeats to central."
     )
+    probe_s: Annotated[float, Field(ge=5, le=3600)] = Field(
+        default=15.0,
+        description="While central is not answering, seconds between heartbeats that find out "
+        "when it is back (services that need central are paused until then).",
+    )
 
 
 class QueueSection(_Section):

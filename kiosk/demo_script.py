@@ -247,6 +247,44 @@ def pickup_script(config: KioskConfig) -> Script:
         Act("she takes her ID card", action="remove_idcard"),
         Tap("she is finished", intent="finished"),
         Expect("back to the attract loop", state="attract"),
+        *_central_outage(config),
+    ]
+
+
+def _central_outage(config: KioskConfig) -> Script:
+    """Central stops answering: the citizen who finds out is sent to the counter, and the
+    menu pauses the service for the next one until central answers again."""
+    t = config.timeouts
+    return [
+        Act("the exit-entry system stops answering", action="central_silent"),
+        Tap("a citizen touches the screen", intent="start"),
+        Tap("and chooses to collect a document", intent="select", data={"service": "pickup"}),
+        Act("Chen Wei places his ID card", action="place_idcard", args={"citizen": CHEN_WEI}),
+        Tap("and taps 'it is on the reader'", intent="read"),
+        Expect(
+            "the look-up fails: try later or go to a counter",
+            state="pickup_central_down",
+            within_s=15,
+        ),
+        Act("he takes his ID card", action="remove_idcard"),
+        Advance("he reads it and leaves", seconds=t.message_s * 3),
+        Expect("back to the attract loop", state="attract"),
+        Tap("the next citizen touches the screen", intent="start"),
+        Expect(
+            "the menu: collecting is paused, and it says why",
+            state="menu",
+            where={"notice": "menu.central_down"},
+            within_s=20,
+        ),
+        Act("the exit-entry system answers again", action="central_silent", args={"silent": False}),
+        Expect(
+            "within a probe interval the service is open again",
+            state="menu",
+            where={"notice": None},
+            within_s=config.central.probe_s + 15,
+        ),
+        Tap("the citizen goes back", intent="back"),
+        Expect("back to the attract loop", state="attract"),
     ]
 
 

@@ -52,6 +52,12 @@ MESSAGES: dict[str, tuple[str, str]] = {
     ),
     # menu
     "menu.title": ("请选择要办理的业务", "Please choose a service"),
+    "menu.central_down": (
+        "暂时无法连接出入境管理系统，标有“暂停办理”的业务请稍后再试，或到人工窗口办理。",
+        "The exit-entry system is not answering right now. Services marked 'paused' cannot "
+        "be used: please try again later or go to a counter.",
+    ),
+    "menu.paused": ("暂停办理", "Paused"),
     "service.endorse": ("港澳台自助签注", "Renew an endorsement"),
     "service.endorse.hint": ("往来港澳/台湾通行证续签", "HK/Macau or Taiwan travel permit"),
     "service.query": ("查询签注剩余次数", "Check remaining trips"),

@@ -309,6 +309,10 @@ class FlowRunner:
         self._run(self.flow.poke())
         self._execute(self.flow.show())
 
+    def refresh(self) -> None:
+        """Show the current state again (its view depends on something that changed)."""
+        self._execute(self.flow.show())
+
     def _set_large_text(self, on: bool) -> None:
         self.large_text = on
         self._run(self.flow.poke())

@@ -54,6 +54,9 @@ class SyncSettings:
     offline_window_s: float = 24 * 3600.0
     idle_poll_s: float = 2.0
     heartbeat_s: float = 300.0
+    # While central is not answering, a heartbeat this often finds out when it is back (the
+    # kiosk pauses the services that need central until then).
+    probe_s: float = 15.0
     upload_chunk_bytes: int = 256 * 1024
     # Attachment bytes per batch (the first entry always goes): at 1 Mbit/s, 4 MiB uploads in
     # about half of the default 60 s lease.
@@ -558,7 +561,7 @@ class SyncWorker:
                     wait = self.settings.linger_s
                 else:
                     wait = 0.0
-                self._housekeeping()
+                self.housekeeping()
             except QueueError as exc:
                 log.error("sync worker: %s", exc)
                 wait = self.settings.idle_poll_s
@@ -573,14 +576,23 @@ class SyncWorker:
                     self._wake.wait(min(wait, self.settings.idle_poll_s * 5))
                 self._wake.clear()
 
-    def _housekeeping(self) -> None:
+    def _heartbeat_time(self, since_last_s: float) -> bool:
+        if since_last_s >= self.settings.heartbeat_s:
+            return True
+        return since_last_s >= self.settings.probe_s and bool(
+            self.outbox.get_meta(UNREACHABLE_SINCE)
+        )
+
+    def housekeeping(self) -> None:
+        """The loop's periodic work after each turn: the offline check, a heartbeat when due
+        (sooner while central is not answering), the audit purge. Tests drive it directly."""
         mono = self.clock.monotonic()
         if mono - self._last_status >= 1.0:
             # Counting pending entries is not free: once a second is plenty for a warning
             # measured in hours.
             self._last_status = mono
             self.check_offline()
-        if self._heartbeat_due or mono - self._last_heartbeat >= self.settings.heartbeat_s:
+        if self._heartbeat_due or self._heartbeat_time(mono - self._last_heartbeat):
             self._heartbeat_due = False
             self._last_heartbeat = mono
             self.heartbeat(self.heartbeat_extra() if self.heartbeat_extra else None)

@@ -179,6 +179,18 @@ class World:
         if not any("缴费凭条" in line for line in lines):
             raise DemoFailed(f"no payment slip printed: {lines[-5:]}")
 
+    def central_silent(self, silent: bool = True) -> None:
+        """The exit-entry system stops answering (503 to everything), or answers again."""
+        import requests
+
+        backend = self.shell.backend
+        if backend is None:
+            raise DemoFailed("no central to silence")
+        plan = {"rates": {"error": 1.0}} if silent else {}
+        resp = requests.put(f"{backend.central_url}/v1/admin/faults", json=plan, timeout=5)
+        if resp.status_code != 200:
+            raise DemoFailed(f"setting central's faults failed: {resp.status_code}")
+
     def paper_out(self) -> None:
         """The roll ends a few lines into the next receipt."""
         self.sim("printer").set_paper(out_after=4)

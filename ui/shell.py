@@ -154,7 +154,10 @@ def attach_identified_services(
             )
         kiosk.runner.add_service("pickup", pickup, hub.slots["dispenser"].executor)
         withheld = pickup.withheld
-    central = CentralService(client, withheld=withheld)
+    sync = backend.sync
+    central = CentralService(
+        client, withheld=withheld, on_unreachable=sync.heartbeat_soon if sync else None
+    )
     kiosk.attach_service("central", central)
     shell.closers.append(central.close)
     if config.kiosk.terminal is TerminalType.RENEWAL:
@@ -207,6 +210,7 @@ def start_backend(config: KioskConfig, kiosk: KioskApp) -> Backend:
         closers=closers,
         central_url=url or config.central.url,
         on_offline=kiosk.set_sync_offline,
+        on_central_link=kiosk.set_central_link,
     )
     kiosk.use_outbox(backend.outbox)
     if backend.sync is not None:

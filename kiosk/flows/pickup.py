@@ -370,7 +370,16 @@ def build(config: KioskConfig) -> tuple[ServiceFlow, ...]:
             t.message_s * 3,
         ),
     )
-    return (ServiceFlow("pickup", "pickup_identify", states, icon="document", finishing=FINISHING),)
+    return (
+        ServiceFlow(
+            "pickup",
+            "pickup_identify",
+            states,
+            icon="document",
+            finishing=FINISHING,
+            needs_central=True,
+        ),
+    )
 
 
 # A document on the move, or a citizen being told where their document is, must not be cut

@@ -935,8 +935,11 @@ def build(config: KioskConfig) -> tuple[ServiceFlow, ...]:
             endorse_states(config),
             icon="stamp",
             finishing=FINISHING,
+            needs_central=True,
         ),
-        ServiceFlow("query", "query_identify", query_states(config), icon="search"),
+        ServiceFlow(
+            "query", "query_identify", query_states(config), icon="search", needs_central=True
+        ),
     )
 
 

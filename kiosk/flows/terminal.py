@@ -45,6 +45,9 @@ class ServiceFlow:
     # States that must finish before the kiosk may go out of service (the citizen is being
     # told the outcome of a transaction that is already durable).
     finishing: tuple[str, ...] = ()
+    # The service cannot start without central's answer (a look-up comes first): while the
+    # kiosk knows central is not answering, the menu offers it as paused, with the reason.
+    needs_central: bool = False
 
 
 @dataclass(frozen=True)
@@ -68,6 +71,7 @@ def _end_reason(event: Event) -> str:
     return "cancelled"
 
 
+CENTRAL_DOWN = "central_down"  # flow context flag: central is known not to be answering
 SENIOR_AGE = 60  # the ID card says 60 or over: more time on every step (domain.md)
 MORE_TIME = "more_time"  # flow context flag, set from the ID card, cleared at the end
 
@@ -102,14 +106,19 @@ def _factor(ctx: Context, more: float) -> float:
     return more if ctx.get(MORE_TIME) else 1.0
 
 
-def _select(services: tuple[ServiceFlow, ...]) -> list[Transition]:
-    return [Transition("select", s.entry, guard=_is(s.key), label=s.key) for s in services]
+def _select(services: tuple[ServiceFlow, ...], needs_central: set[str]) -> list[Transition]:
+    return [
+        Transition("select", s.entry, guard=_is(s.key, s.key in needs_central), label=s.key)
+        for s in services
+    ]
 
 
-def _is(key: str) -> Callable[[Context, Event], bool]:
+def _is(key: str, needs_central: bool = False) -> Callable[[Context, Event], bool]:
     def guard(ctx: Context, event: Event) -> bool:
         if event.data.get("service") != key:
             return False
+        if needs_central and ctx.get(CENTRAL_DOWN):
+            return False  # paused on the menu: its first step would fail
         ctx["service"] = key
         return True
 
@@ -124,10 +133,12 @@ def build_terminal_flow(
             flow for builder in SERVICE_BUILDERS[config.kiosk.terminal] for flow in builder(config)
         )
     timeouts = config.timeouts
-    menu_items = [{"key": s.key, "icon": s.icon} for s in services]
+    needs_central = {s.key for s in services if s.needs_central}
 
     def menu_view(ctx: Context) -> Mapping[str, Any]:
-        return {"services": menu_items}
+        paused = needs_central if ctx.get(CENTRAL_DOWN) else set()
+        items = [{"key": s.key, "icon": s.icon, "paused": s.key in paused} for s in services]
+        return {"services": items, "notice": "menu.central_down" if paused else None}
 
     def attract_view(ctx: Context) -> Mapping[str, Any]:
         return {"terminal": config.kiosk.terminal.value, "slide_s": timeouts.attract_slide_s}
@@ -147,7 +158,11 @@ def build_terminal_flow(
         State(
             MENU,
             "menu",
-            (*_select(services), Transition("home", ATTRACT), Transition("back", ATTRACT)),
+            (
+                *_select(services, needs_central),
+                Transition("home", ATTRACT),
+                Transition("back", ATTRACT),
+            ),
             idle=True,
             view=menu_view,
         ),

@@ -5,13 +5,14 @@ alerts wait for a heartbeat that reaches central."""
 from __future__ import annotations
 
 import time
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
 
 from central.faults import FaultPlan
-from central.server import start_in_thread
+from central.server import CentralHandle, start_in_thread
 from kiosk.app import KioskApp
 from kiosk.backend import Backend
 from kiosk.clock import ManualClock
@@ -38,12 +39,23 @@ class WallClock:
         return self.mono
 
 
+@pytest.fixture
+def central(tmp_path: Path) -> Iterator[CentralHandle]:
+    handle = start_in_thread(tmp_path / "central.sqlite", kiosk_secrets={"BK-TEST": SECRET})
+    yield handle
+    handle.stop()
+
+
 def app_and_backend(
-    tmp_path: Path, *, max_db_bytes: int | None = None, central_url: str = "http://127.0.0.1:9"
+    tmp_path: Path,
+    *,
+    max_db_bytes: int | None = None,
+    central_url: str = "http://127.0.0.1:9",
+    terminal: str = "photo",
 ) -> tuple[KioskApp, Backend, WallClock]:
     config = parse_config(
         {
-            "kiosk": {"id": "BK-TEST", "terminal": "photo", "data_dir": str(tmp_path)},
+            "kiosk": {"id": "BK-TEST", "terminal": terminal, "data_dir": str(tmp_path)},
             "queue": {"offline_warn_h": 1.0},
         }
     )
@@ -70,8 +82,68 @@ def app_and_backend(
         app.outbox_availability,
         app.staff_alert,
         on_offline=app.set_sync_offline,
+        on_central_link=app.set_central_link,
     )
     return app, backend, wall
+
+
+def menu_items(app: KioskApp) -> dict[str, bool]:
+    """Service -> paused, as the menu shows it."""
+    assert app.view is not None and app.view.state == "menu"
+    return {str(s["key"]): bool(s["paused"]) for s in app.view.data["services"]}
+
+
+def test_services_that_need_central_pause_while_it_does_not_answer(
+    tmp_path: Path, central: CentralHandle
+) -> None:
+    """The sync worker finds central silent: the renewal menu pauses both services (each
+    starts with a look-up) and says why; a probe every ``probe_s`` finds it back."""
+    app, backend, wall = app_and_backend(tmp_path, central_url=central.url, terminal="renewal")
+    sync = backend.sync
+    assert sync is not None
+    app.intent("start")
+    backend.check()
+    assert menu_items(app) == {"endorse": False, "query": False}
+    assert app.view is not None and app.view.data["notice"] is None
+
+    central.faults.set(FaultPlan(rates={"error": 1.0}))
+    sync.housekeeping()  # the first heartbeat: 503
+    backend.check()
+    assert menu_items(app) == {"endorse": True, "query": True}
+    assert app.view.data["notice"] == "menu.central_down"
+    app.intent("select", service="endorse")
+    assert app.view.state == "menu"  # a paused service does not start
+
+    central.faults.set(FaultPlan())
+    heartbeats = central.store.stats()["heartbeats"]
+    wall.mono += sync.settings.probe_s - 1
+    sync.housekeeping()
+    assert central.store.stats()["heartbeats"] == heartbeats  # not yet
+    wall.mono += 1
+    sync.housekeeping()  # long before the regular heartbeat interval
+    assert sync.settings.probe_s < sync.settings.heartbeat_s
+    assert central.store.stats()["heartbeats"] == heartbeats + 1
+    backend.check()
+    assert menu_items(app) == {"endorse": False, "query": False}
+    assert app.view.data["notice"] is None
+    app.intent("select", service="endorse")
+    assert app.view.state == "endorse_identify"
+
+
+def test_while_central_answers_the_heartbeat_keeps_its_interval(
+    tmp_path: Path, central: CentralHandle
+) -> None:
+    _, backend, wall = app_and_backend(tmp_path, central_url=central.url)
+    sync = backend.sync
+    assert sync is not None
+    sync.housekeeping()
+    assert central.store.stats()["heartbeats"] == 1
+    wall.mono += sync.settings.probe_s * 2
+    sync.housekeeping()
+    assert central.store.stats()["heartbeats"] == 1
+    wall.mono += sync.settings.heartbeat_s
+    sync.housekeeping()
+    assert central.store.stats()["heartbeats"] == 2
 
 
 def test_full_outbox_goes_out_of_service_and_comes_back(tmp_path: Path) -> None:
@@ -114,36 +186,34 @@ def test_offline_window_alerts_staff_once(tmp_path: Path) -> None:
     assert app.header_status() is None
 
 
-def test_staff_alerts_reach_central_once_after_failed_heartbeats(tmp_path: Path) -> None:
-    central = start_in_thread(tmp_path / "central.sqlite", kiosk_secrets={"BK-TEST": SECRET})
-    try:
-        app, backend, _ = app_and_backend(tmp_path, central_url=central.url)
-        sync = backend.sync
-        assert sync is not None
-        app.connect_sync(sync)
-        app.staff_alert("printer.paper_out", "receipt paper is out")
-        [raised] = app.heartbeat()["alerts"]
+def test_staff_alerts_reach_central_once_after_failed_heartbeats(
+    tmp_path: Path, central: CentralHandle
+) -> None:
+    app, backend, _ = app_and_backend(tmp_path, central_url=central.url)
+    sync = backend.sync
+    assert sync is not None
+    app.connect_sync(sync)
+    app.staff_alert("printer.paper_out", "receipt paper is out")
+    [raised] = app.heartbeat()["alerts"]
 
-        central.faults.set(FaultPlan(rates={"error": 1.0}, paths=("/v1/heartbeat",)))
-        assert not sync.heartbeat(app.heartbeat())  # 503: nothing stored, the alert waits
-        assert central.store.alerts() == []
-        assert app.heartbeat()["alerts"] == [raised]
+    central.faults.set(FaultPlan(rates={"error": 1.0}, paths=("/v1/heartbeat",)))
+    assert not sync.heartbeat(app.heartbeat())  # 503: nothing stored, the alert waits
+    assert central.store.alerts() == []
+    assert app.heartbeat()["alerts"] == [raised]
 
-        # Stored, but the answer is lost: the kiosk cannot know, so it sends the alert again.
-        central.faults.set(FaultPlan(once={"reset": 1}, paths=("/v1/heartbeat",)))
-        assert not sync.heartbeat(app.heartbeat())
-        assert app.heartbeat()["alerts"] == [raised]
+    # Stored, but the answer is lost: the kiosk cannot know, so it sends the alert again.
+    central.faults.set(FaultPlan(once={"reset": 1}, paths=("/v1/heartbeat",)))
+    assert not sync.heartbeat(app.heartbeat())
+    assert app.heartbeat()["alerts"] == [raised]
 
-        central.faults.set(FaultPlan())
-        assert sync.heartbeat(app.heartbeat())
-        assert app.heartbeat()["alerts"] == []
-        [stored] = central.store.alerts("BK-TEST")
-        assert (stored["id"], stored["code"]) == (raised["id"], "printer.paper_out")
-        assert central.store.stats()["alerts"] == 1
-        assert sync.heartbeat(app.heartbeat())  # nothing left to report twice
-        assert central.store.stats()["alerts"] == 1
-    finally:
-        central.stop()
+    central.faults.set(FaultPlan())
+    assert sync.heartbeat(app.heartbeat())
+    assert app.heartbeat()["alerts"] == []
+    [stored] = central.store.alerts("BK-TEST")
+    assert (stored["id"], stored["code"]) == (raised["id"], "printer.paper_out")
+    assert central.store.stats()["alerts"] == 1
+    assert sync.heartbeat(app.heartbeat())  # nothing left to report twice
+    assert central.store.stats()["alerts"] == 1
 
 
 def test_alerts_kept_while_offline_are_bounded_and_the_loss_counted(tmp_path: Path) -> None:
@@ -159,28 +229,24 @@ def test_alerts_kept_while_offline_are_bounded_and_the_loss_counted(tmp_path: Pa
 
 
 def test_a_staff_alert_reaches_central_without_waiting_for_the_heartbeat_interval(
-    tmp_path: Path,
+    tmp_path: Path, central: CentralHandle
 ) -> None:
     """A citizen presses "call staff": central's monitoring has it in moments, not at the
     next regular heartbeat (five minutes by default)."""
-    central = start_in_thread(tmp_path / "central.sqlite", kiosk_secrets={"BK-TEST": SECRET})
+    app, backend, _ = app_and_backend(tmp_path, central_url=central.url)
+    sync = backend.sync
+    assert sync is not None and sync.settings.heartbeat_s >= 300
+    app.connect_sync(sync)
+    sync.start()
     try:
-        app, backend, _ = app_and_backend(tmp_path, central_url=central.url)
-        sync = backend.sync
-        assert sync is not None and sync.settings.heartbeat_s >= 300
-        app.connect_sync(sync)
-        sync.start()
-        try:
-            deadline = time.monotonic() + 5
-            while central.store.stats()["heartbeats"] < 1 and time.monotonic() < deadline:
-                time.sleep(0.02)
-            app.call_staff()
-            while not central.store.alerts("BK-TEST") and time.monotonic() < deadline:
-                time.sleep(0.02)
-        finally:
-            sync.stop()
-        assert [a["code"] for a in central.store.alerts("BK-TEST")] == ["citizen.help"]
-        app.alerts.flush()
-        assert app.heartbeat()["alerts"] == []
+        deadline = time.monotonic() + 5
+        while central.store.stats()["heartbeats"] < 1 and time.monotonic() < deadline:
+            time.sleep(0.02)
+        app.call_staff()
+        while not central.store.alerts("BK-TEST") and time.monotonic() < deadline:
+            time.sleep(0.02)
     finally:
-        central.stop()
+        sync.stop()
+    assert [a["code"] for a in central.store.alerts("BK-TEST")] == ["citizen.help"]
+    app.alerts.flush()
+    assert app.heartbeat()["alerts"] == []

@@ -37,12 +37,18 @@ def central(tmp_path: Path) -> Iterator[CentralHandle]:
     handle.stop()
 
 
-def service_for(url: str, withheld: set[str] | None = None) -> CentralService:
+def service_for(
+    url: str, withheld: set[str] | None = None, told: list[str] | None = None
+) -> CentralService:
     def client() -> CentralClient:
         return CentralClient(CentralTransport(url, kiosk_id=KIOSK, secret=SECRET), timeout_s=2)
 
     held = withheld or set()
-    return CentralService(client, withheld=lambda number: number in held)
+    return CentralService(
+        client,
+        withheld=lambda number: number in held,
+        on_unreachable=None if told is None else lambda: told.append("unreachable"),
+    )
 
 
 def session_of(id_number: str) -> Session:
@@ -92,10 +98,20 @@ def test_no_record_is_an_answer_not_a_fault(central: CentralHandle) -> None:
 def test_central_down_is_a_failure_never_a_made_up_answer(central: CentralHandle) -> None:
     url = central.url
     central.stop()
-    service = service_for(url)
+    told: list[str] = []
+    service = service_for(url, told=told)
     with pytest.raises(CentralUnreachable) as caught:
         service.execute("documents_ready", {}, session_of(CHEN))
     assert caught.value.code.startswith("central.")
+    assert told == ["unreachable"]  # the sync worker is asked to check the link at once
+
+
+def test_an_answered_look_up_says_nothing_about_the_link(central: CentralHandle) -> None:
+    told: list[str] = []
+    service = service_for(central.url, told=told)
+    assert service.execute("documents_ready", {}, session_of(NOBODY)) == {"known": False}
+    assert service.execute("documents_ready", {}, session_of(CHEN))["known"] is True
+    assert told == []
 
 
 def test_a_look_up_needs_a_card_read_in_this_session(central: CentralHandle) -> None:

@@ -196,6 +196,17 @@ def test_larger_text_keeps_state_and_counts_as_activity() -> None:
     assert not app.view.large_text and state(app) == MENU
 
 
+def test_the_photo_service_stays_open_while_central_does_not_answer() -> None:
+    app, _, _ = make_app()
+    app.set_central_link(False)
+    app.intent("start")
+    assert app.view is not None
+    assert [s["paused"] for s in app.view.data["services"]] == [False]
+    assert app.view.data["notice"] is None
+    app.intent("select", service="photo")
+    assert state(app) != MENU
+
+
 @pytest.mark.parametrize("leave", ["home", "walk away"])
 def test_the_next_citizen_starts_in_the_first_language_with_normal_text(leave: str) -> None:
     app, clock, _ = make_app()

@@ -18,6 +18,11 @@ class MenuScreen(Screen):
         layout.setSpacing(40)
         self.title = label(self, "title")
         layout.addWidget(self.title)
+        # Why some services are paused (central not answering) and what to do instead.
+        self.notice = label(self, "body")
+        self.notice.setStyleSheet("color: #ef6c00;")
+        self.notice.hide()
+        layout.addWidget(self.notice)
         self.grid = QGridLayout()
         self.grid.setSpacing(40)
         layout.addLayout(self.grid)
@@ -33,11 +38,18 @@ class MenuScreen(Screen):
     def update_view(self, view: ViewState) -> None:
         self.title.setText(self.tr_("menu.title"))
         self.back.setText(self.tr_("app.back"))
-        services = [str(s["key"]) for s in view.data.get("services", [])]
+        items = list(view.data.get("services", []))
+        services = [str(s["key"]) for s in items]
         if list(self.buttons) != services:
             self._rebuild(services)
+        paused = {str(s["key"]) for s in items if s.get("paused")}
         for key, button in self.buttons.items():
-            button.setText(f"{self.tr_(f'service.{key}')}\n{self.tr_(f'service.{key}.hint')}")
+            hint = self.tr_("menu.paused") if key in paused else self.tr_(f"service.{key}.hint")
+            button.setText(f"{self.tr_(f'service.{key}')}\n{hint}")
+            button.setEnabled(key not in paused)
+        notice = view.data.get("notice")
+        self.notice.setVisible(bool(notice))
+        self.notice.setText(self.tr_(str(notice)) if notice else "")
 
     def _rebuild(self, services: list[str]) -> None:
         for button in self.buttons.values():
