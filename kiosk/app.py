@@ -26,8 +26,9 @@ from kiosk.flows.terminal import (
     build_terminal_flow,
 )
 from kiosk.runner import DirectDispatcher, Dispatcher, FlowRunner, Service, ViewState
+from kiosk.staff import StaffGate, StaffService
 from offline_queue.outbox import Outbox
-from offline_queue.sync import SyncWorker
+from offline_queue.sync import SyncWorker, central_unreachable_since
 
 log = logging.getLogger(__name__)
 
@@ -70,7 +71,13 @@ class KioskApp:
         # Staff alerts until a heartbeat has delivered them to central (kept in the outbox).
         self.alerts = StaffAlerts()
         self._sync_offline = False
+        self._sync: SyncWorker | None = None
+        # Staff mode's shutdown button: the UI closes the application (None: not offered).
+        self.on_shutdown: Callable[[], None] | None = None
+        self.staff: StaffService | None = None
         self.runner.on_alert(self._remember_alert)
+        if config.staff.pin_hash:
+            self._attach_staff()
 
     @property
     def view(self) -> ViewState | None:
@@ -191,9 +198,71 @@ class KioskApp:
     def connect_sync(self, sync: SyncWorker) -> None:
         """Let the sync worker's heartbeats carry the staff alerts, confirm their delivery,
         and go out as soon as an alert is raised."""
+        self._sync = sync
         sync.heartbeat_extra = self.heartbeat
         sync.heartbeat_delivered = self.heartbeat_delivered
         self.alerts.on_added = sync.heartbeat_soon
+
+    # --- staff mode -----------------------------------------------------------------------
+
+    def _attach_staff(self) -> None:
+        s = self.config.staff
+        gate = StaffGate(s.pin_hash, self.clock, s.max_attempts, s.lockout_s)
+        actions = {
+            "sync": self._staff_sync,
+            "out_of_service": lambda: self.runner.dispatcher.post(
+                lambda: self.set_unavailable("staff", "oos.staff")
+            ),
+            "in_service": lambda: self.runner.dispatcher.post(lambda: self.set_available("staff")),
+            "shutdown": self._staff_shutdown,
+        }
+        self.staff = StaffService(gate, self.staff_status, actions, self.staff_alert)
+        self.runner.add_service("staff", self.staff)
+
+    def _staff_sync(self) -> None:
+        if self._sync is not None:
+            self._sync.heartbeat_soon()
+            self._sync.wake()
+
+    def _staff_shutdown(self) -> None:
+        hook = self.on_shutdown
+        if hook is not None:
+            self.runner.dispatcher.post(hook)
+
+    def staff_status(self) -> dict[str, Any]:
+        """Any thread: the machine's condition for the staff screen (no personal data)."""
+        sources = self._oos_sources
+        status: dict[str, Any] = {
+            "central_up": not self.flow.context.get(CENTRAL_DOWN),
+            "central_down_since": "-",
+            "pending": 0,
+            "dead": 0,
+            "oldest": "-",
+            "open_actions": 0,
+            "alerts": len(self.alerts.pending()[0]),
+            "paused_by_staff": "staff" in sources,
+            "out_of_service": ", ".join(s for s in sources if s != "staff"),
+            "devices": {
+                kind: "ok" if d["usable"] else str(d["detail"] or "fault")
+                for kind, d in (self.devices.snapshot() if self.devices else {}).items()
+            },
+        }
+        if self.outbox is not None:
+            status.update(self._outbox_status(self.outbox))
+        return status
+
+    def _outbox_status(self, outbox: Outbox) -> dict[str, Any]:
+        counts = outbox.counts()
+        now = self.clock.now().timestamp()
+        since = central_unreachable_since(outbox)
+        oldest = counts.oldest_pending_at
+        return {
+            "pending": counts.pending + counts.inflight,
+            "dead": counts.dead,
+            "oldest": "-" if oldest is None else f"{max(0, now - oldest) / 60:.0f} min",
+            "open_actions": len(outbox.unfinished()),
+            "central_down_since": since.astimezone().strftime("%H:%M") if since else "-",
+        }
 
     def heartbeat(self) -> dict[str, Any]:
         """Any thread: what central's monitoring gets besides queue counts. Alerts stay

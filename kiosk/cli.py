@@ -25,6 +25,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "kiosk.commands.photo",
     "kiosk.commands.pickup",
     "kiosk.commands.renewal",
+    "kiosk.commands.staff",
 )
 
 

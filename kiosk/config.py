@@ -14,6 +14,8 @@ from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
+from kiosk.staff import valid_pin_hash
+
 
 class ConfigError(Exception):
     """A configuration that cannot be used; the message names each offending key path."""
@@ -227,6 +229,26 @@ class PaymentSection(_Section):
     )
 
 
+class StaffSection(_Section):
+    pin_hash: str = Field(
+        default="",
+        description="Hash of the staff PIN (`kiosk staff pin-hash`); empty: no staff mode at "
+        "the machine. Staff hold the kiosk number in the header for 3 s to sign in.",
+    )
+    max_attempts: Annotated[int, Field(ge=1, le=10)] = Field(
+        default=3, description="Wrong PINs in a row before staff mode locks."
+    )
+    lockout_s: PositiveSeconds = Field(
+        default=300.0, description="Seconds staff mode stays locked after too many wrong PINs."
+    )
+
+    @model_validator(mode="after")
+    def _pin_hash_readable(self) -> StaffSection:
+        if self.pin_hash and not valid_pin_hash(self.pin_hash):
+            raise ValueError("staff.pin_hash is not a hash made by `kiosk staff pin-hash`")
+        return self
+
+
 class KioskConfig(_Section):
     kiosk: KioskSection
     timeouts: TimeoutsSection = TimeoutsSection()
@@ -236,6 +258,7 @@ class KioskConfig(_Section):
     photo: PhotoSection = PhotoSection()
     payment: PaymentSection = PaymentSection()
     voice: VoiceSection = VoiceSection()
+    staff: StaffSection = StaffSection()
 
     @property
     def data_dir(self) -> Path:

@@ -175,7 +175,17 @@ def photo_script(config: KioskConfig) -> Script:
         ),
         Advance("the citizen photographs the number and leaves", seconds=t.message_s * 8),
         Expect("the printer is out of paper: out of service", state="out_of_service", within_s=10),
+        Tap("staff hold the kiosk number in the header", intent="staff"),
+        Expect("the staff PIN pad", state="staff_pin"),
+        Tap("staff enter the demo PIN", intent="pin", data={"pin": "2468"}),
+        Expect(
+            "the machine's status: the queue, central, devices, why it is out of service",
+            state="staff",
+            where={"values.paused_by_staff": False},
+            within_s=10,
+        ),
         Act("staff refill the paper", action="paper_refill"),
+        Tap("and leave staff mode", intent="back"),
         Expect("back in service", state="attract", within_s=15),
     ]
 

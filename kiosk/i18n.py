@@ -84,6 +84,55 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "oos.config": ("本机配置有误，已通知工作人员", "Configuration error - staff have been told"),
     "oos.device": ("{device}故障，已通知工作人员", "{device} fault - staff have been told"),
     "oos.queue": ("数据存储空间不足", "Transaction storage is full"),
+    "oos.staff": ("本机正在维护", "This machine is being serviced"),
+    # staff mode (at the machine, behind the staff PIN)
+    "staff.pin.title": ("工作人员登录", "Staff sign-in"),
+    "staff.pin.body": ("请输入工作人员密码", "Enter the staff PIN"),
+    "staff.pin.wrong": (
+        "密码错误，还可以再试 {attempts_left} 次",
+        "Wrong PIN: {attempts_left} more tries",
+    ),
+    "staff.pin.clear": ("清除", "Clear"),
+    "staff.pin.ok": ("确定", "OK"),
+    "staff.checking": ("正在验证…", "Checking…"),
+    "staff.locked.title": ("工作人员登录已锁定", "Staff sign-in locked"),
+    "staff.locked.body": (
+        "密码错误次数过多，请 {minutes} 分钟后再试。已通知管理中心。",
+        "Too many wrong PINs. Try again in {minutes} min. Central has been told.",
+    ),
+    "staff.title": ("维护模式", "Maintenance"),
+    "staff.loading": ("正在读取本机状态…", "Reading the machine's status…"),
+    "staff.line.central_up": ("中心系统：连接正常", "Central system: answering"),
+    "staff.line.central_down": (
+        "中心系统：无应答（自 {central_down_since} 起）",
+        "Central system: NOT answering (since {central_down_since})",
+    ),
+    "staff.line.queue": (
+        "待上传 {pending} 笔（最早 {oldest}），上传失败 {dead} 笔，未完成的操作 {open_actions} 项",
+        "Waiting to send: {pending} (oldest {oldest}); failed: {dead}; unfinished actions: "
+        "{open_actions}",
+    ),
+    "staff.line.devices": ("设备：{devices}", "Devices: {devices}"),
+    "staff.line.alerts": (
+        "待送达管理中心的提醒 {alerts} 条",
+        "Alerts waiting for central: {alerts}",
+    ),
+    "staff.line.service_ok": ("服务状态：正常", "Service: in service"),
+    "staff.line.service_down": (
+        "服务状态：暂停（{out_of_service}）",
+        "Service: OUT ({out_of_service})",
+    ),
+    "staff.device_ok": ("正常", "OK"),
+    "staff.line.service_paused": (
+        "服务状态：已由工作人员暂停",
+        "Service: taken out of service by staff",
+    ),
+    "staff.sync": ("立即上传", "Send now"),
+    "staff.pause": ("暂停服务", "Out of service"),
+    "staff.resume": ("恢复服务", "Back in service"),
+    "staff.shutdown": ("关机", "Shut down"),
+    "staff.shutdown_confirm": ("再按一次关机", "Press again to shut down"),
+    "staff.exit": ("退出维护", "Exit"),
     # device names
     "device.idcard": ("身份证阅读器", "ID card reader"),
     "device.chip": ("证件芯片阅读器", "Document chip reader"),

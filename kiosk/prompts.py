@@ -44,4 +44,6 @@ class ScreenPrompts:
         data = view.data
         if view.screen != "message" or not data.get("buttons") or not data.get("title"):
             return "", {}
+        if data.get("quiet"):  # staff screens: nothing to announce to the hall
+            return "", {}
         return str(data["title"]), dict(data.get("values", {}))

@@ -104,6 +104,8 @@ def build_shell(
         header_status=kiosk.header_status,
     )
     install_kiosk_lock(qapp)
+    # exit(), not quit(): the kiosk window refuses to close; the caller then stops the shell.
+    kiosk.on_shutdown = lambda: qapp.exit(0)
     shell = Shell(kiosk, window)
     voice = voice or Voice(enabled=config.voice.enabled)
     shell.closers.append(voice.close)

@@ -14,7 +14,6 @@ from PySide6.QtCore import QEvent, QObject, Qt, QTimer
 from PySide6.QtGui import QCloseEvent, QKeyEvent
 from PySide6.QtWidgets import (
     QApplication,
-    QFrame,
     QHBoxLayout,
     QLabel,
     QPushButton,
@@ -27,13 +26,16 @@ from kiosk.i18n import text
 from kiosk.runner import ViewState
 from ui.screens.attract import AttractScreen
 from ui.screens.base import Screen, label
+from ui.screens.base import card as make_card
 from ui.screens.menu import MenuScreen
 from ui.screens.message import MessageScreen
 from ui.screens.out_of_service import OutOfServiceScreen
+from ui.screens.pin import PinScreen
 from ui.theme import DESIGN_HEIGHT, DESIGN_WIDTH, large_text_sheet
 
 log = logging.getLogger(__name__)
 
+STAFF_HOLD_MS = 3000
 Intent = Callable[[str, dict[str, Any]], None]
 Monotonic = Callable[[], float]
 HeaderStatus = Callable[[], tuple[str, dict[str, Any]] | None]  # i18n key and values, or None
@@ -63,12 +65,8 @@ class StillThereOverlay(QWidget):
         self.language = "zh"
         layout = QVBoxLayout(self)
         layout.addStretch(1)
-        card = QFrame(self)
-        card.setObjectName("card")
+        card, inner = make_card(self, 60, 30)
         card.setFixedWidth(1100)
-        inner = QVBoxLayout(card)
-        inner.setContentsMargins(60, 60, 60, 60)
-        inner.setSpacing(30)
         self.title = label(card, "title")
         self.body = label(card, "body")
         self.countdown = label(card, "title")
@@ -154,7 +152,14 @@ class KioskWindow(QWidget):
         self.stack = QStackedWidget(self)
         layout.addWidget(self.stack, 1)
         self.screens: dict[str, Screen] = {}
-        for screen in (AttractScreen(), MenuScreen(), MessageScreen(), OutOfServiceScreen()):
+        screens = (
+            AttractScreen(),
+            MenuScreen(),
+            MessageScreen(),
+            OutOfServiceScreen(),
+            PinScreen(),
+        )
+        for screen in screens:
             self.add_screen(screen)
         self.overlay = StillThereOverlay(self, self.forward, monotonic)
         self._clock_timer = QTimer(self)
@@ -172,6 +177,13 @@ class KioskWindow(QWidget):
         self.app_title = QLabel(header)
         self.app_title.setStyleSheet("font-size: 40px; font-weight: bold;")
         self.kiosk_label = QLabel(header)
+        # Staff hold the kiosk number to sign in: nothing shows it, and a citizen who rests a
+        # finger there by chance meets a PIN pad with a Back button.
+        self.staff_hold = QTimer(self)
+        self.staff_hold.setSingleShot(True)
+        self.staff_hold.setInterval(STAFF_HOLD_MS)
+        self.staff_hold.timeout.connect(lambda: self.forward("staff", {}))
+        self.kiosk_label.installEventFilter(self)
         self.clock = QLabel(header)
         # A standing condition staff should see (offline too long); checked with the clock.
         self.status_label = QLabel(header)
@@ -203,6 +215,14 @@ class KioskWindow(QWidget):
         row.addWidget(self.language_button)
         row.addWidget(self.staff_button)
         return header
+
+    def eventFilter(self, watched: QObject, event: QEvent) -> bool:  # noqa: N802 - Qt override
+        if watched is self.kiosk_label:
+            if event.type() == QEvent.Type.MouseButtonPress:
+                self.staff_hold.start()
+            elif event.type() == QEvent.Type.MouseButtonRelease:
+                self.staff_hold.stop()
+        return False
 
     def add_screen(self, screen: Screen) -> None:
         self.screens[screen.screen_name] = screen

@@ -5,6 +5,7 @@ from __future__ import annotations
 from kiosk.config import KioskConfig, TerminalType, parse_config
 from kiosk.flows.engine import SAME, TIMEOUT, FlowDefinition
 from kiosk.flows.terminal import build_terminal_flow
+from kiosk.staff import hash_pin
 
 
 def _id(name: str) -> str:
@@ -32,7 +33,11 @@ def mermaid(definition: FlowDefinition) -> str:
 
 
 def sample_config(terminal: TerminalType) -> KioskConfig:
-    return parse_config({"kiosk": {"id": "DIAGRAM", "terminal": terminal.value}})
+    # With a staff PIN, so that staff mode's states are drawn (a fixed salt: same file each run).
+    pin_hash = hash_pin("0000", iterations=1, salt=b"diagram")
+    return parse_config(
+        {"kiosk": {"id": "DIAGRAM", "terminal": terminal.value}, "staff": {"pin_hash": pin_hash}}
+    )
 
 
 def flows_markdown() -> str:

@@ -146,11 +146,20 @@ def build_terminal_flow(
     def oos_view(ctx: Context) -> Mapping[str, Any]:
         return dict(ctx.get("oos_reason", {}))
 
+    # Staff mode (a PIN pad behind a hidden long press) exists only with a staff PIN.
+    staff: tuple[State, ...] = ()
+    to_staff: tuple[Transition, ...] = ()
+    if config.staff.pin_hash:
+        # Imported here: kiosk.flows.staff builds on this module (a cycle at import time).
+        from kiosk.flows.staff import STAFF_PIN, staff_states, start_sign_in
+
+        staff = staff_states(config)
+        to_staff = (Transition("staff", STAFF_PIN, action=start_sign_in, label="staff"),)
     shell = (
         State(
             ATTRACT,
             "attract",
-            (Transition("start", MENU),),
+            (Transition("start", MENU), *to_staff),
             on_enter=_on_attract,
             terminal_ok=True,
             view=attract_view,
@@ -162,6 +171,7 @@ def build_terminal_flow(
                 *_select(services, needs_central),
                 Transition("home", ATTRACT),
                 Transition("back", ATTRACT),
+                *to_staff,
             ),
             idle=True,
             view=menu_view,
@@ -172,12 +182,13 @@ def build_terminal_flow(
             (
                 Transition(AVAILABLE, ATTRACT, action=_clear_reason),
                 Transition(UNAVAILABLE, OUT_OF_SERVICE, action=_on_unavailable),
+                *to_staff,
             ),
             terminal_ok=True,
             view=oos_view,
         ),
     )
-    states = {s.name: s for s in shell}
+    states = {s.name: s for s in (*shell, *staff)}
     finishing = {name for service in services for name in service.finishing}
     for service in services:
         for state in service.states:

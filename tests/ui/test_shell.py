@@ -22,7 +22,9 @@ from central.store import CentralStore
 from kiosk.clock import ManualClock
 from kiosk.config import KioskConfig, load_config, parse_config
 from kiosk.i18n import MESSAGES
+from kiosk.staff import hash_pin
 from tests.conftest import ROOT
+from ui.screens.pin import PinScreen
 from ui.shell import Shell, build_shell, config_error_window, qt_application
 from ui.theme import TOUCH_MIN_PX
 from ui.window import KioskLock
@@ -83,6 +85,46 @@ def test_larger_text_button_enlarges_the_type_until_the_session_ends(
     s.app.intent("back")
     assert screen_name(s) == "attract" and title.fontInfo().pixelSize() == normal
     assert s.window.text_size_button.text() == MESSAGES["app.large_text"][0]
+
+
+def test_staff_hold_the_kiosk_number_and_sign_in_on_the_pin_pad(qtbot: QtBot) -> None:
+    """The kiosk has no keyboard: staff hold the kiosk number, type the PIN on the pad (shown
+    as dots), and reach the status screen; the check runs on the staff worker."""
+    qapp = qt_application(offscreen=True)
+    config = parse_config(
+        {
+            "kiosk": {"id": "UI-TEST", "terminal": "photo"},
+            "staff": {"pin_hash": hash_pin("2468", iterations=1000)},
+        }
+    )
+    clock = ManualClock()
+    s = build_shell(config, qapp, clock=clock, scheduler=clock, devices=False, backend=False)
+    qtbot.addWidget(s.window)
+    s.window.show()
+    s.start()
+    try:
+        s.window.staff_hold.setInterval(50)  # 3 s on the machine
+        qtbot.mousePress(s.window.kiosk_label, Qt.MouseButton.LeftButton)
+        qtbot.mouseRelease(s.window.kiosk_label, Qt.MouseButton.LeftButton)
+        qtbot.wait(120)
+        assert screen_name(s) == "attract"  # a tap is not a hold
+        qtbot.mousePress(s.window.kiosk_label, Qt.MouseButton.LeftButton)
+        qtbot.waitUntil(lambda: screen_name(s) == "pin", timeout=2000)
+        qtbot.mouseRelease(s.window.kiosk_label, Qt.MouseButton.LeftButton)
+        pad = s.window.current_screen()
+        assert isinstance(pad, PinScreen)
+        for key in "2468":
+            qtbot.mouseClick(pad.keys[key], Qt.MouseButton.LeftButton)
+        assert pad.dots.text() == "●●●●"
+        qtbot.mouseClick(pad.keys["ok"], Qt.MouseButton.LeftButton)
+        qtbot.waitUntil(
+            lambda: s.app.view is not None and s.app.view.state == "staff", timeout=5000
+        )
+        qtbot.waitUntil(lambda: bool(s.app.view and s.app.view.data.get("buttons")), timeout=5000)
+        labels = [b.text() for b in s.window.current_screen().findChildren(QPushButton)]
+        assert "退出维护" in labels and "暂停服务" in labels
+    finally:
+        s.stop()
 
 
 def test_idle_countdown_is_visible_then_returns_to_attract(

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from PySide6.QtCore import Qt, QTimer
 from PySide6.QtGui import QMouseEvent
-from PySide6.QtWidgets import QFrame, QVBoxLayout, QWidget
+from PySide6.QtWidgets import QVBoxLayout, QWidget
 
 from kiosk.runner import ViewState
-from ui.screens.base import Screen, label
+from ui.screens.base import Screen, card, label
 
 SLIDES = {
     "renewal": ("renewal", "help"),
@@ -28,18 +28,14 @@ class AttractScreen(Screen):
         layout = QVBoxLayout(self)
         layout.setContentsMargins(120, 80, 120, 80)
         layout.addStretch(1)
-        card = QFrame(self)
-        card.setObjectName("card")
-        inner = QVBoxLayout(card)
-        inner.setContentsMargins(80, 80, 80, 80)
-        inner.setSpacing(40)
-        self.title = label(card, "title")
+        panel, inner = card(self, 80, 40)
+        self.title = label(panel, "title")
         self.title.setStyleSheet("font-size: 72px;")
-        self.body = label(card, "body")
+        self.body = label(panel, "body")
         self.body.setStyleSheet("font-size: 40px;")
         inner.addWidget(self.title)
         inner.addWidget(self.body)
-        layout.addWidget(card)
+        layout.addWidget(panel)
         layout.addStretch(1)
         self.prompt = label(self, "title")
         self.prompt.setStyleSheet("font-size: 56px; color: #1565c0;")

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from PySide6.QtCore import Qt, Signal
-from PySide6.QtWidgets import QLabel, QPushButton, QSizePolicy, QWidget
+from PySide6.QtWidgets import QFrame, QLabel, QPushButton, QSizePolicy, QVBoxLayout, QWidget
 
 from kiosk.i18n import text
 from kiosk.runner import ViewState
@@ -43,6 +43,24 @@ class Screen(QWidget):
         button.setFocusPolicy(Qt.FocusPolicy.NoFocus)
         button.setSizePolicy(QSizePolicy.Policy.Preferred, QSizePolicy.Policy.Fixed)
         return button
+
+
+def card(parent: QWidget, margin: int, spacing: int) -> tuple[QFrame, QVBoxLayout]:
+    """A white rounded panel (style ``QFrame#card``) and its column layout."""
+    frame = QFrame(parent)
+    frame.setObjectName("card")
+    column = QVBoxLayout(frame)
+    column.setContentsMargins(margin, margin, margin, margin)
+    column.setSpacing(spacing)
+    return frame, column
+
+
+def card_xy(
+    parent: QWidget, margin_x: int, margin_y: int, spacing: int
+) -> tuple[QFrame, QVBoxLayout]:
+    frame, column = card(parent, margin_x, spacing)
+    column.setContentsMargins(margin_x, margin_y, margin_x, margin_y)
+    return frame, column
 
 
 def label(

@@ -7,10 +7,10 @@ from typing import Any
 
 from PySide6.QtCore import Qt
 from PySide6.QtGui import QImage, QPixmap
-from PySide6.QtWidgets import QFrame, QHBoxLayout, QLabel, QPushButton, QVBoxLayout, QWidget
+from PySide6.QtWidgets import QHBoxLayout, QLabel, QPushButton, QVBoxLayout, QWidget
 
 from kiosk.runner import ViewState
-from ui.screens.base import Screen, label
+from ui.screens.base import Screen, card_xy, label
 from ui.theme import DESIGN_WIDTH
 
 TONES = {"info": "#0b3d6b", "ok": "#2e7d32", "warn": "#ef6c00", "error": "#c62828"}
@@ -30,11 +30,7 @@ class MessageScreen(Screen):
         layout = QVBoxLayout(self)
         layout.setContentsMargins(_MARGIN_X, 50, _MARGIN_X, 50)
         layout.setSpacing(30)
-        self.card = QFrame(self)
-        self.card.setObjectName("card")
-        inner = QVBoxLayout(self.card)
-        inner.setContentsMargins(60, 50, 60, 50)
-        inner.setSpacing(28)
+        self.card, inner = card_xy(self, 60, 50, 28)
         self.title = label(self.card, "title")
         self.body = label(self.card, "body")
         self.code = label(self.card, "title")

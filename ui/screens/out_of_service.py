@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from PySide6.QtWidgets import QFrame, QVBoxLayout, QWidget
+from PySide6.QtWidgets import QVBoxLayout, QWidget
 
 from kiosk.i18n import text
 from kiosk.runner import ViewState
-from ui.screens.base import Screen, label
+from ui.screens.base import Screen, card, label
 
 
 class OutOfServiceScreen(Screen):
@@ -18,21 +18,17 @@ class OutOfServiceScreen(Screen):
         super().__init__(parent)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(160, 100, 160, 100)
-        card = QFrame(self)
-        card.setObjectName("card")
-        inner = QVBoxLayout(card)
-        inner.setContentsMargins(80, 80, 80, 80)
-        inner.setSpacing(36)
-        self.title = label(card, "title")
+        panel, inner = card(self, 80, 36)
+        self.title = label(panel, "title")
         self.title.setStyleSheet("color: #c62828; font-size: 72px;")
-        self.body = label(card, "body")
-        self.reason = label(card, "body")
+        self.body = label(panel, "body")
+        self.reason = label(panel, "body")
         self.reason.setStyleSheet("color: #c62828;")
-        self.reason_en = label(card, "hint")
+        self.reason_en = label(panel, "hint")
         for widget in (self.title, self.body, self.reason, self.reason_en):
             inner.addWidget(widget)
         layout.addStretch(1)
-        layout.addWidget(card)
+        layout.addWidget(panel)
         layout.addStretch(1)
 
     def update_view(self, view: ViewState) -> None:

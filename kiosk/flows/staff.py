@@ -1,0 +1,205 @@
+"""Staff mode's states: PIN pad -> check (on the staff service's worker) -> the staff screen,
+or a lockout message. Entered by the hidden ``staff`` intent from the attract loop, the menu
+or out of service; every way out leads to the attract loop, where the kiosk goes out of
+service again if a part is still down (staff may leave a fault to be fixed later)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from kiosk.config import KioskConfig
+from kiosk.flows.engine import (
+    SAME,
+    TIMEOUT,
+    Call,
+    Command,
+    Context,
+    Event,
+    State,
+    Transition,
+)
+from kiosk.flows.steps import closing_state, message
+from kiosk.flows.terminal import ATTRACT, AVAILABLE, UNAVAILABLE
+from kiosk.i18n import text
+
+STAFF_PIN = "staff_pin"
+STAFF_CHECKING = "staff_checking"
+STAFF = "staff"
+STAFF_LOCKED = "staff_locked"
+STAFF_STATES = (STAFF_PIN, STAFF_CHECKING, STAFF, STAFF_LOCKED)
+_STATUS = "staff_status"  # context: the last status the staff service returned
+_ERROR = "staff_pin_error"  # context: (message key, values) after a wrong PIN
+_CONFIRM = "staff_confirm_shutdown"  # context: Shut down was pressed once; press again
+PIN_SCREEN_S = 60.0
+CHECK_S = 15.0
+
+# (intent, staff service operation): each button's work, then the status again.
+ACTIONS = {
+    "staff_sync": "sync",
+    "staff_pause": "out_of_service",
+    "staff_resume": "in_service",
+    "staff_shutdown": "shutdown",
+}
+
+
+def start_sign_in(ctx: Context, event: Event) -> list[Command]:
+    ctx.pop(_ERROR, None)
+    return []
+
+
+def _check(ctx: Context, event: Event) -> list[Command]:
+    # The PIN goes straight to the service: it is never kept in the flow's context.
+    return [Call("staff", "sign_in", {"pin": str(event.data.get("pin", ""))})]
+
+
+def _accepted(ctx: Context, event: Event) -> bool:
+    return bool(event.data.get("accepted"))
+
+
+def _locked(ctx: Context, event: Event) -> bool:
+    if int(event.data.get("locked_min", 0)) <= 0:
+        return False
+    ctx["staff_locked_min"] = int(event.data["locked_min"])
+    return True
+
+
+def _wrong(ctx: Context, event: Event) -> list[Command]:
+    ctx[_ERROR] = ("staff.pin.wrong", {"attempts_left": int(event.data.get("attempts_left", 0))})
+    return []
+
+
+def _status(ctx: Context, event: Event) -> list[Command]:
+    ctx[_STATUS] = dict(event.data)
+    return []
+
+
+def _leave(ctx: Context, event: Event) -> list[Command]:
+    for key in (_STATUS, _ERROR, _CONFIRM, "staff_locked_min"):
+        ctx.pop(key, None)
+    return []
+
+
+def _action(intent: str, operation: str) -> Transition:
+    def run(ctx: Context, event: Event) -> list[Command]:
+        confirming = ctx.pop(_CONFIRM, False)
+        if operation == "shutdown" and not confirming:
+            ctx[_CONFIRM] = True  # a stray touch must not switch the machine off
+            return []
+        return [Call("staff", operation, reply="staff.status")]
+
+    return Transition(intent, SAME, action=run, label=operation)
+
+
+def pin_view(ctx: Context) -> Mapping[str, Any]:
+    error = ctx.get(_ERROR)
+    return {
+        "title": "staff.pin.title",
+        "body": "staff.pin.body",
+        "error": error[0] if error else None,
+        "values": dict(error[1]) if error else {},
+    }
+
+
+def staff_view(ctx: Context) -> Mapping[str, Any]:
+    status: dict[str, Any] = dict(ctx.get(_STATUS, {}))
+    if not status:
+        return message("staff.title", "staff.loading", quiet=True)
+    language = str(ctx.get("language", "zh"))
+    lines = [
+        "staff.line.central_up" if status.get("central_up") else "staff.line.central_down",
+        "staff.line.queue",
+        "staff.line.devices",
+        "staff.line.alerts",
+        _service_line(status),
+    ]
+    pause = (
+        ("staff_resume", "staff.resume", "primary")
+        if status.get("paused_by_staff")
+        else ("staff_pause", "staff.pause", "")
+    )
+    shutdown = "staff.shutdown_confirm" if ctx.get(_CONFIRM) else "staff.shutdown"
+    buttons = (
+        ("staff_shutdown", shutdown, "danger"),
+        ("staff_sync", "staff.sync", ""),
+        pause,
+        ("back", "staff.exit", "primary"),
+    )
+    values = {**status, "devices": _devices(dict(status.get("devices", {})), language)}
+    return message("staff.title", lines, buttons=buttons, values=values, quiet=True)
+
+
+def _service_line(status: Mapping[str, Any]) -> str:
+    if status.get("paused_by_staff"):
+        return "staff.line.service_paused"
+    return "staff.line.service_down" if status.get("out_of_service") else "staff.line.service_ok"
+
+
+def _devices(devices: Mapping[str, str], language: str) -> str:
+    """Each device by its name in the screen's language, with "OK" or its fault's detail."""
+    ok = text("staff.device_ok", language)
+    return (
+        " · ".join(
+            f"{text(f'device.{kind}', language)} {ok if state == 'ok' else state}"
+            for kind, state in devices.items()
+        )
+        or "-"
+    )
+
+
+def staff_states(config: KioskConfig) -> tuple[State, ...]:
+    deferred = (Transition(UNAVAILABLE, SAME), Transition(AVAILABLE, SAME))
+    return (
+        State(
+            STAFF_PIN,
+            "pin",
+            (
+                Transition("pin", STAFF_CHECKING, action=_check),
+                Transition("back", ATTRACT, action=_leave),
+                Transition(TIMEOUT, ATTRACT, action=_leave),
+                *deferred,
+            ),
+            timeout=lambda ctx: PIN_SCREEN_S,
+            view=pin_view,
+        ),
+        State(
+            STAFF_CHECKING,
+            "message",
+            (
+                Transition("staff.sign_in.ok", STAFF, guard=_accepted, label="accepted"),
+                Transition("staff.sign_in.ok", STAFF_LOCKED, guard=_locked, label="locked"),
+                Transition("staff.sign_in.ok", STAFF_PIN, action=_wrong, label="wrong PIN"),
+                Transition("staff.sign_in.failed", ATTRACT, action=_leave),
+                Transition(TIMEOUT, ATTRACT, action=_leave),
+                *deferred,
+            ),
+            timeout=lambda ctx: CHECK_S,
+            view=lambda ctx: message("staff.checking", quiet=True),
+        ),
+        State(
+            STAFF,
+            "message",
+            (
+                Transition("staff.status.ok", SAME, action=_status),
+                Transition("staff.status.failed", SAME),
+                *(_action(intent, operation) for intent, operation in ACTIONS.items()),
+                Transition("back", ATTRACT, action=_leave),
+                *deferred,
+            ),
+            idle=True,
+            on_enter=lambda ctx, event: [Call("staff", "status")],
+            view=staff_view,
+        ),
+        closing_state(
+            STAFF_LOCKED,
+            lambda ctx: message(
+                "staff.locked.title",
+                "staff.locked.body",
+                tone="error",
+                values={"minutes": ctx.get("staff_locked_min", 5)},
+                quiet=True,
+            ),
+            config.timeouts.message_s * 2,
+            end=_leave,
+        ),
+    )

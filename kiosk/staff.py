@@ -1,0 +1,152 @@
+"""Staff mode at the machine: a PIN behind a hidden long press, then the machine's status and
+the few things staff do there (send the queue now, take the kiosk out of service and back,
+shut it down). The kiosk has no keyboard, so this is the only way in without a laptop.
+
+The PIN is kept as a salted PBKDF2-SHA256 hash in the configuration (``kiosk staff
+pin-hash`` makes one); staff mode is off without one. Wrong PINs count towards a lockout, and
+every sign-in, lockout and action is a staff alert, so central's monitoring sees who did what
+when. The check runs on the service's own worker: a PBKDF2 of this strength takes tens of
+milliseconds, which the touch screen must not wait for.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import logging
+import os
+import threading
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from kiosk.clock import Clock
+from kiosk.errors import KioskError
+from kiosk.session import Session
+
+log = logging.getLogger(__name__)
+
+SCHEME = "pbkdf2-sha256"
+ITERATIONS = 600_000  # OWASP 2023 for PBKDF2-SHA256: about 0.15 s here
+PIN_DIGITS = (4, 8)  # shortest and longest PIN accepted
+
+
+def hash_pin(pin: str, *, iterations: int = ITERATIONS, salt: bytes | None = None) -> str:
+    """``pbkdf2-sha256$<iterations>$<salt>$<hash>`` (base64) for the configuration."""
+    if not (pin.isascii() and pin.isdigit() and PIN_DIGITS[0] <= len(pin) <= PIN_DIGITS[1]):
+        raise ValueError(f"a staff PIN is {PIN_DIGITS[0]}-{PIN_DIGITS[1]} digits")
+    salt = salt if salt is not None else os.urandom(16)
+    digest = hashlib.pbkdf2_hmac("sha256", pin.encode(), salt, iterations)
+    return "$".join((SCHEME, str(iterations), _b64(salt), _b64(digest)))
+
+
+def valid_pin_hash(stored: str) -> bool:
+    parts = stored.split("$")
+    if len(parts) != 4 or parts[0] != SCHEME or not parts[1].isdigit():
+        return False
+    try:
+        return len(base64.b64decode(parts[3], validate=True)) == 32 and bool(
+            base64.b64decode(parts[2], validate=True)
+        )
+    except ValueError:
+        return False
+
+
+def verify_pin(pin: str, stored: str) -> bool:
+    if not valid_pin_hash(stored):
+        return False
+    _, iterations, salt, digest = stored.split("$")
+    candidate = hashlib.pbkdf2_hmac("sha256", pin.encode(), base64.b64decode(salt), int(iterations))
+    return hmac.compare_digest(candidate, base64.b64decode(digest))
+
+
+def _b64(raw: bytes) -> str:
+    return base64.b64encode(raw).decode("ascii")
+
+
+@dataclass(frozen=True)
+class SignIn:
+    accepted: bool
+    attempts_left: int
+    locked_s: float  # > 0: no PIN is checked for this long
+    just_locked: bool = False  # this attempt was the last one allowed
+
+
+class StaffGate:
+    """Counts wrong PINs; after ``max_attempts`` in a row, refuses every PIN (right or wrong)
+    for ``lockout_s``. Thread-safe."""
+
+    def __init__(self, pin_hash: str, clock: Clock, max_attempts: int, lockout_s: float) -> None:
+        self._pin_hash = pin_hash
+        self._clock = clock
+        self._max = max_attempts
+        self._lockout_s = lockout_s
+        self._wrong = 0
+        self._locked_until = 0.0
+        self._lock = threading.Lock()
+
+    def sign_in(self, pin: str) -> SignIn:
+        with self._lock:
+            now = self._clock.monotonic()
+            if now < self._locked_until:
+                return SignIn(False, 0, self._locked_until - now)
+            if verify_pin(pin, self._pin_hash):
+                self._wrong = 0
+                return SignIn(True, self._max, 0.0)
+            self._wrong += 1
+            if self._wrong >= self._max:
+                self._wrong = 0
+                self._locked_until = now + self._lockout_s
+                return SignIn(False, 0, self._lockout_s, just_locked=True)
+            return SignIn(False, self._max - self._wrong, 0.0)
+
+
+StaffAction = Callable[[], None]
+
+
+class StaffService:
+    """Operations of the flow's staff states (``Call("staff", ...)``).
+
+    ``status`` returns the machine's condition for the staff screen; ``actions`` are the
+    buttons' work (``sync``, ``out_of_service``, ``in_service``, ``shutdown``), supplied by the
+    application, which alone knows the parts. ``alert`` tells central (code, message).
+    """
+
+    def __init__(
+        self,
+        gate: StaffGate,
+        status: Callable[[], Mapping[str, Any]],
+        actions: Mapping[str, StaffAction],
+        alert: Callable[[str, str], None],
+    ) -> None:
+        self._gate = gate
+        self._status = status
+        self._actions = dict(actions)
+        self._alert = alert
+
+    def execute(
+        self, operation: str, args: Mapping[str, Any], session: Session | None
+    ) -> Mapping[str, Any]:
+        if operation == "sign_in":
+            return self._sign_in(str(args.get("pin", "")))
+        if operation == "status":
+            return dict(self._status())
+        action = self._actions.get(operation)
+        if action is None:
+            raise KioskError(f"staff mode has no operation {operation}", code="service.operation")
+        self._alert(f"staff.{operation}", f"staff at the machine: {operation}")
+        action()
+        return dict(self._status())
+
+    def _sign_in(self, pin: str) -> Mapping[str, Any]:
+        result = self._gate.sign_in(pin)
+        if result.accepted:
+            self._alert("staff.sign_in", "staff signed in at the machine")
+        elif result.just_locked:
+            self._alert("staff.pin_locked", "wrong staff PINs: staff mode locked")
+        return {
+            "accepted": result.accepted,
+            "attempts_left": result.attempts_left,
+            "locked_min": max(1, round(result.locked_s / 60)) if result.locked_s else 0,
+        }

@@ -1,0 +1,191 @@
+"""Staff mode at the machine: the PIN and its lockout, the status staff see, and what their
+buttons do (out of service and back, send now, shut down), driven through the flow."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from kiosk.app import KioskApp
+from kiosk.clock import ManualClock
+from kiosk.config import ConfigError, KioskConfig, parse_config
+from kiosk.flows.staff import STAFF, STAFF_LOCKED, STAFF_PIN
+from kiosk.i18n import text
+from kiosk.runner import InlineExecutor
+from kiosk.staff import StaffGate, hash_pin, valid_pin_hash, verify_pin
+from offline_queue.outbox import Outbox
+
+PIN = "2468"
+# Few iterations: the tests check the logic, not PBKDF2's cost.
+PIN_HASH = hash_pin(PIN, iterations=1000)
+
+
+def staff_config(tmp_path: Path, **staff: object) -> KioskConfig:
+    return parse_config(
+        {
+            "kiosk": {"id": "STAFF-1", "terminal": "photo", "data_dir": str(tmp_path)},
+            "staff": {"pin_hash": PIN_HASH, **staff},
+        }
+    )
+
+
+def staff_app(tmp_path: Path, **staff: object) -> tuple[KioskApp, ManualClock, list[str]]:
+    clock = ManualClock()
+    app = KioskApp(staff_config(tmp_path, **staff), clock, clock, strict=True)
+    assert app.staff is not None
+    app.runner.add_service("staff", app.staff, InlineExecutor())  # answers at once
+    alerts: list[str] = []
+    app.runner.on_alert(lambda alert: alerts.append(alert.code))
+    app.start()
+    return app, clock, alerts
+
+
+def state(app: KioskApp) -> str:
+    assert app.view is not None
+    return app.view.state
+
+
+def lines(app: KioskApp, language: str = "en") -> list[str]:
+    assert app.view is not None
+    values = dict(app.view.data["values"])
+    return [text(key, language, **values) for key in app.view.data["body"]]
+
+
+def test_pin_hash_round_trip_and_refusals() -> None:
+    stored = hash_pin("13579")
+    assert valid_pin_hash(stored) and stored.startswith("pbkdf2-sha256$600000$")
+    assert verify_pin("13579", stored)
+    assert not verify_pin("13578", stored)
+    assert hash_pin("13579") != stored  # salted
+    for bad in ("123", "123456789", "12a4", "１２３４"):
+        with pytest.raises(ValueError):
+            hash_pin(bad)
+    for broken in ("", "2468", "pbkdf2-sha256$x$a$b", stored.replace("$", "$$", 1)):
+        assert not valid_pin_hash(broken) and not verify_pin("13579", broken)
+
+
+def test_a_configuration_with_an_unreadable_pin_hash_is_refused(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError) as caught:
+        staff_config(tmp_path, pin_hash="2468")
+    assert "staff" in " ".join(caught.value.problems)
+
+
+def test_without_a_pin_there_is_no_staff_mode(tmp_path: Path) -> None:
+    clock = ManualClock()
+    config = parse_config({"kiosk": {"id": "STAFF-1", "terminal": "photo"}})
+    app = KioskApp(config, clock, clock)
+    app.start()
+    app.intent("staff")
+    assert app.staff is None and state(app) == "attract"
+
+
+def test_wrong_pins_lock_staff_mode_even_for_the_right_one() -> None:
+    clock = ManualClock()
+    gate = StaffGate(PIN_HASH, clock, max_attempts=3, lockout_s=300)
+    assert [gate.sign_in("0000").attempts_left for _ in range(2)] == [2, 1]
+    third = gate.sign_in("0000")
+    assert (third.accepted, third.just_locked, third.locked_s) == (False, True, 300)
+    clock.advance(299)
+    assert not gate.sign_in(PIN).accepted  # the right PIN, but locked
+    clock.advance(1)
+    assert gate.sign_in(PIN).accepted
+
+
+def test_sign_in_from_the_attract_loop_and_out_again(tmp_path: Path) -> None:
+    app, _, alerts = staff_app(tmp_path)
+    app.intent("staff")
+    assert state(app) == STAFF_PIN and app.view is not None and app.view.screen == "pin"
+    app.intent("pin", pin="1111")
+    assert state(app) == STAFF_PIN
+    assert app.view.data["error"] == "staff.pin.wrong"
+    assert app.view.data["values"] == {"attempts_left": 2}
+    app.intent("pin", pin=PIN)
+    assert state(app) == STAFF and alerts == ["staff.sign_in"]
+    assert lines(app)[0] == "Central system: answering"
+    assert "Waiting to send: 0" in lines(app)[1]
+    assert lines(app)[-1] == "Service: in service"
+    assert all(PIN not in str(entry) for entry in app.runner.transcript)
+    app.intent("back")
+    assert state(app) == "attract"
+
+
+def test_three_wrong_pins_lock_and_tell_central(tmp_path: Path) -> None:
+    app, clock, alerts = staff_app(tmp_path, lockout_s=120)
+    app.intent("staff")
+    for _ in range(3):
+        app.intent("pin", pin="9999")
+    assert state(app) == STAFF_LOCKED and alerts == ["staff.pin_locked"]
+    assert app.view is not None and app.view.data["values"] == {"minutes": 2}
+    clock.advance(app.config.timeouts.message_s * 2)
+    assert state(app) == "attract"
+    app.intent("staff")
+    app.intent("pin", pin=PIN)
+    assert state(app) == STAFF_LOCKED  # still locked: the right PIN does not help
+
+
+def test_staff_take_the_machine_out_of_service_and_back(tmp_path: Path) -> None:
+    app, _, alerts = staff_app(tmp_path)
+    app.intent("start")
+    app.intent("staff")  # from the menu too
+    app.intent("pin", pin=PIN)
+    app.intent("staff_pause")
+    assert state(app) == STAFF  # staff stay in staff mode meanwhile
+    assert lines(app)[-1] == "Service: taken out of service by staff"
+    assert app.view is not None
+    assert [b["intent"] for b in app.view.data["buttons"]][2] == "staff_resume"
+    app.intent("back")
+    assert state(app) == "out_of_service"
+    assert app.view.data["reason_key"] == "oos.staff"
+    app.intent("staff")  # staff mode is reachable while out of service
+    app.intent("pin", pin=PIN)
+    app.intent("staff_resume")
+    app.intent("back")
+    assert state(app) == "attract"
+    assert alerts == ["staff.sign_in", "staff.out_of_service", "staff.sign_in", "staff.in_service"]
+
+
+def test_status_shows_the_queue_devices_faults_and_a_silent_central(tmp_path: Path) -> None:
+    app, _, _ = staff_app(tmp_path)
+    outbox = Outbox(tmp_path / "outbox.sqlite", kiosk_id="STAFF-1", key=b"k" * 32)
+    try:
+        app.use_outbox(outbox)
+        outbox.put("photo.captured", {"n": 1})
+        outbox.put("photo.captured", {"n": 2})
+        app.set_central_link(False)
+        app.set_unavailable("device.printer", "oos.device", device="printer", detail="paper out")
+        app.intent("staff")
+        app.intent("pin", pin=PIN)
+        shown = lines(app)
+        assert shown[0].startswith("Central system: NOT answering")
+        assert shown[1].startswith("Waiting to send: 2 (oldest 0 min); failed: 0")
+        assert shown[-1] == "Service: OUT (device.printer)"
+        assert lines(app, "zh")[0].startswith("中心系统：无应答")
+    finally:
+        outbox.close()
+
+
+def test_send_now_and_shut_down(tmp_path: Path) -> None:
+    app, _, alerts = staff_app(tmp_path)
+    stopped: list[bool] = []
+    app.on_shutdown = lambda: stopped.append(True)
+    app.intent("staff")
+    app.intent("pin", pin=PIN)
+    app.intent("staff_sync")  # no sync worker here: nothing to wake, the status comes back
+    assert state(app) == STAFF
+    app.intent("staff_shutdown")
+    assert stopped == [] and app.view is not None  # once: asks to press again
+    assert app.view.data["buttons"][0]["label"] == "staff.shutdown_confirm"
+    app.intent("staff_sync")  # anything else in between: asks again
+    app.intent("staff_shutdown")
+    assert stopped == []
+    app.intent("staff_shutdown")
+    assert stopped == [True]
+    assert alerts == ["staff.sign_in", "staff.sync", "staff.sync", "staff.shutdown"]
+
+
+def test_the_pin_screen_gives_up_after_a_minute(tmp_path: Path) -> None:
+    app, clock, _ = staff_app(tmp_path)
+    app.intent("staff")
+    clock.advance(60)
+    assert state(app) == "attract"
