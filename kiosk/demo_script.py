@@ -185,6 +185,14 @@ def photo_script(config: KioskConfig) -> Script:
             within_s=10,
         ),
         Act("staff refill the paper", action="paper_refill"),
+        Tap("and print a test receipt", intent="staff_test_print"),
+        Expect(
+            "the test receipt is printed",
+            state="staff",
+            where={"note": "staff.test_print.ok"},
+            within_s=15,
+        ),
+        Act("it shows on the paper", action="expect_test_print"),
         Tap("and leave staff mode", intent="back"),
         Expect("back in service", state="attract", within_s=15),
     ]

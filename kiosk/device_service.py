@@ -174,6 +174,10 @@ class DeviceHub:
         for slot in self.slots.values():
             slot.executor.submit(self._poll_one, slot)
 
+    def refresh(self, slot: DeviceSlot) -> None:
+        """Ask one device for its status now. On that device's worker only."""
+        self._poll_one(slot)
+
     def _watch(self) -> None:
         while not self._stop.wait(self._poll_s):
             self.poll()
@@ -274,10 +278,15 @@ class DeviceService:
             raise KioskError(f"no {self.kind} configured", code=f"{self.kind}.not_configured")
         self.cancel = CancelToken()
         try:
-            return cast(Mapping[str, Any], handler(slot.device, dict(args), session))
+            result = cast(Mapping[str, Any], handler(slot.device, dict(args), session))
         except DeviceError:
             self.hub.poll()  # a failure may mean the device is gone: refresh availability
             raise
+        if not slot.usable:
+            # It just worked while marked unusable (paper refilled, a cable back): ask it now
+            # rather than at the next poll, so that staff and the flow see it at once.
+            self.hub.refresh(slot)
+        return result
 
     @property
     def timeout_s(self) -> float:

@@ -131,6 +131,10 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "staff.pause": ("暂停服务", "Out of service"),
     "staff.resume": ("恢复服务", "Back in service"),
     "staff.shutdown": ("关机", "Shut down"),
+    "staff.test_print": ("打印测试页", "Test print"),
+    "staff.test_print.printing": ("正在打印测试页…", "Printing a test receipt…"),
+    "staff.test_print.ok": ("测试页已打印，请检查打印效果", "Test receipt printed: check it"),
+    "staff.test_print.failed": ("测试页未能打印：{detail}", "Test receipt not printed: {detail}"),
     "staff.shutdown_confirm": ("再按一次关机", "Press again to shut down"),
     "staff.exit": ("退出维护", "Exit"),
     # device names

@@ -160,6 +160,11 @@ class World:
         if not any("领取凭条" in line for line in lines):
             raise DemoFailed(f"no pickup receipt printed: {lines[-5:]}")
 
+    def expect_test_print(self) -> None:
+        lines = self.sim("printer").text_lines()
+        if not any("Printer test" in line for line in lines):
+            raise DemoFailed(f"no test receipt printed: {lines[-5:]}")
+
     def pay_on_phone(self) -> None:
         """The citizen scans the code and confirms on the phone: the payment platform (here
         the reference central service) marks the flow's order paid."""

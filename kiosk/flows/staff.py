@@ -31,6 +31,7 @@ STAFF_STATES = (STAFF_PIN, STAFF_CHECKING, STAFF, STAFF_LOCKED)
 _STATUS = "staff_status"  # context: the last status the staff service returned
 _ERROR = "staff_pin_error"  # context: (message key, values) after a wrong PIN
 _CONFIRM = "staff_confirm_shutdown"  # context: Shut down was pressed once; press again
+_NOTE = "staff_note"  # context: (message key, values) of the last test print
 PIN_SCREEN_S = 60.0
 CHECK_S = 15.0
 
@@ -44,8 +45,7 @@ ACTIONS = {
 
 
 def start_sign_in(ctx: Context, event: Event) -> list[Command]:
-    ctx.pop(_ERROR, None)
-    return []
+    return _leave(ctx, event)  # nothing of an earlier visit (an idle one ends elsewhere)
 
 
 def _check(ctx: Context, event: Event) -> list[Command]:
@@ -75,7 +75,7 @@ def _status(ctx: Context, event: Event) -> list[Command]:
 
 
 def _leave(ctx: Context, event: Event) -> list[Command]:
-    for key in (_STATUS, _ERROR, _CONFIRM, "staff_locked_min"):
+    for key in (_STATUS, _ERROR, _CONFIRM, _NOTE, "staff_locked_min"):
         ctx.pop(key, None)
     return []
 
@@ -89,6 +89,34 @@ def _action(intent: str, operation: str) -> Transition:
         return [Call("staff", operation, reply="staff.status")]
 
     return Transition(intent, SAME, action=run, label=operation)
+
+
+def _test_print(ctx: Context, event: Event) -> list[Command]:
+    """After refilling paper: a short receipt proves the printer works end to end."""
+    ctx.pop(_CONFIRM, None)
+    ctx[_NOTE] = ("staff.test_print.printing", {})
+    receipt = {"title": "test", "items": _test_receipt(ctx)}
+    return [Call("printer", "print", {"receipt": receipt}, reply="staff.test_print")]
+
+
+def _test_receipt(ctx: Context) -> list[dict[str, Any]]:
+    return [
+        {"text": "打印测试 / Printer test", "bold": True, "large": True, "align": "center"},
+        {"text": f"终端 Kiosk: {ctx.get('kiosk_id', '')}"},
+        {"text": "中文 English 0123456789"},
+        {"code128": "TEST-0123456789"},
+        {"feed": 1},
+    ]
+
+
+def _printed(ctx: Context, event: Event) -> list[Command]:
+    ctx[_NOTE] = ("staff.test_print.ok", {})
+    return [Call("staff", "status")]  # the printer's line may have changed (paper refilled)
+
+
+def _not_printed(ctx: Context, event: Event) -> list[Command]:
+    ctx[_NOTE] = ("staff.test_print.failed", {"detail": str(event.data.get("message", ""))})
+    return [Call("staff", "status")]
 
 
 def pin_view(ctx: Context) -> Mapping[str, Any]:
@@ -122,11 +150,14 @@ def staff_view(ctx: Context) -> Mapping[str, Any]:
     buttons = (
         ("staff_shutdown", shutdown, "danger"),
         ("staff_sync", "staff.sync", ""),
+        ("staff_test_print", "staff.test_print", ""),
         pause,
         ("back", "staff.exit", "primary"),
     )
     values = {**status, "devices": _devices(dict(status.get("devices", {})), language)}
-    return message("staff.title", lines, buttons=buttons, values=values, quiet=True)
+    note, note_values = ctx.get(_NOTE, (None, {}))
+    values.update(note_values)
+    return message("staff.title", lines, buttons=buttons, values=values, note=note, quiet=True)
 
 
 def _service_line(status: Mapping[str, Any]) -> str:
@@ -183,6 +214,9 @@ def staff_states(config: KioskConfig) -> tuple[State, ...]:
                 Transition("staff.status.ok", SAME, action=_status),
                 Transition("staff.status.failed", SAME),
                 *(_action(intent, operation) for intent, operation in ACTIONS.items()),
+                Transition("staff_test_print", SAME, action=_test_print),
+                Transition("staff.test_print.ok", SAME, action=_printed),
+                Transition("staff.test_print.failed", SAME, action=_not_printed),
                 Transition("back", ATTRACT, action=_leave),
                 *deferred,
             ),

@@ -131,6 +131,17 @@ def test_print_a_receipt_described_as_plain_data(kiosk: Kiosk) -> None:
     assert printer_sim.payloads("qr") == ["P01202611270001"]
 
 
+def test_a_device_that_works_while_marked_unusable_is_asked_again_at_once(kiosk: Kiosk) -> None:
+    """Staff refill the paper and print a test receipt: the printer is back now, not at the
+    next status poll."""
+    printer = kiosk.hub.slots["printer"]
+    kiosk.until(lambda: printer.usable)
+    kiosk.hub._set_state(printer, False, "paper_out")  # as the last poll left it
+    receipt = {"title": "test", "items": [{"text": "Printer test"}]}
+    kiosk.hub.service("printer").execute("print", {"receipt": receipt}, None)
+    assert printer.usable and printer.detail != "paper_out"
+
+
 def test_required_device_not_configured_is_out_of_service() -> None:
     config = parse_config(
         {
