@@ -29,6 +29,7 @@ from kiosk.flows.engine import (
     Event,
     Flow,
     HideStillThere,
+    Notify,
     ResetPreferences,
     Show,
     ShowStillThere,
@@ -242,6 +243,8 @@ class FlowRunner:
                 self._end(command.reason)
             case Alert():
                 self.alert(command)
+            case Notify():
+                self.notify(command.key, command.seconds)
             case ResetPreferences():
                 self.language = self._default_language
                 self.flow.context["language"] = self.language

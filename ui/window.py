@@ -148,7 +148,8 @@ class KioskWindow(QWidget):
             "background: #ef6c00; color: white; font-size: 34px; padding: 18px;"
         )
         self.notice.hide()
-        layout.addWidget(self.notice)
+        # Floats over the top of the screen below the header instead of taking a row of the
+        # layout: a row would push a full screen past the panel's 1080 px.
         self.stack = QStackedWidget(self)
         layout.addWidget(self.stack, 1)
         self.screens: dict[str, Screen] = {}
@@ -168,6 +169,7 @@ class KioskWindow(QWidget):
 
     def _build_header(self) -> QWidget:
         header = QWidget(self)
+        self.header = header
         header.setObjectName("header")
         header.setAttribute(Qt.WidgetAttribute.WA_StyledBackground, True)
         header.setFixedHeight(124)
@@ -243,8 +245,9 @@ class KioskWindow(QWidget):
         screen.render(view)
         self.stack.setCurrentWidget(screen)
         self._render_header()
-        self.notice.setVisible(view.notice is not None)
         self.notice.setText(text(view.notice, self.language) if view.notice else "")
+        self.notice.setVisible(view.notice is not None)
+        self._place_notice()
         if view.still_there_until is not None:
             self.overlay.show_until(view.still_there_until, view.language)
         else:
@@ -298,6 +301,15 @@ class KioskWindow(QWidget):
     def resizeEvent(self, event: object) -> None:  # noqa: N802 - Qt override
         if self.overlay.isVisible():
             self.overlay.setGeometry(self.rect())
+        self._place_notice()
+
+    def _place_notice(self) -> None:
+        if not self.notice.isVisible():
+            return
+        self.notice.setGeometry(
+            0, self.header.height(), self.width(), self.notice.sizeHint().height()
+        )
+        self.notice.raise_()
 
 
 def install_kiosk_lock(app: QApplication) -> KioskLock:

@@ -86,6 +86,14 @@ class EndSession(Command):
 
 
 @dataclass(frozen=True)
+class Notify(Command):
+    """A transient banner over the screen (i18n key) for ``seconds``."""
+
+    key: str
+    seconds: float
+
+
+@dataclass(frozen=True)
 class ResetPreferences(Command):
     """The next citizen starts afresh: the first configured language, normal text size."""
 

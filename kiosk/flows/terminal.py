@@ -21,6 +21,7 @@ from kiosk.flows.engine import (
     EndSession,
     Event,
     FlowDefinition,
+    Notify,
     ResetPreferences,
     State,
     Transition,
@@ -76,12 +77,17 @@ SENIOR_AGE = 60  # the ID card says 60 or over: more time on every step (domain.
 MORE_TIME = "more_time"  # flow context flag, set from the ID card, cleared at the end
 
 
+MORE_TIME_NOTICE_S = 10.0
+
+
 def grant_more_time(ctx: Context, event: Event) -> list[Command]:
     """After an ID card read (``age`` in the result): citizens aged 60 or over get longer
-    idle and 'still there?' times for the rest of their session."""
-    if int(event.data.get("age", 0)) >= SENIOR_AGE:
-        ctx[MORE_TIME] = True
-    return []
+    idle and 'still there?' times for the rest of their session, and are told so, with
+    where to find larger text."""
+    if int(event.data.get("age", 0)) < SENIOR_AGE or ctx.get(MORE_TIME):
+        return []
+    ctx[MORE_TIME] = True
+    return [Notify("app.more_time", MORE_TIME_NOTICE_S)]
 
 
 def _on_attract(ctx: Context, event: Event) -> list[Command]:

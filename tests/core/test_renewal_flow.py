@@ -260,6 +260,7 @@ def test_a_citizen_of_60_or_over_gets_twice_the_time_until_the_session_ends() ->
     r["idcard"].answer("read", card_reader(SENIOR_BORN))
     start(r)
     assert r.state == "endorse_permit"
+    assert r.app.view is not None and r.app.view.notice == "app.more_time"  # told, once
     r.clock.advance(60.0)
     assert r.app.view is not None and r.app.view.still_there_until is None
     r.clock.advance(60.0)  # 120 s: now asked, with 30 s to answer
@@ -271,7 +272,8 @@ def test_a_citizen_of_60_or_over_gets_twice_the_time_until_the_session_ends() ->
     # The next citizen starts with the usual times again.
     r["idcard"].answer("read", card_reader(ADULT_BORN))
     start(r)
-    assert r.state == "endorse_permit"
+    assert r.state == "endorse_permit" and r.app.view is not None
+    assert r.app.view.notice is None
     r.clock.advance(60.0)
     assert r.app.view is not None and r.app.view.still_there_until is not None
 

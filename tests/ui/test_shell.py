@@ -152,6 +152,9 @@ def test_call_staff_shows_a_notice_and_alerts(
     qtbot.mouseClick(s.window.staff_button, Qt.MouseButton.LeftButton)
     assert alerts == ["citizen.help"]
     assert s.window.notice.isVisible()
+    # Over the screen, just below the header: the window keeps the panel's size.
+    assert s.window.notice.y() == s.window.header.height()
+    assert (s.window.width(), s.window.height()) == (1920, 1080)
     clock.advance(s.app.config.timeouts.message_s)
     assert not s.window.notice.isVisible()
 
