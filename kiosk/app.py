@@ -101,6 +101,8 @@ class KioskApp:
         self.runner.handle(Event("touch"))
         if name == "call_staff":
             self.call_staff()
+        elif name == "staff" and not self.flow.handles("staff"):
+            return  # the hidden hold means nothing mid-service (or without a staff PIN)
         elif name != "touch":
             self.runner.handle(Event(name, data))
 

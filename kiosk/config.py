@@ -7,6 +7,7 @@ Every option is documented where it is declared (the ``description`` of its fiel
 from __future__ import annotations
 
 import enum
+import functools
 import json
 import tomllib
 from pathlib import Path
@@ -14,7 +15,7 @@ from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
-from kiosk.staff import valid_pin_hash
+from kiosk.staff import DEMO_PIN, MIN_ITERATIONS, valid_pin_hash, verify_pin
 
 
 class ConfigError(Exception):
@@ -229,6 +230,11 @@ class PaymentSection(_Section):
     )
 
 
+@functools.lru_cache(maxsize=8)
+def _is_demo_pin(pin_hash: str) -> bool:
+    return verify_pin(DEMO_PIN, pin_hash)  # one PBKDF2 per distinct hash, not per load
+
+
 class StaffSection(_Section):
     pin_hash: str = Field(
         default="",
@@ -245,7 +251,10 @@ class StaffSection(_Section):
     @model_validator(mode="after")
     def _pin_hash_readable(self) -> StaffSection:
         if self.pin_hash and not valid_pin_hash(self.pin_hash):
-            raise ValueError("staff.pin_hash is not a hash made by `kiosk staff pin-hash`")
+            raise ValueError(
+                "staff.pin_hash is not a hash made by `kiosk staff pin-hash` "
+                f"(at least {MIN_ITERATIONS} iterations)"
+            )
         return self
 
 
@@ -259,6 +268,17 @@ class KioskConfig(_Section):
     payment: PaymentSection = PaymentSection()
     voice: VoiceSection = VoiceSection()
     staff: StaffSection = StaffSection()
+
+    @model_validator(mode="after")
+    def _no_demo_pin_in_service(self) -> KioskConfig:
+        # The sample configurations' PIN is in the README: anyone could take a real machine
+        # out of service with it. It is allowed only beside the embedded (demo) central.
+        if self.staff.pin_hash and not self.central.embedded and _is_demo_pin(self.staff.pin_hash):
+            raise ValueError(
+                "staff.pin_hash is the demo PIN's; make this machine's own with "
+                "`kiosk staff pin-hash`"
+            )
+        return self
 
     @property
     def data_dir(self) -> Path:

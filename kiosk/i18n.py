@@ -20,15 +20,15 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "app.cancel": ("取消", "Cancel"),
     "app.call_staff": ("呼叫工作人员", "Call staff"),
     # The text-size button names what pressing it gives (as the language button does).
-    "app.large_text": ("大字", "Larger text"),
+    "app.large_text": ("大字", "Large text"),
     "app.normal_text": ("标准字", "Normal text"),
     "app.staff_called": ("已通知工作人员，请稍候", "Staff have been called, please wait"),
     "app.more_time": (
         "已为您延长每一步的操作时间；需要更大的字，请按右上角“大字”",
-        "You have more time for each step. For larger text, press 'Larger text' at the top",
+        "You have more time for each step. For larger text, press 'Large text' at the top",
     ),
     "app.kiosk_id": ("终端 {kiosk_id}", "Kiosk {kiosk_id}"),
-    "app.offline_long": ("⚠ 网络已中断超过 {hours} 小时", "⚠ No network for over {hours} h"),
+    "app.offline_long": ("⚠ 断网超过 {hours} 小时", "⚠ Offline > {hours} h"),
     "app.free_24h": ("24小时自助服务 · 免费拍照", "Self-service 24 hours · Free photos"),
     # attract loop slides
     "attract.slide.renewal.title": (

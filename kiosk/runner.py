@@ -249,6 +249,7 @@ class FlowRunner:
                 self.language = self._default_language
                 self.flow.context["language"] = self.language
                 self.large_text = False
+                self._clear_notice()  # e.g. the last citizen's "you have more time"
             case _:
                 raise KioskError(f"unknown command {command!r}")
 
@@ -336,6 +337,12 @@ class FlowRunner:
             if old is not None:
                 old.cancel()
             self._timers["notice"] = self.scheduler.call_later(seconds, lambda: self.notify(None))
+
+    def _clear_notice(self) -> None:
+        timer = self._timers.pop("notice", None)
+        if timer is not None:
+            timer.cancel()
+        self._notice = None
 
     def _publish(self, screen: str, data: Mapping[str, Any]) -> None:
         asking = self._view is not None and self.flow.asking_still_there

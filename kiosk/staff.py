@@ -29,6 +29,8 @@ log = logging.getLogger(__name__)
 
 SCHEME = "pbkdf2-sha256"
 ITERATIONS = 600_000  # OWASP 2023 for PBKDF2-SHA256: about 0.15 s here
+MIN_ITERATIONS = 100_000  # a weaker hash in the configuration is refused
+DEMO_PIN = "2468"  # the sample configurations' PIN: refused outside a demo set-up
 PIN_DIGITS = (4, 8)  # shortest and longest PIN accepted
 
 
@@ -44,6 +46,8 @@ def hash_pin(pin: str, *, iterations: int = ITERATIONS, salt: bytes | None = Non
 def valid_pin_hash(stored: str) -> bool:
     parts = stored.split("$")
     if len(parts) != 4 or parts[0] != SCHEME or not parts[1].isdigit():
+        return False
+    if int(parts[1]) < MIN_ITERATIONS:
         return False
     try:
         return len(base64.b64decode(parts[3], validate=True)) == 32 and bool(

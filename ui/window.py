@@ -36,6 +36,7 @@ from ui.theme import DESIGN_HEIGHT, DESIGN_WIDTH, large_text_sheet
 log = logging.getLogger(__name__)
 
 STAFF_HOLD_MS = 3000
+_KIOSK_LABEL_MAX_PX = 240
 Intent = Callable[[str, dict[str, Any]], None]
 Monotonic = Callable[[], float]
 HeaderStatus = Callable[[], tuple[str, dict[str, Any]] | None]  # i18n key and values, or None
@@ -175,7 +176,7 @@ class KioskWindow(QWidget):
         header.setFixedHeight(124)
         row = QHBoxLayout(header)
         row.setContentsMargins(40, 14, 40, 14)
-        row.setSpacing(20)
+        row.setSpacing(14)
         self.app_title = QLabel(header)
         self.app_title.setStyleSheet("font-size: 40px; font-weight: bold;")
         self.kiosk_label = QLabel(header)
@@ -255,7 +256,11 @@ class KioskWindow(QWidget):
 
     def _render_header(self) -> None:
         self.app_title.setText(text("app.title", self.language))
-        self.kiosk_label.setText(text("app.kiosk_id", self.language, kiosk_id=self._kiosk_id))
+        # A kiosk id may be 32 characters: elided, it cannot push the header's buttons away.
+        label = text("app.kiosk_id", self.language, kiosk_id=self._kiosk_id)
+        metrics = self.kiosk_label.fontMetrics()
+        elided = metrics.elidedText(label, Qt.TextElideMode.ElideMiddle, _KIOSK_LABEL_MAX_PX)
+        self.kiosk_label.setText(elided)
         self.language_button.setText(text("app.language", self.language))
         self.language_button.setVisible(len(self._languages) > 1)
         self.staff_button.setText(text("app.call_staff", self.language))

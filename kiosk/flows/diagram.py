@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from kiosk.config import KioskConfig, TerminalType, parse_config
-from kiosk.flows.engine import SAME, TIMEOUT, FlowDefinition
+from kiosk.flows.engine import IGNORE, SAME, TIMEOUT, FlowDefinition
 from kiosk.flows.terminal import build_terminal_flow
-from kiosk.staff import hash_pin
+from kiosk.staff import MIN_ITERATIONS, hash_pin
 
 
 def _id(name: str) -> str:
@@ -14,11 +14,11 @@ def _id(name: str) -> str:
 
 def mermaid(definition: FlowDefinition) -> str:
     lines = ["stateDiagram-v2", f"    [*] --> {_id(definition.initial)}"]
-    everywhere = {(t.event, t.target) for t in definition.everywhere}
+    everywhere = {(t.event, t.target) for t in definition.everywhere if t.target != IGNORE}
     for state in definition.states.values():
         for t in state.transitions:
-            if t.target == SAME:
-                continue  # internal: the state re-renders, nothing moves
+            if t.target in (SAME, IGNORE):
+                continue  # internal: nothing moves
             label = t.label or t.event
             if t.event == TIMEOUT:
                 label = "timeout"
@@ -34,7 +34,7 @@ def mermaid(definition: FlowDefinition) -> str:
 
 def sample_config(terminal: TerminalType) -> KioskConfig:
     # With a staff PIN, so that staff mode's states are drawn (a fixed salt: same file each run).
-    pin_hash = hash_pin("0000", iterations=1, salt=b"diagram")
+    pin_hash = hash_pin("0000", iterations=MIN_ITERATIONS, salt=b"diagram")
     return parse_config(
         {"kiosk": {"id": "DIAGRAM", "terminal": terminal.value}, "staff": {"pin_hash": pin_hash}}
     )

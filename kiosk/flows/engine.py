@@ -114,6 +114,10 @@ Guard = Callable[[Context, Event], bool]
 Seconds = Callable[[Context], float]
 
 SAME = "."  # target of an internal transition: run the action, re-render, keep timers
+# Target of a transition that only acknowledges the event: a late reply the state no longer
+# needs (run the action if any; nothing moves, nothing re-renders).
+IGNORE = "-"
+_NOT_STATES = (SAME, IGNORE)
 TIMEOUT = "timeout"  # fired when a state's own timer runs out
 IDLE_EXPIRED = "idle.expired"  # fired when 'still there?' was not answered
 STILL_HERE = "still_here"  # the citizen answered 'still there?'
@@ -174,7 +178,7 @@ class FlowDefinition:
             problems.append(f"initial state {self.initial!r} is not defined")
         for state in self.states.values():
             for t in self.transitions_of(state):
-                if t.target not in self.states and t.target != SAME:
+                if t.target not in self.states and t.target not in _NOT_STATES:
                     problems.append(f"{state.name} --{t.event}--> unknown state {t.target!r}")
             has_deadline = state.timeout is not None or state.idle
             if not (has_deadline or state.terminal_ok):
@@ -200,7 +204,7 @@ class FlowDefinition:
             if state.idle:
                 targets.append(self.idle_target)
             for target in targets:
-                if target not in seen and target != SAME:
+                if target not in seen and target not in _NOT_STATES:
                     seen.add(target)
                     todo.append(target)
         return [f"state {name!r} is unreachable" for name in self.states if name not in seen]
@@ -247,6 +251,10 @@ class Flow:
             return [HideStillThere(), *self._go(self.definition.idle_target, event)]
         return self._transition(event)
 
+    def handles(self, event_name: str) -> bool:
+        """Whether the current state has any transition for this event (guards aside)."""
+        return any(t.event == event_name for t in self.definition.transitions_of(self.current))
+
     def _current_timer(self, event: Event) -> bool:
         return event.data.get("generation") == self._generation
 
@@ -256,6 +264,8 @@ class Flow:
                 commands = t.action(self.context, event) if t.action else []
                 if t.target == SAME:
                     return [*commands, self.show()]
+                if t.target == IGNORE:
+                    return commands
                 return commands + self._go(t.target, event)
         if not quiet:
             self.ignored.append((self.state, event.name))

@@ -6,10 +6,12 @@ service again if a part is still down (staff may leave a fault to be fixed later
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import replace
 from typing import Any
 
 from kiosk.config import KioskConfig
 from kiosk.flows.engine import (
+    IGNORE,
     SAME,
     TIMEOUT,
     Call,
@@ -178,6 +180,19 @@ def _devices(devices: Mapping[str, str], language: str) -> str:
     )
 
 
+def _refresh(ctx: Context, event: Event) -> list[Command]:
+    return [Call("staff", "status")]
+
+
+# Replies that may arrive after staff left (Back pressed while a status or a print was on its
+# way): acknowledged anywhere outside staff mode, without effect.
+LATE_REPLIES = tuple(
+    Transition(f"staff.{operation}.{outcome}", IGNORE, label="late staff reply")
+    for operation in ("sign_in", "status", "test_print")
+    for outcome in ("ok", "failed")
+)
+
+
 def staff_states(config: KioskConfig) -> tuple[State, ...]:
     deferred = (Transition(UNAVAILABLE, SAME), Transition(AVAILABLE, SAME))
     return (
@@ -218,22 +233,32 @@ def staff_states(config: KioskConfig) -> tuple[State, ...]:
                 Transition("staff.test_print.ok", SAME, action=_printed),
                 Transition("staff.test_print.failed", SAME, action=_not_printed),
                 Transition("back", ATTRACT, action=_leave),
-                *deferred,
+                # Out of service or back (staff's own button, or a device) is applied on the
+                # flow thread after the button's status was read: read it again.
+                Transition(UNAVAILABLE, SAME, action=_refresh),
+                Transition(AVAILABLE, SAME, action=_refresh),
             ),
             idle=True,
-            on_enter=lambda ctx, event: [Call("staff", "status")],
+            on_enter=_refresh,
             view=staff_view,
         ),
-        closing_state(
-            STAFF_LOCKED,
-            lambda ctx: message(
-                "staff.locked.title",
-                "staff.locked.body",
-                tone="error",
-                values={"minutes": ctx.get("staff_locked_min", 5)},
-                quiet=True,
+        _with(
+            deferred,
+            closing_state(
+                STAFF_LOCKED,
+                lambda ctx: message(
+                    "staff.locked.title",
+                    "staff.locked.body",
+                    tone="error",
+                    values={"minutes": ctx.get("staff_locked_min", 5)},
+                    quiet=True,
+                ),
+                config.timeouts.message_s * 2,
+                end=_leave,
             ),
-            config.timeouts.message_s * 2,
-            end=_leave,
         ),
     )
+
+
+def _with(transitions: tuple[Transition, ...], state: State) -> State:
+    return replace(state, transitions=(*state.transitions, *transitions))

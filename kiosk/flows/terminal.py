@@ -15,6 +15,7 @@ from typing import Any
 from kiosk.config import KioskConfig, TerminalType
 from kiosk.flows.engine import (
     IDLE_EXPIRED,
+    IGNORE,
     SAME,
     Command,
     Context,
@@ -155,12 +156,14 @@ def build_terminal_flow(
     # Staff mode (a PIN pad behind a hidden long press) exists only with a staff PIN.
     staff: tuple[State, ...] = ()
     to_staff: tuple[Transition, ...] = ()
+    late: tuple[Transition, ...] = ()
     if config.staff.pin_hash:
         # Imported here: kiosk.flows.staff builds on this module (a cycle at import time).
-        from kiosk.flows.staff import STAFF_PIN, staff_states, start_sign_in
+        from kiosk.flows.staff import LATE_REPLIES, STAFF_PIN, staff_states, start_sign_in
 
         staff = staff_states(config)
         to_staff = (Transition("staff", STAFF_PIN, action=start_sign_in, label="staff"),)
+        late = LATE_REPLIES
     shell = (
         State(
             ATTRACT,
@@ -175,6 +178,7 @@ def build_terminal_flow(
             "menu",
             (
                 *_select(services, needs_central),
+                Transition("select", IGNORE, label="paused"),  # a paused service's button
                 Transition("home", ATTRACT),
                 Transition("back", ATTRACT),
                 *to_staff,
@@ -214,6 +218,7 @@ def build_terminal_flow(
                 UNAVAILABLE, OUT_OF_SERVICE, action=_on_unavailable, label="required device failed"
             ),
             Transition("home", ATTRACT, label="home", unless=(OUT_OF_SERVICE,)),
+            *late,
         ),
         idle_seconds=lambda ctx: timeouts.idle_s * _factor(ctx, timeouts.senior_factor),
         still_there_seconds=lambda ctx: (

@@ -196,6 +196,20 @@ def test_larger_text_keeps_state_and_counts_as_activity() -> None:
     assert not app.view.large_text and state(app) == MENU
 
 
+def test_a_paused_service_on_the_menu_does_not_start() -> None:
+    clock = ManualClock()
+    config = parse_config({"kiosk": {"id": "TEST-1", "terminal": "pickup"}})
+    app = KioskApp(config, clock, clock, strict=True)  # strict: an unhandled tap would raise
+    app.start()
+    app.set_central_link(False)
+    app.intent("start")
+    app.intent("select", service="pickup")
+    assert state(app) == MENU
+    app.set_central_link(True)
+    app.intent("select", service="pickup")
+    assert state(app) == "pickup_identify"
+
+
 def test_the_photo_service_stays_open_while_central_does_not_answer() -> None:
     app, _, _ = make_app()
     app.set_central_link(False)

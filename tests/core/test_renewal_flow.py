@@ -261,6 +261,10 @@ def test_a_citizen_of_60_or_over_gets_twice_the_time_until_the_session_ends() ->
     start(r)
     assert r.state == "endorse_permit"
     assert r.app.view is not None and r.app.view.notice == "app.more_time"  # told, once
+    r.app.intent("home")  # gone at once: the banner goes with them
+    assert r.state == "attract" and r.app.view.notice is None
+    r["idcard"].answer("read", card_reader(SENIOR_BORN))
+    start(r)
     r.clock.advance(60.0)
     assert r.app.view is not None and r.app.view.still_there_until is None
     r.clock.advance(60.0)  # 120 s: now asked, with 30 s to answer

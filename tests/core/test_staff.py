@@ -3,6 +3,9 @@ buttons do (out of service and back, send now, shut down), driven through the fl
 
 from __future__ import annotations
 
+import logging
+import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
@@ -10,15 +13,23 @@ import pytest
 from kiosk.app import KioskApp
 from kiosk.clock import ManualClock
 from kiosk.config import ConfigError, KioskConfig, parse_config
+from kiosk.flows.engine import Event
 from kiosk.flows.staff import STAFF, STAFF_LOCKED, STAFF_PIN
 from kiosk.i18n import text
-from kiosk.runner import InlineExecutor
-from kiosk.staff import StaffGate, hash_pin, valid_pin_hash, verify_pin
+from kiosk.runner import InlineExecutor, QueueDispatcher
+from kiosk.staff import (
+    DEMO_PIN,
+    MIN_ITERATIONS,
+    StaffGate,
+    hash_pin,
+    valid_pin_hash,
+    verify_pin,
+)
 from offline_queue.outbox import Outbox
 
-PIN = "2468"
-# Few iterations: the tests check the logic, not PBKDF2's cost.
-PIN_HASH = hash_pin(PIN, iterations=1000)
+PIN = "97531"
+# The fewest iterations a configuration accepts: the tests check the logic, not PBKDF2's cost.
+PIN_HASH = hash_pin(PIN, iterations=MIN_ITERATIONS)
 
 
 def staff_config(tmp_path: Path, **staff: object) -> KioskConfig:
@@ -61,7 +72,8 @@ def test_pin_hash_round_trip_and_refusals() -> None:
     for bad in ("123", "123456789", "12a4", "１２３４"):
         with pytest.raises(ValueError):
             hash_pin(bad)
-    for broken in ("", "2468", "pbkdf2-sha256$x$a$b", stored.replace("$", "$$", 1)):
+    weak = hash_pin("13579", iterations=MIN_ITERATIONS - 1)
+    for broken in ("", "2468", "pbkdf2-sha256$x$a$b", stored.replace("$", "$$", 1), weak):
         assert not valid_pin_hash(broken) and not verify_pin("13579", broken)
 
 
@@ -69,6 +81,21 @@ def test_a_configuration_with_an_unreadable_pin_hash_is_refused(tmp_path: Path) 
     with pytest.raises(ConfigError) as caught:
         staff_config(tmp_path, pin_hash="2468")
     assert "staff" in " ".join(caught.value.problems)
+
+
+def test_the_demo_pin_only_beside_the_demo_central(tmp_path: Path) -> None:
+    demo = hash_pin(DEMO_PIN, iterations=MIN_ITERATIONS)
+    with pytest.raises(ConfigError) as caught:
+        staff_config(tmp_path, pin_hash=demo)
+    assert "demo PIN" in " ".join(caught.value.problems)
+    config = parse_config(
+        {
+            "kiosk": {"id": "STAFF-1", "terminal": "photo"},
+            "central": {"embedded": True},
+            "staff": {"pin_hash": demo},
+        }
+    )
+    assert config.staff.pin_hash == demo
 
 
 def test_without_a_pin_there_is_no_staff_mode(tmp_path: Path) -> None:
@@ -92,7 +119,10 @@ def test_wrong_pins_lock_staff_mode_even_for_the_right_one() -> None:
     assert gate.sign_in(PIN).accepted
 
 
-def test_sign_in_from_the_attract_loop_and_out_again(tmp_path: Path) -> None:
+def test_sign_in_from_the_attract_loop_and_out_again(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.DEBUG)
     app, _, alerts = staff_app(tmp_path)
     app.intent("staff")
     assert state(app) == STAFF_PIN and app.view is not None and app.view.screen == "pin"
@@ -105,8 +135,12 @@ def test_sign_in_from_the_attract_loop_and_out_again(tmp_path: Path) -> None:
     assert lines(app)[0] == "Central system: answering"
     assert "Waiting to send: 0" in lines(app)[1]
     assert lines(app)[-1] == "Service: in service"
-    assert all(PIN not in str(entry) for entry in app.runner.transcript)
+    # The PIN went from the intent to the service: nowhere to be read afterwards.
+    assert PIN not in repr(app.flow.context) and PIN not in caplog.text
+    assert all(PIN not in a["message"] for a in app.heartbeat()["alerts"])
     app.intent("back")
+    assert state(app) == "attract"
+    app.runner.handle(Event("staff.status.ok", {}))  # a reply that comes late: no effect
     assert state(app) == "attract"
 
 
@@ -122,6 +156,52 @@ def test_three_wrong_pins_lock_and_tell_central(tmp_path: Path) -> None:
     app.intent("staff")
     app.intent("pin", pin=PIN)
     assert state(app) == STAFF_LOCKED  # still locked: the right PIN does not help
+    app.set_unavailable("device.printer", "oos.device", device="printer", detail="paper out")
+    app.set_available("device.printer")  # a device coming and going: the message stays
+    assert state(app) == STAFF_LOCKED
+
+
+def test_the_hold_means_nothing_in_the_middle_of_a_service(tmp_path: Path) -> None:
+    app, _, _ = staff_app(tmp_path)
+    app.intent("start")
+    app.intent("select", service="photo")
+    serving = state(app)
+    app.intent("staff")
+    assert state(app) == serving
+
+
+def test_the_status_follows_out_of_service_applied_on_the_flow_thread(tmp_path: Path) -> None:
+    """As in the kiosk: the staff service answers on its worker, the change and the answer
+    reach the flow through the dispatcher, in whatever order the threads make."""
+    clock = ManualClock()
+    dispatcher = QueueDispatcher()
+    app = KioskApp(staff_config(tmp_path), clock, clock, dispatcher, strict=True)
+    assert app.staff is not None
+    worker = ThreadPoolExecutor(1)
+    app.runner.add_service("staff", app.staff, worker)
+    app.start()
+
+    def shows(last_line: str) -> None:
+        deadline = time.monotonic() + 5
+        while not (state(app) == STAFF and app.view and app.view.data.get("buttons")):
+            assert time.monotonic() < deadline, state(app)
+            dispatcher.drain(wait_s=0.02)
+        while lines(app)[-1] != last_line:
+            assert time.monotonic() < deadline, lines(app)[-1]
+            dispatcher.drain(wait_s=0.02)
+
+    try:
+        app.intent("staff")
+        app.intent("pin", pin=PIN)
+        shows("Service: in service")
+        app.intent("staff_pause")
+        shows("Service: taken out of service by staff")
+        assert "staff" in app.unavailable
+        app.intent("staff_resume")
+        shows("Service: in service")
+        assert "staff" not in app.unavailable
+    finally:
+        worker.shutdown()
 
 
 def test_staff_take_the_machine_out_of_service_and_back(tmp_path: Path) -> None:

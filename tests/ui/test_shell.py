@@ -22,7 +22,7 @@ from central.store import CentralStore
 from kiosk.clock import ManualClock
 from kiosk.config import KioskConfig, load_config, parse_config
 from kiosk.i18n import MESSAGES
-from kiosk.staff import hash_pin
+from kiosk.staff import MIN_ITERATIONS, hash_pin
 from tests.conftest import ROOT
 from ui.screens.pin import PinScreen
 from ui.shell import Shell, build_shell, config_error_window, qt_application
@@ -87,6 +87,39 @@ def test_larger_text_button_enlarges_the_type_until_the_session_ends(
     assert s.window.text_size_button.text() == MESSAGES["app.large_text"][0]
 
 
+def _fits(s: Shell) -> None:
+    """The window keeps the panel's size and no visible button is cut short."""
+    QApplication.processEvents()  # layouts settle after a re-render
+    assert (s.window.width(), s.window.height()) == (1920, 1080)
+    for button in s.window.findChildren(QPushButton):
+        if button.isVisible():
+            assert button.width() >= button.sizeHint().width(), button.text()
+
+
+@pytest.mark.parametrize("terminal", ["renewal", "photo", "pickup"])
+def test_menu_and_header_fit_in_english_with_larger_text_and_an_outage(
+    qtbot: QtBot, terminal: str
+) -> None:
+    qapp = qt_application(offscreen=True)
+    config = parse_config({"kiosk": {"id": "SZ-FUTIAN-HALL-2-PHOTO-0001", "terminal": terminal}})
+    clock = ManualClock()
+    s = build_shell(config, qapp, clock=clock, scheduler=clock, devices=False, backend=False)
+    qtbot.addWidget(s.window)
+    s.window.show()
+    s.start()
+    try:
+        s.app.set_sync_offline(True)  # the header's longest state: the offline label shown
+        s.app.set_central_link(False)  # the menu's: services paused, the reason above them
+        s.app.intent("language", language="en")
+        s.app.intent("large_text", on=True)
+        s.app.intent("start")
+        qtbot.wait(1100)  # the header's clock tick shows the offline label
+        assert s.window.status_label.isVisible() and screen_name(s) == "menu"
+        _fits(s)
+    finally:
+        s.stop()
+
+
 def test_staff_hold_the_kiosk_number_and_sign_in_on_the_pin_pad(qtbot: QtBot) -> None:
     """The kiosk has no keyboard: staff hold the kiosk number, type the PIN on the pad (shown
     as dots), and reach the status screen; the check runs on the staff worker."""
@@ -94,7 +127,7 @@ def test_staff_hold_the_kiosk_number_and_sign_in_on_the_pin_pad(qtbot: QtBot) ->
     config = parse_config(
         {
             "kiosk": {"id": "UI-TEST", "terminal": "photo"},
-            "staff": {"pin_hash": hash_pin("2468", iterations=1000)},
+            "staff": {"pin_hash": hash_pin("97531", iterations=MIN_ITERATIONS)},
         }
     )
     clock = ManualClock()
@@ -113,16 +146,20 @@ def test_staff_hold_the_kiosk_number_and_sign_in_on_the_pin_pad(qtbot: QtBot) ->
         qtbot.mouseRelease(s.window.kiosk_label, Qt.MouseButton.LeftButton)
         pad = s.window.current_screen()
         assert isinstance(pad, PinScreen)
-        for key in "2468":
+        for key in "97531":
             qtbot.mouseClick(pad.keys[key], Qt.MouseButton.LeftButton)
-        assert pad.dots.text() == "●●●●"
+        assert pad.dots.text() == "●●●●●"
+        s.app.intent("language", language="en")  # a re-render of the same step keeps them
+        assert pad.dots.text() == "●●●●●" and pad.title.text() == "Staff sign-in"
+        _fits(s)
         qtbot.mouseClick(pad.keys["ok"], Qt.MouseButton.LeftButton)
         qtbot.waitUntil(
             lambda: s.app.view is not None and s.app.view.state == "staff", timeout=5000
         )
         qtbot.waitUntil(lambda: bool(s.app.view and s.app.view.data.get("buttons")), timeout=5000)
         labels = [b.text() for b in s.window.current_screen().findChildren(QPushButton)]
-        assert "退出维护" in labels and "暂停服务" in labels
+        assert "Exit" in labels and "Out of service" in labels
+        _fits(s)
     finally:
         s.stop()
 
@@ -166,9 +203,9 @@ def test_header_shows_a_long_outage_to_staff_until_contact_returns(
     assert not s.window.status_label.isVisible()
     s.app.set_sync_offline(True)  # what the backend watch reports past the offline window
     qtbot.waitUntil(s.window.status_label.isVisible, timeout=3000)
-    assert s.window.status_label.text() == "⚠ 网络已中断超过 24 小时"
+    assert s.window.status_label.text() == "⚠ 断网超过 24 小时"
     qtbot.mouseClick(s.window.language_button, Qt.MouseButton.LeftButton)
-    assert s.window.status_label.text() == "⚠ No network for over 24 h"
+    assert s.window.status_label.text() == "⚠ Offline > 24 h"
     s.app.set_sync_offline(False)
     qtbot.waitUntil(lambda: not s.window.status_label.isVisible(), timeout=3000)
 

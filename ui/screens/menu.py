@@ -34,13 +34,15 @@ class MenuScreen(Screen):
         bottom.addStretch(1)
         layout.addLayout(bottom)
         self.buttons: dict[str, QPushButton] = {}
+        self._large = False
 
     def update_view(self, view: ViewState) -> None:
         self.title.setText(self.tr_("menu.title"))
         self.back.setText(self.tr_("app.back"))
         items = list(view.data.get("services", []))
         services = [str(s["key"]) for s in items]
-        if list(self.buttons) != services:
+        if list(self.buttons) != services or view.large_text != self._large:
+            self._large = view.large_text
             self._rebuild(services)
         paused = {str(s["key"]) for s in items if s.get("paused")}
         for key, button in self.buttons.items():
@@ -57,7 +59,8 @@ class MenuScreen(Screen):
             button.hide()
             button.deleteLater()
         self.buttons = {}
-        columns = 1 if len(services) == 1 else 2
+        # Larger text: one column, so that two long English names never share a row.
+        columns = 1 if len(services) == 1 or self._large else 2
         for index, key in enumerate(services):
             button = self.big_button("service")
             button.clicked.connect(lambda _=False, k=key: self.emit_intent("select", service=k))

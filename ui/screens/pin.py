@@ -18,6 +18,8 @@ class PinScreen(Screen):
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self._digits = ""
+        self._state = ""
+        self._error: object = None
         # The prompt beside the pad, not above it: four rows of touch-sized keys under a card
         # would not fit the 1080 px panel.
         layout = QHBoxLayout(self)
@@ -59,7 +61,11 @@ class PinScreen(Screen):
         layout.addLayout(right)
 
     def update_view(self, view: ViewState) -> None:
-        self._digits = ""
+        if view.state != self._state or view.data.get("error") != self._error:
+            # A new visit or a refused PIN; a banner, a language switch or a device event
+            # re-renders the same step and keeps what staff typed.
+            self._digits = ""
+        self._state, self._error = view.state, view.data.get("error")
         data = view.data
         self.title.setText(self.tr_(str(data.get("title", "staff.pin.title"))))
         self.body.setText(self.tr_(str(data.get("body", "staff.pin.body"))))
@@ -70,6 +76,9 @@ class PinScreen(Screen):
             button.setText(self.tr_(f"staff.pin.{key}") if not key.isdigit() else key)
         self.back.setText(self.tr_("app.back"))
         self._show_dots()
+
+    def hideEvent(self, event: object) -> None:  # noqa: N802 - Qt override
+        self._digits, self._state = "", ""  # nothing typed survives leaving the pad
 
     def press(self, key: str) -> None:
         if key == "clear":
