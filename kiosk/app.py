@@ -75,6 +75,7 @@ class KioskApp:
         # Staff mode's shutdown button: the UI closes the application (None: not offered).
         self.on_shutdown: Callable[[], None] | None = None
         self.staff: StaffService | None = None
+        self._staff_gate: StaffGate | None = None
         self.runner.on_alert(self._remember_alert)
         if config.staff.pin_hash:
             self._attach_staff()
@@ -167,6 +168,8 @@ class KioskApp:
         """The outbox the flows write to; staff alerts are kept in it across restarts."""
         self.outbox = outbox
         self.alerts.use_outbox(outbox)
+        if self._staff_gate is not None:
+            self._staff_gate.keep_in(outbox)  # wrong PINs count across restarts
 
     def _remember_alert(self, alert: Alert) -> None:
         self.alerts.add(alert.code, alert.message, self.clock.now())
@@ -209,7 +212,7 @@ class KioskApp:
 
     def _attach_staff(self) -> None:
         s = self.config.staff
-        gate = StaffGate(s.pin_hash, self.clock, s.max_attempts, s.lockout_s)
+        gate = self._staff_gate = StaffGate(s.pin_hash, self.clock, s.max_attempts, s.lockout_s)
         actions = {
             "sync": self._staff_sync,
             "out_of_service": lambda: self.runner.dispatcher.post(
@@ -243,7 +246,7 @@ class KioskApp:
             "open_actions": 0,
             "alerts": len(self.alerts.pending()[0]),
             "paused_by_staff": "staff" in sources,
-            "out_of_service": ", ".join(s for s in sources if s != "staff"),
+            "out_of_service": [s for s in sources if s != "staff"],
             "devices": {
                 kind: "ok" if d["usable"] else str(d["detail"] or "fault")
                 for kind, d in (self.devices.snapshot() if self.devices else {}).items()

@@ -127,6 +127,7 @@ MESSAGES: dict[str, tuple[str, str]] = {
         "Service: OUT ({out_of_service})",
     ),
     "staff.device_ok": ("正常", "OK"),
+    "staff.cause.outbox": ("交易存储空间不足", "transaction storage full"),
     "staff.line.service_paused": (
         "服务状态：已由工作人员暂停",
         "Service: taken out of service by staff",

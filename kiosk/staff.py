@@ -14,16 +14,18 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
+import json
 import logging
 import os
 import threading
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 from kiosk.clock import Clock
 from kiosk.errors import KioskError
 from kiosk.session import Session
+from offline_queue.errors import QueueError
 
 log = logging.getLogger(__name__)
 
@@ -77,9 +79,24 @@ class SignIn:
     just_locked: bool = False  # this attempt was the last one allowed
 
 
+class GateStore(Protocol):
+    """Where the gate keeps its count across restarts (the outbox's meta table)."""
+
+    def get_meta(self, name: str) -> str | None: ...
+
+    def set_meta(self, values: Mapping[str, str]) -> None: ...
+
+
+_GATE_META = "staff.gate"
+
+
 class StaffGate:
     """Counts wrong PINs; after ``max_attempts`` in a row, refuses every PIN (right or wrong)
-    for ``lockout_s``. Thread-safe."""
+    for ``lockout_s``. Thread-safe.
+
+    With a ``store``, the count and the lockout survive a restart, so that switching the
+    machine off and on does not buy more guesses. Times are wall-clock for that reason.
+    """
 
     def __init__(self, pin_hash: str, clock: Clock, max_attempts: int, lockout_s: float) -> None:
         self._pin_hash = pin_hash
@@ -88,22 +105,43 @@ class StaffGate:
         self._lockout_s = lockout_s
         self._wrong = 0
         self._locked_until = 0.0
+        self._store: GateStore | None = None
         self._lock = threading.Lock()
+
+    def keep_in(self, store: GateStore) -> None:
+        with self._lock:
+            self._store = store
+            try:
+                saved = json.loads(store.get_meta(_GATE_META) or "{}")
+                self._wrong = int(saved.get("wrong", 0))
+                self._locked_until = float(saved.get("locked_until", 0.0))
+            except (ValueError, TypeError, AttributeError, QueueError) as exc:
+                log.warning("staff sign-in count not read (%s): starting from zero", exc)
 
     def sign_in(self, pin: str) -> SignIn:
         with self._lock:
-            now = self._clock.monotonic()
+            now = self._clock.now().timestamp()
             if now < self._locked_until:
                 return SignIn(False, 0, self._locked_until - now)
             if verify_pin(pin, self._pin_hash):
-                self._wrong = 0
+                self._keep(0, 0.0)
                 return SignIn(True, self._max, 0.0)
-            self._wrong += 1
-            if self._wrong >= self._max:
-                self._wrong = 0
-                self._locked_until = now + self._lockout_s
+            if self._wrong + 1 >= self._max:
+                self._keep(0, now + self._lockout_s)
                 return SignIn(False, 0, self._lockout_s, just_locked=True)
+            self._keep(self._wrong + 1, 0.0)
             return SignIn(False, self._max - self._wrong, 0.0)
+
+    def _keep(self, wrong: int, locked_until: float) -> None:
+        changed = (wrong, locked_until) != (self._wrong, self._locked_until)
+        self._wrong, self._locked_until = wrong, locked_until
+        if self._store is None or not changed:
+            return
+        state = json.dumps({"wrong": wrong, "locked_until": locked_until})
+        try:
+            self._store.set_meta({_GATE_META: state})
+        except QueueError as exc:  # a full disk must not stop staff signing in
+            log.warning("staff sign-in count not saved: %s", exc)
 
 
 StaffAction = Callable[[], None]

@@ -156,7 +156,11 @@ def staff_view(ctx: Context) -> Mapping[str, Any]:
         pause,
         ("back", "staff.exit", "primary"),
     )
-    values = {**status, "devices": _devices(dict(status.get("devices", {})), language)}
+    values = {
+        **status,
+        "devices": _devices(dict(status.get("devices", {})), language),
+        "out_of_service": _causes(list(status.get("out_of_service", [])), language),
+    }
     note, note_values = ctx.get(_NOTE, (None, {}))
     values.update(note_values)
     return message("staff.title", lines, buttons=buttons, values=values, note=note, quiet=True)
@@ -166,6 +170,17 @@ def _service_line(status: Mapping[str, Any]) -> str:
     if status.get("paused_by_staff"):
         return "staff.line.service_paused"
     return "staff.line.service_down" if status.get("out_of_service") else "staff.line.service_ok"
+
+
+def _causes(sources: list[str], language: str) -> str:
+    """Why the machine is out of service, by name: "Receipt printer", "storage full"."""
+    names = [
+        text(f"device.{source.removeprefix('device.')}", language)
+        if source.startswith("device.")
+        else text(f"staff.cause.{source}", language)
+        for source in sources
+    ]
+    return ", ".join(names)
 
 
 def _devices(devices: Mapping[str, str], language: str) -> str:

@@ -119,6 +119,26 @@ def test_wrong_pins_lock_staff_mode_even_for_the_right_one() -> None:
     assert gate.sign_in(PIN).accepted
 
 
+def test_a_restart_does_not_buy_more_guesses(tmp_path: Path) -> None:
+    clock = ManualClock()
+    outbox = Outbox(tmp_path / "outbox.sqlite", kiosk_id="STAFF-1", key=b"k" * 32)
+    try:
+        gate = StaffGate(PIN_HASH, clock, max_attempts=3, lockout_s=300)
+        gate.keep_in(outbox)
+        assert gate.sign_in("0000").attempts_left == 2
+        assert gate.sign_in("0000").attempts_left == 1
+        after_restart = StaffGate(PIN_HASH, clock, max_attempts=3, lockout_s=300)
+        after_restart.keep_in(outbox)
+        assert after_restart.sign_in("0000").just_locked
+        again = StaffGate(PIN_HASH, clock, max_attempts=3, lockout_s=300)
+        again.keep_in(outbox)
+        assert not again.sign_in(PIN).accepted  # still locked after another restart
+        clock.advance(300)
+        assert again.sign_in(PIN).accepted
+    finally:
+        outbox.close()
+
+
 def test_sign_in_from_the_attract_loop_and_out_again(
     tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
@@ -236,10 +256,13 @@ def test_status_shows_the_queue_devices_faults_and_a_silent_central(tmp_path: Pa
         app.set_unavailable("device.printer", "oos.device", device="printer", detail="paper out")
         app.intent("staff")
         app.intent("pin", pin=PIN)
+        assert lines(app, "zh")[-1] == "服务状态：暂停（凭条打印机）"
+        app.intent("language", language="en")  # names follow the screen's language
         shown = lines(app)
         assert shown[0].startswith("Central system: NOT answering")
         assert shown[1].startswith("Waiting to send: 2 (oldest 0 min); failed: 0")
-        assert shown[-1] == "Service: OUT (device.printer)"
+        assert shown[-1] == "Service: OUT (Receipt printer)"
+        app.intent("language", language="zh")
         assert lines(app, "zh")[0].startswith("中心系统：无应答")
     finally:
         outbox.close()
