@@ -244,7 +244,7 @@ class FlowRunner:
             case Alert():
                 self.alert(command)
             case Notify():
-                self.notify(command.key, command.seconds)
+                self.notify(command.key, command.seconds, publish=False)
             case ResetPreferences():
                 self.language = self._default_language
                 self.flow.context["language"] = self.language
@@ -327,10 +327,12 @@ class FlowRunner:
         for listener in self._alert_listeners:
             listener(alert)
 
-    def notify(self, key: str | None, seconds: float = 0.0) -> None:
-        """Show a transient banner for ``seconds`` (on top of whatever screen is shown)."""
+    def notify(self, key: str | None, seconds: float = 0.0, *, publish: bool = True) -> None:
+        """Show a transient banner for ``seconds`` (on top of whatever screen is shown).
+        ``publish=False``: a flow's ``Notify``, shown with the step its transition is about
+        to show (not first over the step being left)."""
         self._notice = key
-        if self._view is not None:
+        if publish and self._view is not None:
             self._set_view(replace(self._view, notice=key))
         if key is not None and seconds > 0:
             old = self._timers.pop("notice", None)

@@ -87,7 +87,8 @@ class EndSession(Command):
 
 @dataclass(frozen=True)
 class Notify(Command):
-    """A transient banner over the screen (i18n key) for ``seconds``."""
+    """A transient banner (i18n key) for ``seconds``, from the next ``Show`` on: return it from
+    a transition's action."""
 
     key: str
     seconds: float

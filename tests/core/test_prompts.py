@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from kiosk.prompts import ScreenPrompts
 from kiosk.voice import Voice
-from tests.core.flow_rigs import Rig
+from tests.core.flow_rigs import SENIOR_BORN, Rig, card_reader
 from tests.core.test_renewal_flow import PAID, poll, rig, to_paying
 
 
@@ -30,6 +30,31 @@ def test_steps_that_wait_for_the_citizen_are_read_out_once_each() -> None:
     count = len(voice.spoken)
     poll(r)  # the payment screen is shown again for the check: not repeated
     assert voice.spoken[count:] == [("en", "Your endorsement is issued")]
+
+
+def test_a_banner_is_read_out_when_it_appears() -> None:
+    r = rig()
+    voice = spoken_by(r)
+    r.app.intent("start")
+    r.app.intent("select", service="endorse")
+    r.app.intent("call_staff")
+    assert voice.spoken[-1] == ("zh", "已通知工作人员，请稍候")  # the citizen hears it worked
+    count = len(voice.spoken)
+    r.app.intent("touch")  # the same banner still showing: not again
+    assert len(voice.spoken) == count
+
+
+def test_a_citizen_of_60_or_over_hears_the_step_and_then_the_extra_time() -> None:
+    r = rig()
+    voice = spoken_by(r)
+    r["idcard"].answer("read", card_reader(SENIOR_BORN))
+    r.app.intent("start")
+    r.app.intent("select", service="endorse")
+    r.app.intent("read")
+    assert r.app.view is not None and r.app.view.notice == "app.more_time"
+    language, said = voice.spoken[-1]
+    # After the step it belongs to, not over the passing "checking..." step before it.
+    assert language == "zh" and said.startswith("请将通行证放在证件阅读区。已为您延长每一步")
 
 
 def test_the_still_there_question_is_asked_aloud_and_the_step_not_repeated() -> None:
