@@ -11,7 +11,7 @@ from collections.abc import Callable
 from typing import Any
 
 from kiosk.alerts import StaffAlerts
-from kiosk.clock import Clock, Scheduler
+from kiosk.clock import Clock, Scheduler, TimerHandle
 from kiosk.config import KioskConfig
 from kiosk.device_service import DeviceHub
 from kiosk.devicemap import required_kinds
@@ -22,6 +22,7 @@ from kiosk.flows.terminal import (
     AVAILABLE,
     CENTRAL_DOWN,
     MENU,
+    PREFERENCES_EXPIRED,
     UNAVAILABLE,
     build_terminal_flow,
 )
@@ -76,6 +77,7 @@ class KioskApp:
         self.on_shutdown: Callable[[], None] | None = None
         self.staff: StaffService | None = None
         self._staff_gate: StaffGate | None = None
+        self._preferences_timer: TimerHandle | None = None
         self.runner.on_alert(self._remember_alert)
         if config.staff.pin_hash:
             self._attach_staff()
@@ -102,10 +104,23 @@ class KioskApp:
         self.runner.handle(Event("touch"))
         if name == "call_staff":
             self.call_staff()
-        elif name == "staff" and not self.flow.handles("staff"):
+            return
+        if name == "staff" and not self.flow.handles("staff"):
             return  # the hidden hold means nothing mid-service (or without a staff PIN)
-        elif name != "touch":
+        if name in ("language", "large_text") and self.flow.state == ATTRACT:
+            self._expire_preferences()
+        if name != "touch":
             self.runner.handle(Event(name, data))
+
+    def _expire_preferences(self) -> None:
+        """A choice made on the attract loop lasts until the citizen starts, or for the idle
+        time if nobody does."""
+        if self._preferences_timer is not None:
+            self._preferences_timer.cancel()
+        self._preferences_timer = self.runner.scheduler.call_later(
+            self.config.timeouts.idle_s,
+            lambda: self.runner.handle(Event(PREFERENCES_EXPIRED)),
+        )
 
     def call_staff(self) -> None:
         """The citizen asked for help: alert staff and tell the citizen help is coming."""

@@ -74,6 +74,9 @@ def _end_reason(event: Event) -> str:
 
 
 CENTRAL_DOWN = "central_down"  # flow context flag: central is known not to be answering
+# Someone chose a language or larger text on the attract loop and walked away: after a while
+# the attract loop starts afresh for whoever comes next (the app sends this event).
+PREFERENCES_EXPIRED = "preferences.expired"
 SENIOR_AGE = 60  # the ID card says 60 or over: more time on every step (domain.md)
 MORE_TIME = "more_time"  # flow context flag, set from the ID card, cleared at the end
 
@@ -168,7 +171,11 @@ def build_terminal_flow(
         State(
             ATTRACT,
             "attract",
-            (Transition("start", MENU), *to_staff),
+            (
+                Transition("start", MENU),
+                Transition(PREFERENCES_EXPIRED, ATTRACT, label="language / text size reset"),
+                *to_staff,
+            ),
             on_enter=_on_attract,
             terminal_ok=True,
             view=attract_view,
@@ -218,6 +225,7 @@ def build_terminal_flow(
                 UNAVAILABLE, OUT_OF_SERVICE, action=_on_unavailable, label="required device failed"
             ),
             Transition("home", ATTRACT, label="home", unless=(OUT_OF_SERVICE,)),
+            Transition(PREFERENCES_EXPIRED, IGNORE),  # the citizen went on: theirs to keep
             *late,
         ),
         idle_seconds=lambda ctx: timeouts.idle_s * _factor(ctx, timeouts.senior_factor),

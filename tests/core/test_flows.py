@@ -221,6 +221,22 @@ def test_the_photo_service_stays_open_while_central_does_not_answer() -> None:
     assert state(app) != MENU
 
 
+def test_a_choice_on_the_attract_loop_lasts_until_someone_starts_or_the_idle_time() -> None:
+    app, clock, _ = make_app()
+    app.intent("large_text", on=True)
+    app.intent("language", language="en")
+    clock.advance(59.0)
+    assert app.view is not None and app.view.large_text and app.view.language == "en"
+    clock.advance(1.0)  # nobody started: the next person finds the machine as usual
+    assert state(app) == "attract" and not app.view.large_text and app.view.language == "zh"
+    app.intent("large_text", on=True)
+    app.intent("start")  # somebody did: the choice is theirs for the session
+    clock.advance(30.0)
+    app.intent("touch")
+    clock.advance(30.0)
+    assert state(app) == MENU and app.view.large_text
+
+
 @pytest.mark.parametrize("leave", ["home", "walk away"])
 def test_the_next_citizen_starts_in_the_first_language_with_normal_text(leave: str) -> None:
     app, clock, _ = make_app()
