@@ -133,6 +133,11 @@ MESSAGES: dict[str, tuple[str, str]] = {
         "Service: taken out of service by staff",
     ),
     "staff.sync": ("立即上传", "Send now"),
+    "staff.sync.started": (
+        "正在后台上传，稍后按“刷新”查看结果",
+        "Sending in the background: press Refresh in a moment to see the result",
+    ),
+    "staff.refresh": ("刷新", "Refresh"),
     "staff.pause": ("暂停服务", "Out of service"),
     "staff.resume": ("恢复服务", "Back in service"),
     "staff.shutdown": ("关机", "Shut down"),

@@ -29,11 +29,11 @@ STAFF_PIN = "staff_pin"
 STAFF_CHECKING = "staff_checking"
 STAFF = "staff"
 STAFF_LOCKED = "staff_locked"
-STAFF_STATES = (STAFF_PIN, STAFF_CHECKING, STAFF, STAFF_LOCKED)
 _STATUS = "staff_status"  # context: the last status the staff service returned
 _ERROR = "staff_pin_error"  # context: (message key, values) after a wrong PIN
 _CONFIRM = "staff_confirm_shutdown"  # context: Shut down was pressed once; press again
 _NOTE = "staff_note"  # context: (message key, values) of the last test print
+_LOCKED_MIN = "staff_locked_min"  # context: minutes the lockout has left
 PIN_SCREEN_S = 60.0
 CHECK_S = 15.0
 
@@ -62,7 +62,7 @@ def _accepted(ctx: Context, event: Event) -> bool:
 def _locked(ctx: Context, event: Event) -> bool:
     if int(event.data.get("locked_min", 0)) <= 0:
         return False
-    ctx["staff_locked_min"] = int(event.data["locked_min"])
+    ctx[_LOCKED_MIN] = int(event.data["locked_min"])
     return True
 
 
@@ -77,7 +77,7 @@ def _status(ctx: Context, event: Event) -> list[Command]:
 
 
 def _leave(ctx: Context, event: Event) -> list[Command]:
-    for key in (_STATUS, _ERROR, _CONFIRM, _NOTE, "staff_locked_min"):
+    for key in (_STATUS, _ERROR, _CONFIRM, _NOTE, _LOCKED_MIN):
         ctx.pop(key, None)
     return []
 
@@ -88,6 +88,8 @@ def _action(intent: str, operation: str) -> Transition:
         if operation == "shutdown" and not confirming:
             ctx[_CONFIRM] = True  # a stray touch must not switch the machine off
             return []
+        if operation == "sync":  # the sync worker sends in the background, not at once
+            ctx[_NOTE] = ("staff.sync.started", {})
         return [Call("staff", operation, reply="staff.status")]
 
     return Transition(intent, SAME, action=run, label=operation)
@@ -153,6 +155,7 @@ def staff_view(ctx: Context) -> Mapping[str, Any]:
         ("staff_shutdown", shutdown, "danger"),
         ("staff_sync", "staff.sync", ""),
         ("staff_test_print", "staff.test_print", ""),
+        ("staff_refresh", "staff.refresh", ""),
         pause,
         ("back", "staff.exit", "primary"),
     )
@@ -197,6 +200,12 @@ def _devices(devices: Mapping[str, str], language: str) -> str:
 
 def _refresh(ctx: Context, event: Event) -> list[Command]:
     return [Call("staff", "status")]
+
+
+def _refresh_now(ctx: Context, event: Event) -> list[Command]:
+    ctx.pop(_NOTE, None)  # the note said to refresh; the new figures answer it
+    ctx.pop(_CONFIRM, None)
+    return _refresh(ctx, event)
 
 
 # Replies that may arrive after staff left (Back pressed while a status or a print was on its
@@ -245,6 +254,7 @@ def staff_states(config: KioskConfig) -> tuple[State, ...]:
                 Transition("staff.status.failed", SAME),
                 *(_action(intent, operation) for intent, operation in ACTIONS.items()),
                 Transition("staff_test_print", SAME, action=_test_print),
+                Transition("staff_refresh", SAME, action=_refresh_now),
                 Transition("staff.test_print.ok", SAME, action=_printed),
                 Transition("staff.test_print.failed", SAME, action=_not_printed),
                 Transition("back", ATTRACT, action=_leave),
@@ -265,7 +275,7 @@ def staff_states(config: KioskConfig) -> tuple[State, ...]:
                     "staff.locked.title",
                     "staff.locked.body",
                     tone="error",
-                    values={"minutes": ctx.get("staff_locked_min", 5)},
+                    values={"minutes": ctx.get(_LOCKED_MIN, 5)},
                     quiet=True,
                 ),
                 config.timeouts.message_s * 2,

@@ -275,7 +275,10 @@ def test_send_now_and_shut_down(tmp_path: Path) -> None:
     app.intent("staff")
     app.intent("pin", pin=PIN)
     app.intent("staff_sync")  # no sync worker here: nothing to wake, the status comes back
-    assert state(app) == STAFF
+    assert state(app) == STAFF and app.view is not None
+    assert app.view.data["note"] == "staff.sync.started"
+    app.intent("staff_refresh")
+    assert state(app) == STAFF and app.view.data["note"] is None
     app.intent("staff_shutdown")
     assert stopped == [] and app.view is not None  # once: asks to press again
     assert app.view.data["buttons"][0]["label"] == "staff.shutdown_confirm"
