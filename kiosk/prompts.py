@@ -1,12 +1,13 @@
 """Spoken screen prompts: when a step waits for the citizen, its title is read out in the
 citizen's language, for people who cannot read the screen well (elderly, low vision).
 
-Only steps that wait for the citizen speak (a message screen with buttons, or the 'still
-there?' question); passing steps ("checking...") stay quiet, so the prompt that matters is
-not cut off. A new prompt interrupts the one being spoken; a step re-shown with the same
-title (the payment screen between its checks, or after 'still there?' was answered) is not
-repeated, and switching language repeats it in the new one. The photo terminal's live
-screen is left to the photo service's coaching voice.
+Only steps that wait for the citizen speak (a message screen with buttons, the service menu
+with the services open and why others are paused, or the 'still there?' question); passing
+steps ("checking...") stay quiet, so the prompt that matters is not cut off. A new prompt
+interrupts the one being spoken; a step re-shown with the same title (the payment screen
+between its checks, or after 'still there?' was answered) is not repeated, and switching
+language repeats it in the new one. The photo terminal's live screen is left to the photo
+service's coaching voice.
 
 A banner (staff have been called; more time for a citizen of 60 or over) is read out when it
 appears, after the step's title when both are new (one prompt cuts off another). A banner
@@ -14,6 +15,9 @@ that appears over a passing step waits for the next step that speaks.
 """
 
 from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
 
 from kiosk.i18n import text
 from kiosk.runner import ViewState
@@ -46,7 +50,7 @@ class ScreenPrompts:
             self.voice.say(separator.join(said), view.language, interrupt=True)
 
     def _title(self, view: ViewState) -> str:
-        key, values = self._prompt(view)
+        key, spoken = self._prompt(view)
         if self._last[0] == _STILL_THERE and key != _STILL_THERE:
             # Answered: the step the citizen is back on was already read out.
             self._last = self._before_question
@@ -55,19 +59,39 @@ class ScreenPrompts:
         if key == _STILL_THERE:
             self._before_question = self._last
         self._last = (key, view.language)
-        return text(key, view.language, **values)
+        return spoken
 
     def _new_notice(self, view: ViewState) -> bool:
         previous, self._notice = self._notice, view.notice
         return view.notice is not None and view.notice != previous
 
     @staticmethod
-    def _prompt(view: ViewState) -> tuple[str, dict[str, object]]:
+    def _prompt(view: ViewState) -> tuple[str, str]:
+        """(what identifies the prompt, its text), or ("", "") for a step that does not
+        speak."""
+        language, data = view.language, view.data
         if view.still_there_until is not None:
-            return _STILL_THERE, {}
-        data = view.data
+            return _STILL_THERE, text(_STILL_THERE, language)
+        if view.screen == "menu":
+            return _menu_prompt(data, language)
         if view.screen != "message" or not data.get("buttons") or not data.get("title"):
-            return "", {}
+            return "", ""
         if data.get("quiet"):  # staff screens: nothing to announce to the hall
-            return "", {}
-        return str(data["title"]), dict(data.get("values", {}))
+            return "", ""
+        key = str(data["title"])
+        return key, text(key, language, **dict(data.get("values", {})))
+
+
+def _menu_prompt(data: Mapping[str, Any], language: str) -> tuple[str, str]:
+    """The menu's question, the services open to the citizen, and why others are paused."""
+    services = list(data.get("services", []))
+    open_names = [text(f"service.{s['key']}", language) for s in services if not s.get("paused")]
+    spoken = text("menu.title", language)
+    if open_names:
+        spoken += ("：" if language == "zh" else ": ") + ("、" if language == "zh" else ", ").join(
+            open_names
+        )
+    notice = data.get("notice")
+    if notice:
+        spoken += ("。" if language == "zh" else ". ") + text(str(notice), language)
+    return f"menu.title|{notice or ''}", spoken

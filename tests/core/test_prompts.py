@@ -19,7 +19,8 @@ def test_steps_that_wait_for_the_citizen_are_read_out_once_each() -> None:
     voice = spoken_by(r)
     to_paying(r)
     said = [text for _, text in voice.spoken]
-    assert said[0] == "请将身份证放在读卡区"  # the first step: place the ID card
+    assert said[0] == "请选择要办理的业务：港澳台自助签注、查询签注剩余次数"  # the menu
+    assert said[1] == "请将身份证放在读卡区"  # the first step: place the ID card
     assert "请将通行证放在证件阅读区" in said
     assert "签注费用：120 元" in said and said[-1] == "请扫码支付 120 元"
     assert not any("正在" in text for text in said)  # passing steps ("checking...") are quiet
@@ -30,6 +31,24 @@ def test_steps_that_wait_for_the_citizen_are_read_out_once_each() -> None:
     count = len(voice.spoken)
     poll(r)  # the payment screen is shown again for the check: not repeated
     assert voice.spoken[count:] == [("en", "Your endorsement is issued")]
+
+
+def test_the_menu_says_what_is_open_and_why_the_rest_is_paused() -> None:
+    r = rig()
+    voice = spoken_by(r)
+    r.app.intent("language", language="en")
+    r.app.intent("start")
+    assert voice.spoken[-1] == (
+        "en",
+        "Please choose a service: Renew an endorsement, Check remaining trips",
+    )
+    r.app.set_central_link(False)  # central goes silent while the menu shows
+    language, said = voice.spoken[-1]
+    assert language == "en"
+    assert said.startswith("Please choose a service. The exit-entry system is not answering")
+    count = len(voice.spoken)
+    r.app.intent("touch")
+    assert len(voice.spoken) == count  # the same menu: said once
 
 
 def test_a_banner_is_read_out_when_it_appears() -> None:
@@ -62,11 +81,11 @@ def test_the_still_there_question_is_asked_aloud_and_the_step_not_repeated() -> 
     voice = spoken_by(r)
     r.app.intent("start")
     r.app.intent("select", service="endorse")
-    assert voice.spoken == [("zh", "请将身份证放在读卡区")]
+    assert voice.spoken[1:] == [("zh", "请将身份证放在读卡区")]
     r.clock.advance(60.0)
     assert voice.spoken[-1] == ("zh", "您还在吗？")
     r.app.intent("still_here")
     assert r.state == "endorse_identify"
-    assert voice.spoken == [("zh", "请将身份证放在读卡区"), ("zh", "您还在吗？")]
+    assert voice.spoken[1:] == [("zh", "请将身份证放在读卡区"), ("zh", "您还在吗？")]
     r.app.intent("read")  # the next step is read out as usual
     assert voice.spoken[-1] == ("zh", "请将通行证放在证件阅读区")
