@@ -78,6 +78,9 @@ class KioskApp:
         self.staff: StaffService | None = None
         self._staff_gate: StaffGate | None = None
         self._preferences_timer: TimerHandle | None = None
+        # A pickup machine's documents that staff must reconcile (captured to the bin, or a
+        # hand-over whose outcome is unknown); set by the composition root, any thread.
+        self.documents_to_reconcile: Callable[[], int] | None = None
         self.runner.on_alert(self._remember_alert)
         if config.staff.pin_hash:
             self._attach_staff()
@@ -269,6 +272,8 @@ class KioskApp:
         }
         if self.outbox is not None:
             status.update(self._outbox_status(self.outbox))
+        if self.documents_to_reconcile is not None:
+            status["to_reconcile"] = self.documents_to_reconcile()
         return status
 
     def _outbox_status(self, outbox: Outbox) -> dict[str, Any]:

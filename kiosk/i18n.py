@@ -117,6 +117,11 @@ MESSAGES: dict[str, tuple[str, str]] = {
         "{open_actions}",
     ),
     "staff.line.devices": ("设备：{devices}", "Devices: {devices}"),
+    "staff.line.reconcile": (
+        "待核对的证件 {to_reconcile} 份（已回收或交付情况不明：kiosk pickup withheld）",
+        "Documents to reconcile: {to_reconcile} (captured, or hand-over unknown: "
+        "kiosk pickup withheld)",
+    ),
     "staff.line.alerts": (
         "待送达管理中心的提醒 {alerts} 条",
         "Alerts waiting for central: {alerts}",

@@ -156,6 +156,9 @@ def attach_identified_services(
             )
         kiosk.runner.add_service("pickup", pickup, hub.slots["dispenser"].executor)
         withheld = pickup.withheld
+        kiosk.documents_to_reconcile = lambda: sum(
+            1 for _, outcome in pickup.withheld_documents() if outcome != "taken"
+        )
     sync = backend.sync
     central = CentralService(
         client, withheld=withheld, on_unreachable=sync.heartbeat_soon if sync else None

@@ -145,6 +145,8 @@ def staff_view(ctx: Context) -> Mapping[str, Any]:
         "staff.line.alerts",
         _service_line(status),
     ]
+    if "to_reconcile" in status:  # a pickup machine
+        lines.insert(-1, "staff.line.reconcile")
     pause = (
         ("staff_resume", "staff.resume", "primary")
         if status.get("paused_by_staff")

@@ -268,6 +268,15 @@ def test_status_shows_the_queue_devices_faults_and_a_silent_central(tmp_path: Pa
         outbox.close()
 
 
+def test_a_pickup_machine_shows_the_documents_to_reconcile(tmp_path: Path) -> None:
+    app, _, _ = staff_app(tmp_path)
+    app.documents_to_reconcile = lambda: 2
+    app.intent("language", language="en")
+    app.intent("staff")
+    app.intent("pin", pin=PIN)
+    assert "Documents to reconcile: 2 (captured, or hand-over unknown" in lines(app)[-2]
+
+
 def test_send_now_and_shut_down(tmp_path: Path) -> None:
     app, _, alerts = staff_app(tmp_path)
     stopped: list[bool] = []
