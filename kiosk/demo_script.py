@@ -175,14 +175,9 @@ def photo_script(config: KioskConfig) -> Script:
         ),
         Advance("the citizen photographs the number and leaves", seconds=t.message_s * 8),
         Expect("the printer is out of paper: out of service", state="out_of_service", within_s=10),
-        Tap("staff hold the kiosk number in the header", intent="staff"),
-        Expect("the staff PIN pad", state="staff_pin"),
-        Tap("staff enter the demo PIN", intent="pin", data={"pin": "2468"}),
-        Expect(
+        *_staff_sign_in(
             "the machine's status: the queue, central, devices, why it is out of service",
-            state="staff",
-            where={"values.paused_by_staff": False},
-            within_s=10,
+            {"values.paused_by_staff": False},
         ),
         Act("staff refill the paper", action="paper_refill"),
         Tap("and print a test receipt", intent="staff_test_print"),
@@ -251,13 +246,9 @@ def pickup_script(config: KioskConfig) -> Script:
         Act("she takes her ID card", action="remove_idcard"),
         Advance("nobody reads the message", seconds=t.message_s * 3),
         Expect("back to the attract loop", state="attract"),
-        Tap("staff hold the kiosk number in the header", intent="staff"),
-        Tap("and enter the demo PIN", intent="pin", data={"pin": "2468"}),
-        Expect(
+        *_staff_sign_in(
             "staff see one document to reconcile: the one captured to the bin",
-            state="staff",
-            where={"values.to_reconcile": 1},
-            within_s=10,
+            {"values.to_reconcile": 1},
         ),
         Tap("and leave staff mode", intent="back"),
         Expect("back to the attract loop", state="attract"),
@@ -276,6 +267,16 @@ def pickup_script(config: KioskConfig) -> Script:
         Tap("she is finished", intent="finished"),
         Expect("back to the attract loop", state="attract"),
         *_central_outage(config),
+    ]
+
+
+def _staff_sign_in(shows: str, where: dict[str, Any]) -> Script:
+    """Staff hold the kiosk number, enter the sample configurations' PIN, and see ``shows``."""
+    return [
+        Tap("staff hold the kiosk number in the header", intent="staff"),
+        Expect("the staff PIN pad", state="staff_pin"),
+        Tap("staff enter the demo PIN", intent="pin", data={"pin": "2468"}),
+        Expect(shows, state="staff", where=where, within_s=10),
     ]
 
 
