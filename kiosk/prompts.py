@@ -70,13 +70,13 @@ class ScreenPrompts:
         """(what identifies the prompt, its text), or ("", "") for a step that does not
         speak."""
         language, data = view.language, view.data
+        if data.get("quiet") or view.screen == "pin":  # staff mode: nothing for the hall
+            return "", ""
         if view.still_there_until is not None:
             return _STILL_THERE, text(_STILL_THERE, language)
         if view.screen == "menu":
             return _menu_prompt(data, language)
         if view.screen != "message" or not data.get("buttons") or not data.get("title"):
-            return "", ""
-        if data.get("quiet"):  # staff screens: nothing to announce to the hall
             return "", ""
         key = str(data["title"])
         return key, text(key, language, **dict(data.get("values", {})))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from kiosk.prompts import ScreenPrompts
+from kiosk.runner import ViewState
 from kiosk.voice import Voice
 from tests.core.flow_rigs import SENIOR_BORN, Rig, card_reader
 from tests.core.test_renewal_flow import PAID, poll, rig, to_paying
@@ -89,3 +90,13 @@ def test_the_still_there_question_is_asked_aloud_and_the_step_not_repeated() -> 
     assert voice.spoken[1:] == [("zh", "请将身份证放在读卡区"), ("zh", "您还在吗？")]
     r.app.intent("read")  # the next step is read out as usual
     assert voice.spoken[-1] == ("zh", "请将通行证放在证件阅读区")
+
+
+def test_staff_mode_stays_silent_even_when_it_asks_still_there() -> None:
+    voice = Voice(enabled=False)
+    prompts = ScreenPrompts(voice)
+    staff = {"title": "staff.title", "buttons": [{"intent": "back"}], "quiet": True}
+    prompts.on_view(ViewState("message", staff, "zh", "staff"))
+    prompts.on_view(ViewState("message", staff, "zh", "staff", still_there_until=99.0))
+    prompts.on_view(ViewState("pin", {"title": "staff.pin.title"}, "zh", "staff_pin"))
+    assert voice.spoken == []
