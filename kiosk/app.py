@@ -99,6 +99,7 @@ class KioskApp:
             self.runner.handle(Event(UNAVAILABLE, next(iter(self._unavailable.values()))))
 
     def stop(self) -> None:
+        self._cancel_preferences_timer()
         self.runner.shutdown()
         self.alerts.close()
 
@@ -118,12 +119,16 @@ class KioskApp:
     def _expire_preferences(self) -> None:
         """A choice made on the attract loop lasts until the citizen starts, or for the idle
         time if nobody does."""
-        if self._preferences_timer is not None:
-            self._preferences_timer.cancel()
+        self._cancel_preferences_timer()
         self._preferences_timer = self.runner.scheduler.call_later(
             self.config.timeouts.idle_s,
             lambda: self.runner.handle(Event(PREFERENCES_EXPIRED)),
         )
+
+    def _cancel_preferences_timer(self) -> None:
+        if self._preferences_timer is not None:
+            self._preferences_timer.cancel()
+            self._preferences_timer = None
 
     def call_staff(self) -> None:
         """The citizen asked for help: alert staff and tell the citizen help is coming."""
@@ -136,6 +141,8 @@ class KioskApp:
         self.runner.post(event)
 
     def _after_view(self, view: ViewState) -> None:
+        if view.state != ATTRACT:
+            self._cancel_preferences_timer()  # someone started: the choice is theirs now
         for states, set_live in self._live_hooks:
             set_live(view.state in states, view.language)
         # A fault that arrived while a citizen was being told an outcome applies now.

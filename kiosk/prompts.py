@@ -24,6 +24,8 @@ from kiosk.runner import ViewState
 from kiosk.voice import Voice
 
 _STILL_THERE = "idle.title"
+# Screens shown between two people (staff mode counts too): what was said before is forgotten.
+_NEXT_PERSON = ("attract", "out_of_service", "pin")
 
 
 class ScreenPrompts:
@@ -31,11 +33,15 @@ class ScreenPrompts:
         self.voice = voice
         self._last: tuple[str, str] = ("", "")  # (title key, language) last spoken
         self._before_question: tuple[str, str] = ("", "")  # what 'still there?' interrupted
-        self._notice: str | None = None  # the banner shown last
+        self._notice: tuple[str | None, str] = (None, "")  # the banner shown last, language
         self._pending: str | None = None  # a banner not read out yet
 
     def on_view(self, view: ViewState) -> None:
         """A view listener (GUI thread); speaking itself runs in an espeak-ng process."""
+        if view.screen in _NEXT_PERSON or view.data.get("quiet"):
+            # Whoever comes next hears every step from the start, the menu included.
+            self._last = self._before_question = ("", "")
+            self._pending = None
         if self._new_notice(view):
             self._pending = view.notice
         if not self._prompt(view)[0]:
@@ -62,8 +68,10 @@ class ScreenPrompts:
         return spoken
 
     def _new_notice(self, view: ViewState) -> bool:
-        previous, self._notice = self._notice, view.notice
-        return view.notice is not None and view.notice != previous
+        """A banner appeared, or the citizen switched language under it."""
+        shown = (view.notice, view.language)
+        previous, self._notice = self._notice, shown
+        return view.notice is not None and shown != previous
 
     @staticmethod
     def _prompt(view: ViewState) -> tuple[str, str]:

@@ -16,6 +16,7 @@ import hashlib
 import hmac
 import json
 import logging
+import math
 import os
 import threading
 from collections.abc import Callable, Mapping
@@ -94,8 +95,11 @@ class StaffGate:
     """Counts wrong PINs; after ``max_attempts`` in a row, refuses every PIN (right or wrong)
     for ``lockout_s``. Thread-safe.
 
-    With a ``store``, the count and the lockout survive a restart, so that switching the
-    machine off and on does not buy more guesses. Times are wall-clock for that reason.
+    The lockout runs on the monotonic clock, so setting the wall clock does not end it. With a
+    ``store``, the count and the lockout's end (wall-clock, the only time that survives a
+    restart) are kept, so that switching the machine off and on buys no more guesses. What is
+    read back is bounded: never more than ``lockout_s`` left (a clock set back, a corrupt row),
+    never a negative count.
     """
 
     def __init__(self, pin_hash: str, clock: Clock, max_attempts: int, lockout_s: float) -> None:
@@ -104,7 +108,7 @@ class StaffGate:
         self._max = max_attempts
         self._lockout_s = lockout_s
         self._wrong = 0
-        self._locked_until = 0.0
+        self._locked_until = 0.0  # monotonic
         self._store: GateStore | None = None
         self._lock = threading.Lock()
 
@@ -113,14 +117,18 @@ class StaffGate:
             self._store = store
             try:
                 saved = json.loads(store.get_meta(_GATE_META) or "{}")
-                self._wrong = int(saved.get("wrong", 0))
-                self._locked_until = float(saved.get("locked_until", 0.0))
-            except (ValueError, TypeError, AttributeError, QueueError) as exc:
+                wrong = int(saved.get("wrong", 0))
+                left = float(saved.get("locked_until", 0.0)) - self._clock.now().timestamp()
+            except (ValueError, TypeError, AttributeError, OverflowError, QueueError) as exc:
                 log.warning("staff sign-in count not read (%s): starting from zero", exc)
+                return
+            self._wrong = min(max(wrong, 0), self._max - 1)
+            if math.isfinite(left) and left > 0:
+                self._locked_until = self._clock.monotonic() + min(left, self._lockout_s)
 
     def sign_in(self, pin: str) -> SignIn:
         with self._lock:
-            now = self._clock.now().timestamp()
+            now = self._clock.monotonic()
             if now < self._locked_until:
                 return SignIn(False, 0, self._locked_until - now)
             if verify_pin(pin, self._pin_hash):
@@ -137,7 +145,9 @@ class StaffGate:
         self._wrong, self._locked_until = wrong, locked_until
         if self._store is None or not changed:
             return
-        state = json.dumps({"wrong": wrong, "locked_until": locked_until})
+        left = max(0.0, locked_until - self._clock.monotonic())
+        wall = self._clock.now().timestamp() + left if left else 0.0
+        state = json.dumps({"wrong": wrong, "locked_until": wall})
         try:
             self._store.set_meta({_GATE_META: state})
         except QueueError as exc:  # a full disk must not stop staff signing in

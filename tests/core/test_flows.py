@@ -235,6 +235,20 @@ def test_a_choice_on_the_attract_loop_lasts_until_someone_starts_or_the_idle_tim
     app.intent("touch")
     clock.advance(30.0)
     assert state(app) == MENU and app.view.large_text
+    app.intent("home")
+    app.intent("language", language="en")  # on the attract loop: a timer is armed...
+    clock.advance(5.0)
+    app.intent("start")  # ...and disarmed by the citizen who starts
+    clock.advance(5.0)
+    app.intent("home")
+    clock.advance(45.0)
+    app.intent("call_staff")  # had it fired now, it would cut this banner short
+    clock.advance(app.config.timeouts.message_s - 1)
+    assert app.view.notice == "app.staff_called"
+    app.intent("language", language="en")
+    app.stop()  # a timer armed before the kiosk stops does not fire after it
+    clock.advance(120.0)
+    assert app.view.language == "en"
 
 
 @pytest.mark.parametrize("leave", ["home", "walk away"])

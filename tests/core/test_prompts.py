@@ -100,3 +100,31 @@ def test_staff_mode_stays_silent_even_when_it_asks_still_there() -> None:
     prompts.on_view(ViewState("message", staff, "zh", "staff", still_there_until=99.0))
     prompts.on_view(ViewState("pin", {"title": "staff.pin.title"}, "zh", "staff_pin"))
     assert voice.spoken == []
+
+
+def test_the_next_citizen_hears_the_menu_again() -> None:
+    r = rig()
+    voice = Voice(enabled=False, clock=r.clock.monotonic)
+    r.app.on_view(ScreenPrompts(voice).on_view)
+    r.app.intent("start")
+    menu = voice.spoken[-1]
+    r.app.intent("home")  # the first citizen leaves from the menu
+    r.clock.advance(10.0)
+    r.app.intent("start")  # the next one arrives
+    assert voice.spoken[-1] == menu and len(voice.spoken) == 2
+    r.clock.advance(60.0 + 15.0)  # and walks away: 'still there?', then the attract loop
+    r.app.intent("start")
+    assert voice.spoken[-1] == menu
+
+
+def test_a_banner_is_read_again_in_the_language_switched_to() -> None:
+    r = rig()
+    voice = spoken_by(r)
+    r.app.intent("start")
+    r.app.intent("call_staff")
+    r.app.intent("language", language="en")
+    assert voice.spoken[-1] == (
+        "en",
+        "Please choose a service: Renew an endorsement, Check remaining trips. "
+        "Staff have been called, please wait",
+    )

@@ -6,6 +6,7 @@ from __future__ import annotations
 import logging
 import time
 from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -137,6 +138,56 @@ def test_a_restart_does_not_buy_more_guesses(tmp_path: Path) -> None:
         assert again.sign_in(PIN).accepted
     finally:
         outbox.close()
+
+
+@pytest.mark.parametrize(
+    ("saved", "locked_s", "attempts_left"),
+    [
+        # Saved when the clock read 25 years later (a dead RTC battery now): at most lockout_s.
+        ('{"wrong": 0, "locked_until": 1e12}', 300, 0),
+        ('{"wrong": 0, "locked_until": Infinity}', 0, 2),  # corrupt: not locked forever
+        ('{"wrong": -1000, "locked_until": 0}', 0, 2),  # corrupt: no extra guesses
+        ('{"wrong": 99, "locked_until": 0}', 300, 0),  # at most the last allowed guess
+        ("not json", 0, 2),
+    ],
+)
+def test_a_saved_count_is_read_back_within_bounds(
+    tmp_path: Path, saved: str, locked_s: float, attempts_left: int
+) -> None:
+    clock = ManualClock()
+    outbox = Outbox(tmp_path / "outbox.sqlite", kiosk_id="STAFF-1", key=b"k" * 32)
+    try:
+        outbox.set_meta({"staff.gate": saved})
+        gate = StaffGate(PIN_HASH, clock, max_attempts=3, lockout_s=300)
+        gate.keep_in(outbox)
+        result = gate.sign_in("0000")
+        assert (result.attempts_left, round(result.locked_s)) == (attempts_left, locked_s)
+    finally:
+        outbox.close()
+
+
+class SteppedClock:
+    """Wall and monotonic time that tests set apart (an NTP step, a hand on the clock)."""
+
+    def __init__(self) -> None:
+        self.wall = datetime(2026, 11, 27, 9, 0, tzinfo=UTC)
+        self.mono = 100.0
+
+    def now(self) -> datetime:
+        return self.wall
+
+    def monotonic(self) -> float:
+        return self.mono
+
+
+def test_setting_the_wall_clock_does_not_end_a_lockout() -> None:
+    clock = SteppedClock()
+    gate = StaffGate(PIN_HASH, clock, max_attempts=1, lockout_s=300)
+    assert gate.sign_in("0000").just_locked
+    clock.wall += timedelta(hours=2)
+    assert not gate.sign_in(PIN).accepted
+    clock.mono += 300
+    assert gate.sign_in(PIN).accepted
 
 
 def test_sign_in_from_the_attract_loop_and_out_again(
