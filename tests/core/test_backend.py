@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterator
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
@@ -21,22 +21,9 @@ from offline_queue.errors import OutboxFull, OutboxUnavailable
 from offline_queue.outbox import Outbox
 from offline_queue.sync import SyncSettings, SyncWorker
 from offline_queue.transport import CentralTransport
+from tests.core.clocks import WallClock
 
 SECRET = b"s" * 32
-
-
-class WallClock:
-    """The outbox/sync clock, moved by the test."""
-
-    def __init__(self) -> None:
-        self.at = datetime(2026, 11, 27, 9, 0, tzinfo=UTC)
-        self.mono = 1000.0
-
-    def now(self) -> datetime:
-        return self.at
-
-    def monotonic(self) -> float:
-        return self.mono
 
 
 @pytest.fixture

@@ -6,7 +6,7 @@ from __future__ import annotations
 import logging
 import time
 from concurrent.futures import ThreadPoolExecutor
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
@@ -27,6 +27,7 @@ from kiosk.staff import (
     verify_pin,
 )
 from offline_queue.outbox import Outbox
+from tests.core.clocks import WallClock
 
 PIN = "97531"
 # The fewest iterations a configuration accepts: the tests check the logic, not PBKDF2's cost.
@@ -166,25 +167,11 @@ def test_a_saved_count_is_read_back_within_bounds(
         outbox.close()
 
 
-class SteppedClock:
-    """Wall and monotonic time that tests set apart (an NTP step, a hand on the clock)."""
-
-    def __init__(self) -> None:
-        self.wall = datetime(2026, 11, 27, 9, 0, tzinfo=UTC)
-        self.mono = 100.0
-
-    def now(self) -> datetime:
-        return self.wall
-
-    def monotonic(self) -> float:
-        return self.mono
-
-
 def test_setting_the_wall_clock_does_not_end_a_lockout() -> None:
-    clock = SteppedClock()
+    clock = WallClock()
     gate = StaffGate(PIN_HASH, clock, max_attempts=1, lockout_s=300)
     assert gate.sign_in("0000").just_locked
-    clock.wall += timedelta(hours=2)
+    clock.at += timedelta(hours=2)  # an NTP step, or a hand on the clock
     assert not gate.sign_in(PIN).accepted
     clock.mono += 300
     assert gate.sign_in(PIN).accepted
