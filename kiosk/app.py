@@ -17,11 +17,13 @@ from kiosk.device_service import DeviceHub
 from kiosk.devicemap import required_kinds
 from kiosk.flows import services as _services  # noqa: F401  (registers the service flows)
 from kiosk.flows.engine import Alert, Event, Flow
+from kiosk.flows.staff import STAFF, STAFF_CHECKING, STAFF_LOCKED, STAFF_PIN
 from kiosk.flows.terminal import (
     ATTRACT,
     AVAILABLE,
     CENTRAL_DOWN,
     MENU,
+    OUT_OF_SERVICE,
     PREFERENCES_EXPIRED,
     UNAVAILABLE,
     build_terminal_flow,
@@ -32,6 +34,11 @@ from offline_queue.outbox import Outbox
 from offline_queue.sync import SyncWorker, central_unreachable_since
 
 log = logging.getLogger(__name__)
+
+# Where no citizen is being served: the attract loop, out of service, staff mode.
+_BETWEEN_CITIZENS = frozenset(
+    (ATTRACT, OUT_OF_SERVICE, STAFF_PIN, STAFF_CHECKING, STAFF, STAFF_LOCKED)
+)
 
 
 class KioskApp:
@@ -220,8 +227,9 @@ class KioskApp:
 
     def header_status(self) -> tuple[str, dict[str, Any]] | None:
         """Any thread: a standing condition for the header (i18n key, values), or None.
-        Staff walking past see it; the alert for it waits for the network."""
-        if self._sync_offline:
+        Staff walking past see it; the alert for it waits for the network. Only between
+        citizens: one in the middle of a service cannot act on it, and it would worry them."""
+        if self._sync_offline and self.flow.state in _BETWEEN_CITIZENS:
             return "app.offline_long", {"hours": f"{self.config.queue.offline_warn_h:g}"}
         return None
 
