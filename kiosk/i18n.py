@@ -51,8 +51,8 @@ MESSAGES: dict[str, tuple[str, str]] = {
     ),
     "attract.slide.help.title": ("需要帮助？", "Need help?"),
     "attract.slide.help.body": (
-        "任何时候都可以按“呼叫工作人员”",
-        "Press 'Call staff' at any time",
+        "任何时候都可以按“呼叫工作人员”\n字太小？请按右上角“大字”",
+        "Press 'Call staff' at any time\nText too small? Press 'Large text' at the top",
     ),
     # menu
     "menu.title": ("请选择要办理的业务", "Please choose a service"),
