@@ -70,6 +70,7 @@ register(
             "这张照片不符合要求，不能提交：",
             "This photo cannot be submitted:",
         ),
+        "photo.review.more": ("（另有 {n} 项，见右侧）", "(and {n} more, listed above)"),
         "photo.use": ("使用这张照片", "Use this photo"),
         "photo.retake": ("重拍（免费）", "Retake (free)"),
         "photo.saving": ("正在保存照片…", "Saving your photo…"),

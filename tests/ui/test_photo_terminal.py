@@ -19,10 +19,13 @@ from pytestqt.qtbot import QtBot
 from kiosk.clock import ManualClock
 from kiosk.config import parse_config
 from kiosk.demo_script import lookup
+from kiosk.photo import load_spec
 from kiosk.photo_service import valid_photo_number
+from kiosk.runner import ViewState
 from kiosk.voice import Voice
 from offline_queue.sync import central_unreachable_since
 from ui.demo import World, pump
+from ui.screens.photo import PhotoReviewScreen
 from ui.shell import Shell, build_shell, qt_application
 
 Started = tuple[Shell, ManualClock, World, Voice]
@@ -239,3 +242,44 @@ def test_photo_done_has_no_such_note_while_central_answers(kiosk: Started, qtbot
     take_and_use_photo(qtbot, shell, clock, world)
     assert shell.app.view is not None and shell.app.view.data["note"] is None
     assert not shell.window.current_screen().note.isVisible()  # type: ignore[attr-defined]
+
+
+@pytest.mark.parametrize("large_text", [False, True])
+def test_the_review_checklist_fits_in_english_with_every_check_failed(
+    qtbot: QtBot, large_text: bool
+) -> None:
+    """The longest checklist: every requirement failed, each with its instruction; in larger
+    text it takes two columns and must still fit the panel."""
+    qapp = qt_application(offscreen=True)
+    config = parse_config({"kiosk": {"id": "UI-TEST", "terminal": "photo"}})
+    clock = ManualClock()
+    s = build_shell(config, qapp, clock=clock, scheduler=clock, devices=False, backend=False)
+    qtbot.addWidget(s.window)
+    s.window.add_screen(PhotoReviewScreen())
+    s.window.show()
+    s.start()
+    try:
+        spec = load_spec(config.photo.spec)
+        requirements = [
+            {
+                "zh": rule.title_zh,
+                "en": rule.title_en,
+                "passed": False,
+                "hard": rule.hard,
+                "why_zh": "请保持头部端正，眼睛看镜头",
+                "why_en": "Keep your head straight and look at the camera",
+            }
+            for rule in spec.measures.values()
+        ]
+        data = {"jpeg": None, "can_submit": False, "requirements": requirements, "reasons": []}
+        s.window.render(
+            ViewState("photo_review", data, "en", "photo_review", large_text=large_text)
+        )
+        pump()
+        screen = s.window.current_screen()
+        assert isinstance(screen, PhotoReviewScreen) and len(screen._rows) == len(requirements)
+        assert (s.window.width(), s.window.height()) == (1920, 1080)
+        for row in screen._rows:  # none squeezed under the height its wrapped text needs
+            assert row.isVisible() and row.height() >= row.heightForWidth(row.width())
+    finally:
+        s.stop()

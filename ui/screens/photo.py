@@ -10,6 +10,7 @@ from PySide6.QtCore import QElapsedTimer, QRectF, Qt, QTimer
 from PySide6.QtGui import QColor, QImage, QPainter, QPaintEvent, QPen, QPixmap
 from PySide6.QtWidgets import (
     QFrame,
+    QGridLayout,
     QHBoxLayout,
     QLabel,
     QSizePolicy,
@@ -183,9 +184,11 @@ class PhotoReviewScreen(Screen):
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
+        # Tight vertical spacing: 18 checks, each failed one with its instruction, must leave
+        # room for the reason line and the buttons on the 1080 px panel.
         layout = QVBoxLayout(self)
-        layout.setContentsMargins(80, 30, 80, 30)
-        layout.setSpacing(20)
+        layout.setContentsMargins(80, 20, 80, 20)
+        layout.setSpacing(14)
         self.title = label(self, "title")
         layout.addWidget(self.title)
         row = QHBoxLayout()
@@ -202,9 +205,10 @@ class PhotoReviewScreen(Screen):
         row.addWidget(card)
         checks = QFrame(self)
         checks.setObjectName("card")
-        self.checks_layout = QVBoxLayout(checks)
-        self.checks_layout.setContentsMargins(40, 30, 40, 30)
-        self.checks_layout.setSpacing(6)
+        self.checks_layout = QGridLayout(checks)
+        self.checks_layout.setContentsMargins(40, 20, 40, 20)
+        self.checks_layout.setHorizontalSpacing(30)
+        self.checks_layout.setVerticalSpacing(2)
         row.addWidget(checks, 1)
         layout.addLayout(row, 1)
         self.reason = label(self, "body")
@@ -238,7 +242,7 @@ class PhotoReviewScreen(Screen):
         else:
             self.photo.clear()
         self.note.setText(self.tr_("photo.review.best") if data.get("best_shown") else "")
-        self._render_checks(list(data.get("requirements", [])))
+        self._render_checks(list(data.get("requirements", [])), view.large_text)
         can_submit = bool(data.get("can_submit"))
         reasons = [str(r.get(self.language) or r.get("zh")) for r in data.get("reasons", [])]
         failed = [
@@ -247,33 +251,45 @@ class PhotoReviewScreen(Screen):
             if r.get("hard") and not r["passed"]
         ]
         self.reason.setVisible(not can_submit)
-        self.reason.setText(
-            self.tr_("photo.review.cannot") + " " + "；".join(reasons or failed)
-            if not can_submit
-            else ""
-        )
+        self.reason.setText(self._cannot(reasons or failed) if not can_submit else "")
         self.use.setEnabled(can_submit)
         self.use.setText(self.tr_("photo.use"))
         self.retake.setText(self.tr_("photo.retake"))
 
-    def _render_checks(self, requirements: list[dict[str, Any]]) -> None:
+    def _cannot(self, reasons: list[str]) -> str:
+        """The most important reason only: the checklist lists every failure, and all of
+        them here would push the buttons off the screen."""
+        line = f"{self.tr_('photo.review.cannot')} {reasons[0] if reasons else ''}"
+        if len(reasons) > 1:
+            line += " " + self.tr_("photo.review.more", n=len(reasons) - 1)
+        return line
+
+    def _render_checks(self, requirements: list[dict[str, Any]], large: bool) -> None:
+        """One column of 23 px rows; in larger text two columns of 30 px, which fit the same
+        height (one column of 18 larger rows would not), naming each check without its
+        instruction (the reason line below gives the one that matters most)."""
         while self.checks_layout.count():
             item = self.checks_layout.takeAt(0)
             widget = item.widget() if item is not None else None
             if widget is not None:
+                widget.hide()  # now: deleteLater would leave it drawn under the new rows
                 widget.deleteLater()
         self._rows = []
-        for req in requirements:
+        for row_index in range(self.checks_layout.rowCount()):
+            self.checks_layout.setRowStretch(row_index, 0)  # an earlier layout's spacer row
+        columns, size = (2, 30) if large else (1, 23)
+        per_column = -(-len(requirements) // columns)
+        for index, req in enumerate(requirements):
             passed = bool(req["passed"])
             mark = "✔" if passed else ("✘" if req.get("hard") else "!")
             colour = "#2e7d32" if passed else ("#c62828" if req.get("hard") else "#ef6c00")
             text = f"{mark}  {req.get(self.language) or req.get('zh')}"
             why = req.get(f"why_{self.language}")
-            if not passed and why:
+            if not passed and why and not large:
                 text += f" — {why}"
             row = QLabel(text, self)
-            row.setStyleSheet(f"font-size: 23px; color: {colour};")
+            row.setStyleSheet(f"font-size: {size}px; color: {colour};")
             row.setWordWrap(True)
-            self.checks_layout.addWidget(row)
+            self.checks_layout.addWidget(row, index % per_column, index // per_column)
             self._rows.append(row)
-        self.checks_layout.addStretch(1)
+        self.checks_layout.setRowStretch(per_column, 1)
