@@ -89,7 +89,7 @@ class KioskApp:
         # hand-over whose outcome is unknown); set by the composition root, any thread.
         self.documents_to_reconcile: Callable[[], int] | None = None
         self.runner.on_alert(self._remember_alert)
-        if config.staff.pin_hash:
+        if config.staff.enabled:
             self._attach_staff()
 
     @property
@@ -245,7 +245,8 @@ class KioskApp:
 
     def _attach_staff(self) -> None:
         s = self.config.staff
-        gate = self._staff_gate = StaffGate(s.pin_hash, self.clock, s.max_attempts, s.lockout_s)
+        gate = StaffGate(s.credentials, self.clock, s.max_attempts, s.lockout_s)
+        self._staff_gate = gate
         actions = {
             "sync": self._staff_sync,
             "out_of_service": lambda: self.runner.dispatcher.post(

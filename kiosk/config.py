@@ -15,7 +15,7 @@ from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
-from kiosk.staff import DEMO_PIN, MIN_ITERATIONS, valid_pin_hash, verify_pin
+from kiosk.staff import DEMO_PIN, MIN_ITERATIONS, NUMBER_DIGITS, valid_pin_hash, verify_pin
 
 
 class ConfigError(Exception):
@@ -235,11 +235,36 @@ def _is_demo_pin(pin_hash: str) -> bool:
     return verify_pin(DEMO_PIN, pin_hash)  # one PBKDF2 per distinct hash, not per load
 
 
+def _check_pin_hash(pin_hash: str, where: str) -> None:
+    if pin_hash and not valid_pin_hash(pin_hash):
+        raise ValueError(
+            f"{where} is not a hash made by `kiosk staff pin-hash` "
+            f"(at least {MIN_ITERATIONS} iterations)"
+        )
+
+
+class StaffMember(_Section):
+    number: Annotated[str, Field(pattern=f"^[0-9]{{{NUMBER_DIGITS[0]},{NUMBER_DIGITS[1]}}}$")] = (
+        Field(description="The staff number typed on the pad before the PIN (3-8 digits).")
+    )
+    pin_hash: str = Field(description="Hash of this person's PIN (`kiosk staff pin-hash`).")
+
+    @model_validator(mode="after")
+    def _pin_hash_readable(self) -> StaffMember:
+        _check_pin_hash(self.pin_hash, f"staff member {self.number}'s pin_hash")
+        return self
+
+
 class StaffSection(_Section):
     pin_hash: str = Field(
         default="",
-        description="Hash of the staff PIN (`kiosk staff pin-hash`); empty: no staff mode at "
-        "the machine. Staff hold the kiosk number in the header for 3 s to sign in.",
+        description="Hash of one staff PIN for the machine (`kiosk staff pin-hash`). Staff hold "
+        "the kiosk number in the header for 3 s to sign in.",
+    )
+    members: list[StaffMember] = Field(
+        default_factory=list,
+        description="Staff who sign in with their number and own PIN, so that alerts say who "
+        "did what (instead of pin_hash). Neither: no staff mode at the machine.",
     )
     max_attempts: Annotated[int, Field(ge=1, le=10)] = Field(
         default=3, description="Wrong PINs in a row before staff mode locks."
@@ -250,12 +275,24 @@ class StaffSection(_Section):
 
     @model_validator(mode="after")
     def _pin_hash_readable(self) -> StaffSection:
-        if self.pin_hash and not valid_pin_hash(self.pin_hash):
-            raise ValueError(
-                "staff.pin_hash is not a hash made by `kiosk staff pin-hash` "
-                f"(at least {MIN_ITERATIONS} iterations)"
-            )
+        _check_pin_hash(self.pin_hash, "staff.pin_hash")
+        if self.pin_hash and self.members:
+            raise ValueError("staff: give pin_hash (one PIN) or members (one each), not both")
+        numbers = [m.number for m in self.members]
+        if len(set(numbers)) != len(numbers):
+            raise ValueError("staff.members: a staff number is listed twice")
         return self
+
+    @property
+    def enabled(self) -> bool:
+        return bool(self.pin_hash or self.members)
+
+    @property
+    def credentials(self) -> dict[str, str]:
+        """Staff number -> PIN hash; the machine's one PIN under the number ""."""
+        if self.members:
+            return {m.number: m.pin_hash for m in self.members}
+        return {"": self.pin_hash} if self.pin_hash else {}
 
 
 class KioskConfig(_Section):
@@ -273,11 +310,14 @@ class KioskConfig(_Section):
     def _no_demo_pin_in_service(self) -> KioskConfig:
         # The sample configurations' PIN is in the README: anyone could take a real machine
         # out of service with it. It is allowed only beside the embedded (demo) central.
-        if self.staff.pin_hash and not self.central.embedded and _is_demo_pin(self.staff.pin_hash):
-            raise ValueError(
-                "staff.pin_hash is the demo PIN's; make this machine's own with "
-                "`kiosk staff pin-hash`"
-            )
+        if self.central.embedded:
+            return self
+        for number, pin_hash in self.staff.credentials.items():
+            if _is_demo_pin(pin_hash):
+                who = f"staff member {number}'s" if number else "staff.pin_hash"
+                raise ValueError(
+                    f"{who} PIN is the demo PIN; make a PIN of its own with `kiosk staff pin-hash`"
+                )
         return self
 
     @property

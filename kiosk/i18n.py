@@ -92,6 +92,9 @@ MESSAGES: dict[str, tuple[str, str]] = {
     # staff mode (at the machine, behind the staff PIN)
     "staff.pin.title": ("工作人员登录", "Staff sign-in"),
     "staff.pin.body": ("请输入工作人员密码", "Enter the staff PIN"),
+    "staff.number.body": ("请输入您的工号", "Enter your staff number"),
+    "staff.pin.own_body": ("工号 {number}：请输入您的密码", "Staff {number}: enter your PIN"),
+    "staff.line.who": ("登录工号：{staff_number}", "Signed in: staff {staff_number}"),
     "staff.pin.wrong": (
         "密码错误，还可以再试 {attempts_left} 次",
         "Wrong PIN: {attempts_left} more tries",

@@ -12,6 +12,7 @@ milliseconds, which the touch screen must not wait for.
 from __future__ import annotations
 
 import base64
+import functools
 import hashlib
 import hmac
 import json
@@ -35,6 +36,7 @@ ITERATIONS = 600_000  # OWASP 2023 for PBKDF2-SHA256: about 0.15 s here
 MIN_ITERATIONS = 100_000  # a weaker hash in the configuration is refused
 DEMO_PIN = "2468"  # the sample configurations' PIN: refused outside a demo set-up
 PIN_DIGITS = (4, 8)  # shortest and longest PIN accepted
+NUMBER_DIGITS = (3, 8)  # shortest and longest staff number (config.StaffMember)
 
 
 def hash_pin(pin: str, *, iterations: int = ITERATIONS, salt: bytes | None = None) -> str:
@@ -91,6 +93,13 @@ class GateStore(Protocol):
 _GATE_META = "staff.gate"
 
 
+@functools.cache
+def _unknown_number() -> str:
+    """Checked against when a staff number is unknown (no PIN matches: the salt is random).
+    Made on first use, not at import: one PBKDF2 would slow every start of the program."""
+    return hash_pin("0000")
+
+
 class StaffGate:
     """Counts wrong PINs; after ``max_attempts`` in a row, refuses every PIN (right or wrong)
     for ``lockout_s``. Thread-safe.
@@ -102,8 +111,11 @@ class StaffGate:
     never a negative count.
     """
 
-    def __init__(self, pin_hash: str, clock: Clock, max_attempts: int, lockout_s: float) -> None:
-        self._pin_hash = pin_hash
+    def __init__(
+        self, credentials: Mapping[str, str], clock: Clock, max_attempts: int, lockout_s: float
+    ) -> None:
+        # Staff number -> PIN hash; "" is the machine's one PIN when there are no numbers.
+        self._credentials = dict(credentials)
         self._clock = clock
         self._max = max_attempts
         self._lockout_s = lockout_s
@@ -126,12 +138,12 @@ class StaffGate:
             if math.isfinite(left) and left > 0:
                 self._locked_until = self._clock.monotonic() + min(left, self._lockout_s)
 
-    def sign_in(self, pin: str) -> SignIn:
+    def sign_in(self, pin: str, number: str = "") -> SignIn:
         with self._lock:
             now = self._clock.monotonic()
             if now < self._locked_until:
                 return SignIn(False, 0, self._locked_until - now)
-            if verify_pin(pin, self._pin_hash):
+            if self._verify(number, pin):
                 self._keep(0, 0.0)
                 return SignIn(True, self._max, 0.0)
             if self._wrong + 1 >= self._max:
@@ -139,6 +151,15 @@ class StaffGate:
                 return SignIn(False, 0, self._lockout_s, just_locked=True)
             self._keep(self._wrong + 1, 0.0)
             return SignIn(False, self._max - self._wrong, 0.0)
+
+    def _verify(self, number: str, pin: str) -> bool:
+        stored = self._credentials.get(number)
+        if stored is None:
+            # An unknown number costs as much as a wrong PIN: timing tells nothing about
+            # which numbers exist, and it counts towards the lockout the same way.
+            verify_pin(pin, _unknown_number())
+            return False
+        return verify_pin(pin, stored)
 
     def _keep(self, wrong: int, locked_until: float) -> None:
         changed = (wrong, locked_until) != (self._wrong, self._locked_until)
@@ -181,24 +202,29 @@ class StaffService:
         self, operation: str, args: Mapping[str, Any], session: Session | None
     ) -> Mapping[str, Any]:
         if operation == "sign_in":
-            return self._sign_in(str(args.get("pin", "")))
+            return self._sign_in(str(args.get("pin", "")), str(args.get("number", "")))
         if operation == "status":
             return dict(self._status())
         action = self._actions.get(operation)
         if action is None:
             raise KioskError(f"staff mode has no operation {operation}", code="service.operation")
-        self._alert(f"staff.{operation}", f"staff at the machine: {operation}")
+        self._alert(f"staff.{operation}", f"{_who(str(args.get('by', '')))}: {operation}")
         action()
         return dict(self._status())
 
-    def _sign_in(self, pin: str) -> Mapping[str, Any]:
-        result = self._gate.sign_in(pin)
+    def _sign_in(self, pin: str, number: str) -> Mapping[str, Any]:
+        result = self._gate.sign_in(pin, number)
         if result.accepted:
-            self._alert("staff.sign_in", "staff signed in at the machine")
+            self._alert("staff.sign_in", f"{_who(number)} signed in at the machine")
         elif result.just_locked:
             self._alert("staff.pin_locked", "wrong staff PINs: staff mode locked")
         return {
             "accepted": result.accepted,
+            "number": number if result.accepted else "",
             "attempts_left": result.attempts_left,
             "locked_min": max(1, round(result.locked_s / 60)) if result.locked_s else 0,
         }
+
+
+def _who(number: str) -> str:
+    return f"staff {number}" if number else "staff"

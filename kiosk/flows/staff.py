@@ -5,7 +5,7 @@ service again if a part is still down (staff may leave a fault to be fixed later
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import replace
 from typing import Any
 
@@ -34,6 +34,7 @@ _ERROR = "staff_pin_error"  # context: (message key, values) after a wrong PIN
 _CONFIRM = "staff_confirm_shutdown"  # context: Shut down was pressed once; press again
 _NOTE = "staff_note"  # context: (message key, values) of the last test print
 _LOCKED_MIN = "staff_locked_min"  # context: minutes the lockout has left
+_WHO = "staff_number"  # context: the signed-in staff number ("" with the machine's one PIN)
 PIN_SCREEN_S = 60.0
 CHECK_S = 15.0
 
@@ -52,11 +53,15 @@ def start_sign_in(ctx: Context, event: Event) -> list[Command]:
 
 def _check(ctx: Context, event: Event) -> list[Command]:
     # The PIN goes straight to the service: it is never kept in the flow's context.
-    return [Call("staff", "sign_in", {"pin": str(event.data.get("pin", ""))})]
+    args = {"pin": str(event.data.get("pin", "")), "number": str(event.data.get("number", ""))}
+    return [Call("staff", "sign_in", args)]
 
 
 def _accepted(ctx: Context, event: Event) -> bool:
-    return bool(event.data.get("accepted"))
+    if not event.data.get("accepted"):
+        return False
+    ctx[_WHO] = str(event.data.get("number", ""))
+    return True
 
 
 def _locked(ctx: Context, event: Event) -> bool:
@@ -77,7 +82,7 @@ def _status(ctx: Context, event: Event) -> list[Command]:
 
 
 def _leave(ctx: Context, event: Event) -> list[Command]:
-    for key in (_STATUS, _ERROR, _CONFIRM, _NOTE, _LOCKED_MIN):
+    for key in (_STATUS, _ERROR, _CONFIRM, _NOTE, _LOCKED_MIN, _WHO):
         ctx.pop(key, None)
     return []
 
@@ -90,7 +95,7 @@ def _action(intent: str, operation: str) -> Transition:
             return []
         if operation == "sync":  # the sync worker sends in the background, not at once
             ctx[_NOTE] = ("staff.sync.started", {})
-        return [Call("staff", operation, reply="staff.status")]
+        return [Call("staff", operation, {"by": ctx.get(_WHO, "")}, reply="staff.status")]
 
     return Transition(intent, SAME, action=run, label=operation)
 
@@ -123,14 +128,20 @@ def _not_printed(ctx: Context, event: Event) -> list[Command]:
     return [Call("staff", "status")]
 
 
-def pin_view(ctx: Context) -> Mapping[str, Any]:
-    error = ctx.get(_ERROR)
-    return {
-        "title": "staff.pin.title",
-        "body": "staff.pin.body",
-        "error": error[0] if error else None,
-        "values": dict(error[1]) if error else {},
-    }
+def pin_view_for(config: KioskConfig) -> Callable[[Context], Mapping[str, Any]]:
+    ask_number = bool(config.staff.members)  # each person's number, then their own PIN
+
+    def pin_view(ctx: Context) -> Mapping[str, Any]:
+        error = ctx.get(_ERROR)
+        return {
+            "title": "staff.pin.title",
+            "body": "staff.pin.body",
+            "ask_number": ask_number,
+            "error": error[0] if error else None,
+            "values": dict(error[1]) if error else {},
+        }
+
+    return pin_view
 
 
 def staff_view(ctx: Context) -> Mapping[str, Any]:
@@ -138,7 +149,9 @@ def staff_view(ctx: Context) -> Mapping[str, Any]:
     if not status:
         return message("staff.title", "staff.loading", quiet=True)
     language = str(ctx.get("language", "zh"))
+    who = str(ctx.get(_WHO, ""))
     lines = [
+        *(["staff.line.who"] if who else []),
         "staff.line.central_up" if status.get("central_up") else "staff.line.central_down",
         "staff.line.queue",
         "staff.line.devices",
@@ -165,6 +178,7 @@ def staff_view(ctx: Context) -> Mapping[str, Any]:
         **status,
         "devices": _devices(dict(status.get("devices", {})), language),
         "out_of_service": _causes(list(status.get("out_of_service", [])), language),
+        "staff_number": who,
     }
     note, note_values = ctx.get(_NOTE, (None, {}))
     values.update(note_values)
@@ -232,7 +246,7 @@ def staff_states(config: KioskConfig) -> tuple[State, ...]:
                 *deferred,
             ),
             timeout=lambda ctx: PIN_SCREEN_S,
-            view=pin_view,
+            view=pin_view_for(config),
         ),
         State(
             STAFF_CHECKING,

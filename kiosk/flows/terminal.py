@@ -160,7 +160,7 @@ def build_terminal_flow(
     staff: tuple[State, ...] = ()
     to_staff: tuple[Transition, ...] = ()
     late: tuple[Transition, ...] = ()
-    if config.staff.pin_hash:
+    if config.staff.enabled:
         # Imported here: kiosk.flows.staff builds on this module (a cycle at import time).
         from kiosk.flows.staff import LATE_REPLIES, STAFF_PIN, staff_states, start_sign_in
 

@@ -3,14 +3,17 @@ buttons do (out of service and back, send now, shut down), driven through the fl
 
 from __future__ import annotations
 
+import io
 import logging
 import time
+import tomllib
 from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 from pathlib import Path
 
 import pytest
 
+from kiosk import cli
 from kiosk.app import KioskApp
 from kiosk.clock import ManualClock
 from kiosk.config import ConfigError, KioskConfig, parse_config
@@ -111,7 +114,7 @@ def test_without_a_pin_there_is_no_staff_mode(tmp_path: Path) -> None:
 
 def test_wrong_pins_lock_staff_mode_even_for_the_right_one() -> None:
     clock = ManualClock()
-    gate = StaffGate(PIN_HASH, clock, max_attempts=3, lockout_s=300)
+    gate = StaffGate({"": PIN_HASH}, clock, max_attempts=3, lockout_s=300)
     assert [gate.sign_in("0000").attempts_left for _ in range(2)] == [2, 1]
     third = gate.sign_in("0000")
     assert (third.accepted, third.just_locked, third.locked_s) == (False, True, 300)
@@ -125,14 +128,14 @@ def test_a_restart_does_not_buy_more_guesses(tmp_path: Path) -> None:
     clock = ManualClock()
     outbox = Outbox(tmp_path / "outbox.sqlite", kiosk_id="STAFF-1", key=b"k" * 32)
     try:
-        gate = StaffGate(PIN_HASH, clock, max_attempts=3, lockout_s=300)
+        gate = StaffGate({"": PIN_HASH}, clock, max_attempts=3, lockout_s=300)
         gate.keep_in(outbox)
         assert gate.sign_in("0000").attempts_left == 2
         assert gate.sign_in("0000").attempts_left == 1
-        after_restart = StaffGate(PIN_HASH, clock, max_attempts=3, lockout_s=300)
+        after_restart = StaffGate({"": PIN_HASH}, clock, max_attempts=3, lockout_s=300)
         after_restart.keep_in(outbox)
         assert after_restart.sign_in("0000").just_locked
-        again = StaffGate(PIN_HASH, clock, max_attempts=3, lockout_s=300)
+        again = StaffGate({"": PIN_HASH}, clock, max_attempts=3, lockout_s=300)
         again.keep_in(outbox)
         assert not again.sign_in(PIN).accepted  # still locked after another restart
         clock.advance(300)
@@ -159,7 +162,7 @@ def test_a_saved_count_is_read_back_within_bounds(
     outbox = Outbox(tmp_path / "outbox.sqlite", kiosk_id="STAFF-1", key=b"k" * 32)
     try:
         outbox.set_meta({"staff.gate": saved})
-        gate = StaffGate(PIN_HASH, clock, max_attempts=3, lockout_s=300)
+        gate = StaffGate({"": PIN_HASH}, clock, max_attempts=3, lockout_s=300)
         gate.keep_in(outbox)
         result = gate.sign_in("0000")
         assert (result.attempts_left, round(result.locked_s)) == (attempts_left, locked_s)
@@ -169,7 +172,7 @@ def test_a_saved_count_is_read_back_within_bounds(
 
 def test_setting_the_wall_clock_does_not_end_a_lockout() -> None:
     clock = WallClock()
-    gate = StaffGate(PIN_HASH, clock, max_attempts=1, lockout_s=300)
+    gate = StaffGate({"": PIN_HASH}, clock, max_attempts=1, lockout_s=300)
     assert gate.sign_in("0000").just_locked
     clock.at += timedelta(hours=2)  # an NTP step, or a hand on the clock
     assert not gate.sign_in(PIN).accepted
@@ -315,6 +318,46 @@ def test_a_pickup_machine_shows_the_documents_to_reconcile(tmp_path: Path) -> No
     assert "Documents to reconcile: 2 (captured, or hand-over unknown" in lines(app)[-2]
 
 
+def members_app(tmp_path: Path) -> tuple[KioskApp, list[str]]:
+    clock = ManualClock()
+    config = parse_config(
+        {
+            "kiosk": {"id": "STAFF-1", "terminal": "photo", "data_dir": str(tmp_path)},
+            "staff": {
+                "members": [
+                    {"number": "1024", "pin_hash": PIN_HASH},
+                    {"number": "2048", "pin_hash": hash_pin("8642", iterations=MIN_ITERATIONS)},
+                ]
+            },
+        }
+    )
+    app = KioskApp(config, clock, clock, strict=True)
+    assert app.staff is not None
+    app.runner.add_service("staff", app.staff, InlineExecutor())
+    messages: list[str] = []
+    app.runner.on_alert(lambda alert: messages.append(alert.message))
+    app.start()
+    return app, messages
+
+
+def test_members_sign_in_with_their_number_and_own_pin_and_are_named(tmp_path: Path) -> None:
+    app, messages = members_app(tmp_path)
+    app.intent("language", language="en")
+    app.intent("staff")
+    assert app.view is not None and app.view.data["ask_number"] is True
+    app.intent("pin", number="2048", pin=PIN)  # another member's PIN: refused
+    app.intent("pin", number="4096", pin=PIN)  # a number nobody has: refused the same way
+    assert state(app) == STAFF_PIN and app.view.data["values"] == {"attempts_left": 1}
+    app.intent("pin", number="1024", pin=PIN)
+    assert state(app) == STAFF and lines(app)[0] == "Signed in: staff 1024"
+    app.intent("staff_pause")
+    assert messages == ["staff 1024 signed in at the machine", "staff 1024: out_of_service"]
+    app.intent("back")
+    app.intent("staff")
+    app.intent("pin", number="2048", pin="8642")
+    assert lines(app)[0] == "Signed in: staff 2048"
+
+
 def test_send_now_and_shut_down(tmp_path: Path) -> None:
     app, _, alerts = staff_app(tmp_path)
     stopped: list[bool] = []
@@ -356,3 +399,26 @@ def test_the_pin_screen_gives_up_after_a_minute(tmp_path: Path) -> None:
     app.intent("staff")
     clock.advance(60)
     assert state(app) == "attract"
+
+
+@pytest.mark.parametrize("number", [None, "1024"])
+def test_pin_hash_prints_a_section_the_configuration_accepts(
+    number: str | None, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setattr("sys.stdin", io.StringIO("13579\n"))
+    argv = ["staff", "pin-hash", *(["--number", number] if number else [])]
+    assert cli.main(argv) == 0
+    printed = capsys.readouterr().out
+    assert "13579" not in printed
+    staff = tomllib.loads(printed)["staff"]
+    config = parse_config({"kiosk": {"id": "STAFF-1", "terminal": "photo"}, "staff": staff})
+    assert list(config.staff.credentials) == [number or ""]
+    assert verify_pin("13579", config.staff.credentials[number or ""])
+
+
+def test_pin_hash_refuses_a_bad_number_before_asking(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setattr("sys.stdin", io.StringIO("13579\n"))
+    assert cli.main(["staff", "pin-hash", "--number", "12"]) == 1
+    assert "3-8 digits" in capsys.readouterr().err

@@ -165,6 +165,38 @@ def test_staff_hold_the_kiosk_number_and_sign_in_on_the_pin_pad(qtbot: QtBot) ->
         s.stop()
 
 
+def test_a_staff_member_types_their_number_then_their_pin(qtbot: QtBot) -> None:
+    qapp = qt_application(offscreen=True)
+    member = {"number": "1024", "pin_hash": hash_pin("97531", iterations=MIN_ITERATIONS)}
+    config = parse_config(
+        {"kiosk": {"id": "UI-TEST", "terminal": "photo"}, "staff": {"members": [member]}}
+    )
+    clock = ManualClock()
+    s = build_shell(config, qapp, clock=clock, scheduler=clock, devices=False, backend=False)
+    qtbot.addWidget(s.window)
+    s.window.show()
+    s.start()
+    try:
+        s.app.intent("language", language="en")
+        s.app.intent("staff")
+        pad = s.window.current_screen()
+        assert isinstance(pad, PinScreen) and pad.body.text() == "Enter your staff number"
+        for key in "1024":
+            qtbot.mouseClick(pad.keys[key], Qt.MouseButton.LeftButton)
+        assert pad.dots.text() == "1024"  # a staff number is shown as typed
+        qtbot.mouseClick(pad.keys["ok"], Qt.MouseButton.LeftButton)
+        assert pad.body.text() == "Staff 1024: enter your PIN" and pad.dots.text() == "-"
+        for key in "97531":
+            qtbot.mouseClick(pad.keys[key], Qt.MouseButton.LeftButton)
+        assert pad.dots.text() == "●●●●●"
+        qtbot.mouseClick(pad.keys["ok"], Qt.MouseButton.LeftButton)
+        qtbot.waitUntil(lambda: bool(s.app.view and s.app.view.data.get("buttons")), timeout=5000)
+        assert s.app.view is not None and s.app.view.state == "staff"
+        assert "Signed in: staff 1024" in s.window.current_screen().findChild(QLabel, "body").text()
+    finally:
+        s.stop()
+
+
 def test_idle_countdown_is_visible_then_returns_to_attract(
     shell: tuple[Shell, ManualClock], qtbot: QtBot
 ) -> None:

@@ -6,7 +6,7 @@ from __future__ import annotations
 from PySide6.QtWidgets import QGridLayout, QHBoxLayout, QVBoxLayout, QWidget
 
 from kiosk.runner import ViewState
-from kiosk.staff import PIN_DIGITS
+from kiosk.staff import NUMBER_DIGITS, PIN_DIGITS
 from ui.screens.base import Screen, card_xy, label
 
 _KEYS = ("1", "2", "3", "4", "5", "6", "7", "8", "9", "clear", "0", "ok")
@@ -18,6 +18,8 @@ class PinScreen(Screen):
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self._digits = ""
+        self._number: str | None = None  # the staff number typed first, when one is asked
+        self._ask_number = False
         self._state = ""
         self._error: object = None
         # The prompt beside the pad, not above it: four rows of touch-sized keys under a card
@@ -64,32 +66,53 @@ class PinScreen(Screen):
         if view.state != self._state or view.data.get("error") != self._error:
             # A new visit or a refused PIN; a banner, a language switch or a device event
             # re-renders the same step and keeps what staff typed.
-            self._digits = ""
+            self._reset()
         self._state, self._error = view.state, view.data.get("error")
-        data = view.data
-        self.title.setText(self.tr_(str(data.get("title", "staff.pin.title"))))
-        self.body.setText(self.tr_(str(data.get("body", "staff.pin.body"))))
-        error = data.get("error")
+        self._ask_number = bool(view.data.get("ask_number"))
+        error = view.data.get("error")
         self.error.setVisible(bool(error))
-        self.error.setText(self.tr_(str(error), **dict(data.get("values", {}))) if error else "")
+        self.error.setText(
+            self.tr_(str(error), **dict(view.data.get("values", {}))) if error else ""
+        )
         for key, button in self.keys.items():
             button.setText(self.tr_(f"staff.pin.{key}") if not key.isdigit() else key)
         self.back.setText(self.tr_("app.back"))
-        self._show_dots()
+        self._show()
 
     def hideEvent(self, event: object) -> None:  # noqa: N802 - Qt override
-        self._digits, self._state = "", ""  # nothing typed survives leaving the pad
+        self._reset()  # nothing typed survives leaving the pad
+        self._state = ""
 
     def press(self, key: str) -> None:
+        asking_number = self._ask_number and self._number is None
+        shortest = NUMBER_DIGITS[0] if asking_number else PIN_DIGITS[0]
         if key == "clear":
+            if not self._digits and self._number is not None:
+                self._number = None  # a second Clear goes back to the staff number
             self._digits = ""
         elif key == "ok":
-            if len(self._digits) >= PIN_DIGITS[0]:
-                pin, self._digits = self._digits, ""
-                self.emit_intent("pin", pin=pin)
+            if len(self._digits) >= shortest:
+                self._accept()
         elif len(self._digits) < PIN_DIGITS[1]:
             self._digits += key
-        self._show_dots()
+        self._show()
 
-    def _show_dots(self) -> None:
-        self.dots.setText("●" * len(self._digits) or "-")
+    def _accept(self) -> None:
+        if self._ask_number and self._number is None:
+            self._number, self._digits = self._digits, ""
+            return
+        pin, number, self._digits = self._digits, self._number or "", ""
+        self.emit_intent("pin", pin=pin, number=number)
+
+    def _reset(self) -> None:
+        self._digits, self._number = "", None
+
+    def _show(self) -> None:
+        self.title.setText(self.tr_("staff.pin.title"))
+        if self._ask_number and self._number is None:
+            self.body.setText(self.tr_("staff.number.body"))
+            self.dots.setText(self._digits or "-")  # a staff number is not secret
+        else:
+            body = "staff.pin.own_body" if self._number else "staff.pin.body"
+            self.body.setText(self.tr_(body, number=self._number or ""))
+            self.dots.setText("●" * len(self._digits) or "-")
