@@ -9,6 +9,8 @@ import sqlite3
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -41,6 +43,21 @@ def shell(qtbot: QtBot) -> tuple[Shell, ManualClock]:
     result.start()
     yield result, clock
     result.stop()
+
+
+@contextmanager
+def shown(config: KioskConfig, qtbot: QtBot) -> Iterator[Shell]:
+    """A kiosk window for ``config`` without devices or backend, shown and started."""
+    qapp = qt_application(offscreen=True)
+    clock = ManualClock()
+    s = build_shell(config, qapp, clock=clock, scheduler=clock, devices=False, backend=False)
+    qtbot.addWidget(s.window)
+    s.window.show()
+    s.start()
+    try:
+        yield s
+    finally:
+        s.stop()
 
 
 def screen_name(shell: Shell) -> str:
@@ -100,14 +117,8 @@ def _fits(s: Shell) -> None:
 def test_menu_and_header_fit_in_english_with_larger_text_and_an_outage(
     qtbot: QtBot, terminal: str
 ) -> None:
-    qapp = qt_application(offscreen=True)
     config = parse_config({"kiosk": {"id": "SZ-FUTIAN-HALL-2-PHOTO-0001", "terminal": terminal}})
-    clock = ManualClock()
-    s = build_shell(config, qapp, clock=clock, scheduler=clock, devices=False, backend=False)
-    qtbot.addWidget(s.window)
-    s.window.show()
-    s.start()
-    try:
+    with shown(config, qtbot) as s:
         s.app.set_sync_offline(True)  # the header's longest state: the offline label shown
         s.app.set_central_link(False)  # the menu's: services paused, the reason above them
         s.app.intent("language", language="en")
@@ -117,26 +128,18 @@ def test_menu_and_header_fit_in_english_with_larger_text_and_an_outage(
         s.app.intent("start")
         assert screen_name(s) == "menu"
         _fits(s)
-    finally:
-        s.stop()
 
 
 def test_staff_hold_the_kiosk_number_and_sign_in_on_the_pin_pad(qtbot: QtBot) -> None:
     """The kiosk has no keyboard: staff hold the kiosk number, type the PIN on the pad (shown
     as dots), and reach the status screen; the check runs on the staff worker."""
-    qapp = qt_application(offscreen=True)
     config = parse_config(
         {
             "kiosk": {"id": "UI-TEST", "terminal": "photo"},
             "staff": {"pin_hash": hash_pin("97531", iterations=MIN_ITERATIONS)},
         }
     )
-    clock = ManualClock()
-    s = build_shell(config, qapp, clock=clock, scheduler=clock, devices=False, backend=False)
-    qtbot.addWidget(s.window)
-    s.window.show()
-    s.start()
-    try:
+    with shown(config, qtbot) as s:
         s.window.staff_hold.setInterval(50)  # 3 s on the machine
         qtbot.mousePress(s.window.kiosk_label, Qt.MouseButton.LeftButton)
         qtbot.mouseRelease(s.window.kiosk_label, Qt.MouseButton.LeftButton)
@@ -161,22 +164,14 @@ def test_staff_hold_the_kiosk_number_and_sign_in_on_the_pin_pad(qtbot: QtBot) ->
         labels = [b.text() for b in s.window.current_screen().findChildren(QPushButton)]
         assert "Exit" in labels and "Out of service" in labels
         _fits(s)
-    finally:
-        s.stop()
 
 
 def test_a_staff_member_types_their_number_then_their_pin(qtbot: QtBot) -> None:
-    qapp = qt_application(offscreen=True)
     member = {"number": "1024", "pin_hash": hash_pin("97531", iterations=MIN_ITERATIONS)}
     config = parse_config(
         {"kiosk": {"id": "UI-TEST", "terminal": "photo"}, "staff": {"members": [member]}}
     )
-    clock = ManualClock()
-    s = build_shell(config, qapp, clock=clock, scheduler=clock, devices=False, backend=False)
-    qtbot.addWidget(s.window)
-    s.window.show()
-    s.start()
-    try:
+    with shown(config, qtbot) as s:
         s.app.intent("language", language="en")
         s.app.intent("staff")
         pad = s.window.current_screen()
@@ -193,8 +188,6 @@ def test_a_staff_member_types_their_number_then_their_pin(qtbot: QtBot) -> None:
         qtbot.waitUntil(lambda: bool(s.app.view and s.app.view.data.get("buttons")), timeout=5000)
         assert s.app.view is not None and s.app.view.state == "staff"
         assert "Signed in: staff 1024" in s.window.current_screen().findChild(QLabel, "body").text()
-    finally:
-        s.stop()
 
 
 def test_idle_countdown_is_visible_then_returns_to_attract(
