@@ -230,7 +230,7 @@ class PaymentSection(_Section):
     )
 
 
-@functools.lru_cache(maxsize=8)
+@functools.cache
 def _is_demo_pin(pin_hash: str) -> bool:
     return verify_pin(DEMO_PIN, pin_hash)  # one PBKDF2 per distinct hash, not per load
 
@@ -251,7 +251,8 @@ class StaffMember(_Section):
 
     @model_validator(mode="after")
     def _pin_hash_readable(self) -> StaffMember:
-        _check_pin_hash(self.pin_hash, f"staff member {self.number}'s pin_hash")
+        # Required: an empty hash would turn staff mode on with a number nobody can use.
+        _check_pin_hash(self.pin_hash or "-", f"staff member {self.number}'s pin_hash")
         return self
 
 

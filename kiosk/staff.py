@@ -12,7 +12,6 @@ milliseconds, which the touch screen must not wait for.
 from __future__ import annotations
 
 import base64
-import functools
 import hashlib
 import hmac
 import json
@@ -20,7 +19,7 @@ import logging
 import math
 import os
 import threading
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -93,19 +92,17 @@ class GateStore(Protocol):
 _GATE_META = "staff.gate"
 
 
-@functools.cache
-def _unknown_number() -> str:
-    """Checked against when a staff number is unknown (no PIN matches: the salt is random).
-    Made on first use, not at import: one PBKDF2 would slow every start of the program."""
-    return hash_pin("0000")
-
-
 class StaffGate:
-    """Counts wrong PINs; after ``max_attempts`` in a row, refuses every PIN (right or wrong)
-    for ``lockout_s``. Thread-safe.
+    """Counts wrong PINs; once ``max_attempts`` have been wrong, refuses every PIN (right or
+    wrong) for ``lockout_s``. Thread-safe.
+
+    Wrong PINs are counted per staff number, and the lockout starts when they add up to
+    ``max_attempts``: a member's own sign-in clears only their own count, so they cannot
+    guess a colleague's PIN a few tries at a time. An unknown number is counted and costs a
+    PBKDF2 like any other.
 
     The lockout runs on the monotonic clock, so setting the wall clock does not end it. With a
-    ``store``, the count and the lockout's end (wall-clock, the only time that survives a
+    ``store``, the counts and the lockout's end (wall-clock, the only time that survives a
     restart) are kept, so that switching the machine off and on buys no more guesses. What is
     read back is bounded: never more than ``lockout_s`` left (a clock set back, a corrupt row),
     never a negative count.
@@ -116,10 +113,11 @@ class StaffGate:
     ) -> None:
         # Staff number -> PIN hash; "" is the machine's one PIN when there are no numbers.
         self._credentials = dict(credentials)
+        self._unknown = _decoy_hash(self._credentials.values())
         self._clock = clock
         self._max = max_attempts
         self._lockout_s = lockout_s
-        self._wrong = 0
+        self._wrong: dict[str, int] = {}
         self._locked_until = 0.0  # monotonic
         self._store: GateStore | None = None
         self._lock = threading.Lock()
@@ -129,12 +127,12 @@ class StaffGate:
             self._store = store
             try:
                 saved = json.loads(store.get_meta(_GATE_META) or "{}")
-                wrong = int(saved.get("wrong", 0))
+                wrong = _counts(saved.get("wrong", {}))
                 left = float(saved.get("locked_until", 0.0)) - self._clock.now().timestamp()
             except (ValueError, TypeError, AttributeError, OverflowError, QueueError) as exc:
                 log.warning("staff sign-in count not read (%s): starting from zero", exc)
                 return
-            self._wrong = min(max(wrong, 0), self._max - 1)
+            self._wrong = _bounded(wrong, self._max - 1)
             if math.isfinite(left) and left > 0:
                 self._locked_until = self._clock.monotonic() + min(left, self._lockout_s)
 
@@ -144,24 +142,23 @@ class StaffGate:
             if now < self._locked_until:
                 return SignIn(False, 0, self._locked_until - now)
             if self._verify(number, pin):
-                self._keep(0, 0.0)
-                return SignIn(True, self._max, 0.0)
-            if self._wrong + 1 >= self._max:
-                self._keep(0, now + self._lockout_s)
+                self._keep({k: n for k, n in self._wrong.items() if k != number}, 0.0)
+                return SignIn(True, self._max - sum(self._wrong.values()), 0.0)
+            wrong = {**self._wrong, number: self._wrong.get(number, 0) + 1}
+            if sum(wrong.values()) >= self._max:
+                self._keep({}, now + self._lockout_s)
                 return SignIn(False, 0, self._lockout_s, just_locked=True)
-            self._keep(self._wrong + 1, 0.0)
-            return SignIn(False, self._max - self._wrong, 0.0)
+            self._keep(wrong, 0.0)
+            return SignIn(False, self._max - sum(wrong.values()), 0.0)
 
     def _verify(self, number: str, pin: str) -> bool:
         stored = self._credentials.get(number)
-        if stored is None:
-            # An unknown number costs as much as a wrong PIN: timing tells nothing about
-            # which numbers exist, and it counts towards the lockout the same way.
-            verify_pin(pin, _unknown_number())
-            return False
-        return verify_pin(pin, stored)
+        # An unknown number costs as much as a wrong PIN: timing tells nothing about which
+        # numbers exist.
+        matched = verify_pin(pin, stored if stored is not None else self._unknown)
+        return matched and stored is not None
 
-    def _keep(self, wrong: int, locked_until: float) -> None:
+    def _keep(self, wrong: dict[str, int], locked_until: float) -> None:
         changed = (wrong, locked_until) != (self._wrong, self._locked_until)
         self._wrong, self._locked_until = wrong, locked_until
         if self._store is None or not changed:
@@ -173,6 +170,33 @@ class StaffGate:
             self._store.set_meta({_GATE_META: state})
         except QueueError as exc:  # a full disk must not stop staff signing in
             log.warning("staff sign-in count not saved: %s", exc)
+
+
+def _decoy_hash(hashes: Iterable[str]) -> str:
+    """A hash no PIN matches (random salt and digest), as costly to check as the dearest of
+    the configured ones: made without running PBKDF2."""
+    iterations = max(
+        (int(h.split("$")[1]) for h in hashes if valid_pin_hash(h)), default=ITERATIONS
+    )
+    return "$".join((SCHEME, str(iterations), _b64(os.urandom(16)), _b64(os.urandom(32))))
+
+
+def _counts(saved: object) -> dict[str, int]:
+    if isinstance(saved, int):  # a single count, as kept before counts were per number
+        return {"": saved}
+    if not isinstance(saved, dict):
+        raise ValueError("wrong-PIN counts are not a mapping")
+    return {str(number): int(count) for number, count in saved.items()}
+
+
+def _bounded(wrong: dict[str, int], most: int) -> dict[str, int]:
+    """No negative counts, and never more in all than the last guess before the lockout."""
+    out: dict[str, int] = {}
+    for number, count in sorted(wrong.items()):
+        take = min(max(count, 0), most - sum(out.values()))
+        if take > 0:
+            out[number] = take
+    return out
 
 
 StaffAction = Callable[[], None]
@@ -215,7 +239,8 @@ class StaffService:
     def _sign_in(self, pin: str, number: str) -> Mapping[str, Any]:
         result = self._gate.sign_in(pin, number)
         if result.accepted:
-            self._alert("staff.sign_in", f"{_who(number)} signed in at the machine")
+            who = f"staff {number}" if number else "staff"
+            self._alert("staff.sign_in", f"{who} signed in at the machine")
         elif result.just_locked:
             self._alert("staff.pin_locked", "wrong staff PINs: staff mode locked")
         return {
@@ -227,4 +252,4 @@ class StaffService:
 
 
 def _who(number: str) -> str:
-    return f"staff {number}" if number else "staff"
+    return f"staff {number}" if number else "staff at the machine"

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import io
 import logging
+import sys
 import time
 import tomllib
 from concurrent.futures import ThreadPoolExecutor
@@ -25,6 +26,7 @@ from kiosk.staff import (
     DEMO_PIN,
     MIN_ITERATIONS,
     StaffGate,
+    _decoy_hash,
     hash_pin,
     valid_pin_hash,
     verify_pin,
@@ -358,6 +360,49 @@ def test_members_sign_in_with_their_number_and_own_pin_and_are_named(tmp_path: P
     assert lines(app)[0] == "Signed in: staff 2048"
 
 
+def test_a_member_cannot_guess_a_colleagues_pin_between_own_sign_ins() -> None:
+    clock = ManualClock()
+    other = hash_pin("8642", iterations=MIN_ITERATIONS)
+    gate = StaffGate({"1024": PIN_HASH, "2048": other}, clock, max_attempts=3, lockout_s=300)
+    assert gate.sign_in("1111", "2048").attempts_left == 2
+    assert gate.sign_in("2222", "2048").attempts_left == 1
+    assert gate.sign_in(PIN, "1024").accepted  # their own: clears their count only
+    assert gate.sign_in("3333", "2048").just_locked  # the third guess at 2048's PIN locks
+    assert not gate.sign_in("8642", "2048").accepted
+
+
+def test_an_unknown_number_costs_what_the_dearest_known_one_does() -> None:
+    cheap = hash_pin("8642", iterations=MIN_ITERATIONS)
+    dear = hash_pin("8642", iterations=MIN_ITERATIONS * 2)
+    decoy = _decoy_hash([cheap, dear])
+    assert valid_pin_hash(decoy) and decoy.split("$")[1] == str(MIN_ITERATIONS * 2)
+    assert not verify_pin("8642", decoy) and _decoy_hash([cheap, dear]) != decoy
+
+
+def test_a_member_without_a_pin_hash_is_refused(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError):
+        parse_config(
+            {
+                "kiosk": {"id": "STAFF-1", "terminal": "photo"},
+                "staff": {"members": [{"number": "1024", "pin_hash": ""}]},
+            }
+        )
+
+
+def test_with_the_machines_one_pin_the_alerts_say_staff_at_the_machine(tmp_path: Path) -> None:
+    clock = ManualClock()
+    app = KioskApp(staff_config(tmp_path), clock, clock, strict=True)
+    assert app.staff is not None
+    app.runner.add_service("staff", app.staff, InlineExecutor())
+    messages: list[str] = []
+    app.runner.on_alert(lambda alert: messages.append(alert.message))
+    app.start()
+    app.intent("staff")
+    app.intent("pin", pin=PIN)
+    app.intent("staff_sync")
+    assert messages == ["staff signed in at the machine", "staff at the machine: sync"]
+
+
 def test_send_now_and_shut_down(tmp_path: Path) -> None:
     app, _, alerts = staff_app(tmp_path)
     stopped: list[bool] = []
@@ -422,3 +467,4 @@ def test_pin_hash_refuses_a_bad_number_before_asking(
     monkeypatch.setattr("sys.stdin", io.StringIO("13579\n"))
     assert cli.main(["staff", "pin-hash", "--number", "12"]) == 1
     assert "3-8 digits" in capsys.readouterr().err
+    assert sys.stdin.read() == "13579\n"  # refused before the PIN was read

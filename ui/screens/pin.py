@@ -93,7 +93,7 @@ class PinScreen(Screen):
         elif key == "ok":
             if len(self._digits) >= shortest:
                 self._accept()
-        elif len(self._digits) < PIN_DIGITS[1]:
+        elif len(self._digits) < (NUMBER_DIGITS[1] if asking_number else PIN_DIGITS[1]):
             self._digits += key
         self._show()
 
