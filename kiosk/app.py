@@ -116,8 +116,6 @@ class KioskApp:
         if name == "call_staff":
             self.call_staff()
             return
-        if name == "staff" and not self.flow.handles("staff"):
-            return  # the hidden hold means nothing mid-service (or without a staff PIN)
         if name in ("language", "large_text") and self.flow.state == ATTRACT:
             self._expire_preferences()
         if name != "touch":

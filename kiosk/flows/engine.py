@@ -252,10 +252,6 @@ class Flow:
             return [HideStillThere(), *self._go(self.definition.idle_target, event)]
         return self._transition(event)
 
-    def handles(self, event_name: str) -> bool:
-        """Whether the current state has any transition for this event (guards aside)."""
-        return any(t.event == event_name for t in self.definition.transitions_of(self.current))
-
     def _current_timer(self, event: Event) -> bool:
         return event.data.get("generation") == self._generation
 

@@ -226,6 +226,9 @@ def build_terminal_flow(
             ),
             Transition("home", ATTRACT, label="home", unless=(OUT_OF_SERVICE,)),
             Transition(PREFERENCES_EXPIRED, IGNORE),  # the citizen went on: theirs to keep
+            # The hidden hold on the kiosk number means something only where staff may sign
+            # in (attract, menu, out of service, with a staff PIN); elsewhere it is a touch.
+            Transition("staff", IGNORE),
             *late,
         ),
         idle_seconds=lambda ctx: timeouts.idle_s * _factor(ctx, timeouts.senior_factor),

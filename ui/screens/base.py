@@ -45,21 +45,16 @@ class Screen(QWidget):
         return button
 
 
-def card(parent: QWidget, margin: int, spacing: int) -> tuple[QFrame, QVBoxLayout]:
+def card(
+    parent: QWidget, margin: int, spacing: int, *, margin_y: int | None = None
+) -> tuple[QFrame, QVBoxLayout]:
     """A white rounded panel (style ``QFrame#card``) and its column layout."""
     frame = QFrame(parent)
     frame.setObjectName("card")
     column = QVBoxLayout(frame)
-    column.setContentsMargins(margin, margin, margin, margin)
+    y = margin if margin_y is None else margin_y
+    column.setContentsMargins(margin, y, margin, y)
     column.setSpacing(spacing)
-    return frame, column
-
-
-def card_xy(
-    parent: QWidget, margin_x: int, margin_y: int, spacing: int
-) -> tuple[QFrame, QVBoxLayout]:
-    frame, column = card(parent, margin_x, spacing)
-    column.setContentsMargins(margin_x, margin_y, margin_x, margin_y)
     return frame, column
 
 

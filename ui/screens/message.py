@@ -10,7 +10,7 @@ from PySide6.QtGui import QImage, QPixmap
 from PySide6.QtWidgets import QHBoxLayout, QLabel, QPushButton, QVBoxLayout, QWidget
 
 from kiosk.runner import ViewState
-from ui.screens.base import Screen, card_xy, label
+from ui.screens.base import Screen, card, label
 from ui.theme import DESIGN_WIDTH
 
 TONES = {"info": "#0b3d6b", "ok": "#2e7d32", "warn": "#ef6c00", "error": "#c62828"}
@@ -30,7 +30,7 @@ class MessageScreen(Screen):
         layout = QVBoxLayout(self)
         layout.setContentsMargins(_MARGIN_X, 50, _MARGIN_X, 50)
         layout.setSpacing(30)
-        self.card, inner = card_xy(self, 60, 50, 28)
+        self.card, inner = card(self, 60, 28, margin_y=50)
         self.title = label(self.card, "title")
         self.body = label(self.card, "body")
         self.code = label(self.card, "title")

@@ -7,7 +7,7 @@ from PySide6.QtWidgets import QGridLayout, QHBoxLayout, QVBoxLayout, QWidget
 
 from kiosk.runner import ViewState
 from kiosk.staff import NUMBER_DIGITS, PIN_DIGITS
-from ui.screens.base import Screen, card_xy, label
+from ui.screens.base import Screen, card, label
 
 _KEYS = ("1", "2", "3", "4", "5", "6", "7", "8", "9", "clear", "0", "ok")
 
@@ -28,7 +28,7 @@ class PinScreen(Screen):
         layout.setContentsMargins(120, 50, 120, 50)
         layout.setSpacing(60)
         left = QVBoxLayout()
-        panel, inner = card_xy(self, 60, 30, 16)
+        panel, inner = card(self, 60, 16, margin_y=30)
         self.title = label(panel, "title")
         self.body = label(panel, "body")
         self.dots = label(panel, "title")
