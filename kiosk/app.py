@@ -31,7 +31,7 @@ from kiosk.flows.terminal import (
 from kiosk.runner import DirectDispatcher, Dispatcher, FlowRunner, Service, ViewState
 from kiosk.staff import StaffGate, StaffService
 from offline_queue.outbox import Outbox
-from offline_queue.sync import SyncWorker, central_unreachable_since
+from offline_queue.sync import SyncWorker, queue_status
 
 log = logging.getLogger(__name__)
 
@@ -291,14 +291,12 @@ class KioskApp:
         return status
 
     def _outbox_status(self, outbox: Outbox) -> dict[str, Any]:
-        counts = outbox.counts()
-        now = self.clock.now().timestamp()
-        since = central_unreachable_since(outbox)
-        oldest = counts.oldest_pending_at
+        q = queue_status(outbox, self.clock, self.config.queue.offline_warn_h * 3600.0)
+        age, since = q.oldest_pending_age_s, q.central_unreachable_since
         return {
-            "pending": counts.pending + counts.inflight,
-            "dead": counts.dead,
-            "oldest": "-" if oldest is None else f"{max(0, now - oldest) / 60:.0f} min",
+            "pending": q.pending,
+            "dead": q.dead,
+            "oldest": "-" if age is None else f"{max(0.0, age) / 60:.0f} min",
             "open_actions": len(outbox.unfinished()),
             "central_down_since": since.astimezone().strftime("%H:%M") if since else "-",
         }
