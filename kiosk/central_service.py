@@ -81,7 +81,7 @@ class CentralService:
             if exc.status == 404:  # no record: a plain answer, not a fault
                 return {"known": False}
             log.warning("central %s failed: %s", operation, exc.code)
-            if self._on_unreachable is not None and (exc.retryable or exc.status in (401, 403)):
+            if self._on_unreachable is not None and exc.link_down:
                 self._on_unreachable()
             raise CentralUnreachable(str(exc), code=exc.code) from exc
 

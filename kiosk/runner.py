@@ -311,7 +311,7 @@ class FlowRunner:
         self.language = language
         self.flow.context["language"] = language
         self._run(self.flow.poke())
-        self._execute(self.flow.show())
+        self.refresh()
 
     def refresh(self) -> None:
         """Show the current state again (its view depends on something that changed)."""
@@ -320,7 +320,7 @@ class FlowRunner:
     def _set_large_text(self, on: bool) -> None:
         self.large_text = on
         self._run(self.flow.poke())
-        self._execute(self.flow.show())
+        self.refresh()
 
     def alert(self, alert: Alert) -> None:
         log.warning("staff alert %s: %s", alert.code, alert.message)

@@ -80,3 +80,10 @@ class CentralError(QueueError):
         self.status = status
         self.retryable = retryable
         self.retry_after_s = retry_after_s
+
+    @property
+    def link_down(self) -> bool:
+        """No usable answer: no connection, a timeout, a retryable status, or refused
+        credentials. Anything else is a refusal of the request's content, which says nothing
+        about the link."""
+        return self.retryable or self.status in (401, 403)

@@ -226,7 +226,7 @@ class SyncWorker:
         nothing about the link."""
         now = repr(self.clock.now().timestamp())
         values = {"last_error": message[:500], "last_error_at": now}
-        link_down = exc is not None and (exc.retryable or exc.status in (401, 403))
+        link_down = exc is not None and exc.link_down
         if link_down and not self.outbox.get_meta(UNREACHABLE_SINCE):
             values[UNREACHABLE_SINCE] = now
         self.outbox.set_meta(values)
@@ -282,7 +282,7 @@ class SyncWorker:
         if exc.status is not None:
             self._contact(success=False)
         self._failed(message, exc)
-        if not exc.retryable and exc.status not in (401, 403):
+        if not exc.link_down:
             # A permanent refusal of the whole request: isolate the entry at fault by
             # retrying one at a time; a single refused entry is dead-lettered.
             if len(entries) == 1:
