@@ -25,12 +25,14 @@ answers = st.builds(
     st.sampled_from([0x90, 0x9F, 0x80, 0x41, 0x81, 0x10, 0x60]),
     st.binary(max_size=64),
 )
-# Noise rich in preamble bytes, so false starts and bogus lengths are common.
+# Noise rich in preamble bytes, so false starts are common: every proper prefix of the
+# preamble, and bytes between. A full preamble in noise can start a bogus frame whose one-byte
+# XOR checksum happens to match (1 in 256), which the protocol cannot reject; it is left out
+# here (a bogus header with a failing checksum is covered by the corrupted-frame test).
 noise = st.lists(
     st.one_of(
         st.binary(max_size=12),
-        st.just(PREAMBLE),
-        st.builds(lambda n: PREAMBLE + n.to_bytes(2, "big"), st.integers(0, 0xFFFF)),
+        st.sampled_from([PREAMBLE[:k] for k in range(1, len(PREAMBLE))]),
     ),
     max_size=6,
 ).map(b"".join)
@@ -70,10 +72,8 @@ def test_random_bytes_only_raise_protocol_error(data: bytes, cuts: list[int]) ->
 @SETTINGS
 @given(noise, answers, st.lists(st.integers(0, 200), max_size=6))
 def test_resynchronises_on_next_valid_frame(garbage: bytes, answer: bytes, cuts: list[int]) -> None:
-    # A full preamble inside the noise can start a bogus frame whose one-byte XOR checksum
-    # happens to match (1 in 256): the protocol cannot reject it, so such noise is excluded
-    # here; a bogus header with a failing checksum is covered by the corrupted-frame test.
-    assume(b"\xaa\xaa\xaa\x96\x69" not in garbage)
+    # Pieces can still join into a full preamble (rarely: random bytes must complete it).
+    assume(PREAMBLE not in garbage)
     decoder = FrameDecoder()
     frames = feed_in_chunks(decoder, garbage + answer, cuts)
     assert frames, "the valid frame after the noise was not found"
