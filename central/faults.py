@@ -14,7 +14,8 @@ rate (probability per request, for demos and soak runs). Modes:
 - ``upload_cut``: read half of a PATCH body (at or past ``upload_cut_offset``), then drop
   the connection; the half chunk is not stored (its checksum cannot be verified)
 
-``latency_s`` delays every request.
+``latency_s`` delays every request. ``spare`` lets that many requests (of ``paths``, if set)
+through untouched first, so that a fault can hit, say, the second batch of a run.
 """
 
 from __future__ import annotations
@@ -41,6 +42,7 @@ class FaultPlan:
     trickle_bytes: int = 200
     upload_cut_offset: int = 0  # upload_cut fires only on a PATCH at or past this offset
     paths: tuple[str, ...] = ()  # only requests whose path starts with one of these; () = all
+    spare: int = 0  # the next N such requests get no fault and no latency
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> FaultPlan:
@@ -62,9 +64,12 @@ class FaultPlan:
             "huge_bytes",
             "trickle_bytes",
             "upload_cut_offset",
+            "spare",
         ):
             if name in data:
                 setattr(plan, name, int(data[name]))
+        if plan.spare < 0:
+            raise ValueError(f"bad spare count {plan.spare}")
         if "paths" in data:
             plan.paths = tuple(str(p) for p in data["paths"])
         return plan
@@ -81,6 +86,7 @@ class FaultPlan:
             "trickle_bytes": self.trickle_bytes,
             "upload_cut_offset": self.upload_cut_offset,
             "paths": list(self.paths),
+            "spare": self.spare,
         }
 
 
@@ -100,11 +106,25 @@ class Faults:
         with self._lock:
             self._plan = plan
 
+    def spared(self, path: str) -> bool:
+        """Whether this request is one of the ``spare`` ones (counts it down); once per
+        request, before any ``pick``."""
+        with self._lock:
+            plan = self._plan
+            if plan.spare <= 0 or not self._applies(plan, path):
+                return False
+            plan.spare -= 1
+            return True
+
+    @staticmethod
+    def _applies(plan: FaultPlan, path: str) -> bool:
+        return not plan.paths or any(path.startswith(p) for p in plan.paths)
+
     def pick(self, path: str, modes: tuple[str, ...]) -> str | None:
         """The fault (if any) for this request among ``modes``; consumes a ``once`` count."""
         with self._lock:
             plan = self._plan
-            if plan.paths and not any(path.startswith(p) for p in plan.paths):
+            if not self._applies(plan, path):
                 return None
             for mode in modes:
                 if plan.once.get(mode, 0) > 0:

@@ -88,6 +88,7 @@ class _Server(ThreadingHTTPServer):
 class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
     server: _Server
+    _faultable = True  # this request may get a fault (set per request by _dispatch)
 
     def setup(self) -> None:
         super().setup()
@@ -121,8 +122,9 @@ class _Handler(BaseHTTPRequestHandler):
     def _dispatch(self) -> None:
         path = self.path
         route = _match(self.command, path.split("?", 1)[0])
-        faultable = not path.startswith(UNSIGNED)
         faults = self.server.faults
+        faultable = not path.startswith(UNSIGNED) and not faults.spared(path)
+        self._faultable = faultable
         try:
             if route is None:
                 self._drain_body()
@@ -350,9 +352,8 @@ class _Handler(BaseHTTPRequestHandler):
         length = self._length()
         at = self.headers.get("Upload-Offset", "")
         cut_from = self.server.faults.plan.upload_cut_offset
-        if (at.isascii() and at.isdigit() and int(at) >= cut_from) and self.server.faults.pick(
-            self.path, ("upload_cut",)
-        ):
+        cut = self._faultable and at.isascii() and at.isdigit() and int(at) >= cut_from
+        if cut and self.server.faults.pick(self.path, ("upload_cut",)):
             self.server.store.bump("faults")
             self.rfile.read(length // 2)
             self._reset()

@@ -807,16 +807,22 @@ class Outbox:
         lease_s: float,
         *,
         max_attachment_bytes: int | None = None,
+        following: str | None = None,
     ) -> list[ClaimedEntry]:
         """Lease up to ``limit`` deliverable entries, oldest first, keeping each stream in
         order: an entry is taken only if every earlier undelivered entry of its stream is
         taken too; a dead, leased or backing-off entry blocks the rest of its stream.
         ``max_attachment_bytes`` ends the batch before its attachments exceed that many bytes
         (the first entry is always taken), so a large batch of photos still uploads within
-        its lease."""
+        its lease.
+
+        ``following``: the lease token of a batch still in flight. Its entries count as
+        taken, so their streams go on in this batch. The caller must send this batch only
+        after that one's outcomes are known, and first withdraw the entries whose stream
+        had an entry there that was not delivered."""
         while True:
             try:
-                return self._claim(limit, lease_s, max_attachment_bytes)
+                return self._claim(limit, lease_s, max_attachment_bytes, following)
             except OutboxFull:
                 # Lease rows need pages; a full database still delivers, in smaller batches,
                 # so that acknowledgements and the purge can make room again.
@@ -830,6 +836,7 @@ class Outbox:
         limit: int,
         lease_s: float,
         max_attachment_bytes: int | None,
+        following: str | None = None,
     ) -> list[ClaimedEntry]:
         now = self._now()
         token = uuid.uuid4().hex
@@ -842,7 +849,7 @@ class Outbox:
                 rows = self._conn.execute(
                     "SELECT e.seq, key, kind, schema_version, stream, payload, state, "
                     "next_attempt_at, l.until, created_at, attempts, "
-                    "(SELECT SUM(size) FROM attachments a WHERE a.entry_key = e.key) "
+                    "(SELECT SUM(size) FROM attachments a WHERE a.entry_key = e.key), l.token "
                     "FROM entries e LEFT JOIN leases l ON l.seq = e.seq "
                     f"WHERE {_OPEN} AND e.seq > ? "
                     "ORDER BY e.seq LIMIT ?",
@@ -854,7 +861,7 @@ class Outbox:
                 for row in rows:
                     after = row[0]
                     stream, state = row[4], row[6]
-                    if stream in blocked:
+                    if stream in blocked or (following is not None and row[12] == following):
                         continue
                     # Pending and not backing off, and not leased (or the lease expired).
                     due = state == PENDING and row[7] <= now and (row[8] is None or row[8] < now)

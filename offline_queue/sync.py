@@ -8,6 +8,9 @@ Per attempt: lease a batch (streams kept in order) -> upload attachments resumab
 batch -> per entry: 2xx ack (delete personal data), 424 (an earlier entry of its stream
 failed in this batch) retry at once, 408/409/429/5xx retry with full-jitter backoff, any other
 4xx dead-letter. A failed request releases the whole batch; Retry-After is honoured.
+
+A backlog (full batches) goes in one turn, pipelined: the POST runs on a sender thread while
+the worker thread prepares the next batch and acknowledges the previous one (docs/sync.md).
 """
 
 from __future__ import annotations
@@ -19,6 +22,7 @@ import logging
 import random
 import threading
 from collections.abc import Callable, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -65,6 +69,9 @@ class SyncSettings:
     # After a short batch, wait this long so the next one fills up (fewer commits that
     # compete with the kiosk's own puts for the disk).
     linger_s: float = 0.05
+    # While full batches keep coming, a turn delivers up to this many, the next one leased
+    # and prepared while the one before is in flight (1: one batch per turn, no overlap).
+    pipeline_batches: int = 20
 
 
 @dataclass(frozen=True)
@@ -92,9 +99,21 @@ class SyncStatus:
         return out
 
 
+@dataclass(frozen=True)
+class _Flight:
+    """A batch whose POST is under way on the sender thread."""
+
+    entries: Sequence[ClaimedEntry]
+    answer: Future[Response]
+
+    @property
+    def token(self) -> str:
+        return self.entries[0].lease_token
+
+
 @dataclass
 class SyncResult:
-    """The outcome of one ``sync_once`` call."""
+    """The outcome of one ``sync_once`` call (one batch, or a run of them)."""
 
     claimed: int = 0
     delivered: int = 0
@@ -178,6 +197,7 @@ class SyncWorker:
         # Told, with what ``heartbeat_extra`` gave, once central has stored it: staff alerts
         # leave the kiosk's list only then, so those raised offline reach central later.
         self.heartbeat_delivered: Callable[[dict[str, Any]], None] | None = None
+        self._executor: ThreadPoolExecutor | None = None
         self._last_purge = -1e18
         self._last_status = -1e18
 
@@ -233,19 +253,45 @@ class SyncWorker:
 
     # ----------------------------------------------------------- one attempt
     def sync_once(self) -> SyncResult:
-        """Deliver at most one batch. Never raises for central failures: they are recorded
-        on the entries and in the status."""
+        """Deliver one batch; while a backlog lasts (full batches), up to
+        ``pipeline_batches`` of them, each leased and prepared while the one before is in
+        flight. Never raises for central failures: they are recorded on the entries and in
+        the status."""
         wait = self._not_before - self.clock.monotonic()
         if wait > 0:
             return SyncResult(wait_s=wait)
-        entries = self.outbox.claim(
-            self._batch_limit,
-            self.settings.lease_s,
-            max_attachment_bytes=self.settings.max_batch_attachment_bytes,
-        )
+        entries = self._claim()
         if not entries:
             return SyncResult(wait_s=self.settings.idle_poll_s)
         result = SyncResult(claimed=len(entries), keys=[e.key for e in entries])
+        flight = self._launch(entries, result)
+        flights = 1
+        while flight is not None:
+            ahead = flights < self.settings.pipeline_batches and self._backlog(flight)
+            flight = self._land(flight, result, read_ahead=ahead)
+            flights += 1
+        return result
+
+    def _claim(self, following: str | None = None) -> list[ClaimedEntry]:
+        return self.outbox.claim(
+            self._batch_limit,
+            self.settings.lease_s,
+            max_attachment_bytes=self.settings.max_batch_attachment_bytes,
+            following=following,
+        )
+
+    def _backlog(self, flight: _Flight) -> bool:
+        # A full batch: more are probably waiting (after a day offline, thousands).
+        return len(flight.entries) >= self._batch_limit > 1 and not self._stop.is_set()
+
+    def _launch(
+        self, entries: Sequence[ClaimedEntry], result: SyncResult, body: bytes | None = None
+    ) -> _Flight | None:
+        """Upload the batch's attachments and start its POST (``body``, if already built) on
+        the sender thread; None if the batch was settled without a request (lost
+        attachments, failed upload)."""
+        if body is not None:
+            return _Flight(entries, self._sender().submit(self._post_batch, body))
         lost = self._lost_attachments(entries)
         if lost:
             for entry in entries:
@@ -253,26 +299,76 @@ class SyncWorker:
                     self.outbox.bury(entry, lost[entry.key])
             rest = [(e, 0.0) for e in entries if e.key not in lost]
             self.outbox.release(rest, "batch re-formed", count_attempt=False)
-            result.dead = len(lost)
-            return result
+            result.dead += len(lost)
+            return None
         try:
             uploads = self._upload_all(entries)
-            resp = self.transport.request(
-                "POST",
-                "/v1/transactions/batch",
-                body=self._batch_body(entries, uploads),
-                headers={"Content-Type": "application/json"},
-            )
-            if resp.status >= 400:
-                raise_for_status(resp)
-            outcomes = self._parse_results(resp, entries)
         except CentralError as exc:
             self._request_failed(entries, exc, result)
-            return result
+            return None
+        body = self._batch_body(entries, uploads)
+        return _Flight(entries, self._sender().submit(self._post_batch, body))
+
+    def _post_batch(self, body: bytes) -> Response:
+        return self.transport.request(
+            "POST",
+            "/v1/transactions/batch",
+            body=body,
+            headers={"Content-Type": "application/json"},
+        )
+
+    def _sender(self) -> ThreadPoolExecutor:
+        # The batch POST runs here while the worker thread leases and prepares the next
+        # batch and acknowledges the previous one: the two overlap with central's work.
+        # Only one request at a time uses the transport (uploads wait for the POST).
+        if self._executor is None:
+            self._executor = ThreadPoolExecutor(1, thread_name_prefix="outbox-send")
+        return self._executor
+
+    def _land(self, flight: _Flight, result: SyncResult, *, read_ahead: bool) -> _Flight | None:
+        """Wait for a batch's answer and settle it; return the next batch in flight, if one
+        was prepared meanwhile."""
+        ahead = self._claim(following=flight.token) if read_ahead else []
+        result.claimed += len(ahead)
+        result.keys += [e.key for e in ahead]
+        # Built while the answer is awaited; used if no entry has to be withdrawn.
+        body = self._batch_body(ahead, {}) if ahead and not _uploads_in(ahead) else None
+        try:
+            resp = flight.answer.result()
+            if resp.status >= 400:
+                raise_for_status(resp)
+            outcomes = self._parse_results(resp, flight.entries)
+        except CentralError as exc:
+            self.outbox.release([(e, 0.0) for e in ahead], "batch not sent", count_attempt=False)
+            result.retried += len(ahead)
+            self._request_failed(flight.entries, exc, result)
+            return None
         self._failures = 0
         self._batch_limit = self.settings.batch_size
-        self._apply(entries, outcomes, result)
-        return result
+        kept = self._withdraw_followers(flight, outcomes, ahead)
+        if _uploads_in(kept):
+            # Uploads may fail and mark central unreachable: after this batch's record.
+            self._apply(flight.entries, outcomes, result)
+            return self._launch(kept, result)
+        following = None
+        if kept:
+            following = self._launch(kept, result, body if len(kept) == len(ahead) else None)
+        self._apply(flight.entries, outcomes, result)
+        return following
+
+    def _withdraw_followers(
+        self,
+        flight: _Flight,
+        outcomes: dict[str, tuple[int, str]],
+        ahead: list[ClaimedEntry],
+    ) -> list[ClaimedEntry]:
+        """The entries of ``ahead`` whose stream had an undelivered entry in ``flight`` go
+        back, so that they wait for it; the rest are returned."""
+        unsettled = {e.stream for e in flight.entries if not 200 <= outcomes[e.key][0] < 300}
+        back = [(e, 0.0) for e in ahead if e.stream in unsettled]
+        if back:
+            self.outbox.release(back, "waiting for an earlier entry", count_attempt=False)
+        return [e for e in ahead if e.stream not in unsettled]
 
     def _request_failed(
         self, entries: Sequence[ClaimedEntry], exc: CentralError, result: SyncResult
@@ -291,7 +387,7 @@ class SyncWorker:
                 return
             self._batch_limit = 1
             self.outbox.release([(e, 0.0) for e in entries], message, count_attempt=False)
-            result.retried = len(entries)
+            result.retried += len(entries)
             return
         self._failures += 1
         if exc.retry_after_s is not None:
@@ -303,7 +399,7 @@ class SyncWorker:
                 [(e, self._backoff(e.attempts)) for e in entries], message, count_attempt=True
             )
         self._not_before = self.clock.monotonic() + delay
-        result.retried = len(entries)
+        result.retried += len(entries)
         result.wait_s = delay
         log.info("sync attempt failed (%s); next in %.1f s", exc.code, delay)
 
@@ -335,14 +431,14 @@ class SyncWorker:
                 result.dead += 1
         if acks:
             # The contact time is written with the acknowledgement: one commit, not two.
-            result.delivered = self.outbox.ack(acks, self._contact_meta(success=True))
+            result.delivered += self.outbox.ack(acks, self._contact_meta(success=True))
         else:
             self._contact(success=True)
         if retry:
             self.outbox.release(retry, errors[0])
         if skipped:
             self.outbox.release(skipped, "waiting for an earlier entry", count_attempt=False)
-        result.retried = len(retry) + len(skipped)
+        result.retried += len(retry) + len(skipped)
         if errors:
             self._failed(errors[0])
 
@@ -548,7 +644,12 @@ class SyncWorker:
         self._wake.set()
         if self._thread is not None:
             self._thread.join(timeout_s)
+            if self._thread.is_alive():
+                return  # still in a request: it ends within the transport's timeouts
             self._thread = None
+        if self._executor is not None:
+            self._executor.shutdown(wait=True)
+            self._executor = None
 
     def _run(self) -> None:
         while not self._stop.is_set():
@@ -601,6 +702,10 @@ class SyncWorker:
             n = self.outbox.purge_audit()
             if n:
                 log.info("purged %d audit rows past retention", n)
+
+
+def _uploads_in(entries: Sequence[ClaimedEntry]) -> bool:
+    return any(e.attachments for e in entries)
 
 
 def _int_header(resp: Response, name: str) -> int:

@@ -347,6 +347,29 @@ def test_admin_faults_switch(central: CentralHandle, transport: CentralTransport
     assert central.store.stats()["faults"] == 1
 
 
+def test_spared_requests_pass_before_a_fault_fires(
+    central: CentralHandle, transport: CentralTransport
+) -> None:
+    plan = {"spare": 2, "once": {"error": 1}, "latency_s": 30, "paths": ["/v1/heartbeat"]}
+    assert requests.put(central.url + "/v1/admin/faults", json=plan, timeout=5).ok
+    # The spared requests get no latency either (it would exceed their timeout).
+    statuses = [
+        transport.request("POST", "/v1/heartbeat", body=b"{}", timeout_s=5).status for _ in range(2)
+    ]
+    assert statuses == [200, 200]
+    requests.put(central.url + "/v1/admin/faults", json={**plan, "latency_s": 0}, timeout=5)
+    # Requests of other paths do not count.
+    assert transport.request("POST", "/v1/transactions/batch", body=b"{}").status == 400
+    assert [transport.request("POST", "/v1/heartbeat", body=b"{}").status for _ in range(4)] == [
+        200,
+        200,
+        503,
+        200,
+    ]
+    bad = requests.put(central.url + "/v1/admin/faults", json={"spare": -1}, timeout=5)
+    assert bad.status_code == 400
+
+
 def test_malformed_requests_are_refused(
     central: CentralHandle, transport: CentralTransport
 ) -> None:

@@ -360,6 +360,19 @@ def test_claim_keeps_streams_in_order_and_reads_do_not_delete(outbox: Outbox) ->
     assert [e.key for e in outbox.claim(10, lease_s=30)] == keys[2:]
 
 
+def test_a_claim_following_a_batch_in_flight_continues_its_streams(outbox: Outbox) -> None:
+    a1, a2, b1, a3 = (outbox.put("k.v", {"n": n}, stream=s) for n, s in enumerate("AABA"))
+    [first] = outbox.claim(1, lease_s=30)
+    assert first.key == a1
+    # Prepared while a1 is in flight: a1 counts as taken, so stream A goes on.
+    ahead = outbox.claim(10, lease_s=30, following=first.lease_token)
+    assert [e.key for e in ahead] == [a2, b1, a3]
+    assert len({e.lease_token for e in ahead}) == 1 and ahead[0].lease_token != first.lease_token
+    # Any other claim still waits for a1's outcome (and finds the rest leased).
+    assert outbox.claim(10, lease_s=30, following="another-batch") == []
+    assert outbox.claim(10, lease_s=30) == []
+
+
 def test_claim_caps_the_attachment_bytes_of_a_batch(outbox: Outbox) -> None:
     def photo(size: int) -> list[Attachment]:
         return [Attachment("p", b"J" * size)]

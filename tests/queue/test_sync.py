@@ -9,6 +9,7 @@ import json
 import os
 import random
 import socket
+import sqlite3
 import ssl
 import threading
 import time
@@ -55,6 +56,90 @@ def test_drain_delivers_everything_once_in_order(
     assert (status.pending, status.dead, status.sent) == (0, 0, 250)
     assert status.last_success_at is not None and status.last_error is None
     assert central.store.stats()["transactions"] == 250
+
+
+def _most_leased_during(work: Callable[[], object], db: Path) -> int:
+    """The most entries leased at one time (read on another connection) while ``work`` runs."""
+    most = 0
+    done = threading.Event()
+
+    def watch() -> None:
+        nonlocal most
+        with sqlite3.connect(db) as conn:
+            while not done.is_set():
+                most = max(most, conn.execute("SELECT COUNT(*) FROM leases").fetchone()[0])
+                time.sleep(0.01)
+
+    watcher = threading.Thread(target=watch)
+    watcher.start()
+    try:
+        work()
+    finally:
+        done.set()
+        watcher.join()
+    return most
+
+
+def test_a_backlog_goes_in_one_turn_the_next_batch_prepared_while_one_is_in_flight(
+    outbox: Outbox, central: CentralHandle, make_worker: WorkerFactory
+) -> None:
+    keys = [outbox.put("k.v", {"n": n}, stream=f"s{n % 2}") for n in range(23)]
+    set_faults(central, latency_s=0.3)  # a slow central: the overlap is long enough to see
+    worker = make_worker(batch_size=5)
+    results = []
+    most = _most_leased_during(lambda: results.append(worker.sync_once()), outbox.path)
+    assert most == 10  # the batch in flight and the next one, never more
+    [result] = results
+    assert (result.claimed, result.delivered, result.error) == (23, 23, None)
+    assert _central_keys(central) == keys  # streams in order: batches go one after another
+    assert worker.status().sent == 23
+
+
+def test_one_batch_per_turn_when_pipelining_is_off(
+    outbox: Outbox, central: CentralHandle, make_worker: WorkerFactory
+) -> None:
+    keys = _put(outbox, 12)
+    set_faults(central, latency_s=0.2)
+    worker = make_worker(batch_size=5, pipeline_batches=1)
+    results = []
+    most = _most_leased_during(lambda: results.append(worker.sync_once()), outbox.path)
+    assert most == 5 and results[0].delivered == 5
+    assert _central_keys(central) == keys[:5]
+
+
+def test_a_refused_entry_holds_back_its_successor_prepared_behind_it(
+    outbox: Outbox, central: CentralHandle, make_worker: WorkerFactory
+) -> None:
+    # Batches of three: [A1 B1 C1] then, prepared while it is in flight, [A2 B2 C2].
+    a1 = outbox.put("k.v", {"n": 1}, stream="A", schema_version=99)  # central refuses it
+    b1, c1 = (outbox.put("k.v", {"n": 1}, stream=s) for s in "BC")
+    a2, b2, c2 = (outbox.put("k.v", {"n": 2}, stream=s) for s in "ABC")
+    result = make_worker(batch_size=3).sync_once()
+    assert (result.claimed, result.delivered, result.dead) == (6, 4, 1)
+    assert outbox.entry(a1).state == "dead"
+    # a2 was withdrawn before its batch left: central never saw it, it waits behind a1.
+    assert _central_keys(central) == [b1, c1, b2, c2]
+    assert central.store.stats()["rejected"] == 1
+    info = outbox.entry(a2)
+    assert (info.state, info.attempts) == ("pending", 0)
+    assert outbox.claim(10, lease_s=30) == []  # the dead a1 blocks it
+
+
+def test_a_failed_batch_returns_the_one_prepared_behind_it_untouched(
+    outbox: Outbox, central: CentralHandle, make_worker: WorkerFactory, clock: ManualClock
+) -> None:
+    keys = _put(outbox, 9)
+    set_faults(central, spare=1, once={"error": 1}, paths=["/v1/transactions"])
+    worker = make_worker(batch_size=3)
+    result = worker.sync_once()
+    assert result.error is not None and "503" in result.error
+    assert (result.claimed, result.delivered, result.retried) == (9, 3, 6)
+    assert _central_keys(central) == keys[:3]
+    # The refused batch counts an attempt; the one prepared behind it was never sent.
+    assert [outbox.entry(k).attempts for k in keys[3:]] == [1, 1, 1, 0, 0, 0]
+    assert {outbox.entry(k).last_error for k in keys[6:]} == {"batch not sent"}
+    assert outbox.counts().pending == 6
+    assert worker.sync_once().wait_s > 0  # the backoff holds for the whole queue
 
 
 def test_attachment_upload_resumes_mid_file_and_is_deleted_after_ack(
