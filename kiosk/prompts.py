@@ -11,7 +11,9 @@ service's coaching voice.
 
 A banner (staff have been called; more time for a citizen of 60 or over) is read out when it
 appears, after the step's title when both are new (one prompt cuts off another). A banner
-that appears over a passing step waits for the next step that speaks.
+that appears over a passing step waits for the next step that speaks; on the attract loop or
+the out-of-service screen, where no step follows until someone acts, it is read at once (a
+person who pressed "call staff" there hears that it worked).
 """
 
 from __future__ import annotations
@@ -26,6 +28,8 @@ from kiosk.voice import Voice
 _STILL_THERE = "idle.title"
 # Screens shown between two people (staff mode counts too): what was said before is forgotten.
 _NEXT_PERSON = ("attract", "out_of_service", "pin")
+# Screens that wait for someone without a step of their own to read out.
+_WAITING = ("attract", "out_of_service")
 
 
 class ScreenPrompts:
@@ -45,15 +49,21 @@ class ScreenPrompts:
         if self._new_notice(view):
             self._pending = view.notice
         if not self._prompt(view)[0]:
+            if view.screen in _WAITING and self._pending and not view.data.get("quiet"):
+                self._say([text(self._pending, view.language)], view.language)
+                self._pending = None
             return  # a passing step: a new banner waits for the step that speaks
         parts = [self._title(view)]
         if self._pending is not None and self._pending == view.notice:
             parts.append(text(self._pending, view.language))
         self._pending = None
+        self._say(parts, view.language)
+
+    def _say(self, parts: list[str], language: str) -> None:
         said = [part for part in parts if part]
         if said:
-            separator = "。" if view.language == "zh" else ". "
-            self.voice.say(separator.join(said), view.language, interrupt=True)
+            separator = "。" if language == "zh" else ". "
+            self.voice.say(separator.join(said), language, interrupt=True)
 
     def _title(self, view: ViewState) -> str:
         key, spoken = self._prompt(view)

@@ -64,6 +64,17 @@ def test_a_banner_is_read_out_when_it_appears() -> None:
     assert len(voice.spoken) == count
 
 
+def test_calling_staff_from_the_attract_loop_is_confirmed_aloud() -> None:
+    r = rig()
+    voice = spoken_by(r)
+    r.app.intent("language", language="en")
+    r.app.intent("call_staff")
+    assert r.app.view is not None and r.app.view.screen == "attract"
+    assert voice.spoken == [("en", "Staff have been called, please wait")]
+    r.app.intent("touch")  # the banner still showing: not again
+    assert len(voice.spoken) == 1
+
+
 def test_a_citizen_of_60_or_over_hears_the_step_and_then_the_extra_time() -> None:
     r = rig()
     voice = spoken_by(r)
