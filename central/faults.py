@@ -15,7 +15,8 @@ rate (probability per request, for demos and soak runs). Modes:
   the connection; the half chunk is not stored (its checksum cannot be verified)
 
 ``latency_s`` delays every request. ``spare`` lets that many requests (of ``paths``, if set)
-through untouched first, so that a fault can hit, say, the second batch of a run.
+through untouched first, so that a fault can hit, say, the second batch of a run; every
+kiosk request counts, uploads and heartbeats included, so tests narrow it with ``paths``.
 """
 
 from __future__ import annotations

@@ -22,7 +22,7 @@ import logging
 import random
 import threading
 from collections.abc import Callable, Sequence
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -122,6 +122,7 @@ class SyncResult:
     error: str | None = None
     wait_s: float = 0.0
     keys: list[str] = field(default_factory=list)
+    last_batch: int = 0  # entries in the run's last batch (short: the backlog is gone)
 
 
 StatusListener = Callable[[SyncStatus], None]
@@ -198,6 +199,7 @@ class SyncWorker:
         # leave the kiosk's list only then, so those raised offline reach central later.
         self.heartbeat_delivered: Callable[[dict[str, Any]], None] | None = None
         self._executor: ThreadPoolExecutor | None = None
+        self._in_flight: Future[Response] | None = None  # the POST under way, if any
         self._last_purge = -1e18
         self._last_status = -1e18
 
@@ -263,14 +265,27 @@ class SyncWorker:
         entries = self._claim()
         if not entries:
             return SyncResult(wait_s=self.settings.idle_poll_s)
-        result = SyncResult(claimed=len(entries), keys=[e.key for e in entries])
-        flight = self._launch(entries, result)
-        flights = 1
-        while flight is not None:
-            ahead = flights < self.settings.pipeline_batches and self._backlog(flight)
-            flight = self._land(flight, result, read_ahead=ahead)
-            flights += 1
+        result = SyncResult(
+            claimed=len(entries), keys=[e.key for e in entries], last_batch=len(entries)
+        )
+        try:
+            flight = self._launch(entries, result)
+            flights = 1
+            while flight is not None:
+                ahead = flights < self.settings.pipeline_batches and self._backlog(flight)
+                flight = self._land(flight, result, read_ahead=ahead)
+                flights += 1
+        finally:
+            self._settle_orphan()
         return result
+
+    def _settle_orphan(self) -> None:
+        """After an error mid-run (the database failed), wait for a POST still under way, so
+        that the next request does not share the transport with it. Its answer is dropped:
+        its entries stay leased and go again when the lease ends (central replays them)."""
+        if self._in_flight is not None:
+            wait([self._in_flight])
+            self._in_flight = None
 
     def _claim(self, following: str | None = None) -> list[ClaimedEntry]:
         return self.outbox.claim(
@@ -281,8 +296,10 @@ class SyncWorker:
         )
 
     def _backlog(self, flight: _Flight) -> bool:
-        # A full batch: more are probably waiting (after a day offline, thousands).
-        return len(flight.entries) >= self._batch_limit > 1 and not self._stop.is_set()
+        # A full batch: more are probably waiting (after a day offline, thousands). A stop,
+        # or a heartbeat asked for (a citizen called staff), ends the run at this batch.
+        full = len(flight.entries) >= self._batch_limit > 1
+        return full and not (self._stop.is_set() or self._heartbeat_due)
 
     def _launch(
         self, entries: Sequence[ClaimedEntry], result: SyncResult, body: bytes | None = None
@@ -291,7 +308,7 @@ class SyncWorker:
         the sender thread; None if the batch was settled without a request (lost
         attachments, failed upload)."""
         if body is not None:
-            return _Flight(entries, self._sender().submit(self._post_batch, body))
+            return self._post(entries, body)
         lost = self._lost_attachments(entries)
         if lost:
             for entry in entries:
@@ -306,8 +323,11 @@ class SyncWorker:
         except CentralError as exc:
             self._request_failed(entries, exc, result)
             return None
-        body = self._batch_body(entries, uploads)
-        return _Flight(entries, self._sender().submit(self._post_batch, body))
+        return self._post(entries, self._batch_body(entries, uploads))
+
+    def _post(self, entries: Sequence[ClaimedEntry], body: bytes) -> _Flight:
+        self._in_flight = self._sender().submit(self._post_batch, body)
+        return _Flight(entries, self._in_flight)
 
     def _post_batch(self, body: bytes) -> Response:
         return self.transport.request(
@@ -335,6 +355,7 @@ class SyncWorker:
         body = self._batch_body(ahead, {}) if ahead and not _uploads_in(ahead) else None
         try:
             resp = flight.answer.result()
+            self._in_flight = None
             if resp.status >= 400:
                 raise_for_status(resp)
             outcomes = self._parse_results(resp, flight.entries)
@@ -346,6 +367,9 @@ class SyncWorker:
         self._failures = 0
         self._batch_limit = self.settings.batch_size
         kept = self._withdraw_followers(flight, outcomes, ahead)
+        result.retried += len(ahead) - len(kept)
+        if kept:
+            result.last_batch = len(kept)
         if _uploads_in(kept):
             # Uploads may fail and mark central unreachable: after this batch's record.
             self._apply(flight.entries, outcomes, result)
@@ -383,7 +407,7 @@ class SyncWorker:
             # retrying one at a time; a single refused entry is dead-lettered.
             if len(entries) == 1:
                 self.outbox.bury(entries[0], message)
-                result.dead = 1
+                result.dead += 1
                 return
             self._batch_limit = 1
             self.outbox.release([(e, 0.0) for e in entries], message, count_attempt=False)
@@ -658,7 +682,7 @@ class SyncWorker:
                 result = self.sync_once()
                 if result.error or not result.claimed:
                     wait = result.wait_s
-                elif result.claimed < self._batch_limit:
+                elif result.last_batch < self._batch_limit:
                     wait = self.settings.linger_s
                 else:
                     wait = 0.0

@@ -373,6 +373,20 @@ def test_a_claim_following_a_batch_in_flight_continues_its_streams(outbox: Outbo
     assert outbox.claim(10, lease_s=30) == []
 
 
+def test_a_claim_following_a_batch_still_stops_at_a_backing_off_entry(
+    outbox: Outbox,
+) -> None:
+    a1, a2, b1 = (outbox.put("k.v", {"n": n}, stream=s) for n, s in enumerate("AAB"))
+    [first] = outbox.claim(1, lease_s=30)
+    assert first.key == a1
+    outbox.release([(first, 60.0)], "central.http_503")
+    [again] = outbox.claim(1, lease_s=30, following=first.lease_token)
+    # b1 was taken; a1 backs off (no longer in that batch), so a2 still waits for it.
+    assert again.key == b1
+    assert outbox.claim(10, lease_s=30, following=again.lease_token) == []
+    assert outbox.entry(a2).state == "pending"
+
+
 def test_claim_caps_the_attachment_bytes_of_a_batch(outbox: Outbox) -> None:
     def photo(size: int) -> list[Attachment]:
         return [Attachment("p", b"J" * size)]

@@ -15,6 +15,7 @@ import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 from cryptography import x509
@@ -26,7 +27,7 @@ from hypothesis import strategies as st
 
 from central.server import CentralHandle, start_in_thread
 from kiosk.clock import ManualClock
-from offline_queue import Attachment, CentralError, InsecureTransport, Outbox
+from offline_queue import Attachment, CentralError, InsecureTransport, Outbox, QueueError
 from offline_queue.backoff import full_jitter, parse_retry_after
 from offline_queue.outbox import AttachmentRef, ClaimedEntry
 from offline_queue.sync import SyncStatus, SyncWorker
@@ -80,17 +81,40 @@ def _most_leased_during(work: Callable[[], object], db: Path) -> int:
     return most
 
 
+def _count_requests(worker: SyncWorker) -> dict[str, int]:
+    """Spy on the worker's transport: how many requests were open at one time, at most."""
+    lock = threading.Lock()
+    seen = {"open": 0, "most": 0}
+    send = worker.transport.request
+
+    def request(*args: Any, **kwargs: Any) -> Response:
+        with lock:
+            seen["open"] += 1
+            seen["most"] = max(seen["most"], seen["open"])
+        try:
+            return send(*args, **kwargs)
+        finally:
+            with lock:
+                seen["open"] -= 1
+
+    worker.transport.request = request  # type: ignore[method-assign]
+    return seen
+
+
 def test_a_backlog_goes_in_one_turn_the_next_batch_prepared_while_one_is_in_flight(
     outbox: Outbox, central: CentralHandle, make_worker: WorkerFactory
 ) -> None:
     keys = [outbox.put("k.v", {"n": n}, stream=f"s{n % 2}") for n in range(23)]
     set_faults(central, latency_s=0.3)  # a slow central: the overlap is long enough to see
     worker = make_worker(batch_size=5)
+    requests_seen = _count_requests(worker)
     results = []
     most = _most_leased_during(lambda: results.append(worker.sync_once()), outbox.path)
     assert most == 10  # the batch in flight and the next one, never more
+    assert requests_seen["most"] == 1  # one request at a time on the transport
     [result] = results
     assert (result.claimed, result.delivered, result.error) == (23, 23, None)
+    assert result.last_batch == 3
     assert _central_keys(central) == keys  # streams in order: batches go one after another
     assert worker.status().sent == 23
 
@@ -115,7 +139,7 @@ def test_a_refused_entry_holds_back_its_successor_prepared_behind_it(
     b1, c1 = (outbox.put("k.v", {"n": 1}, stream=s) for s in "BC")
     a2, b2, c2 = (outbox.put("k.v", {"n": 2}, stream=s) for s in "ABC")
     result = make_worker(batch_size=3).sync_once()
-    assert (result.claimed, result.delivered, result.dead) == (6, 4, 1)
+    assert (result.claimed, result.delivered, result.dead, result.retried) == (6, 4, 1, 1)
     assert outbox.entry(a1).state == "dead"
     # a2 was withdrawn before its batch left: central never saw it, it waits behind a1.
     assert _central_keys(central) == [b1, c1, b2, c2]
@@ -140,6 +164,84 @@ def test_a_failed_batch_returns_the_one_prepared_behind_it_untouched(
     assert {outbox.entry(k).last_error for k in keys[6:]} == {"batch not sent"}
     assert outbox.counts().pending == 6
     assert worker.sync_once().wait_s > 0  # the backoff holds for the whole queue
+
+
+def test_dead_entries_of_a_run_add_up(
+    outbox: Outbox, central: CentralHandle, make_worker: WorkerFactory
+) -> None:
+    # [A1 B1 C1]: A1 and B1 refused one by one; then [D1], refused as a whole request.
+    for stream in "AB":
+        outbox.put("k.v", {"n": 1}, stream=stream, schema_version=99)
+    outbox.put("k.v", {"n": 1}, stream="C")
+    outbox.put("k.v", {"n": 1}, stream="D")
+    set_faults(central, spare=1, once={"status": 1}, status_code=400, paths=["/v1/transactions"])
+    result = make_worker(batch_size=3).sync_once()
+    assert outbox.counts().dead == result.dead == 3
+    assert result.delivered == 1
+
+
+def test_a_heartbeat_asked_for_ends_the_run_at_the_batch_in_flight(
+    outbox: Outbox, central: CentralHandle, make_worker: WorkerFactory
+) -> None:
+    _put(outbox, 12)
+    worker = make_worker(batch_size=3)
+    worker.heartbeat_soon()  # a citizen called staff: the alert must not wait for the backlog
+    assert worker.sync_once().claimed == 3
+    worker.housekeeping()
+    assert worker.sync_once().claimed == 9
+
+
+class _DiskFailing:
+    """The outbox's SQLite connection, with one statement failing as a failing disk makes
+    SQLite fail it (the error comes from the operating system's edge in real life)."""
+
+    def __init__(self, conn: sqlite3.Connection, prefix: str, nth: int) -> None:
+        self._conn, self._prefix, self._left = conn, prefix, nth
+
+    def execute(self, sql: str, *args: Any) -> sqlite3.Cursor:
+        self._fail_if(sql)
+        return self._conn.execute(sql, *args)
+
+    def executemany(self, sql: str, *args: Any) -> sqlite3.Cursor:
+        self._fail_if(sql)
+        return self._conn.executemany(sql, *args)
+
+    def _fail_if(self, sql: str) -> None:
+        if sql.startswith(self._prefix):
+            self._left -= 1
+            if self._left == 0:
+                raise sqlite3.OperationalError("disk I/O error")
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._conn, name)
+
+
+@pytest.mark.parametrize(
+    "failing",
+    [("INSERT OR REPLACE INTO leases", 2), ("UPDATE entries SET state='sent'", 1)],
+    ids=["leasing the next batch", "acknowledging after the next batch left"],
+)
+def test_a_database_error_mid_run_leaves_no_request_behind_and_loses_nothing(
+    failing: tuple[str, int],
+    outbox: Outbox,
+    central: CentralHandle,
+    make_worker: WorkerFactory,
+    clock: ManualClock,
+) -> None:
+    keys = [outbox.put("k.v", {"n": n}, stream=f"s{n % 2}") for n in range(6)]
+    set_faults(central, latency_s=0.3, paths=["/v1/transactions"])
+    worker = make_worker(batch_size=3)
+    requests_seen = _count_requests(worker)
+    worker.outbox._conn = _DiskFailing(worker.outbox._conn, *failing)  # type: ignore[assignment]
+    with pytest.raises(QueueError):
+        worker.sync_once()
+    assert worker.heartbeat()  # the worker loop goes on after an error: the transport is free
+    assert requests_seen["most"] == 1
+    set_faults(central)
+    clock.advance(61)  # the leases of the interrupted run end
+    worker.drain()
+    assert outbox.counts().sent == 6
+    assert sorted(_central_keys(central)) == sorted(keys)  # each once; resent ones replayed
 
 
 def test_attachment_upload_resumes_mid_file_and_is_deleted_after_ack(
