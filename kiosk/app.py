@@ -247,6 +247,7 @@ class KioskApp:
         self._staff_gate = gate
         actions = {
             "sync": self._staff_sync,
+            "redrive": self._staff_redrive,
             "out_of_service": lambda: self.runner.dispatcher.post(
                 lambda: self.set_unavailable("staff", "oos.staff")
             ),
@@ -260,6 +261,13 @@ class KioskApp:
         if self._sync is not None:
             self._sync.heartbeat_soon()
             self._sync.wake()
+
+    def _staff_redrive(self) -> None:
+        """Failed transactions go again: after central was fixed, staff need no laptop.
+        Giving one up for good stays a keyboard job (``kiosk queue discard KEY``)."""
+        if self.outbox is not None:
+            log.info("staff sent %d failed transactions again", self.outbox.redrive_dead())
+        self._staff_sync()
 
     def _staff_shutdown(self) -> None:
         hook = self.on_shutdown

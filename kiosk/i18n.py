@@ -145,6 +145,11 @@ MESSAGES: dict[str, tuple[str, str]] = {
         "正在后台上传，稍后按“刷新”查看结果",
         "Sending in the background: press Refresh in a moment to see the result",
     ),
+    "staff.redrive": ("重新上传失败的交易", "Send failed ones again"),
+    "staff.redrive.started": (
+        "失败的交易已重新排队上传，稍后按“刷新”查看结果",
+        "The failed transactions are queued again: press Refresh in a moment to see the result",
+    ),
     "staff.refresh": ("刷新", "Refresh"),
     "staff.pause": ("暂停服务", "Out of service"),
     "staff.resume": ("恢复服务", "Back in service"),

@@ -1021,6 +1021,18 @@ class Outbox:
         if n != 1:
             raise UnknownEntry(f"no dead entry {key}")
 
+    def redrive_dead(self) -> int:
+        """Staff at the machine: send every dead entry again (each stream resumes in order
+        behind its first); returns how many. Those central refuses again die again."""
+        with self._guard(), self._write():
+            return int(
+                self._conn.execute(
+                    "UPDATE entries SET state='pending', attempts=0, next_attempt_at=? "
+                    "WHERE state='dead'",
+                    (self._now(),),
+                ).rowcount
+            )
+
     def discard(self, key: str) -> None:
         """Staff: give up on a dead entry; its personal data goes, an audit row stays."""
         with self._guard(), self._write():

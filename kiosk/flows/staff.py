@@ -41,6 +41,7 @@ CHECK_S = 15.0
 # (intent, staff service operation): each button's work, then the status again.
 ACTIONS = {
     "staff_sync": "sync",
+    "staff_redrive": "redrive",
     "staff_pause": "out_of_service",
     "staff_resume": "in_service",
     "staff_shutdown": "shutdown",
@@ -93,8 +94,8 @@ def _action(intent: str, operation: str) -> Transition:
         if operation == "shutdown" and not confirming:
             ctx[_CONFIRM] = True  # a stray touch must not switch the machine off
             return []
-        if operation == "sync":  # the sync worker sends in the background, not at once
-            ctx[_NOTE] = ("staff.sync.started", {})
+        if operation in ("sync", "redrive"):  # the sync worker sends in the background
+            ctx[_NOTE] = (f"staff.{operation}.started", {})
         return [Call("staff", operation, {"by": ctx.get(_WHO, "")}, reply="staff.status")]
 
     return Transition(intent, SAME, action=run, label=operation)
@@ -166,8 +167,10 @@ def staff_view(ctx: Context) -> Mapping[str, Any]:
         else ("staff_pause", "staff.pause", "")
     )
     shutdown = "staff.shutdown_confirm" if ctx.get(_CONFIRM) else "staff.shutdown"
+    redrive = (("staff_redrive", "staff.redrive", ""),) if status.get("dead") else ()
     buttons = (
         ("staff_shutdown", shutdown, "danger"),
+        *redrive,
         ("staff_sync", "staff.sync", ""),
         ("staff_test_print", "staff.test_print", ""),
         ("staff_refresh", "staff.refresh", ""),

@@ -311,6 +311,29 @@ def test_status_shows_the_queue_devices_faults_and_a_silent_central(tmp_path: Pa
         outbox.close()
 
 
+def test_staff_send_the_failed_transactions_again(tmp_path: Path) -> None:
+    app, _, alerts = staff_app(tmp_path)
+    outbox = Outbox(tmp_path / "outbox.sqlite", kiosk_id="STAFF-1", key=b"k" * 32)
+    try:
+        app.use_outbox(outbox)
+        refused = outbox.put("photo.captured", {"n": 1})
+        outbox.bury(outbox.claim(1, lease_s=30)[0], "central.http_422: refused")
+        app.intent("staff")
+        app.intent("pin", pin=PIN)
+        assert "failed: 1" in lines(app)[1]
+        assert app.view is not None
+        assert "staff_redrive" in [b["intent"] for b in app.view.data["buttons"]]
+        app.intent("staff_redrive")
+        assert outbox.entry(refused).state == "pending"
+        assert state(app) == STAFF and app.view.data["note"] == "staff.redrive.started"
+        assert "failed: 0" in lines(app)[1]
+        # Nothing failed any more: the button goes.
+        assert "staff_redrive" not in [b["intent"] for b in app.view.data["buttons"]]
+        assert alerts == ["staff.sign_in", "staff.redrive"]
+    finally:
+        outbox.close()
+
+
 def test_a_pickup_machine_shows_the_documents_to_reconcile(tmp_path: Path) -> None:
     app, _, _ = staff_app(tmp_path)
     app.documents_to_reconcile = lambda: 2

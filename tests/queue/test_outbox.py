@@ -448,6 +448,22 @@ def test_dead_entry_blocks_successors_until_redrive_or_discard(outbox: Outbox) -
         outbox.redrive(b1)  # not dead
 
 
+def test_staff_send_every_dead_entry_again_in_stream_order(outbox: Outbox) -> None:
+    a1, a2, b1, c1 = (outbox.put("k.v", {"n": n}, stream=s) for n, s in enumerate("AABC"))
+    [first] = outbox.claim(1, lease_s=30)
+    outbox.bury(first, "central.http_422: refused")
+    second = outbox.claim(10, lease_s=30)
+    assert [e.key for e in second] == [b1, c1]  # a2 waits behind the dead a1
+    outbox.bury(second[0], "central.http_422: refused")
+    outbox.ack([(second[1], "201")])
+    assert outbox.claim(10, lease_s=30) == []
+    assert outbox.redrive_dead() == 2
+    assert {outbox.entry(k).state for k in (a1, b1)} == {"pending"}
+    assert (outbox.entry(a1).attempts, outbox.counts().dead) == (0, 0)
+    assert outbox.redrive_dead() == 0
+    assert [e.key for e in outbox.claim(10, lease_s=30)] == [a1, a2, b1]  # A in order again
+
+
 def test_ack_deletes_personal_data_and_keeps_audit_for_retention(
     tmp_path: Path, clock: ManualClock
 ) -> None:

@@ -25,6 +25,7 @@ from kiosk.clock import ManualClock
 from kiosk.config import KioskConfig, load_config, parse_config
 from kiosk.i18n import MESSAGES
 from kiosk.staff import MIN_ITERATIONS, hash_pin
+from offline_queue.outbox import Outbox
 from tests.conftest import ROOT
 from ui.screens.pin import PinScreen
 from ui.shell import Shell, build_shell, config_error_window, qt_application
@@ -188,6 +189,37 @@ def test_a_staff_member_types_their_number_then_their_pin(qtbot: QtBot) -> None:
         qtbot.waitUntil(lambda: bool(s.app.view and s.app.view.data.get("buttons")), timeout=5000)
         assert s.app.view is not None and s.app.view.state == "staff"
         assert "Signed in: staff 1024" in s.window.current_screen().findChild(QLabel, "body").text()
+
+
+def test_the_fullest_staff_screen_fits_in_english_with_larger_text(
+    qtbot: QtBot, tmp_path: Path
+) -> None:
+    """Seven status lines, a note, and a failed transaction (its button wraps the buttons
+    into two rows): still 1920 x 1080, every button whole."""
+    member = {"number": "1024", "pin_hash": hash_pin("97531", iterations=MIN_ITERATIONS)}
+    config = parse_config(
+        {"kiosk": {"id": "UI-TEST", "terminal": "pickup"}, "staff": {"members": [member]}}
+    )
+    outbox = Outbox(tmp_path / "outbox.sqlite", kiosk_id="UI-TEST", key=b"k" * 32)
+    with shown(config, qtbot) as s:
+        s.app.use_outbox(outbox)
+        outbox.put("pickup.handover", {"n": 1})
+        outbox.bury(outbox.claim(1, lease_s=30)[0], "central.http_422: refused")
+        s.app.documents_to_reconcile = lambda: 1
+        s.app.set_unavailable("device.printer", "oos.device", device="printer", detail="paper")
+        s.app.intent("language", language="en")
+        s.app.intent("large_text", on=True)
+        s.app.intent("staff")
+        s.app.intent("pin", pin="97531", number="1024")
+        qtbot.waitUntil(lambda: bool(s.app.view and s.app.view.data.get("buttons")), timeout=5000)
+        s.app.intent("staff_sync")  # a note under the lines
+        qtbot.waitUntil(lambda: bool(s.app.view and s.app.view.data.get("note")), timeout=5000)
+        labels = [b.text() for b in s.window.current_screen().findChildren(QPushButton)]
+        assert "Send failed ones again" in labels
+        body = s.window.current_screen().findChild(QLabel, "body").text()
+        assert len(body.splitlines()) == 7
+        _fits(s)
+    outbox.close()
 
 
 def test_idle_countdown_is_visible_then_returns_to_attract(

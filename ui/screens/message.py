@@ -20,6 +20,10 @@ _MAX_IMAGE_PX = 320
 _MAX_IMAGE_LARGE_TEXT_PX = 240
 _MARGIN_X = 120
 _BUTTON_GAP = 40
+# Vertical margins of the screen and inside the card; larger text takes some of them, so the
+# staff screen (six lines, a note and two rows of buttons) still fits on 1080 px.
+_MARGIN_Y, _MARGIN_Y_LARGE_TEXT = 50, 24
+_CARD_Y, _CARD_Y_LARGE_TEXT = 50, 32
 
 
 class MessageScreen(Screen):
@@ -28,9 +32,11 @@ class MessageScreen(Screen):
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         layout = QVBoxLayout(self)
-        layout.setContentsMargins(_MARGIN_X, 50, _MARGIN_X, 50)
         layout.setSpacing(30)
-        self.card, inner = card(self, 60, 28, margin_y=50)
+        self._layout = layout
+        self.card, inner = card(self, 60, 28, margin_y=_CARD_Y)
+        self._inner = inner
+        self._set_margins(large_text=False)
         self.title = label(self.card, "title")
         self.body = label(self.card, "body")
         self.code = label(self.card, "title")
@@ -53,7 +59,14 @@ class MessageScreen(Screen):
         layout.addLayout(self.buttons_rows)
         self._buttons: list[QPushButton] = []
 
+    def _set_margins(self, *, large_text: bool) -> None:
+        y = _MARGIN_Y_LARGE_TEXT if large_text else _MARGIN_Y
+        self._layout.setContentsMargins(_MARGIN_X, y, _MARGIN_X, y)
+        card_y = _CARD_Y_LARGE_TEXT if large_text else _CARD_Y
+        self._inner.setContentsMargins(60, card_y, 60, card_y)
+
     def update_view(self, view: ViewState) -> None:
+        self._set_margins(large_text=view.large_text)
         data = view.data
         values: dict[str, Any] = dict(data.get("values", {}))
         tone = TONES.get(str(data.get("tone", "info")), TONES["info"])
