@@ -134,7 +134,8 @@ MESSAGES: dict[str, tuple[str, str]] = {
         "服务状态：暂停（{out_of_service}）",
         "Service: OUT ({out_of_service})",
     ),
-    "staff.device_ok": ("正常", "OK"),
+    "staff.devices.all_ok": ("{count} 台均正常", "all {count} OK"),
+    "staff.devices.others_ok": ("其余正常", "the others OK"),
     "staff.cause.outbox": ("交易存储空间不足", "transaction storage full"),
     "staff.line.service_paused": (
         "服务状态：已由工作人员暂停",
@@ -149,6 +150,10 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "staff.redrive.started": (
         "失败的交易已重新排队上传，稍后按“刷新”查看结果",
         "The failed transactions are queued again: press Refresh in a moment to see the result",
+    ),
+    "staff.redrive.failed": (
+        "未能重新排队：{detail}",
+        "Could not queue them again: {detail}",
     ),
     "staff.refresh": ("刷新", "Refresh"),
     "staff.pause": ("暂停服务", "Out of service"),

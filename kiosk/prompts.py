@@ -11,9 +11,10 @@ service's coaching voice.
 
 A banner (staff have been called; more time for a citizen of 60 or over) is read out when it
 appears, after the step's title when both are new (one prompt cuts off another). A banner
-that appears over a passing step waits for the next step that speaks; on the attract loop or
-the out-of-service screen, where no step follows until someone acts, it is read at once (a
-person who pressed "call staff" there hears that it worked).
+that appears over a passing step waits for the next step that speaks. On the attract loop and
+the out-of-service screen no step follows until someone acts: there only "staff have been
+called" is read out, at once (the person who pressed the button hears that it worked, also
+when the machine went out of service before the banner was read).
 """
 
 from __future__ import annotations
@@ -28,8 +29,10 @@ from kiosk.voice import Voice
 _STILL_THERE = "idle.title"
 # Screens shown between two people (staff mode counts too): what was said before is forgotten.
 _NEXT_PERSON = ("attract", "out_of_service", "pin")
-# Screens that wait for someone without a step of their own to read out.
+# Screens that wait for someone without a step of their own to read out, and the banners
+# said there: answers to a press, not news for a hall full of people.
 _WAITING = ("attract", "out_of_service")
+_SAID_WHILE_WAITING = ("app.staff_called",)
 
 
 class ScreenPrompts:
@@ -42,15 +45,17 @@ class ScreenPrompts:
 
     def on_view(self, view: ViewState) -> None:
         """A view listener (GUI thread); speaking itself runs in an espeak-ng process."""
+        waiting = view.screen in _WAITING and not view.data.get("quiet")
         if view.screen in _NEXT_PERSON or view.data.get("quiet"):
             # Whoever comes next hears every step from the start, the menu included.
             self._last = self._before_question = ("", "")
-            self._pending = None
+            if not (waiting and self._pending == view.notice):
+                self._pending = None  # (a banner still shown and not yet read stays due)
         if self._new_notice(view):
             self._pending = view.notice
         if not self._prompt(view)[0]:
-            if view.screen in _WAITING and self._pending and not view.data.get("quiet"):
-                self._say([text(self._pending, view.language)], view.language)
+            if waiting and self._pending in _SAID_WHILE_WAITING:
+                self._say([text(str(self._pending), view.language)], view.language)
                 self._pending = None
             return  # a passing step: a new banner waits for the step that speaks
         parts = [self._title(view)]

@@ -232,8 +232,8 @@ class StaffService:
         action = self._actions.get(operation)
         if action is None:
             raise KioskError(f"staff mode has no operation {operation}", code="service.operation")
+        action()  # first: central hears of what was done, not of what failed
         self._alert(f"staff.{operation}", f"{_who(str(args.get('by', '')))}: {operation}")
-        action()
         return dict(self._status())
 
     def _sign_in(self, pin: str, number: str) -> Mapping[str, Any]:

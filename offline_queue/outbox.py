@@ -939,7 +939,10 @@ class Outbox:
             # One statement for the batch, the outcomes as a JSON object seq -> outcome:
             # executemany of a one-row UPDATE cost 1.7-5.7 times as much per entry
             # (docs/benchmarks.md, seventh pass), and the kiosk's puts wait meanwhile.
-            outcomes = json.dumps({e.seq: o[:200] for e, o in mine}, ensure_ascii=False)
+            # (SQLite text ends at a NUL: dropped, so the rest of the outcome is kept.)
+            outcomes = json.dumps(
+                {e.seq: o[:200].replace("\x00", "") for e, o in mine}, ensure_ascii=False
+            )
             self._conn.execute(
                 "UPDATE entries SET state='sent', payload=NULL, sent_at=?, outcome=j.value, "
                 "last_error=NULL FROM json_each(?) AS j "

@@ -41,7 +41,6 @@ CHECK_S = 15.0
 # (intent, staff service operation): each button's work, then the status again.
 ACTIONS = {
     "staff_sync": "sync",
-    "staff_redrive": "redrive",
     "staff_pause": "out_of_service",
     "staff_resume": "in_service",
     "staff_shutdown": "shutdown",
@@ -94,11 +93,28 @@ def _action(intent: str, operation: str) -> Transition:
         if operation == "shutdown" and not confirming:
             ctx[_CONFIRM] = True  # a stray touch must not switch the machine off
             return []
-        if operation in ("sync", "redrive"):  # the sync worker sends in the background
-            ctx[_NOTE] = (f"staff.{operation}.started", {})
+        if operation == "sync":  # the sync worker sends in the background, not at once
+            ctx[_NOTE] = ("staff.sync.started", {})
         return [Call("staff", operation, {"by": ctx.get(_WHO, "")}, reply="staff.status")]
 
     return Transition(intent, SAME, action=run, label=operation)
+
+
+def _redrive(ctx: Context, event: Event) -> list[Command]:
+    ctx.pop(_CONFIRM, None)
+    ctx.pop(_NOTE, None)
+    return [Call("staff", "redrive", {"by": ctx.get(_WHO, "")}, reply="staff.redrive")]
+
+
+def _redriven(ctx: Context, event: Event) -> list[Command]:
+    # Said once the outbox took it: a failure (a full disk) must not read as done.
+    ctx[_NOTE] = ("staff.redrive.started", {})
+    return _status(ctx, event)
+
+
+def _not_redriven(ctx: Context, event: Event) -> list[Command]:
+    ctx[_NOTE] = ("staff.redrive.failed", {"detail": str(event.data.get("message", ""))})
+    return [Call("staff", "status")]
 
 
 def _test_print(ctx: Context, event: Event) -> list[Command]:
@@ -206,15 +222,20 @@ def _causes(sources: list[str], language: str) -> str:
 
 
 def _devices(devices: Mapping[str, str], language: str) -> str:
-    """Each device by its name in the screen's language, with "OK" or its fault's detail."""
-    ok = text("staff.device_ok", language)
-    return (
-        " · ".join(
-            f"{text(f'device.{kind}', language)} {ok if state == 'ok' else state}"
-            for kind, state in devices.items()
-        )
-        or "-"
-    )
+    """The faulty devices by name in the screen's language, each with its fault's detail, and
+    whether the others are fine: a fault stands out, and the line fits in larger text."""
+    if not devices:
+        return "-"
+    faulty = [
+        f"{text(f'device.{kind}', language)} {state}"
+        for kind, state in devices.items()
+        if state != "ok"
+    ]
+    if not faulty:
+        return text("staff.devices.all_ok", language, count=len(devices))
+    if len(faulty) < len(devices):
+        faulty.append(text("staff.devices.others_ok", language))
+    return " · ".join(faulty)
 
 
 def _refresh(ctx: Context, event: Event) -> list[Command]:
@@ -231,7 +252,7 @@ def _refresh_now(ctx: Context, event: Event) -> list[Command]:
 # way): acknowledged anywhere outside staff mode, without effect.
 LATE_REPLIES = tuple(
     Transition(f"staff.{operation}.{outcome}", IGNORE, label="late staff reply")
-    for operation in ("sign_in", "status", "test_print")
+    for operation in ("sign_in", "status", "test_print", "redrive")
     for outcome in ("ok", "failed")
 )
 
@@ -273,6 +294,9 @@ def staff_states(config: KioskConfig) -> tuple[State, ...]:
                 Transition("staff.status.failed", SAME),
                 *(_action(intent, operation) for intent, operation in ACTIONS.items()),
                 Transition("staff_test_print", SAME, action=_test_print),
+                Transition("staff_redrive", SAME, action=_redrive),
+                Transition("staff.redrive.ok", SAME, action=_redriven),
+                Transition("staff.redrive.failed", SAME, action=_not_redriven),
                 Transition("staff_refresh", SAME, action=_refresh_now),
                 Transition("staff.test_print.ok", SAME, action=_printed),
                 Transition("staff.test_print.failed", SAME, action=_not_printed),

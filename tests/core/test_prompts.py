@@ -75,6 +75,30 @@ def test_calling_staff_from_the_attract_loop_is_confirmed_aloud() -> None:
     assert len(voice.spoken) == 1
 
 
+def test_staff_called_over_a_passing_step_is_said_when_the_machine_goes_out_of_service() -> None:
+    voice = Voice(enabled=False)
+    prompts = ScreenPrompts(voice)
+    reading = {"title": "photo.reading"}  # a passing step: no buttons, nothing said
+    prompts.on_view(ViewState("message", reading, "zh", "reading", notice="app.staff_called"))
+    assert voice.spoken == []
+    prompts.on_view(ViewState("out_of_service", {}, "zh", "oos", notice="app.staff_called"))
+    assert voice.spoken == [("zh", "已通知工作人员，请稍候")]
+
+
+def test_the_waiting_screens_say_no_other_banner() -> None:
+    voice = Voice(enabled=False)
+    prompts = ScreenPrompts(voice)
+    step = {"title": "identify.title", "buttons": [{"intent": "back"}]}
+    prompts.on_view(ViewState("message", step, "zh", "identify", notice="app.more_time"))
+    assert voice.spoken == [
+        ("zh", "请将身份证放在读卡区。已为您延长每一步的操作时间；需要更大的字，请按右上角“大字”")
+    ]
+    # The machine fails while the banner still shows; the citizen switches language.
+    for language in ("zh", "en"):
+        prompts.on_view(ViewState("out_of_service", {}, language, "oos", notice="app.more_time"))
+    assert len(voice.spoken) == 1
+
+
 def test_a_citizen_of_60_or_over_hears_the_step_and_then_the_extra_time() -> None:
     r = rig()
     voice = spoken_by(r)

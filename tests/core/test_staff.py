@@ -8,7 +8,9 @@ import logging
 import sys
 import time
 import tomllib
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from datetime import timedelta
 from pathlib import Path
 
@@ -33,6 +35,7 @@ from kiosk.staff import (
 )
 from offline_queue.outbox import Outbox
 from tests.core.clocks import WallClock
+from tests.disk import DiskFailing
 
 PIN = "97531"
 # The fewest iterations a configuration accepts: the tests check the logic, not PBKDF2's cost.
@@ -311,7 +314,11 @@ def test_status_shows_the_queue_devices_faults_and_a_silent_central(tmp_path: Pa
         outbox.close()
 
 
-def test_staff_send_the_failed_transactions_again(tmp_path: Path) -> None:
+@contextmanager
+def signed_in_with_a_refused_entry(
+    tmp_path: Path,
+) -> Iterator[tuple[KioskApp, Outbox, str, list[str]]]:
+    """Staff signed in on a machine whose outbox holds one entry central refused for good."""
     app, _, alerts = staff_app(tmp_path)
     outbox = Outbox(tmp_path / "outbox.sqlite", kiosk_id="STAFF-1", key=b"k" * 32)
     try:
@@ -320,6 +327,13 @@ def test_staff_send_the_failed_transactions_again(tmp_path: Path) -> None:
         outbox.bury(outbox.claim(1, lease_s=30)[0], "central.http_422: refused")
         app.intent("staff")
         app.intent("pin", pin=PIN)
+        yield app, outbox, refused, alerts
+    finally:
+        outbox.close()
+
+
+def test_staff_send_the_failed_transactions_again(tmp_path: Path) -> None:
+    with signed_in_with_a_refused_entry(tmp_path) as (app, outbox, refused, alerts):
         assert "failed: 1" in lines(app)[1]
         assert app.view is not None
         assert "staff_redrive" in [b["intent"] for b in app.view.data["buttons"]]
@@ -330,8 +344,21 @@ def test_staff_send_the_failed_transactions_again(tmp_path: Path) -> None:
         # Nothing failed any more: the button goes.
         assert "staff_redrive" not in [b["intent"] for b in app.view.data["buttons"]]
         assert alerts == ["staff.sign_in", "staff.redrive"]
-    finally:
-        outbox.close()
+
+
+def test_a_send_again_that_fails_says_so_and_central_hears_nothing(tmp_path: Path) -> None:
+    with signed_in_with_a_refused_entry(tmp_path) as (app, outbox, refused, alerts):
+        disk = DiskFailing(
+            outbox._conn, "UPDATE entries SET state='pending'", 1, "database or disk is full"
+        )
+        outbox._conn = disk  # type: ignore[assignment]
+        app.intent("staff_redrive")
+        assert state(app) == STAFF and app.view is not None
+        assert app.view.data["note"] == "staff.redrive.failed"
+        note = text("staff.redrive.failed", "en", **dict(app.view.data["values"]))
+        assert note.startswith("Could not queue them again: ") and "full" in note
+        assert outbox.entry(refused).state == "dead" and "failed: 1" in lines(app)[1]
+        assert alerts == ["staff.sign_in"]
 
 
 def test_a_pickup_machine_shows_the_documents_to_reconcile(tmp_path: Path) -> None:

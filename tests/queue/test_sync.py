@@ -32,6 +32,7 @@ from offline_queue.backoff import full_jitter, parse_retry_after
 from offline_queue.outbox import AttachmentRef, ClaimedEntry
 from offline_queue.sync import SyncStatus, SyncWorker
 from offline_queue.transport import CentralTransport, Response, check_url
+from tests.disk import DiskFailing
 from tests.queue.conftest import ID_NUMBER, KIOSK, SECRET, WorkerFactory, set_faults
 
 
@@ -191,31 +192,6 @@ def test_a_heartbeat_asked_for_ends_the_run_at_the_batch_in_flight(
     assert worker.sync_once().claimed == 9
 
 
-class _DiskFailing:
-    """The outbox's SQLite connection, with one statement failing as a failing disk makes
-    SQLite fail it (the error comes from the operating system's edge in real life)."""
-
-    def __init__(self, conn: sqlite3.Connection, prefix: str, nth: int) -> None:
-        self._conn, self._prefix, self._left = conn, prefix, nth
-
-    def execute(self, sql: str, *args: Any) -> sqlite3.Cursor:
-        self._fail_if(sql)
-        return self._conn.execute(sql, *args)
-
-    def executemany(self, sql: str, *args: Any) -> sqlite3.Cursor:
-        self._fail_if(sql)
-        return self._conn.executemany(sql, *args)
-
-    def _fail_if(self, sql: str) -> None:
-        if sql.startswith(self._prefix):
-            self._left -= 1
-            if self._left == 0:
-                raise sqlite3.OperationalError("disk I/O error")
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self._conn, name)
-
-
 @pytest.mark.parametrize(
     "failing",
     [("INSERT OR REPLACE INTO leases", 2), ("UPDATE entries SET state='sent'", 1)],
@@ -232,7 +208,7 @@ def test_a_database_error_mid_run_leaves_no_request_behind_and_loses_nothing(
     set_faults(central, latency_s=0.3, paths=["/v1/transactions"])
     worker = make_worker(batch_size=3)
     requests_seen = _count_requests(worker)
-    worker.outbox._conn = _DiskFailing(worker.outbox._conn, *failing)  # type: ignore[assignment]
+    worker.outbox._conn = DiskFailing(worker.outbox._conn, *failing)  # type: ignore[assignment]
     with pytest.raises(QueueError):
         worker.sync_once()
     assert worker.heartbeat()  # the worker loop goes on after an error: the transport is free

@@ -11,6 +11,7 @@ import sys
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -23,7 +24,9 @@ from pytestqt.qtbot import QtBot
 from central.store import CentralStore
 from kiosk.clock import ManualClock
 from kiosk.config import KioskConfig, load_config, parse_config
+from kiosk.flows.steps import message, qr_png
 from kiosk.i18n import MESSAGES
+from kiosk.runner import ViewState
 from kiosk.staff import MIN_ITERATIONS, hash_pin
 from offline_queue.outbox import Outbox
 from tests.conftest import ROOT
@@ -106,12 +109,15 @@ def test_larger_text_button_enlarges_the_type_until_the_session_ends(
 
 
 def _fits(s: Shell) -> None:
-    """The window keeps the panel's size and no visible button is cut short."""
+    """The window keeps the panel's size, and no visible button or text is cut short."""
     QApplication.processEvents()  # layouts settle after a re-render
     assert (s.window.width(), s.window.height()) == (1920, 1080)
     for button in s.window.findChildren(QPushButton):
         if button.isVisible():
             assert button.width() >= button.sizeHint().width(), button.text()
+    for label in s.window.findChildren(QLabel):
+        if label.isVisible() and label.wordWrap():
+            assert label.height() >= label.heightForWidth(label.width()), label.text()
 
 
 @pytest.mark.parametrize("terminal", ["renewal", "photo", "pickup"])
@@ -194,8 +200,8 @@ def test_a_staff_member_types_their_number_then_their_pin(qtbot: QtBot) -> None:
 def test_the_fullest_staff_screen_fits_in_english_with_larger_text(
     qtbot: QtBot, tmp_path: Path
 ) -> None:
-    """Seven status lines, a note, and a failed transaction (its button wraps the buttons
-    into two rows): still 1920 x 1080, every button whole."""
+    """Seven status lines (two devices at fault), a note, and a failed transaction (its
+    button wraps the buttons into two rows): still 1920 x 1080, nothing cut short."""
     member = {"number": "1024", "pin_hash": hash_pin("97531", iterations=MIN_ITERATIONS)}
     config = parse_config(
         {"kiosk": {"id": "UI-TEST", "terminal": "pickup"}, "staff": {"members": [member]}}
@@ -203,6 +209,7 @@ def test_the_fullest_staff_screen_fits_in_english_with_larger_text(
     outbox = Outbox(tmp_path / "outbox.sqlite", kiosk_id="UI-TEST", key=b"k" * 32)
     with shown(config, qtbot) as s:
         s.app.use_outbox(outbox)
+        s.app.devices = _FaultyDevices()  # type: ignore[assignment]
         outbox.put("pickup.handover", {"n": 1})
         outbox.bury(outbox.claim(1, lease_s=30)[0], "central.http_422: refused")
         s.app.documents_to_reconcile = lambda: 1
@@ -218,8 +225,49 @@ def test_the_fullest_staff_screen_fits_in_english_with_larger_text(
         assert "Send failed ones again" in labels
         body = s.window.current_screen().findChild(QLabel, "body").text()
         assert len(body.splitlines()) == 7
+        assert "Receipt printer paper out; cover open · Document dispenser" in body
         _fits(s)
     outbox.close()
+
+
+def test_a_banner_never_covers_the_title_of_a_full_screen_in_larger_text(qtbot: QtBot) -> None:
+    """The photo terminal's fullest outcome (number, QR code, a note) under "staff have been
+    called": the banner floats below the header, above the title."""
+    config = parse_config({"kiosk": {"id": "UI-TEST", "terminal": "photo"}})
+    number = "P-2026-1127-000123"
+    data = message(
+        "photo.no_receipt.title",
+        "photo.no_receipt.body",
+        tone="warn",
+        code=number,
+        image_png=qr_png(number),
+        note="photo.delayed",
+        buttons=(("finished", "photo.finish", "primary"),),
+    )
+    with shown(config, qtbot) as s:
+        for language in ("en", "zh"):
+            view = ViewState(
+                "message", data, language, "photo_no_receipt", None, "app.staff_called"
+            )
+            s.window.render(replace(view, large_text=True))
+            _fits(s)
+            title = s.window.current_screen().title
+            title_top = title.mapTo(s.window, title.rect().topLeft()).y()
+            assert s.window.notice.isVisible()
+            # With room to spare: another font's metrics must not bring them together.
+            assert title_top - s.window.notice.geometry().bottom() >= 12, language
+
+
+class _FaultyDevices:
+    """What the device service reports with two parts at fault (the staff screen's input)."""
+
+    @staticmethod
+    def snapshot() -> dict[str, dict[str, object]]:
+        details = {"printer": "paper out; cover open", "dispenser": "card jam at the exit"}
+        return {
+            kind: {"usable": kind not in details, "detail": details.get(kind, "")}
+            for kind in ("idcard", "printer", "dispenser", "camera")
+        }
 
 
 def test_idle_countdown_is_visible_then_returns_to_attract(

@@ -20,10 +20,12 @@ _MAX_IMAGE_PX = 320
 _MAX_IMAGE_LARGE_TEXT_PX = 240
 _MARGIN_X = 120
 _BUTTON_GAP = 40
-# Vertical margins of the screen and inside the card; larger text takes some of them, so the
-# staff screen (six lines, a note and two rows of buttons) still fits on 1080 px.
+# Vertical room of the screen and inside the card; larger text takes some of it, so the
+# fullest staff screen (eight lines, a note, two rows of buttons) still fits on 1080 px. The
+# top margin stays while a banner floats below the header (it would cover the title).
 _MARGIN_Y, _MARGIN_Y_LARGE_TEXT = 50, 24
 _CARD_Y, _CARD_Y_LARGE_TEXT = 50, 32
+_CARD_GAP, _CARD_GAP_LARGE_TEXT = 28, 16
 
 
 class MessageScreen(Screen):
@@ -34,7 +36,7 @@ class MessageScreen(Screen):
         layout = QVBoxLayout(self)
         layout.setSpacing(30)
         self._layout = layout
-        self.card, inner = card(self, 60, 28, margin_y=_CARD_Y)
+        self.card, inner = card(self, 60, _CARD_GAP, margin_y=_CARD_Y)
         self._inner = inner
         self._set_margins(large_text=False)
         self.title = label(self.card, "title")
@@ -59,14 +61,16 @@ class MessageScreen(Screen):
         layout.addLayout(self.buttons_rows)
         self._buttons: list[QPushButton] = []
 
-    def _set_margins(self, *, large_text: bool) -> None:
-        y = _MARGIN_Y_LARGE_TEXT if large_text else _MARGIN_Y
-        self._layout.setContentsMargins(_MARGIN_X, y, _MARGIN_X, y)
+    def _set_margins(self, *, large_text: bool, banner: bool = False) -> None:
+        bottom = _MARGIN_Y_LARGE_TEXT if large_text else _MARGIN_Y
+        top = _MARGIN_Y if banner else bottom
+        self._layout.setContentsMargins(_MARGIN_X, top, _MARGIN_X, bottom)
         card_y = _CARD_Y_LARGE_TEXT if large_text else _CARD_Y
         self._inner.setContentsMargins(60, card_y, 60, card_y)
+        self._inner.setSpacing(_CARD_GAP_LARGE_TEXT if large_text else _CARD_GAP)
 
     def update_view(self, view: ViewState) -> None:
-        self._set_margins(large_text=view.large_text)
+        self._set_margins(large_text=view.large_text, banner=view.notice is not None)
         data = view.data
         values: dict[str, Any] = dict(data.get("values", {}))
         tone = TONES.get(str(data.get("tone", "info")), TONES["info"])
