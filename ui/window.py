@@ -243,11 +243,12 @@ class KioskWindow(QWidget):
         if screen is None:
             log.error("no screen named %s; showing the message screen", view.screen)
             screen = self.screens["message"]
+        self.notice.setText(text(view.notice, self.language) if view.notice else "")
+        self.notice.setVisible(view.notice is not None)
+        screen.banner_px = self.notice.sizeHint().height() if view.notice else 0
         screen.render(view)
         self.stack.setCurrentWidget(screen)
         self._render_header()
-        self.notice.setText(text(view.notice, self.language) if view.notice else "")
-        self.notice.setVisible(view.notice is not None)
         self._place_notice()
         if view.still_there_until is not None:
             self.overlay.show_until(view.still_there_until, view.language)

@@ -244,12 +244,13 @@ def test_photo_done_has_no_such_note_while_central_answers(kiosk: Started, qtbot
     assert not shell.window.current_screen().note.isVisible()  # type: ignore[attr-defined]
 
 
+@pytest.mark.parametrize("notice", [None, "app.staff_called"])
 @pytest.mark.parametrize("large_text", [False, True])
 def test_the_review_checklist_fits_in_english_with_every_check_failed(
-    qtbot: QtBot, large_text: bool
+    qtbot: QtBot, large_text: bool, notice: str | None
 ) -> None:
     """The longest checklist: every requirement failed, each with its instruction; in larger
-    text it takes two columns and must still fit the panel."""
+    text it takes two columns and must still fit the panel, also below a banner."""
     qapp = qt_application(offscreen=True)
     config = parse_config({"kiosk": {"id": "UI-TEST", "terminal": "photo"}})
     clock = ManualClock()
@@ -273,7 +274,9 @@ def test_the_review_checklist_fits_in_english_with_every_check_failed(
         ]
         data = {"jpeg": None, "can_submit": False, "requirements": requirements, "reasons": []}
         s.window.render(
-            ViewState("photo_review", data, "en", "photo_review", large_text=large_text)
+            ViewState(
+                "photo_review", data, "en", "photo_review", notice=notice, large_text=large_text
+            )
         )
         pump()
         screen = s.window.current_screen()
@@ -281,5 +284,8 @@ def test_the_review_checklist_fits_in_english_with_every_check_failed(
         assert (s.window.width(), s.window.height()) == (1920, 1080)
         for row in screen._rows:  # none squeezed under the height its wrapped text needs
             assert row.isVisible() and row.height() >= row.heightForWidth(row.width())
+        if notice is not None:  # the banner floats over the screen's top, not over its title
+            title_top = screen.title.mapTo(s.window, screen.title.rect().topLeft()).y()
+            assert title_top > s.window.notice.geometry().bottom()
     finally:
         s.stop()

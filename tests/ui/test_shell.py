@@ -135,6 +135,12 @@ def test_menu_and_header_fit_in_english_with_larger_text_and_an_outage(
         s.app.intent("start")
         assert screen_name(s) == "menu"
         _fits(s)
+        s.app.intent("call_staff")  # a banner over the fullest menu
+        _fits(s)
+        title = s.window.current_screen().title
+        assert title.mapTo(s.window, title.rect().topLeft()).y() > s.window.notice.y() + (
+            s.window.notice.height()
+        )
 
 
 def test_staff_hold_the_kiosk_number_and_sign_in_on_the_pin_pad(qtbot: QtBot) -> None:

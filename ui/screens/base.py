@@ -21,6 +21,10 @@ class Screen(QWidget):
         super().__init__(parent)
         self.language = "zh"
         self.view: ViewState | None = None
+        # Height of the banner floating over the top of the screen (0: none), set by the
+        # window before each render: the screen keeps its top clear of it.
+        self.banner_px = 0
+        self._top_margin: int | None = None
 
     def tr_(self, key: str, **values: Any) -> str:
         return text(key, self.language, **values)
@@ -28,7 +32,19 @@ class Screen(QWidget):
     def render(self, view: ViewState) -> None:
         self.language = view.language
         self.view = view
+        self._clear_banner()
         self.update_view(view)
+
+    def _clear_banner(self) -> None:
+        """The layout's own top margin, plus the banner's height while one shows."""
+        layout = self.layout()
+        if layout is None:
+            return
+        margins = layout.contentsMargins()
+        if self._top_margin is None:
+            self._top_margin = margins.top()
+        margins.setTop(self._top_margin + self.banner_px)
+        layout.setContentsMargins(margins)
 
     def update_view(self, view: ViewState) -> None:  # pragma: no cover - overridden
         raise NotImplementedError

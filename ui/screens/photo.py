@@ -189,6 +189,7 @@ class PhotoReviewScreen(Screen):
         layout = QVBoxLayout(self)
         layout.setContentsMargins(80, 20, 80, 20)
         layout.setSpacing(14)
+        self._layout = layout
         self.title = label(self, "title")
         layout.addWidget(self.title)
         row = QHBoxLayout()
@@ -227,6 +228,14 @@ class PhotoReviewScreen(Screen):
 
     def update_view(self, view: ViewState) -> None:
         data = view.data
+        # Below a banner the longest checklist in larger text needs the gaps' room too.
+        tight = self.banner_px > 0
+        self._layout.setSpacing(6 if tight else 14)
+        edge = 6 if tight else 20
+        self.checks_layout.setContentsMargins(40, edge, 40, edge)
+        margins = self._layout.contentsMargins()
+        margins.setBottom(edge)
+        self._layout.setContentsMargins(margins)
         self.title.setText(self.tr_("photo.review.title"))
         jpeg = data.get("jpeg")
         if isinstance(jpeg, bytes | bytearray):
