@@ -32,10 +32,10 @@ class Screen(QWidget):
     def render(self, view: ViewState) -> None:
         self.language = view.language
         self.view = view
-        self._clear_banner()
+        self._keep_clear_of_banner()
         self.update_view(view)
 
-    def _clear_banner(self) -> None:
+    def _keep_clear_of_banner(self) -> None:
         """The layout's own top margin, plus the banner's height while one shows."""
         layout = self.layout()
         if layout is None:
