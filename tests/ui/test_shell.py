@@ -233,6 +233,12 @@ def test_the_fullest_staff_screen_fits_in_english_with_larger_text(
         assert len(body.splitlines()) == 7
         assert "Receipt printer paper out; cover open · Document dispenser" in body
         _fits(s)
+        s.app.intent("call_staff")  # and a banner over it all
+        _fits(s)
+        title = s.window.current_screen().title
+        assert (
+            title.mapTo(s.window, title.rect().topLeft()).y() > s.window.notice.geometry().bottom()
+        )
     outbox.close()
 
 

@@ -10,6 +10,8 @@ from PySide6.QtWidgets import QFrame, QLabel, QPushButton, QSizePolicy, QVBoxLay
 from kiosk.i18n import text
 from kiosk.runner import ViewState
 
+BANNER_GAP_PX = 8  # between the banner's lower edge and the screen's content
+
 
 class Screen(QWidget):
     """Base screen. ``intent`` carries (name, data) of what the citizen asked for."""
@@ -24,7 +26,9 @@ class Screen(QWidget):
         # Height of the banner floating over the top of the screen (0: none), set by the
         # window before each render: the screen keeps its top clear of it.
         self.banner_px = 0
-        self._top_margin: int | None = None
+        # The screen's own top margin, without a banner (read from its layout at the first
+        # render unless the screen sets it).
+        self.top_margin: int | None = None
 
     def tr_(self, key: str, **values: Any) -> str:
         return text(key, self.language, **values)
@@ -32,18 +36,19 @@ class Screen(QWidget):
     def render(self, view: ViewState) -> None:
         self.language = view.language
         self.view = view
-        self._keep_clear_of_banner()
+        if self.top_margin is None and (layout := self.layout()) is not None:
+            self.top_margin = layout.contentsMargins().top()
         self.update_view(view)
+        self._keep_clear_of_banner()
 
     def _keep_clear_of_banner(self) -> None:
-        """The layout's own top margin, plus the banner's height while one shows."""
+        """The screen's own top margin, or while a banner shows, at least room for it."""
         layout = self.layout()
-        if layout is None:
+        if layout is None or self.top_margin is None:
             return
         margins = layout.contentsMargins()
-        if self._top_margin is None:
-            self._top_margin = margins.top()
-        margins.setTop(self._top_margin + self.banner_px)
+        clear = self.banner_px + BANNER_GAP_PX if self.banner_px else 0
+        margins.setTop(max(self.top_margin, clear))
         layout.setContentsMargins(margins)
 
     def update_view(self, view: ViewState) -> None:  # pragma: no cover - overridden

@@ -21,11 +21,12 @@ _MAX_IMAGE_LARGE_TEXT_PX = 240
 _MARGIN_X = 120
 _BUTTON_GAP = 40
 # Vertical room of the screen and inside the card; larger text takes some of it, so the
-# fullest staff screen (eight lines, a note, two rows of buttons) still fits on 1080 px. The
-# top margin stays while a banner floats below the header (it would cover the title).
+# fullest staff screen (eight lines, a note, two rows of buttons) still fits on 1080 px, also
+# below a banner.
 _MARGIN_Y, _MARGIN_Y_LARGE_TEXT = 50, 24
 _CARD_Y, _CARD_Y_LARGE_TEXT = 50, 32
 _CARD_GAP, _CARD_GAP_LARGE_TEXT = 28, 16
+_GAP, _GAP_LARGE_TEXT = 30, 16  # between the card and the rows of buttons
 
 
 class MessageScreen(Screen):
@@ -34,7 +35,6 @@ class MessageScreen(Screen):
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         layout = QVBoxLayout(self)
-        layout.setSpacing(30)
         self._layout = layout
         self.card, inner = card(self, 60, _CARD_GAP, margin_y=_CARD_Y)
         self._inner = inner
@@ -61,16 +61,17 @@ class MessageScreen(Screen):
         layout.addLayout(self.buttons_rows)
         self._buttons: list[QPushButton] = []
 
-    def _set_margins(self, *, large_text: bool, banner: bool = False) -> None:
-        bottom = _MARGIN_Y_LARGE_TEXT if large_text else _MARGIN_Y
-        top = _MARGIN_Y if banner else bottom
-        self._layout.setContentsMargins(_MARGIN_X, top, _MARGIN_X, bottom)
+    def _set_margins(self, *, large_text: bool) -> None:
+        y = _MARGIN_Y_LARGE_TEXT if large_text else _MARGIN_Y
+        self.top_margin = y  # a banner's room is added by the base (render)
+        self._layout.setContentsMargins(_MARGIN_X, y, _MARGIN_X, y)
+        self._layout.setSpacing(_GAP_LARGE_TEXT if large_text else _GAP)
         card_y = _CARD_Y_LARGE_TEXT if large_text else _CARD_Y
         self._inner.setContentsMargins(60, card_y, 60, card_y)
         self._inner.setSpacing(_CARD_GAP_LARGE_TEXT if large_text else _CARD_GAP)
 
     def update_view(self, view: ViewState) -> None:
-        self._set_margins(large_text=view.large_text, banner=view.notice is not None)
+        self._set_margins(large_text=view.large_text)
         data = view.data
         values: dict[str, Any] = dict(data.get("values", {}))
         tone = TONES.get(str(data.get("tone", "info")), TONES["info"])
