@@ -21,8 +21,8 @@ from typing import Any
 sys.path[0] = str(Path(__file__).resolve().parent.parent)
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
-from kiosk.clock import ManualClock  # noqa: E402
 from kiosk.config import parse_config  # noqa: E402
+from kiosk.core.clock import ManualClock  # noqa: E402
 from ui.demo import World, pump  # noqa: E402
 from ui.screens.photo import PhotoLiveScreen  # noqa: E402
 from ui.shell import build_shell, qt_application  # noqa: E402

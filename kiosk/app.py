@@ -10,15 +10,15 @@ import logging
 from collections.abc import Callable
 from typing import Any
 
-from kiosk.alerts import StaffAlerts
-from kiosk.clock import Clock, Scheduler, TimerHandle
 from kiosk.config import KioskConfig
-from kiosk.device_service import DeviceHub
-from kiosk.devicemap import required_kinds
-from kiosk.flows import services as _services  # noqa: F401  (registers the service flows)
-from kiosk.flows.engine import Alert, Event, Flow
-from kiosk.flows.staff import STAFF, STAFF_CHECKING, STAFF_LOCKED, STAFF_PIN
-from kiosk.flows.terminal import (
+from kiosk.core.clock import Clock, Scheduler, TimerHandle
+from kiosk.core.engine import Alert, Event, Flow
+from kiosk.core.runner import DirectDispatcher, Dispatcher, FlowRunner, Service, ViewState
+from kiosk.machine.alerts import StaffAlerts
+from kiosk.machine.devicemap import required_kinds
+from kiosk.machine.devices import DeviceHub
+from kiosk.terminals import services as _services  # noqa: F401  (registers the service flows)
+from kiosk.terminals.home.flow import (
     ATTRACT,
     AVAILABLE,
     CENTRAL_DOWN,
@@ -28,8 +28,8 @@ from kiosk.flows.terminal import (
     UNAVAILABLE,
     build_terminal_flow,
 )
-from kiosk.runner import DirectDispatcher, Dispatcher, FlowRunner, Service, ViewState
-from kiosk.staff import StaffGate, StaffService
+from kiosk.terminals.staff.flow import STAFF, STAFF_CHECKING, STAFF_LOCKED, STAFF_PIN
+from kiosk.terminals.staff.service import StaffGate, StaffService
 from offline_queue.outbox import Outbox
 from offline_queue.sync import SyncWorker, queue_status
 

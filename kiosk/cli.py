@@ -23,9 +23,9 @@ COMMAND_MODULES: tuple[str, ...] = (
     "kiosk.commands.queue",
     "kiosk.commands.central",
     "kiosk.commands.photo",
-    "kiosk.commands.pickup",
-    "kiosk.commands.renewal",
-    "kiosk.commands.staff",
+    "kiosk.terminals.pickup.cli",
+    "kiosk.terminals.renewal.cli",
+    "kiosk.terminals.staff.cli",
 )
 
 

@@ -15,7 +15,13 @@ from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
-from kiosk.staff import DEMO_PIN, MIN_ITERATIONS, NUMBER_DIGITS, valid_pin_hash, verify_pin
+from kiosk.terminals.staff.service import (
+    DEMO_PIN,
+    MIN_ITERATIONS,
+    NUMBER_DIGITS,
+    valid_pin_hash,
+    verify_pin,
+)
 
 
 class ConfigError(Exception):

@@ -1,4 +1,4 @@
-"""The clock seam of this layer (structurally the same as ``kiosk.clock.Clock``, which this
+"""The clock seam of this layer (structurally the same as ``kiosk.core.clock.Clock``, which this
 package may not import): wall time for stored timestamps, monotonic time for waits."""
 
 from __future__ import annotations

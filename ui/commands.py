@@ -63,7 +63,7 @@ def _report(exc: ConfigError) -> None:
 
 
 def _run(args: argparse.Namespace) -> int:
-    from kiosk.clock import SystemClock
+    from kiosk.core.clock import SystemClock
     from ui.shell import build_shell, config_error_window, qt_application
 
     qapp = qt_application()
@@ -160,7 +160,7 @@ def _selftest(args: argparse.Namespace) -> int:
         "ui.commands",
         "ui.demo",
         "ui.screens.photo",
-        "kiosk.photo_service",
+        "kiosk.terminals.photo.service",
     ]
     failures: dict[str, str] = {}
     for name in modules:
@@ -199,8 +199,8 @@ def _photo_models() -> str:
 
 
 def _render_attract() -> bool:
-    from kiosk.clock import ManualClock
     from kiosk.config import parse_config
+    from kiosk.core.clock import ManualClock
     from ui.shell import build_shell, qt_application
 
     qapp = qt_application(offscreen=True)

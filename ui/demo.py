@@ -13,11 +13,11 @@ from typing import Any
 
 from PySide6.QtCore import QCoreApplication, QEventLoop
 
-from kiosk.clock import ManualClock
 from kiosk.config import KioskConfig
-from kiosk.demo_script import Act, Advance, Expect, Step, Tap, demo_script, lookup
-from kiosk.runner import ViewState
-from kiosk.voice import Voice
+from kiosk.core.clock import ManualClock
+from kiosk.core.runner import ViewState
+from kiosk.core.voice import Voice
+from kiosk.demo import Act, Advance, Expect, Step, Tap, demo_script, lookup
 from ui.shell import Shell, build_shell, qt_application
 
 log = logging.getLogger(__name__)

@@ -19,17 +19,17 @@ import cv2
 from PySide6.QtWidgets import QApplication
 
 from kiosk.app import KioskApp
-from kiosk.backend import Backend, open_central_client
-from kiosk.central_service import CentralService
-from kiosk.clock import Clock, Scheduler
 from kiosk.config import KioskConfig, TerminalType
-from kiosk.device_service import DeviceHub
+from kiosk.core.clock import Clock, Scheduler
+from kiosk.core.prompts import ScreenPrompts
+from kiosk.core.voice import Voice
+from kiosk.machine.backend import Backend, open_central_client
+from kiosk.machine.central import CentralService
+from kiosk.machine.devices import DeviceHub
 from kiosk.photo.spec import load_spec
-from kiosk.photo_service import PhotoService
-from kiosk.pickup_service import pickup_service_for
-from kiosk.prompts import ScreenPrompts
-from kiosk.renewal_service import RenewalService, Settler
-from kiosk.voice import Voice
+from kiosk.terminals.photo.service import PhotoService
+from kiosk.terminals.pickup.service import pickup_service_for
+from kiosk.terminals.renewal.service import RenewalService, Settler
 from offline_queue.central_client import CentralClient
 from ui.qt import QtDispatcher, QtScheduler
 from ui.screens.photo import PhotoLiveScreen, PhotoReviewScreen
@@ -191,7 +191,7 @@ def attach_renewal(
 
 def start_backend(config: KioskConfig, kiosk: KioskApp) -> Backend:
     """Outbox + sync worker (+ the embedded reference central service for demos)."""
-    from kiosk.backend import open_outbox, open_sync_worker
+    from kiosk.machine.backend import open_outbox, open_sync_worker
 
     closers = []
     url = None
@@ -248,7 +248,7 @@ def photo_service(
 
 def config_error_window(qapp: QApplication, source: str, problems: list[str]) -> KioskWindow:
     """The window a kiosk shows when its configuration cannot be used."""
-    from kiosk.runner import ViewState
+    from kiosk.core.runner import ViewState
 
     window = KioskWindow(lambda name, data: None, lambda: 0.0, kiosk_id="?")
     detail = "; ".join(problems)

@@ -1,5 +1,5 @@
 """``kiosk devices list|check|probe``: what drivers exist, whether a machine's devices work,
-and a hands-on test of one device (``kiosk.probes.<kind>``)."""
+and a hands-on test of one device (``kiosk.machine.probes.<kind>``)."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ from typing import Any, cast
 from devices import registry
 from devices.base import DeviceError
 from kiosk.config import ConfigError, load_config
-from kiosk.devicemap import (
+from kiosk.machine.devicemap import (
     DEMO_OPTIONS,
     KINDS,
     PORT_KEYS,
@@ -168,7 +168,7 @@ ProbeFunction = Callable[[object, argparse.Namespace], dict[str, object]]
 
 def _probe(args: argparse.Namespace) -> int:
     try:
-        module = importlib.import_module(f"kiosk.probes.{args.kind}")
+        module = importlib.import_module(f"kiosk.machine.probes.{args.kind}")
     except ModuleNotFoundError:
         print(f"no probe for {args.kind} devices", file=sys.stderr)
         return 2

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from kiosk.flows.diagram import flows_markdown
+from kiosk.terminals.diagram import flows_markdown
 
 
 def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:

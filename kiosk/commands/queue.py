@@ -23,9 +23,9 @@ from dataclasses import asdict
 from datetime import UTC, datetime
 from pathlib import Path
 
-from kiosk import alerts
-from kiosk.backend import data_path
 from kiosk.config import ConfigError, KioskConfig, load_config
+from kiosk.machine import alerts
+from kiosk.machine.backend import data_path
 from offline_queue.auth import load_or_create_secret
 from offline_queue.clock import SystemClock
 from offline_queue.errors import QueueError

@@ -15,7 +15,7 @@ from typing import cast
 from devices import registry
 from devices.base import DeviceError
 from kiosk.commands.devices import parse_options
-from kiosk.devicemap import DEMO_OPTIONS, KINDS, start_simulator
+from kiosk.machine.devicemap import DEMO_OPTIONS, KINDS, start_simulator
 
 
 def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:

@@ -10,12 +10,12 @@ from typing import Any
 
 from devices.simulators.cards import id_number, sample_card
 from kiosk.app import KioskApp
-from kiosk.clock import ManualClock
 from kiosk.config import KioskConfig, parse_config
-from kiosk.errors import KioskError
-from kiosk.flows.engine import Alert
-from kiosk.runner import InlineExecutor
-from kiosk.session import Session
+from kiosk.core.clock import ManualClock
+from kiosk.core.engine import Alert
+from kiosk.core.errors import KioskError
+from kiosk.core.runner import InlineExecutor
+from kiosk.core.session import Session
 
 Answer = Mapping[str, Any] | KioskError | Callable[[Session | None], Mapping[str, Any]]
 

@@ -11,7 +11,7 @@ import time
 
 from devices.drivers.crt591 import Crt591Dispenser
 from devices.simulators.crt591 import Crt591Simulator
-from kiosk.pickup_service import PickupService
+from kiosk.terminals.pickup.service import PickupService
 from offline_queue.outbox import Outbox
 
 KIOSK = "K-TEST-01"

@@ -15,8 +15,8 @@ import requests
 
 from central.store import make_id_number
 from devices.simulators.cards import sample_card
-from kiosk.renewal_service import RenewalService
-from kiosk.session import Session
+from kiosk.core.session import Session
+from kiosk.terminals.renewal.service import RenewalService
 from offline_queue.central_client import CentralClient
 from offline_queue.outbox import Outbox
 from offline_queue.transport import CentralTransport

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from kiosk.alerts import META_NAME, StaffAlerts, saved
+from kiosk.machine.alerts import META_NAME, StaffAlerts, saved
 from offline_queue.outbox import Outbox
 
 KEY = b"k" * 32
@@ -43,7 +43,7 @@ def test_an_alert_raised_just_before_the_process_is_killed_survives(tmp_path: Pa
     code = (
         "import os, signal\n"
         "from datetime import datetime, UTC\n"
-        "from kiosk.alerts import StaffAlerts\n"
+        "from kiosk.machine.alerts import StaffAlerts\n"
         "from offline_queue.outbox import Outbox\n"
         "alerts = StaffAlerts()\n"
         f"alerts.use_outbox(Outbox({str(db)!r}, kiosk_id='AL-TEST', key=b'k' * 32))\n"

@@ -14,9 +14,9 @@ import pytest
 from central.faults import FaultPlan
 from central.server import CentralHandle, start_in_thread
 from kiosk.app import KioskApp
-from kiosk.backend import Backend
-from kiosk.clock import ManualClock
 from kiosk.config import parse_config
+from kiosk.core.clock import ManualClock
+from kiosk.machine.backend import Backend
 from offline_queue.errors import OutboxFull, OutboxUnavailable
 from offline_queue.outbox import Outbox
 from offline_queue.sync import SyncSettings, SyncWorker

@@ -11,9 +11,9 @@ import pytest
 from central.server import CentralHandle, start_in_thread
 from central.store import DEMO_PICKUP_KIOSK, make_id_number
 from devices.simulators.cards import sample_card
-from kiosk.central_service import PERMIT_ACCESS, CentralService, CentralUnreachable
-from kiosk.errors import KioskError
-from kiosk.session import Session
+from kiosk.core.errors import KioskError
+from kiosk.core.session import Session
+from kiosk.machine.central import PERMIT_ACCESS, CentralService, CentralUnreachable
 from offline_queue.central_client import CentralClient
 from offline_queue.transport import CentralTransport
 

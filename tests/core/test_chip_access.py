@@ -9,9 +9,9 @@ import pytest
 
 from devices.icao.mrz import access_from_lines
 from devices.simulators.vcard import DEFAULT_MRZ
-from kiosk.device_service import _chip_access
-from kiosk.errors import KioskError
-from kiosk.session import Session
+from kiosk.core.errors import KioskError
+from kiosk.core.session import Session
+from kiosk.machine.devices import _chip_access
 from offline_queue.central_client import PermitAccess
 
 

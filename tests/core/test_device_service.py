@@ -12,12 +12,12 @@ import pytest
 from devices.simulators.escpos import EscPosSimulator
 from devices.simulators.sam import SamSimulator
 from kiosk.app import KioskApp
-from kiosk.clock import ManualClock
 from kiosk.config import KioskConfig, parse_config
-from kiosk.device_service import DeviceHub
-from kiosk.flows.engine import Event
-from kiosk.runner import QueueDispatcher
-from kiosk.session import Session
+from kiosk.core.clock import ManualClock
+from kiosk.core.engine import Event
+from kiosk.core.runner import QueueDispatcher
+from kiosk.core.session import Session
+from kiosk.machine.devices import DeviceHub
 
 
 def photo_config(**devices: Any) -> KioskConfig:
@@ -171,7 +171,7 @@ def test_a_failed_device_step_becomes_a_failed_event_with_recovery(kiosk: Kiosk)
         return flow_handle(event)
 
     kiosk.app.runner.flow.handle = spy  # type: ignore[method-assign]
-    from kiosk.flows.engine import Call
+    from kiosk.core.engine import Call
 
     kiosk.app.runner._execute(Call("idcard", "read", reply="idcard.read"))
     kiosk.until(lambda: bool(failures))

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from kiosk.flows.diagram import flows_markdown
+from kiosk.terminals.diagram import flows_markdown
 from tests.conftest import ROOT
 
 

@@ -9,9 +9,9 @@ from typing import Any
 import pytest
 
 from kiosk.app import KioskApp
-from kiosk.clock import ManualClock
 from kiosk.config import KioskConfig, parse_config
-from kiosk.flows.engine import (
+from kiosk.core.clock import ManualClock
+from kiosk.core.engine import (
     TIMEOUT,
     BeginSession,
     Call,
@@ -25,9 +25,9 @@ from kiosk.flows.engine import (
     Transition,
     UnexpectedEvent,
 )
-from kiosk.flows.terminal import MENU, ServiceFlow, build_terminal_flow
-from kiosk.runner import InlineExecutor
-from kiosk.session import Session
+from kiosk.core.runner import InlineExecutor
+from kiosk.core.session import Session
+from kiosk.terminals.home.flow import MENU, ServiceFlow, build_terminal_flow
 
 
 def config(**timeouts: float) -> KioskConfig:

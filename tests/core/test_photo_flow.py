@@ -7,11 +7,11 @@ from collections.abc import Mapping
 from typing import Any
 
 from kiosk.app import KioskApp
-from kiosk.clock import ManualClock
 from kiosk.config import parse_config
-from kiosk.errors import KioskError
-from kiosk.runner import InlineExecutor
-from kiosk.session import Session
+from kiosk.core.clock import ManualClock
+from kiosk.core.errors import KioskError
+from kiosk.core.runner import InlineExecutor
+from kiosk.core.session import Session
 
 
 class FailingPhoto:

@@ -9,14 +9,14 @@ from pathlib import Path
 
 import pytest
 
-from kiosk.photo_service import (
+from kiosk.core.voice import Voice
+from kiosk.terminals.photo.service import (
     SteadyAdvice,
     central_not_answering,
     check_character,
     photo_number,
     valid_photo_number,
 )
-from kiosk.voice import Voice
 from offline_queue.outbox import Outbox
 from offline_queue.sync import UNREACHABLE_SINCE
 

@@ -3,8 +3,8 @@ deferred out-of-service, and the session wiped on every way out."""
 
 from __future__ import annotations
 
-from kiosk.errors import KioskError
-from kiosk.flows.engine import Event
+from kiosk.core.engine import Event
+from kiosk.core.errors import KioskError
 from tests.core.flow_rigs import Rig, make_rig, terminal_config
 
 DOCS = [

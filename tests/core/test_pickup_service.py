@@ -12,10 +12,10 @@ import pytest
 
 from devices.drivers.crt591 import Crt591Dispenser
 from devices.simulators.crt591 import Crt591Simulator
-from kiosk.errors import KioskError
-from kiosk.flows.engine import Event
-from kiosk.pickup_service import DispenseUncertain, DocumentWithheld, PickupService
-from kiosk.session import Session
+from kiosk.core.engine import Event
+from kiosk.core.errors import KioskError
+from kiosk.core.session import Session
+from kiosk.terminals.pickup.service import DispenseUncertain, DocumentWithheld, PickupService
 from offline_queue.outbox import Outbox
 from tests.core.power_cut import kill_at
 
@@ -190,9 +190,9 @@ def test_staff_load_and_unload_tell_central_where_a_document_is(
 
     from central.server import start_in_thread
     from central.store import make_id_number
-    from kiosk.backend import data_path, open_sync_worker
     from kiosk.cli import main
     from kiosk.config import load_config
+    from kiosk.machine.backend import data_path, open_sync_worker
     from offline_queue.auth import load_or_create_secret
 
     config_file = tmp_path / "pickup.toml"

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from kiosk.prompts import ScreenPrompts
-from kiosk.runner import ViewState
-from kiosk.voice import Voice
+from kiosk.core.prompts import ScreenPrompts
+from kiosk.core.runner import ViewState
+from kiosk.core.voice import Voice
 from tests.core.flow_rigs import SENIOR_BORN, Rig, card_reader
 from tests.core.test_renewal_flow import PAID, poll, rig, to_paying
 

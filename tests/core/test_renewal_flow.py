@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from kiosk.errors import KioskError
-from kiosk.i18n import MESSAGES
+from kiosk.core.errors import KioskError
+from kiosk.core.i18n import MESSAGES
 from tests.core.flow_rigs import (
     ADULT_BORN,
     SENIOR_BORN,

@@ -15,8 +15,9 @@ from central.faults import FaultPlan
 from central.server import CentralHandle, start_in_thread
 from central.store import make_id_number
 from devices.simulators.cards import sample_card
-from kiosk.errors import KioskError
-from kiosk.renewal_service import (
+from kiosk.core.errors import KioskError
+from kiosk.core.session import Session
+from kiosk.terminals.renewal.service import (
     PAYMENT,
     IssuePending,
     PaymentRefunded,
@@ -25,7 +26,6 @@ from kiosk.renewal_service import (
     Settled,
     Settler,
 )
-from kiosk.session import Session
 from offline_queue.central_client import CentralClient
 from offline_queue.outbox import Outbox
 from offline_queue.transport import CentralTransport

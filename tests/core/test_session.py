@@ -5,7 +5,7 @@ from datetime import UTC, datetime
 import numpy as np
 import pytest
 
-from kiosk.session import Session
+from kiosk.core.session import Session
 
 
 def test_wipe_overwrites_buffers_and_forgets_everything() -> None:

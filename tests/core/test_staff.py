@@ -18,13 +18,13 @@ import pytest
 
 from kiosk import cli
 from kiosk.app import KioskApp
-from kiosk.clock import ManualClock
 from kiosk.config import ConfigError, KioskConfig, parse_config
-from kiosk.flows.engine import Event
-from kiosk.flows.staff import STAFF, STAFF_LOCKED, STAFF_PIN
-from kiosk.i18n import text
-from kiosk.runner import InlineExecutor, QueueDispatcher
-from kiosk.staff import (
+from kiosk.core.clock import ManualClock
+from kiosk.core.engine import Event
+from kiosk.core.i18n import text
+from kiosk.core.runner import InlineExecutor, QueueDispatcher
+from kiosk.terminals.staff.flow import STAFF, STAFF_LOCKED, STAFF_PIN
+from kiosk.terminals.staff.service import (
     DEMO_PIN,
     MIN_ITERATIONS,
     StaffGate,

@@ -27,7 +27,7 @@ from devices.base import (
     DeviceUnavailable,
 )
 from devices.camera import Camera
-from kiosk.probes import camera as camera_probe
+from kiosk.machine.probes import camera as camera_probe
 
 W, H, FPS = 320, 240, 25.0
 

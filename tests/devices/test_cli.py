@@ -14,7 +14,7 @@ import pytest
 from devices.drivers.sam import SamIdCardReader
 from kiosk.cli import main
 from kiosk.config import TerminalType
-from kiosk.devicemap import is_required, required_kinds
+from kiosk.machine.devicemap import is_required, required_kinds
 
 ROOT = Path(__file__).resolve().parents[2]
 

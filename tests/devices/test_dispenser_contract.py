@@ -30,7 +30,7 @@ from devices.base import (
     Recovery,
 )
 from devices.dispenser import CardDispenser, CardPosition, InitMode, StackerLevel
-from kiosk.probes import dispenser as dispenser_probe
+from kiosk.machine.probes import dispenser as dispenser_probe
 
 MODELS = ["crt591", "k720"]
 

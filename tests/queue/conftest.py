@@ -11,7 +11,7 @@ import pytest
 
 from central.faults import FaultPlan
 from central.server import CentralHandle, start_in_thread
-from kiosk.clock import ManualClock
+from kiosk.core.clock import ManualClock
 from offline_queue.outbox import Outbox
 from offline_queue.sync import SyncSettings, SyncWorker
 from offline_queue.transport import CentralTransport

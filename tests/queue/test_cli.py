@@ -10,10 +10,10 @@ from pathlib import Path
 import pytest
 
 from central.server import start_in_thread
-from kiosk.backend import open_outbox, open_sync_worker
 from kiosk.cli import main
 from kiosk.commands.central import start_embedded_central
 from kiosk.config import parse_config
+from kiosk.machine.backend import open_outbox, open_sync_worker
 from offline_queue.outbox import Outbox
 
 
@@ -165,7 +165,7 @@ def test_status_lists_the_staff_alerts_central_has_not_got(
     """Staff at a machine that has been offline see what it could not tell central."""
     from datetime import UTC, datetime
 
-    from kiosk.alerts import StaffAlerts
+    from kiosk.machine.alerts import StaffAlerts
     from offline_queue.outbox import Outbox
 
     db = tmp_path / "q.sqlite"

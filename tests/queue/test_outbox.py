@@ -16,7 +16,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from kiosk.clock import ManualClock
+from kiosk.core.clock import ManualClock
 from offline_queue import (
     Attachment,
     InvalidEntry,

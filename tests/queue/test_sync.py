@@ -26,7 +26,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from central.server import CentralHandle, start_in_thread
-from kiosk.clock import ManualClock
+from kiosk.core.clock import ManualClock
 from offline_queue import Attachment, CentralError, InsecureTransport, Outbox, QueueError
 from offline_queue.backoff import full_jitter, parse_retry_after
 from offline_queue.outbox import AttachmentRef, ClaimedEntry

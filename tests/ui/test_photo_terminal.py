@@ -16,13 +16,13 @@ from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QPushButton
 from pytestqt.qtbot import QtBot
 
-from kiosk.clock import ManualClock
 from kiosk.config import parse_config
-from kiosk.demo_script import lookup
+from kiosk.core.clock import ManualClock
+from kiosk.core.runner import ViewState
+from kiosk.core.voice import Voice
+from kiosk.demo import lookup
 from kiosk.photo import load_spec
-from kiosk.photo_service import valid_photo_number
-from kiosk.runner import ViewState
-from kiosk.voice import Voice
+from kiosk.terminals.photo.service import valid_photo_number
 from offline_queue.sync import central_unreachable_since
 from ui.demo import World, pump
 from ui.screens.photo import PhotoReviewScreen

@@ -22,12 +22,12 @@ from PySide6.QtWidgets import QApplication, QLabel, QPushButton
 from pytestqt.qtbot import QtBot
 
 from central.store import CentralStore
-from kiosk.clock import ManualClock
 from kiosk.config import KioskConfig, load_config, parse_config
-from kiosk.flows.steps import message, qr_png
-from kiosk.i18n import MESSAGES
-from kiosk.runner import ViewState
-from kiosk.staff import MIN_ITERATIONS, hash_pin
+from kiosk.core.clock import ManualClock
+from kiosk.core.i18n import MESSAGES
+from kiosk.core.runner import ViewState
+from kiosk.terminals.home.steps import message, qr_png
+from kiosk.terminals.staff.service import MIN_ITERATIONS, hash_pin
 from offline_queue.outbox import Outbox
 from tests.conftest import ROOT
 from ui.screens.pin import PinScreen
@@ -410,7 +410,7 @@ def test_bad_config_cli_exits_non_zero(tmp_path: Path) -> None:
 
 def _personal_values(data: Path) -> set[str]:
     """Every ID number, name, permit and document number the demo's citizens have."""
-    from kiosk import demo_script
+    from kiosk import demo as demo_script
 
     values = {
         str(v["name"])
@@ -538,7 +538,7 @@ def _start_until_alert(
         return any(f"staff alert {code}" in r.getMessage() for r in caplog.records)
 
     clock = ManualClock()
-    with caplog.at_level(logging.WARNING, logger="kiosk.runner"):
+    with caplog.at_level(logging.WARNING, logger="kiosk.core.runner"):
         shell = build_shell(config, qt_application(offscreen=True), clock=clock, scheduler=clock)
         qtbot.addWidget(shell.window)
         try:
@@ -555,8 +555,8 @@ def test_pickup_start_up_recovers_an_interrupted_dispense(
 ) -> None:
     """A dispense begun before a crash is resolved before any citizen is served: staff are
     alerted, a pickup.uncertain record is queued and the document is withheld."""
-    from kiosk.backend import open_outbox
-    from kiosk.pickup_service import PickupService
+    from kiosk.machine.backend import open_outbox
+    from kiosk.terminals.pickup.service import PickupService
 
     config = _shipped_config("pickup", tmp_path)
     with open_outbox(config) as outbox:
@@ -583,8 +583,8 @@ def test_renewal_start_up_refunds_an_order_paid_before_a_crash(
 ) -> None:
     """A citizen paid, then the kiosk died before the endorsement was issued: at start the
     order is refunded (the citizen was never told it worked), recorded once, and staff told."""
-    from kiosk.backend import open_outbox
-    from kiosk.demo_script import ZHANG_SAN
+    from kiosk.demo import ZHANG_SAN
+    from kiosk.machine.backend import open_outbox
     from ui.demo import citizen_card
 
     config = _shipped_config("renewal", tmp_path)

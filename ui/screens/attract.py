@@ -6,7 +6,7 @@ from PySide6.QtCore import Qt, QTimer
 from PySide6.QtGui import QMouseEvent
 from PySide6.QtWidgets import QVBoxLayout, QWidget
 
-from kiosk.runner import ViewState
+from kiosk.core.runner import ViewState
 from ui.screens.base import Screen, card, label
 
 SLIDES = {

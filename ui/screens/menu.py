@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from PySide6.QtWidgets import QGridLayout, QHBoxLayout, QPushButton, QVBoxLayout, QWidget
 
-from kiosk.runner import ViewState
+from kiosk.core.runner import ViewState
 from ui.screens.base import Screen, label
 
 

@@ -9,7 +9,7 @@ from PySide6.QtCore import Qt
 from PySide6.QtGui import QImage, QPixmap
 from PySide6.QtWidgets import QHBoxLayout, QLabel, QPushButton, QVBoxLayout, QWidget
 
-from kiosk.runner import ViewState
+from kiosk.core.runner import ViewState
 from ui.screens.base import Screen, card, label
 from ui.theme import DESIGN_WIDTH
 

@@ -6,8 +6,8 @@ from typing import Any
 
 from PySide6.QtWidgets import QVBoxLayout, QWidget
 
-from kiosk.i18n import text
-from kiosk.runner import ViewState
+from kiosk.core.i18n import text
+from kiosk.core.runner import ViewState
 from ui.screens.base import Screen, card, label
 
 

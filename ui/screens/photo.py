@@ -19,7 +19,7 @@ from PySide6.QtWidgets import (
 )
 
 from devices.camera import Frame
-from kiosk.runner import ViewState
+from kiosk.core.runner import ViewState
 from ui.screens.base import Screen, label
 
 FrameSource = Callable[[], Frame | None]

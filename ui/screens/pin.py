@@ -5,8 +5,8 @@ from __future__ import annotations
 
 from PySide6.QtWidgets import QGridLayout, QHBoxLayout, QVBoxLayout, QWidget
 
-from kiosk.runner import ViewState
-from kiosk.staff import NUMBER_DIGITS, PIN_DIGITS
+from kiosk.core.runner import ViewState
+from kiosk.terminals.staff.service import NUMBER_DIGITS, PIN_DIGITS
 from ui.screens.base import Screen, card, label
 
 _KEYS = ("1", "2", "3", "4", "5", "6", "7", "8", "9", "clear", "0", "ok")

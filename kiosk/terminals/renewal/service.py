@@ -32,9 +32,9 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from kiosk.central_service import CentralLink, ClientFactory, id_number_of
-from kiosk.errors import KioskError
-from kiosk.session import Session
+from kiosk.core.errors import KioskError
+from kiosk.core.session import Session
+from kiosk.machine.central import CentralLink, ClientFactory, id_number_of
 from offline_queue.central_client import CentralClient, PaymentOrder
 from offline_queue.errors import CentralError, QueueError
 from offline_queue.outbox import JournalEntry, Outbox

@@ -9,7 +9,7 @@ from typing import Any
 
 import qrcode
 
-from kiosk.flows.engine import (
+from kiosk.core.engine import (
     TIMEOUT,
     Action,
     Command,
@@ -19,7 +19,7 @@ from kiosk.flows.engine import (
     State,
     Transition,
 )
-from kiosk.flows.terminal import ATTRACT
+from kiosk.terminals.home.flow import ATTRACT
 
 # The one button of a last message: the citizen is done.
 FINISH = (("finished", "flow.finish", "primary"),)

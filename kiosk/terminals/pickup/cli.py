@@ -17,8 +17,8 @@ from collections.abc import Callable
 from devices.dispenser import CardDispenser
 from kiosk.commands import on_records
 from kiosk.config import load_config
-from kiosk.errors import KioskError
-from kiosk.pickup_service import PickupService
+from kiosk.core.errors import KioskError
+from kiosk.terminals.pickup.service import PickupService
 
 
 def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -50,7 +50,7 @@ def _no_dispenser() -> CardDispenser:
 
 
 def _service(args: argparse.Namespace) -> PickupService:
-    from kiosk.backend import open_outbox
+    from kiosk.machine.backend import open_outbox
 
     config = load_config(args.config)
     return PickupService(open_outbox(config), _no_dispenser, config.kiosk.id)

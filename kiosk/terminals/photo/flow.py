@@ -7,7 +7,7 @@ import functools
 from typing import TYPE_CHECKING, Any
 
 from kiosk.config import KioskConfig, TerminalType
-from kiosk.flows.engine import (
+from kiosk.core.engine import (
     SAME,
     TIMEOUT,
     Alert,
@@ -20,8 +20,8 @@ from kiosk.flows.engine import (
     State,
     Transition,
 )
-from kiosk.flows.steps import closing_state, done, message, qr_png
-from kiosk.flows.terminal import (
+from kiosk.core.i18n import register
+from kiosk.terminals.home.flow import (
     ATTRACT,
     MENU,
     SENIOR_AGE,
@@ -29,7 +29,7 @@ from kiosk.flows.terminal import (
     ServiceFlow,
     grant_more_time,
 )
-from kiosk.i18n import register
+from kiosk.terminals.home.steps import closing_state, done, message, qr_png
 
 if TYPE_CHECKING:
     from kiosk.photo.spec import PhotoSpec
@@ -221,7 +221,7 @@ def build(config: KioskConfig) -> tuple[ServiceFlow, ...]:
         return {"live": ctx["photo"]["live"], "mode": "countdown", "seconds": 3}
 
     def review_view(ctx: Context) -> dict[str, Any]:
-        from kiosk.photo_service import review_data
+        from kiosk.terminals.photo.service import review_data
 
         session = ctx.get("session")
         captures = session.get("photo_captures") if session else None

@@ -16,8 +16,10 @@ from datetime import datetime
 from typing import Any
 
 from devices.camera import Frame
-from kiosk.errors import KioskError
-from kiosk.flows.engine import Event
+from kiosk.core.engine import Event
+from kiosk.core.errors import KioskError
+from kiosk.core.session import Session
+from kiosk.core.voice import Voice
 from kiosk.photo import (
     Assessment,
     Box,
@@ -28,8 +30,6 @@ from kiosk.photo import (
 )
 from kiosk.photo import requirements as photo_requirements
 from kiosk.photo.spec import PhotoSpec
-from kiosk.session import Session
-from kiosk.voice import Voice
 from offline_queue.errors import QueueError
 from offline_queue.outbox import Attachment, Outbox
 from offline_queue.sync import central_unreachable_since

@@ -10,7 +10,7 @@ from dataclasses import replace
 from typing import Any
 
 from kiosk.config import KioskConfig
-from kiosk.flows.engine import (
+from kiosk.core.engine import (
     IGNORE,
     SAME,
     TIMEOUT,
@@ -21,9 +21,9 @@ from kiosk.flows.engine import (
     State,
     Transition,
 )
-from kiosk.flows.steps import closing_state, message
-from kiosk.flows.terminal import ATTRACT, AVAILABLE, UNAVAILABLE
-from kiosk.i18n import text
+from kiosk.core.i18n import text
+from kiosk.terminals.home.flow import ATTRACT, AVAILABLE, UNAVAILABLE
+from kiosk.terminals.home.steps import closing_state, message
 
 STAFF_PIN = "staff_pin"
 STAFF_CHECKING = "staff_checking"

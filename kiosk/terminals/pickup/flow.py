@@ -1,5 +1,5 @@
 """The pickup terminal: ID card -> documents ready for this person (central) -> confirm ->
-dispense (journaled, see kiosk.pickup_service) -> take it, or it is captured -> receipt.
+dispense (journaled, see kiosk.terminals.pickup.service) -> take it, or it is captured -> receipt.
 
 Documents come out one at a time; once one is moving the citizen cannot leave the step
 (home is ignored) and an out-of-service switch waits until they have been told the outcome.
@@ -11,7 +11,7 @@ from datetime import datetime
 from typing import Any
 
 from kiosk.config import KioskConfig, TerminalType
-from kiosk.flows.engine import (
+from kiosk.core.engine import (
     SAME,
     TIMEOUT,
     Alert,
@@ -22,10 +22,10 @@ from kiosk.flows.engine import (
     State,
     Transition,
 )
-from kiosk.flows.identify import central_down_state, central_unknown_state, identify_states
-from kiosk.flows.steps import FINISH, closing_state, message, outcome_view
-from kiosk.flows.terminal import MENU, SERVICE_BUILDERS, ServiceFlow
-from kiosk.i18n import register
+from kiosk.core.i18n import register
+from kiosk.terminals.home.flow import MENU, SERVICE_BUILDERS, ServiceFlow
+from kiosk.terminals.home.identify import central_down_state, central_unknown_state, identify_states
+from kiosk.terminals.home.steps import FINISH, closing_state, message, outcome_view
 
 KINDS = {
     "hk_macau_permit": ("往来港澳通行证", "Exit-entry permit for Hong Kong and Macau"),

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from kiosk.config import KioskConfig, TerminalType, parse_config
-from kiosk.flows.engine import IGNORE, SAME, TIMEOUT, FlowDefinition
-from kiosk.flows.terminal import build_terminal_flow
-from kiosk.staff import MIN_ITERATIONS, hash_pin
+from kiosk.core.engine import IGNORE, SAME, TIMEOUT, FlowDefinition
+from kiosk.terminals.home.flow import build_terminal_flow
+from kiosk.terminals.staff.service import MIN_ITERATIONS, hash_pin
 
 
 def _id(name: str) -> str:

@@ -2,7 +2,7 @@
 tracked (IATA CUSS 'required' devices take the kiosk out of service), its unsolicited events
 forwarded to the flows, and its operations offered to the flows as a Service.
 
-Drivers are built by name through ``kiosk.devicemap`` (the registry); this module only uses
+Drivers are built by name through ``kiosk.machine.devicemap`` (the registry); this module only uses
 the device protocols. Threads: one single-thread executor per device owns the driver; a
 monitor thread polls status; results and events reach the flow thread through callbacks that
 the app wraps in its dispatcher.
@@ -46,9 +46,15 @@ from devices.printer import (
     TextLine,
 )
 from kiosk.config import KioskConfig
-from kiosk.devicemap import KINDS, BuiltDevice, build_from_settings, driver_settings, is_required
-from kiosk.errors import KioskError
-from kiosk.session import Session
+from kiosk.core.errors import KioskError
+from kiosk.core.session import Session
+from kiosk.machine.devicemap import (
+    KINDS,
+    BuiltDevice,
+    build_from_settings,
+    driver_settings,
+    is_required,
+)
 
 log = logging.getLogger(__name__)
 

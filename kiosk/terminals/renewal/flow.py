@@ -17,9 +17,8 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from devices.icao.pa import REASONS as PA_REASONS
-from kiosk.central_service import PERMIT_ACCESS
 from kiosk.config import KioskConfig, TerminalType
-from kiosk.flows.engine import (
+from kiosk.core.engine import (
     SAME,
     TIMEOUT,
     Alert,
@@ -30,10 +29,11 @@ from kiosk.flows.engine import (
     State,
     Transition,
 )
-from kiosk.flows.identify import central_down_state, central_unknown_state, identify_states
-from kiosk.flows.steps import FINISH, closing_state, done, message, qr_png
-from kiosk.flows.terminal import ATTRACT, MENU, SERVICE_BUILDERS, ServiceFlow
-from kiosk.i18n import register
+from kiosk.core.i18n import register
+from kiosk.machine.central import PERMIT_ACCESS
+from kiosk.terminals.home.flow import ATTRACT, MENU, SERVICE_BUILDERS, ServiceFlow
+from kiosk.terminals.home.identify import central_down_state, central_unknown_state, identify_states
+from kiosk.terminals.home.steps import FINISH, closing_state, done, message, qr_png
 
 REFUSALS: dict[str, tuple[tuple[str, str], tuple[str, str]]] = {
     # reason: ((why zh, why en), (next step zh, next step en))

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 from kiosk.config import KioskConfig, TerminalType
-from kiosk.flows.engine import (
+from kiosk.core.engine import (
     IDLE_EXPIRED,
     IGNORE,
     SAME,
@@ -59,7 +59,7 @@ class TerminalFlows:
 
 ServiceBuilder = Callable[[KioskConfig], tuple[ServiceFlow, ...]]
 
-# Filled by the service flow modules (kiosk.flows.photo, ...), keyed by terminal type.
+# Filled by the service flow modules (kiosk.terminals.photo.flow, ...), keyed by terminal type.
 SERVICE_BUILDERS: dict[TerminalType, list[ServiceBuilder]] = {t: [] for t in TerminalType}
 
 
@@ -161,8 +161,8 @@ def build_terminal_flow(
     to_staff: tuple[Transition, ...] = ()
     late: tuple[Transition, ...] = ()
     if config.staff.enabled:
-        # Imported here: kiosk.flows.staff builds on this module (a cycle at import time).
-        from kiosk.flows.staff import LATE_REPLIES, STAFF_PIN, staff_states, start_sign_in
+        # Imported here: kiosk.terminals.staff.flow builds on this module (a cycle at import time).
+        from kiosk.terminals.staff.flow import LATE_REPLIES, STAFF_PIN, staff_states, start_sign_in
 
         staff = staff_states(config)
         to_staff = (Transition("staff", STAFF_PIN, action=start_sign_in, label="staff"),)

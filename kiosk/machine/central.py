@@ -14,8 +14,8 @@ import logging
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from kiosk.errors import KioskError
-from kiosk.session import Session
+from kiosk.core.errors import KioskError
+from kiosk.core.session import Session
 from offline_queue.central_client import CentralClient, Eligibility, PermitStatus
 from offline_queue.errors import CentralError
 

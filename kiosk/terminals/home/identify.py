@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from kiosk.config import KioskConfig
-from kiosk.flows.engine import (
+from kiosk.core.engine import (
     TIMEOUT,
     BeginSession,
     Call,
@@ -16,9 +16,9 @@ from kiosk.flows.engine import (
     State,
     Transition,
 )
-from kiosk.flows.steps import closing_state, message, outcome_view
-from kiosk.flows.terminal import MENU, grant_more_time
-from kiosk.i18n import register
+from kiosk.core.i18n import register
+from kiosk.terminals.home.flow import MENU, grant_more_time
+from kiosk.terminals.home.steps import closing_state, message, outcome_view
 
 register(
     {

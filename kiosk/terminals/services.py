@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
-from kiosk.flows import photo, pickup, renewal
+from kiosk.terminals.photo import flow as photo
+from kiosk.terminals.pickup import flow as pickup
+from kiosk.terminals.renewal import flow as renewal
 
 __all__ = ["photo", "pickup", "renewal"]

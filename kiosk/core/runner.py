@@ -15,9 +15,8 @@ from concurrent.futures import Executor, Future, ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from typing import Any, Protocol
 
-from kiosk.clock import Clock, Scheduler, TimerHandle
-from kiosk.errors import KioskError
-from kiosk.flows.engine import (
+from kiosk.core.clock import Clock, Scheduler, TimerHandle
+from kiosk.core.engine import (
     IDLE_EXPIRED,
     TIMEOUT,
     Alert,
@@ -35,7 +34,8 @@ from kiosk.flows.engine import (
     ShowStillThere,
     StartTimer,
 )
-from kiosk.session import Session
+from kiosk.core.errors import KioskError
+from kiosk.core.session import Session
 
 log = logging.getLogger(__name__)
 

@@ -23,9 +23,9 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from kiosk.clock import Clock
-from kiosk.errors import KioskError
-from kiosk.session import Session
+from kiosk.core.clock import Clock
+from kiosk.core.errors import KioskError
+from kiosk.core.session import Session
 from offline_queue.errors import QueueError
 
 log = logging.getLogger(__name__)

@@ -32,10 +32,10 @@ from typing import Any, cast
 from devices.base import CancelToken, DeviceError
 from devices.dispenser import CardDispenser
 from kiosk.config import KioskConfig
-from kiosk.device_service import DeviceHub
-from kiosk.errors import KioskError
-from kiosk.flows.engine import Event
-from kiosk.session import Session
+from kiosk.core.engine import Event
+from kiosk.core.errors import KioskError
+from kiosk.core.session import Session
+from kiosk.machine.devices import DeviceHub
 from offline_queue.outbox import Outbox, OutboxTransaction
 
 log = logging.getLogger(__name__)

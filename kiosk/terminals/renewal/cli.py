@@ -15,7 +15,7 @@ from collections.abc import Callable
 
 from kiosk.commands import on_records
 from kiosk.config import KioskConfig, load_config
-from kiosk.renewal_service import RenewalService
+from kiosk.terminals.renewal.service import RenewalService
 
 
 def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -33,7 +33,7 @@ def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
 
 
 def _service(config: KioskConfig, central_url: str) -> RenewalService:
-    from kiosk.backend import open_central_client, open_outbox
+    from kiosk.machine.backend import open_central_client, open_outbox
 
     return RenewalService(
         open_outbox(config),

@@ -22,9 +22,9 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from kiosk.i18n import text
-from kiosk.runner import ViewState
-from kiosk.voice import Voice
+from kiosk.core.i18n import text
+from kiosk.core.runner import ViewState
+from kiosk.core.voice import Voice
 
 _STILL_THERE = "idle.title"
 # Screens shown between two people (staff mode counts too): what was said before is forgotten.
