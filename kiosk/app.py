@@ -1,35 +1,37 @@
-"""The application core assembled: configuration, terminal flow, runner, services.
+"""The application: one kiosk's flow and everything the flow talks to, built complete by
+``kiosk.wiring``.
 
 Qt-free. The UI (or a test) supplies the clock, the scheduler and the dispatcher, renders
-``ViewState`` and calls ``intent`` for everything the citizen does.
+``ViewState`` and calls ``intent`` for everything the citizen does. Other threads reach the
+kiosk only through its thread-safe methods, which bring their work onto the flow thread.
 """
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Callable
+from dataclasses import dataclass, field
 from typing import Any
 
 from kiosk.config import KioskConfig
-from kiosk.core.clock import Clock, Scheduler, TimerHandle
-from kiosk.core.engine import Alert, Event, Flow
-from kiosk.core.runner import DirectDispatcher, Dispatcher, FlowRunner, Service, ViewState
+from kiosk.core.clock import TimerHandle
+from kiosk.core.engine import Alert, Event
+from kiosk.core.runner import FlowRunner, ViewState
 from kiosk.machine.alerts import StaffAlerts
-from kiosk.machine.devicemap import required_kinds
-from kiosk.machine.devices import DeviceHub
-from kiosk.terminals import services as _services  # noqa: F401  (registers the service flows)
+from kiosk.machine.devices import DEVICE_STATE, DEVICE_WARNING, DeviceHub
 from kiosk.terminals.home.flow import (
     ATTRACT,
     AVAILABLE,
-    CENTRAL_DOWN,
     MENU,
     OUT_OF_SERVICE,
     PREFERENCES_EXPIRED,
     UNAVAILABLE,
-    build_terminal_flow,
+    TerminalContext,
 )
-from kiosk.terminals.staff.flow import STAFF, STAFF_CHECKING, STAFF_LOCKED, STAFF_PIN
+from kiosk.terminals.staff.flow import STAFF_CHECKING, STAFF_LOCKED, STAFF_PIN, STAFF_SCREEN
+from kiosk.terminals.staff.ports import STAFF, MachineStatus
 from kiosk.terminals.staff.service import StaffGate, StaffService
+from kiosk.terminals.terminal import Equipment
 from offline_queue.outbox import Outbox
 from offline_queue.sync import SyncWorker, queue_status
 
@@ -37,60 +39,94 @@ log = logging.getLogger(__name__)
 
 # Where no citizen is being served: the attract loop, out of service, staff mode.
 _BETWEEN_CITIZENS = frozenset(
-    (ATTRACT, OUT_OF_SERVICE, STAFF_PIN, STAFF_CHECKING, STAFF, STAFF_LOCKED)
+    (ATTRACT, OUT_OF_SERVICE, STAFF_PIN, STAFF_CHECKING, STAFF_SCREEN, STAFF_LOCKED)
 )
 
 
-class KioskApp:
-    """One kiosk: its flow and everything the flow talks to.
+@dataclass
+class Machine:
+    """The parts of this machine the application watches and reports on."""
 
-    Thread: constructed and driven on the flow (GUI) thread; ``post`` may be called from any.
-    """
+    devices: DeviceHub | None = None
+    outbox: Outbox | None = None
+    sync: SyncWorker | None = None
+    equipment: Equipment = field(default_factory=Equipment)
+    required_devices: frozenset[str] = frozenset()
+    # Staff alerts until a heartbeat has delivered them to central (kept in the outbox).
+    alerts: StaffAlerts = field(default_factory=StaffAlerts)
+    # Staff mode's shutdown button: the UI closes the application (None: not offered).
+    shutdown: Callable[[], None] | None = None
+
+
+class KioskApp:
+    """One kiosk. Thread: constructed and driven on the flow (GUI) thread; the methods that
+    say "any thread" may be called from any."""
 
     def __init__(
-        self,
-        config: KioskConfig,
-        clock: Clock,
-        scheduler: Scheduler,
-        dispatcher: Dispatcher | None = None,
-        *,
-        strict: bool = False,
+        self, config: KioskConfig, runner: FlowRunner[TerminalContext], machine: Machine
     ) -> None:
         self.config = config
-        self.clock = clock
-        definition = build_terminal_flow(config)
-        context: dict[str, Any] = {
-            "kiosk_id": config.kiosk.id,
-            "terminal": config.kiosk.terminal.value,
-        }
-        self.flow = Flow(definition, context, strict=strict)
-        self.runner = FlowRunner(
-            self.flow,
-            clock,
-            scheduler,
-            dispatcher or DirectDispatcher(),
-            language=config.kiosk.languages[0].value,
-        )
+        self.runner = runner
+        self.flow = runner.flow
+        self.clock = runner.clock
+        self.machine = machine
+        self.devices = machine.devices
+        self.outbox = machine.outbox
         self._unavailable: dict[str, dict[str, Any]] = {}
         self._oos_sources: tuple[str, ...] = ()  # immutable copy other threads may read
-        self.devices: DeviceHub | None = None
-        self.outbox: Outbox | None = None
-        self._live_hooks: list[tuple[tuple[str, ...], Callable[[bool, str], None]]] = []
-        # Staff alerts until a heartbeat has delivered them to central (kept in the outbox).
-        self.alerts = StaffAlerts()
         self._sync_offline = False
-        self._sync: SyncWorker | None = None
-        # Staff mode's shutdown button: the UI closes the application (None: not offered).
-        self.on_shutdown: Callable[[], None] | None = None
-        self.staff: StaffService | None = None
-        self._staff_gate: StaffGate | None = None
         self._preferences_timer: TimerHandle | None = None
-        # A pickup machine's documents that staff must reconcile (captured to the bin, or a
-        # hand-over whose outcome is unknown); set by the composition root, any thread.
-        self.documents_to_reconcile: Callable[[], int] | None = None
-        self.runner.on_alert(self._remember_alert)
-        if config.staff.enabled:
-            self._attach_staff()
+        self.alerts = machine.alerts
+        runner.filter_events(self._machine_event)
+        runner.on_alert(self._remember_alert)
+        self._attach_services()
+        self._keep_in_outbox()
+        self._connect_sync()
+        if machine.equipment.watch is not None:
+            runner.on_view(machine.equipment.watch)
+        self._missing_devices()
+
+    def _attach_services(self) -> None:
+        hub = self.machine.devices
+        for port, worker, executor in hub.ports() if hub is not None else ():
+            self.runner.attach(port, worker, executor)
+        for binding in self.machine.equipment.bindings:
+            self.runner.attach(binding.port, binding.service, binding.executor)
+        s = self.config.staff
+        self._staff_gate: StaffGate | None = None
+        self.staff: StaffService | None = None  # staff mode, when configured
+        if s.enabled:
+            self._staff_gate = StaffGate(s.credentials, self.clock, s.max_attempts, s.lockout_s)
+            self.staff = StaffService(self._staff_gate, self)
+            self.runner.attach(STAFF, self.staff)
+
+    def _keep_in_outbox(self) -> None:
+        """Staff alerts and wrong staff PINs are kept in the outbox across restarts."""
+        outbox = self.machine.outbox
+        if outbox is None:
+            return
+        self.alerts.use_outbox(outbox)
+        if self._staff_gate is not None:
+            self._staff_gate.keep_in(outbox)
+
+    def _connect_sync(self) -> None:
+        """Heartbeats carry the staff alerts, confirm their delivery, and go out as soon as
+        an alert is raised."""
+        sync = self.machine.sync
+        if sync is None:
+            return
+        sync.heartbeat_extra = self.heartbeat
+        sync.heartbeat_delivered = self.heartbeat_delivered
+        self.alerts.on_added = sync.heartbeat_soon
+
+    def _missing_devices(self) -> None:
+        if self.machine.devices is None:  # run without devices (the self-test)
+            return
+        for kind in sorted(self.machine.required_devices):
+            if getattr(self.config.devices, kind) is None:  # required and not even configured
+                self.set_unavailable(
+                    f"device.{kind}", "oos.device", device=kind, detail="not configured / 未配置"
+                )
 
     @property
     def view(self) -> ViewState | None:
@@ -137,25 +173,50 @@ class KioskApp:
 
     def call_staff(self) -> None:
         """The citizen asked for help: alert staff and tell the citizen help is coming."""
-        state = self.flow.state
-        self.runner.alert(Alert("citizen.help", f"help requested at {state}"))
+        self.runner.alert(Alert("citizen.help", f"help requested at {self.flow.state}"))
         self.runner.notify("app.staff_called", self.config.timeouts.message_s)
 
     def post(self, event: Event) -> None:
-        """Thread-safe entry for events from workers (device events, sync status)."""
+        """Any thread: an event for the flow (device events, service events)."""
         self.runner.post(event)
 
     def _after_view(self, view: ViewState) -> None:
         if view.state != ATTRACT:
             self._cancel_preferences_timer()  # someone started: the choice is theirs now
-        for states, set_live in self._live_hooks:
-            set_live(view.state in states, view.language)
         # A fault that arrived while a citizen was being told an outcome applies now.
         if view.state == ATTRACT and self._unavailable:
             first = next(iter(self._unavailable.values()))
             self.runner.handle(Event(UNAVAILABLE, first))
 
-    # --- availability (required devices, outbox) ---------------------------------------------
+    # --- events of the machine (flow thread) ----------------------------------------------------
+
+    def _machine_event(self, event: Event) -> bool:
+        """Device states and warnings are the application's to act on, not the flow's."""
+        if event.name == DEVICE_STATE:
+            data = event.data
+            self._availability(str(data["kind"]), bool(data["usable"]), str(data["detail"]))
+            return True
+        if event.name == DEVICE_WARNING:
+            code = f"{event.data['device']}.{event.data['warning']}"
+            self.runner.alert(Alert(code, "device needs attention"))
+            return True
+        return False
+
+    def _availability(self, kind: str, usable: bool, detail: str) -> None:
+        slot = self.devices.slots.get(kind) if self.devices else None
+        if slot is None:
+            return
+        if not slot.required:
+            if not usable:
+                self.runner.alert(Alert(f"{kind}.fault", detail))
+            return
+        if usable:
+            self.set_available(f"device.{kind}")
+        else:
+            self.runner.alert(Alert(f"{kind}.fault", detail))
+            self.set_unavailable(f"device.{kind}", "oos.device", device=kind, detail=detail)
+
+    # --- availability (required devices, outbox, staff) ---------------------------------------
 
     def set_unavailable(self, source: str, reason_key: str, **values: Any) -> None:
         """A required part failed: out of service until every such part is back."""
@@ -180,8 +241,6 @@ class KioskApp:
     def unavailable(self) -> dict[str, dict[str, Any]]:
         return dict(self._unavailable)
 
-    # --- backend and services ----------------------------------------------------------------
-
     def outbox_availability(self, accepting: bool, reason: str) -> None:
         """Any thread: the outbox stopped (or resumed) accepting transactions."""
 
@@ -193,13 +252,6 @@ class KioskApp:
                 self.set_unavailable("outbox", "oos.queue")
 
         self.runner.dispatcher.post(apply)
-
-    def use_outbox(self, outbox: Outbox) -> None:
-        """The outbox the flows write to; staff alerts are kept in it across restarts."""
-        self.outbox = outbox
-        self.alerts.use_outbox(outbox)
-        if self._staff_gate is not None:
-            self._staff_gate.keep_in(outbox)  # wrong PINs count across restarts
 
     def _remember_alert(self, alert: Alert) -> None:
         self.alerts.add(alert.code, alert.message, self.clock.now())
@@ -214,10 +266,10 @@ class KioskApp:
 
         def apply() -> None:
             down = not up
-            if bool(self.flow.context.get(CENTRAL_DOWN)) == down:
+            if self.flow.context.central_down == down:
                 return
             log.warning("central %s", "answering again" if up else "not answering")
-            self.flow.context[CENTRAL_DOWN] = down
+            self.flow.context.central_down = down
             if self.flow.state == MENU and self.runner.view is not None:
                 self.runner.refresh()
 
@@ -231,74 +283,61 @@ class KioskApp:
             return "app.offline_long", {"hours": f"{self.config.queue.offline_warn_h:g}"}
         return None
 
-    def connect_sync(self, sync: SyncWorker) -> None:
-        """Let the sync worker's heartbeats carry the staff alerts, confirm their delivery,
-        and go out as soon as an alert is raised."""
-        self._sync = sync
-        sync.heartbeat_extra = self.heartbeat
-        sync.heartbeat_delivered = self.heartbeat_delivered
-        self.alerts.on_added = sync.heartbeat_soon
+    def staff_alert(self, code: str, message: str) -> None:
+        """Any thread: something staff must know about."""
+        self.runner.dispatcher.post(lambda: self.runner.alert(Alert(code, message)))
 
-    # --- staff mode -----------------------------------------------------------------------
+    # --- the machine as staff mode sees it (MachinePort, any thread) ----------------------------
 
-    def _attach_staff(self) -> None:
-        s = self.config.staff
-        gate = StaffGate(s.credentials, self.clock, s.max_attempts, s.lockout_s)
-        self._staff_gate = gate
-        actions = {
-            "sync": self._staff_sync,
-            "redrive": self._staff_redrive,
-            "out_of_service": lambda: self.runner.dispatcher.post(
-                lambda: self.set_unavailable("staff", "oos.staff")
-            ),
-            "in_service": lambda: self.runner.dispatcher.post(lambda: self.set_available("staff")),
-            "shutdown": self._staff_shutdown,
-        }
-        self.staff = StaffService(gate, self.staff_status, actions, self.staff_alert)
-        self.runner.add_service("staff", self.staff)
+    def alert(self, code: str, message: str) -> None:
+        self.staff_alert(code, message)
 
-    def _staff_sync(self) -> None:
-        if self._sync is not None:
-            self._sync.heartbeat_soon()
-            self._sync.wake()
+    def sync(self) -> None:
+        sync = self.machine.sync
+        if sync is not None:
+            sync.heartbeat_soon()
+            sync.wake()
 
-    def _staff_redrive(self) -> None:
+    def redrive(self) -> int:
         """Failed transactions go again: after central was fixed, staff need no laptop.
         Giving one up for good stays a keyboard job (``kiosk queue discard KEY``)."""
-        if self.outbox is not None:
-            log.info("staff sent %d failed transactions again", self.outbox.redrive_dead())
-        self._staff_sync()
+        count = self.outbox.redrive_dead() if self.outbox is not None else 0
+        self.sync()
+        return count
 
-    def _staff_shutdown(self) -> None:
-        hook = self.on_shutdown
+    def pause(self) -> None:
+        self.runner.dispatcher.post(lambda: self.set_unavailable("staff", "oos.staff"))
+
+    def resume(self) -> None:
+        self.runner.dispatcher.post(lambda: self.set_available("staff"))
+
+    def shutdown(self) -> None:
+        hook = self.machine.shutdown
         if hook is not None:
             self.runner.dispatcher.post(hook)
 
-    def staff_status(self) -> dict[str, Any]:
-        """Any thread: the machine's condition for the staff screen (no personal data)."""
+    def status(self) -> MachineStatus:
+        """The machine's condition for the staff screen (no personal data)."""
         sources = self._oos_sources
-        status: dict[str, Any] = {
-            "central_up": not self.flow.context.get(CENTRAL_DOWN),
-            "central_down_since": "-",
-            "pending": 0,
-            "dead": 0,
-            "oldest": "-",
-            "open_actions": 0,
-            "alerts": len(self.alerts.pending()[0]),
-            "paused_by_staff": "staff" in sources,
-            "out_of_service": [s for s in sources if s != "staff"],
-            "devices": {
-                kind: "ok" if d["usable"] else str(d["detail"] or "fault")
-                for kind, d in (self.devices.snapshot() if self.devices else {}).items()
-            },
+        devices = {
+            kind: "ok" if d["usable"] else str(d["detail"] or "fault")
+            for kind, d in (self.devices.snapshot() if self.devices else {}).items()
         }
+        figures: dict[str, Any] = {}
         if self.outbox is not None:
-            status.update(self._outbox_status(self.outbox))
-        if self.documents_to_reconcile is not None:
-            status["to_reconcile"] = self.documents_to_reconcile()
-        return status
+            figures = self._outbox_figures(self.outbox)
+        reconcile = self.machine.equipment.to_reconcile
+        return MachineStatus(
+            central_up=not self.flow.context.central_down,
+            alerts=len(self.alerts.pending()[0]),
+            paused_by_staff="staff" in sources,
+            out_of_service=tuple(s for s in sources if s != "staff"),
+            devices=devices,
+            to_reconcile=reconcile() if reconcile is not None else None,
+            **figures,
+        )
 
-    def _outbox_status(self, outbox: Outbox) -> dict[str, Any]:
+    def _outbox_figures(self, outbox: Outbox) -> dict[str, Any]:
         q = queue_status(outbox, self.clock, self.config.queue.offline_warn_h * 3600.0)
         age, since = q.oldest_pending_age_s, q.central_unreachable_since
         return {
@@ -308,6 +347,8 @@ class KioskApp:
             "open_actions": len(outbox.unfinished()),
             "central_down_since": since.astimezone().strftime("%H:%M") if since else "-",
         }
+
+    # --- heartbeats (the sync worker's thread) -------------------------------------------------
 
     def heartbeat(self) -> dict[str, Any]:
         """Any thread: what central's monitoring gets besides queue counts. Alerts stay
@@ -324,62 +365,3 @@ class KioskApp:
     def heartbeat_delivered(self, sent: dict[str, Any]) -> None:
         """Any thread: central stored this heartbeat; forget the alerts it carried."""
         self.alerts.delivered(list(sent.get("alerts", ())), int(sent.get("alerts_dropped", 0)))
-
-    def staff_alert(self, code: str, message: str) -> None:
-        """Any thread: something staff must know about."""
-        self.runner.dispatcher.post(lambda: self.runner.alert(Alert(code, message)))
-
-    def attach_service(
-        self,
-        name: str,
-        service: Service,
-        live_states: tuple[str, ...] = (),
-        set_live: Callable[[bool, str], None] | None = None,
-    ) -> None:
-        """Offer a service to the flows; ``set_live`` is told when a live state is shown."""
-        self.runner.add_service(name, service)
-        if set_live is not None:
-            self._live_hooks.append((live_states, set_live))
-
-    # --- devices -----------------------------------------------------------------------------
-
-    def attach_devices(self, hub: DeviceHub) -> None:
-        """Offer every configured device to the flows, on the device's own worker."""
-        self.devices = hub
-        for kind, slot in hub.slots.items():
-            self.runner.add_service(kind, hub.service(kind), slot.executor)
-        for kind in required_kinds(self.config.kiosk.terminal):
-            section = getattr(self.config.devices, kind)
-            if section is None:  # a required device that is not even configured
-                self.set_unavailable(
-                    f"device.{kind}", "oos.device", device=kind, detail="not configured / 未配置"
-                )
-
-    def device_event(self, name: str, data: dict[str, Any]) -> None:
-        """Any thread: an unsolicited device event (card placed, document taken...)."""
-        if name == "device.warning":
-            self.runner.dispatcher.post(
-                lambda: self.runner.alert(
-                    Alert(f"{data['device']}.{data['warning']}", "device needs attention")
-                )
-            )
-            return
-        self.post(Event(name, data))
-
-    def device_availability(self, kind: str, usable: bool, detail: str) -> None:
-        """Any thread: a device became usable or unusable."""
-        self.runner.dispatcher.post(lambda: self._availability(kind, usable, detail))
-
-    def _availability(self, kind: str, usable: bool, detail: str) -> None:
-        slot = self.devices.slots.get(kind) if self.devices else None
-        if slot is None:
-            return
-        if not slot.required:
-            if not usable:
-                self.runner.alert(Alert(f"{kind}.fault", detail))
-            return
-        if usable:
-            self.set_available(f"device.{kind}")
-        else:
-            self.runner.alert(Alert(f"{kind}.fault", detail))
-            self.set_unavailable(f"device.{kind}", "oos.device", device=kind, detail=detail)

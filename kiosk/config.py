@@ -15,7 +15,7 @@ from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
-from kiosk.terminals.staff.service import (
+from kiosk.core.pins import (
     DEMO_PIN,
     MIN_ITERATIONS,
     NUMBER_DIGITS,

@@ -7,7 +7,7 @@ import json
 import logging
 import tempfile
 import time
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -16,8 +16,12 @@ from PySide6.QtCore import QCoreApplication, QEventLoop
 from kiosk.config import KioskConfig
 from kiosk.core.clock import ManualClock
 from kiosk.core.runner import ViewState
+from kiosk.core.views import View, lookup
 from kiosk.core.voice import Voice
-from kiosk.demo import Act, Advance, Expect, Step, Tap, demo_script, lookup
+from kiosk.demo import demo_script
+from kiosk.terminals.photo.views import PhotoLiveView
+from kiosk.terminals.renewal.record import EndorseRecord
+from kiosk.terminals.script import Act, Advance, Expect, Step, Tap
 from ui.shell import Shell, build_shell, qt_application
 
 log = logging.getLogger(__name__)
@@ -49,7 +53,7 @@ class Recorder:
             view.language,
             view.large_text,
             seconds,
-            signature(view.data),
+            signature(view.view),
         )
         entry = {
             "t": round(self.clock.monotonic() - 1000.0, 3),
@@ -78,13 +82,13 @@ class Recorder:
         return name
 
 
-def signature(data: Any) -> str:
+def signature(view: View) -> str:
     """What makes a screen look different: live coaching counts by its instruction and
     verdict, not by every face-box wobble."""
-    data = dict(data)
-    live = data.pop("live", None)
-    if isinstance(live, dict):
-        data["live"] = (live.get("compliant"), lookup(live, "instruction.measure"))
+    data: dict[str, Any] = {"screen": view.screen, **asdict(view)}
+    if isinstance(view, PhotoLiveView):
+        live = view.live
+        data["live"] = (live.compliant, lookup(live, "instruction.measure")) if live else None
     return json.dumps(data, sort_keys=True, default=lambda v: f"<{type(v).__name__}>")
 
 
@@ -170,11 +174,11 @@ class World:
         the reference central service) marks the flow's order paid."""
         import requests
 
-        order = self.shell.app.runner.flow.context.get("endorse", {}).get("order")
+        order = self.shell.app.flow.context.part(EndorseRecord).order
         backend = self.shell.backend
         if order is None or backend is None:
             raise DemoFailed("no payment order to pay")
-        url = f"{backend.central_url}/v1/admin/payments/{order['order_id']}/pay"
+        url = f"{backend.central_url}/v1/admin/payments/{order.order_id}/pay"
         resp = requests.post(url, timeout=5)
         if resp.status_code != 200:
             raise DemoFailed(f"paying the order failed: {resp.status_code} {resp.text[:200]}")
@@ -317,7 +321,7 @@ def _matches(step: Expect, view: ViewState) -> bool:
         return False
     if step.large_text is not None and view.large_text != step.large_text:
         return False
-    if any(lookup(dict(view.data), path) != value for path, value in step.where.items()):
+    if any(lookup(view.view, path) != value for path, value in step.where.items()):
         return False
     asking = view.still_there_until is not None
     return step.still_there is None or step.still_there == asking

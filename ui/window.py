@@ -22,8 +22,8 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from kiosk.core.i18n import text
 from kiosk.core.runner import ViewState
+from kiosk.texts import text
 from ui.screens.attract import AttractScreen
 from ui.screens.base import Screen, label
 from ui.screens.base import card as make_card

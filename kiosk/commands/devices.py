@@ -22,6 +22,7 @@ from kiosk.machine.devicemap import (
     driver_settings,
     is_required,
 )
+from kiosk.terminals.registry import terminal_for
 
 
 def parse_options(pairs: list[str]) -> dict[str, object]:
@@ -110,11 +111,12 @@ def _check(args: argparse.Namespace) -> int:
             print(f"  - {problem}", file=sys.stderr)
         return 1
     terminal = config.kiosk.terminal
+    needed = terminal_for(config).required_devices
     rows: list[dict[str, object]] = []
     failed_required = False
     for kind in KINDS:
         section = getattr(config.devices, kind)
-        required = is_required(terminal, kind, section)
+        required = is_required(needed, kind, section)
         row: dict[str, object] = {
             "kind": kind,
             "driver": section.driver if section else "",

@@ -40,11 +40,14 @@ class SystemClock:
 
 
 class _ManualTimer:
-    def __init__(self) -> None:
+    def __init__(self, clock: ManualClock) -> None:
         self.cancelled = False
+        self._clock = clock
 
     def cancel(self) -> None:
-        self.cancelled = True
+        if not self.cancelled:
+            self.cancelled = True
+            self._clock._cancelled()
 
 
 class ManualClock:
@@ -56,6 +59,7 @@ class ManualClock:
         self._queue: list[tuple[float, int, _ManualTimer, Callable[[], None]]] = []
         self._seq = itertools.count()
         self._lock = threading.Lock()
+        self._cancelled_count = 0
 
     def monotonic(self) -> float:
         return self._mono
@@ -64,10 +68,20 @@ class ManualClock:
         return self._wall
 
     def call_later(self, delay_s: float, callback: Callable[[], None]) -> TimerHandle:
-        timer = _ManualTimer()
+        timer = _ManualTimer(self)
         with self._lock:
             heapq.heappush(self._queue, (self._mono + delay_s, next(self._seq), timer, callback))
         return timer
+
+    def _cancelled(self) -> None:
+        """A timer was cancelled: once they are most of the queue, drop them (a citizen who
+        keeps touching restarts the idle timer every time; a long run must not keep them)."""
+        with self._lock:
+            self._cancelled_count += 1
+            if self._cancelled_count > 64 and self._cancelled_count * 2 > len(self._queue):
+                self._queue = [entry for entry in self._queue if not entry[2].cancelled]
+                heapq.heapify(self._queue)
+                self._cancelled_count = 0
 
     def pending(self) -> int:
         return sum(1 for _, _, t, _ in self._queue if not t.cancelled)

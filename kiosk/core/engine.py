@@ -1,11 +1,14 @@
 """A small declarative state-machine engine for kiosk flows.
 
-Why our own (about 200 lines) rather than python-statemachine: a kiosk flow must be a pure
+Why our own (about 250 lines) rather than python-statemachine: a kiosk flow must be a pure
 function (state, event) -> (state, commands) with typed commands, timers expressed as commands
 on an injected scheduler (python-statemachine's timeouts run in daemon threads), a
 per-state idle watch, and definition-time checks a kiosk needs and no library offers: every
 target exists, every state is reachable, and every state has a timeout and a way back.
 The whole graph is data, so diagrams come straight from it.
+
+A flow is generic over its context ``C``: the typed record of what it remembers between
+events (never personal data: that lives in the session).
 """
 
 from __future__ import annotations
@@ -13,17 +16,24 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Generic, TypeVar
+
+from kiosk.core.views import View
 
 log = logging.getLogger(__name__)
+
+C = TypeVar("C")
 
 
 @dataclass(frozen=True)
 class Event:
-    """Something that happened: a citizen's intent, a device result, a timer."""
+    """Something that happened: a citizen's intent or a device event (``data``: plain values
+    from the screen or the device), a timer, or a service's answer to a ``Call`` (``reply``:
+    the typed result of ``<reply>.ok``, or a ``Failure`` for ``<reply>.failed``)."""
 
     name: str
     data: Mapping[str, Any] = field(default_factory=dict)
+    reply: object = None
 
 
 # --- commands -------------------------------------------------------------------------------
@@ -36,8 +46,7 @@ class Command:
 
 @dataclass(frozen=True)
 class Show(Command):
-    screen: str
-    data: Mapping[str, Any] = field(default_factory=dict)
+    view: View
 
 
 @dataclass(frozen=True)
@@ -63,24 +72,13 @@ class HideStillThere(Command):
 
 
 @dataclass(frozen=True)
-class Call(Command):
-    """Ask a service to do something; its result comes back as ``<reply>.ok`` or
-    ``<reply>.failed`` with the result (or error code and message) as data."""
-
-    service: str
-    operation: str
-    args: Mapping[str, Any] = field(default_factory=dict)
-    reply: str = ""
-
-
-@dataclass(frozen=True)
 class BeginSession(Command):
     service: str
 
 
 @dataclass(frozen=True)
 class EndSession(Command):
-    """Ends the citizen's session and wipes its personal data."""
+    """Ends the citizen's session (if one is open) and wipes its personal data."""
 
     reason: str  # done | cancelled | idle_timeout | error
 
@@ -109,10 +107,9 @@ class Alert(Command):
 
 # --- definitions -------------------------------------------------------------------------------
 
-Context = dict[str, Any]
-Action = Callable[[Context, Event], list[Command]]
-Guard = Callable[[Context, Event], bool]
-Seconds = Callable[[Context], float]
+Action = Callable[[C, Event], list[Command]]
+Guard = Callable[[C, Event], bool]
+Seconds = Callable[[C], float]
 
 SAME = "."  # target of an internal transition: run the action, re-render, keep timers
 # Target of a transition that only acknowledges the event: a late reply the state no longer
@@ -126,25 +123,24 @@ TOUCH = "touch"  # any touch on the screen
 
 
 @dataclass(frozen=True)
-class Transition:
+class Transition(Generic[C]):
     event: str
     target: str
-    action: Action | None = None
-    guard: Guard | None = None
+    action: Action[C] | None = None
+    guard: Guard[C] | None = None
     label: str = ""
     unless: tuple[str, ...] = ()  # for flow-wide transitions: states where it does not apply
 
 
 @dataclass(frozen=True)
-class State:
+class State(Generic[C]):
     name: str
-    screen: str
-    transitions: tuple[Transition, ...] = ()
-    timeout: Seconds | None = None  # the state's own deadline -> event TIMEOUT
+    view: Callable[[C], View]
+    transitions: tuple[Transition[C], ...] = ()
+    timeout: Seconds[C] | None = None  # the state's own deadline -> event TIMEOUT
     idle: bool = False  # ask 'still there?' after inactivity
-    on_enter: Action | None = None
+    on_enter: Action[C] | None = None
     terminal_ok: bool = False  # a resting state that needs no timeout (attract, out of service)
-    view: Callable[[Context], Mapping[str, Any]] | None = None
 
 
 class FlowDefinitionError(Exception):
@@ -152,20 +148,20 @@ class FlowDefinitionError(Exception):
 
 
 @dataclass(frozen=True)
-class FlowDefinition:
+class FlowDefinition(Generic[C]):
     name: str
     initial: str
-    states: Mapping[str, State]
+    states: Mapping[str, State[C]]
     # Transitions that apply in every state unless the state defines the same event.
-    everywhere: tuple[Transition, ...] = ()
-    idle_seconds: Seconds | None = None
-    still_there_seconds: Seconds | None = None
+    everywhere: tuple[Transition[C], ...] = ()
+    idle_seconds: Seconds[C] | None = None
+    still_there_seconds: Seconds[C] | None = None
     idle_target: str = ""
 
     def __post_init__(self) -> None:
         self.validate()
 
-    def transitions_of(self, state: State) -> list[Transition]:
+    def transitions_of(self, state: State[C]) -> list[Transition[C]]:
         own = {t.event for t in state.transitions}
         return list(state.transitions) + [
             t
@@ -215,14 +211,12 @@ class UnexpectedEvent(Exception):
     pass
 
 
-class Flow:
+class Flow(Generic[C]):
     """One running instance of a flow definition. Pure: handle() returns commands."""
 
-    def __init__(
-        self, definition: FlowDefinition, context: Context | None = None, *, strict: bool = False
-    ) -> None:
+    def __init__(self, definition: FlowDefinition[C], context: C, *, strict: bool = False) -> None:
         self.definition = definition
-        self.context: Context = context if context is not None else {}
+        self.context = context
         self.state = definition.initial
         self.strict = strict
         self._generation = 0
@@ -230,7 +224,7 @@ class Flow:
         self.ignored: list[tuple[str, str]] = []
 
     @property
-    def current(self) -> State:
+    def current(self) -> State[C]:
         return self.definition.states[self.state]
 
     @property
@@ -265,7 +259,7 @@ class Flow:
                     return commands
                 return commands + self._go(t.target, event)
         if not quiet:
-            self.ignored.append((self.state, event.name))
+            self.ignored = [*self.ignored[-19:], (self.state, event.name)]
             if self.strict:
                 raise UnexpectedEvent(f"{self.definition.name}: {event.name} in {self.state}")
             log.debug("flow %s ignored %s in %s", self.definition.name, event.name, self.state)
@@ -294,9 +288,7 @@ class Flow:
         return commands
 
     def show(self) -> Show:
-        state = self.current
-        data = dict(state.view(self.context)) if state.view else {}
-        return Show(state.screen, data)
+        return Show(self.current.view(self.context))
 
     def _idle_timer(self) -> list[Command]:
         if not self.current.idle or self.definition.idle_seconds is None:

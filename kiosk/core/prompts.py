@@ -19,11 +19,9 @@ when the machine went out of service before the banner was read).
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from typing import Any
-
-from kiosk.core.i18n import text
+from kiosk.core.i18n import Catalogue
 from kiosk.core.runner import ViewState
+from kiosk.core.views import MenuView, MessageView
 from kiosk.core.voice import Voice
 
 _STILL_THERE = "idle.title"
@@ -36,8 +34,9 @@ _SAID_WHILE_WAITING = ("app.staff_called",)
 
 
 class ScreenPrompts:
-    def __init__(self, voice: Voice) -> None:
+    def __init__(self, voice: Voice, texts: Catalogue) -> None:
         self.voice = voice
+        self.texts = texts
         self._last: tuple[str, str] = ("", "")  # (title key, language) last spoken
         self._before_question: tuple[str, str] = ("", "")  # what 'still there?' interrupted
         self._notice: tuple[str | None, str] = (None, "")  # the banner shown last, language
@@ -45,8 +44,9 @@ class ScreenPrompts:
 
     def on_view(self, view: ViewState) -> None:
         """A view listener (GUI thread); speaking itself runs in an espeak-ng process."""
-        waiting = view.screen in _WAITING and not view.data.get("quiet")
-        if view.screen in _NEXT_PERSON or view.data.get("quiet"):
+        quiet = view.view.quiet
+        waiting = view.screen in _WAITING and not quiet
+        if view.screen in _NEXT_PERSON or quiet:
             # Whoever comes next hears every step from the start, the menu included.
             self._last = self._before_question = ("", "")
             if not (waiting and self._pending == view.notice):
@@ -55,12 +55,12 @@ class ScreenPrompts:
             self._pending = view.notice
         if not self._prompt(view)[0]:
             if waiting and self._pending in _SAID_WHILE_WAITING:
-                self._say([text(str(self._pending), view.language)], view.language)
+                self._say([self.texts.text(self._pending, view.language)], view.language)
                 self._pending = None
             return  # a passing step: a new banner waits for the step that speaks
         parts = [self._title(view)]
         if self._pending is not None and self._pending == view.notice:
-            parts.append(text(self._pending, view.language))
+            parts.append(self.texts.text(self._pending, view.language))
         self._pending = None
         self._say(parts, view.language)
 
@@ -88,33 +88,30 @@ class ScreenPrompts:
         previous, self._notice = self._notice, shown
         return view.notice is not None and shown != previous
 
-    @staticmethod
-    def _prompt(view: ViewState) -> tuple[str, str]:
+    def _prompt(self, view: ViewState) -> tuple[str, str]:
         """(what identifies the prompt, its text), or ("", "") for a step that does not
         speak."""
-        language, data = view.language, view.data
-        if data.get("quiet") or view.screen == "pin":  # staff mode: nothing for the hall
+        language, shown = view.language, view.view
+        if shown.quiet or view.screen == "pin":  # staff mode: nothing for the hall
             return "", ""
         if view.still_there_until is not None:
-            return _STILL_THERE, text(_STILL_THERE, language)
-        if view.screen == "menu":
-            return _menu_prompt(data, language)
-        if view.screen != "message" or not data.get("buttons") or not data.get("title"):
+            return _STILL_THERE, self.texts.text(_STILL_THERE, language)
+        if isinstance(shown, MenuView):
+            return self._menu_prompt(shown, language)
+        if not isinstance(shown, MessageView) or not shown.buttons or not shown.title:
             return "", ""
-        key = str(data["title"])
-        return key, text(key, language, **dict(data.get("values", {})))
+        return shown.title, self.texts.text(shown.title, language, **dict(shown.values))
 
-
-def _menu_prompt(data: Mapping[str, Any], language: str) -> tuple[str, str]:
-    """The menu's question, the services open to the citizen, and why others are paused."""
-    services = list(data.get("services", []))
-    open_names = [text(f"service.{s['key']}", language) for s in services if not s.get("paused")]
-    spoken = text("menu.title", language)
-    if open_names:
-        spoken += ("：" if language == "zh" else ": ") + ("、" if language == "zh" else ", ").join(
-            open_names
-        )
-    notice = data.get("notice")
-    if notice:
-        spoken += ("。" if language == "zh" else ". ") + text(str(notice), language)
-    return f"menu.title|{notice or ''}", spoken
+    def _menu_prompt(self, menu: MenuView, language: str) -> tuple[str, str]:
+        """The menu's question, the services open to the citizen, and why others are
+        paused."""
+        text = self.texts.text
+        open_names = [text(f"service.{s.key}", language) for s in menu.services if not s.paused]
+        spoken = text("menu.title", language)
+        if open_names:
+            spoken += ("：" if language == "zh" else ": ") + (
+                "、" if language == "zh" else ", "
+            ).join(open_names)
+        if menu.notice:
+            spoken += ("。" if language == "zh" else ". ") + text(menu.notice, language)
+        return f"menu.title|{menu.notice or ''}", spoken

@@ -2,7 +2,8 @@
 
 Threading: ``handle`` and everything it calls run on the flow thread (the GUI thread in the
 app). Services run on their own single-thread executors; their results come back through the
-dispatcher, never by calling the flow from a worker.
+dispatcher, never by calling the flow from a worker. Other threads reach the flow only with
+``post``.
 """
 
 from __future__ import annotations
@@ -10,18 +11,19 @@ from __future__ import annotations
 import logging
 import queue
 from collections import deque
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from concurrent.futures import Executor, Future, ThreadPoolExecutor
-from dataclasses import dataclass, field, replace
-from typing import Any, Protocol
+from dataclasses import dataclass, replace
+from typing import Any, Generic, Protocol, TypeVar
 
+from kiosk.core.calls import Call, Failure, PortKey
 from kiosk.core.clock import Clock, Scheduler, TimerHandle
+from kiosk.core.context import FlowContext
 from kiosk.core.engine import (
     IDLE_EXPIRED,
     TIMEOUT,
     Alert,
     BeginSession,
-    Call,
     CancelTimer,
     Command,
     EndSession,
@@ -36,10 +38,14 @@ from kiosk.core.engine import (
 )
 from kiosk.core.errors import KioskError
 from kiosk.core.session import Session
+from kiosk.core.views import View
 
 log = logging.getLogger(__name__)
 
 TIMER_EVENTS = {"state": TIMEOUT, "idle": "idle", "still_there": IDLE_EXPIRED}
+
+C = TypeVar("C", bound=FlowContext)
+P = TypeVar("P")
 
 
 class Dispatcher(Protocol):
@@ -81,18 +87,6 @@ class QueueDispatcher:
                 return count
 
 
-class Service(Protocol):
-    """Something the flows ask to do work: devices, the outbox, the central system.
-
-    ``execute`` runs on the service's worker thread and returns a JSON-like result, or raises
-    a KioskError / DeviceError that the runner turns into a ``.failed`` event.
-    """
-
-    def execute(
-        self, operation: str, args: Mapping[str, Any], session: Session | None
-    ) -> Mapping[str, Any]: ...
-
-
 class InlineExecutor(Executor):
     """Runs work immediately on the caller's thread (deterministic tests, scripted demo)."""
 
@@ -109,60 +103,69 @@ class InlineExecutor(Executor):
 class ViewState:
     """What the screen shows: everything a UI needs, nothing it must decide."""
 
-    screen: str
-    data: Mapping[str, Any]
+    view: View
     language: str
     state: str
     still_there_until: float | None = None  # monotonic deadline while asking 'still there?'
     notice: str | None = None  # a transient banner (i18n key), e.g. "staff have been called"
     large_text: bool = False  # the citizen asked for larger type (elderly, poor sight)
 
+    @property
+    def screen(self) -> str:
+        return self.view.screen
+
 
 @dataclass
 class _ServiceHost:
-    service: Service
+    service: object
     executor: Executor
     owned: bool  # created here (shut down here) or lent by its owner (e.g. a device worker)
 
 
-def error_data(exc: BaseException) -> dict[str, Any]:
-    code = getattr(exc, "code", "error.unexpected")
-    recovery = getattr(exc, "recovery", None)
-    return {
-        "code": str(code),
-        "message": str(exc),
-        "recovery": getattr(recovery, "value", str(recovery) if recovery else "reset"),
-    }
+EventFilter = Callable[[Event], bool]  # True: the event was the machine's, not the flow's
 
 
-@dataclass
-class FlowRunner:
-    flow: Flow
-    clock: Clock
-    scheduler: Scheduler
-    dispatcher: Dispatcher = field(default_factory=DirectDispatcher)
-    language: str = "zh"
-    session: Session | None = None
-    large_text: bool = False
-    _services: dict[str, _ServiceHost] = field(default_factory=dict)
-    _timers: dict[str, TimerHandle] = field(default_factory=dict)
-    _queue: deque[Event] = field(default_factory=deque)
-    _busy: bool = False
-    _view: ViewState | None = None
-    _notice: str | None = None
-    _view_listeners: list[Callable[[ViewState], None]] = field(default_factory=list)
-    _alert_listeners: list[Callable[[Alert], None]] = field(default_factory=list)
-    transcript: list[dict[str, Any]] = field(default_factory=list)
-    _default_language: str = ""
+class FlowRunner(Generic[C]):
+    def __init__(
+        self,
+        flow: Flow[C],
+        clock: Clock,
+        scheduler: Scheduler,
+        dispatcher: Dispatcher | None = None,
+        *,
+        language: str = "zh",
+    ) -> None:
+        self.flow = flow
+        self.clock = clock
+        self.scheduler = scheduler
+        self.dispatcher: Dispatcher = dispatcher or DirectDispatcher()
+        self.language = language
+        self._default_language = language
+        self.session: Session | None = None
+        self.large_text = False
+        self._services: dict[str, _ServiceHost] = {}
+        self._timers: dict[str, TimerHandle] = {}
+        self._queue: deque[Event] = deque()
+        self._busy = False
+        self._view: ViewState | None = None
+        self._notice: str | None = None
+        self._view_listeners: list[Callable[[ViewState], None]] = []
+        self._alert_listeners: list[Callable[[Alert], None]] = []
+        self._filter: EventFilter | None = None
+        self._started = False
 
-    def __post_init__(self) -> None:
-        self._default_language = self.language
-
-    def add_service(self, name: str, service: Service, executor: Executor | None = None) -> None:
+    def attach(self, port: PortKey[P], service: P, executor: Executor | None = None) -> None:
+        """Offer ``service`` to the flows under ``port``; its operations run on ``executor``
+        (a worker of its own when none is lent, e.g. a device's)."""
         owned = executor is None
-        self._services[name] = _ServiceHost(
-            service, executor or ThreadPoolExecutor(1, thread_name_prefix=f"svc-{name}"), owned
+        self._services[port.name] = _ServiceHost(
+            service, executor or ThreadPoolExecutor(1, thread_name_prefix=f"svc-{port.name}"), owned
         )
+
+    def filter_events(self, machine: EventFilter) -> None:
+        """Events the machine itself handles (device states, the link to central) before
+        the flow sees what is left."""
+        self._filter = machine
 
     def on_view(self, listener: Callable[[ViewState], None]) -> None:
         self._view_listeners.append(listener)
@@ -177,32 +180,46 @@ class FlowRunner:
         return self._view
 
     def start(self) -> None:
-        self.flow.context.setdefault("language", self.language)
-        self._run(self.flow.start())
+        """Show the first state; then what was posted while the kiosk was being put
+        together (an alert from a recovery at start-up, a device state) is handled."""
+        self.flow.context.language = self.language
+        self._started = True
+        self._busy = True
+        try:
+            self._run(self.flow.start())
+        finally:
+            self._busy = False
+        self._drain()
 
     def post(self, event: Event) -> None:
         """Thread-safe: queue an event for the flow thread."""
         self.dispatcher.post(lambda: self.handle(event))
 
     def handle(self, event: Event) -> None:
-        """Flow thread only. Events raised while handling are queued, never nested."""
+        """Flow thread only. Events raised while handling are queued, never nested; those
+        that arrive before ``start`` wait for it."""
         self._queue.append(event)
-        if self._busy:
+        self._drain()
+
+    def _drain(self) -> None:
+        if self._busy or not self._started:
             return
         self._busy = True
         try:
             while self._queue:
-                current = self._queue.popleft()
-                self._record(current)
-                if current.name == "language":
-                    self._switch_language(str(current.data.get("language", "zh")))
-                    continue
-                if current.name == "large_text":
-                    self._set_large_text(bool(current.data.get("on", not self.large_text)))
-                    continue
-                self._run(self.flow.handle(current))
+                self._dispatch(self._queue.popleft())
         finally:
             self._busy = False
+
+    def _dispatch(self, event: Event) -> None:
+        if self._filter is not None and self._filter(event):
+            return
+        if event.name == "language":
+            self._switch_language(str(event.data.get("language", "zh")))
+        elif event.name == "large_text":
+            self._set_large_text(bool(event.data.get("on", not self.large_text)))
+        else:
+            self._run(self.flow.handle(event))
 
     def shutdown(self) -> None:
         for timer in self._timers.values():
@@ -224,7 +241,7 @@ class FlowRunner:
     def _execute(self, command: Command) -> None:
         match command:
             case Show():
-                self._publish(command.screen, command.data)
+                self._publish(command.view)
             case StartTimer():
                 self._start_timer(command)
             case CancelTimer():
@@ -247,7 +264,7 @@ class FlowRunner:
                 self.notify(command.key, command.seconds, publish=False)
             case ResetPreferences():
                 self.language = self._default_language
-                self.flow.context["language"] = self.language
+                self.flow.context.language = self.language
                 self.large_text = False
                 self._clear_notice()  # e.g. the last citizen's "you have more time"
             case _:
@@ -262,54 +279,32 @@ class FlowRunner:
             command.seconds, lambda: self.handle(event)
         )
 
-    def _call(self, command: Call) -> None:
-        host = self._services.get(command.service)
-        reply = command.reply or f"{command.service}.{command.operation}"
+    def _call(self, command: Call[Any]) -> None:
+        host = self._services.get(command.port.name)
         if host is None:
-            self.post(
-                Event(
-                    f"{reply}.failed",
-                    {
-                        "code": "service.missing",
-                        "message": command.service,
-                        "recovery": "configuration",
-                    },
-                )
-            )
+            missing = Failure("service.missing", command.port.name, "configuration")
+            self.post(Event(f"{command.reply}.failed", reply=missing))
             return
-        session = self.session
-        future = host.executor.submit(
-            host.service.execute, command.operation, dict(command.args), session
-        )
-        future.add_done_callback(lambda f: self.post(self._result_event(reply, f)))
-
-    @staticmethod
-    def _result_event(reply: str, future: Future[Mapping[str, Any]]) -> Event:
-        exc = future.exception()
-        if exc is None:
-            return Event(f"{reply}.ok", dict(future.result()))
-        if not isinstance(exc, KioskError | Exception):  # pragma: no cover
-            raise exc
-        log.info("%s failed: %s", reply, getattr(exc, "code", type(exc).__name__))
-        return Event(f"{reply}.failed", error_data(exc))
+        future = host.executor.submit(command.operation, host.service, self.session)
+        future.add_done_callback(lambda f: self.post(_result_event(command.reply, f)))
 
     def _begin(self, service: str) -> None:
         if self.session is not None:
             self.session.wipe("cancelled")
         self.session = Session(service=service, started_at=self.clock.now())
-        self.flow.context["session"] = self.session
+        self.flow.context.in_session = True
 
     def _end(self, reason: str) -> None:
         if self.session is not None:
             self.session.wipe(reason)
             self.session = None
-        self.flow.context.pop("session", None)
+        self.flow.context.in_session = False
 
     # --- view --------------------------------------------------------------------------------
 
     def _switch_language(self, language: str) -> None:
         self.language = language
-        self.flow.context["language"] = language
+        self.flow.context.language = language
         self._run(self.flow.poke())
         self.refresh()
 
@@ -346,13 +341,11 @@ class FlowRunner:
             timer.cancel()
         self._notice = None
 
-    def _publish(self, screen: str, data: Mapping[str, Any]) -> None:
+    def _publish(self, view: View) -> None:
         asking = self._view is not None and self.flow.asking_still_there
         until = self._view.still_there_until if asking and self._view else None
         self._set_view(
-            ViewState(
-                screen, data, self.language, self.flow.state, until, self._notice, self.large_text
-            )
+            ViewState(view, self.language, self.flow.state, until, self._notice, self.large_text)
         )
 
     def _publish_still_there(self, until: float | None) -> None:
@@ -365,7 +358,12 @@ class FlowRunner:
         for listener in self._view_listeners:
             listener(view)
 
-    def _record(self, event: Event) -> None:
-        self.transcript.append(
-            {"t": round(self.clock.monotonic(), 3), "event": event.name, "state": self.flow.state}
-        )
+
+def _result_event(reply: str, future: Future[object]) -> Event:
+    exc = future.exception()
+    if exc is None:
+        return Event(f"{reply}.ok", reply=future.result())
+    if not isinstance(exc, Exception):  # pragma: no cover - KeyboardInterrupt and the like
+        raise exc
+    log.info("%s failed: %s", reply, getattr(exc, "code", type(exc).__name__))
+    return Event(f"{reply}.failed", reply=Failure.of(exc))

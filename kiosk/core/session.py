@@ -1,8 +1,9 @@
 """The citizen's session: the only holder of personal data (ID data, faces, photos).
 
-Personal data lives here and nowhere else in the core, and ``wipe`` destroys it when the
-session ends for any reason (done, cancelled, idle timeout, error). Mutable buffers are
-overwritten before they are dropped so no copy lingers in this process's memory.
+Personal data lives here and nowhere else in the core, each kind in its own typed ``Slot``
+declared where the data is produced, and ``wipe`` destroys it when the session ends for any
+reason (done, cancelled, idle timeout, error). Mutable buffers are overwritten before they are
+dropped so no copy lingers in this process's memory.
 """
 
 from __future__ import annotations
@@ -11,11 +12,20 @@ import logging
 import uuid
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import Any, Generic, TypeVar, cast
 
 log = logging.getLogger(__name__)
 
 END_REASONS = ("done", "cancelled", "idle_timeout", "error")
+
+T = TypeVar("T")
+
+
+@dataclass(frozen=True)
+class Slot(Generic[T]):
+    """A named place in the session for one kind of personal data (``Slot[IdCardData]``)."""
+
+    name: str
 
 
 def _scrub(value: Any) -> None:
@@ -32,6 +42,8 @@ def _scrub(value: Any) -> None:
         for item in value:
             _scrub(item)
         value.clear()
+    elif hasattr(value, "scrub"):  # a holder of its own buffers (a photo capture)
+        value.scrub()
 
 
 @dataclass
@@ -48,19 +60,19 @@ class Session:
     def active(self) -> bool:
         return self.ended_reason is None
 
-    def put(self, key: str, value: Any) -> None:
+    def put(self, slot: Slot[T], value: T) -> None:
         if not self.active:
             raise RuntimeError("session already ended")
-        old = self._personal.get(key)
+        old = self._personal.get(slot.name)
         if old is not None and old is not value:
             _scrub(old)
-        self._personal[key] = value
+        self._personal[slot.name] = value
 
-    def get(self, key: str, default: Any = None) -> Any:
-        return self._personal.get(key, default)
+    def get(self, slot: Slot[T]) -> T | None:
+        return cast("T | None", self._personal.get(slot.name))
 
-    def has(self, key: str) -> bool:
-        return key in self._personal
+    def has(self, slot: Slot[Any]) -> bool:
+        return slot.name in self._personal
 
     def keys(self) -> list[str]:
         return list(self._personal)

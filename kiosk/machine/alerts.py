@@ -72,6 +72,12 @@ class StaffAlerts:
         if self.on_added is not None:
             self.on_added()
 
+    def raise_alert(self, code: str, message: str, at: datetime) -> None:
+        """Any thread: an alert raised outside the flows (a recovery at start-up, an order
+        settled in the background), logged as the flows' are."""
+        log.warning("staff alert %s: %s", code, message)
+        self.add(code, message, at)
+
     def pending(self) -> tuple[list[dict[str, Any]], int]:
         """(alerts not yet delivered, how many had to be dropped)."""
         with self._lock:

@@ -1,4 +1,4 @@
-"""Which devices a terminal needs, and how a configured device becomes a driver object.
+"""How a configured device becomes a driver object, and whether the kiosk needs it.
 
 The core never imports drivers or simulators: both are looked up by (kind, name) in
 ``devices.registry`` and loaded from their import path. A section with ``simulator = true``
@@ -16,18 +16,10 @@ from typing import Protocol, cast
 
 from devices import registry
 from devices.base import ConfigurationError, Device
-from kiosk.config import TerminalType
 
 log = logging.getLogger(__name__)
 
 KINDS: tuple[str, ...] = ("idcard", "chip", "printer", "dispenser", "camera")
-
-# IATA CUSS "required" devices: when one fails the terminal goes out of service.
-REQUIRED: Mapping[TerminalType, frozenset[str]] = {
-    TerminalType.RENEWAL: frozenset({"idcard", "chip", "printer", "camera"}),
-    TerminalType.PHOTO: frozenset({"printer", "camera"}),
-    TerminalType.PICKUP: frozenset({"idcard", "printer", "dispenser", "camera"}),
-}
 
 # The driver setting that names where the device is; a simulator's start() fills it.
 PORT_KEYS: Mapping[str, str] = {
@@ -71,16 +63,12 @@ class _DeviceSection(Protocol):
     def model_dump(self) -> dict[str, object]: ...
 
 
-def required_kinds(terminal: TerminalType) -> frozenset[str]:
-    """Device kinds the terminal type cannot work without (before section overrides)."""
-    return REQUIRED[terminal]
-
-
-def is_required(terminal: TerminalType, kind: str, section: _DeviceSection | None) -> bool:
-    """The section's ``required`` wins over the terminal type's table."""
+def is_required(required: frozenset[str], kind: str, section: _DeviceSection | None) -> bool:
+    """The section's ``required`` wins over the terminal type's ``required`` kinds (IATA CUSS
+    'required' devices: when one fails the terminal goes out of service)."""
     if section is not None and section.required is not None:
         return section.required
-    return kind in REQUIRED[terminal]
+    return kind in required
 
 
 def driver_settings(section: _DeviceSection) -> dict[str, object]:

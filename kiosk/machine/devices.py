@@ -1,25 +1,24 @@
-"""The device service: every configured device on its own worker thread, its availability
+"""The device hub: every configured device on its own worker thread, its availability
 tracked (IATA CUSS 'required' devices take the kiosk out of service), its unsolicited events
-forwarded to the flows, and its operations offered to the flows as a Service.
+forwarded to the flows, and the devices the flows use directly offered as typed ports
+(``kiosk.machine.ports``).
 
-Drivers are built by name through ``kiosk.machine.devicemap`` (the registry); this module only uses
-the device protocols. Threads: one single-thread executor per device owns the driver; a
-monitor thread polls status; results and events reach the flow thread through callbacks that
-the app wraps in its dispatcher.
+Drivers are built by name through ``kiosk.machine.devicemap`` (the registry); this module only
+uses the device protocols. Threads: one single-thread executor per device owns the driver; a
+monitor thread polls status; everything the hub learns reaches the flow thread as an event
+through ``post``.
 """
 
 from __future__ import annotations
 
-import io
 import logging
 import threading
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from concurrent.futures import Future, ThreadPoolExecutor
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import date
-from typing import Any, cast
-
-from PIL import Image
+from typing import Any, TypeVar, cast
 
 from devices.base import (
     CancelToken,
@@ -31,23 +30,14 @@ from devices.base import (
 )
 from devices.camera import Camera, Frame
 from devices.chip import ChipReader
-from devices.dispenser import CardDispenser
-from devices.icao.mrz import MrzAccess, access_from_lines
+from devices.icao.mrz import MrzAccess
 from devices.idcard import IdCardReader
-from devices.printer import (
-    Align,
-    Barcode128,
-    Feed,
-    QrCode,
-    RasterImage,
-    Receipt,
-    ReceiptItem,
-    ReceiptPrinter,
-    TextLine,
-)
+from devices.printer import ReceiptPrinter
 from kiosk.config import KioskConfig
+from kiosk.core.calls import PortKey
+from kiosk.core.engine import Event
 from kiosk.core.errors import KioskError
-from kiosk.core.session import Session
+from kiosk.core.session import Session, Slot
 from kiosk.machine.devicemap import (
     KINDS,
     BuiltDevice,
@@ -55,11 +45,25 @@ from kiosk.machine.devicemap import (
     driver_settings,
     is_required,
 )
+from kiosk.machine.ports import (
+    CHIP,
+    CHIP_DATA,
+    IDCARD,
+    IDCARD_DATA,
+    PRINTER,
+    CardSummary,
+    ChipSummary,
+    Printed,
+)
+from kiosk.machine.receipts import Slip
 
 log = logging.getLogger(__name__)
 
-EventSink = Callable[[str, dict[str, Any]], None]  # (event name, data), any thread
-AvailabilitySink = Callable[[str, bool, str], None]  # (kind, usable, detail), any thread
+Post = Callable[[Event], None]  # to the flow thread, from any thread
+R = TypeVar("R")
+
+DEVICE_STATE = "device.state"  # data: kind, usable, detail (the app decides what it means)
+DEVICE_WARNING = "device.warning"  # data: device, warning (staff should look soon)
 
 FORWARDED = {
     DeviceEventKind.CARD_PLACED: "placed",
@@ -96,24 +100,23 @@ class DeviceHub:
     def __init__(
         self,
         config: KioskConfig,
-        on_event: EventSink,
-        on_availability: AvailabilitySink,
+        post: Post,
         *,
+        required: frozenset[str] = frozenset(),
         poll_s: float = 2.0,
+        simulator_options: Mapping[str, Mapping[str, object]] | None = None,
     ) -> None:
         self.config = config
-        self._on_event = on_event
-        self._on_availability = on_availability
+        self._post = post
         self._poll_s = poll_s
+        self._simulator_options = simulator_options or APP_SIMULATOR_OPTIONS
         self._stop = threading.Event()
         self._monitor: threading.Thread | None = None
         self.slots: dict[str, DeviceSlot] = {}
         for kind in KINDS:
             section = getattr(config.devices, kind)
             if section is not None:
-                self.slots[kind] = DeviceSlot(
-                    kind, is_required(config.kiosk.terminal, kind, section)
-                )
+                self.slots[kind] = DeviceSlot(kind, is_required(required, kind, section))
 
     # --- life cycle --------------------------------------------------------------------------
 
@@ -157,7 +160,7 @@ class DeviceHub:
                     section.driver,
                     driver_settings(section),
                     simulate=section.simulator,
-                    simulator_options=_sim_options(slot.kind),
+                    simulator_options=self._simulator_options.get(slot.kind, {}),
                 )
                 slot.unsubscribe = slot.built.device.subscribe(self._device_event(slot))
             slot.built.device.open(timeout_s=self.config.timeouts.device_s)
@@ -205,7 +208,7 @@ class DeviceHub:
         changed = usable != slot.usable or (not usable and detail != slot.detail)
         slot.usable, slot.detail = usable, detail
         if changed:
-            self._on_availability(slot.kind, usable, detail)
+            self._post(Event(DEVICE_STATE, {"kind": slot.kind, "usable": usable, "detail": detail}))
 
     def snapshot(self) -> dict[str, dict[str, Any]]:
         """Status of every device for staff and heartbeats (no personal data)."""
@@ -227,16 +230,14 @@ class DeviceHub:
                 slot.executor.submit(self._poll_one, slot)
             name = FORWARDED.get(event.kind)
             if name is not None:
-                self._on_event(f"{slot.kind}.{name}", {"detail": event.detail})
+                self._post(Event(f"{slot.kind}.{name}", {"detail": event.detail}))
             elif event.kind in (DeviceEventKind.PAPER_NEAR_END, DeviceEventKind.STACKER_LOW):
-                self._on_event("device.warning", {"device": slot.kind, "warning": event.kind.value})
+                warning = {"device": slot.kind, "warning": event.kind.value}
+                self._post(Event(DEVICE_WARNING, warning))
 
         return listener
 
-    # --- operations --------------------------------------------------------------------------
-
-    def service(self, kind: str) -> DeviceService:
-        return DeviceService(self, kind)
+    # --- work on a device's worker -----------------------------------------------------------
 
     def submit(self, kind: str, work: Callable[[Device], Any]) -> Future[Any]:
         slot = self.slots.get(kind)
@@ -244,10 +245,38 @@ class DeviceHub:
             raise KioskError(f"no {kind} configured", code=f"{kind}.not_configured")
         return slot.executor.submit(lambda: work(slot.device))
 
+    @contextmanager
+    def using(self, kind: str) -> Iterator[Device]:
+        """On the device's worker only: the driver, for one operation. A failure may mean the
+        device is gone (its availability is asked again); a success while marked unusable
+        (paper refilled, a cable back) is told at once, not at the next poll."""
+        slot = self.slots.get(kind)
+        if slot is None:
+            raise KioskError(f"no {kind} configured", code=f"{kind}.not_configured")
+        try:
+            yield slot.device
+        except DeviceError:
+            self.poll()
+            raise
+        if not slot.usable:
+            self.refresh(slot)
+
     def latest_frame(self) -> Frame | None:
         """The camera's newest frame (any thread: the driver keeps it behind a lock)."""
         camera = self.device("camera")
         return cast(Camera, camera).latest_frame() if camera is not None else None
+
+    def ports(self) -> Iterator[tuple[PortKey[Any], object, ThreadPoolExecutor]]:
+        """The devices the flows call directly, each with its worker: (port, service,
+        executor) for every one configured."""
+        workers: dict[str, tuple[PortKey[Any], object]] = {
+            IDCARD.name: (IDCARD, IdCardWorker(self)),
+            CHIP.name: (CHIP, ChipWorker(self)),
+            PRINTER.name: (PRINTER, PrinterWorker(self)),
+        }
+        for kind, (port, worker) in workers.items():
+            if kind in self.slots:
+                yield port, worker, self.slots[kind].executor
 
 
 # In the app the simulated world starts empty: the scripted citizen places cards.
@@ -257,158 +286,80 @@ APP_SIMULATOR_OPTIONS: Mapping[str, Mapping[str, object]] = {
 }
 
 
-def _sim_options(kind: str) -> Mapping[str, object]:
-    return APP_SIMULATOR_OPTIONS.get(kind, {})
+class _Worker:
+    """A device the flows call, on that device's worker thread."""
 
+    kind = ""
 
-class DeviceService:
-    """The flows' view of one device: named operations, run on the device's worker.
-
-    Personal data read from a card goes into the session; the result the flow sees is a
-    summary without it.
-    """
-
-    def __init__(self, hub: DeviceHub, kind: str) -> None:
+    def __init__(self, hub: DeviceHub) -> None:
         self.hub = hub
-        self.kind = kind
         self.cancel = CancelToken()
-
-    def execute(
-        self, operation: str, args: Mapping[str, Any], session: Session | None
-    ) -> Mapping[str, Any]:
-        handler = getattr(self, f"_{self.kind}_{operation}", None)
-        if handler is None:
-            raise KioskError(f"{self.kind} has no operation {operation}", code="service.operation")
-        slot = self.hub.slots.get(self.kind)
-        if slot is None:
-            raise KioskError(f"no {self.kind} configured", code=f"{self.kind}.not_configured")
-        self.cancel = CancelToken()
-        try:
-            result = cast(Mapping[str, Any], handler(slot.device, dict(args), session))
-        except DeviceError:
-            self.hub.poll()  # a failure may mean the device is gone: refresh availability
-            raise
-        if not slot.usable:
-            # It just worked while marked unusable (paper refilled, a cable back): ask it now
-            # rather than at the next poll, so that staff and the flow see it at once.
-            self.hub.refresh(slot)
-        return result
 
     @property
     def timeout_s(self) -> float:
         return self.hub.config.timeouts.device_s
 
-    # idcard --------------------------------------------------------------------------------
-
-    def _idcard_read(
-        self, device: Device, args: dict[str, Any], session: Session | None
-    ) -> dict[str, Any]:
-        data = cast(IdCardReader, device).read_card(timeout_s=self.timeout_s, cancel=self.cancel)
-        today = date.today()
-        if session is not None:
-            session.put("idcard", data)
-        return {
-            "card_type": data.card_type.value,
-            "masked_id": data.masked_id(),
-            "age": data.age_on(today),
-            "expired": data.expired_on(today),
-        }
-
-    # chip ----------------------------------------------------------------------------------
-
-    def _chip_read(
-        self, device: Device, args: dict[str, Any], session: Session | None
-    ) -> dict[str, Any]:
-        access = _chip_access(args, session)
-        result = cast(ChipReader, device).read_document(
-            access, timeout_s=self.timeout_s, cancel=self.cancel
-        )
-        if session is not None:
-            session.put("chip", result)
-        return {
-            "passive_auth": result.passive_auth.result.value,
-            "reason": {"zh": result.passive_auth.reason_zh, "en": result.passive_auth.reason_en},
-            "document_number_masked": result.mrz.document_number[:2] + "***",
-        }
-
-    # printer -------------------------------------------------------------------------------
-
-    def _printer_print(
-        self, device: Device, args: dict[str, Any], session: Session | None
-    ) -> dict[str, Any]:
-        receipt = receipt_from(args["receipt"], session)
-        result = cast(ReceiptPrinter, device).print_receipt(
-            receipt, timeout_s=self.timeout_s, cancel=self.cancel
-        )
-        return {"printed": True, "warnings": list(getattr(result, "warnings", ()))}
-
-    def _printer_status(
-        self, device: Device, args: dict[str, Any], session: Session | None
-    ) -> dict[str, Any]:
-        status = cast(ReceiptPrinter, device).printer_status()
-        return {"can_print": status.can_print, "paper": status.paper.value}
-
-    # dispenser -----------------------------------------------------------------------------
-
-    def _dispenser_dispense(
-        self, device: Device, args: dict[str, Any], session: Session | None
-    ) -> dict[str, Any]:
-        cast(CardDispenser, device).dispense_to_gate(timeout_s=self.timeout_s, cancel=self.cancel)
-        return {"at_gate": True}
-
-    def _dispenser_wait_taken(
-        self, device: Device, args: dict[str, Any], session: Session | None
-    ) -> dict[str, Any]:
-        dispenser = cast(CardDispenser, device)
-        seconds = float(args.get("timeout_s", dispenser.take_timeout_s))
-        return {"taken": dispenser.wait_taken(timeout_s=seconds, cancel=self.cancel)}
-
-    def _dispenser_capture(
-        self, device: Device, args: dict[str, Any], session: Session | None
-    ) -> dict[str, Any]:
-        cast(CardDispenser, device).capture_to_bin(timeout_s=self.timeout_s, cancel=self.cancel)
-        return {"captured": True}
+    def _run(self, work: Callable[[Device], R]) -> R:
+        self.cancel = CancelToken()
+        with self.hub.using(self.kind) as device:
+            return work(device)
 
 
-def _chip_access(args: Mapping[str, Any], session: Session | None) -> MrzAccess:
-    """BAC access data: scanned MRZ lines, or (``access_session_key``) the permit on record
-    that a central look-up put into the session, so the flow never holds it."""
-    if "mrz" in args:
-        return access_from_lines(list(args["mrz"]))
-    held = session.get(str(args.get("access_session_key", ""))) if session else None
-    if held is None:
-        raise KioskError("no access data for the chip", code="chip.no_access_data")
-    return MrzAccess(held.document_number, held.birth_date, held.expiry_date)
+class IdCardWorker(_Worker):
+    """``IdCardPort``: the card goes into the session, the flow gets a summary."""
 
+    kind = "idcard"
 
-def receipt_from(spec: Mapping[str, Any], session: Session | None) -> Receipt:
-    """A printer receipt from the flow's description (plain data, so flows stay device-free).
-
-    Items: {"text": str, "bold", "large", "align"}, {"qr": str}, {"code128": str},
-    {"image_session_key": str} (a JPEG/PNG held in the session), {"feed": n}.
-    """
-    items: list[ReceiptItem] = []
-    for item in spec.get("items", []):
-        align = Align[str(item.get("align", "left")).upper()]
-        if "text" in item:
-            items.append(
-                TextLine(
-                    str(item["text"]),
-                    bold=bool(item.get("bold")),
-                    large=bool(item.get("large")),
-                    align=align,
-                )
+    def read(self, session: Session | None) -> CardSummary:
+        def read(device: Device) -> CardSummary:
+            data = cast(IdCardReader, device).read_card(
+                timeout_s=self.timeout_s, cancel=self.cancel
             )
-        elif "qr" in item:
-            items.append(QrCode(str(item["qr"])))
-        elif "code128" in item:
-            items.append(Barcode128(str(item["code128"])))
-        elif "image_session_key" in item and session is not None:
-            raw = session.get(str(item["image_session_key"]))
-            if raw is not None:
-                image = Image.open(io.BytesIO(bytes(raw))).convert("L")
-                image.thumbnail((int(item.get("width", 240)), 10_000))
-                items.append(RasterImage(image))
-        elif "feed" in item:
-            items.append(Feed(int(item["feed"])))
-    return Receipt(title=str(spec.get("title", "")), items=tuple(items))
+            today = date.today()
+            if session is not None:
+                session.put(IDCARD_DATA, data)
+            return CardSummary(
+                data.card_type.value, data.masked_id(), data.age_on(today), data.expired_on(today)
+            )
+
+        return self._run(read)
+
+
+class ChipWorker(_Worker):
+    """``ChipPort``: BAC with access data the session holds, then passive authentication."""
+
+    kind = "chip"
+
+    def read(self, access: Slot[MrzAccess], session: Session | None) -> ChipSummary:
+        held = session.get(access) if session is not None else None
+        if held is None:
+            raise KioskError("no access data for the chip", code="chip.no_access_data")
+
+        def read(device: Device) -> ChipSummary:
+            result = cast(ChipReader, device).read_document(
+                held, timeout_s=self.timeout_s, cancel=self.cancel
+            )
+            if session is not None:
+                session.put(CHIP_DATA, result)
+            pa = result.passive_auth
+            number = result.mrz.document_number[:2] + "***"
+            return ChipSummary(pa.result.value, pa.reason_zh, pa.reason_en, number)
+
+        return self._run(read)
+
+
+class PrinterWorker(_Worker):
+    """``PrinterPort``: a slip, session pictures filled in on the worker."""
+
+    kind = "printer"
+
+    def print(self, slip: Slip, session: Session | None) -> Printed:
+        receipt = slip.receipt(session)
+
+        def print_(device: Device) -> Printed:
+            result = cast(ReceiptPrinter, device).print_receipt(
+                receipt, timeout_s=self.timeout_s, cancel=self.cancel
+            )
+            return Printed(tuple(getattr(result, "warnings", ())))
+
+        return self._run(print_)

@@ -1,1 +1,2 @@
-"""The terminal types, each in its own folder: its flow, service, texts and receipts."""
+"""The terminal types, one folder each (its flow, ports, services, texts, receipts, CLI and
+scripted citizen, and one descriptor in terminal.py), listed in registry.py."""

@@ -11,6 +11,7 @@ import time
 
 from devices.drivers.crt591 import Crt591Dispenser
 from devices.simulators.crt591 import Crt591Simulator
+from kiosk.terminals.pickup.ports import Document
 from kiosk.terminals.pickup.service import PickupService
 from offline_queue.outbox import Outbox
 
@@ -32,7 +33,7 @@ def main(path: str, document_no: str, stop_at: str) -> None:
         service = PickupService(
             outbox, lambda: dispenser, KIOSK, take_timeout_s=2.0, observe=observe
         )
-        service.execute("hand_over", {"document_no": document_no, "kind": "passport"}, None)
+        service.hand_over(Document(document_no, "passport", ""), None, None)
         print("finished", flush=True)
 
 

@@ -16,6 +16,9 @@ import requests
 from central.store import make_id_number
 from devices.simulators.cards import sample_card
 from kiosk.core.session import Session
+from kiosk.machine.central import CentralLink
+from kiosk.machine.ports import IDCARD_DATA
+from kiosk.terminals.renewal.ports import Choice
 from kiosk.terminals.renewal.service import RenewalService
 from offline_queue.central_client import CentralClient
 from offline_queue.outbox import Outbox
@@ -24,7 +27,7 @@ from offline_queue.transport import CentralTransport
 KIOSK = "SZ-RENEW-T1"
 SECRET = b"renewal-service-secret"
 ZHANG = make_id_number("440304", "19900101", "135")  # eligible
-CHOICE = {"region": "HK", "purpose": "individual", "option": "one_trip"}
+CHOICE = Choice("HK", "individual", "one_trip")
 
 
 def main(path: str, url: str, stop_at: str) -> None:
@@ -37,13 +40,14 @@ def main(path: str, url: str, stop_at: str) -> None:
         return CentralClient(CentralTransport(url, kiosk_id=KIOSK, secret=SECRET), timeout_s=5)
 
     session = Session("crash", datetime.now())
-    session.put("idcard", sample_card(id_number=ZHANG))
-    service = RenewalService(Outbox(path, kiosk_id=KIOSK), client, kiosk_id=KIOSK, observe=observe)
-    order_id = service.execute("order", CHOICE, session)["order_id"]
+    session.put(IDCARD_DATA, sample_card(id_number=ZHANG))
+    outbox = Outbox(path, kiosk_id=KIOSK)
+    service = RenewalService(outbox, CentralLink(client), kiosk_id=KIOSK, observe=observe)
+    order_id = service.order(CHOICE, session).order_id
     resp = requests.post(f"{url}/v1/admin/payments/{order_id}/pay", timeout=5)
     resp.raise_for_status()
     observe("paid", order_id)
-    service.execute("issue", {"order_id": order_id, **CHOICE}, session)
+    service.issue(order_id, CHOICE, session)
     print("finished", order_id, flush=True)
 
 

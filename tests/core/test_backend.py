@@ -13,10 +13,11 @@ import pytest
 
 from central.faults import FaultPlan
 from central.server import CentralHandle, start_in_thread
-from kiosk.app import KioskApp
+from kiosk.app import KioskApp, Machine
 from kiosk.config import parse_config
 from kiosk.core.clock import ManualClock
 from kiosk.machine.backend import Backend
+from kiosk.wiring import flow_runner
 from offline_queue.errors import OutboxFull, OutboxUnavailable
 from offline_queue.outbox import Outbox
 from offline_queue.sync import SyncSettings, SyncWorker
@@ -47,8 +48,6 @@ def app_and_backend(
         }
     )
     clock = ManualClock()
-    app = KioskApp(config, clock, clock)
-    app.start()
     wall = WallClock()
     outbox = Outbox(
         tmp_path / "outbox.sqlite",
@@ -58,10 +57,11 @@ def app_and_backend(
         max_db_bytes=max_db_bytes,
         min_free_disk_bytes=0,
     )
-    app.use_outbox(outbox)
     # By default central is unreachable (nothing listens on this loopback port).
     transport = CentralTransport(central_url, kiosk_id="BK-TEST", secret=SECRET, timeout_s=0.5)
     sync = SyncWorker(outbox, transport, clock=wall, settings=SyncSettings(offline_window_s=3600.0))
+    app = KioskApp(config, flow_runner(config, clock, clock), Machine(outbox=outbox, sync=sync))
+    app.start()
     backend = Backend(
         config,
         outbox,
@@ -77,7 +77,7 @@ def app_and_backend(
 def menu_items(app: KioskApp) -> dict[str, bool]:
     """Service -> paused, as the menu shows it."""
     assert app.view is not None and app.view.state == "menu"
-    return {str(s["key"]): bool(s["paused"]) for s in app.view.data["services"]}
+    return {s.key: s.paused for s in app.view.view.services}
 
 
 def test_services_that_need_central_pause_while_it_does_not_answer(
@@ -91,13 +91,13 @@ def test_services_that_need_central_pause_while_it_does_not_answer(
     app.intent("start")
     backend.check()
     assert menu_items(app) == {"endorse": False, "query": False}
-    assert app.view is not None and app.view.data["notice"] is None
+    assert app.view is not None and app.view.view.notice is None
 
     central.faults.set(FaultPlan(rates={"error": 1.0}))
     sync.housekeeping()  # the first heartbeat: 503
     backend.check()
     assert menu_items(app) == {"endorse": True, "query": True}
-    assert app.view.data["notice"] == "menu.central_down"
+    assert app.view.view.notice == "menu.central_down"
     app.intent("select", service="endorse")
     assert app.view.state == "menu"  # a paused service does not start
 
@@ -112,7 +112,7 @@ def test_services_that_need_central_pause_while_it_does_not_answer(
     assert central.store.stats()["heartbeats"] == heartbeats + 1
     backend.check()
     assert menu_items(app) == {"endorse": False, "query": False}
-    assert app.view.data["notice"] is None
+    assert app.view.view.notice is None
     app.intent("select", service="endorse")
     assert app.view.state == "endorse_identify"
 
@@ -141,7 +141,7 @@ def test_full_outbox_goes_out_of_service_and_comes_back(tmp_path: Path) -> None:
             backend.outbox.put("photo.captured", {"n": i, "pad": "x" * 2000})
     backend.check()
     assert app.view is not None and app.view.state == "out_of_service"
-    assert app.view.data["reason_key"] == "oos.queue"
+    assert app.view.view.reason_key == "oos.queue"
     # Staff make room: delivered entries are acknowledged and purged in real life; here the
     # limit is lifted, the next check finds room again.
     backend.outbox.max_db_bytes = None
@@ -179,7 +179,6 @@ def test_staff_alerts_reach_central_once_after_failed_heartbeats(
     app, backend, _ = app_and_backend(tmp_path, central_url=central.url)
     sync = backend.sync
     assert sync is not None
-    app.connect_sync(sync)
     app.staff_alert("printer.paper_out", "receipt paper is out")
     [raised] = app.heartbeat()["alerts"]
 
@@ -223,7 +222,6 @@ def test_a_staff_alert_reaches_central_without_waiting_for_the_heartbeat_interva
     app, backend, _ = app_and_backend(tmp_path, central_url=central.url)
     sync = backend.sync
     assert sync is not None and sync.settings.heartbeat_s >= 300
-    app.connect_sync(sync)
     sync.start()
     try:
         deadline = time.monotonic() + 5

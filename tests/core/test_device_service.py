@@ -11,13 +11,18 @@ import pytest
 
 from devices.simulators.escpos import EscPosSimulator
 from devices.simulators.sam import SamSimulator
-from kiosk.app import KioskApp
+from kiosk.app import KioskApp, Machine
 from kiosk.config import KioskConfig, parse_config
+from kiosk.core.calls import Failure, call
 from kiosk.core.clock import ManualClock
 from kiosk.core.engine import Event
 from kiosk.core.runner import QueueDispatcher
 from kiosk.core.session import Session
-from kiosk.machine.devices import DeviceHub
+from kiosk.machine.devices import DeviceHub, IdCardWorker, PrinterWorker
+from kiosk.machine.ports import IDCARD, IDCARD_DATA
+from kiosk.machine.receipts import Barcode128, QrCode, Slip, TextLine
+from kiosk.terminals.registry import terminal_for
+from kiosk.wiring import flow_runner
 
 
 def photo_config(**devices: Any) -> KioskConfig:
@@ -44,16 +49,17 @@ class Kiosk:
     def __init__(self, config: KioskConfig) -> None:
         self.dispatcher = QueueDispatcher()
         self.clock = ManualClock()
-        self.app = KioskApp(config, self.clock, self.clock, self.dispatcher)
+        runner = flow_runner(config, self.clock, self.clock, self.dispatcher)
         self.events: list[str] = []
-        self.hub = DeviceHub(config, self._event, self.app.device_availability, poll_s=0.2)
-        self.app.attach_devices(self.hub)
+        required = terminal_for(config).required_devices
+        self.hub = DeviceHub(config, self._event, required=required, poll_s=0.2)
+        self.app = KioskApp(config, runner, Machine(self.hub, required_devices=required))
         self.app.start()
         self.hub.start()
 
-    def _event(self, name: str, data: dict[str, Any]) -> None:
-        self.events.append(name)
-        self.app.device_event(name, data)
+    def _event(self, event: Event) -> None:
+        self.events.append(event.name)
+        self.app.post(event)
 
     def until(self, condition: Callable[[], bool], within_s: float = 10.0) -> None:
         deadline = time.monotonic() + within_s
@@ -89,7 +95,7 @@ def test_required_printer_out_of_paper_takes_the_kiosk_out_of_service_and_back(
     printer_sim.set_paper(out_after=0)
     kiosk.until(lambda: kiosk.state == "out_of_service")
     assert kiosk.app.view is not None
-    assert kiosk.app.view.data["values"]["device"] == "printer"
+    assert kiosk.app.view.view.values["device"] == "printer"
     printer_sim.set_paper()
     kiosk.until(lambda: kiosk.state == "attract")
 
@@ -108,25 +114,26 @@ def test_card_events_reach_the_app_and_reads_fill_the_session(kiosk: Kiosk) -> N
     card = sam.place_card()
     kiosk.until(lambda: "idcard.placed" in kiosk.events)
     session = Session("photo", kiosk.clock.now())
-    result = kiosk.hub.service("idcard").execute("read", {}, session)
-    assert result["card_type"] == "resident"
+    result = IdCardWorker(kiosk.hub).read(session)
+    assert result.card_type == "resident"
     assert card.id_number not in str(result)  # the flow sees a masked summary only
-    assert session.get("idcard").id_number == card.id_number
+    held = session.get(IDCARD_DATA)
+    assert held is not None and held.id_number == card.id_number
     sam.remove_card()
     kiosk.until(lambda: "idcard.removed" in kiosk.events)
 
 
-def test_print_a_receipt_described_as_plain_data(kiosk: Kiosk) -> None:
+def test_print_a_slip(kiosk: Kiosk) -> None:
     printer_sim: EscPosSimulator = kiosk.hub.simulator("printer")
-    receipt = {
-        "title": "出入境数字相片采集回执",
-        "items": [
-            {"text": "图像号 SZ-FT-P01", "bold": True},
-            {"code128": "P01202611270001"},
-            {"qr": "P01202611270001"},
-        ],
-    }
-    kiosk.hub.service("printer").execute("print", {"receipt": receipt}, None)
+    slip = Slip(
+        "出入境数字相片采集回执",
+        (
+            TextLine("图像号 SZ-FT-P01", bold=True),
+            Barcode128("P01202611270001"),
+            QrCode("P01202611270001"),
+        ),
+    )
+    PrinterWorker(kiosk.hub).print(slip, None)
     assert any("图像号" in line for line in printer_sim.text_lines())
     assert printer_sim.payloads("qr") == ["P01202611270001"]
 
@@ -137,8 +144,7 @@ def test_a_device_that_works_while_marked_unusable_is_asked_again_at_once(kiosk:
     printer = kiosk.hub.slots["printer"]
     kiosk.until(lambda: printer.usable)
     kiosk.hub._set_state(printer, False, "paper_out")  # as the last poll left it
-    receipt = {"title": "test", "items": [{"text": "Printer test"}]}
-    kiosk.hub.service("printer").execute("print", {"receipt": receipt}, None)
+    PrinterWorker(kiosk.hub).print(Slip("test", (TextLine("Printer test"),)), None)
     assert printer.usable and printer.detail != "paper_out"
 
 
@@ -152,7 +158,7 @@ def test_required_device_not_configured_is_out_of_service() -> None:
     k = Kiosk(config)
     try:
         assert k.state == "out_of_service"
-        assert k.app.view is not None and k.app.view.data["values"]["device"] == "camera"
+        assert k.app.view is not None and k.app.view.view.values["device"] == "camera"
     finally:
         k.app.stop()
         k.hub.close()
@@ -171,9 +177,8 @@ def test_a_failed_device_step_becomes_a_failed_event_with_recovery(kiosk: Kiosk)
         return flow_handle(event)
 
     kiosk.app.runner.flow.handle = spy  # type: ignore[method-assign]
-    from kiosk.core.engine import Call
-
-    kiosk.app.runner._execute(Call("idcard", "read", reply="idcard.read"))
+    kiosk.app.runner._execute(call(IDCARD, lambda reader, s: reader.read(s), "idcard.read"))
     kiosk.until(lambda: bool(failures))
-    assert failures[0].data["code"] == "idcard.sw3.41"
-    assert failures[0].data["recovery"] in {"reset", "clear", "none", "suspend", "maintenance"}
+    failure = failures[0].reply
+    assert isinstance(failure, Failure) and failure.code == "idcard.sw3.41"
+    assert failure.recovery in {"reset", "clear", "none", "suspend", "maintenance"}

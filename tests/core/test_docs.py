@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from kiosk.terminals.diagram import flows_markdown
+from kiosk.commands.flows import flows_markdown
 from tests.conftest import ROOT
 
 

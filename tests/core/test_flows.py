@@ -2,32 +2,36 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
-from concurrent.futures import Executor, Future
 from typing import Any
 
 import pytest
 
-from kiosk.app import KioskApp
+from kiosk.app import KioskApp, Machine
 from kiosk.config import KioskConfig, parse_config
+from kiosk.core.calls import PortKey, call
 from kiosk.core.clock import ManualClock
 from kiosk.core.engine import (
     TIMEOUT,
     BeginSession,
-    Call,
     Command,
-    Context,
     EndSession,
     Event,
+    Flow,
     FlowDefinition,
     FlowDefinitionError,
     State,
     Transition,
     UnexpectedEvent,
 )
-from kiosk.core.runner import InlineExecutor
-from kiosk.core.session import Session
-from kiosk.terminals.home.flow import MENU, ServiceFlow, build_terminal_flow
+from kiosk.core.runner import FlowRunner, InlineExecutor
+from kiosk.core.session import Session, Slot
+from kiosk.core.views import MessageView
+from kiosk.terminals.home.flow import MENU, ServiceFlow, TerminalContext, build_terminal_flow
+from kiosk.terminals.terminal import Binding, Equipment
+from kiosk.wiring import flow_runner
+from tests.core.flow_rigs import PendingExecutor
+
+CARD: Slot[dict[str, Any]] = Slot("idcard")
 
 
 def config(**timeouts: float) -> KioskConfig:
@@ -45,26 +49,26 @@ class IdService:
     def __init__(self) -> None:
         self.calls = 0
 
-    def execute(
-        self, operation: str, args: Mapping[str, Any], session: Session | None
-    ) -> Mapping[str, Any]:
+    def read(self, session: Session | None) -> str:
         self.calls += 1
         assert session is not None
-        session.put("idcard", {"id_number": "11010519491231002X", "photo": bytearray(b"wlt")})
-        return {"card_type": "resident"}
+        session.put(CARD, {"id_number": "11010519491231002X", "photo": bytearray(b"wlt")})
+        return "resident"
 
 
-class PendingExecutor(Executor):
-    def submit(self, fn: Callable[..., Any], /, *args: Any, **kwargs: Any) -> Future[Any]:
-        return Future()
+ID: PortKey[IdService] = PortKey("id")
 
 
-def begin(ctx: Context, event: Event) -> list[Command]:
-    return [BeginSession("demo"), Call("id", "read", reply="id.read")]
+def begin(ctx: TerminalContext, event: Event) -> list[Command]:
+    return [BeginSession("demo"), call(ID, lambda reader, session: reader.read(session), "id.read")]
 
 
-def finish(ctx: Context, event: Event) -> list[Command]:
+def finish(ctx: TerminalContext, event: Event) -> list[Command]:
     return [EndSession("done")]
+
+
+def _message(ctx: TerminalContext) -> MessageView:
+    return MessageView("demo.title")
 
 
 DEMO = ServiceFlow(
@@ -73,14 +77,14 @@ DEMO = ServiceFlow(
     states=(
         State(
             "reading",
-            "message",
+            _message,
             (Transition("id.read.ok", "confirm"), Transition("back", MENU)),
             idle=True,
             on_enter=begin,
         ),
         State(
             "confirm",
-            "message",
+            _message,
             (Transition("ok", "attract", action=finish), Transition(TIMEOUT, "attract")),
             timeout=lambda ctx: 30.0,
         ),
@@ -88,21 +92,18 @@ DEMO = ServiceFlow(
 )
 
 
-def make_app(cfg: KioskConfig | None = None) -> tuple[KioskApp, ManualClock, IdService]:
+def make_app(
+    cfg: KioskConfig | None = None, executor: Any = None
+) -> tuple[KioskApp, ManualClock, IdService]:
+    """A kiosk with the demo service flow in place of the terminal's own (strict: an
+    unhandled event raises)."""
     clock = ManualClock()
-    app = KioskApp.__new__(KioskApp)
     cfg = cfg or config()
-    # Build with the demo service flow in place of the registered ones.
-    import kiosk.app as app_module
-
-    original = app_module.build_terminal_flow
-    app_module.build_terminal_flow = lambda c: build_terminal_flow(c, (DEMO,))  # type: ignore[assignment]
-    try:
-        KioskApp.__init__(app, cfg, clock, clock, strict=True)
-    finally:
-        app_module.build_terminal_flow = original
+    flow = Flow(build_terminal_flow(cfg, (DEMO,)), TerminalContext(), strict=True)
+    runner = FlowRunner(flow, clock, clock)
     service = IdService()
-    app.runner.add_service("id", service, InlineExecutor())
+    binding = Binding(ID, service, executor or InlineExecutor())
+    app = KioskApp(cfg, runner, Machine(equipment=Equipment([binding])))
     app.start()
     return app, clock, service
 
@@ -118,8 +119,10 @@ def test_idle_timeout_asks_then_ends_session_and_wipes_data() -> None:
     app.intent("select", service="photo")
     assert state(app) == "confirm"
     session = app.runner.session
-    assert session is not None and session.has("idcard")
-    held = session.get("idcard")["photo"]
+    assert session is not None and session.has(CARD)
+    card = session.get(CARD)
+    assert card is not None
+    held = card["photo"]
     clock.advance(29.9)
     assert state(app) == "confirm"
     clock.advance(0.2)  # the confirm step's own timeout
@@ -145,11 +148,10 @@ def test_still_there_countdown_then_idle_timeout() -> None:
 
 
 def test_idle_timeout_ends_a_session_with_reason_idle_timeout() -> None:
-    app, clock, _ = make_app()
+    # Hold the citizen in 'reading': the read never completes (a card never placed).
+    app, clock, _ = make_app(executor=PendingExecutor())
     app.intent("start")
     app.runner.handle(Event("touch"))
-    # Hold the citizen in 'reading': the read never completes (a card never placed).
-    app.runner.add_service("id", IdService(), PendingExecutor())
     app.intent("select", service="photo")
     assert state(app) == "reading"
     session = app.runner.session
@@ -199,7 +201,8 @@ def test_larger_text_keeps_state_and_counts_as_activity() -> None:
 def test_a_paused_service_on_the_menu_does_not_start() -> None:
     clock = ManualClock()
     config = parse_config({"kiosk": {"id": "TEST-1", "terminal": "pickup"}})
-    app = KioskApp(config, clock, clock, strict=True)  # strict: an unhandled tap would raise
+    runner = flow_runner(config, clock, clock, strict=True)  # an unhandled tap would raise
+    app = KioskApp(config, runner, Machine())
     app.start()
     app.set_central_link(False)
     app.intent("start")
@@ -215,8 +218,9 @@ def test_the_photo_service_stays_open_while_central_does_not_answer() -> None:
     app.set_central_link(False)
     app.intent("start")
     assert app.view is not None
-    assert [s["paused"] for s in app.view.data["services"]] == [False]
-    assert app.view.data["notice"] is None
+    menu = app.view.view
+    assert [s.paused for s in menu.services] == [False]
+    assert menu.notice is None
     app.intent("select", service="photo")
     assert state(app) != MENU
 
@@ -264,7 +268,7 @@ def test_the_next_citizen_starts_in_the_first_language_with_normal_text(leave: s
         clock.advance(60.0 + 15.0)
     assert app.view is not None and state(app) == "attract"
     assert app.view.language == "zh" and not app.view.large_text
-    assert app.flow.context["language"] == "zh"
+    assert app.flow.context.language == "zh"
     app.intent("start")
     assert app.view.language == "zh" and not app.view.large_text
 
@@ -276,7 +280,7 @@ def test_required_device_failure_from_any_state_and_recovery() -> None:
     session = app.runner.session
     app.set_unavailable("printer", "oos.device", device="printer", detail="paper out")
     assert state(app) == "out_of_service"
-    assert app.view is not None and app.view.data["values"]["detail"] == "paper out"
+    assert app.view is not None and app.view.view.values["detail"] == "paper out"
     assert session is not None and session.ended_reason == "error"
     with pytest.raises(UnexpectedEvent):  # citizens cannot leave out of service
         app.intent("home")
@@ -321,8 +325,8 @@ def test_stale_timer_events_are_ignored() -> None:
     assert state(app) == MENU
 
 
-def _state(name: str, *transitions: Transition, **kw: Any) -> State:
-    return State(name, "message", transitions, **kw)
+def _state(name: str, *transitions: Transition[Any], **kw: Any) -> State[Any]:
+    return State(name, _message, transitions, **kw)
 
 
 def test_definition_rejects_states_without_deadline_unknown_targets_unreachable() -> None:
@@ -341,7 +345,7 @@ def test_definition_rejects_states_without_deadline_unknown_targets_unreachable(
 def test_every_terminal_flow_is_valid_with_a_way_home_everywhere() -> None:
     for terminal in ("renewal", "photo", "pickup"):
         cfg = parse_config({"kiosk": {"id": "TEST-1", "terminal": terminal}})
-        definition = build_terminal_flow(cfg)
+        definition = flow_runner(cfg, ManualClock(), ManualClock()).flow.definition
         for state_ in definition.states.values():
             events = {t.event for t in definition.transitions_of(state_)}
             if state_.name not in ("attract", "out_of_service"):

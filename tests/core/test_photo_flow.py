@@ -3,34 +3,40 @@ the real ones do (raising the core's errors)."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from typing import Any
-
 from kiosk.app import KioskApp
 from kiosk.config import parse_config
 from kiosk.core.clock import ManualClock
 from kiosk.core.errors import KioskError
 from kiosk.core.runner import InlineExecutor
 from kiosk.core.session import Session
+from kiosk.terminals.photo.ports import PHOTO, Captured, Review, Saved
+from kiosk.terminals.terminal import Binding
+from tests.core.flow_rigs import kiosk_with
 
 
 class FailingPhoto:
+    """``PhotoPort``: fails the operation it is told to, the way the real one does."""
+
     def __init__(self, fail: str) -> None:
         self.fail = fail
 
-    def execute(
-        self, operation: str, args: Mapping[str, Any], session: Session | None
-    ) -> Mapping[str, Any]:
+    def capture(self, session: Session | None) -> Captured:
+        self._maybe_fail("capture")
+        return Captured(0, 0, 1, Review(True, ()))
+
+    def submit(self, index: int, session: Session | None) -> Saved:
+        self._maybe_fail("submit")
+        return Saved("N", "2026-11-27T09:00:00", False)
+
+    def _maybe_fail(self, operation: str) -> None:
         if operation == self.fail:
             raise KioskError(f"{operation} failed", code=f"photo.{operation}")
-        return {"index": 0, "best": 0, "count": 1, "compliant": True}
 
 
 def app_with(photo: FailingPhoto) -> tuple[KioskApp, ManualClock, list[str]]:
     config = parse_config({"kiosk": {"id": "PF-TEST", "terminal": "photo"}})
     clock = ManualClock()
-    app = KioskApp(config, clock, clock, strict=True)
-    app.runner.add_service("photo", photo, InlineExecutor())
+    app = kiosk_with(config, clock, [Binding(PHOTO, photo, InlineExecutor())], strict=True)
     alerts: list[str] = []
     app.runner.on_alert(lambda a: alerts.append(a.code))
     app.start()
@@ -50,7 +56,7 @@ def test_a_failed_capture_says_so_and_offers_a_retake() -> None:
     app.intent("capture")
     clock.advance(3.0)
     assert state(app) == "photo_capture_failed"
-    assert app.view is not None and app.view.data["title"] == "photo.camera_failed"
+    assert app.view is not None and app.view.view.title == "photo.camera_failed"
     app.intent("retry")
     assert state(app) == "photo_live"
 

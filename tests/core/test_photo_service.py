@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from kiosk.core.voice import Voice
+from kiosk.terminals.photo.ports import Instruction, LiveCoaching
 from kiosk.terminals.photo.service import (
     SteadyAdvice,
     central_not_answering,
@@ -37,9 +38,9 @@ def test_photo_number_layout_and_check_character() -> None:
             assert check_character(swapped) != number[-1]
 
 
-def summary(measure: str | None, compliant: bool = False) -> dict[str, object]:
-    instruction = None if measure is None else {"zh": measure, "en": measure, "measure": measure}
-    return {"compliant": compliant, "instruction": instruction, "face": [0.4, 0.3, 0.2, 0.3]}
+def summary(measure: str | None, compliant: bool = False) -> LiveCoaching:
+    instruction = None if measure is None else Instruction(measure, measure, measure)
+    return LiveCoaching(compliant, instruction, (0.4, 0.3, 0.2, 0.3))
 
 
 def test_advice_changes_only_after_it_held_for_several_frames() -> None:

@@ -5,12 +5,15 @@ from __future__ import annotations
 
 from kiosk.core.engine import Event
 from kiosk.core.errors import KioskError
+from kiosk.machine.receipts import Slip, TextLine
+from kiosk.terminals.pickup.ports import Document, DocumentsFound, Handover
+from offline_queue.central_client import DocumentsElsewhere
 from tests.core.flow_rigs import Rig, make_rig, terminal_config
 
-DOCS = [
-    {"document_no": "D1", "kind": "hk_macau_permit", "slot": "A01"},
-    {"document_no": "D2", "kind": "passport", "slot": "A02"},
-]
+DOCS = (
+    Document("D1", "hk_macau_permit", "A01"),
+    Document("D2", "passport", "A02"),
+)
 SERVICES = ("idcard", "central", "pickup", "printer")
 
 
@@ -19,7 +22,7 @@ def rig(*, hanging: tuple[str, ...] = (), documents: int = 1) -> Rig:
         "pickup", devices={"dispenser": {"driver": "crt591", "take_timeout_s": 20}}
     )
     r = make_rig(config, SERVICES, hanging)
-    r["central"].answer("documents_ready", {"known": True, "documents": DOCS[:documents]})
+    r["central"].answer("documents_ready", DocumentsFound(True, DOCS[:documents]))
     return r
 
 
@@ -27,23 +30,26 @@ def to_confirm(r: Rig) -> None:
     r.app.intent("start")
     r.app.intent("select", service="pickup")
     assert r.state == "pickup_identify"
-    r.app.device_event("idcard.placed", {})
+    r.app.post(Event("idcard.placed", {}))
     assert r.state == "pickup_confirm", r.state
+
+
+def _lines(slip: Slip) -> list[str]:
+    return [item.text for item in slip.items if isinstance(item, TextLine)]
 
 
 def test_a_document_is_collected_and_a_receipt_printed() -> None:
     r = rig()
     to_confirm(r)
-    assert r.data["code"] == "D1" and r.data["body"] == "pickup.kind.hk_macau_permit"
+    assert r.view.code == "D1" and r.view.body == ("pickup.kind.hk_macau_permit",)
     session = r.app.runner.session
-    assert session is not None and session.has("idcard")
-    r["pickup"].answer("hand_over", {"taken": True, "document_no": "D1"})
+    assert session is not None and session.keys() == ["idcard"]
+    r["pickup"].answer("hand_over", Handover("D1", taken=True))
     r.app.intent("collect")
     assert r.state == "pickup_done"
-    assert [op for op, _ in r["pickup"].calls] == ["hand_over"]
-    assert r["pickup"].calls[0][1] == {**DOCS[0], "timeout_s": 20}
-    receipt = r["printer"].calls[0][1]["receipt"]
-    assert any("D1" in str(item.get("text", "")) for item in receipt["items"])
+    assert r["pickup"].calls == [("hand_over", (DOCS[0], 20.0))]
+    (slip,) = r["printer"].asked("print")[0]
+    assert any("D1" in line for line in _lines(slip))
     r.app.intent("finished")
     assert r.state == "attract" and session.keys() == [] and session.ended_reason == "done"
 
@@ -51,24 +57,26 @@ def test_a_document_is_collected_and_a_receipt_printed() -> None:
 def test_two_documents_come_out_one_at_a_time() -> None:
     r = rig(documents=2)
     to_confirm(r)
-    assert r.data["values"] == {"count": 2} and r.data["progress"] == "pickup.confirm.more"
-    r["pickup"].answer("hand_over", {"taken": True})
+    assert r.view.values == {"count": 2} and r.view.progress == "pickup.confirm.more"
+    r["pickup"].answer("hand_over", Handover("D1", True), Handover("D2", True))
     r.app.intent("collect")
-    assert r.state == "pickup_confirm" and r.data["code"] == "D2" and not r.data["progress"]
+    assert r.state == "pickup_confirm" and r.view.code == "D2" and not r.view.progress
     r.app.intent("collect")
     assert r.state == "pickup_done"
-    dispensed = [a["document_no"] for op, a in r["pickup"].calls if op == "hand_over"]
-    assert dispensed == ["D1", "D2"]
-    receipt = r["printer"].calls[0][1]["receipt"]
-    assert sum("Document no." in str(i.get("text", "")) for i in receipt["items"]) == 2
+    assert [document.document_no for document, _ in r["pickup"].asked("hand_over")] == [
+        "D1",
+        "D2",
+    ]
+    (slip,) = r["printer"].asked("print")[0]
+    assert sum("Document no." in line for line in _lines(slip)) == 2
 
 
 def test_not_taken_goes_to_the_counter_and_staff_are_alerted() -> None:
     r = rig()
     to_confirm(r)
-    r["pickup"].answer("hand_over", {"taken": False, "captured": True, "document_no": "D1"})
+    r["pickup"].answer("hand_over", Handover("D1", taken=False))
     r.app.intent("collect")
-    assert r.state == "pickup_retained" and r.data["tone"] == "warn"
+    assert r.state == "pickup_retained" and r.view.tone == "warn"
     assert [a.code for a in r.alerts] == ["pickup.retained"]
     assert not r["printer"].calls
     r.clock.advance(8.0 * 3)
@@ -81,7 +89,7 @@ def test_central_unreachable_says_go_to_the_counter_never_guesses() -> None:
     r.app.intent("start")
     r.app.intent("select", service="pickup")
     r.app.intent("read")
-    assert r.state == "pickup_central_down" and r.data["title"] == "central.down.title"
+    assert r.state == "pickup_central_down" and r.view.title == "central.down.title"
     assert not r["pickup"].calls
     r.clock.advance(8.0 * 3)
     assert r.state == "attract"
@@ -89,14 +97,14 @@ def test_central_unreachable_says_go_to_the_counter_never_guesses() -> None:
 
 def test_no_document_and_no_record_are_told_apart() -> None:
     r = rig()
-    r["central"].answer("documents_ready", {"known": True, "documents": [], "withheld": 1})
+    r["central"].answer("documents_ready", DocumentsFound(True, (), withheld=1))
     r.app.intent("start")
     r.app.intent("select", service="pickup")
     r.app.intent("read")
-    assert r.state == "pickup_none" and r.data["body"] == "pickup.withheld.body"
+    assert r.state == "pickup_none" and r.view.body == ("pickup.withheld.body",)
     r.app.intent("finished")
     r2 = rig()
-    r2["central"].answer("documents_ready", {"known": False})
+    r2["central"].answer("documents_ready", DocumentsFound(known=False))
     r2.app.intent("start")
     r2.app.intent("select", service="pickup")
     r2.app.intent("read")
@@ -105,7 +113,7 @@ def test_no_document_and_no_record_are_told_apart() -> None:
 
 def test_an_unreadable_card_can_be_tried_again() -> None:
     r = rig()
-    r["idcard"].answers["read"] = [KioskError("no card", code="idcard.no_card")]
+    r["idcard"].answer("read", KioskError("no card", code="idcard.no_card"))
     r.app.intent("start")
     r.app.intent("select", service="pickup")
     r.app.intent("read")
@@ -122,7 +130,7 @@ def test_a_hanging_dispenser_times_out_and_home_cannot_interrupt_it() -> None:
     r.app.intent("home")
     assert r.state == "pickup_dispensing"  # a document may be moving
     r.clock.advance(30.0 + 5.0)
-    assert r.state == "pickup_failed" and r.data["tone"] == "error"
+    assert r.state == "pickup_failed" and r.view.tone == "error"
     assert [a.code for a in r.alerts] == ["pickup.dispense_failed"]
 
 
@@ -131,7 +139,7 @@ def test_the_take_screen_shows_when_the_document_is_at_the_gate() -> None:
     to_confirm(r)
     r.app.intent("collect")
     r.app.post(Event("pickup.at_gate", {"document_no": "D1"}))
-    assert r.state == "pickup_take" and r.data["values"] == {"seconds": 20}
+    assert r.state == "pickup_take" and r.view.values == {"seconds": 20}
     r.app.intent("home")
     assert r.state == "pickup_take"
     r.clock.advance(20 + 30 + 5)  # the service never answered: staff must look
@@ -161,9 +169,9 @@ def test_walking_away_at_the_confirmation_ends_the_session() -> None:
     assert not r["pickup"].calls
 
 
-def _looked_up(answer: dict[str, object]) -> Rig:
+def _looked_up(found: DocumentsFound) -> Rig:
     r = rig()
-    r["central"].answer("documents_ready", {"known": True, **answer})
+    r["central"].answer("documents_ready", found)
     r.app.intent("start")
     r.app.intent("select", service="pickup")
     r.app.intent("read")
@@ -171,29 +179,30 @@ def _looked_up(answer: dict[str, object]) -> Rig:
 
 
 def test_documents_held_elsewhere_are_named_not_offered() -> None:
+    k02, k03, counter = (
+        DocumentsElsewhere("SZ-FT-K02", 1),
+        DocumentsElsewhere("K03", 1),
+        DocumentsElsewhere(None, 2),
+    )
     cases = [
-        ([{"kiosk_id": "SZ-FT-K02", "count": 1}], "pickup.elsewhere.machine", "SZ-FT-K02"),
-        ([{"kiosk_id": None, "count": 2}], "pickup.elsewhere.counter", ""),
-        (
-            [{"kiosk_id": "K03", "count": 1}, {"kiosk_id": "K02", "count": 1}, {"kiosk_id": None}],
-            "pickup.elsewhere.both",
-            "K02, K03",
-        ),
+        ((k02,), "pickup.elsewhere.machine", "SZ-FT-K02"),
+        ((counter,), "pickup.elsewhere.counter", ""),
+        ((k03, DocumentsElsewhere("K02", 1), counter), "pickup.elsewhere.both", "K02, K03"),
     ]
     for elsewhere, body, machines in cases:
-        r = _looked_up({"documents": [], "elsewhere": elsewhere})
-        assert r.state == "pickup_none" and r.data["body"] == body
-        assert r.data["values"]["machines"] == machines
-        assert r.data["values"]["machines_zh"] == machines.replace(", ", "、")
+        r = _looked_up(DocumentsFound(True, (), elsewhere=elsewhere))
+        assert r.state == "pickup_none" and r.view.body == (body,)
+        assert r.view.values["machines"] == machines
+        assert r.view.values["machines_zh"] == machines.replace(", ", "、")
         assert not r["pickup"].calls
     # Staff must check one first: the counter message wins, they know where the rest is.
-    r = _looked_up({"documents": [], "withheld": 1, "elsewhere": cases[0][0]})
-    assert r.data["body"] == "pickup.withheld.body"
+    r = _looked_up(DocumentsFound(True, (), withheld=1, elsewhere=(k02,)))
+    assert r.view.body == ("pickup.withheld.body",)
 
 
 def test_after_a_handover_the_citizen_hears_of_documents_elsewhere() -> None:
-    r = _looked_up({"documents": DOCS[:1], "elsewhere": [{"kiosk_id": None, "count": 1}]})
+    r = _looked_up(DocumentsFound(True, DOCS[:1], elsewhere=(DocumentsElsewhere(None, 1),)))
     assert r.state == "pickup_confirm"
-    r["pickup"].answer("hand_over", {"taken": True, "document_no": "D1"})
+    r["pickup"].answer("hand_over", Handover("D1", True))
     r.app.intent("collect")
-    assert r.state == "pickup_done" and r.data["body"] == "pickup.done.elsewhere.counter"
+    assert r.state == "pickup_done" and r.view.body == ("pickup.done.elsewhere.counter",)

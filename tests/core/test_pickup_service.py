@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import pytest
@@ -15,12 +15,14 @@ from devices.simulators.crt591 import Crt591Simulator
 from kiosk.core.engine import Event
 from kiosk.core.errors import KioskError
 from kiosk.core.session import Session
+from kiosk.machine.ports import IDCARD_DATA
+from kiosk.terminals.pickup.ports import Document, Handover
 from kiosk.terminals.pickup.service import DispenseUncertain, DocumentWithheld, PickupService
 from offline_queue.outbox import Outbox
 from tests.core.power_cut import kill_at
 
 KIOSK = "K-TEST-01"
-DOC = {"document_no": "D202611270001", "kind": "hk_macau_permit", "slot": "A01"}
+DOC = Document("D202611270001", "hk_macau_permit", "A01")
 
 
 @dataclass
@@ -73,11 +75,11 @@ def test_taken_records_the_handover_and_completes_the_journal_in_one_commit(rig:
         assert rig.sim.mechanics.dispensed == 1
 
     rig.service.post = at_gate
-    result = rig.service.execute("hand_over", DOC, None)
-    assert unfinished_at_gate == [DOC["document_no"]]
-    assert result["taken"] is True and not rig.outbox.unfinished()
+    result = rig.service.hand_over(DOC, None, None)
+    assert unfinished_at_gate == [DOC.document_no]
+    assert result.taken is True and not rig.outbox.unfinished()
     assert rig.kinds() == ["pickup.handover"] and rig.outcomes() == ["taken"]
-    assert rig.payloads()[0]["document_no"] == DOC["document_no"]
+    assert rig.payloads()[0]["document_no"] == DOC.document_no
     assert rig.sim.mechanics.dispensed == 1
 
 
@@ -88,31 +90,31 @@ def test_the_citizens_id_number_goes_into_the_encrypted_record(rig: Rig) -> None
 
     session = Session("pickup", datetime.now())
     card = sample_card()
-    session.put("idcard", card)
+    session.put(IDCARD_DATA, card)
     rig.sim.auto_take(0.05)
-    rig.service.execute("hand_over", DOC, session)
-    assert rig.posted == [Event("pickup.at_gate", {"document_no": DOC["document_no"]})]
+    rig.service.hand_over(DOC, None, session)
+    assert rig.posted == [Event("pickup.at_gate", {"document_no": DOC.document_no})]
     assert rig.payloads()[0]["id_number"] == card.id_number
     files = [rig.outbox.path, Path(f"{rig.outbox.path}-wal")]
     at_rest = b"".join(f.read_bytes() for f in files if f.exists())
     assert card.id_number.encode() not in at_rest
     # The journal of the dispense names the document by pseudonym only.
-    assert str(DOC["document_no"]).encode() not in at_rest
+    assert str(DOC.document_no).encode() not in at_rest
 
 
 def test_not_taken_is_captured_and_recorded_as_retained(rig: Rig) -> None:
-    result = rig.service.execute("hand_over", DOC, None)
-    assert result == {"taken": False, "captured": True, "document_no": DOC["document_no"]}
+    result = rig.service.hand_over(DOC, None, None)
+    assert result == Handover(DOC.document_no, taken=False)
     assert rig.sim.mechanics.bin_count == 1
     assert rig.kinds() == ["pickup.retained"] and rig.outcomes() == ["captured"]
 
 
 def test_a_document_is_never_dispensed_twice(rig: Rig) -> None:
     rig.sim.auto_take(0.05)
-    rig.service.execute("hand_over", DOC, None)
+    rig.service.hand_over(DOC, None, None)
     with pytest.raises(DocumentWithheld):
-        rig.service.execute("hand_over", DOC, None)
-    assert rig.sim.mechanics.dispensed == 1 and rig.service.withheld(DOC["document_no"])
+        rig.service.hand_over(DOC, None, None)
+    assert rig.sim.mechanics.dispensed == 1 and rig.service.withheld(DOC.document_no)
     assert not rig.service.withheld("D-OTHER")
 
 
@@ -121,17 +123,17 @@ def test_a_jam_leaves_the_document_uncertain_and_withheld_until_staff_release_it
 ) -> None:
     rig.sim.jam_next_dispense()
     with pytest.raises(DispenseUncertain) as caught:
-        rig.service.execute("hand_over", DOC, None)
+        rig.service.hand_over(DOC, None, None)
     assert caught.value.code == "pickup.uncertain" and not rig.posted
     assert rig.kinds() == ["pickup.uncertain"] and rig.outcomes() == ["uncertain"]
-    assert rig.service.withheld(DOC["document_no"])
-    rig.service.release(DOC["document_no"])
-    assert not rig.service.withheld(DOC["document_no"])
+    assert rig.service.withheld(DOC.document_no)
+    rig.service.release(DOC.document_no)
+    assert not rig.service.withheld(DOC.document_no)
 
 
 def test_an_operation_without_a_document_number_moves_nothing(rig: Rig) -> None:
     with pytest.raises(KioskError) as caught:
-        rig.service.execute("hand_over", {"kind": "passport"}, None)
+        rig.service.hand_over(Document("", "passport", ""), None, None)
     assert caught.value.code == "pickup.no_document"
     assert rig.sim.mechanics.dispensed == 0 and not rig.outbox.unfinished()
 
@@ -141,14 +143,14 @@ def test_killed_mid_dispense_is_recovered_without_dispensing_again(
     tmp_path: Path, stop_at: str
 ) -> None:
     path = tmp_path / "outbox.sqlite"
-    kill_at("tests.core.pickup_crash_child", [str(path), DOC["document_no"]], stop_at)
+    kill_at("tests.core.pickup_crash_child", [str(path), DOC.document_no], stop_at)
     for rig in open_rig(path):  # the restarted kiosk, with its dispenser
-        assert [e.ref for e in rig.outbox.unfinished()] == [DOC["document_no"]]
-        assert rig.service.recover() == [DOC["document_no"]]
+        assert [e.ref for e in rig.outbox.unfinished()] == [DOC.document_no]
+        assert rig.service.recover() == [DOC.document_no]
         assert not rig.outbox.unfinished() and rig.kinds() == ["pickup.uncertain"]
         assert rig.service.recover() == []  # recovered once, not at every start
         with pytest.raises(DocumentWithheld):
-            rig.service.execute("hand_over", DOC, None)
+            rig.service.hand_over(DOC, None, None)
         assert rig.sim.mechanics.dispensed == 0
 
 
@@ -164,20 +166,20 @@ def test_staff_list_and_release_withheld_documents(
     )
     for rig in open_rig(tmp_path / "outbox.sqlite"):
         rig.sim.auto_take(0.05)
-        rig.service.execute("hand_over", DOC, None)
-        rig.service.execute("hand_over", {**DOC, "document_no": "D-2"}, None)
+        rig.service.hand_over(DOC, None, None)
+        rig.service.hand_over(replace(DOC, document_no="D-2"), None, None)
     capsys.readouterr()
     assert main(["pickup", "withheld", "--config", str(config), "--json"]) == 0
     listed = json.loads(capsys.readouterr().out)
     assert listed == [
-        {"document_no": DOC["document_no"], "outcome": "taken"},
+        {"document_no": DOC.document_no, "outcome": "taken"},
         {"document_no": "D-2", "outcome": "taken"},
     ]
     assert main(["pickup", "release", "D-2", "--config", str(config)]) == 0
     assert main(["pickup", "release", "D-2", "--config", str(config)]) == 1  # not withheld now
     capsys.readouterr()
     assert main(["pickup", "withheld", "--config", str(config), "--json"]) == 0
-    assert [d["document_no"] for d in json.loads(capsys.readouterr().out)] == [DOC["document_no"]]
+    assert [d["document_no"] for d in json.loads(capsys.readouterr().out)] == [DOC.document_no]
 
 
 def test_staff_load_and_unload_tell_central_where_a_document_is(

@@ -4,14 +4,16 @@ from __future__ import annotations
 
 from kiosk.core.prompts import ScreenPrompts
 from kiosk.core.runner import ViewState
+from kiosk.core.views import Button, MessageView, OutOfServiceView, PinView
 from kiosk.core.voice import Voice
+from kiosk.texts import TEXTS
 from tests.core.flow_rigs import SENIOR_BORN, Rig, card_reader
 from tests.core.test_renewal_flow import PAID, poll, rig, to_paying
 
 
 def spoken_by(r: Rig) -> Voice:
     voice = Voice(enabled=False)  # records what it would say; no espeak-ng process
-    r.app.on_view(ScreenPrompts(voice).on_view)
+    r.app.on_view(ScreenPrompts(voice, TEXTS).on_view)
     return voice
 
 
@@ -77,25 +79,25 @@ def test_calling_staff_from_the_attract_loop_is_confirmed_aloud() -> None:
 
 def test_staff_called_over_a_passing_step_is_said_when_the_machine_goes_out_of_service() -> None:
     voice = Voice(enabled=False)
-    prompts = ScreenPrompts(voice)
-    reading = {"title": "photo.reading"}  # a passing step: no buttons, nothing said
-    prompts.on_view(ViewState("message", reading, "zh", "reading", notice="app.staff_called"))
+    prompts = ScreenPrompts(voice, TEXTS)
+    reading = MessageView("identify.reading")  # a passing step: no buttons, nothing said
+    prompts.on_view(ViewState(reading, "zh", "reading", notice="app.staff_called"))
     assert voice.spoken == []
-    prompts.on_view(ViewState("out_of_service", {}, "zh", "oos", notice="app.staff_called"))
+    prompts.on_view(ViewState(OutOfServiceView(), "zh", "oos", notice="app.staff_called"))
     assert voice.spoken == [("zh", "已通知工作人员，请稍候")]
 
 
 def test_the_waiting_screens_say_no_other_banner() -> None:
     voice = Voice(enabled=False)
-    prompts = ScreenPrompts(voice)
-    step = {"title": "identify.title", "buttons": [{"intent": "back"}]}
-    prompts.on_view(ViewState("message", step, "zh", "identify", notice="app.more_time"))
+    prompts = ScreenPrompts(voice, TEXTS)
+    step = MessageView("identify.title", buttons=(Button("back", "app.back"),))
+    prompts.on_view(ViewState(step, "zh", "identify", notice="app.more_time"))
     assert voice.spoken == [
         ("zh", "请将身份证放在读卡区。已为您延长每一步的操作时间；需要更大的字，请按右上角“大字”")
     ]
     # The machine fails while the banner still shows; the citizen switches language.
     for language in ("zh", "en"):
-        prompts.on_view(ViewState("out_of_service", {}, language, "oos", notice="app.more_time"))
+        prompts.on_view(ViewState(OutOfServiceView(), language, "oos", notice="app.more_time"))
     assert len(voice.spoken) == 1
 
 
@@ -129,18 +131,18 @@ def test_the_still_there_question_is_asked_aloud_and_the_step_not_repeated() -> 
 
 def test_staff_mode_stays_silent_even_when_it_asks_still_there() -> None:
     voice = Voice(enabled=False)
-    prompts = ScreenPrompts(voice)
-    staff = {"title": "staff.title", "buttons": [{"intent": "back"}], "quiet": True}
-    prompts.on_view(ViewState("message", staff, "zh", "staff"))
-    prompts.on_view(ViewState("message", staff, "zh", "staff", still_there_until=99.0))
-    prompts.on_view(ViewState("pin", {"title": "staff.pin.title"}, "zh", "staff_pin"))
+    prompts = ScreenPrompts(voice, TEXTS)
+    staff = MessageView("staff.title", buttons=(Button("back", "staff.exit"),), quiet=True)
+    prompts.on_view(ViewState(staff, "zh", "staff"))
+    prompts.on_view(ViewState(staff, "zh", "staff", still_there_until=99.0))
+    prompts.on_view(ViewState(PinView("staff.pin.title"), "zh", "staff_pin"))
     assert voice.spoken == []
 
 
 def test_the_next_citizen_hears_the_menu_again() -> None:
     r = rig()
     voice = Voice(enabled=False, clock=r.clock.monotonic)
-    r.app.on_view(ScreenPrompts(voice).on_view)
+    r.app.on_view(ScreenPrompts(voice, TEXTS).on_view)
     r.app.intent("start")
     menu = voice.spoken[-1]
     r.app.intent("home")  # the first citizen leaves from the menu

@@ -2,10 +2,24 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 
+from kiosk.core.engine import Event
 from kiosk.core.errors import KioskError
-from kiosk.core.i18n import MESSAGES
+from kiosk.machine.ports import IDCARD_DATA, ChipSummary, Printed
+from kiosk.machine.receipts import TextLine
+from kiosk.terminals.renewal.ports import (
+    PERMIT_ACCESS,
+    Choice,
+    Issued,
+    OrderShown,
+    PaymentState,
+    PermitStanding,
+    Verdict,
+)
+from kiosk.texts import TEXTS
+from offline_queue.central_client import CurrentEndorsement, EndorsementOption
 from tests.core.flow_rigs import (
     ADULT_BORN,
     SENIOR_BORN,
@@ -15,60 +29,56 @@ from tests.core.flow_rigs import (
     terminal_config,
 )
 
-OPTIONS = [
-    {"code": "one_trip", "trips": "one", "validity_days": 90, "fee_cny": 15},
-    {"code": "two_trips", "trips": "two", "validity_days": 90, "fee_cny": 30},
-    {"code": "multi_1y", "trips": "multiple", "validity_days": 365, "fee_cny": 80},
-    {"code": "multi_2y", "trips": "multiple", "validity_days": 730, "fee_cny": 120},
-]
-ELIGIBLE = {
-    "known": True,
-    "eligible": True,
-    "reasons": [],
-    "options": OPTIONS,
-    "regions": ["HK", "MO"],
-    "purposes": ["individual", "group"],
-    "permit_on_record": True,
-}
+OPTIONS = (
+    EndorsementOption("one_trip", "one", 90, 15),
+    EndorsementOption("two_trips", "two", 90, 30),
+    EndorsementOption("multi_1y", "multiple", 365, 80),
+    EndorsementOption("multi_2y", "multiple", 730, 120),
+)
+ELIGIBLE = Verdict(
+    known=True,
+    eligible=True,
+    permit_on_record=True,
+    options=OPTIONS,
+    regions=("HK", "MO"),
+    purposes=("individual", "group"),
+)
 
 
 ORDER_ID = "0123456789abcdef0123456789abcdef"
-ORDER = {
-    "order_id": ORDER_ID,
-    "amount_cny": 120,
-    "pay_url": f"https://pay.example.org/cashier?order={ORDER_ID}",
-    "expires_in_s": 180,
-}
-ISSUED = {
-    "order_id": ORDER_ID,
-    "endorsement_no": "E20261127000001",
-    "option": "multi_2y",
-    "region": "HK",
-    "purpose": "individual",
-    "fee_cny": 120,
-    "valid_from": "2026-11-27",
-    "valid_until": "2028-11-26",
-    "issued_at": "2026-11-27T10:15:02",
-}
-UNPAID = {"status": "unpaid", "expires_in_s": 170}
-ALMOST = {"status": "unpaid", "expires_in_s": 50}
-PAID = {"status": "paid", "expires_in_s": 160}
+ORDER = OrderShown(ORDER_ID, 120, f"https://pay.example.org/cashier?order={ORDER_ID}", 180)
+ISSUED = Issued(
+    ORDER_ID,
+    "E20261127000001",
+    "multi_2y",
+    "HK",
+    "individual",
+    120,
+    "2026-11-27",
+    "2028-11-26",
+    "2026-11-27T10:15:02",
+)
+UNPAID = PaymentState("unpaid", 170)
+ALMOST = PaymentState("unpaid", 50)
+PAID = PaymentState("paid", 160)
+CHOICE = Choice("HK", "individual", "multi_2y")
+GENUINE = ChipSummary("valid", "", "", "C1***")
 
 
 def rig(*, hanging: tuple[str, ...] = ()) -> Rig:
     services = ("idcard", "central", "chip", "renewal", "printer")
     r = make_rig(terminal_config("renewal"), services, hanging)
     r["central"].answer("eligibility", ELIGIBLE)
-    r["chip"].answer("read", {"passive_auth": "valid"})
+    r["chip"].answer("read", GENUINE)
     r["renewal"].answer("order", ORDER)
     r["renewal"].answer("issue", ISSUED)
-    r["printer"].answer("print", {"printed": True, "warnings": []})
+    r["printer"].answer("print", Printed())
     return r
 
 
 def to_fee(r: Rig) -> None:
     start(r)
-    r.app.device_event("chip.placed", {})
+    r.app.post(Event("chip.placed"))
     r.app.intent("region", region="HK")
     r.app.intent("purpose", purpose="individual")
     r.app.intent("trips", trips="multiple")
@@ -94,59 +104,53 @@ def start(r: Rig, service: str = "endorse") -> None:
 
 
 def buttons(r: Rig) -> list[tuple[str, Any]]:
-    return [(b["intent"], b.get("data")) for b in r.data["buttons"]]
+    return [(b.intent, b.data) for b in r.view.buttons]
 
 
 def test_eligible_citizen_chooses_pays_by_phone_and_gets_the_endorsement_and_slip() -> None:
     r = rig()
     start(r)
     assert r.state == "endorse_permit"
-    r.app.device_event("chip.placed", {})
+    r.app.post(Event("chip.placed"))
     assert r.state == "endorse_region"
-    assert r["chip"].calls == [("read", {"access_session_key": "permit_access"})]
+    assert r["chip"].calls == [("read", (PERMIT_ACCESS,))]
     assert buttons(r)[1:] == [("region", {"region": "HK"}), ("region", {"region": "MO"})]
     r.app.intent("region", region="TW")  # not offered: ignored
     assert r.state == "endorse_region"
     r.app.intent("region", region="HK")
     r.app.intent("purpose", purpose="individual")
     assert r.state == "endorse_trips"
-    fees = [b["values"]["fee"] for b in r.data["buttons"][1:]]
+    fees = [b.values["fee"] for b in r.view.buttons[1:]]
     assert fees == [15, 30, 80]  # multiple trips: "from" the cheapest validity
     r.app.intent("trips", trips="multiple")
     assert r.state == "endorse_validity"
-    assert [b["data"]["option"] for b in r.data["buttons"][1:]] == ["multi_1y", "multi_2y"]
+    assert [b.data["option"] for b in r.view.buttons[1:]] == ["multi_1y", "multi_2y"]
     r.app.intent("option", option="multi_2y")
-    assert r.state == "endorse_fee" and r.data["values"] == {"fee": 120}
-    assert "endorse.fee.body" in r.data["body"]
+    assert r.state == "endorse_fee" and r.view.values == {"fee": 120}
+    assert "endorse.fee.body" in r.view.body
     r.app.intent("back")  # back to the validity just chosen, not to the trips
     assert r.state == "endorse_validity"
     r.app.intent("option", option="multi_2y")
     r.app.intent("pay")
     assert r.state == "endorse_paying"
-    assert r["renewal"].calls == [
-        ("order", {"region": "HK", "purpose": "individual", "option": "multi_2y"})
-    ]
-    assert r.data["values"] == {"amount": 120, "minutes": 3}
-    assert r.data["image_png"].startswith(b"\x89PNG")  # the payment link as a QR code
+    assert r["renewal"].calls == [("order", (CHOICE,))]
+    assert r.view.values == {"amount": 120, "minutes": 3}
+    assert r.view.image_png.startswith(b"\x89PNG")  # the payment link as a QR code
     r["renewal"].answer("status", UNPAID, ALMOST, PAID)
     poll(r)
     assert r.state == "endorse_paying"  # not paid yet: the code stays up
-    assert r.data["values"]["minutes"] == 3  # 170 s left
+    assert r.view.values["minutes"] == 3  # 170 s left
     poll(r)
-    assert r.data["values"]["minutes"] == 1  # 50 s left
+    assert r.view.values["minutes"] == 1  # 50 s left
     poll(r)
     assert r.state == "endorse_done"
-    issue = r["renewal"].calls[-1]
-    assert issue == (
-        "issue",
-        {"order_id": ORDER_ID, "region": "HK", "purpose": "individual", "option": "multi_2y"},
-    )
-    slip = r["printer"].calls[0][1]["receipt"]
-    assert slip["title"] == "E20261127000001"
-    lines = [i.get("text", "") for i in slip["items"]]
+    assert r["renewal"].calls[-1] == ("issue", (ORDER_ID, CHOICE))
+    (slip,) = r["printer"].asked("print")[0]
+    assert slip.title == "E20261127000001"
+    lines = [i.text for i in slip.items if isinstance(i, TextLine)]
     assert "金额 Amount: 120 元 CNY" in lines and f"订单号 Order: {ORDER_ID}" in lines
     assert "时间 Time: 2026-11-27 10:15:02" in lines
-    assert r.data["code"] == "E20261127000001" and "endorse.done.slip" in r.data["body"]
+    assert r.view.code == "E20261127000001" and "endorse.done.slip" in r.view.body
     r.app.intent("finished")
     assert r.state == "attract" and r.app.runner.session is None
 
@@ -158,8 +162,8 @@ def test_a_single_trip_goes_straight_to_its_fee() -> None:
     r.app.intent("region", region="MO")
     r.app.intent("purpose", purpose="group")
     r.app.intent("trips", trips="two")
-    assert r.state == "endorse_fee" and r.data["values"] == {"fee": 30}
-    assert r.data["body"][:3] == ["query.region.MO", "purpose.group", "option.two_trips"]
+    assert r.state == "endorse_fee" and r.view.values == {"fee": 30}
+    assert r.view.body[:3] == ("query.region.MO", "purpose.group", "option.two_trips")
     r.app.intent("back")
     assert r.state == "endorse_trips"
 
@@ -167,13 +171,13 @@ def test_a_single_trip_goes_straight_to_its_fee() -> None:
 def test_a_refusal_names_every_reason_and_the_next_steps() -> None:
     r = rig()
     reasons = ["endorsement_still_valid", "permit_validity_too_short"]
-    r["central"].answer("eligibility", {**ELIGIBLE, "eligible": False, "reasons": reasons})
+    r["central"].answer("eligibility", replace(ELIGIBLE, eligible=False, reasons=tuple(reasons)))
     start(r)
     assert r.state == "endorse_refused"
-    body = r.data["body"]
-    assert [f"endorse.reason.{x}" for x in reasons] == body[:2]
-    assert [f"endorse.next.{x}" for x in reasons] == body[-2:]
-    assert all(key in MESSAGES for key in body if key)
+    body = r.view.body
+    assert [f"endorse.reason.{x}" for x in reasons] == list(body[:2])
+    assert [f"endorse.next.{x}" for x in reasons] == list(body[-2:])
+    assert all(key in TEXTS for key in body if key)
     assert not r["chip"].calls
     r.clock.advance(8.0 * 4)
     assert r.state == "attract"
@@ -181,11 +185,11 @@ def test_a_refusal_names_every_reason_and_the_next_steps() -> None:
 
 def test_a_chip_that_is_not_genuine_is_refused_with_its_reason() -> None:
     r = rig()
-    r["chip"].answer("read", {"passive_auth": "hash_mismatch"})
+    r["chip"].answer("read", replace(GENUINE, passive_auth="hash_mismatch"))
     start(r)
     r.app.intent("read")
-    assert r.state == "endorse_chip_refused" and r.data["body"] == "chip.pa.hash_mismatch"
-    assert "chip.pa.hash_mismatch" in MESSAGES and r.data["tone"] == "error"
+    assert r.state == "endorse_chip_refused" and r.view.body == ("chip.pa.hash_mismatch",)
+    assert "chip.pa.hash_mismatch" in TEXTS and r.view.tone == "error"
 
 
 def test_an_unreadable_chip_can_be_retried_and_a_hanging_reader_times_out() -> None:
@@ -208,41 +212,30 @@ def test_central_down_or_no_record_never_guess() -> None:
     start(r)
     assert r.state == "endorse_central_down"
     r2 = rig()
-    r2["central"].answer("eligibility", {"known": False})
+    r2["central"].answer("eligibility", Verdict(known=False))
     start(r2)
     assert r2.state == "endorse_unknown"
 
 
 def test_query_shows_the_endorsement_and_permit_validity() -> None:
     r = rig()
-    status = {
-        "known": True,
-        "permit_expiry": "2035-02-13",
-        "permit_days_left": 3000,
-        "endorsement": {
-            "option": "two_trips",
-            "region": "HK",
-            "trips": "two",
-            "valid_from": "2026-10-28",
-            "valid_until": "2027-01-26",
-            "valid": True,
-        },
-    }
+    endorsement = CurrentEndorsement("two_trips", "HK", "two", "2026-10-28", "2027-01-26", True)
+    status = PermitStanding(True, "2035-02-13", 3000, endorsement)
     r["central"].answer("permit_status", status)
     start(r, "query")
     assert r.state == "query_result"
-    assert r.data["body"] == [
+    assert r.view.body == (
         "query.region.HK",
         "query.valid",
         "query.trips.two",
         "query.trips_note",
         "query.permit",
-    ]
-    assert r.data["values"]["valid_until"] == "2027-01-26"
-    r["central"].answer("permit_status", {**status, "endorsement": None})
+    )
+    assert r.view.values["valid_until"] == "2027-01-26"
+    r["central"].answer("permit_status", replace(status, endorsement=None))
     r.app.intent("finished")
     start(r, "query")
-    assert r.data["body"] == ["query.none", "query.permit"]
+    assert r.view.body == ("query.none", "query.permit")
 
 
 def test_walking_away_mid_choice_wipes_the_session() -> None:
@@ -250,7 +243,7 @@ def test_walking_away_mid_choice_wipes_the_session() -> None:
     start(r)
     r.app.intent("read")
     session = r.app.runner.session
-    assert session is not None and session.has("idcard")
+    assert session is not None and session.has(IDCARD_DATA)
     r.clock.advance(60.0 + 15.0)
     assert r.state == "attract" and session.keys() == []
 
@@ -285,11 +278,11 @@ def test_a_citizen_of_60_or_over_gets_twice_the_time_until_the_session_ends() ->
 def test_cancelling_an_unpaid_order_charges_nothing() -> None:
     r = rig()
     to_paying(r)
-    r["renewal"].answer("cancel", {"status": "cancelled", "expires_in_s": 0})
+    r["renewal"].answer("cancel", PaymentState("cancelled", 0))
     r.app.intent("cancel")
     assert r.state == "endorse_cancelled"
-    assert r["renewal"].calls[-1] == ("cancel", {"order_id": ORDER_ID})
-    assert r.data["body"] == ["endorse.nothing_charged"]
+    assert r["renewal"].calls[-1] == ("cancel", (ORDER_ID,))
+    assert r.view.body == ("endorse.nothing_charged",)
     assert not any(op == "issue" for op, _ in r["renewal"].calls)
 
 
@@ -305,10 +298,10 @@ def test_the_end_button_while_paying_cancels_and_a_late_payment_is_still_issued(
 def test_an_order_that_expires_unpaid_says_nothing_was_charged() -> None:
     r = rig()
     to_paying(r)
-    r["renewal"].answer("status", {"status": "expired", "expires_in_s": 0})
+    r["renewal"].answer("status", PaymentState("expired", 0))
     poll(r)
     assert r.state == "endorse_expired"
-    assert r.data["body"] == ["endorse.nothing_charged", "endorse.again"]
+    assert r.view.body == ("endorse.nothing_charged", "endorse.again")
 
 
 def test_no_order_no_payment_the_citizen_is_told_nothing_was_charged() -> None:
@@ -317,7 +310,7 @@ def test_no_order_no_payment_the_citizen_is_told_nothing_was_charged() -> None:
     r["renewal"].answer("order", KioskError("down", code="renewal.payment_unavailable"))
     r.app.intent("pay")
     assert r.state == "endorse_pay_unavailable"
-    assert r.data["body"][0] == "endorse.nothing_charged"
+    assert r.view.body[0] == "endorse.nothing_charged"
 
 
 def test_central_silent_while_paying_ends_in_unconfirmed_and_alerts_staff() -> None:
@@ -349,7 +342,7 @@ def test_an_endorsement_refused_after_payment_is_refunded_and_said_so() -> None:
     r["renewal"].answer("issue", KioskError("refused", code="renewal.refunded"))
     poll(r)
     assert r.state == "endorse_refunded"
-    assert r.data["values"] == {"amount": 120}
+    assert r.view.values == {"amount": 120}
     assert r.alerts[-1].code == "renewal.refunded"
 
 
@@ -371,7 +364,7 @@ def test_a_slip_that_cannot_be_printed_still_shows_the_endorsement() -> None:
     assert r.state == "endorse_printing"
     r.clock.advance(30.0)  # the printer never answers
     assert r.state == "endorse_done"
-    assert "endorse.done.no_slip" in r.data["body"] and r.data["code"] == "E20261127000001"
+    assert "endorse.done.no_slip" in r.view.body and r.view.code == "E20261127000001"
     assert r.alerts[-1].code == "printer.receipt_failed"
     # The printer is found out of paper while the citizen reads the number: not cut off.
     r.app.set_unavailable("device.printer", "oos.device", device="printer")

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
+from dataclasses import replace
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
@@ -17,6 +18,9 @@ from central.store import make_id_number
 from devices.simulators.cards import sample_card
 from kiosk.core.errors import KioskError
 from kiosk.core.session import Session
+from kiosk.machine.central import CentralLink
+from kiosk.machine.ports import IDCARD_DATA
+from kiosk.terminals.renewal.ports import Choice
 from kiosk.terminals.renewal.service import (
     PAYMENT,
     IssuePending,
@@ -34,7 +38,7 @@ from tests.core.power_cut import kill_at
 KIOSK = "SZ-RENEW-T1"
 SECRET = b"renewal-service-secret"
 ZHANG = make_id_number("440304", "19900101", "135")  # eligible
-CHOICE = {"region": "HK", "purpose": "individual", "option": "one_trip"}
+CHOICE = Choice("HK", "individual", "one_trip")
 
 
 @pytest.fixture
@@ -75,12 +79,13 @@ def service(url: str, outbox: Outbox, clock: Clock | None = None) -> RenewalServ
     def client() -> CentralClient:
         return CentralClient(CentralTransport(url, kiosk_id=KIOSK, secret=SECRET), timeout_s=2)
 
-    return RenewalService(outbox, client, kiosk_id=KIOSK, settle_s=600, now=clock or Clock())
+    link = CentralLink(client)
+    return RenewalService(outbox, link, kiosk_id=KIOSK, settle_s=600, now=clock or Clock())
 
 
 def session() -> Session:
     s = Session("test", datetime.now())
-    s.put("idcard", sample_card(id_number=ZHANG))
+    s.put(IDCARD_DATA, sample_card(id_number=ZHANG))
     return s
 
 
@@ -91,7 +96,7 @@ def pay(central: CentralHandle, order_id: str) -> None:
 
 
 def order(svc: RenewalService) -> str:
-    return str(svc.execute("order", CHOICE, session())["order_id"])
+    return str(svc.order(CHOICE, session()).order_id)
 
 
 def paid_order(central: CentralHandle, outbox: Outbox) -> tuple[RenewalService, str]:
@@ -120,19 +125,19 @@ def test_order_pay_issue_records_the_endorsement_once(
     central: CentralHandle, outbox: Outbox
 ) -> None:
     svc = service(central.url, outbox)
-    made = svc.execute("order", CHOICE, session())
-    order_id = made["order_id"]
-    assert made["amount_cny"] == 15 and order_id in made["pay_url"]
+    made = svc.order(CHOICE, session())
+    order_id = made.order_id
+    assert made.amount_cny == 15 and order_id in made.pay_url
     assert open_orders(outbox) == [order_id]  # journaled before the code is shown
-    assert svc.execute("status", {"order_id": order_id}, None)["status"] == "unpaid"
+    assert svc.status(order_id, None).status == "unpaid"
     pay(central, order_id)
-    assert svc.execute("status", {"order_id": order_id}, None)["status"] == "paid"
-    issued = svc.execute("issue", {"order_id": order_id, **CHOICE}, session())
-    assert issued["endorsement_no"].startswith("E") and issued["fee_cny"] == 15
-    assert issued["issued_at"] == "2026-11-27T10:00:00+00:00"  # the service's clock
+    assert svc.status(order_id, None).status == "paid"
+    issued = svc.issue(order_id, CHOICE, session())
+    assert issued.endorsement_no.startswith("E") and issued.fee_cny == 15
+    assert issued.issued_at == "2026-11-27T10:00:00+00:00"  # the service's clock
     assert ZHANG not in repr(issued)  # the flow never sees the ID number
-    again = svc.execute("issue", {"order_id": order_id, **CHOICE}, session())
-    assert again["endorsement_no"] == issued["endorsement_no"]  # a replay, not a second one
+    again = svc.issue(order_id, CHOICE, session())
+    assert again.endorsement_no == issued.endorsement_no  # a replay, not a second one
     assert kinds(outbox) == ["renewal.endorsed"] and open_orders(outbox) == []
     assert outcome(outbox, order_id) == "issued"
     assert central.store.stats()["endorsements"] == 1
@@ -142,7 +147,7 @@ def test_order_pay_issue_records_the_endorsement_once(
 def test_cancelling_an_unpaid_order_closes_it(central: CentralHandle, outbox: Outbox) -> None:
     svc = service(central.url, outbox)
     order_id = order(svc)
-    assert svc.execute("cancel", {"order_id": order_id}, None)["status"] == "cancelled"
+    assert svc.cancel(order_id, None).status == "cancelled"
     assert open_orders(outbox) == [] and kinds(outbox) == []
     assert outcome(outbox, order_id) == "cancelled"
     # Too late to pay a cancelled order.
@@ -155,9 +160,9 @@ def test_cancel_after_paying_keeps_the_order_for_the_issue(
     central: CentralHandle, outbox: Outbox
 ) -> None:
     svc, order_id = paid_order(central, outbox)
-    assert svc.execute("cancel", {"order_id": order_id}, None)["status"] == "paid"
+    assert svc.cancel(order_id, None).status == "paid"
     assert open_orders(outbox) == [order_id]
-    svc.execute("issue", {"order_id": order_id, **CHOICE}, session())
+    svc.issue(order_id, CHOICE, session())
     assert open_orders(outbox) == []
     svc.close()
 
@@ -166,11 +171,11 @@ def test_an_issue_central_refuses_is_refunded_and_recorded(
     central: CentralHandle, outbox: Outbox
 ) -> None:
     svc, order_id = paid_order(central, outbox)
-    other = {**CHOICE, "option": "two_trips"}  # not what was paid for: central refuses
+    other = replace(CHOICE, option="two_trips")  # not what was paid for: central refuses
     with pytest.raises(PaymentRefunded):
-        svc.execute("issue", {"order_id": order_id, **other}, session())
+        svc.issue(order_id, other, session())
     assert kinds(outbox) == ["renewal.refunded"] and open_orders(outbox) == []
-    assert svc.execute("status", {"order_id": order_id}, None)["status"] == "refunded"
+    assert svc.status(order_id, None).status == "refunded"
     svc.close()
 
 
@@ -182,7 +187,7 @@ def issue_without_an_answer(
     svc, order_id = paid_order(central, outbox)
     central.faults.set(FaultPlan(once={fault: 1}, paths=("/v1/endorsements",)))
     with pytest.raises(IssuePending):
-        svc.execute("issue", {"order_id": order_id, **CHOICE}, session())
+        svc.issue(order_id, CHOICE, session())
     assert open_orders(outbox) == [order_id] and kinds(outbox) == []
     return svc, order_id
 
@@ -263,13 +268,13 @@ def test_no_order_when_central_is_down_and_bad_requests_are_refused(
     svc = service(central.url, outbox)
     central.faults.set(FaultPlan(rates={"error": 1.0}))
     with pytest.raises(PaymentUnavailable):
-        svc.execute("order", CHOICE, session())
+        svc.order(CHOICE, session())
     assert open_orders(outbox) == []
     with pytest.raises(KioskError) as bad:
-        svc.execute("status", {"order_id": "../../admin"}, None)
+        svc.status("../../admin", None)
     assert bad.value.code == "renewal.no_order"
     with pytest.raises(KioskError) as no_card:
-        svc.execute("order", CHOICE, None)
+        svc.order(CHOICE, None)
     assert no_card.value.code == "central.no_idcard"
     svc.close()
 

@@ -17,22 +17,19 @@ from pathlib import Path
 import pytest
 
 from kiosk import cli
-from kiosk.app import KioskApp
+from kiosk.app import KioskApp, Machine
 from kiosk.config import ConfigError, KioskConfig, parse_config
 from kiosk.core.clock import ManualClock
 from kiosk.core.engine import Event
-from kiosk.core.i18n import text
-from kiosk.core.runner import InlineExecutor, QueueDispatcher
-from kiosk.terminals.staff.flow import STAFF, STAFF_LOCKED, STAFF_PIN
-from kiosk.terminals.staff.service import (
-    DEMO_PIN,
-    MIN_ITERATIONS,
-    StaffGate,
-    _decoy_hash,
-    hash_pin,
-    valid_pin_hash,
-    verify_pin,
-)
+from kiosk.core.pins import DEMO_PIN, MIN_ITERATIONS, hash_pin, valid_pin_hash, verify_pin
+from kiosk.core.runner import Dispatcher, InlineExecutor, QueueDispatcher
+from kiosk.terminals.staff.flow import STAFF_LOCKED, STAFF_PIN
+from kiosk.terminals.staff.flow import STAFF_SCREEN as STAFF
+from kiosk.terminals.staff.ports import STAFF as STAFF_PORT
+from kiosk.terminals.staff.service import StaffGate, _decoy_hash
+from kiosk.terminals.terminal import Equipment
+from kiosk.texts import text
+from kiosk.wiring import flow_runner
 from offline_queue.outbox import Outbox
 from tests.core.clocks import WallClock
 from tests.disk import DiskFailing
@@ -51,11 +48,27 @@ def staff_config(tmp_path: Path, **staff: object) -> KioskConfig:
     )
 
 
-def staff_app(tmp_path: Path, **staff: object) -> tuple[KioskApp, ManualClock, list[str]]:
-    clock = ManualClock()
-    app = KioskApp(staff_config(tmp_path, **staff), clock, clock, strict=True)
+def kiosk(
+    config: KioskConfig,
+    clock: ManualClock,
+    machine: Machine | None = None,
+    dispatcher: Dispatcher | None = None,
+    worker: object = None,
+) -> KioskApp:
+    """A strict kiosk (an unhandled event raises) whose staff service answers at once, or
+    on ``worker``."""
+    runner = flow_runner(config, clock, clock, dispatcher, strict=True)
+    app = KioskApp(config, runner, machine or Machine())
     assert app.staff is not None
-    app.runner.add_service("staff", app.staff, InlineExecutor())  # answers at once
+    app.runner.attach(STAFF_PORT, app.staff, worker or InlineExecutor())
+    return app
+
+
+def staff_app(
+    tmp_path: Path, machine: Machine | None = None, **staff: object
+) -> tuple[KioskApp, ManualClock, list[str]]:
+    clock = ManualClock()
+    app = kiosk(staff_config(tmp_path, **staff), clock, machine)
     alerts: list[str] = []
     app.runner.on_alert(lambda alert: alerts.append(alert.code))
     app.start()
@@ -69,8 +82,8 @@ def state(app: KioskApp) -> str:
 
 def lines(app: KioskApp, language: str = "en") -> list[str]:
     assert app.view is not None
-    values = dict(app.view.data["values"])
-    return [text(key, language, **values) for key in app.view.data["body"]]
+    values = dict(app.view.view.values)
+    return [text(key, language, **values) for key in app.view.view.body]
 
 
 def test_pin_hash_round_trip_and_refusals() -> None:
@@ -111,7 +124,7 @@ def test_the_demo_pin_only_beside_the_demo_central(tmp_path: Path) -> None:
 def test_without_a_pin_there_is_no_staff_mode(tmp_path: Path) -> None:
     clock = ManualClock()
     config = parse_config({"kiosk": {"id": "STAFF-1", "terminal": "photo"}})
-    app = KioskApp(config, clock, clock)
+    app = KioskApp(config, flow_runner(config, clock, clock), Machine())
     app.start()
     app.intent("staff")
     assert app.staff is None and state(app) == "attract"
@@ -194,8 +207,8 @@ def test_sign_in_from_the_attract_loop_and_out_again(
     assert state(app) == STAFF_PIN and app.view is not None and app.view.screen == "pin"
     app.intent("pin", pin="1111")
     assert state(app) == STAFF_PIN
-    assert app.view.data["error"] == "staff.pin.wrong"
-    assert app.view.data["values"] == {"attempts_left": 2}
+    assert app.view.view.error == "staff.pin.wrong"
+    assert app.view.view.values == {"attempts_left": 2}
     app.intent("pin", pin=PIN)
     assert state(app) == STAFF and alerts == ["staff.sign_in"]
     assert lines(app)[0] == "Central system: answering"
@@ -206,7 +219,7 @@ def test_sign_in_from_the_attract_loop_and_out_again(
     assert all(PIN not in a["message"] for a in app.heartbeat()["alerts"])
     app.intent("back")
     assert state(app) == "attract"
-    app.runner.handle(Event("staff.status.ok", {}))  # a reply that comes late: no effect
+    app.runner.handle(Event("staff.status.ok"))  # a reply that comes late: no effect
     assert state(app) == "attract"
 
 
@@ -216,7 +229,7 @@ def test_three_wrong_pins_lock_and_tell_central(tmp_path: Path) -> None:
     for _ in range(3):
         app.intent("pin", pin="9999")
     assert state(app) == STAFF_LOCKED and alerts == ["staff.pin_locked"]
-    assert app.view is not None and app.view.data["values"] == {"minutes": 2}
+    assert app.view is not None and app.view.view.values == {"minutes": 2}
     clock.advance(app.config.timeouts.message_s * 2)
     assert state(app) == "attract"
     app.intent("staff")
@@ -241,15 +254,13 @@ def test_the_status_follows_out_of_service_applied_on_the_flow_thread(tmp_path: 
     reach the flow through the dispatcher, in whatever order the threads make."""
     clock = ManualClock()
     dispatcher = QueueDispatcher()
-    app = KioskApp(staff_config(tmp_path), clock, clock, dispatcher, strict=True)
-    assert app.staff is not None
     worker = ThreadPoolExecutor(1)
-    app.runner.add_service("staff", app.staff, worker)
+    app = kiosk(staff_config(tmp_path), clock, dispatcher=dispatcher, worker=worker)
     app.start()
 
     def shows(last_line: str) -> None:
         deadline = time.monotonic() + 5
-        while not (state(app) == STAFF and app.view and app.view.data.get("buttons")):
+        while not (state(app) == STAFF and app.view and app.view.view.buttons):
             assert time.monotonic() < deadline, state(app)
             dispatcher.drain(wait_s=0.02)
         while lines(app)[-1] != last_line:
@@ -279,10 +290,10 @@ def test_staff_take_the_machine_out_of_service_and_back(tmp_path: Path) -> None:
     assert state(app) == STAFF  # staff stay in staff mode meanwhile
     assert lines(app)[-1] == "Service: taken out of service by staff"
     assert app.view is not None
-    assert "staff_resume" in [b["intent"] for b in app.view.data["buttons"]]
+    assert "staff_resume" in [b.intent for b in app.view.view.buttons]
     app.intent("back")
     assert state(app) == "out_of_service"
-    assert app.view.data["reason_key"] == "oos.staff"
+    assert app.view.view.reason_key == "oos.staff"
     app.intent("staff")  # staff mode is reachable while out of service
     app.intent("pin", pin=PIN)
     app.intent("staff_resume")
@@ -292,10 +303,9 @@ def test_staff_take_the_machine_out_of_service_and_back(tmp_path: Path) -> None:
 
 
 def test_status_shows_the_queue_devices_faults_and_a_silent_central(tmp_path: Path) -> None:
-    app, _, _ = staff_app(tmp_path)
     outbox = Outbox(tmp_path / "outbox.sqlite", kiosk_id="STAFF-1", key=b"k" * 32)
+    app, _, _ = staff_app(tmp_path, Machine(outbox=outbox))
     try:
-        app.use_outbox(outbox)
         outbox.put("photo.captured", {"n": 1})
         outbox.put("photo.captured", {"n": 2})
         app.set_central_link(False)
@@ -319,10 +329,9 @@ def signed_in_with_a_refused_entry(
     tmp_path: Path,
 ) -> Iterator[tuple[KioskApp, Outbox, str, list[str]]]:
     """Staff signed in on a machine whose outbox holds one entry central refused for good."""
-    app, _, alerts = staff_app(tmp_path)
     outbox = Outbox(tmp_path / "outbox.sqlite", kiosk_id="STAFF-1", key=b"k" * 32)
+    app, _, alerts = staff_app(tmp_path, Machine(outbox=outbox))
     try:
-        app.use_outbox(outbox)
         refused = outbox.put("photo.captured", {"n": 1})
         outbox.bury(outbox.claim(1, lease_s=30)[0], "central.http_422: refused")
         app.intent("staff")
@@ -336,13 +345,13 @@ def test_staff_send_the_failed_transactions_again(tmp_path: Path) -> None:
     with signed_in_with_a_refused_entry(tmp_path) as (app, outbox, refused, alerts):
         assert "failed: 1" in lines(app)[1]
         assert app.view is not None
-        assert "staff_redrive" in [b["intent"] for b in app.view.data["buttons"]]
+        assert "staff_redrive" in [b.intent for b in app.view.view.buttons]
         app.intent("staff_redrive")
         assert outbox.entry(refused).state == "pending"
-        assert state(app) == STAFF and app.view.data["note"] == "staff.redrive.started"
+        assert state(app) == STAFF and app.view.view.note == "staff.redrive.started"
         assert "failed: 0" in lines(app)[1]
         # Nothing failed any more: the button goes.
-        assert "staff_redrive" not in [b["intent"] for b in app.view.data["buttons"]]
+        assert "staff_redrive" not in [b.intent for b in app.view.view.buttons]
         assert alerts == ["staff.sign_in", "staff.redrive"]
 
 
@@ -354,16 +363,15 @@ def test_a_send_again_that_fails_says_so_and_central_hears_nothing(tmp_path: Pat
         outbox._conn = disk  # type: ignore[assignment]
         app.intent("staff_redrive")
         assert state(app) == STAFF and app.view is not None
-        assert app.view.data["note"] == "staff.redrive.failed"
-        note = text("staff.redrive.failed", "en", **dict(app.view.data["values"]))
+        assert app.view.view.note == "staff.redrive.failed"
+        note = text("staff.redrive.failed", "en", **dict(app.view.view.values))
         assert note.startswith("Could not queue them again: ") and "full" in note
         assert outbox.entry(refused).state == "dead" and "failed: 1" in lines(app)[1]
         assert alerts == ["staff.sign_in"]
 
 
 def test_a_pickup_machine_shows_the_documents_to_reconcile(tmp_path: Path) -> None:
-    app, _, _ = staff_app(tmp_path)
-    app.documents_to_reconcile = lambda: 2
+    app, _, _ = staff_app(tmp_path, Machine(equipment=Equipment(to_reconcile=lambda: 2)))
     app.intent("language", language="en")
     app.intent("staff")
     app.intent("pin", pin=PIN)
@@ -383,9 +391,7 @@ def members_app(tmp_path: Path) -> tuple[KioskApp, list[str]]:
             },
         }
     )
-    app = KioskApp(config, clock, clock, strict=True)
-    assert app.staff is not None
-    app.runner.add_service("staff", app.staff, InlineExecutor())
+    app = kiosk(config, clock)
     messages: list[str] = []
     app.runner.on_alert(lambda alert: messages.append(alert.message))
     app.start()
@@ -396,10 +402,10 @@ def test_members_sign_in_with_their_number_and_own_pin_and_are_named(tmp_path: P
     app, messages = members_app(tmp_path)
     app.intent("language", language="en")
     app.intent("staff")
-    assert app.view is not None and app.view.data["ask_number"] is True
+    assert app.view is not None and app.view.view.ask_number is True
     app.intent("pin", number="2048", pin=PIN)  # another member's PIN: refused
     app.intent("pin", number="4096", pin=PIN)  # a number nobody has: refused the same way
-    assert state(app) == STAFF_PIN and app.view.data["values"] == {"attempts_left": 1}
+    assert state(app) == STAFF_PIN and app.view.view.values == {"attempts_left": 1}
     app.intent("pin", number="1024", pin=PIN)
     assert state(app) == STAFF and lines(app)[0] == "Signed in: staff 1024"
     app.intent("staff_pause")
@@ -440,10 +446,7 @@ def test_a_member_without_a_pin_hash_is_refused(tmp_path: Path) -> None:
 
 
 def test_with_the_machines_one_pin_the_alerts_say_staff_at_the_machine(tmp_path: Path) -> None:
-    clock = ManualClock()
-    app = KioskApp(staff_config(tmp_path), clock, clock, strict=True)
-    assert app.staff is not None
-    app.runner.add_service("staff", app.staff, InlineExecutor())
+    app = kiosk(staff_config(tmp_path), ManualClock())
     messages: list[str] = []
     app.runner.on_alert(lambda alert: messages.append(alert.message))
     app.start()
@@ -454,19 +457,18 @@ def test_with_the_machines_one_pin_the_alerts_say_staff_at_the_machine(tmp_path:
 
 
 def test_send_now_and_shut_down(tmp_path: Path) -> None:
-    app, _, alerts = staff_app(tmp_path)
     stopped: list[bool] = []
-    app.on_shutdown = lambda: stopped.append(True)
+    app, _, alerts = staff_app(tmp_path, Machine(shutdown=lambda: stopped.append(True)))
     app.intent("staff")
     app.intent("pin", pin=PIN)
     app.intent("staff_sync")  # no sync worker here: nothing to wake, the status comes back
     assert state(app) == STAFF and app.view is not None
-    assert app.view.data["note"] == "staff.sync.started"
+    assert app.view.view.note == "staff.sync.started"
     app.intent("staff_refresh")
-    assert state(app) == STAFF and app.view.data["note"] is None
+    assert state(app) == STAFF and app.view.view.note is None
     app.intent("staff_shutdown")
     assert stopped == [] and app.view is not None  # once: asks to press again
-    assert app.view.data["buttons"][0]["label"] == "staff.shutdown_confirm"
+    assert app.view.view.buttons[0].label == "staff.shutdown_confirm"
     app.intent("staff_sync")  # anything else in between: asks again
     app.intent("staff_shutdown")
     assert stopped == []
@@ -481,12 +483,12 @@ def test_a_test_print_without_a_printer_says_why(tmp_path: Path) -> None:
     app.intent("pin", pin=PIN)
     app.intent("staff_test_print")
     assert state(app) == STAFF and app.view is not None
-    assert app.view.data["note"] == "staff.test_print.failed"
-    assert app.view.data["values"]["detail"] == "printer"  # no printer service here
+    assert app.view.view.note == "staff.test_print.failed"
+    assert app.view.view.values["detail"] == "printer"  # no printer service here
     app.intent("back")
     app.intent("staff")
     app.intent("pin", pin=PIN)
-    assert app.view.data["note"] is None  # a new visit starts clean
+    assert app.view.view.note is None  # a new visit starts clean
 
 
 def test_the_pin_screen_gives_up_after_a_minute(tmp_path: Path) -> None:

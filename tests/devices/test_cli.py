@@ -14,7 +14,8 @@ import pytest
 from devices.drivers.sam import SamIdCardReader
 from kiosk.cli import main
 from kiosk.config import TerminalType
-from kiosk.machine.devicemap import is_required, required_kinds
+from kiosk.machine.devicemap import is_required
+from kiosk.terminals.registry import TERMINALS
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -26,10 +27,13 @@ def run_json(capsys: pytest.CaptureFixture[str], argv: list[str]) -> tuple[int, 
 
 
 def test_required_kinds_per_terminal() -> None:
-    assert required_kinds(TerminalType.RENEWAL) == {"idcard", "chip", "printer", "camera"}
-    assert required_kinds(TerminalType.PHOTO) == {"printer", "camera"}
-    assert required_kinds(TerminalType.PICKUP) == {"idcard", "printer", "dispenser", "camera"}
-    assert not is_required(TerminalType.PHOTO, "idcard", None)
+    def required(terminal: TerminalType) -> frozenset[str]:
+        return TERMINALS[terminal].required_devices
+
+    assert required(TerminalType.RENEWAL) == {"idcard", "chip", "printer", "camera"}
+    assert required(TerminalType.PHOTO) == {"printer", "camera"}
+    assert required(TerminalType.PICKUP) == {"idcard", "printer", "dispenser", "camera"}
+    assert not is_required(required(TerminalType.PHOTO), "idcard", None)
 
 
 def test_list(capsys: pytest.CaptureFixture[str]) -> None:

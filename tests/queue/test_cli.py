@@ -11,9 +11,9 @@ import pytest
 
 from central.server import start_in_thread
 from kiosk.cli import main
-from kiosk.commands.central import start_embedded_central
 from kiosk.config import parse_config
 from kiosk.machine.backend import open_outbox, open_sync_worker
+from kiosk.machine.embedded import start_embedded_central
 from offline_queue.outbox import Outbox
 
 

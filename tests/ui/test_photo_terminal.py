@@ -19,10 +19,12 @@ from pytestqt.qtbot import QtBot
 from kiosk.config import parse_config
 from kiosk.core.clock import ManualClock
 from kiosk.core.runner import ViewState
+from kiosk.core.views import lookup
 from kiosk.core.voice import Voice
-from kiosk.demo import lookup
 from kiosk.photo import load_spec
+from kiosk.terminals.photo.ports import Check
 from kiosk.terminals.photo.service import valid_photo_number
+from kiosk.terminals.photo.views import PhotoReviewView
 from offline_queue.sync import central_unreachable_since
 from ui.demo import World, pump
 from ui.screens.photo import PhotoReviewScreen
@@ -142,7 +144,7 @@ def test_coached_photo_is_saved_printed_and_delivered_once(
     world.camera_scene("too_far")
     until(
         lambda: (
-            lookup(dict(shell.app.view.data), "live.instruction.measure")  # type: ignore[union-attr]
+            lookup(shell.app.view.view, "live.instruction.measure")  # type: ignore[union-attr]
             == "head_size"
         )
     )
@@ -160,7 +162,7 @@ def test_coached_photo_is_saved_printed_and_delivered_once(
     capture(qtbot, shell, clock)
     click(qtbot, shell, "使用这张照片")
     until(lambda: state(shell) == "photo_done")
-    number = str(shell.app.view.data["code"])  # type: ignore[union-attr]
+    number = str(shell.app.view.view.code)  # type: ignore[union-attr]
     assert valid_photo_number(number) and number.startswith("SZTP09")
     printer = world.sim("printer")
     assert printer.payloads("qr") == [number] and printer.payloads("code128") == [number]
@@ -185,7 +187,7 @@ def test_paper_out_mid_receipt_keeps_the_photo_and_shows_the_number(
     until(
         lambda: (
             state(shell) == "photo_countdown"
-            or lookup(dict(shell.app.view.data), "live.compliant") is True
+            or lookup(shell.app.view.view, "live.compliant") is True
         )
     )  # type: ignore[union-attr]
     if state(shell) == "photo_live":
@@ -196,8 +198,8 @@ def test_paper_out_mid_receipt_keeps_the_photo_and_shows_the_number(
     click(qtbot, shell, "使用这张照片")
     until(lambda: state(shell) == "photo_no_receipt")
     view = shell.app.view
-    assert view is not None and valid_photo_number(str(view.data["code"]))
-    assert view.data["image_png"][:8] == b"\x89PNG\r\n\x1a\n"  # the QR to photograph
+    assert view is not None and valid_photo_number(str(view.view.code))
+    assert view.view.image_png[:8] == b"\x89PNG\r\n\x1a\n"  # the QR to photograph
     assert "printer.receipt_failed" in alerts
     assert shell.app.outbox is not None
     assert [e.kind for e in shell.app.outbox.entries()] == ["photo.captured"]
@@ -215,7 +217,7 @@ def test_camera_lost_mid_session_ends_it_and_goes_out_of_service_until_back(
     session = shell.app.runner.session
     world.sim("camera").disconnect()
     until(lambda: state(shell) == "out_of_service")
-    assert shell.app.view is not None and shell.app.view.data["values"]["device"] == "camera"
+    assert shell.app.view is not None and shell.app.view.view.values["device"] == "camera"
     assert session is not None and session.ended_reason == "error" and session.keys() == []
     world.sim("camera").reconnect()
     until(lambda: state(shell) == "attract", within_s=30)
@@ -230,7 +232,7 @@ def test_photo_taken_while_central_is_unreachable_tells_the_citizen_the_counter_
     until(lambda: central_unreachable_since(outbox) is not None)  # the first heartbeat failed
     take_and_use_photo(qtbot, shell, clock, world)
     view = shell.app.view
-    assert view is not None and view.data["note"] == "photo.delayed"
+    assert view is not None and view.view.note == "photo.delayed"
     note = shell.window.current_screen().note  # type: ignore[attr-defined]
     assert note.isVisible() and "窗口可能查不到这张照片" in note.text()
     assert [e.kind for e in outbox.entries()] == ["photo.captured"]  # kept, sent later
@@ -240,7 +242,7 @@ def test_photo_taken_while_central_is_unreachable_tells_the_citizen_the_counter_
 def test_photo_done_has_no_such_note_while_central_answers(kiosk: Started, qtbot: QtBot) -> None:
     shell, clock, world, _ = kiosk
     take_and_use_photo(qtbot, shell, clock, world)
-    assert shell.app.view is not None and shell.app.view.data["note"] is None
+    assert shell.app.view is not None and shell.app.view.view.note is None
     assert not shell.window.current_screen().note.isVisible()  # type: ignore[attr-defined]
 
 
@@ -256,27 +258,25 @@ def test_the_review_checklist_fits_in_english_with_every_check_failed(
     clock = ManualClock()
     s = build_shell(config, qapp, clock=clock, scheduler=clock, devices=False, backend=False)
     qtbot.addWidget(s.window)
-    s.window.add_screen(PhotoReviewScreen())
+    s.window.add_screen(PhotoReviewScreen(lambda index: None))
     s.window.show()
     s.start()
     try:
         spec = load_spec(config.photo.spec)
-        requirements = [
-            {
-                "zh": rule.title_zh,
-                "en": rule.title_en,
-                "passed": False,
-                "hard": rule.hard,
-                "why_zh": "请保持头部端正，眼睛看镜头",
-                "why_en": "Keep your head straight and look at the camera",
-            }
-            for rule in spec.measures.values()
-        ]
-        data = {"jpeg": None, "can_submit": False, "requirements": requirements, "reasons": []}
-        s.window.render(
-            ViewState(
-                "photo_review", data, "en", "photo_review", notice=notice, large_text=large_text
+        requirements = tuple(
+            Check(
+                rule.title_zh,
+                rule.title_en,
+                False,
+                rule.hard,
+                "请保持头部端正，眼睛看镜头",
+                "Keep your head straight and look at the camera",
             )
+            for rule in spec.measures.values()
+        )
+        review = PhotoReviewView(checks=requirements)
+        s.window.render(
+            ViewState(review, "en", "photo_review", notice=notice, large_text=large_text)
         )
         pump()
         screen = s.window.current_screen()

@@ -13,6 +13,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import replace
 from pathlib import Path
+from typing import ClassVar
 
 import pytest
 from PIL import Image
@@ -22,16 +23,21 @@ from PySide6.QtWidgets import QApplication, QLabel, QPushButton
 from pytestqt.qtbot import QtBot
 
 from central.store import CentralStore
+from kiosk.app import KioskApp, Machine
 from kiosk.config import KioskConfig, load_config, parse_config
 from kiosk.core.clock import ManualClock
-from kiosk.core.i18n import MESSAGES
+from kiosk.core.pins import MIN_ITERATIONS, hash_pin
 from kiosk.core.runner import ViewState
-from kiosk.terminals.home.steps import message, qr_png
-from kiosk.terminals.staff.service import MIN_ITERATIONS, hash_pin
+from kiosk.terminals.home.steps import FINISH, message, qr_png
+from kiosk.terminals.registry import terminal_for
+from kiosk.terminals.terminal import Equipment
+from kiosk.texts import TEXTS
+from kiosk.wiring import Kiosk, flow_runner
 from offline_queue.outbox import Outbox
 from tests.conftest import ROOT
+from ui.qt import QtDispatcher
 from ui.screens.pin import PinScreen
-from ui.shell import Shell, build_shell, config_error_window, qt_application
+from ui.shell import Shell, build_shell, config_error_window, qt_application, shell_for
 from ui.theme import TOUCH_MIN_PX
 from ui.window import KioskLock
 
@@ -50,11 +56,17 @@ def shell(qtbot: QtBot) -> tuple[Shell, ManualClock]:
 
 
 @contextmanager
-def shown(config: KioskConfig, qtbot: QtBot) -> Iterator[Shell]:
-    """A kiosk window for ``config`` without devices or backend, shown and started."""
+def shown(config: KioskConfig, qtbot: QtBot, machine: Machine | None = None) -> Iterator[Shell]:
+    """A kiosk window for ``config`` without devices or backend (or with the parts of
+    ``machine``), shown and started."""
     qapp = qt_application(offscreen=True)
     clock = ManualClock()
-    s = build_shell(config, qapp, clock=clock, scheduler=clock, devices=False, backend=False)
+    if machine is None:
+        s = build_shell(config, qapp, clock=clock, scheduler=clock, devices=False, backend=False)
+    else:
+        runner = flow_runner(config, clock, clock, QtDispatcher(qapp))
+        kiosk = Kiosk(KioskApp(config, runner, machine), terminal_for(config))
+        s = shell_for(kiosk, qapp, clock)
     qtbot.addWidget(s.window)
     s.window.show()
     s.start()
@@ -62,6 +74,12 @@ def shown(config: KioskConfig, qtbot: QtBot) -> Iterator[Shell]:
         yield s
     finally:
         s.stop()
+
+
+def staff_screen_shows(s: Shell, qtbot: QtBot, part: str) -> None:
+    """Wait until the staff screen's view has ``part`` (its buttons once the status is read,
+    the note a button leaves)."""
+    qtbot.waitUntil(lambda: bool(s.app.view and getattr(s.app.view.view, part, None)), timeout=5000)
 
 
 def screen_name(shell: Shell) -> str:
@@ -84,9 +102,9 @@ def test_language_switch_translates_visible_text(
     shell: tuple[Shell, ManualClock], qtbot: QtBot
 ) -> None:
     s, _ = shell
-    assert s.window.app_title.text() == MESSAGES["app.title"][0]
+    assert s.window.app_title.text() == TEXTS.messages["app.title"][0]
     qtbot.mouseClick(s.window.language_button, Qt.MouseButton.LeftButton)
-    assert s.window.app_title.text() == MESSAGES["app.title"][1]
+    assert s.window.app_title.text() == TEXTS.messages["app.title"][1]
     assert s.window.language_button.text() == "中文"
 
 
@@ -98,19 +116,19 @@ def test_larger_text_button_enlarges_the_type_until_the_session_ends(
     title = s.window.current_screen().findChild(QLabel, "title")
     assert title is not None
     normal = title.fontInfo().pixelSize()
-    assert s.window.text_size_button.text() == MESSAGES["app.large_text"][0]
+    assert s.window.text_size_button.text() == TEXTS.messages["app.large_text"][0]
     qtbot.mouseClick(s.window.text_size_button, Qt.MouseButton.LeftButton)
     assert title.fontInfo().pixelSize() >= normal * 1.25
-    assert s.window.text_size_button.text() == MESSAGES["app.normal_text"][0]
+    assert s.window.text_size_button.text() == TEXTS.messages["app.normal_text"][0]
     assert s.window.size().width() == 1920 and s.window.size().height() == 1080
     s.app.intent("back")
     assert screen_name(s) == "attract" and title.fontInfo().pixelSize() == normal
-    assert s.window.text_size_button.text() == MESSAGES["app.large_text"][0]
+    assert s.window.text_size_button.text() == TEXTS.messages["app.large_text"][0]
 
 
 def _fits(s: Shell) -> None:
     """The window keeps the panel's size, and no visible button or text is cut short."""
-    QApplication.processEvents()  # layouts settle after a re-render
+    _settle()
     assert (s.window.width(), s.window.height()) == (1920, 1080)
     for button in s.window.findChildren(QPushButton):
         if button.isVisible():
@@ -118,6 +136,16 @@ def _fits(s: Shell) -> None:
     for label in s.window.findChildren(QLabel):
         if label.isVisible() and label.wordWrap():
             assert label.height() >= label.heightForWidth(label.width()), label.text()
+
+
+def _settle() -> None:
+    """Let answers on their way in (a staff status from its worker) arrive and the layouts
+    they change settle: a wrapped label's height follows its text a layout pass later."""
+    deadline = time.monotonic() + 0.5
+    while time.monotonic() < deadline:
+        QApplication.processEvents()
+        QApplication.sendPostedEvents()
+        time.sleep(0.01)
 
 
 @pytest.mark.parametrize("terminal", ["renewal", "photo", "pickup"])
@@ -173,7 +201,9 @@ def test_staff_hold_the_kiosk_number_and_sign_in_on_the_pin_pad(qtbot: QtBot) ->
         qtbot.waitUntil(
             lambda: s.app.view is not None and s.app.view.state == "staff", timeout=5000
         )
-        qtbot.waitUntil(lambda: bool(s.app.view and s.app.view.data.get("buttons")), timeout=5000)
+        qtbot.waitUntil(
+            lambda: bool(s.app.view and getattr(s.app.view.view, "buttons", None)), timeout=5000
+        )
         labels = [b.text() for b in s.window.current_screen().findChildren(QPushButton)]
         assert "Exit" in labels and "Out of service" in labels
         _fits(s)
@@ -198,7 +228,9 @@ def test_a_staff_member_types_their_number_then_their_pin(qtbot: QtBot) -> None:
             qtbot.mouseClick(pad.keys[key], Qt.MouseButton.LeftButton)
         assert pad.dots.text() == "●●●●●"
         qtbot.mouseClick(pad.keys["ok"], Qt.MouseButton.LeftButton)
-        qtbot.waitUntil(lambda: bool(s.app.view and s.app.view.data.get("buttons")), timeout=5000)
+        qtbot.waitUntil(
+            lambda: bool(s.app.view and getattr(s.app.view.view, "buttons", None)), timeout=5000
+        )
         assert s.app.view is not None and s.app.view.state == "staff"
         assert "Signed in: staff 1024" in s.window.current_screen().findChild(QLabel, "body").text()
 
@@ -213,20 +245,26 @@ def test_the_fullest_staff_screen_fits_in_english_with_larger_text(
         {"kiosk": {"id": "UI-TEST", "terminal": "pickup"}, "staff": {"members": [member]}}
     )
     outbox = Outbox(tmp_path / "outbox.sqlite", kiosk_id="UI-TEST", key=b"k" * 32)
-    with shown(config, qtbot) as s:
-        s.app.use_outbox(outbox)
-        s.app.devices = _FaultyDevices()  # type: ignore[assignment]
+    machine = Machine(
+        _FaultyDevices(),
+        outbox,
+        equipment=Equipment(to_reconcile=lambda: 1),
+    )
+    with shown(config, qtbot, machine) as s:
         outbox.put("pickup.handover", {"n": 1})
         outbox.bury(outbox.claim(1, lease_s=30)[0], "central.http_422: refused")
-        s.app.documents_to_reconcile = lambda: 1
         s.app.set_unavailable("device.printer", "oos.device", device="printer", detail="paper")
         s.app.intent("language", language="en")
         s.app.intent("large_text", on=True)
         s.app.intent("staff")
         s.app.intent("pin", pin="97531", number="1024")
-        qtbot.waitUntil(lambda: bool(s.app.view and s.app.view.data.get("buttons")), timeout=5000)
+        qtbot.waitUntil(
+            lambda: bool(s.app.view and getattr(s.app.view.view, "buttons", None)), timeout=5000
+        )
         s.app.intent("staff_sync")  # a note under the lines
-        qtbot.waitUntil(lambda: bool(s.app.view and s.app.view.data.get("note")), timeout=5000)
+        qtbot.waitUntil(
+            lambda: bool(s.app.view and getattr(s.app.view.view, "note", None)), timeout=5000
+        )
         labels = [b.text() for b in s.window.current_screen().findChildren(QPushButton)]
         assert "Send failed ones again" in labels
         body = s.window.current_screen().findChild(QLabel, "body").text()
@@ -254,13 +292,11 @@ def test_a_banner_never_covers_the_title_of_a_full_screen_in_larger_text(qtbot: 
         code=number,
         image_png=qr_png(number),
         note="photo.delayed",
-        buttons=(("finished", "photo.finish", "primary"),),
+        buttons=FINISH,
     )
     with shown(config, qtbot) as s:
         for language in ("en", "zh"):
-            view = ViewState(
-                "message", data, language, "photo_no_receipt", None, "app.staff_called"
-            )
+            view = ViewState(data, language, "photo_no_receipt", None, "app.staff_called")
             s.window.render(replace(view, large_text=True))
             _fits(s)
             title = s.window.current_screen().title
@@ -271,7 +307,13 @@ def test_a_banner_never_covers_the_title_of_a_full_screen_in_larger_text(qtbot: 
 
 
 class _FaultyDevices:
-    """What the device service reports with two parts at fault (the staff screen's input)."""
+    """What the device hub reports with two parts at fault (the staff screen's input)."""
+
+    slots: ClassVar[dict[str, object]] = {}
+
+    @staticmethod
+    def ports() -> list[object]:
+        return []
 
     @staticmethod
     def snapshot() -> dict[str, dict[str, object]]:
@@ -380,12 +422,6 @@ def test_bad_config_shows_out_of_service_naming_the_key(qtbot: QtBot) -> None:
     assert "devices.printer.baud" in screen.reason_en.text()  # type: ignore[attr-defined]
 
 
-def test_every_message_has_both_languages() -> None:
-    for key, (zh, en) in MESSAGES.items():
-        assert zh.strip() and en.strip(), key
-        assert zh != en or key == "app.kiosk_id", key
-
-
 def test_bad_config_cli_exits_non_zero(tmp_path: Path) -> None:
     bad = tmp_path / "bad.toml"
     bad.write_text("[kiosk]\nid = 'X'\n", encoding="utf-8")
@@ -410,7 +446,7 @@ def test_bad_config_cli_exits_non_zero(tmp_path: Path) -> None:
 
 def _personal_values(data: Path) -> set[str]:
     """Every ID number, name, permit and document number the demo's citizens have."""
-    from kiosk import demo as demo_script
+    from kiosk.terminals.home import demo as demo_script
 
     values = {
         str(v["name"])
@@ -583,8 +619,8 @@ def test_renewal_start_up_refunds_an_order_paid_before_a_crash(
 ) -> None:
     """A citizen paid, then the kiosk died before the endorsement was issued: at start the
     order is refunded (the citizen was never told it worked), recorded once, and staff told."""
-    from kiosk.demo import ZHANG_SAN
     from kiosk.machine.backend import open_outbox
+    from kiosk.terminals.home.demo import ZHANG_SAN
     from ui.demo import citizen_card
 
     config = _shipped_config("renewal", tmp_path)

@@ -7,13 +7,8 @@ from PySide6.QtGui import QMouseEvent
 from PySide6.QtWidgets import QVBoxLayout, QWidget
 
 from kiosk.core.runner import ViewState
+from kiosk.core.views import AttractView
 from ui.screens.base import Screen, card, label
-
-SLIDES = {
-    "renewal": ("renewal", "help"),
-    "photo": ("photo", "help"),
-    "pickup": ("pickup", "help"),
-}
 
 
 class AttractScreen(Screen):
@@ -45,10 +40,12 @@ class AttractScreen(Screen):
         layout.addStretch(1)
 
     def update_view(self, view: ViewState) -> None:
-        slides = SLIDES.get(str(view.data.get("terminal", "")), ("help",))
+        attract = view.view
+        assert isinstance(attract, AttractView)
+        slides = attract.slides or ("help",)
         if slides != self._slides:
             self._slides, self._index = slides, 0
-        self._timer.start(int(float(view.data.get("slide_s", 6.0)) * 1000))
+        self._timer.start(int(attract.slide_s * 1000))
         self._show_slide()
 
     def _next_slide(self) -> None:

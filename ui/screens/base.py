@@ -7,8 +7,8 @@ from typing import Any
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import QFrame, QLabel, QPushButton, QSizePolicy, QVBoxLayout, QWidget
 
-from kiosk.core.i18n import text
 from kiosk.core.runner import ViewState
+from kiosk.texts import text
 
 BANNER_GAP_PX = 8  # between the banner's lower edge and the screen's content
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from PySide6.QtWidgets import QGridLayout, QHBoxLayout, QPushButton, QVBoxLayout, QWidget
 
 from kiosk.core.runner import ViewState
+from kiosk.core.views import MenuView
 from ui.screens.base import Screen, label
 
 
@@ -39,19 +40,20 @@ class MenuScreen(Screen):
     def update_view(self, view: ViewState) -> None:
         self.title.setText(self.tr_("menu.title"))
         self.back.setText(self.tr_("app.back"))
-        items = list(view.data.get("services", []))
-        services = [str(s["key"]) for s in items]
+        menu = view.view
+        assert isinstance(menu, MenuView)
+        services = [s.key for s in menu.services]
         if list(self.buttons) != services or view.large_text != self._large:
             self._large = view.large_text
             self._rebuild(services)
-        paused = {str(s["key"]) for s in items if s.get("paused")}
+        paused = {s.key for s in menu.services if s.paused}
         for key, button in self.buttons.items():
             hint = self.tr_("menu.paused") if key in paused else self.tr_(f"service.{key}.hint")
             button.setText(f"{self.tr_(f'service.{key}')}\n{hint}")
             button.setEnabled(key not in paused)
-        notice = view.data.get("notice")
+        notice = menu.notice
         self.notice.setVisible(bool(notice))
-        self.notice.setText(self.tr_(str(notice)) if notice else "")
+        self.notice.setText(self.tr_(notice) if notice else "")
 
     def _rebuild(self, services: list[str]) -> None:
         for button in self.buttons.values():

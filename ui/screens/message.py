@@ -3,6 +3,7 @@ flow. Most flow steps (place your card, please wait, refusals, goodbye) render t
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from PySide6.QtCore import Qt
@@ -10,6 +11,7 @@ from PySide6.QtGui import QImage, QPixmap
 from PySide6.QtWidgets import QHBoxLayout, QLabel, QPushButton, QVBoxLayout, QWidget
 
 from kiosk.core.runner import ViewState
+from kiosk.core.views import Button, MessageView
 from ui.screens.base import Screen, card, label
 from ui.theme import DESIGN_WIDTH
 
@@ -27,6 +29,9 @@ _MARGIN_Y, _MARGIN_Y_LARGE_TEXT = 50, 24
 _CARD_Y, _CARD_Y_LARGE_TEXT = 50, 32
 _CARD_GAP, _CARD_GAP_LARGE_TEXT = 28, 16
 _GAP, _GAP_LARGE_TEXT = 30, 16  # between the card and the rows of buttons
+# Larger text below a banner: the banner takes the top margin's room and more, so the card's
+# own margins and gaps and the space between rows of buttons give some back.
+_CARD_Y_TIGHT, _CARD_GAP_TIGHT, _ROWS_GAP, _ROWS_GAP_TIGHT = 16, 8, 30, 14
 
 
 class MessageScreen(Screen):
@@ -38,6 +43,7 @@ class MessageScreen(Screen):
         self._layout = layout
         self.card, inner = card(self, 60, _CARD_GAP, margin_y=_CARD_Y)
         self._inner = inner
+        self.buttons_rows = QVBoxLayout()
         self._set_margins(large_text=False)
         self.title = label(self.card, "title")
         self.body = label(self.card, "body")
@@ -56,8 +62,6 @@ class MessageScreen(Screen):
         layout.addStretch(1)
         # Rows of buttons: as many as fit side by side, right-aligned; the rest wrap above
         # (long English labels in larger text would otherwise widen the window off screen).
-        self.buttons_rows = QVBoxLayout()
-        self.buttons_rows.setSpacing(30)
         layout.addLayout(self.buttons_rows)
         self._buttons: list[QPushButton] = []
 
@@ -66,43 +70,42 @@ class MessageScreen(Screen):
         self.top_margin = y  # a banner's room is added by the base (render)
         self._layout.setContentsMargins(_MARGIN_X, y, _MARGIN_X, y)
         self._layout.setSpacing(_GAP_LARGE_TEXT if large_text else _GAP)
+        tight = large_text and self.banner_px > 0
         card_y = _CARD_Y_LARGE_TEXT if large_text else _CARD_Y
+        card_gap = _CARD_GAP_LARGE_TEXT if large_text else _CARD_GAP
+        if tight:
+            card_y, card_gap = _CARD_Y_TIGHT, _CARD_GAP_TIGHT
         self._inner.setContentsMargins(60, card_y, 60, card_y)
-        self._inner.setSpacing(_CARD_GAP_LARGE_TEXT if large_text else _CARD_GAP)
+        self._inner.setSpacing(card_gap)
+        self.buttons_rows.setSpacing(_ROWS_GAP_TIGHT if tight else _ROWS_GAP)
 
     def update_view(self, view: ViewState) -> None:
         self._set_margins(large_text=view.large_text)
-        data = view.data
-        values: dict[str, Any] = dict(data.get("values", {}))
-        tone = TONES.get(str(data.get("tone", "info")), TONES["info"])
+        message = view.view
+        assert isinstance(message, MessageView)
+        values: dict[str, Any] = dict(message.values)
+        tone = TONES.get(message.tone, TONES["info"])
         self.title.setStyleSheet(f"color: {tone};")
-        self.title.setText(self.tr_(str(data.get("title", "")), **values))
-        body = data.get("body")
-        self.body.setVisible(bool(body))
-        self.body.setText(self._text(body, values))
-        note = data.get("note")
-        self.note.setVisible(bool(note))
-        self.note.setText(self._text(note, values))
-        code = data.get("code")
-        self.code.setVisible(bool(code))
-        self.code.setText(str(code or ""))
+        self.title.setText(self.tr_(message.title, **values))
+        self.body.setVisible(bool(message.body))
+        self.body.setText(self._lines(message.body, values))
+        self.note.setVisible(bool(message.note))
+        self.note.setText(self._lines((message.note,) if message.note else (), values))
+        self.code.setVisible(bool(message.code))
+        self.code.setText(message.code or "")
         cap = _MAX_IMAGE_LARGE_TEXT_PX if view.large_text else _MAX_IMAGE_PX
-        self._set_image(data.get("image_png"), cap)
-        progress = data.get("progress")
+        self._set_image(message.image_png, cap)
+        progress = message.progress
         self.progress.setVisible(bool(progress))
-        self.progress.setText(self.tr_(str(progress), **values) if progress else "")
-        self._set_buttons(list(data.get("buttons", [])))
+        self.progress.setText(self.tr_(progress, **values) if progress else "")
+        self._set_buttons(message.buttons)
 
-    def _text(self, keys: object, values: dict[str, Any]) -> str:
-        """One message key, or a list of them shown as lines (e.g. several refusal reasons)."""
-        if not keys:
-            return ""
-        if isinstance(keys, list | tuple):
-            return "\n".join(self.tr_(str(key), **values) for key in keys)
-        return self.tr_(str(keys), **values)
+    def _lines(self, keys: Sequence[str], values: Mapping[str, Any]) -> str:
+        """Message keys shown as lines (e.g. several refusal reasons); "" is a blank line."""
+        return "\n".join(self.tr_(key, **values) for key in keys)
 
-    def _set_image(self, png: object, cap: int) -> None:
-        if not isinstance(png, bytes | bytearray):
+    def _set_image(self, png: bytes | None, cap: int) -> None:
+        if png is None:
             self.image.clear()
             self.image.setVisible(False)
             return
@@ -114,13 +117,13 @@ class MessageScreen(Screen):
         self.image.setPixmap(pixmap)
         self.image.setVisible(True)
 
-    def _set_buttons(self, buttons: list[dict[str, Any]]) -> None:
+    def _set_buttons(self, buttons: Sequence[Button]) -> None:
         self._clear_buttons()
         for spec in buttons:
-            button = self.big_button(str(spec.get("style", "")))
-            button.setText(self.tr_(str(spec["label"]), **dict(spec.get("values", {}))))
-            intent = str(spec["intent"])
-            payload = dict(spec.get("data", {}))
+            button = self.big_button(spec.style)
+            button.setText(self.tr_(spec.label, **dict(spec.values)))
+            intent = spec.intent
+            payload = dict(spec.data)
             button.clicked.connect(lambda _=False, i=intent, p=payload: self.emit_intent(i, **p))
             self._buttons.append(button)
         for row in self._rows(self._buttons):

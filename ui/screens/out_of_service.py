@@ -6,8 +6,9 @@ from typing import Any
 
 from PySide6.QtWidgets import QVBoxLayout, QWidget
 
-from kiosk.core.i18n import text
 from kiosk.core.runner import ViewState
+from kiosk.core.views import OutOfServiceView
+from kiosk.texts import text
 from ui.screens.base import Screen, card, label
 
 
@@ -34,8 +35,10 @@ class OutOfServiceScreen(Screen):
     def update_view(self, view: ViewState) -> None:
         self.title.setText(self.tr_("oos.title"))
         self.body.setText(self.tr_("oos.body"))
-        key = str(view.data.get("reason_key", ""))
-        raw: dict[str, Any] = dict(view.data.get("values", {}))
+        oos = view.view
+        assert isinstance(oos, OutOfServiceView)
+        key = oos.reason_key
+        raw: dict[str, Any] = dict(oos.values)
         self.reason.setText(self.tr_("oos.reason", reason=reason_text(key, raw, self.language)))
         # For staff: the technical detail (device status, the configuration key at fault).
         self.reason_en.setText(staff_detail(raw))

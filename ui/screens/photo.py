@@ -4,7 +4,6 @@ exactly as it will be submitted."""
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
 
 from PySide6.QtCore import QElapsedTimer, QRectF, Qt, QTimer
 from PySide6.QtGui import QColor, QImage, QPainter, QPaintEvent, QPen, QPixmap
@@ -20,9 +19,12 @@ from PySide6.QtWidgets import (
 
 from devices.camera import Frame
 from kiosk.core.runner import ViewState
+from kiosk.terminals.photo.ports import Check
+from kiosk.terminals.photo.views import PhotoLiveView, PhotoReviewView
 from ui.screens.base import Screen, label
 
 FrameSource = Callable[[], Frame | None]
+PhotoSource = Callable[[int], bytes | None]  # photo ``index`` of the session, as a JPEG
 
 GREEN = QColor("#2e7d32")
 AMBER = QColor("#ef6c00")
@@ -138,23 +140,25 @@ class PhotoLiveScreen(Screen):
         self._tick.timeout.connect(self._update_countdown)
 
     def update_view(self, view: ViewState) -> None:
-        live: dict[str, Any] = dict(view.data.get("live") or {})
-        instruction = live.get("instruction")
-        compliant = bool(live.get("compliant"))
+        shown = view.view
+        assert isinstance(shown, PhotoLiveView)
+        live = shown.live
+        instruction = live.instruction if live is not None else None
+        compliant = live is not None and live.compliant
         self.preview.compliant = compliant
-        self.preview.has_face = live.get("face") is not None
+        self.preview.has_face = live is not None and live.face is not None
         self.title.setText(self.tr_("photo.live.title"))
         if compliant:
             text = self.tr_("photo.live.ok")
-        elif isinstance(instruction, dict):
-            text = str(instruction.get(self.language) or instruction.get("zh") or "")
+        elif instruction is not None:
+            text = (instruction.en if self.language == "en" else "") or instruction.zh
         else:
             text = self.tr_("photo.live.searching")
         colour = "#2e7d32" if compliant else "#ef6c00"
         self.instruction.setStyleSheet(f"font-size: 56px; color: {colour};")
         self.instruction.setText(text)
-        counting = view.data.get("mode") == "countdown"
-        self.hint.setText(self.tr_("photo.countdown") if counting else self.tr_("app.free_24h"))
+        counting = shown.mode == "countdown"
+        self.hint.setText(self.tr_("photo.countdown") if counting else self.tr_("photo.free_24h"))
         self.capture.setText(self.tr_("photo.capture"))
         self.capture.setEnabled(not counting)
         self.back.setText(self.tr_("app.back"))
@@ -182,8 +186,9 @@ class PhotoLiveScreen(Screen):
 class PhotoReviewScreen(Screen):
     screen_name = "photo_review"
 
-    def __init__(self, parent: QWidget | None = None) -> None:
+    def __init__(self, photos: PhotoSource, parent: QWidget | None = None) -> None:
         super().__init__(parent)
+        self._photos = photos
         # Tight vertical spacing: 18 checks, each failed one with its instruction, must leave
         # room for the reason line and the buttons on the 1080 px panel.
         layout = QVBoxLayout(self)
@@ -227,7 +232,8 @@ class PhotoReviewScreen(Screen):
         self._rows: list[QLabel] = []
 
     def update_view(self, view: ViewState) -> None:
-        data = view.data
+        review = view.view
+        assert isinstance(review, PhotoReviewView)
         # Below a banner the longest checklist in larger text needs the gaps' room too.
         tight = self.banner_px > 0
         self._layout.setSpacing(6 if tight else 14)
@@ -237,8 +243,8 @@ class PhotoReviewScreen(Screen):
         margins.setBottom(edge)
         self._layout.setContentsMargins(margins)
         self.title.setText(self.tr_("photo.review.title"))
-        jpeg = data.get("jpeg")
-        if isinstance(jpeg, bytes | bytearray):
+        jpeg = None if review.missing else self._photos(review.index)
+        if jpeg is not None:
             pixmap = QPixmap()
             pixmap.loadFromData(bytes(jpeg), "JPEG")
             self.photo.setPixmap(
@@ -250,14 +256,15 @@ class PhotoReviewScreen(Screen):
             )
         else:
             self.photo.clear()
-        self.note.setText(self.tr_("photo.review.best") if data.get("best_shown") else "")
-        self._render_checks(list(data.get("requirements", [])), view.large_text)
-        can_submit = bool(data.get("can_submit"))
-        reasons = [str(r.get(self.language) or r.get("zh")) for r in data.get("reasons", [])]
+        self.note.setText(self.tr_("photo.review.best") if review.best_shown else "")
+        self._render_checks(review.checks, view.large_text)
+        can_submit = review.can_submit
+        english = self.language == "en"
+        reasons = [(r.en if english else r.zh) or r.zh for r in review.reasons]
         failed = [
-            str(r.get(f"why_{self.language}") or r.get(self.language))
-            for r in data.get("requirements", [])
-            if r.get("hard") and not r["passed"]
+            (c.why_en or c.title_en) if english else (c.why_zh or c.title_zh)
+            for c in review.checks
+            if c.hard and not c.passed
         ]
         self.reason.setVisible(not can_submit)
         self.reason.setText(self._cannot(reasons or failed) if not can_submit else "")
@@ -273,7 +280,7 @@ class PhotoReviewScreen(Screen):
             line += " " + self.tr_("photo.review.more", n=len(reasons) - 1)
         return line
 
-    def _render_checks(self, requirements: list[dict[str, Any]], large: bool) -> None:
+    def _render_checks(self, checks: tuple[Check, ...], large: bool) -> None:
         """One column of 23 px rows; in larger text two columns of 30 px, which fit the same
         height (one column of 18 larger rows would not), naming each check without its
         instruction (the reason line below gives the one that matters most)."""
@@ -287,13 +294,14 @@ class PhotoReviewScreen(Screen):
         for row_index in range(self.checks_layout.rowCount()):
             self.checks_layout.setRowStretch(row_index, 0)  # an earlier layout's spacer row
         columns, size = (2, 30) if large else (1, 23)
-        per_column = -(-len(requirements) // columns)
-        for index, req in enumerate(requirements):
-            passed = bool(req["passed"])
-            mark = "✔" if passed else ("✘" if req.get("hard") else "!")
-            colour = "#2e7d32" if passed else ("#c62828" if req.get("hard") else "#ef6c00")
-            text = f"{mark}  {req.get(self.language) or req.get('zh')}"
-            why = req.get(f"why_{self.language}")
+        per_column = -(-len(checks) // columns)
+        english = self.language == "en"
+        for index, check in enumerate(checks):
+            passed = check.passed
+            mark = "✔" if passed else ("✘" if check.hard else "!")
+            colour = "#2e7d32" if passed else ("#c62828" if check.hard else "#ef6c00")
+            text = f"{mark}  {(check.title_en if english else check.title_zh) or check.title_zh}"
+            why = check.why_en if english else check.why_zh
             if not passed and why and not large:
                 text += f" — {why}"
             row = QLabel(text, self)

@@ -5,8 +5,9 @@ from __future__ import annotations
 
 from PySide6.QtWidgets import QGridLayout, QHBoxLayout, QVBoxLayout, QWidget
 
+from kiosk.core.pins import NUMBER_DIGITS, PIN_DIGITS
 from kiosk.core.runner import ViewState
-from kiosk.terminals.staff.service import NUMBER_DIGITS, PIN_DIGITS
+from kiosk.core.views import PinView
 from ui.screens.base import Screen, card, label
 
 _KEYS = ("1", "2", "3", "4", "5", "6", "7", "8", "9", "clear", "0", "ok")
@@ -63,17 +64,16 @@ class PinScreen(Screen):
         layout.addLayout(right)
 
     def update_view(self, view: ViewState) -> None:
-        if view.state != self._state or view.data.get("error") != self._error:
+        pad = view.view
+        assert isinstance(pad, PinView)
+        if view.state != self._state or pad.error != self._error:
             # A new visit or a refused PIN; a banner, a language switch or a device event
             # re-renders the same step and keeps what staff typed.
             self._reset()
-        self._state, self._error = view.state, view.data.get("error")
-        self._ask_number = bool(view.data.get("ask_number"))
-        error = view.data.get("error")
-        self.error.setVisible(bool(error))
-        self.error.setText(
-            self.tr_(str(error), **dict(view.data.get("values", {}))) if error else ""
-        )
+        self._state, self._error = view.state, pad.error
+        self._ask_number = pad.ask_number
+        self.error.setVisible(bool(pad.error))
+        self.error.setText(self.tr_(pad.error, **dict(pad.values)) if pad.error else "")
         for key, button in self.keys.items():
             button.setText(self.tr_(f"staff.pin.{key}") if not key.isdigit() else key)
         self.back.setText(self.tr_("app.back"))

@@ -12,13 +12,14 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from kiosk.config import KioskConfig, TerminalType
+from kiosk.config import KioskConfig
+from kiosk.core.calls import answer
+from kiosk.core.context import FlowContext
 from kiosk.core.engine import (
     IDLE_EXPIRED,
     IGNORE,
     SAME,
     Command,
-    Context,
     EndSession,
     Event,
     FlowDefinition,
@@ -27,22 +28,54 @@ from kiosk.core.engine import (
     State,
     Transition,
 )
+from kiosk.core.views import AttractView, MenuItem, MenuView, OutOfServiceView
+from kiosk.machine.ports import CardSummary
 
 ATTRACT = "attract"
 MENU = "menu"
 OUT_OF_SERVICE = "out_of_service"
 
-UNAVAILABLE = "kiosk.unavailable"  # data: reason_key, values
+UNAVAILABLE = "kiosk.unavailable"  # data: reason_key, values, source
 AVAILABLE = "kiosk.available"
+# Someone chose a language or larger text on the attract loop and walked away: after a while
+# the attract loop starts afresh for whoever comes next (the app sends this event).
+PREFERENCES_EXPIRED = "preferences.expired"
+SENIOR_AGE = 60  # the ID card says 60 or over: more time on every step (domain.md)
+MORE_TIME_NOTICE_S = 10.0
+
+
+@dataclass(frozen=True)
+class Unavailable:
+    """Why the machine is out of service: a message key, its values, and the part at fault."""
+
+    reason_key: str
+    values: Mapping[str, Any] = field(default_factory=dict)
+    source: str = ""
+
+
+@dataclass
+class TerminalContext(FlowContext):
+    """What the terminal flow remembers: the machine's standing conditions (kept across
+    citizens) and, in parts, each service's record of the current citizen."""
+
+    service: str = ""  # the service chosen on the menu
+    more_time: bool = False  # the ID card says 60 or over
+    central_down: bool = False  # central is known not to be answering
+    out_of_service: Unavailable | None = None
+
+
+Ctx = TerminalContext
+Step = State[TerminalContext]
+Move = Transition[TerminalContext]
 
 
 @dataclass(frozen=True)
 class ServiceFlow:
     """One service offered on the menu and the states that run it."""
 
-    key: str  # i18n key suffix: service.<key>
+    key: str  # the menu's name for it is the message key service.<key>
     entry: str  # first state
-    states: tuple[State, ...]
+    states: tuple[Step, ...]
     icon: str = ""
     # States that must finish before the kiosk may go out of service (the citizen is being
     # told the outcome of a transaction that is already durable).
@@ -53,14 +86,13 @@ class ServiceFlow:
 
 
 @dataclass(frozen=True)
-class TerminalFlows:
-    services: tuple[ServiceFlow, ...] = field(default_factory=tuple)
+class StaffAccess:
+    """A way for staff into a mode of their own from the attract loop, the menu and out of
+    service (``entry``), its states, and transitions that apply everywhere (late answers)."""
 
-
-ServiceBuilder = Callable[[KioskConfig], tuple[ServiceFlow, ...]]
-
-# Filled by the service flow modules (kiosk.terminals.photo.flow, ...), keyed by terminal type.
-SERVICE_BUILDERS: dict[TerminalType, list[ServiceBuilder]] = {t: [] for t in TerminalType}
+    entry: Move
+    states: tuple[Step, ...]
+    everywhere: tuple[Move, ...] = ()
 
 
 def _end_reason(event: Event) -> str:
@@ -73,104 +105,86 @@ def _end_reason(event: Event) -> str:
     return "cancelled"
 
 
-CENTRAL_DOWN = "central_down"  # flow context flag: central is known not to be answering
-# Someone chose a language or larger text on the attract loop and walked away: after a while
-# the attract loop starts afresh for whoever comes next (the app sends this event).
-PREFERENCES_EXPIRED = "preferences.expired"
-SENIOR_AGE = 60  # the ID card says 60 or over: more time on every step (domain.md)
-MORE_TIME = "more_time"  # flow context flag, set from the ID card, cleared at the end
-
-
-MORE_TIME_NOTICE_S = 10.0
-
-
-def grant_more_time(ctx: Context, event: Event) -> list[Command]:
-    """After an ID card read (``age`` in the result): citizens aged 60 or over get longer
-    idle and 'still there?' times for the rest of their session, and are told so, with
-    where to find larger text."""
-    if int(event.data.get("age", 0)) < SENIOR_AGE or ctx.get(MORE_TIME):
+def grant_more_time(ctx: Ctx, event: Event) -> list[Command]:
+    """After an ID card read: citizens aged 60 or over get longer idle and 'still there?'
+    times for the rest of their session, and are told so, with where to find larger text."""
+    if answer(event, CardSummary).age < SENIOR_AGE or ctx.more_time:
         return []
-    ctx[MORE_TIME] = True
+    ctx.more_time = True
     return [Notify("app.more_time", MORE_TIME_NOTICE_S)]
 
 
-def _on_attract(ctx: Context, event: Event) -> list[Command]:
-    ctx.pop("service", None)
-    ctx.pop(MORE_TIME, None)
-    ending = [EndSession(_end_reason(event))] if "session" in ctx else []
+def _on_attract(ctx: Ctx, event: Event) -> list[Command]:
+    ctx.service = ""
+    ctx.more_time = False
+    ctx.drop_parts()  # nothing of this citizen's services is left for the next
+    ending = [EndSession(_end_reason(event))] if ctx.in_session else []
     # The previous citizen's language and text size are not the next one's.
     return [*ending, ResetPreferences()]
 
 
-def _on_unavailable(ctx: Context, event: Event) -> list[Command]:
-    ctx["oos_reason"] = dict(event.data)
-    return [EndSession("error")] if "session" in ctx else []
+def unavailable_of(event: Event) -> Unavailable:
+    return Unavailable(
+        str(event.data.get("reason_key", "")),
+        dict(event.data.get("values", {})),
+        str(event.data.get("source", "")),
+    )
 
 
-def _clear_reason(ctx: Context, event: Event) -> list[Command]:
-    ctx.pop("oos_reason", None)
+def _on_unavailable(ctx: Ctx, event: Event) -> list[Command]:
+    ctx.out_of_service = unavailable_of(event)
+    return [EndSession("error")] if ctx.in_session else []
+
+
+def _clear_reason(ctx: Ctx, event: Event) -> list[Command]:
+    ctx.out_of_service = None
     return []
 
 
-def _factor(ctx: Context, more: float) -> float:
-    return more if ctx.get(MORE_TIME) else 1.0
-
-
-def _select(services: tuple[ServiceFlow, ...], needs_central: set[str]) -> list[Transition]:
+def _select(services: tuple[ServiceFlow, ...]) -> list[Move]:
     return [
-        Transition("select", s.entry, guard=_is(s.key, s.key in needs_central), label=s.key)
+        Transition("select", s.entry, guard=_is(s.key, s.needs_central), label=s.key)
         for s in services
     ]
 
 
-def _is(key: str, needs_central: bool = False) -> Callable[[Context, Event], bool]:
-    def guard(ctx: Context, event: Event) -> bool:
+def _is(key: str, needs_central: bool = False) -> Callable[[Ctx, Event], bool]:
+    def guard(ctx: Ctx, event: Event) -> bool:
         if event.data.get("service") != key:
             return False
-        if needs_central and ctx.get(CENTRAL_DOWN):
+        if needs_central and ctx.central_down:
             return False  # paused on the menu: its first step would fail
-        ctx["service"] = key
+        ctx.service = key
         return True
 
     return guard
 
 
-def build_terminal_flow(
-    config: KioskConfig, services: tuple[ServiceFlow, ...] | None = None
-) -> FlowDefinition:
-    if services is None:
-        services = tuple(
-            flow for builder in SERVICE_BUILDERS[config.kiosk.terminal] for flow in builder(config)
-        )
+def _shell_states(
+    config: KioskConfig,
+    services: tuple[ServiceFlow, ...],
+    slides: tuple[str, ...],
+    to_staff: tuple[Move, ...],
+) -> tuple[Step, ...]:
     timeouts = config.timeouts
     needs_central = {s.key for s in services if s.needs_central}
 
-    def menu_view(ctx: Context) -> Mapping[str, Any]:
-        paused = needs_central if ctx.get(CENTRAL_DOWN) else set()
-        items = [{"key": s.key, "icon": s.icon, "paused": s.key in paused} for s in services]
-        return {"services": items, "notice": "menu.central_down" if paused else None}
+    def menu_view(ctx: Ctx) -> MenuView:
+        paused = needs_central if ctx.central_down else set()
+        items = tuple(MenuItem(s.key, s.icon, s.key in paused) for s in services)
+        return MenuView(items, "menu.central_down" if paused else None)
 
-    def attract_view(ctx: Context) -> Mapping[str, Any]:
-        return {"terminal": config.kiosk.terminal.value, "slide_s": timeouts.attract_slide_s}
+    def attract_view(ctx: Ctx) -> AttractView:
+        return AttractView(slides, timeouts.attract_slide_s)
 
-    def oos_view(ctx: Context) -> Mapping[str, Any]:
-        return dict(ctx.get("oos_reason", {}))
+    def oos_view(ctx: Ctx) -> OutOfServiceView:
+        reason = ctx.out_of_service or Unavailable("")
+        return OutOfServiceView(reason.reason_key, reason.values, reason.source)
 
-    # Staff mode (a PIN pad behind a hidden long press) exists only with a staff PIN.
-    staff: tuple[State, ...] = ()
-    to_staff: tuple[Transition, ...] = ()
-    late: tuple[Transition, ...] = ()
-    if config.staff.enabled:
-        # Imported here: kiosk.terminals.staff.flow builds on this module (a cycle at import time).
-        from kiosk.terminals.staff.flow import LATE_REPLIES, STAFF_PIN, staff_states, start_sign_in
-
-        staff = staff_states(config)
-        to_staff = (Transition("staff", STAFF_PIN, action=start_sign_in, label="staff"),)
-        late = LATE_REPLIES
-    shell = (
+    return (
         State(
             ATTRACT,
-            "attract",
+            attract_view,
             (
                 Transition("start", MENU),
                 Transition(PREFERENCES_EXPIRED, ATTRACT, label="language / text size reset"),
@@ -178,44 +192,67 @@ def build_terminal_flow(
             ),
             on_enter=_on_attract,
             terminal_ok=True,
-            view=attract_view,
         ),
         State(
             MENU,
-            "menu",
+            menu_view,
             (
-                *_select(services, needs_central),
+                *_select(services),
                 Transition("select", IGNORE, label="paused"),  # a paused service's button
                 Transition("home", ATTRACT),
                 Transition("back", ATTRACT),
                 *to_staff,
             ),
             idle=True,
-            view=menu_view,
         ),
         State(
             OUT_OF_SERVICE,
-            "out_of_service",
+            oos_view,
             (
                 Transition(AVAILABLE, ATTRACT, action=_clear_reason),
                 Transition(UNAVAILABLE, OUT_OF_SERVICE, action=_on_unavailable),
                 *to_staff,
             ),
             terminal_ok=True,
-            view=oos_view,
         ),
     )
-    states = {s.name: s for s in (*shell, *staff)}
+
+
+def _service_states(services: tuple[ServiceFlow, ...], taken: set[str]) -> dict[str, Step]:
+    """Every service's states; a finishing state defers an out-of-service switch."""
     finishing = {name for service in services for name in service.finishing}
+    states: dict[str, Step] = {}
     for service in services:
         for state in service.states:
-            if state.name in states:
+            if state.name in taken or state.name in states:
                 raise ValueError(f"state {state.name} defined twice")
             if state.name in finishing:  # remembered by the app, applied at the end
-                deferred = Transition(UNAVAILABLE, SAME, label="deferred until done")
+                deferred = Transition[Ctx](UNAVAILABLE, SAME, label="deferred until done")
                 states[state.name] = replace(state, transitions=(*state.transitions, deferred))
             else:
                 states[state.name] = state
+    return states
+
+
+def build_terminal_flow(
+    config: KioskConfig,
+    services: tuple[ServiceFlow, ...],
+    *,
+    slides: tuple[str, ...] = (),
+    staff: StaffAccess | None = None,
+) -> FlowDefinition[TerminalContext]:
+    """The terminal's flow: its ``services`` on the menu, its attract ``slides`` (message
+    keys ``attract.slide.<slide>.title``/``.body``, the help slide last) and staff mode."""
+    timeouts = config.timeouts
+    to_staff = (staff.entry,) if staff is not None else ()
+    slides = (*slides, "help")
+    shell = (*_shell_states(config, services, slides, to_staff), *(staff.states if staff else ()))
+    states = {s.name: s for s in shell}
+    states.update(_service_states(services, set(states)))
+
+    def factor(ctx: Ctx) -> float:
+        return timeouts.senior_factor if ctx.more_time else 1.0
+
     return FlowDefinition(
         name=f"terminal-{config.kiosk.terminal.value}",
         initial=ATTRACT,
@@ -227,13 +264,11 @@ def build_terminal_flow(
             Transition("home", ATTRACT, label="home", unless=(OUT_OF_SERVICE,)),
             Transition(PREFERENCES_EXPIRED, IGNORE),  # the citizen went on: theirs to keep
             # The hidden hold on the kiosk number means something only where staff may sign
-            # in (attract, menu, out of service, with a staff PIN); elsewhere it is a touch.
+            # in (attract, menu, out of service, with staff mode); elsewhere it is a touch.
             Transition("staff", IGNORE),
-            *late,
+            *(staff.everywhere if staff else ()),
         ),
-        idle_seconds=lambda ctx: timeouts.idle_s * _factor(ctx, timeouts.senior_factor),
-        still_there_seconds=lambda ctx: (
-            timeouts.still_there_s * _factor(ctx, timeouts.senior_factor)
-        ),
+        idle_seconds=lambda ctx: timeouts.idle_s * factor(ctx),
+        still_there_seconds=lambda ctx: timeouts.still_there_s * factor(ctx),
         idle_target=ATTRACT,
     )

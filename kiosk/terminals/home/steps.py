@@ -4,45 +4,48 @@ ends the session (on 'finished' or by itself after a while)."""
 from __future__ import annotations
 
 import io
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import qrcode
 
-from kiosk.core.engine import (
-    TIMEOUT,
-    Action,
-    Command,
-    Context,
-    EndSession,
-    Event,
-    State,
-    Transition,
-)
-from kiosk.terminals.home.flow import ATTRACT
+from kiosk.core.engine import TIMEOUT, Command, EndSession, Event, State, Transition
+from kiosk.core.views import Button, MessageView
+from kiosk.terminals.home.flow import ATTRACT, TerminalContext
 
+Ctx = TerminalContext
+BACK = Button("back", "app.back")
 # The one button of a last message: the citizen is done.
-FINISH = (("finished", "flow.finish", "primary"),)
+FINISH = (Button("finished", "flow.finish", "primary"),)
 
 
 def message(
     title: str,
-    body: str | list[str] | None = None,
+    body: str | Sequence[str] | None = None,
     *,
     tone: str = "info",
-    buttons: tuple[tuple[str, str, str], ...] = (),
-    **extra: Any,
-) -> dict[str, Any]:
-    """Data for the message screen: i18n keys for title and body (a list of keys: one line
-    each), (intent, label, style) buttons, and extras such as a code, an image or a progress
-    line."""
-    return {
-        "title": title,
-        "body": body,
-        "tone": tone,
-        "buttons": [{"intent": i, "label": label, "style": style} for i, label, style in buttons],
-        **extra,
-    }
+    buttons: Sequence[Button] = (),
+    values: Mapping[str, Any] | None = None,
+    code: str | None = None,
+    image_png: bytes | None = None,
+    note: str | None = None,
+    progress: str | None = None,
+    quiet: bool = False,
+) -> MessageView:
+    """A message screen: a title key, body keys (one, or several lines), and the rest."""
+    lines = (body,) if isinstance(body, str) else tuple(body or ())
+    return MessageView(
+        title,
+        lines,
+        tone,
+        tuple(buttons),
+        dict(values or {}),
+        code,
+        image_png,
+        note,
+        progress,
+        quiet=quiet,
+    )
 
 
 def qr_png(text: str, box: int = 10) -> bytes:
@@ -55,26 +58,26 @@ def qr_png(text: str, box: int = 10) -> bytes:
 
 def outcome_view(
     title: str, body: str, tone: str, progress: str = "flow.take_card"
-) -> Callable[[Context], dict[str, Any]]:
+) -> Callable[[Ctx], MessageView]:
     """A fixed last message: title and body, the reminder to take the card, Finish."""
-    return lambda ctx: message(title, body, tone=tone, progress=progress, buttons=FINISH)
+    view = message(title, body, tone=tone, progress=progress, buttons=FINISH)
+    return lambda ctx: view
 
 
-def done(ctx: Context, event: Event) -> list[Command]:
+def done(ctx: Ctx, event: Event) -> list[Command]:
     return [EndSession("done")]
 
 
 def closing_state(
     name: str,
-    view: Callable[[Context], Mapping[str, Any]],
+    view: Callable[[Ctx], MessageView],
     seconds: float,
-    end: Action = done,
-) -> State:
+    end: Callable[[Ctx, Event], list[Command]] = done,
+) -> State[Ctx]:
     """A last message the citizen dismisses with 'finished', or that goes by itself."""
     return State(
         name,
-        "message",
+        view,
         (Transition("finished", ATTRACT, action=end), Transition(TIMEOUT, ATTRACT, action=end)),
         timeout=lambda ctx: seconds,
-        view=view,
     )

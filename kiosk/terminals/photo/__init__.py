@@ -1,1 +1,1 @@
-"""photo"""
+"""The photo terminal: free ID photos with live coaching and unlimited retakes."""

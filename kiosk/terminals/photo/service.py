@@ -1,9 +1,9 @@
-"""The photo terminal's service: live coaching from the camera, capture, the photo number and
-the durable hand-off to the outbox.
+"""The photo terminal's service (``PhotoPort``): live coaching from the camera, capture, the
+photo number and the durable hand-off to the outbox.
 
-Threads: a live-analysis thread runs while the live screen is shown (``set_live``) and posts
-assessments as events; ``execute`` (capture, submit) runs on the service's worker. The engine
-is used by one thread at a time (the live loop stops before a capture analyses a still).
+Threads: a live-analysis thread runs while the live screen is shown (``watch``) and posts
+coaching as events; ``capture`` and ``submit`` run on the service's worker. The engine is used
+by one thread at a time (the live loop stops before a capture analyses a still).
 """
 
 from __future__ import annotations
@@ -11,15 +11,18 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
 from devices.camera import Frame
 from kiosk.core.engine import Event
 from kiosk.core.errors import KioskError
-from kiosk.core.session import Session
+from kiosk.core.runner import ViewState
+from kiosk.core.session import Session, Slot
 from kiosk.core.voice import Voice
+from kiosk.machine.ports import IDCARD_DATA
 from kiosk.photo import (
     Assessment,
     Box,
@@ -30,6 +33,18 @@ from kiosk.photo import (
 )
 from kiosk.photo import requirements as photo_requirements
 from kiosk.photo.spec import PhotoSpec
+from kiosk.terminals.photo.ports import (
+    LIVE_EVENT,
+    STEADY_EVENT,
+    Captured,
+    Check,
+    Instruction,
+    LiveCoaching,
+    Reason,
+    Review,
+    Saved,
+)
+from kiosk.terminals.photo.receipts import PHOTO_JPEG
 from offline_queue.errors import QueueError
 from offline_queue.outbox import Attachment, Outbox
 from offline_queue.sync import central_unreachable_since
@@ -37,8 +52,8 @@ from offline_queue.sync import central_unreachable_since
 log = logging.getLogger(__name__)
 
 CHECK_ALPHABET = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ"
-LIVE_EVENT = "photo.assessment"
-STEADY_EVENT = "photo.steady"
+# The live screens: coaching runs while one of them shows.
+LIVE_STATES = ("photo_live", "photo_countdown")
 COMPLIANCE_GRACE_S = 0.3
 CAPTURE_WINDOW_S = 0.6  # how long a capture may look for a frame that passes
 
@@ -80,6 +95,29 @@ FrameSource = Callable[[], Frame | None]
 Post = Callable[[Event], None]
 
 
+@dataclass
+class Capture:
+    """One photo of the session: its assessment and, when one could be made, the JPEG as it
+    would be submitted (personal data: held in the session, scrubbed with it)."""
+
+    assessment: Assessment
+    jpeg: bytearray | None = None
+    reasons: list[tuple[str, str]] = field(default_factory=list)  # why none could be made
+    size_kb: float = 0.0
+
+    @property
+    def submittable(self) -> bool:
+        return self.jpeg is not None and self.assessment.compliant
+
+    def scrub(self) -> None:
+        if self.jpeg is not None:
+            self.jpeg[:] = bytes(len(self.jpeg))
+
+
+CAPTURES: Slot[list[Capture]] = Slot("photo_captures")
+PHOTO_NUMBER: Slot[str] = Slot("photo_number")
+
+
 class PhotoService:
     def __init__(
         self,
@@ -105,9 +143,14 @@ class PhotoService:
         self._engine_lock = threading.Lock()
         self._thread: threading.Thread | None = None
         self._closed = threading.Event()
+        self._session: Session | None = None  # the session the photos were taken in
         self.live_fps = 0.0
 
     # --- live coaching ----------------------------------------------------------------------
+
+    def watch(self, view: ViewState) -> None:
+        """A view listener (flow thread): coach while a live screen shows."""
+        self.set_live(view.state in LIVE_STATES, view.language)
 
     def set_live(self, live: bool, language: str = "zh") -> None:
         """Start or stop live analysis (called when the live screen is shown or left)."""
@@ -131,7 +174,8 @@ class PhotoService:
 
     def _live_loop(self) -> None:
         tracker = StillnessTracker.from_spec(self.spec)
-        last_summary, steady_sent = None, False
+        last_shown: LiveCoaching | None = None
+        steady_sent = False
         last_compliant = float("-inf")
         smoothed: Box | None = None
         advice = SteadyAdvice()
@@ -149,36 +193,23 @@ class PhotoService:
             if assessment.compliant:
                 last_compliant = frame.timestamp
             recent = frame.timestamp - last_compliant <= COMPLIANCE_GRACE_S
-            box = assessment.face_box if recent else None
-            smoothed = smooth(smoothed, box)
+            smoothed = smooth(smoothed, assessment.face_box if recent else None)
             steady = tracker.update(frame.timestamp, smoothed)
-            summary = live_summary(assessment, self.language)
-            if advice.update(summary) and advice.shown != last_summary:
-                last_summary = advice.shown
-                self._post(Event(LIVE_EVENT, dict(advice.shown or {})))
+            if advice.update(live_coaching(assessment)) and advice.shown != last_shown:
+                last_shown = advice.shown
+                self._post(Event(LIVE_EVENT, reply=advice.shown))
             # Spoken again every few seconds while it still applies (Voice drops repeats).
-            self._speak(advice.shown or {})
+            self._speak(advice.shown)
             if steady and not steady_sent:
-                self._post(Event(STEADY_EVENT, {}))
+                self._post(Event(STEADY_EVENT))
             steady_sent = steady
 
-    def _speak(self, summary: Mapping[str, Any]) -> None:
-        top = summary.get("instruction")
-        if isinstance(top, Mapping):
-            self.voice.say(str(top.get(self.language) or top.get("zh") or ""), self.language)
+    def _speak(self, coaching: LiveCoaching | None) -> None:
+        top = coaching.instruction if coaching is not None else None
+        if top is not None:
+            self.voice.say(top.en if self.language == "en" else top.zh, self.language)
 
     # --- capture and submit (service worker) --------------------------------------------------
-
-    def execute(
-        self, operation: str, args: Mapping[str, Any], session: Session | None
-    ) -> Mapping[str, Any]:
-        if session is None:
-            raise KioskError("no session", code="photo.no_session")
-        if operation == "capture":
-            return self._capture(session)
-        if operation == "submit":
-            return self._submit(session, int(args.get("index", -1)))
-        raise KioskError(f"photo has no operation {operation}", code="service.operation")
 
     def _fresh_frames(self, keep_going: Callable[[], bool]) -> Iterator[Frame]:
         """Each new camera frame once, while ``keep_going()`` holds."""
@@ -207,44 +238,65 @@ class PhotoService:
             raise KioskError("the camera gives no picture", code="photo.no_frame")
         return best
 
-    def _capture(self, session: Session) -> Mapping[str, Any]:
+    def capture(self, session: Session | None) -> Captured:
+        if session is None:
+            raise KioskError("no session", code="photo.no_session")
         frame, assessment = self._best_frame()
-        capture: dict[str, Any] = {"assessment": assessment, "jpeg": None, "reasons": []}
+        capture = Capture(assessment)
         try:
             output = make_photo(frame.image, assessment, self.spec)
-            capture["jpeg"] = bytearray(output.jpeg)
-            capture["size_kb"] = round(output.size_kb, 1)
+            capture.jpeg = bytearray(output.jpeg)
+            capture.size_kb = round(output.size_kb, 1)
         except PhotoNotCompliant as exc:
-            capture["reasons"] = exc.reasons
-        captures: list[dict[str, Any]] = session.get("photo_captures") or []
+            capture.reasons = list(exc.reasons)
+        captures = session.get(CAPTURES) or []
         captures.append(capture)
-        session.put("photo_captures", captures)
-        best = best_capture(captures)
-        return {
-            "index": len(captures) - 1,
-            "best": best,
-            "count": len(captures),
-            "compliant": capture["jpeg"] is not None and assessment.compliant,
-        }
+        session.put(CAPTURES, captures)
+        self._session = session
+        return Captured(
+            len(captures) - 1, best_capture(captures), len(captures), self.review(capture)
+        )
 
-    def _submit(self, session: Session, index: int) -> Mapping[str, Any]:
-        captures: list[dict[str, Any]] = session.get("photo_captures") or []
-        if not 0 <= index < len(captures) or captures[index]["jpeg"] is None:
+    def review(self, capture: Capture) -> Review:
+        """The checklist of one photo for the review screen."""
+        checks = tuple(
+            Check(r.title_zh, r.title_en, r.passed, r.hard, r.explanation_zh, r.explanation_en)
+            for r in photo_requirements(capture.assessment, self.spec)
+        )
+        reasons = tuple(Reason(zh, en) for zh, en in capture.reasons)
+        return Review(capture.submittable, checks, reasons)
+
+    def picture(self, index: int) -> bytes | None:
+        """The photo ``index`` of the current session as it would be submitted, for the
+        review screen (flow thread); None once the session has ended."""
+        session = self._session
+        captures = session.get(CAPTURES) if session is not None and session.active else None
+        if not captures or not 0 <= index < len(captures):
+            return None
+        jpeg = captures[index].jpeg
+        return bytes(jpeg) if jpeg is not None else None
+
+    def submit(self, index: int, session: Session | None) -> Saved:
+        if session is None:
+            raise KioskError("no session", code="photo.no_session")
+        captures = session.get(CAPTURES) or []
+        if not 0 <= index < len(captures) or captures[index].jpeg is None:
             raise KioskError("this photo cannot be submitted", code="photo.not_compliant")
         if self.outbox is None:
             raise KioskError("no outbox", code="photo.no_outbox")
         capture = captures[index]
-        assessment: Assessment = capture["assessment"]
+        jpeg = capture.jpeg
+        assert jpeg is not None
         taken = self._now()
         sequence = self.outbox.next_sequence(f"photo-{taken:%Y%m%d}")
         number = photo_number(self.kiosk_id, taken, sequence)
-        idcard = session.get("idcard")
+        idcard = session.get(IDCARD_DATA)
         payload: dict[str, Any] = {
             "photo_number": number,
             "kiosk_id": self.kiosk_id,
             "taken_at": taken.isoformat(timespec="seconds"),
             "spec": {"name": self.spec.name, "version": self.spec.version},
-            "compliance": assessment.as_dict(),
+            "compliance": capture.assessment.as_dict(),
             "id_binding": None
             if idcard is None
             else {
@@ -259,15 +311,11 @@ class PhotoService:
             "photo.captured",
             payload,
             stream=f"photo:{number}",
-            attachments=[Attachment("photo.jpg", bytes(capture["jpeg"]), "image/jpeg")],
+            attachments=[Attachment("photo.jpg", bytes(jpeg), "image/jpeg")],
         )
-        session.put("photo_number", number)
-        session.put("photo_jpeg", capture["jpeg"])
-        return {
-            "photo_number": number,
-            "taken_at": payload["taken_at"],
-            "delivery_delayed": delayed,
-        }
+        session.put(PHOTO_NUMBER, number)
+        session.put(PHOTO_JPEG, jpeg)
+        return Saved(number, payload["taken_at"], delayed)
 
 
 class SteadyAdvice:
@@ -278,26 +326,25 @@ class SteadyAdvice:
     STABLE_FRAMES = 5
 
     def __init__(self) -> None:
-        self.shown: dict[str, Any] | None = None
+        self.shown: LiveCoaching | None = None
         self._candidate_key: Any = None
         self._count = 0
 
     @staticmethod
-    def _key(summary: Mapping[str, Any]) -> Any:
-        instruction = summary.get("instruction")
-        measure = instruction.get("measure") if isinstance(instruction, Mapping) else None
-        return (summary.get("compliant"), measure, summary.get("face") is None)
+    def _key(coaching: LiveCoaching) -> tuple[bool, str | None, bool]:
+        measure = coaching.instruction.measure if coaching.instruction else None
+        return (coaching.compliant, measure, coaching.face is None)
 
-    def update(self, summary: dict[str, Any]) -> bool:
-        """Feed this frame's summary; True when ``shown`` changed or was refreshed."""
-        key = self._key(summary)
+    def update(self, coaching: LiveCoaching) -> bool:
+        """Feed this frame's coaching; True when ``shown`` changed or was refreshed."""
+        key = self._key(coaching)
         if self.shown is not None and key == self._key(self.shown):
-            self.shown, self._count = summary, 0  # same advice: keep the face box fresh
+            self.shown, self._count = coaching, 0  # same advice: keep the face box fresh
             return True
         self._count = self._count + 1 if key == self._candidate_key else 1
         self._candidate_key = key
         if self.shown is None or self._count >= self.STABLE_FRAMES:
-            self.shown, self._count = summary, 0
+            self.shown, self._count = coaching, 0
             return True
         return False
 
@@ -319,51 +366,27 @@ def smooth(previous: Box | None, box: Box | None, weight: float = 0.5) -> Box | 
     )
 
 
-def best_capture(captures: list[dict[str, Any]]) -> int:
+def best_capture(captures: list[Capture]) -> int:
     """Index of the best photo of the session: submittable ones first, then by score."""
 
     def rank(i: int) -> tuple[bool, float]:
         c = captures[i]
-        return (c["jpeg"] is not None, float(c["assessment"].overall_score))
+        return (c.jpeg is not None, float(c.assessment.overall_score))
 
     return max(range(len(captures)), key=rank)
 
 
-def live_summary(assessment: Assessment, language: str) -> dict[str, Any]:
+def live_coaching(assessment: Assessment) -> LiveCoaching:
     """What the live screen needs: verdict, the single instruction, the face box (0..1)."""
     top = assessment.top_instruction()
     w, h = assessment.frame_size
     box = assessment.face_box
-    return {
-        "compliant": assessment.compliant,
-        "instruction": None
+    return LiveCoaching(
+        assessment.compliant,
+        None
         if top is None
-        else {"zh": top.instruction_zh, "en": top.instruction_en, "measure": top.name},
-        "face": None
+        else Instruction(top.instruction_zh or "", top.instruction_en or "", top.name),
+        None
         if box is None
-        else [round(box.x / w, 2), round(box.y / h, 2), round(box.w / w, 2), round(box.h / h, 2)],
-    }
-
-
-def review_data(captures: list[dict[str, Any]], index: int, spec: PhotoSpec) -> dict[str, Any]:
-    """The review screen: the photo as it will be submitted and every requirement."""
-    capture = captures[index]
-    assessment: Assessment = capture["assessment"]
-    return {
-        "jpeg": bytes(capture["jpeg"]) if capture["jpeg"] is not None else None,
-        "can_submit": capture["jpeg"] is not None and assessment.compliant,
-        "requirements": [
-            {
-                "zh": r.title_zh,
-                "en": r.title_en,
-                "passed": r.passed,
-                "hard": r.hard,
-                "why_zh": r.explanation_zh,
-                "why_en": r.explanation_en,
-            }
-            for r in photo_requirements(assessment, spec)
-        ],
-        "reasons": [{"zh": zh, "en": en} for zh, en in capture["reasons"]],
-        "index": index,
-        "count": len(captures),
-    }
+        else (round(box.x / w, 2), round(box.y / h, 2), round(box.w / w, 2), round(box.h / h, 2)),
+    )

@@ -1,1 +1,1 @@
-"""pickup"""
+"""The pickup terminal: finished documents handed out from the machine, journaled."""

@@ -15,9 +15,9 @@ import sys
 from collections.abc import Callable
 
 from devices.dispenser import CardDispenser
-from kiosk.commands import on_records
 from kiosk.config import load_config
 from kiosk.core.errors import KioskError
+from kiosk.machine.records import on_records
 from kiosk.terminals.pickup.service import PickupService
 
 

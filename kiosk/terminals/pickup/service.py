@@ -1,4 +1,4 @@
-"""The pickup terminal's handover (service "pickup"): moving a finished document to the
+"""The pickup terminal's hand-over (``HandoverPort``): moving a finished document to the
 gate, the citizen taking it (or it being captured), and the records of both - with a device
 action journal, so that a crash or power cut at any point loses nothing and never hands the
 same document out twice.
@@ -36,6 +36,8 @@ from kiosk.core.engine import Event
 from kiosk.core.errors import KioskError
 from kiosk.core.session import Session
 from kiosk.machine.devices import DeviceHub
+from kiosk.machine.ports import IDCARD_DATA
+from kiosk.terminals.pickup.ports import AT_GATE, Document, Handover
 from offline_queue.outbox import Outbox, OutboxTransaction
 
 log = logging.getLogger(__name__)
@@ -46,7 +48,6 @@ RELEASE = "release"  # staff reconciled a withheld document (reloaded it or clos
 DispenserSource = Callable[[], CardDispenser]
 Observer = Callable[[str, str], None]  # (step, document_no): lets a crash test stop anywhere
 Post = Callable[[Event], None]  # to the flow, any thread
-AT_GATE = "pickup.at_gate"  # posted when the document is at the gate: "take it now"
 
 
 class DocumentWithheld(KioskError):
@@ -72,32 +73,31 @@ class PickupService:
     observe: Observer = field(default=lambda step, document_no: None)
     cancel: CancelToken = field(default_factory=CancelToken)
 
-    # --- the flows' operation -------------------------------------------------------------------
-
-    def execute(
-        self, operation: str, args: Mapping[str, Any], session: Session | None
-    ) -> Mapping[str, Any]:
-        if operation != "hand_over":
-            raise KioskError(f"pickup has no operation {operation}", code="service.operation")
-        document: dict[str, Any] = {
-            k: str(args.get(k, "")) for k in ("document_no", "kind", "slot")
-        }
-        if not document["document_no"]:
-            raise KioskError("no document number", code="pickup.no_document")
-        card = session.get("idcard") if session is not None else None
-        document["id_number"] = card.id_number if card is not None else None
-        timeout_s = args.get("timeout_s")
-        return self.hand_over(document, float(str(timeout_s)) if timeout_s else None)
+    # --- the flows' operation --------------------------------------------------------------
 
     def hand_over(
-        self, document: dict[str, Any], take_timeout_s: float | None = None
-    ) -> dict[str, Any]:
+        self, document: Document, take_timeout_s: float | None, session: Session | None
+    ) -> Handover:
         """Journal, move the document to the gate (posting ``pickup.at_gate``), wait for the
         citizen to take it or capture it, and record the outcome. One operation, so the
         outcome is recorded even if the flow has stopped waiting for it.
 
         Raises ``DocumentWithheld`` without moving anything if this document was dispensed
         here before, ``DispenseUncertain`` when a device fault leaves the outcome unknown."""
+        if not document.document_no:
+            raise KioskError("no document number", code="pickup.no_document")
+        card = session.get(IDCARD_DATA) if session is not None else None
+        return self._hand_over(
+            {
+                "document_no": document.document_no,
+                "kind": document.kind,
+                "slot": document.slot,
+                "id_number": card.id_number if card is not None else None,
+            },
+            take_timeout_s,
+        )
+
+    def _hand_over(self, document: dict[str, Any], take_timeout_s: float | None) -> Handover:
         document_no = document["document_no"]
         with self.outbox.transaction() as tx:
             if self._withheld(tx, document_no):
@@ -118,7 +118,7 @@ class PickupService:
             raise DispenseUncertain(f"handover failed: {exc.code}") from exc
         self.observe("taken" if taken else "captured", document_no)
         self._record(journal_id, document, taken)
-        return {"taken": taken, "captured": not taken, "document_no": document_no}
+        return Handover(document_no, taken)
 
     # --- records --------------------------------------------------------------------------------
 

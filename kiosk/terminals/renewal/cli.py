@@ -13,8 +13,9 @@ import json
 import time
 from collections.abc import Callable
 
-from kiosk.commands import on_records
 from kiosk.config import KioskConfig, load_config
+from kiosk.machine.central import CentralLink
+from kiosk.machine.records import on_records
 from kiosk.terminals.renewal.service import RenewalService
 
 
@@ -37,7 +38,7 @@ def _service(config: KioskConfig, central_url: str) -> RenewalService:
 
     return RenewalService(
         open_outbox(config),
-        lambda: open_central_client(config, central_url or None),
+        CentralLink(lambda: open_central_client(config, central_url or None)),
         kiosk_id=config.kiosk.id,
         settle_s=config.payment.settle_s,
     )

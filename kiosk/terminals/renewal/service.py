@@ -1,4 +1,4 @@
-"""The renewal terminal's fee and issue (service "renewal"): a payment order the citizen pays
+"""The renewal terminal's fee and issue (``PaymentPort``): a payment order the citizen pays
 by scanning a QR code with a phone, then the endorsement central issues against that paid
 order - with a journal, so that a crash, a power cut or a lost answer never keeps a
 citizen's money without an endorsement, and never charges or issues twice.
@@ -28,13 +28,14 @@ import logging
 import re
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from datetime import datetime
 from typing import Any
 
 from kiosk.core.errors import KioskError
 from kiosk.core.session import Session
-from kiosk.machine.central import CentralLink, ClientFactory, id_number_of
+from kiosk.machine.central import CentralLink, id_number_of
+from kiosk.terminals.renewal.ports import Choice, Issued, OrderShown, PaymentState
 from offline_queue.central_client import CentralClient, PaymentOrder
 from offline_queue.errors import CentralError, QueueError
 from offline_queue.outbox import JournalEntry, Outbox
@@ -44,7 +45,6 @@ log = logging.getLogger(__name__)
 PAYMENT = "payment"
 Observer = Callable[[str, str], None]  # (step, order_id): lets a crash test stop anywhere
 _ORDER_RE = re.compile(r"^[0-9a-f]{32}$")
-_CHOICE = ("region", "purpose", "option")
 
 
 class PaymentUnavailable(KioskError):
@@ -79,7 +79,7 @@ class RenewalService:
     def __init__(
         self,
         outbox: Outbox,
-        client: ClientFactory,
+        link: CentralLink,
         *,
         kiosk_id: str,
         settle_s: float = 600.0,
@@ -88,7 +88,7 @@ class RenewalService:
     ) -> None:
         self.outbox = outbox
         self.observe = observe
-        self._link = CentralLink(client)
+        self._link = link
         self.kiosk_id = kiosk_id
         self.settle_s = settle_s
         self.now = now
@@ -102,30 +102,29 @@ class RenewalService:
 
     # --- the flows' operations ------------------------------------------------------------
 
-    def execute(
-        self, operation: str, args: Mapping[str, Any], session: Session | None
-    ) -> Mapping[str, Any]:
-        if operation == "order":
-            return self.order(id_number_of(session), _choice(args))
-        order_id = str(args.get("order_id", ""))
-        if not _ORDER_RE.match(order_id):
-            raise KioskError("no payment order", code="renewal.no_order")
-        if operation == "status":
-            return self._status_of(self._central(lambda: self.client.payment_status(order_id)))
-        if operation == "cancel":
-            return self.cancel(order_id)
-        if operation == "issue":
-            return self.issue(order_id, id_number_of(session), _choice(args))
-        raise KioskError(f"renewal has no operation {operation}", code="service.operation")
+    def order(self, choice: Choice, session: Session | None) -> OrderShown:
+        return self.create_order(id_number_of(session), choice)
 
-    def order(self, id_number: str, choice: Mapping[str, str]) -> dict[str, Any]:
+    def status(self, order_id: str, session: Session | None) -> PaymentState:
+        _check_order(order_id)
+        return _state_of(self._central(lambda: self.client.payment_status(order_id)))
+
+    def cancel(self, order_id: str, session: Session | None) -> PaymentState:
+        _check_order(order_id)
+        return self.cancel_order(order_id)
+
+    def issue(self, order_id: str, choice: Choice, session: Session | None) -> Issued:
+        _check_order(order_id)
+        return self.issue_endorsement(order_id, id_number_of(session), choice)
+
+    def create_order(self, id_number: str, choice: Choice) -> OrderShown:
         """Create the payment order and journal it; returns what the QR screen shows."""
         try:
             key = f"{self.kiosk_id}-pay-{self.outbox.next_sequence('renewal.payment'):08d}"
         except QueueError as exc:
             raise PaymentUnavailable(f"cannot journal a payment: {exc}") from exc
         order = self._central(
-            lambda: self.client.create_payment(key, id_number=id_number, **choice)
+            lambda: self.client.create_payment(key, id_number=id_number, **asdict(choice))
         )
         try:
             self.outbox.journal_begin(PAYMENT, order.order_id)
@@ -134,26 +133,21 @@ class RenewalService:
             self._quietly(lambda: self.client.cancel_payment(order.order_id))
             raise PaymentUnavailable(f"cannot journal the payment order: {exc}") from exc
         self.observe("journaled", order.order_id)
-        return {
-            "order_id": order.order_id,
-            "amount_cny": order.amount_cny,
-            "pay_url": order.pay_url,
-            "expires_in_s": order.expires_in_s,
-        }
+        return OrderShown(order.order_id, order.amount_cny, order.pay_url, order.expires_in_s)
 
-    def cancel(self, order_id: str) -> dict[str, Any]:
+    def cancel_order(self, order_id: str) -> PaymentState:
         """The citizen gave up: cancel unless already paid (then the flow issues)."""
         order = self._central(lambda: self.client.cancel_payment(order_id))
         if order.status in ("cancelled", "expired"):
             self._complete(order_id, order.status)
-        return self._status_of(order)
+        return _state_of(order)
 
-    def issue(self, order_id: str, id_number: str, choice: Mapping[str, str]) -> dict[str, Any]:
+    def issue_endorsement(self, order_id: str, id_number: str, choice: Choice) -> Issued:
         """Issue the paid-for endorsement and record it; refund if central refuses it."""
         key = f"{self.kiosk_id}-issue-{order_id}"
         try:
             issued = self.client.issue_endorsement(
-                key, id_number=id_number, payment=order_id, **choice
+                key, id_number=id_number, payment=order_id, **asdict(choice)
             )
         except CentralError as exc:
             if exc.status != 422:
@@ -182,8 +176,17 @@ class RenewalService:
             # (The order id, not the endorsement number: logs hold no document numbers.)
             log.exception("endorsement for order %s issued but not recorded yet", order_id)
         self.observe("recorded", order_id)
-        shown = {k: v for k, v in record.items() if k != "id_number"}
-        return {**shown, "issued_at": self._at()}
+        return Issued(
+            order_id,
+            issued.endorsement_no,
+            issued.option,
+            issued.region,
+            issued.purpose,
+            issued.fee_cny,
+            issued.valid_from,
+            issued.valid_until,
+            self._at(),
+        )
 
     # --- settling open orders -------------------------------------------------------------
 
@@ -266,19 +269,17 @@ class RenewalService:
         except CentralError as exc:
             log.warning("withdrawing an unjournaled order failed: %s", exc.code)
 
-    @staticmethod
-    def _status_of(order: PaymentOrder) -> dict[str, Any]:
-        return {"status": order.status, "expires_in_s": order.expires_in_s}
-
     def _at(self) -> str:
         return self.now().isoformat(timespec="seconds")
 
 
-def _choice(args: Mapping[str, Any]) -> dict[str, str]:
-    choice = {k: str(args.get(k, "")) for k in _CHOICE}
-    if not all(choice.values()):
-        raise KioskError("region, purpose and option are required", code="renewal.no_choice")
-    return choice
+def _check_order(order_id: str) -> None:
+    if not _ORDER_RE.match(order_id):
+        raise KioskError("no payment order", code="renewal.no_order")
+
+
+def _state_of(order: PaymentOrder) -> PaymentState:
+    return PaymentState(order.status, order.expires_in_s)
 
 
 StaffAlert = Callable[[str, str], None]  # (code, message), any thread

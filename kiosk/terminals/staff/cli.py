@@ -11,7 +11,7 @@ import argparse
 import getpass
 import sys
 
-from kiosk.terminals.staff.service import hash_pin
+from kiosk.core.pins import hash_pin
 
 
 def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:

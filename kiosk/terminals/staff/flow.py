@@ -6,216 +6,257 @@ service again if a part is still down (staff may leave a fault to be fixed later
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from dataclasses import replace
+from dataclasses import asdict, dataclass, replace
 from typing import Any
 
 from kiosk.config import KioskConfig
-from kiosk.core.engine import (
-    IGNORE,
-    SAME,
-    TIMEOUT,
-    Call,
-    Command,
-    Context,
-    Event,
-    State,
-    Transition,
+from kiosk.core.calls import answer, call, failure
+from kiosk.core.engine import IGNORE, SAME, TIMEOUT, Command, Event, State, Transition
+from kiosk.core.views import Button, MessageView, PinView
+from kiosk.machine.ports import PRINTER
+from kiosk.machine.receipts import Barcode128, Feed, Slip, TextLine, centre
+from kiosk.machine.texts import TEXTS as MACHINE_TEXTS
+from kiosk.terminals.home.flow import (
+    ATTRACT,
+    AVAILABLE,
+    UNAVAILABLE,
+    StaffAccess,
+    TerminalContext,
 )
-from kiosk.core.i18n import text
-from kiosk.terminals.home.flow import ATTRACT, AVAILABLE, UNAVAILABLE
 from kiosk.terminals.home.steps import closing_state, message
+from kiosk.terminals.staff.ports import STAFF, MachineStatus, SignInAnswer, StaffPort
+from kiosk.terminals.staff.texts import TEXTS
 
 STAFF_PIN = "staff_pin"
 STAFF_CHECKING = "staff_checking"
-STAFF = "staff"
+STAFF_SCREEN = "staff"
 STAFF_LOCKED = "staff_locked"
-_STATUS = "staff_status"  # context: the last status the staff service returned
-_ERROR = "staff_pin_error"  # context: (message key, values) after a wrong PIN
-_CONFIRM = "staff_confirm_shutdown"  # context: Shut down was pressed once; press again
-_NOTE = "staff_note"  # context: (message key, values) of the last test print
-_LOCKED_MIN = "staff_locked_min"  # context: minutes the lockout has left
-_WHO = "staff_number"  # context: the signed-in staff number ("" with the machine's one PIN)
 PIN_SCREEN_S = 60.0
 CHECK_S = 15.0
 
-# (intent, staff service operation): each button's work, then the status again.
-ACTIONS = {
-    "staff_sync": "sync",
-    "staff_pause": "out_of_service",
-    "staff_resume": "in_service",
-    "staff_shutdown": "shutdown",
-}
+Ctx = TerminalContext
+Step = State[TerminalContext]
+Move = Transition[TerminalContext]
+Note = tuple[str, Mapping[str, Any]]  # a message key under the lines, and its values
 
 
-def start_sign_in(ctx: Context, event: Event) -> list[Command]:
-    return _leave(ctx, event)  # nothing of an earlier visit (an idle one ends elsewhere)
+@dataclass
+class StaffRecord:
+    """Staff mode's record of one visit (forgotten when staff leave)."""
+
+    who: str = ""  # the signed-in staff number ("" with the machine's one PIN)
+    status: MachineStatus | None = None  # the last status the staff service returned
+    error: Note | None = None  # after a wrong PIN
+    note: Note | None = None  # what the last button did
+    confirm_shutdown: bool = False  # Shut down was pressed once: press again
+    locked_min: int = 0  # how long the lockout has left
 
 
-def _check(ctx: Context, event: Event) -> list[Command]:
+def _record(ctx: Ctx) -> StaffRecord:
+    return ctx.part(StaffRecord)
+
+
+def _leave(ctx: Ctx, event: Event) -> list[Command]:
+    ctx.drop_part(StaffRecord)  # nothing of this visit stays for the next
+    return []
+
+
+def _check(ctx: Ctx, event: Event) -> list[Command]:
     # The PIN goes straight to the service: it is never kept in the flow's context.
-    args = {"pin": str(event.data.get("pin", "")), "number": str(event.data.get("number", ""))}
-    return [Call("staff", "sign_in", args)]
+    pin, number = str(event.data.get("pin", "")), str(event.data.get("number", ""))
+    return [call(STAFF, lambda staff, _: staff.sign_in(pin, number), "staff.sign_in")]
 
 
-def _accepted(ctx: Context, event: Event) -> bool:
-    if not event.data.get("accepted"):
+def _accepted(ctx: Ctx, event: Event) -> bool:
+    result = answer(event, SignInAnswer)
+    if not result.accepted:
         return False
-    ctx[_WHO] = str(event.data.get("number", ""))
+    _record(ctx).who = result.number
     return True
 
 
-def _locked(ctx: Context, event: Event) -> bool:
-    if int(event.data.get("locked_min", 0)) <= 0:
+def _locked(ctx: Ctx, event: Event) -> bool:
+    result = answer(event, SignInAnswer)
+    if result.locked_min <= 0:
         return False
-    ctx[_LOCKED_MIN] = int(event.data["locked_min"])
+    _record(ctx).locked_min = result.locked_min
     return True
 
 
-def _wrong(ctx: Context, event: Event) -> list[Command]:
-    ctx[_ERROR] = ("staff.pin.wrong", {"attempts_left": int(event.data.get("attempts_left", 0))})
+def _wrong(ctx: Ctx, event: Event) -> list[Command]:
+    left = answer(event, SignInAnswer).attempts_left
+    _record(ctx).error = ("staff.pin.wrong", {"attempts_left": left})
     return []
 
 
-def _status(ctx: Context, event: Event) -> list[Command]:
-    ctx[_STATUS] = dict(event.data)
+def _status(ctx: Ctx, event: Event) -> list[Command]:
+    _record(ctx).status = answer(event, MachineStatus)
     return []
 
 
-def _leave(ctx: Context, event: Event) -> list[Command]:
-    for key in (_STATUS, _ERROR, _CONFIRM, _NOTE, _LOCKED_MIN, _WHO):
-        ctx.pop(key, None)
-    return []
+def _refresh(ctx: Ctx, event: Event) -> list[Command]:
+    return [call(STAFF, lambda staff, _: staff.status(), "staff.status")]
 
 
-def _action(intent: str, operation: str) -> Transition:
-    def run(ctx: Context, event: Event) -> list[Command]:
-        confirming = ctx.pop(_CONFIRM, False)
-        if operation == "shutdown" and not confirming:
-            ctx[_CONFIRM] = True  # a stray touch must not switch the machine off
+Operation = Callable[[StaffPort, str], MachineStatus]
+
+# (intent, operation, alert name): each button's work, then the status again.
+ACTIONS: tuple[tuple[str, Operation, str], ...] = (
+    ("staff_sync", lambda staff, by: staff.sync(by), "sync"),
+    ("staff_pause", lambda staff, by: staff.pause(by), "out_of_service"),
+    ("staff_resume", lambda staff, by: staff.resume(by), "in_service"),
+    ("staff_shutdown", lambda staff, by: staff.shutdown(by), "shutdown"),
+)
+
+
+def _action(intent: str, operation: Operation, name: str) -> Move:
+    def run(ctx: Ctx, event: Event) -> list[Command]:
+        record = _record(ctx)
+        confirming, record.confirm_shutdown = record.confirm_shutdown, False
+        if intent == "staff_shutdown" and not confirming:
+            record.confirm_shutdown = True  # a stray touch must not switch the machine off
             return []
-        if operation == "sync":  # the sync worker sends in the background, not at once
-            ctx[_NOTE] = ("staff.sync.started", {})
-        return [Call("staff", operation, {"by": ctx.get(_WHO, "")}, reply="staff.status")]
+        if intent == "staff_sync":  # the sync worker sends in the background, not at once
+            record.note = ("staff.sync.started", {})
+        by = record.who
+        return [call(STAFF, lambda staff, _: operation(staff, by), "staff.status")]
 
-    return Transition(intent, SAME, action=run, label=operation)
-
-
-def _redrive(ctx: Context, event: Event) -> list[Command]:
-    ctx.pop(_CONFIRM, None)
-    ctx.pop(_NOTE, None)
-    return [Call("staff", "redrive", {"by": ctx.get(_WHO, "")}, reply="staff.redrive")]
+    return Transition(intent, SAME, action=run, label=name)
 
 
-def _redriven(ctx: Context, event: Event) -> list[Command]:
+def _redrive(ctx: Ctx, event: Event) -> list[Command]:
+    record = _record(ctx)
+    record.confirm_shutdown, record.note = False, None
+    by = record.who
+    return [call(STAFF, lambda staff, _: staff.redrive(by), "staff.redrive")]
+
+
+def _redriven(ctx: Ctx, event: Event) -> list[Command]:
     # Said once the outbox took it: a failure (a full disk) must not read as done.
-    ctx[_NOTE] = ("staff.redrive.started", {})
+    _record(ctx).note = ("staff.redrive.started", {})
     return _status(ctx, event)
 
 
-def _not_redriven(ctx: Context, event: Event) -> list[Command]:
-    ctx[_NOTE] = ("staff.redrive.failed", {"detail": str(event.data.get("message", ""))})
-    return [Call("staff", "status")]
+def _not_redriven(ctx: Ctx, event: Event) -> list[Command]:
+    _record(ctx).note = ("staff.redrive.failed", {"detail": failure(event).message})
+    return _refresh(ctx, event)
 
 
-def _test_print(ctx: Context, event: Event) -> list[Command]:
+def _test_print(ctx: Ctx, event: Event) -> list[Command]:
     """After refilling paper: a short receipt proves the printer works end to end."""
-    ctx.pop(_CONFIRM, None)
-    ctx[_NOTE] = ("staff.test_print.printing", {})
-    receipt = {"title": "test", "items": _test_receipt(ctx)}
-    return [Call("printer", "print", {"receipt": receipt}, reply="staff.test_print")]
+    record = _record(ctx)
+    record.confirm_shutdown, record.note = False, ("staff.test_print.printing", {})
+    slip = Slip(
+        "test",
+        (
+            centre("打印测试 / Printer test", bold=True, large=True),
+            TextLine(f"终端 Kiosk: {ctx.kiosk_id}"),
+            TextLine("中文 English 0123456789"),
+            Barcode128("TEST-0123456789"),
+            Feed(1),
+        ),
+    )
+    return [call(PRINTER, lambda printer, s: printer.print(slip, s), "staff.test_print")]
 
 
-def _test_receipt(ctx: Context) -> list[dict[str, Any]]:
-    return [
-        {"text": "打印测试 / Printer test", "bold": True, "large": True, "align": "center"},
-        {"text": f"终端 Kiosk: {ctx.get('kiosk_id', '')}"},
-        {"text": "中文 English 0123456789"},
-        {"code128": "TEST-0123456789"},
-        {"feed": 1},
-    ]
+def _printed(ctx: Ctx, event: Event) -> list[Command]:
+    _record(ctx).note = ("staff.test_print.ok", {})
+    return _refresh(ctx, event)  # the printer's line may have changed (paper refilled)
 
 
-def _printed(ctx: Context, event: Event) -> list[Command]:
-    ctx[_NOTE] = ("staff.test_print.ok", {})
-    return [Call("staff", "status")]  # the printer's line may have changed (paper refilled)
+def _not_printed(ctx: Ctx, event: Event) -> list[Command]:
+    _record(ctx).note = ("staff.test_print.failed", {"detail": failure(event).message})
+    return _refresh(ctx, event)
 
 
-def _not_printed(ctx: Context, event: Event) -> list[Command]:
-    ctx[_NOTE] = ("staff.test_print.failed", {"detail": str(event.data.get("message", ""))})
-    return [Call("staff", "status")]
+def _refresh_now(ctx: Ctx, event: Event) -> list[Command]:
+    record = _record(ctx)
+    record.note = None  # the note said to refresh; the new figures answer it
+    record.confirm_shutdown = False
+    return _refresh(ctx, event)
 
 
-def pin_view_for(config: KioskConfig) -> Callable[[Context], Mapping[str, Any]]:
+def pin_view_for(config: KioskConfig) -> Callable[[Ctx], PinView]:
     ask_number = bool(config.staff.members)  # each person's number, then their own PIN
 
-    def pin_view(ctx: Context) -> Mapping[str, Any]:
-        error = ctx.get(_ERROR)
-        return {
-            "title": "staff.pin.title",
-            "body": "staff.pin.body",
-            "ask_number": ask_number,
-            "error": error[0] if error else None,
-            "values": dict(error[1]) if error else {},
-        }
+    def pin_view(ctx: Ctx) -> PinView:
+        error = _record(ctx).error
+        return PinView(
+            "staff.pin.title",
+            "staff.pin.body",
+            ask_number,
+            error[0] if error else None,
+            dict(error[1]) if error else {},
+            quiet=True,
+        )
 
     return pin_view
 
 
-def staff_view(ctx: Context) -> Mapping[str, Any]:
-    status: dict[str, Any] = dict(ctx.get(_STATUS, {}))
-    if not status:
+def staff_view(ctx: Ctx) -> MessageView:
+    record = _record(ctx)
+    status = record.status
+    if status is None:
         return message("staff.title", "staff.loading", quiet=True)
-    language = str(ctx.get("language", "zh"))
-    who = str(ctx.get(_WHO, ""))
     lines = [
-        *(["staff.line.who"] if who else []),
-        "staff.line.central_up" if status.get("central_up") else "staff.line.central_down",
+        *(["staff.line.who"] if record.who else []),
+        "staff.line.central_up" if status.central_up else "staff.line.central_down",
         "staff.line.queue",
         "staff.line.devices",
         "staff.line.alerts",
         _service_line(status),
     ]
-    if "to_reconcile" in status:  # a pickup machine
+    if status.to_reconcile is not None:  # a pickup machine
         lines.insert(-1, "staff.line.reconcile")
-    pause = (
-        ("staff_resume", "staff.resume", "primary")
-        if status.get("paused_by_staff")
-        else ("staff_pause", "staff.pause", "")
-    )
-    shutdown = "staff.shutdown_confirm" if ctx.get(_CONFIRM) else "staff.shutdown"
-    redrive = (("staff_redrive", "staff.redrive", ""),) if status.get("dead") else ()
-    buttons = (
-        ("staff_shutdown", shutdown, "danger"),
-        *redrive,
-        ("staff_sync", "staff.sync", ""),
-        ("staff_test_print", "staff.test_print", ""),
-        ("staff_refresh", "staff.refresh", ""),
-        pause,
-        ("back", "staff.exit", "primary"),
-    )
     values = {
-        **status,
-        "devices": _devices(dict(status.get("devices", {})), language),
-        "out_of_service": _causes(list(status.get("out_of_service", [])), language),
-        "staff_number": who,
+        **asdict(status),
+        "devices": _devices(status.devices, ctx.language),
+        "out_of_service": _causes(status.out_of_service, ctx.language),
+        "staff_number": record.who,
     }
-    note, note_values = ctx.get(_NOTE, (None, {}))
+    note, note_values = record.note or (None, {})
     values.update(note_values)
-    return message("staff.title", lines, buttons=buttons, values=values, note=note, quiet=True)
+    return message(
+        "staff.title",
+        lines,
+        buttons=_buttons(record, status),
+        values=values,
+        note=note,
+        quiet=True,
+    )
 
 
-def _service_line(status: Mapping[str, Any]) -> str:
-    if status.get("paused_by_staff"):
+def _buttons(record: StaffRecord, status: MachineStatus) -> tuple[Button, ...]:
+    pause = (
+        Button("staff_resume", "staff.resume", "primary")
+        if status.paused_by_staff
+        else Button("staff_pause", "staff.pause")
+    )
+    shutdown = "staff.shutdown_confirm" if record.confirm_shutdown else "staff.shutdown"
+    redrive = (Button("staff_redrive", "staff.redrive"),) if status.dead else ()
+    return (
+        Button("staff_shutdown", shutdown, "danger"),
+        *redrive,
+        Button("staff_sync", "staff.sync"),
+        Button("staff_test_print", "staff.test_print"),
+        Button("staff_refresh", "staff.refresh"),
+        pause,
+        Button("back", "staff.exit", "primary"),
+    )
+
+
+def _service_line(status: MachineStatus) -> str:
+    if status.paused_by_staff:
         return "staff.line.service_paused"
-    return "staff.line.service_down" if status.get("out_of_service") else "staff.line.service_ok"
+    return "staff.line.service_down" if status.out_of_service else "staff.line.service_ok"
 
 
-def _causes(sources: list[str], language: str) -> str:
+def _causes(sources: tuple[str, ...], language: str) -> str:
     """Why the machine is out of service, by name: "Receipt printer", "storage full"."""
     names = [
-        text(f"device.{source.removeprefix('device.')}", language)
+        MACHINE_TEXTS.text(source, language)
         if source.startswith("device.")
-        else text(f"staff.cause.{source}", language)
+        else TEXTS.text(f"staff.cause.{source}", language)
         for source in sources
     ]
     return ", ".join(names)
@@ -227,42 +268,33 @@ def _devices(devices: Mapping[str, str], language: str) -> str:
     if not devices:
         return "-"
     faulty = [
-        f"{text(f'device.{kind}', language)} {state}"
+        f"{MACHINE_TEXTS.text(f'device.{kind}', language)} {state}"
         for kind, state in devices.items()
         if state != "ok"
     ]
     if not faulty:
-        return text("staff.devices.all_ok", language, count=len(devices))
+        return TEXTS.text("staff.devices.all_ok", language, count=len(devices))
     if len(faulty) < len(devices):
-        faulty.append(text("staff.devices.others_ok", language))
+        faulty.append(TEXTS.text("staff.devices.others_ok", language))
     return " · ".join(faulty)
-
-
-def _refresh(ctx: Context, event: Event) -> list[Command]:
-    return [Call("staff", "status")]
-
-
-def _refresh_now(ctx: Context, event: Event) -> list[Command]:
-    ctx.pop(_NOTE, None)  # the note said to refresh; the new figures answer it
-    ctx.pop(_CONFIRM, None)
-    return _refresh(ctx, event)
 
 
 # Replies that may arrive after staff left (Back pressed while a status or a print was on its
 # way): acknowledged anywhere outside staff mode, without effect.
-LATE_REPLIES = tuple(
+LATE_REPLIES: tuple[Move, ...] = tuple(
     Transition(f"staff.{operation}.{outcome}", IGNORE, label="late staff reply")
     for operation in ("sign_in", "status", "test_print", "redrive")
     for outcome in ("ok", "failed")
 )
 
 
-def staff_states(config: KioskConfig) -> tuple[State, ...]:
-    deferred = (Transition(UNAVAILABLE, SAME), Transition(AVAILABLE, SAME))
+def staff_states(config: KioskConfig) -> tuple[Step, ...]:
+    deferred: tuple[Move, ...] = (Transition(UNAVAILABLE, SAME), Transition(AVAILABLE, SAME))
+    checking = message("staff.checking", quiet=True)
     return (
         State(
             STAFF_PIN,
-            "pin",
+            pin_view_for(config),
             (
                 Transition("pin", STAFF_CHECKING, action=_check),
                 Transition("back", ATTRACT, action=_leave),
@@ -270,13 +302,12 @@ def staff_states(config: KioskConfig) -> tuple[State, ...]:
                 *deferred,
             ),
             timeout=lambda ctx: PIN_SCREEN_S,
-            view=pin_view_for(config),
         ),
         State(
             STAFF_CHECKING,
-            "message",
+            lambda ctx: checking,
             (
-                Transition("staff.sign_in.ok", STAFF, guard=_accepted, label="accepted"),
+                Transition("staff.sign_in.ok", STAFF_SCREEN, guard=_accepted, label="accepted"),
                 Transition("staff.sign_in.ok", STAFF_LOCKED, guard=_locked, label="locked"),
                 Transition("staff.sign_in.ok", STAFF_PIN, action=_wrong, label="wrong PIN"),
                 Transition("staff.sign_in.failed", ATTRACT, action=_leave),
@@ -284,15 +315,14 @@ def staff_states(config: KioskConfig) -> tuple[State, ...]:
                 *deferred,
             ),
             timeout=lambda ctx: CHECK_S,
-            view=lambda ctx: message("staff.checking", quiet=True),
         ),
         State(
-            STAFF,
-            "message",
+            STAFF_SCREEN,
+            staff_view,
             (
                 Transition("staff.status.ok", SAME, action=_status),
                 Transition("staff.status.failed", SAME),
-                *(_action(intent, operation) for intent, operation in ACTIONS.items()),
+                *(_action(intent, op, name) for intent, op, name in ACTIONS),
                 Transition("staff_test_print", SAME, action=_test_print),
                 Transition("staff_redrive", SAME, action=_redrive),
                 Transition("staff.redrive.ok", SAME, action=_redriven),
@@ -308,7 +338,6 @@ def staff_states(config: KioskConfig) -> tuple[State, ...]:
             ),
             idle=True,
             on_enter=_refresh,
-            view=staff_view,
         ),
         _with(
             deferred,
@@ -318,7 +347,7 @@ def staff_states(config: KioskConfig) -> tuple[State, ...]:
                     "staff.locked.title",
                     "staff.locked.body",
                     tone="error",
-                    values={"minutes": ctx.get(_LOCKED_MIN, 5)},
+                    values={"minutes": _record(ctx).locked_min or 5},
                     quiet=True,
                 ),
                 config.timeouts.message_s * 2,
@@ -328,5 +357,13 @@ def staff_states(config: KioskConfig) -> tuple[State, ...]:
     )
 
 
-def _with(transitions: tuple[Transition, ...], state: State) -> State:
+def _with(transitions: tuple[Move, ...], state: Step) -> Step:
     return replace(state, transitions=(*state.transitions, *transitions))
+
+
+def staff_access(config: KioskConfig) -> StaffAccess | None:
+    """Staff mode, when the configuration gives a staff PIN (there is none without)."""
+    if not config.staff.enabled:
+        return None
+    entry = Transition[Ctx]("staff", STAFF_PIN, action=_leave, label="staff")
+    return StaffAccess(entry, staff_states(config), LATE_REPLIES)

@@ -11,9 +11,6 @@ milliseconds, which the touch screen must not wait for.
 
 from __future__ import annotations
 
-import base64
-import hashlib
-import hmac
 import json
 import logging
 import math
@@ -21,56 +18,14 @@ import os
 import threading
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Protocol
 
 from kiosk.core.clock import Clock
-from kiosk.core.errors import KioskError
-from kiosk.core.session import Session
+from kiosk.core.pins import ITERATIONS, SCHEME, b64, valid_pin_hash, verify_pin
+from kiosk.terminals.staff.ports import MachinePort, MachineStatus, SignInAnswer
 from offline_queue.errors import QueueError
 
 log = logging.getLogger(__name__)
-
-SCHEME = "pbkdf2-sha256"
-ITERATIONS = 600_000  # OWASP 2023 for PBKDF2-SHA256: about 0.15 s here
-MIN_ITERATIONS = 100_000  # a weaker hash in the configuration is refused
-DEMO_PIN = "2468"  # the sample configurations' PIN: refused outside a demo set-up
-PIN_DIGITS = (4, 8)  # shortest and longest PIN accepted
-NUMBER_DIGITS = (3, 8)  # shortest and longest staff number (config.StaffMember)
-
-
-def hash_pin(pin: str, *, iterations: int = ITERATIONS, salt: bytes | None = None) -> str:
-    """``pbkdf2-sha256$<iterations>$<salt>$<hash>`` (base64) for the configuration."""
-    if not (pin.isascii() and pin.isdigit() and PIN_DIGITS[0] <= len(pin) <= PIN_DIGITS[1]):
-        raise ValueError(f"a staff PIN is {PIN_DIGITS[0]}-{PIN_DIGITS[1]} digits")
-    salt = salt if salt is not None else os.urandom(16)
-    digest = hashlib.pbkdf2_hmac("sha256", pin.encode(), salt, iterations)
-    return "$".join((SCHEME, str(iterations), _b64(salt), _b64(digest)))
-
-
-def valid_pin_hash(stored: str) -> bool:
-    parts = stored.split("$")
-    if len(parts) != 4 or parts[0] != SCHEME or not parts[1].isdigit():
-        return False
-    if int(parts[1]) < MIN_ITERATIONS:
-        return False
-    try:
-        return len(base64.b64decode(parts[3], validate=True)) == 32 and bool(
-            base64.b64decode(parts[2], validate=True)
-        )
-    except ValueError:
-        return False
-
-
-def verify_pin(pin: str, stored: str) -> bool:
-    if not valid_pin_hash(stored):
-        return False
-    _, iterations, salt, digest = stored.split("$")
-    candidate = hashlib.pbkdf2_hmac("sha256", pin.encode(), base64.b64decode(salt), int(iterations))
-    return hmac.compare_digest(candidate, base64.b64decode(digest))
-
-
-def _b64(raw: bytes) -> str:
-    return base64.b64encode(raw).decode("ascii")
 
 
 @dataclass(frozen=True)
@@ -178,7 +133,7 @@ def _decoy_hash(hashes: Iterable[str]) -> str:
     iterations = max(
         (int(h.split("$")[1]) for h in hashes if valid_pin_hash(h)), default=ITERATIONS
     )
-    return "$".join((SCHEME, str(iterations), _b64(os.urandom(16)), _b64(os.urandom(32))))
+    return "$".join((SCHEME, str(iterations), b64(os.urandom(16)), b64(os.urandom(32))))
 
 
 def _counts(saved: object) -> dict[str, int]:
@@ -199,56 +154,54 @@ def _bounded(wrong: dict[str, int], most: int) -> dict[str, int]:
     return out
 
 
-StaffAction = Callable[[], None]
-
-
 class StaffService:
-    """Operations of the flow's staff states (``Call("staff", ...)``).
+    """``StaffPort``: sign-in through the gate, the machine's status, and the buttons' work,
+    which the machine (the application, owner of every part) does. Each action is done first
+    and then told to central, so central hears of what was done, not of what failed."""
 
-    ``status`` returns the machine's condition for the staff screen; ``actions`` are the
-    buttons' work (``sync``, ``out_of_service``, ``in_service``, ``shutdown``), supplied by the
-    application, which alone knows the parts. ``alert`` tells central (code, message).
-    """
-
-    def __init__(
-        self,
-        gate: StaffGate,
-        status: Callable[[], Mapping[str, Any]],
-        actions: Mapping[str, StaffAction],
-        alert: Callable[[str, str], None],
-    ) -> None:
+    def __init__(self, gate: StaffGate, machine: MachinePort) -> None:
         self._gate = gate
-        self._status = status
-        self._actions = dict(actions)
-        self._alert = alert
+        self._machine = machine
 
-    def execute(
-        self, operation: str, args: Mapping[str, Any], session: Session | None
-    ) -> Mapping[str, Any]:
-        if operation == "sign_in":
-            return self._sign_in(str(args.get("pin", "")), str(args.get("number", "")))
-        if operation == "status":
-            return dict(self._status())
-        action = self._actions.get(operation)
-        if action is None:
-            raise KioskError(f"staff mode has no operation {operation}", code="service.operation")
-        action()  # first: central hears of what was done, not of what failed
-        self._alert(f"staff.{operation}", f"{_who(str(args.get('by', '')))}: {operation}")
-        return dict(self._status())
-
-    def _sign_in(self, pin: str, number: str) -> Mapping[str, Any]:
+    def sign_in(self, pin: str, number: str) -> SignInAnswer:
         result = self._gate.sign_in(pin, number)
         if result.accepted:
             who = f"staff {number}" if number else "staff"
-            self._alert("staff.sign_in", f"{who} signed in at the machine")
+            self._machine.alert("staff.sign_in", f"{who} signed in at the machine")
         elif result.just_locked:
-            self._alert("staff.pin_locked", "wrong staff PINs: staff mode locked")
-        return {
-            "accepted": result.accepted,
-            "number": number if result.accepted else "",
-            "attempts_left": result.attempts_left,
-            "locked_min": max(1, round(result.locked_s / 60)) if result.locked_s else 0,
-        }
+            self._machine.alert("staff.pin_locked", "wrong staff PINs: staff mode locked")
+        return SignInAnswer(
+            result.accepted,
+            number if result.accepted else "",
+            result.attempts_left,
+            max(1, round(result.locked_s / 60)) if result.locked_s else 0,
+        )
+
+    def status(self) -> MachineStatus:
+        return self._machine.status()
+
+    def sync(self, by: str) -> MachineStatus:
+        return self._done("sync", self._machine.sync, by)
+
+    def redrive(self, by: str) -> MachineStatus:
+        def redrive() -> None:
+            log.info("staff sent %d failed transactions again", self._machine.redrive())
+
+        return self._done("redrive", redrive, by)
+
+    def pause(self, by: str) -> MachineStatus:
+        return self._done("out_of_service", self._machine.pause, by)
+
+    def resume(self, by: str) -> MachineStatus:
+        return self._done("in_service", self._machine.resume, by)
+
+    def shutdown(self, by: str) -> MachineStatus:
+        return self._done("shutdown", self._machine.shutdown, by)
+
+    def _done(self, action: str, work: Callable[[], None], by: str) -> MachineStatus:
+        work()
+        self._machine.alert(f"staff.{action}", f"{_who(by)}: {action}")
+        return self._machine.status()
 
 
 def _who(number: str) -> str:

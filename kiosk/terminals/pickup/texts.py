@@ -1,0 +1,104 @@
+"""The pickup terminal's texts."""
+
+from __future__ import annotations
+
+from kiosk.core.i18n import Catalogue
+
+TEXTS = Catalogue(
+    {
+        "attract.slide.pickup.title": ("证件办好 自助领取", "Collect your finished documents here"),
+        "attract.slide.pickup.body": (
+            "刷身份证，无需排队，立等可取",
+            "Place your ID card - no queue, no waiting",
+        ),
+        "service.pickup": ("自助领取证件", "Collect a document"),
+        "service.pickup.hint": ("领取已办好的出入境证件", "Collect a finished document"),
+        "pickup.kind.hk_macau_permit": (
+            "往来港澳通行证",
+            "Exit-entry permit for Hong Kong and Macau",
+        ),
+        "pickup.kind.taiwan_permit": ("往来台湾通行证", "Exit-entry permit for Taiwan"),
+        "pickup.kind.passport": ("普通护照", "Passport"),
+        "pickup.kind.other": ("出入境证件", "Exit-entry document"),
+        "pickup.looking": ("正在查询您的证件…", "Looking for your documents…"),
+        "pickup.none.title": ("本机没有您可领取的证件", "No document for you in this machine"),
+        "pickup.none.body": (
+            "您的证件可能尚未制作完成，或存放在其他地点。请凭身份证到服务窗口查询。",
+            "Your document may not be ready yet or may be kept elsewhere. Please ask at the "
+            "counter with your ID card.",
+        ),
+        "pickup.elsewhere.machine": (
+            "您的证件存放在领证机 {machines_zh}，请到该机凭身份证领取。",
+            "Your document is in pickup machine {machines}. Collect it there with your ID card.",
+        ),
+        "pickup.elsewhere.counter": (
+            "您的证件存放在服务窗口，请凭身份证到窗口领取。",
+            "Your document is kept at the service counter. Collect it there with your ID card.",
+        ),
+        "pickup.elsewhere.both": (
+            "您的证件存放在领证机 {machines_zh} 和服务窗口，请凭身份证前往领取。",
+            "Your documents are in pickup machine {machines} and at the service counter. Collect "
+            "them there with your ID card.",
+        ),
+        "pickup.done.elsewhere.machine": (
+            "请取走领取凭条。您另有证件在领证机 {machines_zh}，请到该机领取。",
+            "Take your receipt. Another document of yours is in pickup machine {machines}: "
+            "collect it there.",
+        ),
+        "pickup.done.elsewhere.counter": (
+            "请取走领取凭条。您另有证件存放在服务窗口，请凭身份证到窗口领取。",
+            "Take your receipt. Another document of yours is kept at the service counter: collect "
+            "it there with your ID card.",
+        ),
+        "pickup.done.elsewhere.both": (
+            "请取走领取凭条。您另有证件在领证机 {machines_zh} 和服务窗口，请前往领取。",
+            "Take your receipt. Other documents of yours are in pickup machine {machines} and at "
+            "the service counter: collect them there.",
+        ),
+        "pickup.withheld.body": (
+            "您有证件需要工作人员核对后才能领取。请凭身份证到服务窗口，工作人员会为您办理。",
+            "One of your documents must be checked by staff before it can be handed out. Please "
+            "go to the counter with your ID card.",
+        ),
+        "pickup.confirm.title": ("您的证件已办好", "Your document is ready"),
+        "pickup.confirm.more": (
+            "您共有 {count} 本证件可领取，将逐本送出。",
+            "You have {count} documents; they come out one at a time.",
+        ),
+        "pickup.collect": ("领取证件", "Collect it now"),
+        "pickup.dispensing": ("正在取出您的证件，请稍候…", "Fetching your document, please wait…"),
+        "pickup.take.title": ("请从下方出证口取走证件", "Take your document from the slot below"),
+        "pickup.take.body": (
+            "请核对证件上的姓名和照片。{seconds} 秒内未取走，证件将被收回妥善保管。",
+            "Check the name and photo on it. If it is not taken within {seconds} s it is pulled "
+            "back in and kept safe.",
+        ),
+        "pickup.printing": ("正在打印领取凭条…", "Printing your receipt…"),
+        "pickup.done.title": ("证件领取完成", "You have your document"),
+        "pickup.done.body": (
+            "请取走领取凭条，妥善保管您的证件。",
+            "Take your receipt and keep your document safe.",
+        ),
+        "pickup.no_receipt.body": (
+            "证件已领取并已记录，但凭条无法打印，已通知工作人员。",
+            "The handover is recorded, but no receipt could be printed; staff have been told.",
+        ),
+        "pickup.retained.title": (
+            "证件未被取走，已收回保管",
+            "The document was not taken and is kept safe",
+        ),
+        "pickup.retained.body": (
+            "为了安全，证件已收回机内。请凭身份证到服务窗口领取，工作人员会交给您。",
+            "For safety it was pulled back into the machine. Please collect it at the counter "
+            "with your ID card.",
+        ),
+        "pickup.failed.title": ("证件未能送出", "The document could not be handed out"),
+        "pickup.failed.body": (
+            "机器出现故障，已通知工作人员。请凭身份证到服务窗口领取证件，不会重复发放或丢失。",
+            "The machine had a fault and staff have been told. Please collect your document at "
+            "the counter with your ID card; it is neither lost nor handed out twice.",
+        ),
+    },
+    # f"pickup.kind.{kind}"; f"pickup.elsewhere.{where}"; f"pickup.done.elsewhere.{where}"
+    families=("pickup.kind", "pickup.elsewhere", "pickup.done.elsewhere"),
+)

@@ -1,0 +1,97 @@
+"""What the renewal flows ask of central (eligibility, permit status) and of the payment
+service (order, pay, cancel, issue), and what they get back."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Protocol
+
+from devices.icao.mrz import MrzAccess
+from kiosk.core.calls import PortKey
+from kiosk.core.session import Session, Slot
+from offline_queue.central_client import CurrentEndorsement, EndorsementOption
+
+# The access data of the permit on record, put into the session by the eligibility look-up
+# so that the chip can be opened without the flow ever holding it.
+PERMIT_ACCESS: Slot[MrzAccess] = Slot("permit_access")
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """Whether this person may renew here, and what they may choose."""
+
+    known: bool  # central holds records for this person
+    eligible: bool = False
+    permit_on_record: bool = False
+    reasons: tuple[str, ...] = ()  # refusal reasons (RefusalReason values)
+    options: tuple[EndorsementOption, ...] = ()
+    regions: tuple[str, ...] = ()
+    purposes: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class PermitStanding:
+    """The permit's validity and its current endorsement (the 'query' service)."""
+
+    known: bool
+    permit_expiry: str = ""
+    permit_days_left: int = 0
+    endorsement: CurrentEndorsement | None = None
+
+
+@dataclass(frozen=True)
+class Choice:
+    region: str  # HK | MO
+    purpose: str  # individual | group | family_visit | business
+    option: str  # one_trip | two_trips | multi_1y ...
+
+
+@dataclass(frozen=True)
+class OrderShown:
+    """A payment order journaled and ready to be paid: what the QR screen shows."""
+
+    order_id: str
+    amount_cny: int
+    pay_url: str
+    expires_in_s: int
+
+
+@dataclass(frozen=True)
+class PaymentState:
+    status: str  # unpaid | paid | cancelled | expired | refunded
+    expires_in_s: int
+
+
+@dataclass(frozen=True)
+class Issued:
+    """The endorsement central issued against the paid order (and the outbox recorded)."""
+
+    order_id: str
+    endorsement_no: str
+    option: str
+    region: str
+    purpose: str
+    fee_cny: int
+    valid_from: str
+    valid_until: str
+    issued_at: str
+
+
+class RenewalLookupPort(Protocol):
+    def eligibility(self, session: Session | None) -> Verdict: ...
+
+    def permit_status(self, session: Session | None) -> PermitStanding: ...
+
+
+class PaymentPort(Protocol):
+    def order(self, choice: Choice, session: Session | None) -> OrderShown: ...
+
+    def status(self, order_id: str, session: Session | None) -> PaymentState: ...
+
+    def cancel(self, order_id: str, session: Session | None) -> PaymentState: ...
+
+    def issue(self, order_id: str, choice: Choice, session: Session | None) -> Issued: ...
+
+
+LOOKUP: PortKey[RenewalLookupPort] = PortKey("central")
+PAYMENT: PortKey[PaymentPort] = PortKey("renewal")
