@@ -22,6 +22,7 @@ from kiosk.photo import models as m
 from kiosk.photo.geometry import CropPlan, HeadGeometry, head_geometry, plan_crop
 from kiosk.photo.models import Box, FaceLandmarks, FaceModels, Image
 from kiosk.photo.spec import PhotoSpec, PoseSpec
+from kiosk.photo.still import MAX_PIXELS
 
 log = logging.getLogger(__name__)
 
@@ -282,6 +283,8 @@ class PhotoEngine:
             raise ValueError(
                 f"expected an 8-bit BGR frame, got {frame_bgr.dtype} {frame_bgr.shape}"
             )
+        if frame_bgr.shape[0] * frame_bgr.shape[1] > MAX_PIXELS:
+            raise ValueError(f"frame of {frame_bgr.shape[1]}x{frame_bgr.shape[0]} over the limit")
         now = clock or time.perf_counter
         t0 = now()
         spec = self.spec
