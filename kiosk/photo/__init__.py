@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from kiosk.photo.engine import Assessment, Measure, PhotoEngine, Requirement, requirements
+from kiosk.photo.live import LiveTracker
 from kiosk.photo.models import Box, FaceLandmarks, ModelUnavailable
 from kiosk.photo.output import PhotoNotCompliant, PhotoOutput, make_photo
 from kiosk.photo.spec import PhotoSpec, SpecError, available_specs, load_spec
@@ -14,6 +15,7 @@ __all__ = [
     "Box",
     "FaceLandmarks",
     "ImageRefused",
+    "LiveTracker",
     "Measure",
     "ModelUnavailable",
     "PhotoEngine",
