@@ -184,14 +184,15 @@ def demo_scenes(photo: Image, engine: PhotoEngine) -> dict[str, Image]:
 
 
 def sample_photo() -> Image | None:
-    """A real portrait that ships with an installed package (scikit-image's astronaut,
-    public domain), or None when the package is absent (the kiosk bundle)."""
+    """A real portrait that ships with an installed package: matplotlib's Grace Hopper (US
+    Navy photo, public domain; neutral expression, mouth closed, facing the camera, in
+    uniform), or None when the package is absent (the kiosk bundle)."""
     import importlib.util
     from pathlib import Path
 
-    spec = importlib.util.find_spec("skimage")
+    spec = importlib.util.find_spec("matplotlib")
     if spec is None or not spec.submodule_search_locations:
         return None
-    path = Path(next(iter(spec.submodule_search_locations))) / "data" / "astronaut.png"
-    image = cv2.imread(str(path))
+    folder = Path(next(iter(spec.submodule_search_locations)))
+    image = cv2.imread(str(folder / "mpl-data" / "sample_data" / "grace_hopper.jpg"))
     return None if image is None else np.asarray(image, np.uint8)
