@@ -7,13 +7,12 @@ import json
 import sys
 from pathlib import Path
 
-import cv2
-
 from kiosk.config import PhotoSection
 from kiosk.photo.engine import Assessment, PhotoEngine
 from kiosk.photo.models import Image, ModelUnavailable
 from kiosk.photo.output import PhotoNotCompliant, make_photo
 from kiosk.photo.spec import SpecError, load_spec
+from kiosk.photo.still import ImageRefused, read_still
 
 DEFAULT_SPEC = PhotoSection().spec
 
@@ -41,9 +40,11 @@ def _assess(args: argparse.Namespace) -> tuple[PhotoEngine, Image, Assessment] |
     except (SpecError, ModelUnavailable) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
-    frame = cv2.imread(args.image, cv2.IMREAD_COLOR)
-    if frame is None:
-        print(f"error: cannot read image {args.image}", file=sys.stderr)
+    try:
+        # The header's declared size is checked before anything is decoded.
+        frame = read_still(args.image)
+    except ImageRefused as exc:
+        print(f"error: {exc}", file=sys.stderr)
         return 2
     return engine, frame, engine.analyse(frame, full=True)
 

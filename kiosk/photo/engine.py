@@ -10,7 +10,7 @@ from __future__ import annotations
 import logging
 import math
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -22,6 +22,7 @@ from kiosk.photo import models as m
 from kiosk.photo.geometry import CropPlan, HeadGeometry, head_geometry, plan_crop
 from kiosk.photo.models import Box, FaceLandmarks, FaceModels, Image
 from kiosk.photo.spec import PhotoSpec, PoseSpec
+from kiosk.photo.still import MAX_PIXELS
 
 log = logging.getLogger(__name__)
 
@@ -34,19 +35,29 @@ MAX_FACES = 3
 SAME_FACE_OVERLAP = 0.3
 # A second mesh pass, on a ROI rotated by the first pass's roll, when the head is tilted more.
 REROTATE_DEG = 10.0
-# Weight of the newest frame in the live pose average (exponential smoothing).
-POSE_SMOOTHING = 0.5
 # Normalised views: the portrait crop is analysed at this width (background measures).
 PORTRAIT_VIEW_WIDTH = 120
 # Person silhouette in the portrait: head ellipse half-axes as shares of the head height
 # (hair included), and the shoulder line below the chin.
 HEAD_HALF_WIDTH = 0.52
 HEAD_HALF_HEIGHT = 0.58
-SHOULDER_BELOW_CHIN = 0.12
+# Negative: the shoulder line is drawn a little above the chin, since a real person's collar
+# and shoulders rise beside the neck (a cut-out head on a pole did not show this).
+SHOULDER_BELOW_CHIN = -0.08
 NECK_HALF_WIDTH = 0.3
 # Glare search box around each eye, in inter-eye distances (covers a spectacle lens).
 LENS_HALF_WIDTH = 0.42
 LENS_HALF_HEIGHT = 0.28
+# A specular pixel is at least this much brighter (HSV V) than the median of its lens zone.
+GLARE_ABOVE_ZONE = 30.0
+# Smallest reflection counted, in IEDs (a catch-light in the iris is smaller).
+GLARE_MIN_BLOB = 0.05
+# Teeth: the band around the inner-lip line searched (share of eye-chin), how much lighter
+# than the lips (Lab L, 0-255) and how much less coloured (share of the lips' chroma + floor).
+TEETH_MARGIN = 0.02
+TEETH_LIGHTER = 25.0
+TEETH_CHROMA = 0.75
+TEETH_CHROMA_FLOOR = 3.0
 # Cheek zones (OFIQ): square of side 0.3 IED, centred this far below each eye in IEDs.
 CHEEK_SIDE = 0.3
 CHEEK_BELOW_EYE = 0.55
@@ -102,6 +113,9 @@ class Assessment:
     spec_version: str = ""
     elapsed_ms: float = 0.0
     full: bool = False
+    # This frame's own readings before any multi-frame verdict (kiosk.photo.live): yaw, pitch,
+    # roll, mouth_gap, teeth, smile.
+    signals: Mapping[str, float] = field(default_factory=dict)
 
     @property
     def compliant(self) -> bool:
@@ -201,7 +215,21 @@ def score_band(x: float, lo: float, hi: float) -> float:
 class _Track:
     box: Box
     roll: float
-    pose: tuple[float, float, float] | None = None  # smoothed yaw, pitch, roll
+
+
+@dataclass(frozen=True)
+class MouthSignals:
+    """One frame's mouth readings (see the [face] limits of the spec)."""
+
+    gap: float  # inner-lip gap / eye-to-chin distance
+    teeth: float  # teeth-coloured pixels between the inner lips / mouth area
+    width: float  # mouth width / inter-eye distance
+    corner: float  # lip corners above the lip centre / eye-to-chin distance
+
+    @property
+    def as_dict(self) -> dict[str, float]:
+        return {"mouth_gap": self.gap, "teeth": self.teeth, "smile_width": self.width,
+                "smile_corner": self.corner}  # fmt: skip
 
 
 @dataclass
@@ -267,8 +295,7 @@ class PhotoEngine:
             return None, 0.0
         faces.sort(key=lambda f: -f.box.area)
         primary = faces[0]
-        last_pose = self._track.pose if self._track is not None and not full else None
-        self._track = _Track(primary.box, primary.roll_deg, last_pose)
+        self._track = _Track(primary.box, primary.roll_deg)
         second = faces[1].box.area / primary.box.area if len(faces) > 1 else 0.0
         return self.models.with_iris(frame, primary), second
 
@@ -282,6 +309,8 @@ class PhotoEngine:
             raise ValueError(
                 f"expected an 8-bit BGR frame, got {frame_bgr.dtype} {frame_bgr.shape}"
             )
+        if frame_bgr.shape[0] * frame_bgr.shape[1] > MAX_PIXELS:
+            raise ValueError(f"frame of {frame_bgr.shape[1]}x{frame_bgr.shape[0]} over the limit")
         now = clock or time.perf_counter
         t0 = now()
         spec = self.spec
@@ -301,15 +330,18 @@ class PhotoEngine:
         geo = head_geometry(face, spec, frame_bgr)
         crop = plan_crop(geo, spec, w, h)
         ctx = _Context(frame_bgr, face, geo)
-        yaw, pitch, roll = self._smoothed(_pose(face, spec.pose), full)
+        # Per frame, never averaged here: kiosk.photo.live.LiveTracker makes the multi-frame
+        # verdicts of a live session from these readings.
+        yaw, pitch, roll = _pose(face, spec.pose)
+        mouth = mouth_signals(frame_bgr, face, geo)
         measures = [
             self._face_count(second),
             self._head_size(geo, h, crop),
             self._centring(geo, crop, w, full),
-            *self._pose_measures(yaw, pitch, roll, face),
+            *pose_measures(spec, yaw, pitch, roll),
             self._eye_occlusion(ctx),
             self._eyes_open(face),
-            self._mouth_closed(face, geo),
+            *mouth_measures(spec, mouth, mouth.gap > spec.face.mouth_gap_max.value),
             self._glare(ctx),
             self._gaze(face),
             *self._exposure(ctx),
@@ -329,40 +361,13 @@ class PhotoEngine:
             spec_version=spec.version,
             elapsed_ms=(now() - t0) * 1e3,
             full=full,
+            signals={"yaw": yaw, "pitch": pitch, "roll": roll, **mouth.as_dict},
         )
-
-    def _smoothed(self, pose: tuple[float, float, float], full: bool) -> tuple[float, float, float]:
-        """Live frames: average the pose with the previous frames' (the mesh's depth jitters
-        by a degree or two, which would make the prompt flicker near a limit)."""
-        track = self._track
-        if full or track is None:
-            return pose
-        if track.pose is not None:
-            k = POSE_SMOOTHING
-            pose = (
-                k * pose[0] + (1 - k) * track.pose[0],
-                k * pose[1] + (1 - k) * track.pose[1],
-                k * pose[2] + (1 - k) * track.pose[2],
-            )
-        track.pose = pose
-        return pose
 
     def _measure(
         self, name: str, score: float, passed: bool, raw: float | None, key: str | None
     ) -> Measure:
-        rule = self.spec.rule(name)
-        text = None if passed else self.spec.instruction(key or name)
-        return Measure(
-            name=name,
-            score=score,
-            passed=passed,
-            raw=raw,
-            hard=rule.hard,
-            priority=rule.priority,
-            instruction_zh=None if text is None else text.zh,
-            instruction_en=None if text is None else text.en,
-            instruction_key=None if passed else (key or name),
-        )
+        return make_measure(self.spec, name, score, passed, raw, key)
 
     def _face_count(self, second: float) -> Measure:
         limit = self.spec.capture.second_face_max.value
@@ -402,24 +407,6 @@ class PhotoEngine:
                 score = max(score, 50.0)
         return self._measure("centring", score, passed, raw, key)
 
-    def _pose_measures(
-        self, yaw: float, pitch: float, roll: float, face: FaceLandmarks
-    ) -> list[Measure]:
-        p = self.spec.pose
-        # Direction from the nose: nose towards the image's right = head turned to the
-        # citizen's left, so they should turn right.
-        nose_x = face.point(m.NOSE_TIP)[0]
-        eye_mid_x = (face.eye_a[0] + face.eye_b[0]) / 2
-        yaw_key = "turn_right" if nose_x > eye_mid_x else "turn_left"
-        pitch_key = "chin_up" if pitch > 0 else "chin_down"  # positive: looking down
-        angles = (("yaw", yaw, p.yaw_max, yaw_key), ("pitch", pitch, p.pitch_max, pitch_key))
-        return [
-            self._measure(
-                name, score_max(abs(value), limit.value), abs(value) <= limit.value, value, key
-            )
-            for name, value, limit, key in (*angles, ("roll", roll, p.roll_max, "roll"))
-        ]
-
     def _eyes_open(self, face: FaceLandmarks) -> Measure:
         if face.eyelids is not None:
             # The iris network's eyelids follow a closing lid; the coarse mesh keeps a prior
@@ -433,12 +420,6 @@ class PhotoEngine:
         ratio = min(ratios)
         limit = self.spec.face.eyes_open_min.value
         return self._measure("eyes_open", score_min(ratio, limit), ratio >= limit, ratio, None)
-
-    def _mouth_closed(self, face: FaceLandmarks, geo: HeadGeometry) -> Measure:
-        gap = float(np.linalg.norm(face.point(m.LIP_LOWER_INNER) - face.point(m.LIP_UPPER_INNER)))
-        ratio = gap / max(geo.eye_chin, 1e-6)
-        limit = self.spec.face.mouth_gap_max.value
-        return self._measure("mouth_closed", score_max(ratio, limit), ratio <= limit, ratio, None)
 
     def _gaze(self, face: FaceLandmarks) -> Measure:
         limit = self.spec.face.gaze_max.value
@@ -493,13 +474,18 @@ class PhotoEngine:
         return self._measure("eye_occlusion", score_min(raw, limit), raw >= limit, raw, None)
 
     def _glare(self, ctx: _Context) -> Measure:
+        """Specular spots on spectacle lenses: near-white, colourless pixels in the lens zones,
+        clearly brighter than the zone itself (so a brightly lit face is not glare), kept only
+        in blobs wider than a catch-light (an opening scaled to the eye distance removes the
+        eye's own highlight and thin shines on the frames). A reflection over the eye counts:
+        that is where it spoils the photo."""
         f = self.spec.face
         h, w = ctx.frame.shape[:2]
         ied = ctx.geo.ied
         count = 0
-        for centre, (mask, mx, my) in zip(
-            (ctx.face.eye_a, ctx.face.eye_b), self._eye_regions(ctx), strict=True
-        ):
+        size = max(3, round(GLARE_MIN_BLOB * ied) | 1)
+        blob = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (size, size))
+        for centre in (ctx.face.eye_a, ctx.face.eye_b):
             x0 = max(0, int(centre[0] - LENS_HALF_WIDTH * ied))
             x1 = min(w, int(centre[0] + LENS_HALF_WIDTH * ied) + 1)
             y0 = max(0, int(centre[1] - LENS_HALF_HEIGHT * ied))
@@ -507,19 +493,15 @@ class PhotoEngine:
             if x1 <= x0 or y1 <= y0:
                 continue
             hsv = cv2.cvtColor(ctx.frame[y0:y1, x0:x1], cv2.COLOR_BGR2HSV)
-            hot = (hsv[..., 2] >= f.glare_value_min.value) & (
-                hsv[..., 1] <= f.glare_saturation_max.value
-            )
-            # The open eye itself (sclera, catch-light) is allowed to be bright.
-            shift = np.array([[1.0, 0.0, mx - x0], [0.0, 1.0, my - y0]])
-            eye = cv2.warpAffine(mask, shift, (hot.shape[1], hot.shape[0]), flags=cv2.INTER_NEAREST)
-            count += int(np.count_nonzero(hot & (eye == 0)))
-        # A face that is over-exposed as a whole saturates the lens zones too: that is the
-        # exposure measure's failure, so the face's own clipped share is discounted here.
-        face = ctx.gray_face[ctx.face_mask > 0]
-        clipped = float(np.count_nonzero(face >= f.glare_value_min.value)) / max(face.size, 1)
-        lens_area = 2 * (2 * LENS_HALF_WIDTH) * (2 * LENS_HALF_HEIGHT)
-        raw = max(0.0, count / max(ied * ied, 1.0) - clipped * lens_area)
+            value = hsv[..., 2]
+            level = float(np.median(value))
+            hot = (
+                (value >= f.glare_value_min.value)
+                & (value >= level + GLARE_ABOVE_ZONE)
+                & (hsv[..., 1] <= f.glare_saturation_max.value)
+            ).astype(np.uint8)
+            count += int(np.count_nonzero(cv2.morphologyEx(hot, cv2.MORPH_OPEN, blob)))
+        raw = count / max(ied * ied, 1.0)
         limit = f.glare_share_max.value
         return self._measure("glare", score_max(raw, limit), raw <= limit, raw, None)
 
@@ -675,6 +657,135 @@ class PhotoEngine:
         return self._measure("colour_cast", score, score >= 50.0, excess, None)
 
 
+# ---------------------------------------------------------------- verdicts shared with live
+
+
+def make_measure(  # noqa: PLR0917 - the Measure's own fields, in order
+    spec: PhotoSpec, name: str, score: float, passed: bool, raw: float | None, key: str | None
+) -> Measure:
+    rule = spec.rule(name)
+    text = None if passed else spec.instruction(key or name)
+    return Measure(
+        name=name,
+        score=score,
+        passed=passed,
+        raw=raw,
+        hard=rule.hard,
+        priority=rule.priority,
+        instruction_zh=None if text is None else text.zh,
+        instruction_en=None if text is None else text.en,
+        instruction_key=None if passed else (key or name),
+    )
+
+
+def pose_measures(spec: PhotoSpec, yaw: float, pitch: float, roll: float) -> list[Measure]:
+    """Yaw, pitch and roll verdicts. Positive yaw: the head is turned to the citizen's left
+    (nose towards the image's right), so they should turn right; positive pitch: looking
+    down. Pitch is allowed ``pitch_spread`` beyond its limit: the estimator's per-person
+    bias on level heads, which is not pose."""
+    p = spec.pose
+    pitch_limit = p.pitch_max.value + p.pitch_spread.value
+    angles = (
+        ("yaw", yaw, p.yaw_max.value, "turn_right" if yaw > 0 else "turn_left"),
+        ("pitch", pitch, pitch_limit, "chin_up" if pitch > 0 else "chin_down"),
+        ("roll", roll, p.roll_max.value, "roll"),
+    )
+    return [
+        make_measure(spec, name, score_max(abs(value), limit), abs(value) <= limit, value, key)
+        for name, value, limit, key in angles
+    ]
+
+
+def mouth_measures(spec: PhotoSpec, mouth: MouthSignals, open_now: bool) -> list[Measure]:
+    """``expression`` (a smile showing teeth) and ``mouth_closed`` (lips apart: open mouth,
+    talking). ``open_now``: the lips count as apart (one frame, or most of a live window)."""
+    f = spec.face
+    showing = open_now or mouth.teeth > f.teeth_share_max.value
+    smile = max(mouth.width / f.smile_width_max.value, mouth.corner / f.smile_corner_max.value)
+    smiling = showing and smile > 1.0
+    smile_score = _clip(100.0 * (1.0 - 0.5 * smile))
+    expression = make_measure(
+        spec,
+        "expression",
+        smile_score if smiling else max(50.0, smile_score),
+        not smiling,
+        smile,
+        None,
+    )
+    closed_score = min(
+        score_max(mouth.gap, f.mouth_gap_max.value),
+        score_max(mouth.teeth, f.teeth_share_max.value),
+    )
+    if open_now:
+        closed_score = min(closed_score, 49.0)
+    elif not showing:
+        closed_score = max(closed_score, 50.0)
+    closed = make_measure(
+        spec, "mouth_closed", closed_score, not showing, mouth.gap, "mouth_closed"
+    )
+    return [expression, closed]
+
+
+def mouth_signals(frame: Image, face: FaceLandmarks, geo: HeadGeometry) -> MouthSignals:
+    """Lip geometry from the mesh, and the teeth seen between the lips.
+
+    The mesh alone reads some smiles as nearly closed lips; teeth are the second signal:
+    pixels between the inner lips clearly brighter and less coloured than the lips
+    themselves (relative to the lips, so skin tone and light level do not matter).
+    """
+    t = max(geo.eye_chin, 1e-6)
+    gap = float(
+        np.mean([np.linalg.norm(face.point(a) - face.point(b)) for a, b in m.LIP_INNER_PAIRS])
+    )
+    corner_a, corner_b = face.point(m.MOUTH_A), face.point(m.MOUTH_B)
+    width = float(np.linalg.norm(corner_b - corner_a)) / max(geo.ied, 1e-6)
+    # Corner lift measured across the eye line (so a tilted head does not count).
+    eye_axis = face.eye_b - face.eye_a
+    normal = np.array([eye_axis[1], -eye_axis[0]]) / max(float(np.linalg.norm(eye_axis)), 1e-6)
+    centre = (face.point(m.LIP_UPPER_INNER) + face.point(m.LIP_LOWER_INNER)) / 2
+    corner = float(((corner_a + corner_b) / 2 - centre) @ normal) / t
+    return MouthSignals(gap / t, _teeth_share(frame, face, geo), width, corner)
+
+
+def _teeth_share(frame: Image, face: FaceLandmarks, geo: HeadGeometry) -> float:
+    outer = np.vstack(
+        [face.points[list(m.LIP_UPPER_OUTER_CONTOUR), :2],
+         face.points[list(m.LIP_LOWER_OUTER_CONTOUR[::-1]), :2]]
+    )  # fmt: skip
+    inner = np.vstack(
+        [face.points[list(m.LIP_UPPER_INNER_CONTOUR), :2],
+         face.points[list(m.LIP_LOWER_INNER_CONTOUR[::-1]), :2]]
+    )  # fmt: skip
+    h, w = frame.shape[:2]
+    x0, y0 = np.floor(outer.min(axis=0)).astype(int) - 2
+    x1, y1 = np.ceil(outer.max(axis=0)).astype(int) + 3
+    x0, y0, x1, y1 = max(0, x0), max(0, y0), min(w, x1), min(h, y1)
+    if x1 - x0 < 3 or y1 - y0 < 3:
+        return 0.0
+    roi = np.ascontiguousarray(frame[y0:y1, x0:x1])
+    shape = roi.shape[:2]
+    mouth = np.zeros(shape, np.uint8)
+    cv2.fillPoly(mouth, [np.round(outer - [x0, y0]).astype(np.int32)], 1)
+    lip_line = np.zeros(shape, np.uint8)
+    cv2.fillPoly(lip_line, [np.round(inner - [x0, y0]).astype(np.int32)], 1)
+    # The mesh's inner lip line sits on the teeth's edge in a smile: widen it a little.
+    k = max(1, round(TEETH_MARGIN * geo.eye_chin))
+    between = np.asarray(cv2.dilate(lip_line, np.ones((2 * k + 1, 2 * k + 1), np.uint8)))
+    lips = (mouth > 0) & (between == 0)
+    if np.count_nonzero(lips) < 8 or not between.any():
+        return 0.0
+    lab = cv2.cvtColor(roi, cv2.COLOR_BGR2Lab).astype(np.float32)
+    chroma = np.hypot(lab[..., 1] - 128.0, lab[..., 2] - 128.0)
+    lip_l = float(np.median(lab[..., 0][lips]))
+    lip_c = float(np.median(chroma[lips]))
+    teeth = (
+        (between > 0)
+        & (lab[..., 0] > lip_l + TEETH_LIGHTER)
+        & (chroma < TEETH_CHROMA * lip_c + TEETH_CHROMA_FLOOR)
+    )
+    return float(np.count_nonzero(teeth)) / max(float(np.count_nonzero(mouth)), 1.0)
+
+
 # ---------------------------------------------------------------- helpers
 
 _SECOND_DIFFERENCES = (
@@ -710,18 +821,20 @@ def _lid_aspect(lid: npt.NDArray[np.float64]) -> float:
 
 
 def _pose(face: FaceLandmarks, pose: PoseSpec) -> tuple[float, float, float]:
-    """Yaw and pitch from the mesh depth, roll from the eye line.
+    """Yaw and pitch from the mesh depth over several point pairs, roll from the eye line.
 
     solvePnP with a generic head model was tried first: its pitch carries the citizen's
     nose length (10-25 degrees on frontal test photos) and its yaw jumped by 10+ degrees
-    between near-identical frames. The mesh depth is steadier; the spec supplies its scale
-    and the frontal pitch offset.
+    between near-identical frames. The mesh depth is steadier, and summing six symmetric
+    pairs (eyes, mouth, cheeks, jaw) and five vertical ones steadies it further. The spec
+    supplies the depth scale (calibrated on faces of known yaw) and the level-face pitch.
     """
-    across = face.points[m.EYE_B_OUTER] - face.points[m.EYE_A_OUTER]
+    pts = face.points
+    across = sum((pts[b] - pts[a] for a, b in m.YAW_PAIRS), np.zeros(3))
     yaw = math.degrees(math.atan2(pose.depth_scale.value * float(across[2]), float(across[0])))
-    axis = face.points[m.CHIN] - face.points[m.FOREHEAD]
-    pitch = math.degrees(math.atan2(float(axis[2]), float(axis[1]))) - pose.pitch_offset.value
-    return yaw, pitch, face.roll_deg
+    along = sum((pts[b] - pts[a] for a, b in m.PITCH_PAIRS), np.zeros(3))
+    pitch = math.degrees(math.atan2(pose.depth_scale.value * float(along[2]), float(along[1])))
+    return yaw, pitch - pose.pitch_offset.value, face.roll_deg
 
 
 def _portrait_view(frame: Image, crop: CropPlan) -> tuple[Image, npt.NDArray[np.bool_]]:

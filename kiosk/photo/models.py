@@ -51,6 +51,17 @@ EYE_B_UPPER, EYE_B_LOWER = (385, 387), (380, 373)
 EYE_A_CONTOUR = (33, 246, 161, 160, 159, 158, 157, 173, 133, 155, 154, 153, 145, 144, 163, 7)
 EYE_B_CONTOUR = (263, 466, 388, 387, 386, 385, 384, 398, 362, 382, 381, 380, 374, 373, 390, 249)
 LIP_UPPER_INNER, LIP_LOWER_INNER = 13, 14
+# Inner-lip pairs facing each other (left of centre, centre, right of centre).
+LIP_INNER_PAIRS = ((82, 87), (13, 14), (312, 317))
+# Lip contours, mouth corner (61) to mouth corner (291).
+LIP_UPPER_INNER_CONTOUR = (78, 191, 80, 81, 82, 13, 312, 311, 310, 415, 308)
+LIP_LOWER_INNER_CONTOUR = (78, 95, 88, 178, 87, 14, 317, 402, 318, 324, 308)
+LIP_UPPER_OUTER_CONTOUR = (61, 185, 40, 39, 37, 0, 267, 269, 270, 409, 291)
+LIP_LOWER_OUTER_CONTOUR = (61, 146, 91, 181, 84, 17, 314, 405, 321, 375, 291)
+# Symmetric pairs across the face (image-left point first) for yaw, and pairs along the face
+# (upper point first) for pitch: averaging several pairs steadies the mesh's depth jitter.
+YAW_PAIRS = ((33, 263), (133, 362), (61, 291), (50, 280), (127, 356), (93, 323))
+PITCH_PAIRS = ((10, 152), (151, 199), (9, 200), (108, 208), (337, 428))
 MOUTH_A, MOUTH_B = 61, 291
 NOSE_TIP, CHIN, FOREHEAD = 1, 152, 10
 CHEEK_A, CHEEK_B = 50, 280

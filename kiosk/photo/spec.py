@@ -29,6 +29,7 @@ MeasureName = Literal[
     "eye_occlusion",
     "eyes_open",
     "mouth_closed",
+    "expression",
     "glare",
     "gaze",
     "underexposure",
@@ -58,6 +59,7 @@ InstructionKey = Literal[
     "eye_occlusion",
     "eyes_open",
     "mouth_closed",
+    "expression",
     "glare",
     "gaze",
     "underexposure",
@@ -158,6 +160,8 @@ class CaptureSpec(_Frozen):
     face_min_confidence: Number
     still_movement_max: Number
     still_seconds: Number
+    live_window_s: Number
+    talking_share_min: Number
 
 
 class PoseSpec(_Frozen):
@@ -165,12 +169,16 @@ class PoseSpec(_Frozen):
     pitch_max: Number
     roll_max: Number
     pitch_offset: Number
+    pitch_spread: Number
     depth_scale: Number
 
 
 class FaceSpec(_Frozen):
     eyes_open_min: Number
     mouth_gap_max: Number
+    teeth_share_max: Number
+    smile_width_max: Number
+    smile_corner_max: Number
     gaze_max: Number
     glare_value_min: Number
     glare_saturation_max: Number

