@@ -26,6 +26,7 @@ from kiosk.machine.ports import IDCARD_DATA
 from kiosk.photo import (
     Assessment,
     Box,
+    LiveTracker,
     PhotoEngine,
     PhotoNotCompliant,
     StillnessTracker,
@@ -174,6 +175,7 @@ class PhotoService:
 
     def _live_loop(self) -> None:
         tracker = StillnessTracker.from_spec(self.spec)
+        verdicts = LiveTracker(self.spec)  # pose, mouth and expression over several frames
         last_shown: LiveCoaching | None = None
         steady_sent = False
         last_compliant = float("-inf")
@@ -184,7 +186,7 @@ class PhotoService:
             self.engine.reset()
         for frame in self._fresh_frames(lambda: self._live.is_set() and not self._closed.is_set()):
             with self._engine_lock:
-                assessment = self.engine.analyse(frame.image)
+                assessment = verdicts.update(self.engine.analyse(frame.image), frame.timestamp)
             times = [*times[-24:], time.monotonic()]
             if len(times) > 1:
                 self.live_fps = (len(times) - 1) / max(1e-6, times[-1] - times[0])
