@@ -51,7 +51,7 @@ SIMULATORS: tuple[Entry, ...] = (
     Entry(
         "chip",
         "pcsc",
-        "devices.simulators.pcsc_stack:PcscChipSimulator",
+        "devices.simulators.chip_stack:PcscChipSimulator",
         "pcscd + vpcd reader + virtual travel document (start() returns the reader name)",
     ),
     Entry(
