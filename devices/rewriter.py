@@ -189,6 +189,9 @@ class CardRewriter(Device, Protocol):
         """Configured seconds a handed-back card waits at the slot before it is captured."""
         ...
 
+    @property
+    def is_open(self) -> bool: ...
+
     def status(self) -> RewriterStatus:
         """Query the module (short timeout); never raises."""
         ...

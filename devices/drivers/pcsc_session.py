@@ -142,8 +142,9 @@ class CardLink:
         self.bytes_in += len(data)
         if len(data) < 2:
             # vpcd (and some readers) answer nothing when the card leaves mid-command;
-            # pcscd notices the removal on its next poll, so give it a moment to tell.
-            if self._gone(wait_s=min(1.0, self.deadline.remaining())):
+            # pcscd notices the removal on its next poll (every 400 ms, later on a busy
+            # machine), so give it up to 2 s to tell. Only a vanished card pays this.
+            if self._gone(wait_s=min(2.0, max(0.5, self.deadline.remaining()))):
                 raise CardRemoved("document removed from the reader")
             raise ChipStatusError("response without status word", sw=0)
         return data
