@@ -17,7 +17,9 @@ log = logging.getLogger(__name__)
 class PcscChipSimulator(Simulator):
     """Registry simulator for the chip reader: pcscd (private, or the running one) plus a
     virtual travel document. ``start()`` returns the reader name for the driver's
-    ``reader`` setting; ``trust_store`` (a file path) receives the test CSCA certificate."""
+    ``reader`` setting; ``trust_store`` (a file path) receives the test CSCA certificate;
+    ``link_kbps`` paces the card as an ISO 14443 link (e.g. 424); other keyword options go
+    to the card (VirtualTravelDocument)."""
 
     def __init__(
         self,
@@ -25,9 +27,12 @@ class PcscChipSimulator(Simulator):
         port: int = DEFAULT_PORT,
         trust_store: str = "",
         reuse_running_pcscd: bool = True,
+        link_kbps: int | None = None,
         **card_options: Any,
     ) -> None:
         self.pki = card_options.pop("pki", None) or TestPki()
+        if link_kbps is not None:  # named, so the demo / bench can pass it by settings
+            card_options["link_kbps"] = link_kbps
         self.trust_store = trust_store
         self.stack = PcscStack(port=port, reuse_running=reuse_running_pcscd)
         self.card_options = card_options

@@ -453,6 +453,11 @@ def add_chip_sim_arguments(parser: argparse.ArgumentParser) -> None:
         "--refuse-sfi", type=lambda text: int(text, 16), help="answer READ BINARY by SFI so (hex)"
     )
     parser.add_argument("--link-kbps", type=int, help="pace exchanges as ISO 14443 at this rate")
+    parser.add_argument(
+        "--issuer-master-key",
+        type=bytes.fromhex,
+        help="issuer master key (hex) to derive the card's document key (default: demo key)",
+    )
     parser.add_argument("--dg2-bytes", type=int, help="approximate size of the generated face")
     parser.add_argument("--with-pcscd", action="store_true", help="also start a private pcscd")
     parser.add_argument("--seconds", type=float, default=0, help="stop after this long (0: never)")
@@ -483,6 +488,7 @@ def run_chip_sim_args(args: argparse.Namespace) -> int:
         dg2_bytes=args.dg2_bytes,
         refuse_sfi=args.refuse_sfi,
         link_kbps=args.link_kbps,
+        issuer_master_key=args.issuer_master_key,
     )
     if args.trust_out:
         card.pki.write_trust_store(args.trust_out)
