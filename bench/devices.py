@@ -22,11 +22,15 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from devices.card_back import BackLine, render_back
 from devices.drivers.escpos import EscPosPrinter
 from devices.drivers.sam import SamIdCardReader
+from devices.drivers.tcp300 import Tcp300Rewriter
 from devices.printer import Barcode128, QrCode, Receipt, TextLine
+from devices.rewriter import BackPrint
 from devices.simulators.escpos import EscPosSimulator
 from devices.simulators.sam import SamSimulator
+from devices.simulators.tcp300 import Tcp300Simulator
 
 BAUD = 115_200
 Operation = Callable[[bool, int], list[float]]
@@ -106,6 +110,43 @@ def printer_receipt(pace: bool, rounds: int, transport: str = "pty") -> list[flo
 def printer_receipt_tcp(pace: bool, rounds: int) -> list[float]:
     """The same receipt to a network printer (socket:// on loopback)."""
     return printer_receipt(pace, rounds, transport="tcp")
+
+
+def endorsement_back() -> BackPrint:
+    return BackPrint(
+        render_back(
+            [
+                BackLine("往来港澳签注 ENDORSEMENT", 3.5, bold=True),
+                "澳门 MO  探亲 Family visit",
+                "多次 Multiple trips",
+                "有效期 Valid 2025-03-01 至 2026-02-28",
+                "签注号 No. E20250301000042",
+            ]
+        )
+    )
+
+
+@operation("rewriter_card_cycle")
+def rewriter_card_cycle(pace: bool, rounds: int) -> list[float]:
+    """TCP300II: take a card in, erase + print a five-line back, hand it back, taken. Paced,
+    the simulator adds its mechanism times (RewriterTimings, mostly assumed)."""
+    job = endorsement_back()
+    with Tcp300Simulator(baud=BAUD, pace=pace) as sim:
+        module = Tcp300Rewriter("rewriter", sim.port, baud=BAUD)
+        module.open()
+
+        def cycle() -> None:
+            sim.present_card()
+            module.insert(timeout_s=10.0)
+            module.print_back(job, timeout_s=30.0)
+            module.eject(timeout_s=10.0)
+            sim.take_card()
+            module.wait_taken(timeout_s=5.0)
+
+        try:
+            return timed(cycle, rounds, warmup=1)
+        finally:
+            module.close()
 
 
 @operation("dispense")

@@ -9,14 +9,13 @@ DEVICE_BACK.
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Protocol, runtime_checkable
 
 import numpy as np
 import numpy.typing as npt
 
-from devices.base import NEVER_CANCELLED, CancelToken, Listener, StatusReport
+from devices.base import NEVER_CANCELLED, CancelToken, Device
 
 Image = npt.NDArray[np.uint8]
 
@@ -77,26 +76,12 @@ class CameraStats:
 
 
 @runtime_checkable
-class Camera(Protocol):
+class Camera(Device, Protocol):
     """A camera with a capture thread. ``latest_frame`` and ``wait_frame`` may be called from
     any thread; events (DEVICE_LOST, DEVICE_BACK) are published on the capture thread."""
 
-    name: str
-
     @property
     def is_open(self) -> bool: ...
-
-    def open(self, *, timeout_s: float = 5.0, cancel: CancelToken = NEVER_CANCELLED) -> None: ...
-
-    def close(self) -> None: ...
-
-    def status(self) -> StatusReport: ...
-
-    def capabilities(self) -> dict[str, object]: ...
-
-    def statistics(self) -> dict[str, object]: ...
-
-    def subscribe(self, listener: Listener) -> Callable[[], None]: ...
 
     def latest_frame(self) -> Frame | None:
         """The newest frame, or None before the first one; never blocks."""

@@ -9,7 +9,6 @@ this module: typed status, typed results, stable error codes with recovery actio
 from __future__ import annotations
 
 import enum
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Protocol, runtime_checkable
 
@@ -17,9 +16,9 @@ from devices.base import (
     NEVER_CANCELLED,
     CancelToken,
     ConfigurationError,
+    Device,
     DeviceError,
     DeviceStatus,
-    Listener,
     MediaError,
     ProtocolError,
     Recovery,
@@ -177,12 +176,10 @@ def fault_error(fault: DispenserFault, detail: str = "", *, code: str | None = N
 
 
 @runtime_checkable
-class CardDispenser(Protocol):
+class CardDispenser(Device, Protocol):
     """A card dispenser. Every blocking call takes ``timeout_s`` and a cancel token and
     raises only device-layer errors. Calls are serialised by the driver; the device's worker
     thread calls them, and events arrive on that thread too."""
-
-    name: str
 
     @property
     def take_timeout_s(self) -> float:
@@ -191,10 +188,6 @@ class CardDispenser(Protocol):
 
     @property
     def is_open(self) -> bool: ...
-
-    def open(self, *, timeout_s: float = 5.0, cancel: CancelToken = NEVER_CANCELLED) -> None: ...
-
-    def close(self) -> None: ...
 
     def status(self) -> DispenserStatus:
         """Query the device (short timeout); never raises: a device that does not answer
@@ -206,12 +199,6 @@ class CardDispenser(Protocol):
     ) -> DispenserStatus:
         """Query the device; raises device errors."""
         ...
-
-    def capabilities(self) -> dict[str, object]: ...
-
-    def statistics(self) -> dict[str, object]: ...
-
-    def subscribe(self, listener: Listener) -> Callable[[], None]: ...
 
     def initialise(
         self,

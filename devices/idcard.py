@@ -9,18 +9,16 @@ from __future__ import annotations
 
 import datetime as dt
 import enum
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Protocol, runtime_checkable
 
 from devices.base import (
     NEVER_CANCELLED,
     CancelToken,
+    Device,
     DeviceError,
-    Listener,
     ProtocolError,
     Recovery,
-    StatusReport,
 )
 
 
@@ -262,26 +260,12 @@ class WltDecoder(Protocol):
 
 
 @runtime_checkable
-class IdCardReader(Protocol):
+class IdCardReader(Device, Protocol):
     """A resident ID card reader.
 
-    Drivers also implement ``devices.base.Device``. While open they poll the card field on
+    While open, drivers poll the card field on
     their own thread and publish CARD_PLACED / CARD_REMOVED (and DEVICE_LOST / DEVICE_BACK).
     """
-
-    name: str
-
-    def open(self, *, timeout_s: float = 5.0, cancel: CancelToken = NEVER_CANCELLED) -> None: ...
-
-    def close(self) -> None: ...
-
-    def status(self) -> StatusReport: ...
-
-    def capabilities(self) -> dict[str, object]: ...
-
-    def statistics(self) -> dict[str, object]: ...
-
-    def subscribe(self, listener: Listener) -> Callable[[], None]: ...
 
     def read_card(self, *, timeout_s: float, cancel: CancelToken = NEVER_CANCELLED) -> IdCardData:
         """Wait up to ``timeout_s`` for a card, then read and validate it.

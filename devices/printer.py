@@ -7,15 +7,15 @@ image, feed). ``devices.escpos`` turns it into ESC/POS bytes.
 from __future__ import annotations
 
 import enum
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Protocol, runtime_checkable
 
 from devices.base import (
     NEVER_CANCELLED,
     CancelToken,
+    Device,
     DeviceStatus,
-    Listener,
     StatusReport,
 )
 
@@ -168,22 +168,8 @@ class PrintResult:
 
 
 @runtime_checkable
-class ReceiptPrinter(Protocol):
-    """A receipt printer; drivers also implement ``devices.base.Device``."""
-
-    name: str
-
-    def open(self, *, timeout_s: float = 5.0, cancel: CancelToken = NEVER_CANCELLED) -> None: ...
-
-    def close(self) -> None: ...
-
-    def status(self) -> StatusReport: ...
-
-    def capabilities(self) -> dict[str, object]: ...
-
-    def statistics(self) -> dict[str, object]: ...
-
-    def subscribe(self, listener: Listener) -> Callable[[], None]: ...
+class ReceiptPrinter(Device, Protocol):
+    """A receipt printer."""
 
     def printer_status(
         self, *, timeout_s: float = 2.0, cancel: CancelToken = NEVER_CANCELLED

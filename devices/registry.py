@@ -30,7 +30,7 @@ class Entry:
         return getattr(module, attr)
 
 
-# Kinds: idcard, chip, printer, dispenser, camera.
+# Kinds: idcard, chip, printer, dispenser, camera, rewriter.
 DRIVERS: tuple[Entry, ...] = (
     Entry("idcard", "sam", "devices.drivers.sam:SamIdCardReader", "SAM_V ID card reader (serial)"),
     Entry("printer", "escpos", "devices.drivers.escpos:EscPosPrinter", "ESC/POS receipt printer"),
@@ -43,6 +43,12 @@ DRIVERS: tuple[Entry, ...] = (
     Entry("dispenser", "crt591", "devices.drivers.crt591:Crt591Dispenser", "Creator CRT-591"),
     Entry("dispenser", "k720", "devices.drivers.k720:K720Dispenser", "KYT/TTCE K720"),
     Entry("camera", "opencv", "devices.drivers.opencv_camera:OpenCvCamera", "OpenCV capture"),
+    Entry(
+        "rewriter",
+        "tcp300",
+        "devices.drivers.tcp300:Tcp300Rewriter",
+        "Card transport + rewritable-film printer, Star TCP300II command set (serial)",
+    ),
 )
 
 SIMULATORS: tuple[Entry, ...] = (
@@ -51,7 +57,7 @@ SIMULATORS: tuple[Entry, ...] = (
     Entry(
         "chip",
         "pcsc",
-        "devices.simulators.pcsc_stack:PcscChipSimulator",
+        "devices.simulators.chip_stack:PcscChipSimulator",
         "pcscd + vpcd reader + virtual travel document (start() returns the reader name)",
     ),
     Entry(
@@ -63,6 +69,12 @@ SIMULATORS: tuple[Entry, ...] = (
     Entry("dispenser", "crt591", "devices.simulators.crt591:Crt591Simulator", "CRT-591 on a pty"),
     Entry("dispenser", "k720", "devices.simulators.k720:K720Simulator", "K720 on a pty"),
     Entry("camera", "opencv", "devices.simulators.camera:CameraSimulator", "rendered video"),
+    Entry(
+        "rewriter",
+        "tcp300",
+        "devices.simulators.tcp300:Tcp300Simulator",
+        "TCP300II card rewriter on a pty; renders the card's back as PNG",
+    ),
 )
 
 

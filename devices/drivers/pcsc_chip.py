@@ -4,11 +4,20 @@ One reader, chosen by a regular expression over the PC/SC reader names (the firs
 when empty). A monitor thread turns pcscd's reader-state changes into CARD_PLACED /
 CARD_REMOVED events. ``read_document`` runs on the caller's thread (the device worker):
 SELECT the eMRTD application, BAC, then each file read by short file identifier (no SELECT
-needed) with the largest chunk the chip allows - extended-length APDUs when its ATR
-announces them, otherwise 0xDF bytes - so a full read costs 3 + 2 x files APDUs.
+needed; SELECT + offset reads for chips that refuse it) with the largest chunk the chip
+allows - extended-length APDUs when its ATR announces them, otherwise 0xDF bytes - so a full
+read costs 3 + 2 x files APDUs.
+
+Writing an endorsement spans calls, because central answers the chip's challenge in the
+middle: ``get_challenge`` connects, runs BAC, reads the endorsement header and takes the
+issuer challenge; ``authenticate`` presents central's cryptogram; ``write_endorsement``
+fills the next slot, writes the commit counter last, reads both back and compares, and ends
+the session. The card stays connected in between (``end_issuance`` drops it). The reader
+holds no issuer key: it only relays the challenge and the cryptogram.
 
 Errors never loop: wrong access data, a document pulled out, an absent file and a timeout
-end the read; a secure-messaging failure re-runs BAC once, then ends it.
+end the operation; a secure-messaging failure re-runs BAC once during reads, never during
+an issuance (it would lose the issuer authentication).
 """
 
 from __future__ import annotations
@@ -21,160 +30,66 @@ import re
 import threading
 import time
 from collections.abc import Callable, Mapping
-from typing import Self
+from typing import Self, TypeVar
 
 from PIL import Image, UnidentifiedImageError
 from smartcard import scard
 
+from devices import endorsement as ef
 from devices.base import (
     NEVER_CANCELLED,
     CancelToken,
     ConfigurationError,
     Deadline,
-    DeviceCancelled,
     DeviceError,
     DeviceEvent,
     DeviceEventKind,
     DeviceStats,
     DeviceStatus,
-    DeviceTimeout,
     DeviceUnavailable,
     EventHub,
     Listener,
     StatusReport,
 )
-from devices.chip import ChipRead, ChipReadStats
-from devices.icao import bac, lds, pa
+from devices.chip import ChipRead, ChipReadStats, EndorsementWrite, IssuerChallenge
+from devices.drivers.pcsc_session import (
+    CardLink,
+    ChipSession,
+    atr_allows_extended_length,
+    scard_message,
+)
+from devices.icao import lds, pa
 from devices.icao.errors import (
-    AccessDenied,
     CardRemoved,
-    ChipStatusError,
+    EndorsementFull,
+    EndorsementMismatch,
     FileAbsent,
-    NoCard,
-    NotTravelDocument,
-    SecureMessagingError,
+    IssuanceStateError,
     TlvError,
+    WriteInterrupted,
 )
 from devices.icao.mrz import MrzAccess, mask
-from devices.icao.tlv import header_size
 
 log = logging.getLogger(__name__)
 
-_SETTINGS = {"reader", "trust_store", "poll_s", "extended_length"}
-_REMOVED = {
-    scard.SCARD_W_REMOVED_CARD,
-    scard.SCARD_E_NO_SMARTCARD,
-    scard.SCARD_W_RESET_CARD,
-    scard.SCARD_W_UNPOWERED_CARD,
-    scard.SCARD_W_UNRESPONSIVE_CARD,
-}
-_UNAVAILABLE = {
-    scard.SCARD_E_NO_SERVICE,
-    scard.SCARD_E_SERVICE_STOPPED,
-    scard.SCARD_E_READER_UNAVAILABLE,
-    scard.SCARD_E_UNKNOWN_READER,
-    scard.SCARD_E_NO_READERS_AVAILABLE,
-}
-_HEADER_READ = 4  # tag + up to 3 length bytes: files up to 64 KB
-_PCSC_PRESENT = 0x0004  # SCardStatus state bit (pcsc-lite SCARD_PRESENT; pyscard lacks it)
+__all__ = ["PcscChipReader", "atr_allows_extended_length"]
+
+_SETTINGS = {"reader", "trust_store", "poll_s", "extended_length", "write_chunk"}
 _REQUIRED = (1, 2)
 _OPTIONAL = (11, 12)
+_T = TypeVar("_T")
 
 
-def _hex(code: int) -> str:
-    return f"0x{code & 0xFFFFFFFF:08X}"
+class _Issuance:
+    """An endorsement write in progress: the connected card and its session, what
+    ``get_challenge`` learnt, and the record ``authenticate`` was accepted for."""
 
-
-def _scard_message(code: int) -> str:
-    try:
-        return f"{scard.SCardGetErrorMessage(code)} ({_hex(code)})"
-    except Exception:  # pragma: no cover - message lookup is cosmetic
-        return _hex(code)
-
-
-def atr_allows_extended_length(atr: bytes) -> bool:
-    """Card capabilities (compact-TLV tag 7, 3 bytes) in the ATR's historical bytes:
-    bit 7 of the third byte announces extended Lc/Le (ISO 7816-4 8.1.1.2.7)."""
-    if len(atr) < 2:
-        return False
-    t0 = atr[1]
-    count = t0 & 0x0F
-    offset, indicator = 2, t0
-    while True:  # skip the interface bytes
-        offset += bin(indicator & 0xF0).count("1")
-        if not indicator & 0x80 or offset > len(atr):
-            break
-        indicator = atr[offset - 1]
-    historical = atr[offset : offset + count]
-    if not historical or historical[0] != 0x80:
-        return False
-    index = 1
-    while index < len(historical):
-        tag, length = historical[index] >> 4, historical[index] & 0x0F
-        value = historical[index + 1 : index + 1 + length]
-        if tag == 0x7 and len(value) >= 3:
-            return bool(value[2] & 0x40)
-        index += 1 + length
-    return False
-
-
-class _Card:
-    """One connected card: counts APDUs and turns PC/SC failures into device errors."""
-
-    def __init__(self, context: int, reader: str, deadline: Deadline, cancel: CancelToken) -> None:
-        self.deadline = deadline
-        self.cancel = cancel
-        self.apdus = 0
-        self.bytes_in = 0
-        protocols = scard.SCARD_PROTOCOL_T0 | scard.SCARD_PROTOCOL_T1
-        hresult, self.handle, protocol = scard.SCardConnect(
-            context, reader, scard.SCARD_SHARE_SHARED, protocols
-        )
-        if hresult in _REMOVED:
-            raise NoCard("no document on the chip reader")
-        if hresult != scard.SCARD_S_SUCCESS:
-            raise DeviceUnavailable(f"cannot connect to the card: {_scard_message(hresult)}")
-        self.pci = scard.SCARD_PCI_T1 if protocol == scard.SCARD_PROTOCOL_T1 else scard.SCARD_PCI_T0
-        hresult, _, _, _, atr = scard.SCardStatus(self.handle)
-        self.atr = bytes(atr) if hresult == scard.SCARD_S_SUCCESS else b""
-
-    def transmit(self, apdu: bytes) -> bytes:
-        if self.cancel.cancelled:
-            raise DeviceCancelled("chip read cancelled")
-        if self.deadline.expired:
-            raise DeviceTimeout("chip read timed out", code="chip.timeout")
-        self.apdus += 1
-        hresult, response = scard.SCardTransmit(self.handle, self.pci, list(apdu))
-        if hresult != scard.SCARD_S_SUCCESS:
-            if hresult in _REMOVED or hresult == scard.SCARD_E_NOT_TRANSACTED:
-                raise CardRemoved(f"document removed during the read: {_scard_message(hresult)}")
-            if hresult == scard.SCARD_E_TIMEOUT:
-                raise DeviceTimeout("the chip did not answer", code="chip.timeout")
-            if hresult in _UNAVAILABLE:
-                raise DeviceUnavailable(f"chip reader lost: {_scard_message(hresult)}")
-            raise DeviceError(f"PC/SC transmit failed: {_scard_message(hresult)}")
-        data = bytes(response)
-        self.bytes_in += len(data)
-        if len(data) < 2:
-            # vpcd (and some readers) answer nothing when the card leaves mid-command;
-            # pcscd notices the removal on its next poll, so give it a moment to tell.
-            if self._gone(wait_s=min(1.0, self.deadline.remaining())):
-                raise CardRemoved("document removed during the read")
-            raise ChipStatusError("response without status word", sw=0)
-        return data
-
-    def _gone(self, wait_s: float) -> bool:
-        end = time.monotonic() + wait_s
-        while True:
-            hresult, _, state, _, _ = scard.SCardStatus(self.handle)
-            if hresult != scard.SCARD_S_SUCCESS or not state & _PCSC_PRESENT:
-                return True
-            if time.monotonic() >= end:
-                return False
-            time.sleep(0.02)
-
-    def close(self) -> None:
-        scard.SCardDisconnect(self.handle, scard.SCARD_LEAVE_CARD)
+    def __init__(self, card: CardLink, session: ChipSession, challenge: IssuerChallenge) -> None:
+        self.card = card
+        self.session = session
+        self.challenge = challenge
+        self.authorised: ef.EndorsementRecord | None = None
+        self.started = time.perf_counter()
 
 
 class PcscChipReader:
@@ -188,6 +103,7 @@ class PcscChipReader:
         trust_store: str = "",
         poll_s: float = 0.25,
         extended_length: bool = True,
+        write_chunk: int = ef.RECORD_SIZE,
         now: Callable[[], dt.datetime] = lambda: dt.datetime.now(dt.UTC),
         random: Callable[[int], bytes] = os.urandom,
     ) -> None:
@@ -201,6 +117,10 @@ class PcscChipReader:
             raise ConfigurationError("poll_s must be between 0.05 and 5 seconds")
         self._poll_s = poll_s
         self._extended_allowed = extended_length
+        if not 8 <= write_chunk <= ef.RECORD_SIZE:
+            raise ConfigurationError(f"write_chunk must be between 8 and {ef.RECORD_SIZE} bytes")
+        self._write_chunk = write_chunk
+        self._issuance: _Issuance | None = None
         self._now = now
         self._random = random
         self._events = EventHub()
@@ -223,12 +143,20 @@ class PcscChipReader:
         trust = settings.get("trust_store", "")
         poll = settings.get("poll_s", 0.25)
         extended = settings.get("extended_length", True)
+        chunk = settings.get("write_chunk", ef.RECORD_SIZE)
         if not isinstance(reader, str) or not isinstance(trust, str):
             raise ConfigurationError("reader and trust_store must be strings")
         if not isinstance(poll, int | float) or not isinstance(extended, bool):
             raise ConfigurationError("poll_s must be a number and extended_length a boolean")
+        if isinstance(chunk, bool) or not isinstance(chunk, int):
+            raise ConfigurationError("write_chunk must be an integer")
         return cls(
-            name, reader=reader, trust_store=trust, poll_s=float(poll), extended_length=extended
+            name,
+            reader=reader,
+            trust_store=trust,
+            poll_s=float(poll),
+            extended_length=extended,
+            write_chunk=chunk,
         )
 
     # --- Device --------------------------------------------------------------------------
@@ -251,7 +179,7 @@ class PcscChipReader:
                 last = "no PC/SC reader matches the configured pattern"
                 scard.SCardReleaseContext(context)
             else:
-                last = _scard_message(hresult)
+                last = scard_message(hresult)
             if deadline.expired:
                 raise DeviceUnavailable(f"chip reader unavailable: {last}", code="chip.no_reader")
             cancel.wait(min(0.1, deadline.remaining()))
@@ -273,6 +201,8 @@ class PcscChipReader:
         return None
 
     def close(self) -> None:
+        with self._lock:
+            self._drop_issuance()
         self._stop.set()
         monitor_context = self._monitor_context
         if monitor_context is not None:
@@ -301,6 +231,8 @@ class PcscChipReader:
             "access_control": ["BAC"],
             "secure_messaging": "3DES",
             "extended_length": self._extended_allowed,
+            "endorsement_write": True,
+            "issuer_authentication": "AES-CMAC, key reference 81 (docs/chip-reader.md)",
             "passive_authentication": bool(self._trust.certificates),
             "trusted_cscas": len(self._trust.certificates),
         }
@@ -334,7 +266,7 @@ class PcscChipReader:
         """Monitor thread: blocks in SCardGetStatusChange, publishes presence changes."""
         hresult, context = scard.SCardEstablishContext(scard.SCARD_SCOPE_USER)
         if hresult != scard.SCARD_S_SUCCESS:
-            log.error("chip monitor cannot reach pcscd: %s", _scard_message(hresult))
+            log.error("chip monitor cannot reach pcscd: %s", scard_message(hresult))
             return
         self._monitor_context = context
         reader = self._reader
@@ -346,7 +278,7 @@ class PcscChipReader:
                 if hresult in (scard.SCARD_E_TIMEOUT, scard.SCARD_E_CANCELLED):
                     continue
                 if hresult != scard.SCARD_S_SUCCESS:
-                    log.warning("chip reader lost: %s", _scard_message(hresult))
+                    log.warning("chip reader lost: %s", scard_message(hresult))
                     self._events.publish(DeviceEvent(self.name, DeviceEventKind.DEVICE_LOST))
                     return
                 event_state = states[0][1]
@@ -388,10 +320,11 @@ class PcscChipReader:
     def _read(self, access: MrzAccess, deadline: Deadline, cancel: CancelToken) -> ChipRead:
         assert self._context is not None and self._reader is not None
         started, cpu_started = time.perf_counter(), time.thread_time()
-        card = _Card(self._context, self._reader, deadline, cancel)
+        self._drop_issuance()
+        card = CardLink(self._context, self._reader, deadline, cancel)
         try:
             extended = self._extended_allowed and atr_allows_extended_length(card.atr)
-            reading = _Reading(card, access, extended, self._random)
+            reading = ChipSession(card, access, extended, self._random)
             reading.start()
             com = reading.read_file(lds.EF_COM)
             listed = lds.parse_com(com).data_groups
@@ -428,6 +361,7 @@ class PcscChipReader:
             elapsed_s=time.perf_counter() - started,
             cpu_s=time.thread_time() - cpu_started,
             bac_runs=reading.bac_runs,
+            sfi_fallbacks=reading.sfi_fallbacks,
         )
         log.info(
             "chip read of %s: %d APDUs, %.0f ms, passive authentication %s",
@@ -448,90 +382,256 @@ class PcscChipReader:
             extra=extra,
         )
 
+    # --- endorsements: reading ---------------------------------------------------------------
 
-class _Reading:
-    """BAC and secure-messaging file reads on one connected card (one read's state)."""
+    def read_endorsements(
+        self,
+        access: MrzAccess,
+        *,
+        timeout_s: float = 10.0,
+        cancel: CancelToken = NEVER_CANCELLED,
+    ) -> tuple[ef.EndorsementRecord, ...]:
+        """Every committed endorsement record, oldest first (empty when none)."""
+        with self._lock:
+            return self._recorded(
+                "read endorsements",
+                access,
+                lambda: self._read_records(access, Deadline(timeout_s), cancel, latest_only=False),
+            )
 
-    def __init__(
-        self, card: _Card, access: MrzAccess, extended: bool, random: Callable[[int], bytes]
-    ) -> None:
-        self.card = card
-        self.access = access
-        self.extended = extended
-        self.chunk = bac.max_plain_response(extended)
-        self.random = random
-        self.sm: bac.SecureMessaging | None = None
-        self.bac_runs = 0
+    def read_endorsement(
+        self,
+        access: MrzAccess,
+        *,
+        timeout_s: float = 10.0,
+        cancel: CancelToken = NEVER_CANCELLED,
+    ) -> ef.EndorsementRecord | None:
+        """The newest committed endorsement record; None when the chip holds none. A write
+        cut short before its commit counter is invisible here: it was not written."""
+        with self._lock:
+            records = self._recorded(
+                "read endorsement",
+                access,
+                lambda: self._read_records(access, Deadline(timeout_s), cancel, latest_only=True),
+            )
+            return records[-1] if records else None
 
-    def start(self) -> None:
-        response = self.card.transmit(b"\x00\xa4\x04\x0c" + bytes([len(lds.AID)]) + lds.AID)
-        sw = int.from_bytes(response[-2:], "big")
-        if sw == 0x6A82:
-            raise NotTravelDocument("the card has no travel-document application")
-        if sw != 0x9000:
-            raise ChipStatusError(f"SELECT of the eMRTD application answered {sw:04X}", sw=sw)
-        self._bac()
-
-    def _bac(self) -> None:
-        self.bac_runs += 1
-        self.sm = None
-        k_enc, k_mac = bac.derive_keys(bac.key_seed(self.access.mrz_information))
-        response = self.card.transmit(b"\x00\x84\x00\x00\x08")
-        if response[-2:] != b"\x90\x00" or len(response) != 10:
-            sw = int.from_bytes(response[-2:], "big")
-            raise ChipStatusError(f"GET CHALLENGE answered {sw:04X}", sw=sw)
-        rnd_icc = response[:8]
-        rnd_ifd, k_ifd = self.random(8), self.random(16)
-        data = bac.authenticate_command(k_enc, k_mac, rnd_icc, rnd_ifd, k_ifd)
-        response = self.card.transmit(b"\x00\x82\x00\x00\x28" + data + b"\x28")
-        if response[-2:] != b"\x90\x00":
-            sw = int.from_bytes(response[-2:], "big")
-            raise AccessDenied(f"the chip refused BAC ({sw:04X}): check the MRZ access data")
-        keys = bac.session_from_response(
-            k_enc, k_mac, rnd_icc, rnd_ifd, k_ifd, response=response[:-2]
-        )
-        self.sm = bac.SecureMessaging(keys)
-
-    def _command(self, header: bytes, le: int) -> bytes:
-        assert self.sm is not None
-        extended = le > 0xDF
-        plain, sw = self.sm.unprotect(
-            self.card.transmit(self.sm.protect(header, le=le, extended=extended))
-        )
-        if sw in (0x9000, 0x6282):
-            return plain
-        if sw == 0x6982:
-            raise SecureMessagingError("chip lost the secure-messaging session (69 82)")
-        raise ChipStatusError(f"READ BINARY answered {sw:04X}", sw=sw)
-
-    def read_file(self, ef: lds.ElementaryFile) -> bytes:
-        """Whole EF (tag, length, value). Re-runs BAC once on a secure-messaging failure."""
+    def _read_records(
+        self, access: MrzAccess, deadline: Deadline, cancel: CancelToken, *, latest_only: bool
+    ) -> tuple[ef.EndorsementRecord, ...]:
+        self._drop_issuance()
+        card, session = self._connect(access, deadline, cancel)
         try:
-            return self._read_file(ef)
-        except SecureMessagingError as exc:
-            if self.bac_runs >= 2:
-                raise
-            log.warning("secure messaging failed reading %s (%s); repeating BAC", ef.name, exc)
-            self._bac()
-            return self._read_file(ef)
+            header = _header(session)
+            if header.committed == 0:
+                return ()
+            first = header.committed if latest_only else 1
+            start = ef.record_offset(first)
+            data = session.read_range(
+                ef.EF_ENDORSEMENTS, start, ef.record_offset(header.committed + 1) - start
+            )
+        finally:
+            card.close()
+        records = []
+        for sequence in range(first, header.committed + 1):
+            at = ef.record_offset(sequence) - start
+            records.append(_decode(data[at : at + ef.RECORD_SIZE], sequence))
+        return tuple(records)
 
-    def _read_file(self, ef: lds.ElementaryFile) -> bytes:
+    # --- endorsements: writing ----------------------------------------------------------------
+
+    def get_challenge(
+        self,
+        access: MrzAccess,
+        *,
+        timeout_s: float = 10.0,
+        cancel: CancelToken = NEVER_CANCELLED,
+    ) -> IssuerChallenge:
+        """Start an endorsement write: BAC, the endorsement header (and newest record), then
+        the chip's issuer challenge for central. The card stays connected for
+        ``authenticate`` and ``write_endorsement``; a new call starts over."""
+        with self._lock:
+            return self._recorded(
+                "get challenge", access, lambda: self._begin(access, Deadline(timeout_s), cancel)
+            )
+
+    def _begin(self, access: MrzAccess, deadline: Deadline, cancel: CancelToken) -> IssuerChallenge:
+        self._drop_issuance()
+        card, session = self._connect(access, deadline, cancel)
         try:
-            head = self._command(bytes([0x00, 0xB0, 0x80 | ef.sfi, 0x00]), _HEADER_READ)
-        except ChipStatusError as exc:
-            if exc.sw == 0x6A82:
-                raise FileAbsent(f"{ef.name} is absent", fid=ef.fid) from exc
+            header = _header(session)
+            latest = None
+            if header.committed:
+                offset = ef.record_offset(header.committed)
+                data = session.read_range(ef.EF_ENDORSEMENTS, offset, ef.RECORD_SIZE)
+                latest = _decode(data, header.committed)
+            if header.full:
+                raise EndorsementFull(f"all {header.capacity} endorsement slots are used")
+            # Last, because the challenge is valid for the very next command only.
+            nonce = session.issuer_challenge()
+        except BaseException:
+            card.close()
             raise
-        size, length = header_size(head)
-        total = size + length
-        content = bytearray(head[:total])
-        while len(content) < total:
-            offset = len(content)
-            if offset > 0x7FFF:
-                raise TlvError(f"{ef.name} is larger than READ BINARY can address")
-            want = min(self.chunk, total - offset)
-            part = self._command(bytes([0x00, 0xB0, offset >> 8, offset & 0xFF]), want)
-            if not part:
-                raise TlvError(f"{ef.name} ended before its declared length")
-            content += part
-        return bytes(content)
+        challenge = IssuerChallenge(
+            document_number=access.document_number,
+            challenge=nonce,
+            sequence=header.next_sequence,
+            capacity=header.capacity,
+            latest=latest,
+        )
+        self._issuance = _Issuance(card, session, challenge)
+        return challenge
+
+    def authenticate(
+        self,
+        record: ef.EndorsementRecord,
+        cryptogram: bytes,
+        *,
+        timeout_s: float = 10.0,
+        cancel: CancelToken = NEVER_CANCELLED,
+    ) -> None:
+        """Present central's cryptogram for ``record`` (EXTERNAL AUTHENTICATE with the
+        record's SHA-256). A refusal ends the issuance: its challenge is spent."""
+        with self._lock:
+            issuance = self._require_issuance()
+            access_number = issuance.challenge.document_number
+
+            def present() -> None:
+                if record.sequence != issuance.challenge.sequence:
+                    raise IssuanceStateError(
+                        f"the record takes slot {record.sequence}, the chip's next is "
+                        f"{issuance.challenge.sequence}"
+                    )
+                issuance.card.deadline, issuance.card.cancel = Deadline(timeout_s), cancel
+                try:
+                    issuance.session.external_authenticate(record.digest(), cryptogram)
+                except BaseException:
+                    self._drop_issuance()
+                    raise
+                issuance.authorised = record
+
+            self._recorded_number("authenticate", access_number, present)
+
+    def write_endorsement(
+        self,
+        record: ef.EndorsementRecord,
+        *,
+        timeout_s: float = 10.0,
+        cancel: CancelToken = NEVER_CANCELLED,
+    ) -> EndorsementWrite:
+        """Write the authenticated record into its slot, then the commit counter (last, one
+        byte), read both back and compare; the issuance ends either way. A document pulled
+        meanwhile raises WriteInterrupted saying whether the commit was sent."""
+        with self._lock:
+            issuance = self._require_issuance()
+            return self._recorded_number(
+                "write endorsement",
+                issuance.challenge.document_number,
+                lambda: self._write(issuance, record, Deadline(timeout_s), cancel),
+            )
+
+    def _write(
+        self,
+        issuance: _Issuance,
+        record: ef.EndorsementRecord,
+        deadline: Deadline,
+        cancel: CancelToken,
+    ) -> EndorsementWrite:
+        if issuance.authorised != record:
+            self._drop_issuance()
+            raise IssuanceStateError("only the record the issuer authenticated may be written")
+        card, session = issuance.card, issuance.session
+        card.deadline, card.cancel = deadline, cancel
+        data = record.encode()
+        offset = ef.record_offset(record.sequence)
+        committed: bool | None = False
+        started = time.perf_counter()
+        try:
+            for at in range(0, len(data), self._write_chunk):
+                session.update(ef.EF_ENDORSEMENTS, offset + at, data[at : at + self._write_chunk])
+            committed = None  # from here on, only a read can tell
+            session.update(ef.EF_ENDORSEMENTS, ef.COUNT_OFFSET, bytes([record.sequence]))
+            committed = True
+            written = time.perf_counter()
+            header = _header(session)
+            stored = session.read_range(ef.EF_ENDORSEMENTS, offset, ef.RECORD_SIZE)
+        except CardRemoved as exc:
+            state = {False: "not written", None: "commit unconfirmed", True: "written"}
+            raise WriteInterrupted(
+                f"document removed during the endorsement write ({state[committed]})",
+                committed=committed,
+            ) from exc
+        finally:
+            self._drop_issuance()
+        if header.committed != record.sequence or stored != data:
+            raise EndorsementMismatch("the endorsement read back differs from the one written")
+        done = time.perf_counter()
+        log.info(
+            "endorsement %d written to %s and verified (%d APDUs)",
+            record.sequence,
+            mask(issuance.challenge.document_number),
+            card.apdus,
+        )
+        return EndorsementWrite(
+            record=record,
+            apdus=card.apdus,
+            write_s=written - started,
+            verify_s=done - written,
+        )
+
+    def end_issuance(self) -> None:
+        """Drop an unfinished issuance (its challenge and any authentication are lost)."""
+        with self._lock:
+            self._drop_issuance()
+
+    # --- helpers --------------------------------------------------------------------------------
+
+    def _connect(
+        self, access: MrzAccess, deadline: Deadline, cancel: CancelToken
+    ) -> tuple[CardLink, ChipSession]:
+        if self._context is None or self._reader is None:
+            raise DeviceUnavailable("chip reader is not open", code="chip.no_reader")
+        card = CardLink(self._context, self._reader, deadline, cancel)
+        try:
+            extended = self._extended_allowed and atr_allows_extended_length(card.atr)
+            session = ChipSession(card, access, extended, self._random)
+            session.start()
+        except BaseException:
+            card.close()
+            raise
+        return card, session
+
+    def _require_issuance(self) -> _Issuance:
+        if self._issuance is None:
+            raise IssuanceStateError("no endorsement write in progress: take a challenge first")
+        return self._issuance
+
+    def _drop_issuance(self) -> None:
+        issuance, self._issuance = self._issuance, None
+        if issuance is not None:
+            issuance.card.close()
+
+    def _recorded(self, what: str, access: MrzAccess, action: Callable[[], _T]) -> _T:
+        return self._recorded_number(what, access.document_number, action)
+
+    def _recorded_number(self, what: str, number: str, action: Callable[[], _T]) -> _T:
+        """Run one operation with statistics and a log line that masks the number."""
+        try:
+            value = action()
+        except DeviceError as exc:
+            self._stats.record_failure(exc)
+            log.info("chip %s for %s failed: %s [%s]", what, mask(number), exc, exc.code)
+            raise
+        self._stats.record_ok()
+        return value
+
+
+def _header(session: ChipSession) -> ef.EndorsementHeader:
+    return ef.EndorsementHeader.decode(session.read_range(ef.EF_ENDORSEMENTS, 0, ef.HEADER_SIZE))
+
+
+def _decode(data: bytes, sequence: int) -> ef.EndorsementRecord:
+    record = ef.EndorsementRecord.decode(data)
+    if record.sequence != sequence:
+        raise ef.EndorsementDataError(f"slot {sequence} holds record {record.sequence}")
+    return record

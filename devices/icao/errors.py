@@ -75,3 +75,61 @@ class ChipStatusError(ProtocolError):
     def __init__(self, message: str, *, sw: int) -> None:
         super().__init__(message)
         self.sw = sw
+
+
+# --- writing the endorsement ---------------------------------------------------------------
+
+
+class IssuerAuthFailed(DeviceError):
+    """The chip refused the issuer's cryptogram (wrong key, stale challenge, other record)."""
+
+    code = "chip.issuer_auth_failed"
+    recovery = Recovery.NONE
+
+
+class WriteRefused(DeviceError):
+    """The chip refused a write to the endorsement file (not authorised, or not the record
+    that was authorised)."""
+
+    code = "chip.write_refused"
+    recovery = Recovery.NONE
+
+    def __init__(self, message: str, *, sw: int) -> None:
+        super().__init__(message)
+        self.sw = sw
+
+
+class EndorsementFull(DeviceError):
+    """Every endorsement slot of the chip is used: the permit must be replaced."""
+
+    code = "chip.endorsement_full"
+    recovery = Recovery.NONE
+
+
+class IssuanceStateError(DeviceError):
+    """An issuance step out of order: no challenge taken, not authenticated, another record
+    than the one authenticated, or the session ended."""
+
+    code = "chip.issuance_state"
+    recovery = Recovery.RESET
+
+
+class WriteInterrupted(CardRemoved):
+    """The document left the reader during the endorsement write.
+
+    ``committed``: False - the commit was never sent, the record is certainly not on the
+    chip; None - the commit was sent but not answered, read the chip again to know; True -
+    committed, only the read-back was cut short."""
+
+    code = "chip.write_interrupted"
+
+    def __init__(self, message: str, *, committed: bool | None) -> None:
+        super().__init__(message)
+        self.committed = committed
+
+
+class EndorsementMismatch(DeviceError):
+    """The record read back after the write differs from the one written."""
+
+    code = "chip.endorsement_mismatch"
+    recovery = Recovery.RESET

@@ -18,13 +18,12 @@ import shutil
 import tempfile
 import threading
 from collections.abc import Iterable, Sequence
-from types import TracebackType
-from typing import Self
 
 import cv2
 import numpy as np
 
 from devices.camera import Image
+from devices.simulators.base import Simulator
 
 log = logging.getLogger(__name__)
 
@@ -75,7 +74,7 @@ def test_card(width: int, height: int) -> Image:
     return img
 
 
-class CameraSimulator:
+class CameraSimulator(Simulator):
     """A camera as a looping video file. ``start()`` returns the source path for the driver
     (the app passes it as the driver's ``source`` when the configured source is "sim")."""
 
@@ -125,18 +124,6 @@ class CameraSimulator:
         if self._dir:
             shutil.rmtree(self._dir, ignore_errors=True)
             self._dir = ""
-
-    def __enter__(self) -> Self:
-        self.start()
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.stop()
 
     # --- scripting ------------------------------------------------------------------------
 

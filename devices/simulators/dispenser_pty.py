@@ -9,21 +9,18 @@ reads and writes fail; plugging back creates a fresh pty behind the same path.
 
 from __future__ import annotations
 
-import contextlib
 import logging
 import os
 import random
 import select
-import tempfile
 import threading
 import time
-import tty
 from collections.abc import Callable
-from types import TracebackType
-from typing import Self
 
 from devices.dispenser import CardPosition, DispenserFault, InitMode, StackerLevel
 from devices.drivers.dispenser_framing import FrameScanner
+from devices.simulators.base import Simulator
+from devices.simulators.pty import StablePty
 
 log = logging.getLogger(__name__)
 
@@ -212,37 +209,25 @@ class PtyLink:
     def __init__(self, *, baud: int, pace: bool, name: str) -> None:
         self.baud = baud
         self.pace = pace
-        self._dir = tempfile.mkdtemp(prefix=f"kiosk-{name}-")
-        self.path = os.path.join(self._dir, name)
-        self._master: int | None = None
-        self._slave: int | None = None
+        self._pty = StablePty(name)
+        self.path = self._pty.path
+
+    @property
+    def _master(self) -> int | None:
+        return self._pty.master
 
     @property
     def plugged(self) -> bool:
-        return self._master is not None
+        return self._pty.plugged
 
     def plug(self) -> None:
-        if self._master is not None:
-            return
-        master, slave = os.openpty()
-        tty.setraw(slave)
-        self._master, self._slave = master, slave
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(self.path)
-        os.symlink(os.ttyname(slave), self.path)
+        self._pty.plug()
 
     def unplug(self) -> None:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(self.path)
-        for fd in (self._master, self._slave):
-            if fd is not None:
-                os.close(fd)
-        self._master = self._slave = None
+        self._pty.unplug()
 
     def destroy(self) -> None:
-        self.unplug()
-        with contextlib.suppress(OSError):
-            os.rmdir(self._dir)
+        self._pty.destroy()
 
     def byte_time(self, count: int) -> float:
         """Seconds ``count`` bytes take on the line (8N1: 10 bits per byte)."""
@@ -282,7 +267,7 @@ def garbage(length: int, avoid: bytes) -> bytes:
     return bytes(b for b in rng.randbytes(length * 2) if b not in avoid)[:length]
 
 
-class PtyDispenserSimulator:
+class PtyDispenserSimulator(Simulator):
     """Base of the dispenser simulators: the thread, plug/unplug, scripting pass-through.
     Subclasses implement ``_on_bytes`` (the device's protocol)."""
 
@@ -339,18 +324,6 @@ class PtyDispenserSimulator:
             self._thread.join(timeout=5)
             self._thread = None
         self.link.destroy()
-
-    def __enter__(self) -> Self:
-        self.start()
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.stop()
 
     @property
     def port(self) -> str:

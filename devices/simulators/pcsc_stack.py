@@ -1,5 +1,6 @@
 """A private PC/SC stack without hardware: pcscd with the vsmartcard vpcd reader driver,
-plus the virtual travel document. Used by the tests, the benchmark and the demo mode.
+into which any vpcd card (the virtual travel document) is inserted. Used by the tests, the
+benchmark and the demo mode (with the card: chip_stack.PcscChipSimulator).
 
 pcsc-lite 1.9 (Debian 12) fixes the daemon's socket and pid file at /run/pcscd (the client
 library honours PCSCLITE_CSOCK_NAME but the daemon does not), so two daemons cannot coexist:
@@ -20,14 +21,15 @@ import subprocess
 import tempfile
 import time
 from pathlib import Path
-from typing import Any
+from typing import Protocol
 
 from smartcard import scard
 
-from devices.simulators.vcard import DEFAULT_PORT, StartStop, VirtualTravelDocument
-from devices.simulators.vcard_pki import TestPki
+from devices.simulators.base import Simulator
 
 log = logging.getLogger(__name__)
+
+DEFAULT_PORT = 35963  # vpcd's first slot in Debian's reader configuration
 
 PID_FILE = Path("/run/pcscd/pcscd.pid")
 VPCD_DRIVER = Path("/usr/lib/pcsc/drivers/serial/libifdvpcd.so")
@@ -36,6 +38,16 @@ FRIENDLY_NAME = "Virtual PCD"
 
 class PcscStackError(RuntimeError):
     """The PC/SC stack could not be started (pcscd missing, another one running...)."""
+
+
+class VpcdCard(Protocol):
+    """A card that plugs into vpcd's socket (the virtual travel document)."""
+
+    port: int
+
+    def start(self, timeout_s: float = 10.0) -> str: ...
+
+    def stop(self) -> None: ...
 
 
 def running_pcscd() -> int | None:
@@ -102,7 +114,7 @@ def wait_for_card(reader: str, present: bool = True, timeout_s: float = 10.0) ->
     raise PcscStackError(f"reader {reader!r} did not report {state} within {timeout_s:.0f} s")
 
 
-class PcscStack(StartStop):
+class PcscStack(Simulator):
     """pcscd in the foreground with a private vpcd reader configuration."""
 
     def __init__(
@@ -192,52 +204,15 @@ class PcscStack(StartStop):
             shutil.rmtree(self.workdir, ignore_errors=True)
             self.workdir = None
 
-    def insert(self, card: VirtualTravelDocument, timeout_s: float = 10.0) -> None:
+    def insert(self, card: VpcdCard, timeout_s: float = 10.0) -> None:
         """Insert ``card`` on this stack's vpcd port and wait until pcscd sees it."""
         card.port = self.port
         card.start(timeout_s)
         wait_for_card(self.reader_name, True, timeout_s)
 
-    def remove(self, card: VirtualTravelDocument, timeout_s: float = 10.0) -> None:
+    def remove(self, card: VpcdCard, timeout_s: float = 10.0) -> None:
         card.stop()
         wait_for_card(self.reader_name, False, timeout_s)
-
-
-class PcscChipSimulator(StartStop):
-    """Registry simulator for the chip reader: pcscd (private, or the running one) plus a
-    virtual travel document. ``start()`` returns the reader name for the driver's
-    ``reader`` setting; ``trust_store`` (a file path) receives the test CSCA certificate."""
-
-    def __init__(
-        self,
-        *,
-        port: int = DEFAULT_PORT,
-        trust_store: str = "",
-        reuse_running_pcscd: bool = True,
-        **card_options: Any,
-    ) -> None:
-        self.pki = card_options.pop("pki", None) or TestPki()
-        self.trust_store = trust_store
-        self.stack = PcscStack(port=port, reuse_running=reuse_running_pcscd)
-        self.card_options = card_options
-        self.card: VirtualTravelDocument | None = None
-
-    def start(self) -> str:
-        reader = self.stack.start()
-        if self.trust_store:
-            self.pki.write_trust_store(self.trust_store)
-        self.card = VirtualTravelDocument(pki=self.pki, port=self.stack.port, **self.card_options)
-        self.stack.insert(self.card)
-        return reader
-
-    def stop(self) -> None:
-        card, self.card = self.card, None
-        if card is not None:
-            try:
-                self.stack.remove(card)  # returns once pcscd has seen the card go
-            except PcscStackError as exc:
-                log.warning("virtual card removal not confirmed: %s", exc)
-        self.stack.stop()
 
 
 def spawn_daemon(args: list[str], log_file: Path) -> subprocess.Popen[bytes]:

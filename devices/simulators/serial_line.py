@@ -20,21 +20,19 @@ import contextlib
 import logging
 import os
 import select
-import shutil
 import socket
-import tempfile
 import threading
 import time
-import tty
-from types import TracebackType
-from typing import Self
+
+from devices.simulators.base import Simulator
+from devices.simulators.pty import StablePty
 
 log = logging.getLogger(__name__)
 
 _PACE_CHUNK = 32
 
 
-class SerialLineSimulator:
+class SerialLineSimulator(Simulator):
     kind = "serial"
 
     def __init__(
@@ -51,9 +49,7 @@ class SerialLineSimulator:
         self.baud = baud
         self.pace = pace
         self.reply_delay_s = reply_delay_s
-        self._dir: str | None = None
-        self._master: int | None = None
-        self._slave: int | None = None
+        self._pty: StablePty | None = None
         self._listener: socket.socket | None = None
         self._client: socket.socket | None = None
         self._tcp_port = 0
@@ -73,36 +69,24 @@ class SerialLineSimulator:
             if not self._tcp_port:
                 raise RuntimeError("simulator not started")
             return f"socket://127.0.0.1:{self._tcp_port}"
-        if self._dir is None:
+        if self._pty is None:
             raise RuntimeError("simulator not started")
-        return os.path.join(self._dir, self.kind)
+        return self._pty.path
 
     def start(self) -> str:
         if self.transport == "tcp":
             self._open_tcp()
             return self.port
-        if self._dir is None:
-            self._dir = tempfile.mkdtemp(prefix=f"kiosk-sim-{self.kind}-")
+        if self._pty is None:
+            self._pty = StablePty(self.kind)
         self._open_pty()
         return self.port
 
     def stop(self) -> None:
         self._close_pty()
-        if self._dir is not None:
-            shutil.rmtree(self._dir, ignore_errors=True)
-            self._dir = None
-
-    def __enter__(self) -> Self:
-        self.start()
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.stop()
+        if self._pty is not None:
+            self._pty.destroy()
+            self._pty = None
 
     def disconnect(self) -> None:
         """Unplug: close the pty (the driver's reads and writes fail) and remove the path."""
@@ -118,7 +102,7 @@ class SerialLineSimulator:
 
     @property
     def connected(self) -> bool:
-        return self._master is not None or self._listener is not None
+        return (self._pty is not None and self._pty.plugged) or self._listener is not None
 
     def _open_tcp(self) -> None:
         if self._listener is not None:
@@ -162,24 +146,18 @@ class SerialLineSimulator:
                 self._handle(data)
 
     def _open_pty(self) -> None:
-        if self._master is not None:
+        pty = self._pty
+        if pty is None or pty.plugged:
             return
-        master, slave = os.openpty()
-        # Raw mode before any driver opens it: no echo, no CR/LF translation of binary frames.
-        tty.setraw(slave)
-        tty.setraw(master)
-        self._master, self._slave = master, slave
-        self.pty_path = os.ttyname(slave)
-        link = self.port
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(link)
-        os.symlink(self.pty_path, link)
+        pty.plug()
+        assert pty.master is not None
+        self.pty_path = pty.tty_path
         self._stop.clear()
         self._thread = threading.Thread(
-            target=self._serve, args=(master,), name=f"sim-{self.kind}", daemon=True
+            target=self._serve, args=(pty.master,), name=f"sim-{self.kind}", daemon=True
         )
         self._thread.start()
-        log.debug("%s simulator on %s -> %s", self.kind, link, self.pty_path)
+        log.debug("%s simulator on %s -> %s", self.kind, pty.path, self.pty_path)
 
     def _close_pty(self) -> None:
         if self._listener is not None:
@@ -192,20 +170,13 @@ class SerialLineSimulator:
                     sock.close()
             self._client = self._listener = None
             return
-        if self._master is None:
+        if self._pty is None or not self._pty.plugged:
             return
         self._stop.set()
         if self._thread is not None and self._thread is not threading.current_thread():
             self._thread.join(timeout=5.0)
         self._thread = None
-        if self._dir is not None:
-            with contextlib.suppress(FileNotFoundError):
-                os.unlink(self.port)
-        for fd in (self._master, self._slave):
-            if fd is not None:
-                with contextlib.suppress(OSError):
-                    os.close(fd)
-        self._master = self._slave = None
+        self._pty.unplug()
 
     # -- I/O --------------------------------------------------------------------------------
 
@@ -268,7 +239,7 @@ class SerialLineSimulator:
             with contextlib.suppress(OSError):
                 client.sendall(data)
             return
-        fd = self._master
+        fd = self._pty.master if self._pty is not None else None
         if fd is None:
             return
         view = memoryview(data)

@@ -3,13 +3,18 @@
 The card connects to vpcd's TCP port (127.0.0.1:35963 by default) and speaks its framing:
 2-byte big-endian length + payload; a 1-byte payload is a control code (0 power off,
 1 power on, 2 reset, 4 send ATR), anything longer is a command APDU answered with the
-response APDU. Behind it sits an eMRTD application as in Doc 9303 Parts 10 and 11: BAC,
-3DES secure messaging, EF.COM / DG1 (TD1 MRZ) / DG2 (face) / DG11 / DG12 / EF.SOD with
-their FIDs, SFIs and tags, short and extended-length READ BINARY.
+response APDU. Behind it sits the eMRTD application of vcard_app.py: BAC, 3DES secure
+messaging, EF.COM / DG1 (TD1 MRZ) / DG2 (face) / DG11 / DG12 / EF.SOD with their FIDs, SFIs
+and tags, short and extended-length READ BINARY, and the endorsement file with its issuer
+authentication (the card holds its own document key).
 
 Scriptable for failure tests: tamper with a data group after signing, sign with a document
-signer from an untrusted CSCA or an expired one, refuse BAC, or leave the reader after N
-APDUs. The socket loop runs on a background thread; the card state belongs to that thread.
+signer from an untrusted CSCA or an expired one, refuse BAC, refuse READ BINARY by short file
+identifier, leave the reader after N APDUs, tear a write (pulled while executing APDU N) or
+lose an answer (APDU N executed, then pulled). With ``link_kbps`` every exchange takes the
+time of an ISO 14443 type A link at that rate. The socket loop runs on a background
+thread; the card state belongs to that thread. Removing the card (``stop``) keeps its
+files, so a test can pull it mid-write and insert it again.
 """
 
 from __future__ import annotations
@@ -24,39 +29,58 @@ import struct
 import threading
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
 from pathlib import Path
-from types import TracebackType
-from typing import Self
 
+from devices import endorsement as ef
 from devices.icao import bac, lds
 from devices.icao import sod as sodmod
-from devices.icao.errors import SecureMessagingError, TlvError
 from devices.icao.mrz import MrzAccess, parse
-from devices.icao.tlv import decode_at, encode
-from devices.simulators.vcard_pki import Signer, TestPki
+from devices.icao.tlv import encode
+from devices.simulators.base import Simulator
+from devices.simulators.pcsc_stack import DEFAULT_PORT, PcscStack
+from devices.simulators.vcard_app import (
+    SW_NO_DIAGNOSIS,
+    CardPulled,
+    TravelDocumentApplication,
+    sw_bytes,
+)
+from devices.simulators.vcard_pki import (
+    DEMO_ISSUER_MASTER_KEY,
+    Signer,
+    TestPki,
+    personalise_document_key,
+)
 
 log = logging.getLogger(__name__)
 
-DEFAULT_PORT = 35963
+__all__ = ["DEFAULT_MRZ", "DEFAULT_PORT", "VirtualTravelDocument", "build_atr", "make_face_jpeg"]
+
 # TD1 of a Mainland travel permit for Hong Kong and Macao (test data, check digits valid).
 DEFAULT_MRZ = (
     "CSCHNC123456788<<<<<<<<<<<<<<<",
     "9001011F3001019CHN<<<<<<<<<<<0",
     "ZHANG<<SAN<<<<<<<<<<<<<<<<<<<<",
 )
+# ISO 14443: carrier 13.56 MHz; the minimum frame delay time 1172/fc between frames.
+_FRAME_DELAY_S = 1172 / 13.56e6
+_FSC = 256  # the card's frame size (ATS FSCI 8): PCB + INF + CRC per I-block
+_BITS_PER_BYTE = 9  # type A: 8 data bits and an odd parity bit
 
-SW_OK = 0x9000
-SW_END_OF_FILE = 0x6282
-SW_AUTH_FAILED = 0x6300
-SW_WRONG_LENGTH = 0x6700
-SW_SECURITY_STATUS = 0x6982
-SW_SM_OBJECTS = 0x6988
-SW_NOT_FOUND = 0x6A82
-SW_WRONG_P1P2 = 0x6B00
-SW_INS = 0x6D00
-SW_CLA = 0x6E00
-SW_NO_DIAGNOSIS = 0x6F00
+
+def iso14443_seconds(command: int, response: int, kbps: int) -> float:
+    """Air time of one APDU exchange on an ISO 14443-4 type A link at ``kbps`` kbit/s:
+    I-blocks of at most FSC bytes (PCB + 2 CRC bytes each), chained blocks acknowledged by
+    an R-block (PCB + CRC), 9 bits per byte, and a frame delay before every frame."""
+    payload = _FSC - 3
+
+    def frames(size: int) -> int:
+        return max(1, -(-size // payload))
+
+    out, back = frames(command), frames(response)
+    chained_acks = (out - 1) + (back - 1)
+    air_bytes = command + response + 3 * (out + back) + 3 * chained_acks
+    seconds = air_bytes * _BITS_PER_BYTE / (kbps * 1000)
+    return seconds + (out + back + chained_acks) * _FRAME_DELAY_S
 
 
 def build_atr(extended_length: bool) -> bytes:
@@ -116,110 +140,7 @@ def _image_size(data: bytes) -> tuple[int, int]:
         return image.size
 
 
-@dataclass(frozen=True)
-class CardApdu:
-    cla: int
-    ins: int
-    p1: int
-    p2: int
-    data: bytes
-    le: int | None
-    extended: bool
-
-
-def parse_command(apdu: bytes) -> CardApdu:
-    """ISO 7816-4 5.1 command cases 1-4, short and extended. Raises ValueError."""
-    if len(apdu) < 4:
-        raise ValueError("APDU shorter than its header")
-    cla, ins, p1, p2 = apdu[:4]
-    body = apdu[4:]
-    if not body:
-        return CardApdu(cla, ins, p1, p2, b"", None, False)
-    if len(body) == 1:
-        return CardApdu(cla, ins, p1, p2, b"", body[0] or 256, False)
-    if body[0] != 0:
-        lc = body[0]
-        data = body[1 : 1 + lc]
-        rest = body[1 + lc :]
-        if len(data) != lc or len(rest) > 1:
-            raise ValueError("short APDU length mismatch")
-        return CardApdu(cla, ins, p1, p2, data, (rest[0] or 256) if rest else None, False)
-    if len(body) == 3:
-        return CardApdu(cla, ins, p1, p2, b"", int.from_bytes(body[1:3], "big") or 65536, True)
-    lc = int.from_bytes(body[1:3], "big")
-    data = body[3 : 3 + lc]
-    rest = body[3 + lc :]
-    if len(data) != lc or len(rest) not in (0, 2) or lc == 0:
-        raise ValueError("extended APDU length mismatch")
-    le = (int.from_bytes(rest, "big") or 65536) if rest else None
-    return CardApdu(cla, ins, p1, p2, data, le, True)
-
-
-def _sw(sw: int) -> bytes:
-    return sw.to_bytes(2, "big")
-
-
-class _CardSession(bac.SecureMessaging):
-    """The card's side of secure messaging: unwrap commands, wrap responses (same keys and
-    send sequence counter as the reader's side)."""
-
-    def unwrap(self, apdu: CardApdu) -> CardApdu:
-        objects: dict[int, bytes] = {}
-        covered = b""
-        offset = 0
-        try:
-            while offset < len(apdu.data):
-                obj, offset = decode_at(apdu.data, offset)
-                objects[obj.tag] = obj.value
-                if obj.tag in (0x87, 0x97):
-                    covered += obj.raw
-        except TlvError as exc:
-            raise SecureMessagingError("malformed protected command") from exc
-        header = bytes([apdu.cla, apdu.ins, apdu.p1, apdu.p2])
-        expected = bac.mac(self._mac, self._next_ssc() + bac.pad(header) + covered)
-        if objects.get(0x8E) != expected:
-            raise SecureMessagingError("command MAC does not verify")
-        data = b""
-        if 0x87 in objects:
-            data = bac.unpad(bac.decrypt(self._enc, objects[0x87][1:]))
-        le: int | None = None
-        if 0x97 in objects:
-            raw = objects[0x97]
-            le = int.from_bytes(raw, "big") or (256 if len(raw) == 1 else 65536)
-        return CardApdu(apdu.cla & 0xF0, apdu.ins, apdu.p1, apdu.p2, data, le, apdu.extended)
-
-    def wrap(self, data: bytes, sw: int) -> bytes:
-        body = b""
-        if data:
-            body += encode(0x87, b"\x01" + bac.encrypt(self._enc, bac.pad(data)))
-        body += encode(0x99, _sw(sw))
-        body += encode(0x8E, bac.mac(self._mac, self._next_ssc() + body))
-        return body + _sw(sw)
-
-
-class StartStop:
-    """``with`` support for simulators: ``start()`` on entry, ``stop()`` on exit."""
-
-    def start(self) -> str:
-        raise NotImplementedError
-
-    def stop(self) -> None:
-        raise NotImplementedError
-
-    def __enter__(self) -> Self:
-        self.start()
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.stop()
-
-
-class VirtualTravelDocument(StartStop):
+class VirtualTravelDocument(Simulator):
     """A travel-permit chip on vpcd. ``start()`` inserts it, ``stop()`` pulls it out."""
 
     def __init__(
@@ -234,7 +155,10 @@ class VirtualTravelDocument(StartStop):
         untrusted_signer: bool = False,
         expired_certificate: bool = False,
         refuse_bac: bool = False,
+        refuse_sfi: int | None = None,
         remove_after_apdus: int | None = None,
+        tear_at_apdu: int | None = None,
+        lose_answer_at_apdu: int | None = None,
         extended_length: bool = True,
         dg2_bytes: int | None = None,
         with_dg11: bool = True,
@@ -242,7 +166,12 @@ class VirtualTravelDocument(StartStop):
         sm_failures: int = 0,
         sm_failure_after: int = 3,
         answer_delay_s: float = 0.0,
+        link_kbps: int | None = None,
         missing_groups: tuple[int, ...] = (),
+        issuer_key: bytes | None = None,
+        issuer_master_key: bytes | None = None,
+        endorsements: Sequence[ef.EndorsementRecord] = (),
+        endorsement_capacity: int = ef.CAPACITY,
         low_latency: bool = True,
         random: Callable[[int], bytes] = os.urandom,
     ) -> None:
@@ -250,17 +179,19 @@ class VirtualTravelDocument(StartStop):
         self.host = host
         self.port = port
         self.pki = pki or TestPki()
-        self.refuse_bac = refuse_bac
         self.remove_after_apdus = remove_after_apdus
+        self.tear_at_apdu = tear_at_apdu
+        self.lose_answer_at_apdu = lose_answer_at_apdu
         self.extended_length = extended_length
-        self.sm_failures = sm_failures
-        self.sm_failure_after = sm_failure_after
         self.answer_delay_s = answer_delay_s
+        if link_kbps is not None and link_kbps <= 0:
+            raise ValueError("link_kbps must be positive")
+        self.link_kbps = link_kbps
         self.low_latency = low_latency
         self.atr = build_atr(extended_length)
-        self._random = random
+        self.document_number = fields.document_number
         self._access: MrzAccess = fields.access
-        self._k_enc, self._k_mac = bac.derive_keys(bac.key_seed(self._access.mrz_information))
+        k_enc, k_mac = bac.derive_keys(bac.key_seed(self._access.mrz_information))
         if photo is None:
             image, width, height = make_face_jpeg(target_bytes=dg2_bytes)
         else:
@@ -285,21 +216,51 @@ class VirtualTravelDocument(StartStop):
             groups[tamper_dg] = _tamper(groups[tamper_dg])
         self.data_groups = dict(groups)
         self.photo = image
-        self.files: dict[int, bytes] = {
+        files: dict[int, bytes] = {
             lds.EF_COM.fid: lds.build_com(tuple(sorted(groups))),
             lds.EF_SOD.fid: sod,
             **{lds.DATA_GROUPS[n].fid: data for n, data in groups.items()},
         }
-        self._sfi = {lds.EF_COM.sfi: lds.EF_COM.fid, lds.EF_SOD.sfi: lds.EF_SOD.fid}
-        self._sfi.update({lds.DATA_GROUPS[n].sfi: lds.DATA_GROUPS[n].fid for n in groups})
+        sfi = {lds.EF_COM.sfi: lds.EF_COM.fid, lds.EF_SOD.sfi: lds.EF_SOD.fid}
+        sfi.update({lds.DATA_GROUPS[n].sfi: lds.DATA_GROUPS[n].fid for n in groups})
         for number in missing_groups:  # listed in EF.COM and signed, but not on the chip
-            self.files.pop(lds.DATA_GROUPS[number].fid, None)
+            files.pop(lds.DATA_GROUPS[number].fid, None)
+        if issuer_key is None:
+            issuer_key = personalise_document_key(
+                issuer_master_key or DEMO_ISSUER_MASTER_KEY, self.document_number
+            )
+        self.app = TravelDocumentApplication(
+            files=files,
+            sfi=sfi,
+            k_enc=k_enc,
+            k_mac=k_mac,
+            document_key=issuer_key,
+            endorsements=_endorsement_file(endorsements, endorsement_capacity),
+            extended_length=extended_length,
+            refuse_bac=refuse_bac,
+            refuse_sfi=refuse_sfi,
+            sm_failures=sm_failures,
+            sm_failure_after=sm_failure_after,
+            random=random,
+        )
         self.apdu_count = 0
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self._sock: socket.socket | None = None
         self._connected = threading.Event()
-        self._reset_state()
+
+    @property
+    def files(self) -> dict[int, bytes]:
+        return self.app.files
+
+    def endorsements(self) -> list[ef.EndorsementRecord]:
+        """The committed endorsement records, oldest first (what any reader may trust)."""
+        data = bytes(self.app.endorsement_file)
+        header = ef.EndorsementHeader.decode(data[: ef.HEADER_SIZE])
+        return [
+            ef.EndorsementRecord.decode(data[ef.record_offset(n) : ef.record_offset(n + 1)])
+            for n in range(1, header.committed + 1)
+        ]
 
     # --- lifecycle ----------------------------------------------------------------------
 
@@ -400,125 +361,61 @@ class VirtualTravelDocument(StartStop):
                 self._stop.set()
                 return
             self.apdu_count += 1
-            if self.answer_delay_s:
-                time.sleep(self.answer_delay_s)
-            try:
-                response = self.process(payload)
-            except Exception:  # a card bug must show as a status word, not a pulled card
-                log.exception("virtual card failed on an APDU")
-                response = _sw(SW_NO_DIAGNOSIS)
+            response = self._answer(payload)
+            if response is None or self.lose_answer_at_apdu == self.apdu_count:
+                log.info("virtual card pulled out during APDU %d", self.apdu_count)
+                self._stop.set()
+                return
             sock.sendall(struct.pack(">H", len(response)) + response)
+
+    def _answer(self, payload: bytes) -> bytes | None:
+        """The response to one APDU after its processing and link time; None when the card
+        was pulled while executing it."""
+        started = time.monotonic()
+        try:
+            response = self.app.process(payload, torn=self.tear_at_apdu == self.apdu_count)
+        except CardPulled as exc:
+            log.info("%s", exc)
+            return None
+        except Exception:  # a card bug must show as a status word, not a pulled card
+            log.exception("virtual card failed on an APDU")
+            response = sw_bytes(SW_NO_DIAGNOSIS)
+        delay = self.answer_delay_s
+        if self.link_kbps is not None:
+            delay += iso14443_seconds(len(payload), len(response), self.link_kbps)
+        remaining = delay - (time.monotonic() - started)
+        if remaining > 0:
+            time.sleep(remaining)
+        return response
 
     def _control(self, code: int) -> bytes | None:
         if code == 4:
             return self.atr
         if code in (0, 1, 2):  # power off / on / reset all end the session
-            self._reset_state()
+            self.app.reset()
         return None
 
     # --- the card -------------------------------------------------------------------------
 
-    def _reset_state(self) -> None:
-        self._app_selected = False
-        self._challenge: bytes | None = None
-        self._session: _CardSession | None = None
-        self._current: int | None = None
-        self._protected_count = 0
-
     def process(self, raw: bytes) -> bytes:
         """Answer one command APDU (the card logic, independent of the transport)."""
-        try:
-            apdu = parse_command(raw)
-        except ValueError:
-            return _sw(SW_WRONG_LENGTH)
-        if apdu.extended and not self.extended_length:
-            return _sw(SW_WRONG_LENGTH)
-        if apdu.cla & 0x0C == 0x0C:
-            return self._protected(apdu)
-        if apdu.cla != 0x00:
-            return _sw(SW_CLA)
-        if apdu.ins == 0xA4 and apdu.p1 == 0x04:
-            return self._select_application(apdu)
-        if apdu.ins == 0x84:
-            return self._get_challenge(apdu)
-        if apdu.ins == 0x82:
-            return self._mutual_authenticate(apdu)
-        if apdu.ins in (0xA4, 0xB0):
-            return _sw(SW_SECURITY_STATUS)  # files only under secure messaging
-        return _sw(SW_INS)
+        return self.app.process(raw)
 
-    def _select_application(self, apdu: CardApdu) -> bytes:
-        self._reset_state()
-        if apdu.data != lds.AID:
-            return _sw(SW_NOT_FOUND)
-        self._app_selected = True
-        return _sw(SW_OK)
 
-    def _get_challenge(self, apdu: CardApdu) -> bytes:
-        if not self._app_selected or apdu.le != 8:
-            return _sw(SW_WRONG_LENGTH if self._app_selected else SW_SECURITY_STATUS)
-        self._session = None
-        self._challenge = self._random(8)
-        return self._challenge + _sw(SW_OK)
-
-    def _mutual_authenticate(self, apdu: CardApdu) -> bytes:
-        challenge, self._challenge = self._challenge, None
-        if challenge is None or len(apdu.data) != 40:
-            return _sw(SW_SECURITY_STATUS)
-        e_ifd, m_ifd = apdu.data[:32], apdu.data[32:]
-        if self.refuse_bac or bac.mac(self._k_mac, e_ifd) != m_ifd:
-            return _sw(SW_AUTH_FAILED)
-        plain = bac.decrypt(self._k_enc, e_ifd)
-        rnd_ifd, rnd_icc, k_ifd = plain[:8], plain[8:16], plain[16:32]
-        if rnd_icc != challenge:
-            return _sw(SW_AUTH_FAILED)
-        k_icc = self._random(16)
-        e_icc = bac.encrypt(self._k_enc, rnd_icc + rnd_ifd + k_icc)
-        self._session = _CardSession(bac.session_keys(k_ifd, k_icc, rnd_icc, rnd_ifd))
-        self._protected_count = 0
-        return e_icc + bac.mac(self._k_mac, e_icc) + _sw(SW_OK)
-
-    def _protected(self, apdu: CardApdu) -> bytes:
-        session = self._session
-        if session is None:
-            return _sw(SW_SM_OBJECTS)
-        self._protected_count += 1
-        if self.sm_failures > 0 and self._protected_count > self.sm_failure_after:
-            self.sm_failures -= 1
-            self._session = None
-            return _sw(SW_SM_OBJECTS)
-        try:
-            inner = session.unwrap(apdu)
-        except SecureMessagingError as exc:
-            log.debug("virtual card drops secure messaging: %s", exc)
-            self._session = None  # Doc 9303-11 9.8.6: an SM error ends the session
-            return _sw(SW_SM_OBJECTS)
-        data, sw = self._file_command(inner)
-        return session.wrap(data, sw)
-
-    def _file_command(self, apdu: CardApdu) -> tuple[bytes, int]:
-        if apdu.ins == 0xA4 and apdu.p1 == 0x02:
-            fid = int.from_bytes(apdu.data, "big") if len(apdu.data) == 2 else -1
-            if fid not in self.files:
-                return b"", SW_NOT_FOUND
-            self._current = fid
-            return b"", SW_OK
-        if apdu.ins == 0xB0:
-            if apdu.p1 & 0x80:
-                by_sfi = self._sfi.get(apdu.p1 & 0x1F)
-                if by_sfi is None or by_sfi not in self.files or apdu.p1 & 0x60:
-                    return b"", SW_NOT_FOUND
-                self._current, offset = by_sfi, apdu.p2
-            else:
-                offset = (apdu.p1 << 8) | apdu.p2
-            if self._current is None:
-                return b"", SW_SECURITY_STATUS
-            content = self.files[self._current]
-            if offset >= len(content) or apdu.le is None:
-                return b"", SW_WRONG_P1P2
-            chunk = content[offset : offset + apdu.le]
-            return chunk, SW_OK if len(chunk) == apdu.le else SW_END_OF_FILE
-        return b"", SW_INS
+def _endorsement_file(records: Sequence[ef.EndorsementRecord], capacity: int) -> bytes:
+    """The endorsement EF as personalised, with ``records`` already committed (their
+    sequence numbers must run 1, 2, ...)."""
+    if not 1 <= capacity <= ef.CAPACITY:
+        raise ValueError(f"endorsement capacity must be 1..{ef.CAPACITY}")
+    if len(records) > capacity:
+        raise ValueError("more endorsements than the file holds")
+    data = bytearray(ef.empty_file(capacity))
+    for index, record in enumerate(records, start=1):
+        if record.sequence != index:
+            raise ValueError(f"endorsement {index} has sequence {record.sequence}")
+        data[ef.record_offset(index) : ef.record_offset(index + 1)] = record.encode()
+    data[ef.COUNT_OFFSET] = len(records)
+    return bytes(data)
 
 
 def _tamper(data: bytes) -> bytes:
@@ -552,6 +449,15 @@ def add_chip_sim_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--refuse-bac", action="store_true")
     parser.add_argument("--remove-after", type=int, help="leave the reader after N APDUs")
     parser.add_argument("--short-only", action="store_true", help="no extended-length APDUs")
+    parser.add_argument(
+        "--refuse-sfi", type=lambda text: int(text, 16), help="answer READ BINARY by SFI so (hex)"
+    )
+    parser.add_argument("--link-kbps", type=int, help="pace exchanges as ISO 14443 at this rate")
+    parser.add_argument(
+        "--issuer-master-key",
+        type=bytes.fromhex,
+        help="issuer master key (hex) to derive the card's document key (default: demo key)",
+    )
     parser.add_argument("--dg2-bytes", type=int, help="approximate size of the generated face")
     parser.add_argument("--with-pcscd", action="store_true", help="also start a private pcscd")
     parser.add_argument("--seconds", type=float, default=0, help="stop after this long (0: never)")
@@ -580,11 +486,12 @@ def run_chip_sim_args(args: argparse.Namespace) -> int:
         remove_after_apdus=args.remove_after,
         extended_length=not args.short_only,
         dg2_bytes=args.dg2_bytes,
+        refuse_sfi=args.refuse_sfi,
+        link_kbps=args.link_kbps,
+        issuer_master_key=args.issuer_master_key,
     )
     if args.trust_out:
         card.pki.write_trust_store(args.trust_out)
-    from devices.simulators.pcsc_stack import PcscStack
-
     stack = PcscStack(port=args.port) if args.with_pcscd else None
     try:
         if stack is not None:

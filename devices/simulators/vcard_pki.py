@@ -1,6 +1,12 @@
 """A throw-away document PKI for the virtual card: a test CSCA, its document signer, and the
 odd cases (a signer from an untrusted CSCA, an expired signer). Made at run time with
-``cryptography``; keys never touch the disk unless the caller exports the CSCA certificate."""
+``cryptography``; keys never touch the disk unless the caller exports the CSCA certificate.
+
+Also the personalisation step of the issuer key: the bureau derives each chip's document key
+from its issuer master key and the document number (docs/chip-reader.md) and loads only that
+key into the chip. The virtual card does the same with a demo master key (a published test
+value, never a production key) unless it is given its document key.
+"""
 
 from __future__ import annotations
 
@@ -11,6 +17,8 @@ from pathlib import Path
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.hazmat.primitives.ciphers import algorithms
+from cryptography.hazmat.primitives.kdf.kbkdf import KBKDFCMAC, CounterLocation, Mode
 from cryptography.hazmat.primitives.serialization import Encoding
 from cryptography.x509.oid import NameOID
 
@@ -102,3 +110,30 @@ class TestPki:
         target.parent.mkdir(parents=True, exist_ok=True)
         target.write_bytes(self.csca_pem())
         return target
+
+
+# The demo issuer master key: a published test value shared with the reference central's demo
+# configuration so that demos can issue endorsements end to end. Never a production key.
+DEMO_ISSUER_MASTER_KEY = bytes.fromhex(
+    "000102030405060708090A0B0C0D0E0F101112131415161718191A1B1C1D1E1F"
+)
+ISSUER_KDF_LABEL = b"EXIT-ENTRY ENDORSEMENT ISSUER KEY"
+
+
+def personalise_document_key(master_key: bytes, document_number: str) -> bytes:
+    """The 16-byte AES key a chip holds: NIST SP 800-108 counter mode with AES-CMAC under the
+    master key (label ISSUER_KDF_LABEL, context the '<'-padded 9-character document
+    number). The issuer side (central/issuer.py) derives the same key independently."""
+    context = document_number.strip().upper().ljust(9, "<").encode("ascii")
+    kdf = KBKDFCMAC(
+        algorithm=algorithms.AES,
+        mode=Mode.CounterMode,
+        length=16,
+        rlen=4,
+        llen=4,
+        location=CounterLocation.BeforeFixed,
+        label=ISSUER_KDF_LABEL,
+        context=context,
+        fixed=None,
+    )
+    return kdf.derive(master_key)
