@@ -24,8 +24,12 @@ def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
     )
     verify.add_argument("reference", help="reference image (document photo: JPEG, JPEG 2000...)")
     verify.add_argument("probe", help="probe image (a camera frame or photo)")
-    verify.add_argument("--threshold", type=float, default=THRESHOLD,
-                        help=f"match when the distance is at most this (default {THRESHOLD})")  # fmt: skip
+    verify.add_argument(
+        "--threshold",
+        type=float,
+        default=THRESHOLD,
+        help=f"match when the distance is at most this (default {THRESHOLD})",
+    )
     verify.add_argument("--json", action="store_true", help="print JSON")
     verify.set_defaults(handler=_verify)
 

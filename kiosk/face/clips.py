@@ -112,7 +112,7 @@ def frame_subject(
     mat = cv2.getRotationMatrix2D((float(mid[0]), float(mid[1])), face.roll_deg, IED_PX / ied)
     mat[0, 2] += EYE_X - mid[0]
     mat[1, 2] += EYE_Y - mid[1]
-    flags = cv2.INTER_AREA if IED_PX < ied else cv2.INTER_CUBIC
+    flags = cv2.INTER_AREA if ied > IED_PX else cv2.INTER_CUBIC
     frame = np.asarray(
         cv2.warpAffine(photo, mat, (FRAME_W, FRAME_H), flags=flags,
                        borderMode=cv2.BORDER_REFLECT),
@@ -186,8 +186,10 @@ class _Turner:
         oval = pts[list(m.FACE_OVAL)]
         hair = centre + 1.3 * (oval[:, :2] - centre)
         far = centre + 2.3 * (oval[:, :2] - centre)
-        border = np.array([[x, y] for x in (0, FRAME_W / 2, FRAME_W - 1)
-                           for y in (0, FRAME_H / 2, FRAME_H - 1) if (x, y) != (FRAME_W / 2, FRAME_H / 2)])  # fmt: skip
+        corners = [
+            (x, y) for x in (0, FRAME_W / 2, FRAME_W - 1) for y in (0, FRAME_H / 2, FRAME_H - 1)
+        ]
+        border = np.array([c for c in corners if c != (FRAME_W / 2, FRAME_H / 2)])
         self.src = np.vstack([pts[:, :2], hair, far, border])
         z = pts[:, 2] * DEPTH_GAIN
         # Hair turns with the head at about the depth of the face's outline.
@@ -272,8 +274,8 @@ class _Camera:
         dx = amount * 1.5 * math.sin(2 * math.pi * 0.35 * t)
         dy = amount * 1.0 * math.sin(2 * math.pi * 0.23 * t + 1.0)
         k = 1.0 + amount * 0.006 * math.sin(2 * math.pi * 0.2 * t)
-        mat = cv2.getRotationMatrix2D((EYE_X, EYE_Y), 0.0, k)
-        mat[:, 2] += (dx, dy)
+        mat = np.asarray(cv2.getRotationMatrix2D((EYE_X, EYE_Y), 0.0, k), np.float64)
+        mat[:, 2] += np.array([dx, dy])
         return np.asarray(cv2.warpAffine(image, mat, (FRAME_W, FRAME_H),
                                          borderMode=cv2.BORDER_REFLECT), np.uint8)  # fmt: skip
 
@@ -374,9 +376,15 @@ def _print(photo: Image) -> Image:
 
 
 def _pose_card(
-    card: Image, scene: Image, centre: tuple[float, float], width: float,
-    tilt: float = 0.0, turn: float = 0.0, roll: float = 0.0,
-) -> Image:  # fmt: skip
+    card: Image,
+    scene: Image,
+    centre: tuple[float, float],
+    width: float,
+    *,
+    tilt: float = 0.0,
+    turn: float = 0.0,
+    roll: float = 0.0,
+) -> Image:
     """Place a flat card in the scene, turned about its axes (degrees), in perspective."""
     h, w = card.shape[:2]
     half = np.array([[-w / 2, -h / 2], [w / 2, -h / 2], [w / 2, h / 2], [-w / 2, h / 2]])
@@ -431,7 +439,8 @@ def moved_photo_clip(subject: Subject, *, seed: int = 3, frames: int = 150) -> C
         t = i / FPS
         out.append(cam.expose(_pose_card(
             printed, scene,
-            (EYE_X + 40 * math.sin(2 * math.pi * 0.21 * t), FRAME_H / 2 + 18 + 18 * math.sin(2 * math.pi * 0.33 * t)),
+            (EYE_X + 40 * math.sin(2 * math.pi * 0.21 * t),
+             FRAME_H / 2 + 18 + 18 * math.sin(2 * math.pi * 0.33 * t)),
             width * (1.0 + 0.12 * math.sin(2 * math.pi * 0.17 * t)),
             tilt=30 * math.sin(2 * math.pi * 0.45 * t),
             turn=35 * math.sin(2 * math.pi * 0.3 * t + 0.5),
@@ -454,8 +463,9 @@ def _screen(photo: Image, pixels_across: int) -> Image:
     # pattern, which its sensor then resamples into moire.
     screen = np.clip(cv2.GaussianBlur(stripes * 3.0, (0, 0), 1.1), 0, 255).astype(np.uint8)
     bezel = max(6, screen.shape[1] // 20)
-    return np.asarray(cv2.copyMakeBorder(screen, bezel * 2, bezel * 3, bezel, bezel,
-                                         cv2.BORDER_CONSTANT, value=(18, 18, 20)), np.uint8)  # fmt: skip
+    framed = cv2.copyMakeBorder(screen, bezel * 2, bezel * 3, bezel, bezel, cv2.BORDER_CONSTANT,
+                                value=(18, 18, 20))  # fmt: skip
+    return np.asarray(framed, np.uint8)
 
 
 def replay_clip(subject: Subject, *, seed: int = 4, frames: int = 100) -> Clip:
@@ -469,7 +479,8 @@ def replay_clip(subject: Subject, *, seed: int = 4, frames: int = 100) -> Clip:
         t = i / FPS
         shown = _pose_card(
             phone, scene,
-            (EYE_X + 12 * math.sin(2 * math.pi * 0.3 * t), FRAME_H / 2 + 10 + 6 * math.sin(2 * math.pi * 0.4 * t)),
+            (EYE_X + 12 * math.sin(2 * math.pi * 0.3 * t),
+             FRAME_H / 2 + 10 + 6 * math.sin(2 * math.pi * 0.4 * t)),
             width * 1.12,
             tilt=6 * math.sin(2 * math.pi * 0.35 * t),
             turn=8 * math.sin(2 * math.pi * 0.25 * t),
@@ -586,7 +597,9 @@ def scenes(cast: Cast | None = None, engine: PhotoEngine | None = None) -> Scene
         raise ValueError("no sample photos installed (scikit-image and matplotlib, dev extra)")
     engine = engine or _engine()
     citizen = frame_subject(cast.live, cast.names[0], engine)
-    attack = citizen if cast.attack is cast.live else frame_subject(cast.attack, cast.names[2], engine)
+    attack = (
+        citizen if cast.attack is cast.live else frame_subject(cast.attack, cast.names[2], engine)
+    )
     other = frame_subject(cast.other, cast.names[3], engine)
     return Scenes(
         document_jpeg=document_photo(cast.document, engine=engine),

@@ -76,7 +76,9 @@ def decode(
             raise ImageRefused(f"{what}: not a readable image ({exc})") from exc
 
 
-def read_file(path: str | Path, *, max_pixels: int = MAX_PIXELS, max_bytes: int = MAX_BYTES) -> Frame:
+def read_file(
+    path: str | Path, *, max_pixels: int = MAX_PIXELS, max_bytes: int = MAX_BYTES
+) -> Frame:
     """A file -> BGR frame; the file's size is checked before it is read."""
     file = Path(path)
     try:

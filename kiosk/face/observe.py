@@ -60,7 +60,9 @@ def _eyelid_gap(face: FaceLandmarks) -> float:
         ]  # fmt: skip
         return float(np.mean(gaps))
     return float(
-        np.mean([np.linalg.norm(lid[a] - lid[b]) for lid in face.eyelids for a, b in m.EYELID_PAIRS])
+        np.mean(
+            [np.linalg.norm(lid[a] - lid[b]) for lid in face.eyelids for a, b in m.EYELID_PAIRS]
+        )
     )
 
 

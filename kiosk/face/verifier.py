@@ -387,7 +387,7 @@ class IdentityCheck:
             return
         frontal = abs(obs.turn) <= p.frontal_max and abs(obs.roll) <= p.max_roll
         blinked = self._blink.update(obs.openness)
-        gray = cv2.cvtColor(frame, cv2.COLOR_BGR2GRAY)
+        gray = np.asarray(cv2.cvtColor(frame, cv2.COLOR_BGR2GRAY), np.uint8)
         eyes = (obs.face.eye_a + obs.face.eye_b) / 2
         self._screen.update(screen_score(gray, eyes, obs.ied))
         usable = frontal and not obs.failing

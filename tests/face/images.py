@@ -45,18 +45,24 @@ SDISTS: dict[str, tuple[str, tuple[str, ...]]] = {
 
 
 def _fetch(requirement: str, folder: str, names: tuple[str, ...], cache: Path) -> dict[str, Path]:
-    target = cache / requirement.split("==")[0]
+    target = cache / requirement.split("==", maxsplit=1)[0]
     if not all((target / name).is_file() for name in names):
         cache.mkdir(parents=True, exist_ok=True)
-        stem = requirement.split("==")[0].replace("-", "_")
-        archives = [*cache.glob(f"{stem}-*.tar.gz"), *cache.glob(f"{requirement.split('==')[0]}-*.tar.gz")]
+        stem = requirement.split("==", maxsplit=1)[0].replace("-", "_")
+        archives = [
+            *cache.glob(f"{stem}-*.tar.gz"),
+            *cache.glob(f"{requirement.split('==', maxsplit=1)[0]}-*.tar.gz"),
+        ]
         if not archives:
             subprocess.run(
                 [sys.executable, "-m", "pip", "download", "-q", "--no-deps", "--no-binary", ":all:",
                  requirement, "-d", str(cache)],
                 check=True,
             )  # fmt: skip
-            archives = [*cache.glob(f"{stem}-*.tar.gz"), *cache.glob(f"{requirement.split('==')[0]}-*.tar.gz")]
+            archives = [
+                *cache.glob(f"{stem}-*.tar.gz"),
+                *cache.glob(f"{requirement.split('==', maxsplit=1)[0]}-*.tar.gz"),
+            ]
         target.mkdir(exist_ok=True)
         with tarfile.open(archives[0]) as tar:
             for member in tar.getmembers():

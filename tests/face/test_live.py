@@ -87,7 +87,9 @@ def test_someone_else_live_is_no_match(
     assert result.outcome.key == "no_match"
 
 
-def test_still_photo_is_refused(verifier: FaceVerifier, reference: Reference, scene: Scenes) -> None:
+def test_still_photo_is_refused(
+    verifier: FaceVerifier, reference: Reference, scene: Scenes
+) -> None:
     result, shown = check(verifier, reference, scene.still_photo)
     assert result.decision is Decision.NOT_LIVE
     assert result.reason is not None and result.reason.key == "blink"
