@@ -57,8 +57,9 @@ class LivenessPolicy:
     turn_min: float = 0.15
     frontal_max: float = 0.08  # back within this of the frontal reading (~7 deg)
     turn_hold_frames: int = 2
-    # Homography residual / inter-eye distance at the turned frames: 0.06-0.14 on turned
-    # heads, 0.01-0.06 for a flat print in any pose (clips).
+    # Homography residual / inter-eye distance at the turned frames: 0.06-0.14 on the
+    # scripted turns. (A print slanted 30-35 deg reaches 0.063 through FaceMesh's bending,
+    # but never reaches the turn reading itself: a second line, docs/face.md.)
     parallax_min: float = 0.045
     screen_max: float = 45.0  # spectral peak ratio: faces 9-28, the replay clip 76-105
     screen_frames: int = 15  # frames in the running median
