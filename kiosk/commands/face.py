@@ -40,7 +40,7 @@ def _verify(args: argparse.Namespace) -> int:
         reference_image = read_file(args.reference)
         probe_image = read_file(args.probe)
         verifier = FaceVerifier(threshold=args.threshold)
-        reference = verifier.reference(reference_image, "reference image")
+        reference = verifier.reference(reference_image, "reference")
         result = verifier.compare(reference, probe_image)
     except (ImageRefused, NoFace, ModelUnavailable) as exc:
         print(f"error: {exc}", file=sys.stderr)

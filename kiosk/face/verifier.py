@@ -222,11 +222,9 @@ class FaceVerifier:
         """The template of the document photo: encoded bytes (JPEG, JPEG 2000), a decoded
         Pillow image (``ChipRead.picture``) or a BGR array. Raises :class:`NoFace` or
         :class:`~kiosk.face.images.ImageRefused`."""
-        if isinstance(image, bytes | bytearray | memoryview):
-            digest = hashlib.sha256(bytes(image)).hexdigest()
-        else:
-            digest = hashlib.sha256(images.as_frame(image, source).tobytes()).hexdigest()
         frame = images.as_frame(image, f"{source} photo")
+        encoded = isinstance(image, bytes | bytearray | memoryview)
+        digest = hashlib.sha256(bytes(image) if encoded else frame.tobytes()).hexdigest()
         aligned = self._align_still(frame, f"{source} photo")
         embedding = self.recognizer.embed([aligned.chip], self.reference_jitters)
         aligned.chip.fill(0)
