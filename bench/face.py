@@ -110,7 +110,7 @@ def main() -> None:
     verifier = FaceVerifier(engine=engine, recognizer=recognizer)
     rss_loaded = rss_mb()
 
-    cast_names = ("obama", "obama3", "obama", "biden")
+    cast_names = ("obama", "obama3", "obama", "astronaut")
     live_photo, document, _, other = (read(files[n]) for n in cast_names)
     subject = frame_subject(live_photo, "citizen", engine)
     rss = rss_of_a_check(subject, document_photo(document, engine=engine))

@@ -16,7 +16,7 @@ from typing import Any
 
 import numpy as np
 import numpy.typing as npt
-from PIL import Image, UnidentifiedImageError
+from PIL import Image, ImageOps, UnidentifiedImageError
 
 # 24 MP and 30 MB: far above any document photo (DG2 is usually <= 1 MP, < 100 KB) or camera
 # frame, far below what would exhaust the kiosk's memory once decoded (24 MP x 3 = 72 MB).
@@ -61,7 +61,8 @@ def decode(
             with Image.open(io.BytesIO(data)) as image:
                 _check_open(image, what, max_pixels)
                 image.load()
-                return to_bgr(image)
+                # Camera and phone JPEGs may be stored sideways with an EXIF orientation.
+                return to_bgr(ImageOps.exif_transpose(image) or image)
         except ImageRefused:
             raise
         except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:

@@ -117,10 +117,12 @@ class TurnDetector:
         self.done = False
         self.parallax = 0.0  # largest homography residual / IED at a turned frame
 
-    def update(self, turn: float, shape: Points, ied: float) -> bool:
+    def update(self, turn: float, shape: Points, ied: float, frontal: bool = True) -> bool:
+        """Feed one frame; ``frontal`` says whether it may serve as the starting reading."""
         p = self.policy
         if self._start is None:
-            self._start = (turn, shape.copy())
+            if frontal:
+                self._start = (turn, shape.copy())
             return False
         base, anchor = self._start
         signed = self.side * (turn - base)

@@ -384,7 +384,7 @@ class IdentityCheck:
             self._instruction = instruction("back")
             return
         frontal = abs(obs.turn) <= p.frontal_max and abs(obs.roll) <= p.max_roll
-        blinked = self._blink.update(obs.openness)
+        self._blink.update(obs.openness)
         gray = np.asarray(cv2.cvtColor(frame, cv2.COLOR_BGR2GRAY), np.uint8)
         eyes = (obs.face.eye_a + obs.face.eye_b) / 2
         self._screen.update(screen_score(gray, eyes, obs.ied))
@@ -397,7 +397,7 @@ class IdentityCheck:
             else:
                 self._instruction = instruction(self._advice(obs, frontal))
                 return
-        self._challenge(obs, blinked)
+        self._challenge(obs, frontal)
 
     def _advice(self, obs: Observation, frontal: bool) -> str:
         for measure, key in _QUALITY_ADVICE:
@@ -407,7 +407,7 @@ class IdentityCheck:
             return "look_straight"
         return "look_at_camera"
 
-    def _challenge(self, obs: Observation, blinked: bool) -> None:
+    def _challenge(self, obs: Observation, frontal: bool) -> None:
         current = self.challenges[self._index]
         if current is Challenge.BLINK:
             done = self._blink.blinks > self._blinks_at_start
@@ -416,7 +416,7 @@ class IdentityCheck:
             if self._turn is None:
                 self._turn = TurnDetector(1 if current is Challenge.TURN_LEFT else -1,
                                           self.policy.liveness)  # fmt: skip
-            done = self._turn.update(obs.turn, obs.shape, obs.ied)
+            done = self._turn.update(obs.turn, obs.shape, obs.ied, frontal)
             if done:
                 self._turns_done.append((current.value, self._turn.parallax))
             waiting = self._turn.waiting_to_come_back

@@ -31,8 +31,10 @@ def verifier() -> FaceVerifier:
 
 @pytest.fixture(scope="session")
 def cast(files: dict[str, Path]) -> Cast:
-    """The citizen (Obama: live from one photograph, document from another), someone else."""
-    names = ("obama", "obama3", "obama", "biden")
+    """The citizen (Obama: live from one photograph, document from another) and someone else
+    (Eileen Collins: a frontal photo; Biden's is turned 15 deg, he would be asked to look
+    straight for ever)."""
+    names = ("obama", "obama3", "obama", "astronaut")
     live, document, attack, other = (read(files[n]) for n in names)
     return Cast(live, document, attack, other, names)
 

@@ -91,3 +91,13 @@ def test_a_pixel_grid_reads_as_a_screen_skin_does_not(period: float) -> None:
     for _ in range(POLICY.screen_frames):
         detector.update(screen_score(as_image(grid), eyes, ied))
     assert detector.screen
+
+
+def test_the_turn_starts_from_a_frontal_frame() -> None:
+    detector = TurnDetector(+1, POLICY)
+    shape = np.zeros((30, 2))
+    # Already turned the asked way when asked: that reading is not the start.
+    assert not detector.update(0.2, shape, 60.0, frontal=False)
+    for t in (0.0, 0.2, 0.2, 0.0):
+        done = detector.update(t, shape + t, 60.0, frontal=abs(t) < 0.1)
+    assert done

@@ -108,3 +108,17 @@ def test_refused_images(tmp_path: Path) -> None:
     big.write_bytes(b"\xff\xd8\xff" + b"\x00" * 1000)
     with pytest.raises(ImageRefused, match="more than the limit"):
         read_file(big, max_bytes=500)
+
+
+def test_exif_rotated_probe_is_turned_upright(
+    verifier: FaceVerifier, scene: Scenes, files: dict[str, Path], tmp_path: Path
+) -> None:
+    """A phone JPEG stored sideways with an EXIF orientation tag reads upright."""
+    upright = read(files["obama2"])
+    sideways = PilImage.fromarray(np.ascontiguousarray(np.rot90(upright[:, :, ::-1])))
+    exif = PilImage.Exif()
+    exif[0x0112] = 6  # rotate 90 deg clockwise to display
+    path = tmp_path / "phone.jpg"
+    sideways.save(path, "JPEG", exif=exif.tobytes(), quality=92)
+    reference = verifier.reference(scene.document_jpeg, "chip")
+    assert verifier.compare(reference, read_file(path)).match
