@@ -52,7 +52,7 @@ def test_jpeg2000_reference_and_mismatch(
     code, data = run_json(capsys, str(documents["jp2"]), str(files["obama2"]))
     assert (code, data["match"]) == (0, True)
     code, data = run_json(capsys, str(documents["other"]), str(files["obama2"]))
-    assert (code, data["match"]) == (1, False)
+    assert (code, data["match"]) == (0, False)  # compared: the answer is in the JSON
     assert data["score"] > data["threshold"]  # type: ignore[operator]
 
 
