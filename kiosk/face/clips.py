@@ -358,6 +358,23 @@ def no_blink_clip(subject: Subject, *, seed: int = 5, frames: int = 100) -> Clip
     return Clip("no_blink", out, True, "live person who does not follow the prompts")
 
 
+def glare_clip(subject: Subject, *, seed: int = 6, frames: int = 60) -> Clip:
+    """A live person whose glasses reflect the booth's light: a specular highlight on each
+    lens, above and outside the eye (2.4 s). The check should ask them to take the glasses
+    off."""
+    cam = _Camera(seed)
+    face = subject.face
+    ied = float(np.linalg.norm(face.eye_b - face.eye_a))
+    lit = subject.frame.copy()
+    for eye, side in ((face.eye_a, -1.0), (face.eye_b, 1.0)):
+        centre = (round(eye[0] + side * 0.18 * ied), round(eye[1] - 0.14 * ied))
+        axes = (round(0.12 * ied), round(0.06 * ied))
+        cv2.ellipse(lit, centre, axes, -20 * side, 0, 360, (255, 255, 255), -1)
+    lit = np.asarray(cv2.GaussianBlur(lit, (3, 3), 0), np.uint8)
+    out = tuple(cam.expose(cam.sway(lit, i / FPS)) for i in range(frames))
+    return Clip("glare", out, True, "live person with light reflected in their glasses")
+
+
 # ---------------------------------------------------------------- attacks
 
 
@@ -585,6 +602,7 @@ class Scenes:
     live: Clip  # the citizen: blinks and turns both ways
     other: Clip  # someone else, live
     no_blink: Clip  # the citizen, looking but not following the prompts
+    glare: Clip  # the citizen with light reflected in their glasses
     still_photo: Clip  # attacks, all showing the citizen's face
     moved_photo: Clip
     replay: Clip
@@ -609,6 +627,7 @@ def scenes(cast: Cast | None = None, engine: PhotoEngine | None = None) -> Scene
         live=live_clip(citizen),
         other=live_clip(other, name="other", seed=7),
         no_blink=no_blink_clip(citizen),
+        glare=glare_clip(citizen),
         still_photo=still_photo_clip(attack),
         moved_photo=moved_photo_clip(attack),
         replay=replay_clip(attack),

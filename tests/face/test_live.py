@@ -220,3 +220,15 @@ def test_run_clip_helper(verifier: FaceVerifier, reference: Reference, scene: Sc
     progress = run_clip(verifier.start(reference, IdentityPolicy(challenges=(BLINK,))),
                         scene.live.frames)  # fmt: skip
     assert progress.result is not None and progress.result.match
+
+
+def test_glasses_reflecting_the_light_are_asked_off(
+    verifier: FaceVerifier, reference: Reference, scene: Scenes
+) -> None:
+    live = verifier.start(reference, IdentityPolicy(position_frames=40))
+    progress = run_clip(live, scene.glare.frames)
+    assert progress.instruction is not None and progress.instruction.key == "glasses"
+    result = progress.result
+    assert result is not None and result.decision is Decision.TIMEOUT
+    assert result.reason is not None
+    assert (result.reason.zh, result.reason.en) == ("请摘下眼镜", "Please take off your glasses")
