@@ -23,6 +23,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "kiosk.commands.queue",
     "kiosk.commands.central",
     "kiosk.commands.photo",
+    "kiosk.commands.face",
     "kiosk.terminals.pickup.cli",
     "kiosk.terminals.renewal.cli",
     "kiosk.terminals.staff.cli",
