@@ -198,12 +198,51 @@ class ChipSection(_DeviceSection):
     )
 
 
+class RewriterSection(SerialDeviceSection):
+    """The permit card transport with its rewritable-back printer (a renewal machine)."""
+
+    ack_timeout_s: Annotated[float, Field(gt=0, le=30)] = Field(
+        default=3.0, description="Seconds the module has to acknowledge a command."
+    )
+    take_timeout_s: PositiveSeconds = Field(
+        default=30.0, description="Seconds the permit waits in the slot before it is captured."
+    )
+
+
 class DevicesSection(_Section):
     idcard: IdCardSection | None = None
     chip: ChipSection | None = None
     printer: PrinterSection | None = None
     dispenser: DispenserSection | None = None
     camera: CameraSection | None = None
+    rewriter: RewriterSection | None = None
+
+
+class IdentityFallback(enum.StrEnum):
+    COUNTER = "counter"  # the citizen is sent to the counter
+    STAFF = "staff"  # staff at the machine confirm the citizen's identity with their PIN
+
+
+class IdentitySection(_Section):
+    enabled: bool = Field(
+        default=True,
+        description="Compare the citizen's face with the document photo before anything is "
+        "issued or handed out (renewal and pickup terminals with a camera).",
+    )
+    max_tries: Annotated[int, Field(ge=1, le=5)] = Field(
+        default=3, description="Tries at the face check before the citizen is sent on."
+    )
+    min_age: Annotated[int, Field(ge=0, le=18)] = Field(
+        default=16, description="Citizens younger than this go to the fallback at once."
+    )
+    fallback: IdentityFallback = Field(
+        default=IdentityFallback.COUNTER,
+        description="Where those the camera cannot serve go: 'counter', or 'staff' (staff at "
+        "the machine confirm with their PIN; needs staff mode).",
+    )
+    try_s: Annotated[float, Field(ge=10, le=120)] = Field(
+        default=40.0, description="Longest one try may take before it counts as failed."
+    )
 
 
 class PhotoSection(_Section):
@@ -312,6 +351,13 @@ class KioskConfig(_Section):
     payment: PaymentSection = PaymentSection()
     voice: VoiceSection = VoiceSection()
     staff: StaffSection = StaffSection()
+    identity: IdentitySection = IdentitySection()
+
+    @model_validator(mode="after")
+    def _staff_fallback_needs_staff_mode(self) -> KioskConfig:
+        if self.identity.fallback is IdentityFallback.STAFF and not self.staff.enabled:
+            raise ValueError("identity.fallback = 'staff' needs staff mode (a staff PIN)")
+        return self
 
     @model_validator(mode="after")
     def _no_demo_pin_in_service(self) -> KioskConfig:

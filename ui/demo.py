@@ -108,6 +108,7 @@ class World:
     def __init__(self, shell: Shell) -> None:
         self.shell = shell
         self._scenes: dict[str, Any] | None = None
+        self._face_scenes: Any = None
 
     def sim(self, kind: str, within_s: float = 15.0) -> Any:
         """The simulator behind a device (devices open in the background: wait for it)."""
@@ -139,6 +140,23 @@ class World:
 
     def remove_idcard(self) -> None:
         self.sim("idcard").remove_card()
+
+    def face_scene(self, clip: str) -> None:
+        """The person in front of the camera for the face check: ``live`` (the holder,
+        blinking and turning), ``glare`` (the holder, light in the glasses), ``other``..."""
+        self.sim("camera").play(getattr(self._faces(), clip).frames)
+
+    def present_permit(self) -> None:
+        """The holder's permit: its chip carries the holder's photo (a different photograph
+        of the same person than the one the camera sees)."""
+        self.sim("chip").insert_card(photo=self._faces().document_jpeg)
+
+    def _faces(self) -> Any:
+        if self._face_scenes is None:
+            from kiosk.face.clips import scenes
+
+            self._face_scenes = scenes()  # built once: about 15 s (the head turns are warped)
+        return self._face_scenes
 
     def camera_scene(self, scene: str) -> None:
         if self._scenes is None:

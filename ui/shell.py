@@ -21,6 +21,7 @@ from kiosk.machine.backend import Backend
 from kiosk.terminals.terminal import Pictures
 from kiosk.wiring import Kiosk, assemble
 from ui.qt import QtDispatcher, QtScheduler
+from ui.screens.face import FaceCheckScreen
 from ui.screens.photo import PhotoLiveScreen, PhotoReviewScreen
 from ui.theme import load_fonts, stylesheet
 from ui.window import KioskWindow, install_kiosk_lock
@@ -120,6 +121,8 @@ def _add_screens(window: KioskWindow, screens: tuple[str, ...], pictures: Pictur
         window.add_screen(PhotoLiveScreen(pictures.frame))
     if "photo_review" in screens:
         window.add_screen(PhotoReviewScreen(pictures.photo))
+    if "face_check" in screens:
+        window.add_screen(FaceCheckScreen(pictures.frame))
 
 
 def config_error_window(qapp: QApplication, source: str, problems: list[str]) -> KioskWindow:

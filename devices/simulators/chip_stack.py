@@ -46,6 +46,17 @@ class PcscChipSimulator(Simulator):
         self.stack.insert(self.card)
         return reader
 
+    def insert_card(self, **options: Any) -> VirtualTravelDocument:
+        """Take the document out and put another in (the next citizen's permit): the
+        options of this simulator's card with ``options`` changed (e.g. ``photo``)."""
+        old, self.card = self.card, None
+        if old is not None:
+            self.stack.remove(old)
+        self.card_options = {**self.card_options, **options}
+        self.card = VirtualTravelDocument(pki=self.pki, port=self.stack.port, **self.card_options)
+        self.stack.insert(self.card)
+        return self.card
+
     def stop(self) -> None:
         card, self.card = self.card, None
         if card is not None:

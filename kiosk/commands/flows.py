@@ -31,10 +31,18 @@ def _diagram(args: argparse.Namespace) -> int:
 
 
 def sample_config(terminal: TerminalType) -> KioskConfig:
-    # With a staff PIN, so that staff mode's states are drawn (a fixed salt: same file each run).
+    # With a staff PIN, so that staff mode's states are drawn (a fixed salt: same file each run),
+    # and a camera, so that the face check is. Its two fallbacks are both drawn: the counter
+    # on renewal, staff at the machine on pickup.
     pin_hash = hash_pin("0000", iterations=MIN_ITERATIONS, salt=b"diagram")
+    fallback = "staff" if terminal is TerminalType.PICKUP else "counter"
     return parse_config(
-        {"kiosk": {"id": "DIAGRAM", "terminal": terminal.value}, "staff": {"pin_hash": pin_hash}}
+        {
+            "kiosk": {"id": "DIAGRAM", "terminal": terminal.value},
+            "staff": {"pin_hash": pin_hash},
+            "devices": {"camera": {"driver": "opencv", "source": "0"}},
+            "identity": {"fallback": fallback},
+        }
     )
 
 

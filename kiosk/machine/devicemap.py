@@ -19,7 +19,7 @@ from devices.base import ConfigurationError, Device
 
 log = logging.getLogger(__name__)
 
-KINDS: tuple[str, ...] = ("idcard", "chip", "printer", "dispenser", "camera")
+KINDS: tuple[str, ...] = ("idcard", "chip", "printer", "dispenser", "camera", "rewriter")
 
 # The driver setting that names where the device is; a simulator's start() fills it.
 PORT_KEYS: Mapping[str, str] = {
@@ -28,6 +28,7 @@ PORT_KEYS: Mapping[str, str] = {
     "dispenser": "port",
     "camera": "source",
     "chip": "reader",
+    "rewriter": "port",
 }
 
 # Simulator options for demos: something to read when nobody is at the machine.
@@ -35,6 +36,8 @@ DEMO_OPTIONS: Mapping[str, Mapping[str, object]] = {
     "idcard": {"card": "resident"},
     # A demo citizen takes the document from the gate after a moment.
     "dispenser": {"take_after_s": 3.0},
+    # A demo citizen puts a permit into the slot, and takes it back, after a moment.
+    "rewriter": {"insert_after_s": 1.0, "take_after_s": 3.0},
 }
 
 _SECTION_ONLY = frozenset({"driver", "simulator", "required"})

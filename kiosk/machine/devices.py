@@ -48,6 +48,7 @@ from kiosk.machine.devicemap import (
 from kiosk.machine.ports import (
     CHIP,
     CHIP_DATA,
+    DOCUMENT_PHOTO,
     IDCARD,
     IDCARD_DATA,
     PRINTER,
@@ -341,6 +342,7 @@ class ChipWorker(_Worker):
             )
             if session is not None:
                 session.put(CHIP_DATA, result)
+                session.put(DOCUMENT_PHOTO, bytes(result.face.data))
             pa = result.passive_auth
             number = result.mrz.document_number[:2] + "***"
             return ChipSummary(pa.result.value, pa.reason_zh, pa.reason_en, number)

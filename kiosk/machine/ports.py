@@ -19,6 +19,10 @@ from kiosk.machine.receipts import Slip
 
 IDCARD_DATA: Slot[IdCardData] = Slot("idcard")
 CHIP_DATA: Slot[ChipRead] = Slot("chip")
+# The holder's photo on record, as encoded bytes: the permit chip's DG2 face, or the
+# application photo central holds for a finished document. The identity check compares
+# the face at the camera with it.
+DOCUMENT_PHOTO: Slot[bytes] = Slot("document_photo")
 
 
 @dataclass(frozen=True)

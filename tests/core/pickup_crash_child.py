@@ -33,7 +33,7 @@ def main(path: str, document_no: str, stop_at: str) -> None:
         service = PickupService(
             outbox, lambda: dispenser, KIOSK, take_timeout_s=2.0, observe=observe
         )
-        service.hand_over(Document(document_no, "passport", ""), None, None)
+        service.hand_over(Document(document_no, "passport", ""), None, None, None)
         print("finished", flush=True)
 
 

@@ -47,7 +47,7 @@ def main(path: str, url: str, stop_at: str) -> None:
     resp = requests.post(f"{url}/v1/admin/payments/{order_id}/pay", timeout=5)
     resp.raise_for_status()
     observe("paid", order_id)
-    service.issue(order_id, CHOICE, session)
+    service.issue(order_id, CHOICE, None, session)
     print("finished", order_id, flush=True)
 
 

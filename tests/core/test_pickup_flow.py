@@ -47,7 +47,7 @@ def test_a_document_is_collected_and_a_receipt_printed() -> None:
     r["pickup"].answer("hand_over", Handover("D1", taken=True))
     r.app.intent("collect")
     assert r.state == "pickup_done"
-    assert r["pickup"].calls == [("hand_over", (DOCS[0], 20.0))]
+    assert r["pickup"].calls == [("hand_over", (DOCS[0], 20.0, None))]
     (slip,) = r["printer"].asked("print")[0]
     assert any("D1" in line for line in _lines(slip))
     r.app.intent("finished")
@@ -63,7 +63,7 @@ def test_two_documents_come_out_one_at_a_time() -> None:
     assert r.state == "pickup_confirm" and r.view.code == "D2" and not r.view.progress
     r.app.intent("collect")
     assert r.state == "pickup_done"
-    assert [document.document_no for document, _ in r["pickup"].asked("hand_over")] == [
+    assert [document.document_no for document, *_ in r["pickup"].asked("hand_over")] == [
         "D1",
         "D2",
     ]

@@ -75,7 +75,7 @@ def test_taken_records_the_handover_and_completes_the_journal_in_one_commit(rig:
         assert rig.sim.mechanics.dispensed == 1
 
     rig.service.post = at_gate
-    result = rig.service.hand_over(DOC, None, None)
+    result = rig.service.hand_over(DOC, None, None, None)
     assert unfinished_at_gate == [DOC.document_no]
     assert result.taken is True and not rig.outbox.unfinished()
     assert rig.kinds() == ["pickup.handover"] and rig.outcomes() == ["taken"]
@@ -92,7 +92,7 @@ def test_the_citizens_id_number_goes_into_the_encrypted_record(rig: Rig) -> None
     card = sample_card()
     session.put(IDCARD_DATA, card)
     rig.sim.auto_take(0.05)
-    rig.service.hand_over(DOC, None, session)
+    rig.service.hand_over(DOC, None, None, session)
     assert rig.posted == [Event("pickup.at_gate", {"document_no": DOC.document_no})]
     assert rig.payloads()[0]["id_number"] == card.id_number
     files = [rig.outbox.path, Path(f"{rig.outbox.path}-wal")]
@@ -103,7 +103,7 @@ def test_the_citizens_id_number_goes_into_the_encrypted_record(rig: Rig) -> None
 
 
 def test_not_taken_is_captured_and_recorded_as_retained(rig: Rig) -> None:
-    result = rig.service.hand_over(DOC, None, None)
+    result = rig.service.hand_over(DOC, None, None, None)
     assert result == Handover(DOC.document_no, taken=False)
     assert rig.sim.mechanics.bin_count == 1
     assert rig.kinds() == ["pickup.retained"] and rig.outcomes() == ["captured"]
@@ -111,9 +111,9 @@ def test_not_taken_is_captured_and_recorded_as_retained(rig: Rig) -> None:
 
 def test_a_document_is_never_dispensed_twice(rig: Rig) -> None:
     rig.sim.auto_take(0.05)
-    rig.service.hand_over(DOC, None, None)
+    rig.service.hand_over(DOC, None, None, None)
     with pytest.raises(DocumentWithheld):
-        rig.service.hand_over(DOC, None, None)
+        rig.service.hand_over(DOC, None, None, None)
     assert rig.sim.mechanics.dispensed == 1 and rig.service.withheld(DOC.document_no)
     assert not rig.service.withheld("D-OTHER")
 
@@ -123,7 +123,7 @@ def test_a_jam_leaves_the_document_uncertain_and_withheld_until_staff_release_it
 ) -> None:
     rig.sim.jam_next_dispense()
     with pytest.raises(DispenseUncertain) as caught:
-        rig.service.hand_over(DOC, None, None)
+        rig.service.hand_over(DOC, None, None, None)
     assert caught.value.code == "pickup.uncertain" and not rig.posted
     assert rig.kinds() == ["pickup.uncertain"] and rig.outcomes() == ["uncertain"]
     assert rig.service.withheld(DOC.document_no)
@@ -133,7 +133,7 @@ def test_a_jam_leaves_the_document_uncertain_and_withheld_until_staff_release_it
 
 def test_an_operation_without_a_document_number_moves_nothing(rig: Rig) -> None:
     with pytest.raises(KioskError) as caught:
-        rig.service.hand_over(Document("", "passport", ""), None, None)
+        rig.service.hand_over(Document("", "passport", ""), None, None, None)
     assert caught.value.code == "pickup.no_document"
     assert rig.sim.mechanics.dispensed == 0 and not rig.outbox.unfinished()
 
@@ -150,7 +150,7 @@ def test_killed_mid_dispense_is_recovered_without_dispensing_again(
         assert not rig.outbox.unfinished() and rig.kinds() == ["pickup.uncertain"]
         assert rig.service.recover() == []  # recovered once, not at every start
         with pytest.raises(DocumentWithheld):
-            rig.service.hand_over(DOC, None, None)
+            rig.service.hand_over(DOC, None, None, None)
         assert rig.sim.mechanics.dispensed == 0
 
 
@@ -166,8 +166,8 @@ def test_staff_list_and_release_withheld_documents(
     )
     for rig in open_rig(tmp_path / "outbox.sqlite"):
         rig.sim.auto_take(0.05)
-        rig.service.hand_over(DOC, None, None)
-        rig.service.hand_over(replace(DOC, document_no="D-2"), None, None)
+        rig.service.hand_over(DOC, None, None, None)
+        rig.service.hand_over(replace(DOC, document_no="D-2"), None, None, None)
     capsys.readouterr()
     assert main(["pickup", "withheld", "--config", str(config), "--json"]) == 0
     listed = json.loads(capsys.readouterr().out)

@@ -144,7 +144,7 @@ def test_eligible_citizen_chooses_pays_by_phone_and_gets_the_endorsement_and_sli
     assert r.view.values["minutes"] == 1  # 50 s left
     poll(r)
     assert r.state == "endorse_done"
-    assert r["renewal"].calls[-1] == ("issue", (ORDER_ID, CHOICE))
+    assert r["renewal"].calls[-1] == ("issue", (ORDER_ID, CHOICE, None))
     (slip,) = r["printer"].asked("print")[0]
     assert slip.title == "E20261127000001"
     lines = [i.text for i in slip.items if isinstance(i, TextLine)]

@@ -132,11 +132,11 @@ def test_order_pay_issue_records_the_endorsement_once(
     assert svc.status(order_id, None).status == "unpaid"
     pay(central, order_id)
     assert svc.status(order_id, None).status == "paid"
-    issued = svc.issue(order_id, CHOICE, session())
+    issued = svc.issue(order_id, CHOICE, None, session())
     assert issued.endorsement_no.startswith("E") and issued.fee_cny == 15
     assert issued.issued_at == "2026-11-27T10:00:00+00:00"  # the service's clock
     assert ZHANG not in repr(issued)  # the flow never sees the ID number
-    again = svc.issue(order_id, CHOICE, session())
+    again = svc.issue(order_id, CHOICE, None, session())
     assert again.endorsement_no == issued.endorsement_no  # a replay, not a second one
     assert kinds(outbox) == ["renewal.endorsed"] and open_orders(outbox) == []
     assert outcome(outbox, order_id) == "issued"
@@ -162,7 +162,7 @@ def test_cancel_after_paying_keeps_the_order_for_the_issue(
     svc, order_id = paid_order(central, outbox)
     assert svc.cancel(order_id, None).status == "paid"
     assert open_orders(outbox) == [order_id]
-    svc.issue(order_id, CHOICE, session())
+    svc.issue(order_id, CHOICE, None, session())
     assert open_orders(outbox) == []
     svc.close()
 
@@ -173,7 +173,7 @@ def test_an_issue_central_refuses_is_refunded_and_recorded(
     svc, order_id = paid_order(central, outbox)
     other = replace(CHOICE, option="two_trips")  # not what was paid for: central refuses
     with pytest.raises(PaymentRefunded):
-        svc.issue(order_id, other, session())
+        svc.issue(order_id, other, None, session())
     assert kinds(outbox) == ["renewal.refunded"] and open_orders(outbox) == []
     assert svc.status(order_id, None).status == "refunded"
     svc.close()
@@ -187,7 +187,7 @@ def issue_without_an_answer(
     svc, order_id = paid_order(central, outbox)
     central.faults.set(FaultPlan(once={fault: 1}, paths=("/v1/endorsements",)))
     with pytest.raises(IssuePending):
-        svc.issue(order_id, CHOICE, session())
+        svc.issue(order_id, CHOICE, None, session())
     assert open_orders(outbox) == [order_id] and kinds(outbox) == []
     return svc, order_id
 

@@ -59,6 +59,7 @@ class TerminalContext(FlowContext):
     citizens) and, in parts, each service's record of the current citizen."""
 
     service: str = ""  # the service chosen on the menu
+    age: int | None = None  # the citizen's age, from the ID card read
     more_time: bool = False  # the ID card says 60 or over
     central_down: bool = False  # central is known not to be answering
     out_of_service: Unavailable | None = None
@@ -83,6 +84,9 @@ class ServiceFlow:
     # The service cannot start without central's answer (a look-up comes first): while the
     # kiosk knows central is not answering, the menu offers it as paused, with the reason.
     needs_central: bool = False
+    # Answers that may arrive after the citizen left the step that asked (acknowledged
+    # anywhere, without effect).
+    late: tuple[Move, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -108,7 +112,8 @@ def _end_reason(event: Event) -> str:
 def grant_more_time(ctx: Ctx, event: Event) -> list[Command]:
     """After an ID card read: citizens aged 60 or over get longer idle and 'still there?'
     times for the rest of their session, and are told so, with where to find larger text."""
-    if answer(event, CardSummary).age < SENIOR_AGE or ctx.more_time:
+    ctx.age = answer(event, CardSummary).age
+    if ctx.age < SENIOR_AGE or ctx.more_time:
         return []
     ctx.more_time = True
     return [Notify("app.more_time", MORE_TIME_NOTICE_S)]
@@ -116,6 +121,7 @@ def grant_more_time(ctx: Ctx, event: Event) -> list[Command]:
 
 def _on_attract(ctx: Ctx, event: Event) -> list[Command]:
     ctx.service = ""
+    ctx.age = None
     ctx.more_time = False
     ctx.drop_parts()  # nothing of this citizen's services is left for the next
     ending = [EndSession(_end_reason(event))] if ctx.in_session else []
@@ -234,6 +240,14 @@ def _service_states(services: tuple[ServiceFlow, ...], taken: set[str]) -> dict[
     return states
 
 
+def _late_answers(services: tuple[ServiceFlow, ...]) -> tuple[Move, ...]:
+    seen: dict[str, Move] = {}
+    for service in services:
+        for move in service.late:
+            seen.setdefault(move.event, move)
+    return tuple(seen.values())
+
+
 def build_terminal_flow(
     config: KioskConfig,
     services: tuple[ServiceFlow, ...],
@@ -267,6 +281,7 @@ def build_terminal_flow(
             # in (attract, menu, out of service, with staff mode); elsewhere it is a touch.
             Transition("staff", IGNORE),
             *(staff.everywhere if staff else ()),
+            *_late_answers(services),
         ),
         idle_seconds=lambda ctx: timeouts.idle_s * factor(ctx),
         still_there_seconds=lambda ctx: timeouts.still_there_s * factor(ctx),

@@ -2,15 +2,16 @@
 
 from __future__ import annotations
 
-import cv2
+from typing import TYPE_CHECKING
 
 from devices.camera import Frame
 from kiosk.config import TerminalType
-from kiosk.photo.spec import load_spec
 from kiosk.terminals.photo import demo, flow
 from kiosk.terminals.photo.ports import PHOTO
-from kiosk.terminals.photo.service import PhotoService
 from kiosk.terminals.terminal import Binding, Equipment, Parts, Terminal
+
+if TYPE_CHECKING:
+    from kiosk.terminals.photo.service import PhotoService
 
 
 class _Pictures:
@@ -29,6 +30,12 @@ def equip(parts: Parts) -> Equipment:
     hub = parts.devices
     if hub is None:  # no camera, no photos (the self-test starts without devices)
         return Equipment()
+    # The photo engine (OpenCV, its models) is loaded only where photos are taken.
+    import cv2
+
+    from kiosk.photo.spec import load_spec
+    from kiosk.terminals.photo.service import PhotoService
+
     # One OpenCV thread for the analysis leaves the other core to the preview and the UI
     # (measured: as fast as two threads on this 2-core machine; docs/photo-engine.md).
     cv2.setNumThreads(1)

@@ -24,6 +24,7 @@ from kiosk.terminals.home.identify import (
     identify_states,
 )
 from kiosk.terminals.home.steps import FINISH, closing_state, message, outcome_view
+from kiosk.terminals.identity.flow import identity_steps, proven
 from kiosk.terminals.pickup.ports import (
     AT_GATE,
     HANDOVER,
@@ -193,11 +194,11 @@ def _handover_states(config: KioskConfig) -> tuple[Step, ...]:
         return [call(PRINTER, lambda printer, s: printer.print(slip, s), "pickup.print")]
 
     def hand_over(ctx: Ctx, event: Event) -> list[Command]:
-        document = _current(ctx)
+        document, checked = _current(ctx), proven(ctx)
         return [
             call(
                 HANDOVER,
-                lambda desk, session: desk.hand_over(document, take_s, session),
+                lambda desk, session: desk.hand_over(document, take_s, checked, session),
                 "pickup.handover",
             )
         ]
@@ -268,6 +269,8 @@ def _handover_states(config: KioskConfig) -> tuple[Step, ...]:
 def services(config: KioskConfig) -> tuple[ServiceFlow, ...]:
     t = config.timeouts
     looking = message("pickup.looking")
+    # Documents found: is the person at the camera the one they were made for?
+    face = identity_steps(config, "pickup", "pickup_confirm")
     states = (
         *identify_states(config, "pickup", "pickup_looking"),
         State(
@@ -275,7 +278,7 @@ def services(config: KioskConfig) -> tuple[ServiceFlow, ...]:
             lambda ctx: looking,
             (
                 Transition("pickup.lookup.ok", "pickup_unknown", guard=_unknown, label="no record"),
-                Transition("pickup.lookup.ok", "pickup_confirm", _found, _has_documents),
+                *face.entry("pickup.lookup.ok", _found, _has_documents),
                 Transition("pickup.lookup.ok", "pickup_none", action=_found),
                 Transition("pickup.lookup.failed", "pickup_central_down"),
                 Transition(TIMEOUT, "pickup_central_down"),
@@ -286,6 +289,7 @@ def services(config: KioskConfig) -> tuple[ServiceFlow, ...]:
         central_down_state(config, "pickup_central_down"),
         central_unknown_state(config, "pickup_unknown"),
         closing_state("pickup_none", _none_view, t.message_s * 3),
+        *face.states,
         *_handover_states(config),
     )
     return (
@@ -296,6 +300,7 @@ def services(config: KioskConfig) -> tuple[ServiceFlow, ...]:
             icon="document",
             finishing=FINISHING,
             needs_central=True,
+            late=face.late,
         ),
     )
 

@@ -3,6 +3,7 @@ hand-over service (the journaled dispense), and what it gets back."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -40,10 +41,15 @@ class PickupLookupPort(Protocol):
 
 class HandoverPort(Protocol):
     def hand_over(
-        self, document: Document, take_timeout_s: float | None, session: Session | None
+        self,
+        document: Document,
+        take_timeout_s: float | None,
+        identity: Mapping[str, object] | None,
+        session: Session | None,
     ) -> Handover:
         """Journal, move the document to the gate (posting ``AT_GATE``), wait for the
-        citizen to take it or capture it, and record the outcome."""
+        citizen to take it or capture it, and record the outcome (with ``identity``: how the
+        holder was identified at the machine)."""
         ...
 
 

@@ -76,7 +76,11 @@ class PickupService:
     # --- the flows' operation --------------------------------------------------------------
 
     def hand_over(
-        self, document: Document, take_timeout_s: float | None, session: Session | None
+        self,
+        document: Document,
+        take_timeout_s: float | None,
+        identity: Mapping[str, object] | None,
+        session: Session | None,
     ) -> Handover:
         """Journal, move the document to the gate (posting ``pickup.at_gate``), wait for the
         citizen to take it or capture it, and record the outcome. One operation, so the
@@ -93,6 +97,7 @@ class PickupService:
                 "kind": document.kind,
                 "slot": document.slot,
                 "id_number": card.id_number if card is not None else None,
+                "identity": dict(identity) if identity is not None else None,
             },
             take_timeout_s,
         )
@@ -142,6 +147,8 @@ class PickupService:
             "kind": document.get("kind", ""),
             "slot": document.get("slot", ""),
             "id_number": document.get("id_number"),
+            # How the holder was identified (the face check's record, or who confirmed).
+            "identity": document.get("identity"),
             "kiosk_id": self.kiosk_id,
             "journal_id": journal_id,
             "at": self.now().isoformat(timespec="seconds"),

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from kiosk.config import TerminalType
+from kiosk.terminals.identity.equip import CameraPictures, identity_service
 from kiosk.terminals.pickup import demo, flow
 from kiosk.terminals.pickup.lookup import PickupLookup
 from kiosk.terminals.pickup.ports import HANDOVER, LOOKUP
@@ -34,6 +35,10 @@ def equip(parts: Parts) -> Equipment:
     if parts.central is not None:
         lookup = PickupLookup(parts.central(), withheld)
         equipment.bindings.append(Binding(LOOKUP, lookup, close=lookup.close))
+    face = identity_service(parts)
+    if face is not None:
+        equipment.bindings.append(face[0])
+        equipment.watch, equipment.pictures = face[1].watch, CameraPictures(parts)
     return equipment
 
 
@@ -44,4 +49,5 @@ TERMINAL = Terminal(
     equip=equip,
     demo=demo.pickup_script,
     slides=("pickup",),
+    screens=("face_check",),
 )

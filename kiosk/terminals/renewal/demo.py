@@ -14,11 +14,16 @@ REFUSED_FIRST_APPLICATION = (
 )
 
 
+GLARE = {"clip": "glare"}
+LIVE = {"clip": "live"}
+
+
 def renewal_script(config: KioskConfig) -> Script:
     """Zhao Lei (first application) is refused with the reason and what to do next. Zhang
-    San, in English, is eligible: his permit chip is read and verified, he chooses a
-    multiple-trip endorsement for Hong Kong, pays the fee by scanning a QR code with his
-    phone, and gets the endorsement and a payment slip.
+    San, in English, is eligible: his permit chip is read and verified, the camera checks
+    that he is its holder (with his glasses on he is asked to take them off, then passes),
+    he chooses a multiple-trip endorsement for Hong Kong, pays the fee by scanning a QR code
+    with his phone, and gets the endorsement and a payment slip.
     Zhou Min looks up her current endorsement."""
     t = config.timeouts
     return [
@@ -39,11 +44,21 @@ def renewal_script(config: KioskConfig) -> Script:
         Tap("the next citizen reads English", intent="language", data={"language": "en"}),
         Tap("touches the screen", intent="start"),
         Tap("and chooses to renew an endorsement", intent="select", data={"service": "endorse"}),
-        Act("Zhang San places his ID card", action="place_idcard", args={"citizen": ZHANG_SAN}),
+        Act("Zhang San, in glasses, stands at the camera", action="face_scene", args=GLARE),
+        Act("he places his ID card", action="place_idcard", args={"citizen": ZHANG_SAN}),
         Tap("and taps 'it is on the reader'", intent="read"),
         Expect("eligible: the kiosk asks for the permit", state="endorse_permit", within_s=15),
+        Act("he puts his permit on the chip reader", action="present_permit"),
         Tap("his permit is on the chip reader", intent="read"),
-        Expect("chip read and verified: where to?", state="endorse_region", within_s=30),
+        Expect(
+            "chip read and verified; the face check asks him to take his glasses off",
+            state="endorse_face_retry",
+            where={"values.en": "Please take off your glasses"},
+            within_s=90,
+        ),
+        Act("he takes them off, blinks and turns as asked", action="face_scene", args=LIVE),
+        Tap("and tries again", intent="retry"),
+        Expect("it is him: where to?", state="endorse_region", within_s=60),
         Tap("Hong Kong", intent="region", data={"region": "HK"}),
         Expect("the kind of endorsement", state="endorse_purpose"),
         Tap("individual visit", intent="purpose", data={"purpose": "individual"}),

@@ -27,6 +27,7 @@ from kiosk.terminals.home.identify import (
     identify_states,
 )
 from kiosk.terminals.home.steps import BACK, FINISH, closing_state, done, message
+from kiosk.terminals.identity.flow import IdentitySteps, identity_steps
 from kiosk.terminals.renewal.payment import FINISHING, payment_states
 from kiosk.terminals.renewal.ports import LOOKUP, PERMIT_ACCESS, Verdict
 from kiosk.terminals.renewal.query import query_states
@@ -204,7 +205,7 @@ def _fee_view(ctx: Ctx) -> MessageView:
 # --- states -----------------------------------------------------------------------------------
 
 
-def _chip_states(config: KioskConfig) -> tuple[Step, ...]:
+def _chip_states(config: KioskConfig, face: IdentitySteps) -> tuple[Step, ...]:
     t = config.timeouts
     permit = message(
         "endorse.permit.title",
@@ -233,7 +234,8 @@ def _chip_states(config: KioskConfig) -> tuple[Step, ...]:
             "endorse_chip_reading",
             lambda ctx: reading,
             (
-                Transition("endorse.chip.ok", "endorse_region", _chip_verdict, _genuine),
+                # The permit is genuine: is the person at the camera its holder?
+                *face.entry("endorse.chip.ok", _chip_verdict, _genuine),
                 Transition("endorse.chip.ok", "endorse_chip_refused", _chip_verdict),
                 Transition("endorse.chip.failed", "endorse_chip_failed"),
                 Transition(TIMEOUT, "endorse_chip_failed"),
@@ -324,7 +326,7 @@ def _choice_states(config: KioskConfig) -> tuple[Step, ...]:
     )
 
 
-def endorse_states(config: KioskConfig) -> tuple[Step, ...]:
+def endorse_states(config: KioskConfig, face: IdentitySteps) -> tuple[Step, ...]:
     checking = message("endorse.checking")
     return (
         *identify_states(config, "endorse", "endorse_checking"),
@@ -346,21 +348,24 @@ def endorse_states(config: KioskConfig) -> tuple[Step, ...]:
         central_down_state(config, "endorse_central_down"),
         central_unknown_state(config, "endorse_unknown"),
         closing_state("endorse_refused", _refused_view, config.timeouts.message_s * 4),
-        *_chip_states(config),
+        *_chip_states(config, face),
+        *face.states,
         *_choice_states(config),
         *payment_states(config),
     )
 
 
 def services(config: KioskConfig) -> tuple[ServiceFlow, ...]:
+    face = identity_steps(config, "endorse", "endorse_region")
     return (
         ServiceFlow(
             "endorse",
             "endorse_identify",
-            endorse_states(config),
+            endorse_states(config, face),
             icon="stamp",
             finishing=FINISHING,
             needs_central=True,
+            late=face.late,
         ),
         ServiceFlow(
             "query", "query_identify", query_states(config), icon="search", needs_central=True

@@ -14,6 +14,7 @@ from kiosk.core.views import Button, MessageView
 from kiosk.machine.ports import PRINTER
 from kiosk.terminals.home.flow import TerminalContext
 from kiosk.terminals.home.steps import FINISH, closing_state, message, qr_png
+from kiosk.terminals.identity.flow import proven
 from kiosk.terminals.renewal.ports import PAYMENT, Issued, OrderShown, PaymentState
 from kiosk.terminals.renewal.receipts import payment_slip
 from kiosk.terminals.renewal.record import endorse
@@ -72,9 +73,13 @@ def _cancel(ctx: Ctx, event: Event) -> list[Command]:
 
 
 def _issue(ctx: Ctx, event: Event) -> list[Command]:
-    order_id, choice = _order(ctx).order_id, endorse(ctx).choice
+    order_id, choice, checked = _order(ctx).order_id, endorse(ctx).choice, proven(ctx)
     return [
-        call(PAYMENT, lambda pay, session: pay.issue(order_id, choice, session), "endorse.issue")
+        call(
+            PAYMENT,
+            lambda pay, session: pay.issue(order_id, choice, checked, session),
+            "endorse.issue",
+        )
     ]
 
 

@@ -3,6 +3,7 @@ service (order, pay, cancel, issue), and what they get back."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -90,7 +91,16 @@ class PaymentPort(Protocol):
 
     def cancel(self, order_id: str, session: Session | None) -> PaymentState: ...
 
-    def issue(self, order_id: str, choice: Choice, session: Session | None) -> Issued: ...
+    def issue(
+        self,
+        order_id: str,
+        choice: Choice,
+        identity: Mapping[str, object] | None,
+        session: Session | None,
+    ) -> Issued:
+        """Issue the paid-for endorsement; ``identity``: how the holder was identified at
+        the machine (recorded with it)."""
+        ...
 
 
 LOOKUP: PortKey[RenewalLookupPort] = PortKey("central")

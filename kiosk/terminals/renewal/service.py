@@ -113,9 +113,15 @@ class RenewalService:
         _check_order(order_id)
         return self.cancel_order(order_id)
 
-    def issue(self, order_id: str, choice: Choice, session: Session | None) -> Issued:
+    def issue(
+        self,
+        order_id: str,
+        choice: Choice,
+        identity: Mapping[str, object] | None,
+        session: Session | None,
+    ) -> Issued:
         _check_order(order_id)
-        return self.issue_endorsement(order_id, id_number_of(session), choice)
+        return self.issue_endorsement(order_id, id_number_of(session), choice, identity)
 
     def create_order(self, id_number: str, choice: Choice) -> OrderShown:
         """Create the payment order and journal it; returns what the QR screen shows."""
@@ -142,7 +148,13 @@ class RenewalService:
             self._complete(order_id, order.status)
         return _state_of(order)
 
-    def issue_endorsement(self, order_id: str, id_number: str, choice: Choice) -> Issued:
+    def issue_endorsement(
+        self,
+        order_id: str,
+        id_number: str,
+        choice: Choice,
+        identity: Mapping[str, object] | None = None,
+    ) -> Issued:
         """Issue the paid-for endorsement and record it; refund if central refuses it."""
         key = f"{self.kiosk_id}-issue-{order_id}"
         try:
@@ -168,6 +180,9 @@ class RenewalService:
             "valid_from": issued.valid_from,
             "valid_until": issued.valid_until,
             "id_number": id_number,
+            # How the holder was identified: the face check's decision, score, threshold,
+            # model and the document photo's hash (never a template or a frame).
+            "identity": dict(identity) if identity is not None else None,
         }
         try:
             self._record(order_id, "renewal.endorsed", record, "issued")

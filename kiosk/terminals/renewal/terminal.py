@@ -5,6 +5,7 @@ from __future__ import annotations
 from concurrent.futures import ThreadPoolExecutor
 
 from kiosk.config import TerminalType
+from kiosk.terminals.identity.equip import CameraPictures, identity_service
 from kiosk.terminals.renewal import demo, flow
 from kiosk.terminals.renewal.lookup import RenewalLookup
 from kiosk.terminals.renewal.ports import LOOKUP, PAYMENT
@@ -25,7 +26,7 @@ def equip(parts: Parts) -> Equipment:
     worker = ThreadPoolExecutor(1, thread_name_prefix="svc-renewal")
     settler = Settler(service, worker.submit, parts.alert)
     settler.start()
-    return Equipment(
+    equipment = Equipment(
         [
             Binding(LOOKUP, lookup, close=lookup.close),
             Binding(PAYMENT, service, worker, close=service.close),
@@ -33,6 +34,11 @@ def equip(parts: Parts) -> Equipment:
         tick=settler.tick,
         closers=[lambda: worker.shutdown(wait=True, cancel_futures=True)],
     )
+    face = identity_service(parts)
+    if face is not None:
+        equipment.bindings.append(face[0])
+        equipment.watch, equipment.pictures = face[1].watch, CameraPictures(parts)
+    return equipment
 
 
 TERMINAL = Terminal(
@@ -42,4 +48,5 @@ TERMINAL = Terminal(
     equip=equip,
     demo=demo.renewal_script,
     slides=("renewal",),
+    screens=("face_check",),
 )
