@@ -14,8 +14,8 @@ from pathlib import Path
 from typing import Any
 
 from offline_queue.crypto import Sealer
-from offline_queue.errors import InvalidEntry, OutboxFull, OutboxUnavailable, QueueError
-from offline_queue.outbox.database import Database, is_full
+from offline_queue.errors import InvalidEntry, OutboxFull, QueueError
+from offline_queue.outbox.database import Database, failure
 from offline_queue.outbox.files import AttachmentFiles
 from offline_queue.outbox.journal import Journal, next_value
 from offline_queue.outbox.records import Attachment, JournalEntry
@@ -172,12 +172,13 @@ class Writer:
             raise self.failed(exc) from exc
 
     def failed(self, exc: sqlite3.Error | OSError) -> QueueError:
-        if is_full(exc):
+        """The queue's error for a failed write (full, damaged or unavailable); a full
+        outbox refuses further transactions until ``health`` finds room."""
+        error = failure(self.db.path, exc, "write")
+        if isinstance(error, OutboxFull):
             self.room.refuse()
-            log.error("outbox full: %s", exc)
-            return OutboxFull(f"outbox full: {exc}")
-        log.error("outbox write failed: %s", exc)
-        return OutboxUnavailable(f"outbox write failed: {exc}")
+        log.error("%s", error)
+        return error
 
     def insert(
         self,

@@ -363,3 +363,17 @@ def test_keys_of_a_damaged_page(tmp_path: Path) -> None:
         pages = leaf_pages(db, "entries")
         found = [k for p in pages for k in keys_on_page(box, p)]
     assert sorted(found) == sorted(keys)
+
+
+def test_a_put_on_an_outbox_gone_bad_says_so_and_health_says_what_to_do(outbox: Outbox) -> None:
+    healthy = outbox._conn
+    outbox._conn = Malformed(healthy, "INSERT INTO entries")  # type: ignore[assignment]
+    with pytest.raises(OutboxDamaged) as info:
+        outbox.put("k.v", {"n": 1})
+    assert str(outbox.path) in str(info.value)
+    outbox._conn = Malformed(healthy, "INSERT INTO meta")  # type: ignore[assignment]
+    health = outbox.health()
+    assert not health.accepting
+    assert health.reason.startswith("damaged:") and "kiosk queue recover" in health.reason
+    outbox._conn = healthy
+    assert outbox.health().accepting and outbox.counts().pending == 0
