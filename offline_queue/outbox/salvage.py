@@ -141,10 +141,10 @@ def salvage(
     aside = _set_aside(db, marker, now)
     report = SalvageReport(path=str(db), damaged_copy=str(aside), problems=[], key_lost=key_lost)
     fresh = db.with_name(f".{db.name}.salvaged")
-    _remove_with_log(fresh)
+    _remove_db_files(fresh)
     create_file(fresh, now)
     with closing(sqlite3.connect(aside, isolation_level=None)) as source:
-        report.problems = _problems(source)
+        report.problems = _problems(source) if aside.stat().st_size else ["0-byte file"]
         with closing(sqlite3.connect(fresh, isolation_level=None)) as target:
             target.execute("PRAGMA secure_delete=ON")
             target.execute("BEGIN IMMEDIATE")
@@ -206,7 +206,7 @@ def _write_durably(target: Path, text: str) -> None:
     fsync_dir(target.parent)
 
 
-def _remove_with_log(target: Path) -> None:
+def _remove_db_files(target: Path) -> None:
     for f in (target, Path(f"{target}-wal"), Path(f"{target}-shm")):
         f.unlink(missing_ok=True)
 

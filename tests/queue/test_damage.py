@@ -377,3 +377,34 @@ def test_a_put_on_an_outbox_gone_bad_says_so_and_health_says_what_to_do(outbox: 
     assert health.reason.startswith("damaged:") and "kiosk queue recover" in health.reason
     outbox._conn = healthy
     assert outbox.health().accepting and outbox.counts().pending == 0
+
+
+def test_the_kiosk_opening_its_outbox_gets_the_typed_refusal(tmp_path: Path) -> None:
+    """What the composition root meets (``open_outbox``, ``open_sync_worker``): one type to
+    catch, ``OutboxRefused``, with the code for the out-of-service reason and the message
+    for the staff alert."""
+    from kiosk.backend import open_outbox, open_sync_worker
+    from kiosk.config import parse_config
+
+    config = parse_config(
+        {
+            "kiosk": {"id": "K-CFG-01", "terminal": "photo", "data_dir": str(tmp_path)},
+            "central": {"url": "http://127.0.0.1:9"},
+        }
+    )
+    with open_outbox(config) as box:
+        box.put("photo.captured", {"n": 1})
+        key_file, db = box.key_file, box.path
+    key_file.unlink()
+    for opener in (lambda: open_outbox(config), lambda: open_sync_worker(config)):
+        with pytest.raises(OutboxRefused) as info:
+            opener()
+        assert info.value.code == "queue.key_missing" and info.value.path == str(db)
+    key_file.write_bytes(b"")  # restored badly: still refused, with what is wrong
+    key_file.chmod(0o600)
+    with pytest.raises(KeyFileError, match="must hold exactly 32 bytes"):
+        open_outbox(config)
+    db.write_bytes(b"")
+    with pytest.raises(OutboxRefused) as damaged:
+        open_outbox(config)
+    assert damaged.value.code == "queue.damaged"

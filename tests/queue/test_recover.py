@@ -173,7 +173,7 @@ def test_a_0_byte_outbox_is_set_aside_for_an_empty_one(
     Outbox(db, kiosk_id=KIOSK).close()
     db.write_bytes(b"")
     report = _recover(capsys, db)
-    assert report["entries_copied"] == 0 and report["problems"] == []
+    assert report["entries_copied"] == 0 and report["problems"] == ["0-byte file"]
     with Outbox(db, kiosk_id=KIOSK) as box:
         assert box.counts().pending == 0
 
