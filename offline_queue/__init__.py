@@ -10,26 +10,42 @@ from offline_queue.errors import (
     InsecureTransport,
     InvalidEntry,
     KeyFileError,
+    KeyMissing,
+    OutboxDamaged,
     OutboxFull,
+    OutboxRefused,
     OutboxUnavailable,
     QueueError,
     UnknownEntry,
 )
-from offline_queue.outbox import Attachment, Health, JournalEntry, Outbox, OutboxTransaction
+from offline_queue.outbox import (
+    Attachment,
+    DamagedEntry,
+    Health,
+    JournalEntry,
+    Outbox,
+    OutboxTransaction,
+    QueueAlert,
+)
 
 __all__ = [
     "Attachment",
     "AttachmentLost",
     "CentralError",
+    "DamagedEntry",
     "Health",
     "InsecureTransport",
     "InvalidEntry",
     "JournalEntry",
     "KeyFileError",
+    "KeyMissing",
     "Outbox",
+    "OutboxDamaged",
     "OutboxFull",
+    "OutboxRefused",
     "OutboxTransaction",
     "OutboxUnavailable",
+    "QueueAlert",
     "QueueError",
     "UnknownEntry",
 ]

@@ -61,7 +61,10 @@ def load_or_create_key(path: str | os.PathLike[str]) -> bytes:
     """The outbox encryption key: 32 random bytes in a private file (see read_private_file)."""
     key = read_private_file(path, lambda: os.urandom(_KEY_BYTES))
     if len(key) != _KEY_BYTES:
-        raise KeyFileError(f"key file {path} must hold exactly {_KEY_BYTES} bytes")
+        raise KeyFileError(
+            f"key file {path} must hold exactly {_KEY_BYTES} bytes (it holds {len(key)}): "
+            "restore it from this kiosk's backup"
+        )
     return key
 
 

@@ -28,10 +28,49 @@ class OutboxUnavailable(QueueError):
     code = "queue.unavailable"
 
 
+class OutboxRefused(OutboxUnavailable):
+    """The outbox cannot be used as it is and will not be opened (or stops being used): the
+    kiosk must take no transaction, show out of service and alert staff. ``path`` is the
+    database file; ``remedy`` says what staff do (also part of the message)."""
+
+    code = "queue.refused"
+
+    def __init__(self, message: str, *, path: str, remedy: str, code: str | None = None) -> None:
+        super().__init__(f"{message} What to do: {remedy}", code=code)
+        self.path = path
+        self.remedy = remedy
+
+
+class OutboxDamaged(OutboxRefused):
+    """The database file is damaged: a 0-byte file, not a database, or pages that fail
+    SQLite's integrity check. ``problems`` lists what the check found (at most 20)."""
+
+    code = "queue.damaged"
+
+    def __init__(
+        self, message: str, *, path: str, remedy: str, problems: tuple[str, ...] = ()
+    ) -> None:
+        super().__init__(message, path=path, remedy=remedy)
+        self.problems = problems
+
+
 class KeyFileError(QueueError):
     """The encryption key file is missing, malformed or readable by others."""
 
     code = "queue.key_file"
+
+
+class KeyMissing(OutboxRefused, KeyFileError):
+    """The key file is gone while the outbox holds data sealed with it (entries not yet
+    delivered, attachments, journal references): a new key would make all of it unreadable,
+    so the outbox refuses to open. ``sealed`` counts what the lost key protects."""
+
+    code = "queue.key_missing"
+
+    def __init__(self, message: str, *, path: str, key_file: str, remedy: str, sealed: int) -> None:
+        super().__init__(message, path=path, remedy=remedy)
+        self.key_file = key_file
+        self.sealed = sealed
 
 
 class UnknownEntry(QueueError):

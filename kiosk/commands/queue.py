@@ -2,8 +2,13 @@
 
     kiosk queue status|list [--json] [--db FILE]
     kiosk queue redrive KEY | discard KEY [--db FILE]
+    kiosk queue recover [--db FILE] [--key-lost]
     kiosk queue load --db FILE --count N [--attachment-kb K]
     kiosk queue drain --db FILE --central URL
+
+An outbox that cannot be used (damaged, its key missing) is an error naming the file and
+what to do, never a traceback; ``status`` also runs SQLite's full integrity check and exits
+1 when it finds damage, and ``recover`` salvages every readable entry into a fresh outbox.
 
 The key file defaults to the database path with ``.key`` (created 0600), the request-signing
 secret to ``.secret``. ``open_outbox`` / ``open_sync_worker`` build both from a machine
@@ -29,7 +34,9 @@ from kiosk.machine.backend import data_path
 from offline_queue.auth import load_or_create_secret
 from offline_queue.clock import SystemClock
 from offline_queue.errors import QueueError
-from offline_queue.outbox import Attachment, Outbox
+from offline_queue.outbox import Attachment, Outbox, QueueAlert
+from offline_queue.outbox.integrity import marker_path
+from offline_queue.outbox.salvage import SalvageReport, salvage
 from offline_queue.sync import SyncSettings, SyncWorker, queue_status
 from offline_queue.transport import CentralTransport
 
@@ -52,7 +59,11 @@ def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
 
     add("status", "pending, dead, oldest age, last success/error").set_defaults(handler=_status)
     ls = add("list", "list entries (never their personal data)")
-    ls.add_argument("--state", choices=("pending", "inflight", "sent", "dead", "discarded"))
+    ls.add_argument(
+        "--state",
+        choices=("pending", "inflight", "sent", "dead", "discarded", "invalid"),
+        help="invalid: rows whose state is damaged",
+    )
     ls.add_argument("--limit", type=int, default=50)
     ls.set_defaults(handler=_list)
     for name, fn, text in (
@@ -62,6 +73,16 @@ def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
         p = add(name, text)
         p.add_argument("key")
         p.set_defaults(handler=fn)
+    recover = add(
+        "recover",
+        "copy every readable entry of a damaged outbox into a fresh one (stop the kiosk first)",
+    )
+    recover.add_argument(
+        "--key-lost",
+        action="store_true",
+        help="the key file is lost for good: keep what needs no key, list the rest as lost",
+    )
+    recover.set_defaults(handler=_recover)
     load = add("load", "enqueue N synthetic entries (benchmarks, crash tests)")
     load.add_argument("--count", type=int, required=True)
     load.add_argument("--attachment-kb", type=int, default=0)
@@ -117,28 +138,35 @@ def _status(args: argparse.Namespace) -> int:
         ctx = _Context(args)
         with ctx.outbox() as outbox:
             window = ctx.config.queue.offline_warn_h * 3600 if ctx.config else 24 * 3600.0
+            check = outbox.check_integrity()
             status = queue_status(outbox, SystemClock(), window)
             health = outbox.health()
             waiting, dropped = alerts.saved(outbox)
             open_actions = Counter(e.action for e in outbox.unfinished())
+            repaired = outbox.open_alerts
     except (QueueError, ConfigError) as exc:
         return _fail(exc)
     data = {
         **status.as_json(),
         "accepting": health.accepting,
         "health": health.reason,
+        "integrity": {"ok": not check.problems, "problems": list(check.problems)},
+        "repaired_at_open": [{"code": a.code, "message": a.message} for a in repaired],
         "alerts_waiting": waiting,
         "alerts_dropped": dropped,
         "open_actions": dict(open_actions),
     }
+    code = 1 if check.problems else 0
     if args.json:
         print(json.dumps(data, indent=2))
-        return 0
+        return code
     age = status.oldest_pending_age_s
     print(f"outbox           {ctx.db}")
     print(f"pending          {status.pending} (in flight {status.inflight})")
     print(f"oldest pending   {'-' if age is None else f'{age:.0f} s'}")
     print(f"dead letters     {status.dead}")
+    if status.invalid:
+        print(f"invalid rows     {status.invalid} (damaged state; list --state invalid)")
     print(f"delivered        {status.sent} (audit rows kept)")
     print(f"last success     {data['last_success_at'] or '-'}")
     print(f"last error       {status.last_error or '-'}")
@@ -152,7 +180,18 @@ def _status(args: argparse.Namespace) -> int:
         print(f"  {a.get('at', '?')}  {a.get('code', '?')}: {a.get('message', '')}")
     if dropped:
         print(f"  and {dropped} older ones dropped while offline")
-    return 0
+    _print_integrity(ctx.db, check.problems, repaired)
+    return code
+
+
+def _print_integrity(db: Path, problems: tuple[str, ...], repaired: tuple[QueueAlert, ...]) -> None:
+    if problems:
+        print(f"integrity        DAMAGED: {'; '.join(problems[:3])}")
+        print(f"  take the kiosk out of service and run: kiosk queue recover --db {db}")
+    else:
+        print("integrity        ok")
+    for alert in repaired:
+        print(f"  repaired at open: {alert.message}")
 
 
 # Journaled device and money actions begun and not finished yet, and where staff look.
@@ -251,8 +290,10 @@ def _drain(args: argparse.Namespace) -> int:
             ca_bundle=args.ca_bundle,
         )
         settings = SyncSettings(batch_size=args.batch, lease_s=args.lease_s)
+        heard: list[QueueAlert] = []
         with ctx.outbox() as outbox:
             worker = SyncWorker(outbox, transport, settings=settings)
+            worker.add_alert_listener(heard.append)
             start = time.perf_counter()
             delivered = worker.drain(max_seconds=args.max_seconds)
             status = worker.status()
@@ -265,13 +306,82 @@ def _drain(args: argparse.Namespace) -> int:
         "pending": status.pending,
         "dead": status.dead,
         "last_error": status.last_error,
+        "alerts": [{"code": a.code, "message": a.message} for a in heard],
     }
-    print(
-        json.dumps(result)
-        if args.json
-        else f"delivered {delivered} in {took:.2f} s; {status.pending} pending, {status.dead} dead"
-    )
+    if args.json:
+        print(json.dumps(result))
+    else:
+        print(
+            f"delivered {delivered} in {took:.2f} s; {status.pending} pending, {status.dead} dead"
+        )
+    for alert in heard:
+        print(f"staff alert ({alert.code}): {alert.message}", file=sys.stderr)
     return 0 if status.pending == 0 else 1
+
+
+def _recover(args: argparse.Namespace) -> int:
+    try:
+        ctx = _Context(args)
+        if not ctx.db.exists() and not marker_path(ctx.db).exists():
+            raise QueueError(f"no outbox at {ctx.db}", code="queue.no_outbox")
+        report = salvage(ctx.db, key_file=ctx.key_file, key_lost=args.key_lost)
+        # The fresh outbox opens as the kiosk will open it (a new key only with --key-lost).
+        with ctx.outbox() as outbox:
+            counts = outbox.counts()
+            opened = outbox.open_alerts
+    except (QueueError, ConfigError, OSError) as exc:
+        return _fail(exc)
+    if args.json:
+        notes = [{"code": a.code, "message": a.message} for a in opened]
+        print(
+            json.dumps(
+                {
+                    **report.as_json(),
+                    "pending": counts.pending,
+                    "dead": counts.dead,
+                    "opened": notes,
+                }
+            )
+        )
+        return 0
+    _print_salvage(report)
+    for alert in opened:
+        print(f"note             {alert.message}")
+    print(f"the outbox now holds {counts.pending} to send and {counts.dead} dead letters")
+    return 0
+
+
+def _print_salvage(report: SalvageReport) -> None:
+    print(f"recovered        {report.path}")
+    print(f"damaged file     {report.damaged_copy} (kept for investigation; delete when done)")
+    if report.problems:
+        print(f"found            {'; '.join(report.problems[:3])}")
+    print(f"entries copied   {report.entries_copied} ({report.undelivered_copied} still to send)")
+    print(f"attachments      {report.attachments_copied} copied")
+    print(f"journal          {report.journal_copied} copied, {report.journal_lost} lost")
+    if report.unfinished_actions_lost:
+        print(
+            f"  {report.unfinished_actions_lost} unfinished device or payment actions lost: "
+            "check the machine's documents and open payment orders by hand"
+        )
+    if report.nothing_lost:
+        print("lost             nothing")
+        return
+    for entry in report.lost:
+        print(
+            f"LOST             {entry.key or '?'} ({entry.kind or 'kind unknown'}): {entry.reason}"
+        )
+    for entry in report.dead_letters:
+        print(f"DEAD LETTER      {entry.key} ({entry.kind}): {entry.reason}")
+    for table, n in report.unreadable_rows.items():
+        if n:
+            print(f"UNREADABLE       {n} row(s) of {table} whose key could not be read")
+    for table, n in report.damaged_stretches.items():
+        if n and not report.unreadable_rows.get(table):
+            print(f"DAMAGED          {n} stretch(es) of {table} skipped")
+    for name in report.sequences_lost:
+        print(f"COUNTER LOST     {name}: it starts again; check its numbers by hand")
+    print("report every LOST key to central's operators; discard or redrive dead letters")
 
 
 def _reachable(unreachable_since: str | None) -> str:
