@@ -1,15 +1,16 @@
-"""``kiosk central serve --db FILE --port N``: run the reference central service.
+"""``kiosk central serve | migrate | maintain``: run the central gateway, bring its store to
+the current schema, apply its retention schedule.
 
-The service lives in the ``central`` package, which the kiosk bundle leaves out; it is
-imported only here, inside the handler, so the bundled CLI says plainly that it is absent.
+The gateway lives in the ``central`` package, which the kiosk bundle leaves out; it is
+imported only here, inside the handlers, so the bundled CLI says plainly that it is absent.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import logging
 import sys
-import threading
 from pathlib import Path
 from typing import Any
 
@@ -18,19 +19,24 @@ from offline_queue.auth import load_or_create_secret
 
 log = logging.getLogger(__name__)
 
+ABSENT = (
+    "the central gateway is not part of this installation "
+    "(the kiosk bundle leaves it out); run it from a source checkout"
+)
+
 
 class CentralUnavailable(Exception):
     """The ``central`` package is not installed (the kiosk bundle leaves it out)."""
 
 
 def start_embedded_central(config: KioskConfig, port: int = 0) -> Any:
-    """Start the reference central service inside the kiosk (demo: ``central.embedded``),
+    """Start the central gateway inside the kiosk (demo: ``central.embedded``) on SQLite,
     trusting this kiosk's signing secret. Returns the handle (``.url``, ``.stop()``); pass
     ``handle.url`` to ``open_sync_worker(config, central_url=...)``."""
     try:
         from central.server import start_in_thread
     except ImportError as exc:
-        raise CentralUnavailable("the reference central service is not installed") from exc
+        raise CentralUnavailable("the central gateway is not installed") from exc
     data = config.data_dir
     data.mkdir(parents=True, exist_ok=True)
     secret_path = Path(config.central.secret_file or "central.secret")
@@ -40,23 +46,30 @@ def start_embedded_central(config: KioskConfig, port: int = 0) -> Any:
     handle = start_in_thread(
         data / "central-embedded.sqlite", port=port, kiosk_secrets={config.kiosk.id: secret}
     )
-    log.info("embedded central service on %s", handle.url)
+    log.info("embedded central gateway on %s", handle.url)
     return handle
 
 
 def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    parser = commands.add_parser("central", help="reference central service (demo, tests)")
+    parser = commands.add_parser("central", help="the central gateway (demo, tests, deployment)")
     sub = parser.add_subparsers(dest="central_command", required=True)
     serve = sub.add_parser("serve", help="serve the central API over HTTP")
-    serve.add_argument("--db", required=True, help="SQLite file of the central store")
+    _db(serve)
     serve.add_argument("--host", default="127.0.0.1")
     serve.add_argument("--port", type=int, default=8787)
+    serve.add_argument(
+        "--workers",
+        type=int,
+        default=1,
+        help="worker processes (more than one needs PostgreSQL to be useful)",
+    )
     serve.add_argument(
         "--kiosk",
         action="append",
         default=[],
         metavar="ID=SECRET_FILE",
-        help="a kiosk allowed to sign requests, with its secret file (repeatable)",
+        help="a kiosk allowed to sign requests, with its secret file (0600, at least 16 "
+        "bytes; repeatable)",
     )
     serve.add_argument(
         "--fault",
@@ -77,50 +90,107 @@ def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
         default="https://pay.example.org/cashier",
         help="base of the payment links shown as QR codes (?order=ID is appended)",
     )
+    serve.add_argument("--pool-size", type=int, default=8, help="database connections per worker")
     serve.set_defaults(handler=_serve)
+
+    migrate = sub.add_parser("migrate", help="bring the store to the current schema")
+    _db(migrate)
+    migrate.set_defaults(handler=_migrate)
+
+    maintain = sub.add_parser(
+        "maintain", help="apply the retention schedule (erase personal data, expire keys)"
+    )
+    _db(maintain)
+    maintain.add_argument(
+        "--personal-days", type=float, default=30.0, help="keep personal data this long"
+    )
+    maintain.add_argument(
+        "--keys-days", type=float, default=180.0, help="keep idempotency keys this long"
+    )
+    maintain.add_argument("--json", action="store_true", help="print the counts as JSON")
+    maintain.set_defaults(handler=_maintain)
+
+
+def _db(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--db",
+        required=True,
+        help="the store: a SQLite file, or postgresql://user:password@host:port/database",
+    )
 
 
 def _serve(args: argparse.Namespace) -> int:
     try:
-        from central.faults import FaultPlan, Faults
-        from central.server import start_in_thread
+        from central.auth import SecretFileError
+        from central.server import GatewaySettings, serve
     except ImportError:
-        print(
-            "the reference central service is not part of this installation "
-            "(the kiosk bundle leaves it out); run it from a source checkout",
-            file=sys.stderr,
-        )
+        print(ABSENT, file=sys.stderr)
         return 2
-    secrets: dict[str, bytes] = {}
+    secret_files: dict[str, str] = {}
     for item in args.kiosk:
         kiosk_id, _, secret_file = item.partition("=")
-        try:
-            secrets[kiosk_id] = Path(secret_file).read_text(encoding="ascii").strip().encode()
-        except OSError as exc:
-            print(f"error: cannot read secret for {kiosk_id}: {exc.strerror}", file=sys.stderr)
+        if not kiosk_id or not secret_file:
+            print(f"error: --kiosk wants ID=SECRET_FILE, not {item!r}", file=sys.stderr)
             return 2
+        secret_files[kiosk_id] = secret_file
     try:
         rates = {m: float(r) for m, _, r in (f.partition("=") for f in args.fault)}
-        plan = FaultPlan.from_json(
-            {"rates": rates, "latency_s": args.latency_s, "retry_after_s": args.retry_after_s}
-        )
     except ValueError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
-    handle = start_in_thread(
-        args.db,
-        args.host,
-        args.port,
-        Faults(plan, seed=args.seed),
-        kiosk_secrets=secrets,
+    settings = GatewaySettings(
+        db=args.db,
+        secret_files=secret_files,
+        faults={"rates": rates, "latency_s": args.latency_s, "retry_after_s": args.retry_after_s},
+        seed=args.seed,
         payment_ttl_s=args.payment_ttl_s,
         pay_base_url=args.pay_url,
+        pool_size=args.pool_size,
     )
-    print(f"central service on {handle.url} (store {args.db}); Ctrl-C stops", flush=True)
+
+    def ready(url: str) -> None:
+        print(f"central gateway on {url} ({args.workers} worker(s)); Ctrl-C stops", flush=True)
+
     try:
-        threading.Event().wait()
+        serve(settings, host=args.host, port=args.port, workers=args.workers, on_ready=ready)
+    except (SecretFileError, ValueError, OSError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
     except KeyboardInterrupt:
         pass
+    return 0
+
+
+def _migrate(args: argparse.Namespace) -> int:
+    try:
+        from central.store import CentralStore
+    except ImportError:
+        print(ABSENT, file=sys.stderr)
+        return 2
+    store = CentralStore(args.db, pool_size=1)
+    print(f"central store at {store.url} is up to date")
+    store.close()
+    return 0
+
+
+def _maintain(args: argparse.Namespace) -> int:
+    try:
+        from central.store import CentralStore, RetentionPolicy
+    except ImportError:
+        print(ABSENT, file=sys.stderr)
+        return 2
+    try:
+        policy = RetentionPolicy(personal_days=args.personal_days, keys_days=args.keys_days)
+    except ValueError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    store = CentralStore(args.db, pool_size=1)
+    try:
+        done = store.purge(policy)
     finally:
-        handle.stop()
+        store.close()
+    if args.json:
+        print(json.dumps(done))
+    else:
+        print(", ".join(f"{name.replace('_', ' ')}: {n}" for name, n in done.items()))
     return 0
