@@ -465,5 +465,5 @@ def routes(api: FastAPI | None = None) -> tuple[tuple[str, str], ...]:
     found: list[tuple[str, str]] = []
     for route in (api or build_api()).routes:
         if isinstance(route, APIRoute):
-            found.extend((m, route.path_format) for m in sorted(route.methods))
+            found.extend((m, route.path_format) for m in sorted(route.methods or ()))
     return tuple(found)

@@ -81,3 +81,22 @@ def load_secret_file(path: str | os.PathLike[str]) -> bytes:
     if len(secret) < MIN_SECRET_BYTES:
         raise SecretFileError(f"{path} holds {len(secret)} bytes; at least {MIN_SECRET_BYTES}")
     return secret
+
+
+def load_kiosks_file(path: str | os.PathLike[str]) -> dict[str, bytes]:
+    """A fleet's secrets in one private file, a line ``KIOSK_ID SECRET`` per kiosk (blank
+    lines and ``#`` comments allowed); the same checks as ``load_secret_file`` apply to the
+    file and to each secret."""
+    path = Path(path)
+    load_secret_file(path)  # mode, owner, not empty
+    secrets: dict[str, bytes] = {}
+    for n, line in enumerate(path.read_text(encoding="ascii").splitlines(), 1):
+        text = line.strip()
+        if not text or text.startswith("#"):
+            continue
+        kiosk, _, secret = text.partition(" ")
+        secret = secret.strip()
+        if not kiosk or len(secret) < MIN_SECRET_BYTES:
+            raise SecretFileError(f"{path}:{n}: want 'KIOSK_ID SECRET' (secret of 16+ bytes)")
+        secrets[kiosk] = secret.encode()
+    return secrets

@@ -64,6 +64,7 @@ class Limits:
     """How the gateway protects itself; the defaults suit a fleet of a few thousand kiosks
     per instance."""
 
+    header_timeout_s: float = 10.0  # a connection's request headers must be in by then
     read_timeout_s: float = 15.0  # longest pause while a body arrives
     min_rate_bytes_s: int = 64 * KiB  # a body must arrive at least this fast overall
     body_budget: int = 96 * MiB  # bodies held in memory at once, all requests together
@@ -395,8 +396,8 @@ def _replay(body: bytes) -> Receive:
 
 def _target(scope: Scope) -> str:
     """The path as the kiosk signed it: raw, with the query."""
-    raw = scope.get("raw_path") or scope["path"].encode()
-    query = scope.get("query_string", b"")
+    raw: bytes = scope.get("raw_path") or scope["path"].encode()
+    query: bytes = scope.get("query_string", b"")
     return (raw + (b"?" + query if query else b"")).decode("latin-1")
 
 

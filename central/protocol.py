@@ -25,8 +25,10 @@ HEADER_TIMEOUT_S = 10.0
 class GatewayProtocol(H11Protocol):
     header_timeout_s = HEADER_TIMEOUT_S
 
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
+    def __init__(self, config: Any, *args: Any, **kwargs: Any) -> None:
+        super().__init__(config, *args, **kwargs)
+        # Set on uvicorn's Config by central.server (it travels to worker processes with it).
+        self.header_timeout_s = float(getattr(config, "central_header_timeout_s", HEADER_TIMEOUT_S))
         self._header_deadline: asyncio.TimerHandle | None = None
         self._cycle_seen: object = None
 
@@ -45,7 +47,8 @@ class GatewayProtocol(H11Protocol):
             # A request's headers are in: from here the application times the body.
             self._cycle_seen = cycle
             self._disarm()
-            extensions = cycle.scope.setdefault("extensions", {})  # type: ignore[misc]
+            scope: dict[str, Any] = cycle.scope  # type: ignore[assignment]
+            extensions: dict[str, Any] = scope.setdefault("extensions", {})
             extensions["central.reset"] = self.reset
             extensions["central.closed"] = self.transport.is_closing
 

@@ -23,7 +23,7 @@ from typing import Any
 import uvicorn
 
 from central.app import MAX_BODY, Gateway, routes
-from central.auth import load_secret_file
+from central.auth import load_kiosks_file, load_secret_file
 from central.faults import FaultPlan, Faults
 from central.guard import Limits
 from central.protocol import GatewayProtocol
@@ -64,7 +64,7 @@ class CentralHandle:
 def _uvicorn_config(
     app: Any, *, limits: Limits, tls: ssl.SSLContext | None = None, **extra: Any
 ) -> uvicorn.Config:
-    return uvicorn.Config(
+    config = uvicorn.Config(
         app,
         http=GatewayProtocol,
         lifespan="off",
@@ -81,6 +81,8 @@ def _uvicorn_config(
         ssl_context_factory=(lambda config, default: tls) if tls is not None else None,
         **extra,
     )
+    config.central_header_timeout_s = limits.header_timeout_s  # type: ignore[attr-defined]
+    return config
 
 
 def start_in_thread(
@@ -141,6 +143,7 @@ class GatewaySettings:
 
     db: str
     secret_files: dict[str, str] = field(default_factory=dict)
+    kiosks_file: str | None = None
     faults: dict[str, Any] = field(default_factory=dict)
     seed: int | None = None
     payment_ttl_s: float = 180.0
@@ -149,8 +152,11 @@ class GatewaySettings:
     limits: dict[str, Any] = field(default_factory=dict)
 
     def secrets(self) -> dict[str, bytes]:
-        """Each kiosk's secret from its file (``SecretFileError`` if a file is unfit)."""
-        return {kiosk: load_secret_file(path) for kiosk, path in self.secret_files.items()}
+        """Each kiosk's secret from its file, and those of the kiosks file
+        (``SecretFileError`` if a file is unfit)."""
+        secrets = load_kiosks_file(self.kiosks_file) if self.kiosks_file else {}
+        secrets.update({kiosk: load_secret_file(p) for kiosk, p in self.secret_files.items()})
+        return secrets
 
     def gateway(self) -> Gateway:
         store = CentralStore(
@@ -196,7 +202,6 @@ def serve(
     )
     from uvicorn.supervisors import Multiprocess
 
-    server = uvicorn.Server(config)
     if on_ready:
         on_ready(url)
-    Multiprocess(config, target=server.run, sockets=[sock]).run()
+    Multiprocess(config, sockets=[sock]).run()

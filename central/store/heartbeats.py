@@ -92,7 +92,7 @@ class Heartbeats:
         with self.db.read() as conn:
             rows = conn.execute(select(heartbeats)).all()
         return {
-            r.kiosk_id: {"at": r.at, "count": int(r.count), "status": json.loads(r.status)}
+            str(r[0]): {"at": float(r[1]), "status": json.loads(r[2]), "count": int(r[3])}
             for r in rows
         }
 

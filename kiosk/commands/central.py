@@ -72,6 +72,11 @@ def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
         "bytes; repeatable)",
     )
     serve.add_argument(
+        "--kiosks-file",
+        metavar="FILE",
+        help="the fleet's secrets, a line 'KIOSK_ID SECRET' per kiosk (0600)",
+    )
+    serve.add_argument(
         "--fault",
         action="append",
         default=[],
@@ -141,6 +146,7 @@ def _serve(args: argparse.Namespace) -> int:
     settings = GatewaySettings(
         db=args.db,
         secret_files=secret_files,
+        kiosks_file=args.kiosks_file,
         faults={"rates": rates, "latency_s": args.latency_s, "retry_after_s": args.retry_after_s},
         seed=args.seed,
         payment_ttl_s=args.payment_ttl_s,

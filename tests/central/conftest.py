@@ -27,6 +27,4 @@ def central_db(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
         yield str(tmp_path / "central.sqlite")
         return
     server: PostgresServer = request.getfixturevalue("postgres")
-    url = server.database()
-    yield url
-    server.drop(url)
+    yield server.emptied()

@@ -60,6 +60,7 @@ class PostgresServer:
             self._user = pwd.getpwnam(name)
             os.chown(self.root, self._user.pw_uid, self._user.pw_gid)
         self._numbers = itertools.count(1)
+        self._shared: str | None = None
         self._run(
             [
                 str(self.bin / "initdb"),
@@ -143,6 +144,20 @@ class PostgresServer:
         name = f"t{next(self._numbers)}"
         self.admin(f"CREATE DATABASE {name} TEMPLATE {TEMPLATE}")
         return self.url(name)
+
+    def emptied(self) -> str:
+        """The shared test database, migrated and emptied (every table truncated): a fresh
+        store for the next test in a few milliseconds, where a new database takes ~0.3 s."""
+        if self._shared is None:
+            self._shared = self.database()
+        from central.store.schema import metadata
+
+        tables = ", ".join(f'"{t.name}"' for t in metadata.sorted_tables)
+        dsn = self.dsn(self._shared.rsplit("/", 1)[1])
+        with psycopg.connect(dsn, autocommit=True) as conn:
+            conn.execute("SET lock_timeout = '10s'")
+            conn.execute(f"TRUNCATE {tables} RESTART IDENTITY")  # type: ignore[arg-type]
+        return self._shared
 
     def drop(self, url: str) -> None:
         self.admin(f"DROP DATABASE IF EXISTS {url.rsplit('/', 1)[1]} WITH (FORCE)")
