@@ -32,12 +32,13 @@ from central import models
 from central.faults import FaultPlan, Faults
 from central.guard import Access, Guard, Limits, Policy
 from central.store import CentralStore, Refused
+from central.store.uploads import MAX_UPLOAD
 
 log = logging.getLogger(__name__)
 
 KiB = 1024
 MiB = 1024 * KiB
-MAX_BODY = 32 * MiB  # an upload chunk (the kiosk sends 256 KiB)
+MAX_BODY = 8 * MiB  # one upload chunk (the kiosk sends 256 KiB)
 TUS_TYPE = "application/offset+octet-stream"
 
 
@@ -195,7 +196,7 @@ def _upload_routes(api: FastAPI) -> None:
                 "Tus-Version": "1.0.0",
                 "Tus-Extension": "creation,checksum",
                 "Tus-Checksum-Algorithm": "sha256",
-                "Tus-Max-Size": str(MAX_BODY),
+                "Tus-Max-Size": str(MAX_UPLOAD),
             },
         )
 

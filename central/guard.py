@@ -67,7 +67,9 @@ class Limits:
     header_timeout_s: float = 10.0  # a connection's request headers must be in by then
     read_timeout_s: float = 15.0  # longest pause while a body arrives
     min_rate_bytes_s: int = 64 * KiB  # a body must arrive at least this fast overall
-    body_budget: int = 96 * MiB  # bodies held in memory at once, all requests together
+    # Bodies held in memory at once, all requests together: a largest batch (16 MiB), or
+    # sixty of the kiosk's upload chunks (256 KiB); forged requests cannot take more.
+    body_budget: int = 16 * MiB
     drain_max: int = 64 * KiB  # a refused request's body up to this is read, not cut off
     max_connections: int = 1000  # per process, idle ones included; past it: 503
 

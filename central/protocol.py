@@ -34,6 +34,13 @@ class GatewayProtocol(H11Protocol):
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         super().connection_made(transport)  # type: ignore[arg-type]
+        # Headers and body leave as separate writes: with Nagle's algorithm and the client's
+        # delayed ACK each answer would wait ~40 ms. (asyncio sets this itself only for
+        # sockets made with IPPROTO_TCP, which a socket handed in may not be.)
+        sock = transport.get_extra_info("socket")
+        if sock is not None and sock.family in (socket.AF_INET, socket.AF_INET6):
+            with contextlib.suppress(OSError):
+                sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         self._arm()
 
     def connection_lost(self, exc: Exception | None) -> None:

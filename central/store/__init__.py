@@ -215,4 +215,5 @@ class CentralStore:
             stored = conn.execute(select(func.count()).select_from(schema.transactions)).scalar()
         out = {name: int(counters.get(name, 0)) for name in STAT_NAMES}
         out["transactions"] = int(stored or 0)
+        out["heartbeats"] = self.heartbeats.count()
         return out

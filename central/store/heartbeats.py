@@ -8,7 +8,7 @@ import re
 import time
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from central.store.common import Refused
 from central.store.db import Database
@@ -35,20 +35,11 @@ class Heartbeats:
         now = time.time()
         text = json.dumps(status, ensure_ascii=True, separators=(",", ":"))
         with self.db.write() as conn:
-            stmt = self.db.insert(heartbeats).values(
-                kiosk_id=kiosk_id, at=now, status=text, count=1
-            )
+            # Counted in the row itself (``count``): no counter row to update per heartbeat.
             conn.execute(
-                stmt.on_conflict_do_update(
-                    index_elements=[heartbeats.c.kiosk_id],
-                    set_={
-                        "at": stmt.excluded.at,
-                        "status": stmt.excluded.status,
-                        "count": heartbeats.c.count + 1,
-                    },
-                )
+                self.db.prepared("heartbeat", self._build_upsert),
+                {"kiosk_id": kiosk_id, "at": now, "status": text, "count": 1},
             )
-            self.db.bump(conn, "heartbeats")
             new = 0
             for a in good:
                 added = conn.execute(
@@ -70,6 +61,17 @@ class Heartbeats:
             if malformed:
                 self.db.bump(conn, "alerts_malformed", malformed)
 
+    def _build_upsert(self) -> Any:
+        stmt = self.db.insert(heartbeats)
+        return stmt.on_conflict_do_update(
+            index_elements=[heartbeats.c.kiosk_id],
+            set_={
+                "at": stmt.excluded.at,
+                "status": stmt.excluded.status,
+                "count": heartbeats.c.count + 1,
+            },
+        )
+
     def alerts(self, kiosk_id: str | None = None) -> list[dict[str, Any]]:
         """Stored staff alerts, oldest first (monitoring, staff tools and tests)."""
         query = select(
@@ -86,6 +88,11 @@ class Heartbeats:
             rows = conn.execute(query).all()
         names = ("kiosk_id", "id", "code", "message", "at", "received_at")
         return [dict(zip(names, r, strict=True)) for r in rows]
+
+    def count(self) -> int:
+        """Heartbeats received, all kiosks."""
+        with self.db.read() as conn:
+            return int(conn.execute(select(func.sum(heartbeats.c.count))).scalar() or 0)
 
     def latest(self) -> dict[str, dict[str, Any]]:
         """Each kiosk's last heartbeat: when, how many, and the status it sent."""

@@ -23,6 +23,8 @@ from central.store.db import Database
 from central.store.schema import citizens, upload_chunks, uploads
 
 log = logging.getLogger(__name__)
+# Alembic reports every plugin it loads at INFO; the gateway says itself when it migrates.
+logging.getLogger("alembic").setLevel(logging.WARNING)
 
 MIGRATIONS = Path(__file__).resolve().parent.parent / "migrations"
 _LOCK_ID = 0x63656E7472616C  # "central": the advisory lock every instance migrates under

@@ -18,7 +18,7 @@ from collections.abc import Callable
 from datetime import date
 from typing import Any
 
-from sqlalchemy import Connection, and_, select, update
+from sqlalchemy import Connection, and_, bindparam, select, update
 
 from central.idnumber import is_valid
 from central.store.common import (
@@ -91,7 +91,7 @@ class Ingest:
             tally[counter] += 1
             return {"key": key, "status": 422, "error": problem}
 
-        known = _stored(conn, kiosk_id, key)
+        known = self._stored(conn, kiosk_id, key)
         if known is not None:
             if known[0] != fingerprint:
                 return refuse("key reused with different content", "conflicts")
@@ -102,34 +102,47 @@ class Ingest:
         )
         if problem:
             return refuse(problem)
-        stmt = self.db.insert(transactions).values(
-            kiosk_id=kiosk_id,
-            key=key,
-            kind=envelope.kind,
-            stream=envelope.stream,
-            fingerprint=fingerprint,
-            status=201,
-            # Empty: a 201's answer follows from key and seq (stored_response).
-            response="",
-            payload=stored_text(item, payload_text),
-            received_at=time.time(),
-        )
         seq = conn.execute(
-            stmt.on_conflict_do_nothing(
-                index_elements=[transactions.c.kiosk_id, transactions.c.key]
-            ).returning(transactions.c.seq)
+            self.db.prepared("claim", self._build_claim),
+            {
+                "kiosk_id": kiosk_id,
+                "key": key,
+                "kind": envelope.kind,
+                "stream": envelope.stream,
+                "fingerprint": fingerprint,
+                "status": 201,
+                # Empty: a 201's answer follows from key and seq (stored_response).
+                "response": "",
+                "payload": stored_text(item, payload_text),
+                "received_at": time.time(),
+            },
         ).scalar()
         if seq is None:
             # Another instance stored this key after our look: answer from its record.
-            known = _stored(conn, kiosk_id, key)
+            known = self._stored(conn, kiosk_id, key)
             assert known is not None
             if known[0] != fingerprint:
                 return refuse("key reused with different content", "conflicts")
             tally["replays"] += 1
             return {**stored_response(key, *known[1:]), "replayed": True}
-        tally["transactions"] += 1
         self._effects(conn, kiosk_id, envelope, payload)
         return stored_response(key, int(seq), 201, "")
+
+    def _build_claim(self) -> Any:
+        """INSERT of a key that does nothing if (kiosk, key) is taken; returns the new seq."""
+        return (
+            self.db.insert(transactions)
+            .on_conflict_do_nothing(index_elements=[transactions.c.kiosk_id, transactions.c.key])
+            .returning(transactions.c.seq)
+        )
+
+    def _stored(
+        self, conn: Connection, kiosk_id: str, key: str
+    ) -> tuple[str, int, int, str] | None:
+        row = conn.execute(
+            self.db.prepared("stored", _build_stored), {"kiosk_id": kiosk_id, "key": key}
+        ).first()
+        return None if row is None else (str(row[0]), int(row[1]), int(row[2]), str(row[3]))
 
     def _refusal(self, conn: Connection, kiosk_id: str, entry: Envelope) -> str | None:
         """Why central refuses a well-formed entry for good (the kiosk dead-letters it, so
@@ -243,7 +256,7 @@ class Ingest:
                 ).returning(transactions.c.seq)
             ).scalar()
             if seq is None:
-                known = _stored(conn, kiosk_id, key)
+                known = self._stored(conn, kiosk_id, key)
                 assert known is not None
                 conflict = known[0] != fingerprint
                 self.db.bump(conn, "conflicts" if conflict else "replays")
@@ -257,7 +270,6 @@ class Ingest:
                     .where(transactions.c.seq == seq)
                     .values(status=status, response=json.dumps(body))
                 )
-                self.db.bump(conn, "transactions")
                 return status, body, False
         if conflict:
             raise Refused(422, "Idempotency-Key reused with a different request")
@@ -291,16 +303,18 @@ class Ingest:
         ]
 
 
-def _stored(conn: Connection, kiosk_id: str, key: str) -> tuple[str, int, int, str] | None:
-    row = conn.execute(
-        select(
-            transactions.c.fingerprint,
-            transactions.c.seq,
-            transactions.c.status,
-            transactions.c.response,
-        ).where(and_(transactions.c.kiosk_id == kiosk_id, transactions.c.key == key))
-    ).first()
-    return None if row is None else (str(row[0]), int(row[1]), int(row[2]), str(row[3]))
+def _build_stored() -> Any:
+    return select(
+        transactions.c.fingerprint,
+        transactions.c.seq,
+        transactions.c.status,
+        transactions.c.response,
+    ).where(
+        and_(
+            transactions.c.kiosk_id == bindparam("kiosk_id"),
+            transactions.c.key == bindparam("key"),
+        )
+    )
 
 
 def _missing_upload(conn: Connection, kiosk_id: str, entry: Envelope) -> str | None:

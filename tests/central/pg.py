@@ -49,7 +49,10 @@ def free_port() -> int:
 
 
 class PostgresServer:
-    def __init__(self) -> None:
+    """``durable``: keep PostgreSQL's defaults (fsync, synchronous commit), as a deployment
+    would (the benchmark); the tests switch them off."""
+
+    def __init__(self, *, durable: bool = False) -> None:
         self.bin = binaries()
         self.root = Path(tempfile.mkdtemp(prefix="central-pg-"))
         self.data = self.root / "data"
