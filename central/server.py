@@ -97,12 +97,15 @@ def start_in_thread(
     payment_ttl_s: float = 180.0,
     pay_base_url: str = "https://pay.example.org/cashier",
     limits: Limits | None = None,
+    sock: socket.socket | None = None,
 ) -> CentralHandle:
     """Start the gateway on a background thread (the kiosk demo embeds it this way).
 
     ``db``: a SQLite file or a ``postgresql://`` URL. ``tls``: a server-side SSL context to
     serve https. ``payment_ttl_s``: how long a payment order waits to be paid;
-    ``pay_base_url``: the payment links' base. Answers as soon as it returns: the socket is
+    ``pay_base_url``: the payment links' base. ``sock``: a socket already listening (the
+    kiosk binds it first so that it knows the URL before this module is even imported);
+    ``host`` and ``port`` are then ignored. Answers as soon as it returns: the socket is
     listening before the server thread starts."""
     secrets = dict(kiosk_secrets or {})
     if any(not s for s in secrets.values()):
@@ -111,7 +114,9 @@ def start_in_thread(
     picker = faults if isinstance(faults, Faults) else Faults(faults)
     limits = limits or Limits()
     gateway = Gateway(store, picker, secrets, limits)
-    sock = _listen(host, port)
+    if sock is None:
+        sock = _listen(host, port)
+    host = str(sock.getsockname()[0])
     server = uvicorn.Server(_uvicorn_config(gateway, limits=limits, tls=tls))
     thread = threading.Thread(
         target=server.run, kwargs={"sockets": [sock]}, name="central", daemon=True
@@ -124,7 +129,7 @@ def start_in_thread(
 
 def _listen(host: str, port: int) -> socket.socket:
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
-    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock = socket.socket(family, socket.SOCK_STREAM, socket.IPPROTO_TCP)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     sock.bind((host, port))
     sock.listen(2048)

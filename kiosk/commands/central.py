@@ -8,9 +8,12 @@ imported only here, inside the handlers, so the bundled CLI says plainly that it
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import json
 import logging
+import socket
 import sys
+import threading
 from pathlib import Path
 from typing import Any
 
@@ -29,25 +32,72 @@ class CentralUnavailable(Exception):
     """The ``central`` package is not installed (the kiosk bundle leaves it out)."""
 
 
-def start_embedded_central(config: KioskConfig, port: int = 0) -> Any:
-    """Start the central gateway inside the kiosk (demo: ``central.embedded``) on SQLite,
-    trusting this kiosk's signing secret. Returns the handle (``.url``, ``.stop()``); pass
-    ``handle.url`` to ``open_sync_worker(config, central_url=...)``."""
-    try:
-        from central.server import start_in_thread
-    except ImportError as exc:
-        raise CentralUnavailable("the central gateway is not installed") from exc
+class EmbeddedCentral:
+    """The gateway inside the kiosk (demo: ``central.embedded``). Its socket listens at once,
+    so ``url`` is known; importing the gateway (about a second: FastAPI, SQLAlchemy) and
+    opening its store happen on a thread of their own, off the kiosk's start-up path. A
+    request that arrives meanwhile waits in the socket's backlog."""
+
+    def __init__(self, db: Path, secrets: dict[str, bytes], port: int = 0) -> None:
+        self._sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
+        self._sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        self._sock.bind(("127.0.0.1", port))
+        self._sock.listen(128)
+        self.url = f"http://127.0.0.1:{self._sock.getsockname()[1]}"
+        self._ready = threading.Event()
+        self._handle: Any = None
+        self._thread = threading.Thread(
+            target=self._start, args=(db, secrets), name="central-start", daemon=True
+        )
+        self._thread.start()
+
+    def _start(self, db: Path, secrets: dict[str, bytes]) -> None:
+        try:
+            from central.server import start_in_thread
+
+            self._handle = start_in_thread(db, kiosk_secrets=secrets, sock=self._sock)
+            log.info("embedded central gateway on %s", self.url)
+        except Exception:
+            log.exception("the embedded central gateway did not start")
+            self._sock.close()
+        finally:
+            self._ready.set()
+
+    @property
+    def handle(self) -> Any:
+        """The running gateway (``central.server.CentralHandle``), once it has started."""
+        self._ready.wait(120)
+        if self._handle is None:
+            raise CentralUnavailable("the embedded central gateway did not start")
+        return self._handle
+
+    @property
+    def store(self) -> Any:
+        return self.handle.store
+
+    @property
+    def faults(self) -> Any:
+        return self.handle.faults
+
+    def stop(self) -> None:
+        self._ready.wait(120)
+        if self._handle is not None:
+            self._handle.stop()
+
+
+def start_embedded_central(config: KioskConfig, port: int = 0) -> EmbeddedCentral:
+    """Start the central gateway inside the kiosk on SQLite, trusting this kiosk's signing
+    secret. Returns at once with ``.url`` (pass it to ``open_sync_worker(config,
+    central_url=...)``), ``.store`` and ``.stop()``."""
+    if importlib.util.find_spec("central") is None:
+        raise CentralUnavailable("the central gateway is not installed")
     data = config.data_dir
     data.mkdir(parents=True, exist_ok=True)
     secret_path = Path(config.central.secret_file or "central.secret")
     if not secret_path.is_absolute():
         secret_path = data / secret_path
     secret = load_or_create_secret(secret_path)
-    handle = start_in_thread(
-        data / "central-embedded.sqlite", port=port, kiosk_secrets={config.kiosk.id: secret}
-    )
-    log.info("embedded central gateway on %s", handle.url)
-    return handle
+    return EmbeddedCentral(data / "central-embedded.sqlite", {config.kiosk.id: secret}, port)
 
 
 def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
