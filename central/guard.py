@@ -107,12 +107,14 @@ class _Reply(Exception):
         *,
         headers: Mapping[str, str] | None = None,
         close: bool = False,
+        drain: int | None = None,
     ) -> None:
         super().__init__(error)
         self.status = status
         self.error = error
         self.headers = dict(headers or {})
         self.close = close
+        self.drain = drain  # read a body up to this many bytes first (default: drain_max)
 
 
 class Guard:
@@ -145,7 +147,8 @@ class Guard:
             await self._handle(scope, receive, send, headers)
         except _Reply as reply:
             if not reply.close and not scope.get("state", {}).get("body_read"):
-                reply.close = not await self._drain(receive, headers)
+                limit = self.limits.drain_max if reply.drain is None else reply.drain
+                reply.close = not await self._drain(receive, headers, limit)
             await _answer(send, reply.status, {"error": reply.error}, reply.headers, reply.close)
 
     # ------------------------------------------------------------------- steps
@@ -181,7 +184,10 @@ class Guard:
             before = self.faults.pick(path, BEFORE)
             if before is not None:
                 await run_in_threadpool(self.count_fault)
-                raise _before_fault(before, plan)
+                refusal = _before_fault(before, plan)
+                # A kiosk must see the injected answer (a 429's Retry-After), not a reset.
+                refusal.drain = policy.max_body
+                raise refusal
             if method == "PATCH" and await self._upload_cut(scope, receive, headers, length):
                 return
         body = await self._body(receive, length)
@@ -239,7 +245,9 @@ class Guard:
             await self._budget.give(length)
             raise
 
-    async def _read(self, receive: Receive, length: int) -> bytes:
+    async def _read(self, receive: Receive, length: int, *, keep: bool = True) -> bytes:
+        """The body, against the gap timeout and the overall deadline; ``keep`` False reads
+        and drops it (a refused request's)."""
         limits = self.limits
         deadline = time.monotonic() + limits.read_timeout_s + length / limits.min_rate_bytes_s
         chunks: list[bytes] = []
@@ -256,21 +264,22 @@ class Guard:
             got += len(chunk)
             if got > length:
                 raise _Reply(400, "body longer than Content-Length", close=True)
-            chunks.append(chunk)
+            if keep:
+                chunks.append(chunk)
             if not message.get("more_body", False):
                 break
         if got != length:
             raise _Reply(400, "body shorter than Content-Length", close=True)
         return b"".join(chunks)
 
-    async def _drain(self, receive: Receive, headers: Mapping[str, str]) -> bool:
-        """Read a refused request's small body so the answer reaches the client; False if
-        the connection must be closed instead."""
+    async def _drain(self, receive: Receive, headers: Mapping[str, str], limit: int) -> bool:
+        """Read a refused request's body, up to ``limit`` bytes, so the answer reaches the
+        client; False if the connection must be closed instead."""
         raw = headers.get("content-length", "0")
-        if not (raw.isascii() and raw.isdigit()) or int(raw) > self.limits.drain_max:
+        if not (raw.isascii() and raw.isdigit()) or int(raw) > limit:
             return False
         try:
-            await self._read(receive, int(raw))
+            await self._read(receive, int(raw), keep=False)
         except _Reply:
             return False
         return True
