@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import functools
 import hashlib
 import logging
 import time
@@ -91,8 +92,13 @@ ERRORS: dict[int | str, dict[str, Any]] = {
 
 
 def store_of(request: Request) -> CentralStore:
-    store: CentralStore = request.app.state.store
+    store: CentralStore = request.scope["state"]["store"]
     return store
+
+
+def faults_of(request: Request) -> Faults:
+    faults: Faults = request.scope["state"]["faults"]
+    return faults
 
 
 def kiosk_of(request: Request) -> str:
@@ -115,9 +121,11 @@ def _replayed(replayed: bool) -> dict[str, str] | None:
     return {"Idempotent-Replayed": "true"} if replayed else None
 
 
+@functools.cache
 def build_api() -> FastAPI:
-    """The FastAPI application (routes, models, error handlers); ``Gateway`` puts the store
-    and the guard around it. The OpenAPI document is generated from this."""
+    """The FastAPI application (routes, models, error handlers), built once per process: it
+    holds no state of its own (the guard hands each request its gateway's store and fault
+    switch in ``scope["state"]``). The OpenAPI document is generated from this."""
     api = FastAPI(
         title="Exit-entry central gateway",
         version="2",
@@ -350,12 +358,12 @@ def _payment_routes(api: FastAPI) -> None:
 def _admin_routes(api: FastAPI) -> None:
     @api.get("/v1/admin/faults", response_model=models.FaultSettings, tags=["admin"])
     def get_faults(request: Request) -> Any:
-        faults: Faults = request.app.state.faults
+        faults = faults_of(request)
         return faults.plan.to_json()
 
     @api.put("/v1/admin/faults", response_model=models.FaultSettings, tags=["admin"])
     def put_faults(body: models.FaultSettings, request: Request) -> Any:
-        faults: Faults = request.app.state.faults
+        faults = faults_of(request)
         try:
             faults.set(FaultPlan.from_json(body.model_dump(exclude_unset=True)))
         except ValueError as exc:
@@ -443,10 +451,9 @@ class Gateway:
 
     def __post_init__(self) -> None:
         self.api = build_api()
-        self.api.state.store = self.store
-        self.api.state.faults = self.faults
         self.guard = Guard(
             self.api,
+            context={"store": self.store, "faults": self.faults},
             routes=lambda: self.api.router.routes,
             policies=POLICIES,
             secrets=lambda: self.secrets,

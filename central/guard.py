@@ -122,6 +122,7 @@ class Guard:
         self,
         app: ASGIApp,
         *,
+        context: Mapping[str, Any],
         routes: Callable[[], list[Any]],
         policies: Mapping[tuple[str, str], Policy],
         secrets: Callable[[], Mapping[str, bytes]],
@@ -130,6 +131,7 @@ class Guard:
         limits: Limits,
     ) -> None:
         self.app = app
+        self.context = context  # put in every request's scope["state"] (store, faults)
         self._routes = routes
         self.policies = policies
         self.secrets = secrets
@@ -200,6 +202,7 @@ class Guard:
                 if authentic != kiosk:
                     raise _Reply(401, "bad or missing kiosk signature")
             state = scope.setdefault("state", {})
+            state.update(self.context)
             state["kiosk"] = kiosk
             state["body"] = body
             if faultable:
