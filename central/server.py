@@ -190,6 +190,8 @@ def serve(
     """Serve until SIGINT/SIGTERM. The schema is migrated once here, before any worker
     starts; each worker then opens its own connection pool."""
     settings.secrets()  # refuse unfit secret files before anything starts
+    if workers > 1 and not settings.db.startswith(("postgresql", "postgres:")):
+        log.warning("%d workers on one SQLite file take turns for every write", workers)
     FaultPlan.from_json(settings.faults)
     CentralStore(settings.db, pool_size=1).close()
     limits = Limits(**settings.limits)

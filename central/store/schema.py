@@ -151,8 +151,8 @@ photos = Table(
     Column("registered_at", Text, nullable=False),
 )
 
-# Payment orders for the endorsement fee: the reference central stands in for the non-tax
-# revenue payment platform. One order pays for one endorsement (endorsement_no once used).
+# Payment orders for the endorsement fee: the gateway stands in for the non-tax revenue
+# payment platform. One order pays for one endorsement (endorsement_no once used).
 payments = Table(
     "payments",
     metadata,
