@@ -215,37 +215,41 @@ class Lookups:
         if id_number is not None and (not isinstance(id_number, str) or not is_valid(id_number)):
             raise Refused(422, "invalid ID number")
         problem = None
+        registered = self.today().isoformat()
+        code = receipt_code(number)
         with self.db.write() as conn:
-            row = conn.execute(
-                select(
-                    photos.c.sha256,
-                    photos.c.receipt_code,
-                    photos.c.registered_at,
-                    photos.c.kiosk_id,
+            # Claimed by the insert (a concurrent registration on another instance waits for
+            # this one), then compared with what is there if it was not ours to make.
+            created = conn.execute(
+                self.db.insert(photos)
+                .values(
+                    photo_number=number,
+                    kiosk_id=kiosk_id,
+                    sha256=sha,
+                    id_number=id_number,
+                    receipt_code=code,
+                    registered_at=registered,
                 )
-                .where(photos.c.photo_number == number)
-                .with_for_update()
+                .on_conflict_do_nothing(index_elements=[photos.c.photo_number])
+                .returning(photos.c.photo_number)
             ).first()
-            if row is not None:
+            row = None
+            if created is None:
+                row = conn.execute(
+                    select(
+                        photos.c.sha256,
+                        photos.c.receipt_code,
+                        photos.c.registered_at,
+                        photos.c.kiosk_id,
+                    ).where(photos.c.photo_number == number)
+                ).first()
+                assert row is not None
                 if row[3] != kiosk_id:
                     problem = "photo number registered by another machine"
                 elif row[0] not in (sha, ""):
                     problem = "photo number already registered with another photo"
                 # Counted inside the transaction; refused after it commits.
                 self.db.bump(conn, "conflicts" if problem else "replays")
-            else:
-                registered = self.today().isoformat()
-                code = receipt_code(number)
-                conn.execute(
-                    photos.insert().values(
-                        photo_number=number,
-                        kiosk_id=kiosk_id,
-                        sha256=sha,
-                        id_number=id_number,
-                        receipt_code=code,
-                        registered_at=registered,
-                    )
-                )
         if problem:
             raise Refused(422, problem)
         if row is not None:

@@ -378,3 +378,17 @@ def test_the_sqlite_store_is_private(tmp_path: Path) -> None:
     loose.chmod(0o644)
     CentralStore(loose, today=lambda: TODAY).close()
     assert stat.S_IMODE(loose.stat().st_mode) == 0o600
+
+
+def test_a_photo_registered_twice_at_once_gets_one_receipt(central_db: str) -> None:
+    one = CentralStore(central_db, today=lambda: TODAY)
+    two = CentralStore(central_db, today=lambda: TODAY)
+    try:
+        body = {"photo_number": "K1-P-000001", "sha256": "ab" * 32}
+        results = _together([lambda s=s: s.register_photo("K1", body) for s in (one, two) * 3])
+        assert not [r for r in results if isinstance(r, Exception)]
+        assert sorted(r[0] for r in results) == [200, 200, 200, 200, 200, 201]
+        assert len({r[1]["receipt_code"] for r in results}) == 1
+    finally:
+        one.close()
+        two.close()
