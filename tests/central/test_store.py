@@ -392,3 +392,17 @@ def test_a_photo_registered_twice_at_once_gets_one_receipt(central_db: str) -> N
     finally:
         one.close()
         two.close()
+
+
+def test_migrate_and_maintain_from_the_command_line(
+    central_db: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from kiosk.cli import main
+
+    assert main(["central", "migrate", "--db", central_db]) == 0
+    assert "up to date" in capsys.readouterr().out
+    assert main(["central", "maintain", "--db", central_db, "--json"]) == 0
+    done = json.loads(capsys.readouterr().out)
+    assert set(done) >= {"payloads_erased", "keys_expired", "uploads_deleted"}
+    bad = ["central", "maintain", "--db", central_db, "--personal-days", "400"]
+    assert main(bad) == 2
