@@ -186,17 +186,21 @@ def serve(
     port: int = 8787,
     workers: int = 1,
     on_ready: Callable[[str], None] | None = None,
+    sock: socket.socket | None = None,
 ) -> None:
-    """Serve until SIGINT/SIGTERM. The schema is migrated once here, before any worker
-    starts; each worker then opens its own connection pool."""
+    """Serve until SIGINT/SIGTERM, on ``host``:``port`` or on ``sock`` (listening already).
+    The schema is migrated once here, before any worker starts; each worker then opens its
+    own connection pool."""
     settings.secrets()  # refuse unfit secret files before anything starts
     if workers > 1 and not settings.db.startswith(("postgresql", "postgres:")):
         log.warning("%d workers on one SQLite file take turns for every write", workers)
     FaultPlan.from_json(settings.faults)
     CentralStore(settings.db, pool_size=1).close()
     limits = Limits(**settings.limits)
-    sock = _listen(host, port)
-    url = f"http://{_url_host(host)}:{sock.getsockname()[1]}"
+    if sock is None:
+        sock = _listen(host, port)
+    bound_host, bound_port = sock.getsockname()[:2]
+    url = f"http://{_url_host(str(bound_host))}:{bound_port}"
     if workers <= 1:
         config = _uvicorn_config(settings.gateway(), limits=limits)
         if on_ready:
