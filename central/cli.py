@@ -14,6 +14,7 @@ import logging
 import os
 import signal
 import socket
+import ssl
 import sys
 import threading
 from collections.abc import Sequence
@@ -72,6 +73,8 @@ def build_parser(prog: str = "python -m central") -> argparse.ArgumentParser:
         help="base of the payment links shown as QR codes (?order=ID is appended)",
     )
     serve.add_argument("--pool-size", type=int, default=8, help="database connections per worker")
+    serve.add_argument("--certfile", help="serve https with this PEM certificate (chain)")
+    serve.add_argument("--keyfile", help="the certificate's private key")
     serve.add_argument(
         "--exit-with-stdin",
         action="store_true",
@@ -140,6 +143,8 @@ def _serve(args: argparse.Namespace) -> int:
         payment_ttl_s=args.payment_ttl_s,
         pay_base_url=args.pay_url,
         pool_size=args.pool_size,
+        certfile=args.certfile,
+        keyfile=args.keyfile,
     )
     if args.exit_with_stdin:
         threading.Thread(target=_stop_when_stdin_closes, name="stdin-watch", daemon=True).start()
@@ -157,7 +162,7 @@ def _serve(args: argparse.Namespace) -> int:
             on_ready=ready,
             sock=listening,
         )
-    except (SecretFileError, ValueError, OSError) as exc:
+    except (SecretFileError, ValueError, OSError, ssl.SSLError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:

@@ -155,6 +155,18 @@ class GatewaySettings:
     pay_base_url: str = "https://pay.example.org/cashier"
     pool_size: int = 8
     limits: dict[str, Any] = field(default_factory=dict)
+    certfile: str | None = None  # PEM certificate (chain): serve https
+    keyfile: str | None = None  # its private key (0600)
+
+    def tls(self) -> ssl.SSLContext | None:
+        """The server's TLS context, or None for plain http (loopback, or TLS at a balancer:
+        kiosks refuse plain http to anything but loopback)."""
+        if not self.certfile:
+            return None
+        context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        context.minimum_version = ssl.TLSVersion.TLSv1_2
+        context.load_cert_chain(self.certfile, self.keyfile)
+        return context
 
     def secrets(self) -> dict[str, bytes]:
         """Each kiosk's secret from its file, and those of the kiosks file
@@ -192,6 +204,7 @@ def serve(
     The schema is migrated once here, before any worker starts; each worker then opens its
     own connection pool."""
     settings.secrets()  # refuse unfit secret files before anything starts
+    tls = settings.tls()  # and an unreadable certificate
     if workers > 1 and not settings.db.startswith(("postgresql", "postgres:")):
         log.warning("%d workers on one SQLite file take turns for every write", workers)
     FaultPlan.from_json(settings.faults)
@@ -200,16 +213,23 @@ def serve(
     if sock is None:
         sock = _listen(host, port)
     bound_host, bound_port = sock.getsockname()[:2]
-    url = f"http://{_url_host(str(bound_host))}:{bound_port}"
+    scheme = "https" if tls is not None else "http"
+    url = f"{scheme}://{_url_host(str(bound_host))}:{bound_port}"
     if workers <= 1:
-        config = _uvicorn_config(settings.gateway(), limits=limits)
+        config = _uvicorn_config(settings.gateway(), limits=limits, tls=tls)
         if on_ready:
             on_ready(url)
         uvicorn.Server(config).run(sockets=[sock])
         return
     os.environ[ENVIRONMENT] = json.dumps(asdict(settings))
     config = _uvicorn_config(
-        "central.server:app_from_environment", limits=limits, factory=True, workers=workers
+        "central.server:app_from_environment",
+        limits=limits,
+        factory=True,
+        workers=workers,
+        # Files, not a context: the configuration travels to the worker processes.
+        ssl_certfile=settings.certfile,
+        ssl_keyfile=settings.keyfile,
     )
     from uvicorn.supervisors import Multiprocess
 

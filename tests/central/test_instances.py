@@ -18,6 +18,8 @@ from contextlib import closing, contextmanager
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from central.store import CentralStore
 from offline_queue.transport import CentralTransport
 from tests.central.pg import PostgresServer
@@ -27,7 +29,9 @@ KIOSKS = {f"K-INST-{n}": f"instance-test-secret-{n:04d}".encode() for n in range
 
 
 @contextmanager
-def gateway(db: str, kiosks_file: Path, workers: int = 1) -> Iterator[str]:
+def gateway(
+    db: str, kiosks_file: Path, workers: int = 1, extra: list[str] | None = None
+) -> Iterator[str]:
     """``kiosk central serve`` as its own process; yields its URL."""
     proc = subprocess.Popen(
         [
@@ -44,6 +48,7 @@ def gateway(db: str, kiosks_file: Path, workers: int = 1) -> Iterator[str]:
             str(workers),
             "--kiosks-file",
             str(kiosks_file),
+            *(extra or []),
         ],
         env=dict(os.environ, PYTHONPATH=str(ROOT)),
         stdout=subprocess.PIPE,
@@ -53,7 +58,7 @@ def gateway(db: str, kiosks_file: Path, workers: int = 1) -> Iterator[str]:
     try:
         assert proc.stdout is not None
         line = proc.stdout.readline()
-        found = re.search(r"(http://\S+)", line)
+        found = re.search(r"(https?://\S+)", line)
         assert found, line + (proc.stderr.read() if proc.stderr else "")
         yield found.group(1)
     finally:
@@ -162,3 +167,62 @@ def _upload_across_instances(one: str, two: str) -> None:
             )
             assert patched.status == 204
         assert a.request("HEAD", path).headers["Upload-Offset"] == str(len(data))
+
+
+def test_serve_speaks_https_with_a_certificate(tmp_path: Path) -> None:
+    """Kiosks refuse plain http beyond loopback: a gateway without a balancer in front
+    serves TLS itself (``--certfile``/``--keyfile``), in every worker."""
+    import datetime as dt
+    import ipaddress
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    from offline_queue import CentralError
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "127.0.0.1")])
+    now = dt.datetime.now(dt.UTC)
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - dt.timedelta(minutes=5))
+        .not_valid_after(now + dt.timedelta(days=1))
+        .add_extension(
+            x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]),
+            critical=False,
+        )
+        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+        .sign(key, hashes.SHA256())
+    )
+    cert_file, key_file = tmp_path / "c.pem", tmp_path / "k.pem"
+    cert_file.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    key_file.write_bytes(
+        key.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        )
+    )
+    key_file.chmod(0o600)
+    kiosks_file = tmp_path / "kiosks"
+    kiosks_file.write_text("".join(f"{k} {s.decode()}\n" for k, s in KIOSKS.items()))
+    kiosks_file.chmod(0o600)
+    kiosk, secret = next(iter(KIOSKS.items()))
+    extra = ["--certfile", str(cert_file), "--keyfile", str(key_file)]
+    with gateway(str(tmp_path / "c.sqlite"), kiosks_file, workers=2, extra=extra) as url:
+        assert url.startswith("https://")
+        with closing(
+            CentralTransport(url, kiosk_id=kiosk, secret=secret, ca_bundle=str(cert_file))
+        ) as trusted:
+            for _ in range(4):  # whichever worker answers
+                assert trusted.request("POST", "/v1/heartbeat", body=b"{}").status == 200
+        with closing(CentralTransport(url, kiosk_id=kiosk, secret=secret)) as untrusted:
+            with pytest.raises(CentralError) as refused:
+                untrusted.request("POST", "/v1/heartbeat", body=b"{}")
+            assert refused.value.code == "central.tls"
