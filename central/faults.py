@@ -21,6 +21,7 @@ kiosk request counts, uploads and heartbeats included, so tests narrow it with `
 
 from __future__ import annotations
 
+import math
 import random
 import threading
 from dataclasses import dataclass, field
@@ -29,6 +30,31 @@ from typing import Any
 BEFORE = ("error", "retry_after", "status")
 AFTER = ("reset", "bad_json", "wrong_schema", "huge", "trickle")
 MODES = (*BEFORE, *AFTER, "upload_cut")
+
+# Each numeric setting and its bounds (inclusive).
+_BOUNDS: dict[str, tuple[float, float]] = {
+    "latency_s": (0.0, 60.0),
+    "trickle_interval_s": (0.0, 10.0),
+    "retry_after_s": (0, 3600),
+    "status_code": (400, 599),
+    "huge_bytes": (0, 64 * 1024 * 1024),
+    "trickle_bytes": (0, 1024 * 1024),
+    "upload_cut_offset": (0, 1 << 40),
+    "spare": (0, 1_000_000),
+}
+
+
+def _number(value: Any, name: str) -> float:
+    # bool is an int to Python, not a number to anyone writing JSON.
+    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
+        raise ValueError(f"{name} must be a finite number")
+    return float(value)
+
+
+def _mapping(value: Any, name: str) -> dict[str, Any]:
+    if not isinstance(value, dict):
+        raise ValueError(f"{name} must be an object")
+    return value
 
 
 @dataclass
@@ -46,33 +72,44 @@ class FaultPlan:
     spare: int = 0  # the next N such requests get no fault and no latency
 
     @classmethod
-    def from_json(cls, data: dict[str, Any]) -> FaultPlan:
+    def from_json(cls, data: Any) -> FaultPlan:
+        """A plan from the admin route's JSON; ``ValueError`` names the first bad field.
+        Every number is bounded: a negative, infinite or NaN latency would stall or break
+        every request after it."""
+        if not isinstance(data, dict):
+            raise ValueError("a fault plan is a JSON object")
+        unknown = set(data) - set(_BOUNDS) - {"rates", "once", "paths"}
+        if unknown:
+            raise ValueError(f"unknown fault settings {sorted(unknown)}")
         plan = cls()
-        for mode, rate in dict(data.get("rates", {})).items():
-            if mode not in MODES or not 0 <= float(rate) <= 1:
+        for mode, rate in _mapping(data.get("rates", {}), "rates").items():
+            value = _number(rate, f"rates.{mode}")
+            if mode not in MODES or not 0 <= value <= 1:
                 raise ValueError(f"bad fault rate {mode}={rate}")
-            plan.rates[mode] = float(rate)
-        for mode, count in dict(data.get("once", {})).items():
-            if mode not in MODES or int(count) < 0:
+            plan.rates[mode] = value
+        for mode, count in _mapping(data.get("once", {}), "once").items():
+            if mode not in MODES or not isinstance(count, int) or not 0 <= count <= 1_000_000:
                 raise ValueError(f"bad fault count {mode}={count}")
             plan.once[mode] = int(count)
-        for name in ("latency_s", "trickle_interval_s"):
-            if name in data:
-                setattr(plan, name, float(data[name]))
-        for name in (
-            "retry_after_s",
-            "status_code",
-            "huge_bytes",
-            "trickle_bytes",
-            "upload_cut_offset",
-            "spare",
-        ):
-            if name in data:
-                setattr(plan, name, int(data[name]))
-        if plan.spare < 0:
-            raise ValueError(f"bad spare count {plan.spare}")
+        for name, (low, high) in _BOUNDS.items():
+            if name not in data:
+                continue
+            value = _number(data[name], name)
+            if not low <= value <= high:
+                raise ValueError(f"{name} must be between {low} and {high}")
+            if isinstance(getattr(plan, name), int):
+                if value != int(value):
+                    raise ValueError(f"{name} must be a whole number")
+                setattr(plan, name, int(value))
+            else:
+                setattr(plan, name, value)
         if "paths" in data:
-            plan.paths = tuple(str(p) for p in data["paths"])
+            paths = data["paths"]
+            if not isinstance(paths, list) or not all(
+                isinstance(p, str) and p.startswith("/") and len(p) <= 200 for p in paths
+            ):
+                raise ValueError("paths must be a list of path prefixes")
+            plan.paths = tuple(paths)
         return plan
 
     def to_json(self) -> dict[str, Any]:

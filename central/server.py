@@ -1,512 +1,57 @@
-"""The reference central service over HTTP (stdlib ``ThreadingHTTPServer``).
+"""Running the gateway with uvicorn: on a thread inside another program (the kiosk's demo,
+the tests: ``start_in_thread``), or as a service with one or more worker processes
+(``serve``: ``kiosk central serve``).
 
-Every kiosk route needs a valid HMAC signature (docs/sync.md); ``/v1/health``,
-``/v1/stats`` and the admin routes (loopback clients only) do not. The API is described in
-docs/central-openapi.json; ``ROUTES`` is the list a test compares with that document.
+Instances keep no state of their own beyond the fault switch: the store (PostgreSQL for
+more than one instance) holds everything, so any number of them may run behind a load
+balancer (docs/sync.md, "Running the gateway").
 """
 
 from __future__ import annotations
 
-import base64
-import hashlib
-import ipaddress
 import json
 import logging
-import re
+import os
 import socket
 import ssl
-import struct
 import threading
-import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass, field
 from datetime import date
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from pathlib import Path
 from typing import Any
 
-from central.auth import verify
-from central.faults import AFTER, BEFORE, FaultPlan, Faults
-from central.store import CentralStore, Refused
+import uvicorn
+
+from central.app import MAX_BODY, Gateway, routes
+from central.auth import load_kiosks_file, load_secret_file
+from central.faults import FaultPlan, Faults
+from central.guard import Limits
+from central.protocol import GatewayProtocol
+from central.store import CentralStore
 
 log = logging.getLogger(__name__)
 
-MAX_BODY = 32 * 1024 * 1024
+__all__ = ["MAX_BODY", "ROUTES", "CentralHandle", "GatewaySettings", "serve", "start_in_thread"]
 
 # (method, path template): the API surface, kept equal to docs/central-openapi.json by a test.
-ROUTES: tuple[tuple[str, str], ...] = (
-    ("GET", "/v1/health"),
-    ("GET", "/v1/stats"),
-    ("POST", "/v1/transactions/batch"),
-    ("POST", "/v1/transactions"),
-    ("OPTIONS", "/v1/uploads"),
-    ("POST", "/v1/uploads"),
-    ("HEAD", "/v1/uploads/{upload_id}"),
-    ("PATCH", "/v1/uploads/{upload_id}"),
-    ("POST", "/v1/heartbeat"),
-    ("POST", "/v1/eligibility"),
-    ("POST", "/v1/payments"),
-    ("GET", "/v1/payments/{order_id}"),
-    ("POST", "/v1/payments/{order_id}/cancel"),
-    ("POST", "/v1/payments/{order_id}/refund"),
-    ("POST", "/v1/endorsements"),
-    ("POST", "/v1/permits/status"),
-    ("POST", "/v1/documents/ready"),
-    ("POST", "/v1/photos/receipts"),
-    ("GET", "/v1/admin/faults"),
-    ("PUT", "/v1/admin/faults"),
-    ("POST", "/v1/admin/payments/{order_id}/pay"),
-)
-UNSIGNED = ("/v1/health", "/v1/stats", "/v1/admin/")
-
-
-@dataclass
-class Reply:
-    status: int
-    body: Any = None
-    headers: Mapping[str, str] | None = None
-
-
-class _Server(ThreadingHTTPServer):
-    daemon_threads = True
-    allow_reuse_address = True
-    request_queue_size = 64
-
-    def __init__(
-        self,
-        address: tuple[str, int],
-        store: CentralStore,
-        faults: Faults,
-        secrets: Mapping[str, bytes],
-    ) -> None:
-        super().__init__(address, _Handler)
-        self.store = store
-        self.faults = faults
-        self.secrets = dict(secrets)
-
-
-class _Handler(BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"
-    server: _Server
-    _faultable = True  # this request may get a fault (set per request by _dispatch)
-
-    def setup(self) -> None:
-        super().setup()
-        # Headers and body leave as separate writes; without this, Nagle + delayed ACK
-        # add tens of milliseconds to every answer.
-        self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-
-    def log_message(self, format: str, *args: Any) -> None:
-        log.debug("%s " + format, self.client_address[0], *args)
-
-    # Each method funnels into one dispatcher.
-    def do_GET(self) -> None:
-        self._dispatch()
-
-    def do_POST(self) -> None:
-        self._dispatch()
-
-    def do_PUT(self) -> None:
-        self._dispatch()
-
-    def do_PATCH(self) -> None:
-        self._dispatch()
-
-    def do_HEAD(self) -> None:
-        self._dispatch()
-
-    def do_OPTIONS(self) -> None:
-        self._dispatch()
-
-    # ------------------------------------------------------------ plumbing
-    def _dispatch(self) -> None:
-        path = self.path
-        route = _match(self.command, path.split("?", 1)[0])
-        faults = self.server.faults
-        faultable = not path.startswith(UNSIGNED) and not faults.spared(path)
-        self._faultable = faultable
-        try:
-            if route is None:
-                self._drain_body()
-                raise Refused(404, "no such route")
-            handler, params = route
-            if faultable:
-                plan = faults.plan
-                if plan.latency_s:
-                    time.sleep(plan.latency_s)
-                before = faults.pick(path, BEFORE)
-                if before is not None:
-                    self.server.store.bump("faults")
-                    self._drain_body()
-                    self._send(self._before_fault(before, plan))
-                    return
-            if handler is _Handler._patch_upload:
-                reply = self._patch_upload(**params)
-                if reply is None:
-                    return
-            else:
-                body = self._read_body()
-                kiosk = self._authenticate(path, body)
-                reply = handler(self, kiosk, body, **params)
-        except Refused as exc:
-            reply = Reply(exc.status, exc.body)
-        except (ValueError, KeyError, TypeError) as exc:
-            reply = Reply(400, {"error": f"bad request: {type(exc).__name__}"})
-        except (BrokenPipeError, ConnectionResetError):
-            self.close_connection = True
-            return
-        after = faults.pick(path, AFTER) if faultable else None
-        if after is not None:
-            self.server.store.bump("faults")
-            self._after_fault(after, faults.plan)
-            return
-        self._send(reply)
-
-    def _before_fault(self, mode: str, plan: FaultPlan) -> Reply:
-        if mode == "retry_after":
-            return Reply(429, {"error": "slow down"}, {"Retry-After": str(plan.retry_after_s)})
-        if mode == "status":
-            return Reply(plan.status_code, {"error": "refused (injected fault)"})
-        return Reply(503, {"error": "unavailable (injected fault)"})
-
-    def _after_fault(self, mode: str, plan: FaultPlan) -> None:
-        if mode == "reset":
-            self._reset()
-            return
-        self.close_connection = True
-        try:
-            if mode in ("bad_json", "wrong_schema"):
-                raw = b'{"results": [ {"key": oops' if mode == "bad_json" else b'{"ok": 1}'
-                self.send_response(200)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(raw)))
-                self.end_headers()
-                self.wfile.write(raw)
-            elif mode == "huge":
-                # No Content-Length: the client must cap the body while reading it.
-                self.send_response(200)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Connection", "close")
-                self.end_headers()
-                self.wfile.write(b'{"results": ["')
-                block = b"x" * 65536
-                for _ in range(plan.huge_bytes // len(block)):
-                    self.wfile.write(block)
-            elif mode == "trickle":
-                self.send_response(200)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(plan.trickle_bytes))
-                self.end_headers()
-                for _ in range(plan.trickle_bytes):
-                    self.wfile.write(b" ")
-                    self.wfile.flush()
-                    time.sleep(plan.trickle_interval_s)
-        except OSError:
-            pass  # the client gave up, as it should
-
-    def _reset(self) -> None:
-        """Drop the connection with a TCP reset and no answer."""
-        self.close_connection = True
-        try:
-            self.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
-            self.connection.close()
-        except OSError:
-            pass
-
-    def _length(self) -> int:
-        raw = self.headers.get("Content-Length")
-        if raw is None:
-            if self.headers.get("Transfer-Encoding"):
-                raise Refused(411, "Content-Length required")
-            return 0
-        if not (raw.isascii() and raw.isdigit()):
-            raise Refused(400, "bad Content-Length")
-        length = int(raw)
-        if length > MAX_BODY:
-            self.close_connection = True
-            raise Refused(413, "request body too large")
-        return length
-
-    def _read_body(self) -> bytes:
-        length = self._length()
-        return self.rfile.read(length) if length else b""
-
-    def _drain_body(self) -> None:
-        try:
-            self._read_body()
-        except Refused:
-            self.close_connection = True
-
-    def _authenticate(self, path: str, body: bytes) -> str:
-        if path.startswith(UNSIGNED):
-            if path.startswith("/v1/admin/") and not _loopback(self.client_address[0]):
-                raise Refused(403, "admin only from loopback")
-            return ""
-        kiosk = verify(
-            self.server.secrets,
-            dict(self.headers.items()),
-            method=self.command,
-            path=path,
-            body=body,
-            now=time.time(),
-        )
-        if kiosk is None:
-            raise Refused(401, "bad or missing kiosk signature")
-        return kiosk
-
-    def _send(self, reply: Reply) -> None:
-        raw = b"" if reply.body is None else json.dumps(reply.body, ensure_ascii=False).encode()
-        try:
-            self.send_response(reply.status)
-            for name, value in (reply.headers or {}).items():
-                self.send_header(name, value)
-            if raw:
-                self.send_header("Content-Type", "application/json")
-            self.send_header("Content-Length", str(len(raw)))
-            if self.close_connection:
-                self.send_header("Connection", "close")
-            self.end_headers()
-            if self.command != "HEAD":
-                self.wfile.write(raw)
-        except OSError:
-            self.close_connection = True
-
-    def _json(self, body: bytes) -> Any:
-        try:
-            return json.loads(body)
-        except ValueError as exc:
-            raise Refused(400, "body is not JSON") from exc
-
-    # ---------------------------------------------------------------- routes
-    def _health(self, kiosk: str, body: bytes) -> Reply:
-        return Reply(200, {"ok": True, "time": time.time()})
-
-    def _stats(self, kiosk: str, body: bytes) -> Reply:
-        return Reply(200, self.server.store.stats())
-
-    def _batch(self, kiosk: str, body: bytes) -> Reply:
-        data = self._json(body)
-        entries = data.get("entries") if isinstance(data, dict) else None
-        if not isinstance(entries, list) or not entries or len(entries) > 1000:
-            raise Refused(400, "entries must be a list of 1-1000 items")
-        return Reply(200, {"results": self.server.store.ingest_batch(kiosk, entries)})
-
-    def _single(self, kiosk: str, body: bytes) -> Reply:
-        data = self._json(body)
-        if not isinstance(data, dict):
-            raise Refused(400, "body must be an object")
-        data = {**data, "key": self.headers.get("Idempotency-Key", "")}
-        data.setdefault("stream", data.get("kind", "single"))
-        data.setdefault("attachments", [])
-        result = self.server.store.ingest_batch(kiosk, [data])[0]
-        headers = {"Idempotent-Replayed": "true"} if result.get("replayed") else None
-        return Reply(int(result["status"]), result, headers)
-
-    def _tus_options(self, kiosk: str, body: bytes) -> Reply:
-        return Reply(
-            204,
-            None,
-            {
-                "Tus-Resumable": "1.0.0",
-                "Tus-Version": "1.0.0",
-                "Tus-Extension": "creation,checksum",
-                "Tus-Checksum-Algorithm": "sha256",
-                "Tus-Max-Size": str(MAX_BODY),
-            },
-        )
-
-    def _create_upload(self, kiosk: str, body: bytes) -> Reply:
-        raw = self.headers.get("Upload-Length", "")
-        if not (raw.isascii() and raw.isdigit()) or int(raw) > 64 * 1024 * 1024:
-            raise Refused(400, "Upload-Length required (at most 64 MiB)")
-        meta: dict[str, str] = {}
-        for pair in self.headers.get("Upload-Metadata", "").split(","):
-            if pair.strip():
-                name, _, value = pair.strip().partition(" ")
-                meta[name] = base64.b64decode(value).decode() if value else ""
-        upload_id = self.server.store.create_upload(kiosk, int(raw), meta)
-        return Reply(
-            201,
-            None,
-            {
-                "Location": f"/v1/uploads/{upload_id}",
-                "Tus-Resumable": "1.0.0",
-                "Upload-Offset": "0",
-            },
-        )
-
-    def _head_upload(self, kiosk: str, body: bytes, upload_id: str) -> Reply:
-        offset, length = self.server.store.upload_state(upload_id)
-        return Reply(
-            200,
-            None,
-            {
-                "Upload-Offset": str(offset),
-                "Upload-Length": str(length),
-                "Tus-Resumable": "1.0.0",
-                "Cache-Control": "no-store",
-            },
-        )
-
-    def _patch_upload(self, upload_id: str) -> Reply | None:
-        length = self._length()
-        at = self.headers.get("Upload-Offset", "")
-        cut_from = self.server.faults.plan.upload_cut_offset
-        cut = self._faultable and at.isascii() and at.isdigit() and int(at) >= cut_from
-        if cut and self.server.faults.pick(self.path, ("upload_cut",)):
-            self.server.store.bump("faults")
-            self.rfile.read(length // 2)
-            self._reset()
-            return None
-        body = self.rfile.read(length)
-        kiosk = self._authenticate(self.path, body)
-        del kiosk  # any authenticated kiosk may continue an upload it knows the id of
-        if self.headers.get("Content-Type") != "application/offset+octet-stream":
-            raise Refused(415, "Content-Type must be application/offset+octet-stream")
-        offset = self.headers.get("Upload-Offset", "")
-        if not (offset.isascii() and offset.isdigit()):
-            raise Refused(400, "Upload-Offset required")
-        checksum = self.headers.get("Upload-Checksum")
-        if checksum:
-            algorithm, _, value = checksum.partition(" ")
-            if algorithm != "sha256":
-                raise Refused(400, "unsupported checksum algorithm")
-            if base64.b64encode(hashlib.sha256(body).digest()).decode() != value:
-                raise Refused(460, "checksum mismatch")
-        new = self.server.store.append_upload(upload_id, int(offset), body)
-        return Reply(204, None, {"Upload-Offset": str(new), "Tus-Resumable": "1.0.0"})
-
-    def _heartbeat(self, kiosk: str, body: bytes) -> Reply:
-        self.server.store.heartbeat(kiosk, self._json(body))
-        return Reply(200, {"ok": True, "time": time.time()})
-
-    def _eligibility(self, kiosk: str, body: bytes) -> Reply:
-        data = self._json(body)
-        return Reply(200, self.server.store.eligibility(data.get("id_number")))
-
-    def _idempotent(
-        self,
-        kiosk: str,
-        kind: str,
-        body: bytes,
-        action: Callable[[str, dict[str, Any]], tuple[int, dict[str, Any]]],
-    ) -> Reply:
-        """``action(kiosk, data)`` once per Idempotency-Key; replays get the first answer."""
-        data = self._json(body)
-        if not isinstance(data, dict):
-            raise Refused(400, "body must be an object")
-        key = self.headers.get("Idempotency-Key", "")
-        status, result, replayed = self.server.store.idempotent(
-            kiosk, key, kind, data, lambda: action(kiosk, data)
-        )
-        return Reply(status, result, {"Idempotent-Replayed": "true"} if replayed else None)
-
-    def _endorsements(self, kiosk: str, body: bytes) -> Reply:
-        store = self.server.store
-        return self._idempotent(kiosk, "endorsement.issue", body, store.issue_endorsement)
-
-    def _create_payment(self, kiosk: str, body: bytes) -> Reply:
-        store = self.server.store
-        return self._idempotent(kiosk, "payment.order", body, store.create_payment)
-
-    def _payment_status(self, kiosk: str, body: bytes, order_id: str) -> Reply:
-        return Reply(200, self.server.store.payment_status(kiosk, order_id))
-
-    def _cancel_payment(self, kiosk: str, body: bytes, order_id: str) -> Reply:
-        return Reply(200, self.server.store.cancel_payment(kiosk, order_id))
-
-    def _refund_payment(self, kiosk: str, body: bytes, order_id: str) -> Reply:
-        return Reply(200, self.server.store.refund_payment(kiosk, order_id))
-
-    def _pay(self, kiosk: str, body: bytes, order_id: str) -> Reply:
-        return Reply(200, self.server.store.simulate_payment(order_id))
-
-    def _permit_status(self, kiosk: str, body: bytes) -> Reply:
-        data = self._json(body)
-        return Reply(200, self.server.store.permit_status(data.get("id_number")))
-
-    def _documents(self, kiosk: str, body: bytes) -> Reply:
-        data = self._json(body)
-        return Reply(200, self.server.store.documents_ready(data.get("id_number"), kiosk))
-
-    def _photos(self, kiosk: str, body: bytes) -> Reply:
-        data = self._json(body)
-        if not isinstance(data, dict):
-            raise Refused(400, "body must be an object")
-        status, result = self.server.store.register_photo(kiosk, data)
-        return Reply(status, result)
-
-    def _get_faults(self, kiosk: str, body: bytes) -> Reply:
-        return Reply(200, self.server.faults.plan.to_json())
-
-    def _put_faults(self, kiosk: str, body: bytes) -> Reply:
-        data = self._json(body)
-        if not isinstance(data, dict):
-            raise Refused(400, "body must be an object")
-        self.server.faults.set(FaultPlan.from_json(data))
-        return Reply(200, self.server.faults.plan.to_json())
-
-
-_HANDLERS: dict[tuple[str, str], Callable[..., Any]] = {
-    ("GET", "/v1/health"): _Handler._health,
-    ("GET", "/v1/stats"): _Handler._stats,
-    ("POST", "/v1/transactions/batch"): _Handler._batch,
-    ("POST", "/v1/transactions"): _Handler._single,
-    ("OPTIONS", "/v1/uploads"): _Handler._tus_options,
-    ("POST", "/v1/uploads"): _Handler._create_upload,
-    ("HEAD", "/v1/uploads/{upload_id}"): _Handler._head_upload,
-    ("PATCH", "/v1/uploads/{upload_id}"): _Handler._patch_upload,
-    ("POST", "/v1/heartbeat"): _Handler._heartbeat,
-    ("POST", "/v1/eligibility"): _Handler._eligibility,
-    ("POST", "/v1/payments"): _Handler._create_payment,
-    ("GET", "/v1/payments/{order_id}"): _Handler._payment_status,
-    ("POST", "/v1/payments/{order_id}/cancel"): _Handler._cancel_payment,
-    ("POST", "/v1/payments/{order_id}/refund"): _Handler._refund_payment,
-    ("POST", "/v1/endorsements"): _Handler._endorsements,
-    ("POST", "/v1/permits/status"): _Handler._permit_status,
-    ("POST", "/v1/documents/ready"): _Handler._documents,
-    ("POST", "/v1/photos/receipts"): _Handler._photos,
-    ("GET", "/v1/admin/faults"): _Handler._get_faults,
-    ("PUT", "/v1/admin/faults"): _Handler._put_faults,
-    ("POST", "/v1/admin/payments/{order_id}/pay"): _Handler._pay,
-}
-assert set(_HANDLERS) == set(ROUTES)
-
-_PATTERNS = [
-    (method, re.compile("^" + re.sub(r"\{(\w+)\}", r"(?P<\1>[0-9a-f]{32})", path) + "$"), fn)
-    for (method, path), fn in _HANDLERS.items()
-]
-
-
-def _match(method: str, path: str) -> tuple[Callable[..., Any], dict[str, str]] | None:
-    for m, pattern, fn in _PATTERNS:
-        found = pattern.match(path)
-        if found and m == method:
-            return fn, found.groupdict()
-    return None
-
-
-def _loopback(host: str) -> bool:
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
+ROUTES: tuple[tuple[str, str], ...] = routes()
+ENVIRONMENT = "CENTRAL_GATEWAY"  # how ``serve`` hands its settings to worker processes
 
 
 @dataclass
 class CentralHandle:
-    """A running service: ``url``, ``store``, ``faults``; ``stop()`` shuts it down."""
+    """A running gateway: ``url``, ``port``, ``store``, ``faults``; ``stop()`` ends it."""
 
     url: str
+    port: int
     store: CentralStore
     faults: Faults
-    server: _Server
+    server: uvicorn.Server
     thread: threading.Thread
 
     def stop(self) -> None:
-        self.server.shutdown()
-        self.server.server_close()
-        self.thread.join(5)
+        self.server.should_exit = True
+        self.thread.join(15)
         self.store.close()
 
     def __enter__(self) -> CentralHandle:
@@ -516,8 +61,32 @@ class CentralHandle:
         self.stop()
 
 
+def _uvicorn_config(
+    app: Any, *, limits: Limits, tls: ssl.SSLContext | None = None, **extra: Any
+) -> uvicorn.Config:
+    config = uvicorn.Config(
+        app,
+        http=GatewayProtocol,
+        lifespan="off",
+        log_level="warning",
+        access_log=False,
+        # Idle keep-alive connections close after this; headers must come within
+        # GatewayProtocol.header_timeout_s, bodies within the guard's read timeout.
+        timeout_keep_alive=5,
+        timeout_graceful_shutdown=3,
+        # Connections (idle ones included) and requests in progress, per process: past this
+        # a request is answered 503 at once instead of queueing without bound.
+        limit_concurrency=limits.max_connections,
+        backlog=2048,
+        ssl_context_factory=(lambda config, default: tls) if tls is not None else None,
+        **extra,
+    )
+    config.central_header_timeout_s = limits.header_timeout_s  # type: ignore[attr-defined]
+    return config
+
+
 def start_in_thread(
-    db_path: str | Path,
+    db: str | os.PathLike[str],
     host: str = "127.0.0.1",
     port: int = 0,
     faults: FaultPlan | Faults | None = None,
@@ -527,22 +96,143 @@ def start_in_thread(
     tls: ssl.SSLContext | None = None,
     payment_ttl_s: float = 180.0,
     pay_base_url: str = "https://pay.example.org/cashier",
+    limits: Limits | None = None,
+    sock: socket.socket | None = None,
 ) -> CentralHandle:
-    """Start the service on a background thread (the kiosk demo embeds it this way).
+    """Start the gateway on a background thread (the kiosk demo embeds it this way).
 
-    ``tls``: a server-side SSL context to serve https instead of loopback http.
-    ``payment_ttl_s``: how long a payment order waits to be paid; ``pay_base_url``: the
-    payment links' base."""
-    store = CentralStore(
-        db_path, today=today, payment_ttl_s=payment_ttl_s, pay_base_url=pay_base_url
-    )
+    ``db``: a SQLite file or a ``postgresql://`` URL. ``tls``: a server-side SSL context to
+    serve https. ``payment_ttl_s``: how long a payment order waits to be paid;
+    ``pay_base_url``: the payment links' base. ``sock``: a socket already listening (the
+    kiosk binds it first so that it knows the URL before this module is even imported);
+    ``host`` and ``port`` are then ignored. Answers as soon as it returns: the socket is
+    listening before the server thread starts."""
+    secrets = dict(kiosk_secrets or {})
+    if any(not s for s in secrets.values()):
+        raise ValueError("a kiosk secret must not be empty")
+    store = CentralStore(db, today=today, payment_ttl_s=payment_ttl_s, pay_base_url=pay_base_url)
     picker = faults if isinstance(faults, Faults) else Faults(faults)
-    server = _Server((host, port), store, picker, kiosk_secrets or {})
-    if tls is not None:
-        server.socket = tls.wrap_socket(server.socket, server_side=True)
+    limits = limits or Limits()
+    gateway = Gateway(store, picker, secrets, limits)
+    if sock is None:
+        sock = _listen(host, port)
+    host = str(sock.getsockname()[0])
+    server = uvicorn.Server(_uvicorn_config(gateway, limits=limits, tls=tls))
     thread = threading.Thread(
-        target=server.serve_forever, args=(0.05,), name="central", daemon=True
+        target=server.run, kwargs={"sockets": [sock]}, name="central", daemon=True
     )
     thread.start()
-    url = f"{'https' if tls else 'http'}://{host}:{server.server_port}"
-    return CentralHandle(url, store, picker, server, thread)
+    bound = int(sock.getsockname()[1])
+    url = f"{'https' if tls else 'http'}://{_url_host(host)}:{bound}"
+    return CentralHandle(url, bound, store, picker, server, thread)
+
+
+def _listen(host: str, port: int) -> socket.socket:
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM, socket.IPPROTO_TCP)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind((host, port))
+    sock.listen(2048)
+    sock.set_inheritable(True)
+    return sock
+
+
+def _url_host(host: str) -> str:
+    return f"[{host}]" if ":" in host else host
+
+
+# ------------------------------------------------------------------ as a service
+@dataclass
+class GatewaySettings:
+    """What ``kiosk central serve`` configures; JSON-able, so worker processes get it."""
+
+    db: str
+    secret_files: dict[str, str] = field(default_factory=dict)
+    kiosks_file: str | None = None
+    faults: dict[str, Any] = field(default_factory=dict)
+    seed: int | None = None
+    payment_ttl_s: float = 180.0
+    pay_base_url: str = "https://pay.example.org/cashier"
+    pool_size: int = 8
+    limits: dict[str, Any] = field(default_factory=dict)
+    certfile: str | None = None  # PEM certificate (chain): serve https
+    keyfile: str | None = None  # its private key (0600)
+
+    def tls(self) -> ssl.SSLContext | None:
+        """The server's TLS context, or None for plain http (loopback, or TLS at a balancer:
+        kiosks refuse plain http to anything but loopback)."""
+        if not self.certfile:
+            return None
+        context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        context.minimum_version = ssl.TLSVersion.TLSv1_2
+        context.load_cert_chain(self.certfile, self.keyfile)
+        return context
+
+    def secrets(self) -> dict[str, bytes]:
+        """Each kiosk's secret from its file, and those of the kiosks file
+        (``SecretFileError`` if a file is unfit)."""
+        secrets = load_kiosks_file(self.kiosks_file) if self.kiosks_file else {}
+        secrets.update({kiosk: load_secret_file(p) for kiosk, p in self.secret_files.items()})
+        return secrets
+
+    def gateway(self) -> Gateway:
+        store = CentralStore(
+            self.db,
+            payment_ttl_s=self.payment_ttl_s,
+            pay_base_url=self.pay_base_url,
+            pool_size=self.pool_size,
+        )
+        faults = Faults(FaultPlan.from_json(self.faults), seed=self.seed)
+        return Gateway(store, faults, self.secrets(), Limits(**self.limits))
+
+
+def app_from_environment() -> Gateway:
+    """The factory each worker process calls (``serve`` with ``workers`` > 1)."""
+    return GatewaySettings(**json.loads(os.environ[ENVIRONMENT])).gateway()
+
+
+def serve(
+    settings: GatewaySettings,
+    *,
+    host: str = "127.0.0.1",
+    port: int = 8787,
+    workers: int = 1,
+    on_ready: Callable[[str], None] | None = None,
+    sock: socket.socket | None = None,
+) -> None:
+    """Serve until SIGINT/SIGTERM, on ``host``:``port`` or on ``sock`` (listening already).
+    The schema is migrated once here, before any worker starts; each worker then opens its
+    own connection pool."""
+    settings.secrets()  # refuse unfit secret files before anything starts
+    tls = settings.tls()  # and an unreadable certificate
+    if workers > 1 and not settings.db.startswith(("postgresql", "postgres:")):
+        log.warning("%d workers on one SQLite file take turns for every write", workers)
+    FaultPlan.from_json(settings.faults)
+    CentralStore(settings.db, pool_size=1).close()
+    limits = Limits(**settings.limits)
+    if sock is None:
+        sock = _listen(host, port)
+    bound_host, bound_port = sock.getsockname()[:2]
+    scheme = "https" if tls is not None else "http"
+    url = f"{scheme}://{_url_host(str(bound_host))}:{bound_port}"
+    if workers <= 1:
+        config = _uvicorn_config(settings.gateway(), limits=limits, tls=tls)
+        if on_ready:
+            on_ready(url)
+        uvicorn.Server(config).run(sockets=[sock])
+        return
+    os.environ[ENVIRONMENT] = json.dumps(asdict(settings))
+    config = _uvicorn_config(
+        "central.server:app_from_environment",
+        limits=limits,
+        factory=True,
+        workers=workers,
+        # Files, not a context: the configuration travels to the worker processes.
+        ssl_certfile=settings.certfile,
+        ssl_keyfile=settings.keyfile,
+    )
+    from uvicorn.supervisors import Multiprocess
+
+    if on_ready:
+        on_ready(url)
+    Multiprocess(config, sockets=[sock]).run()

@@ -14,6 +14,8 @@ cd "$here"
 venv="${KIOSK_VENV:-$here/.venv}"
 stamp="$venv/.installed"
 
+# postgresql: the tests start a throwaway server of it (tests/central/pg.py) to run the
+# central gateway's store and API suites on PostgreSQL as well as SQLite.
 APT_PACKAGES=(
   python3-venv python3-dev gcc pkg-config
   libpcsclite-dev libpcsclite1 pcscd vsmartcard-vpcd
@@ -22,6 +24,7 @@ APT_PACKAGES=(
   libxcb-cursor0 libxcb-icccm4 libxcb-keysyms1 libxkbcommon-x11-0
   espeak-ng
   xvfb xauth
+  postgresql
 )
 
 say() { printf '\033[1m[bootstrap]\033[0m %s\n' "$*"; }

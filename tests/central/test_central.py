@@ -23,7 +23,9 @@ import requests
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from central.app import POLICIES
 from central.idnumber import check_char, is_valid, mask
+from central.openapi import render
 from central.server import ROUTES, CentralHandle, start_in_thread
 from central.store import DEMO_PICKUP_KIOSK, OPTIONS, CentralStore, make_id_number
 from offline_queue import CentralError
@@ -52,9 +54,9 @@ ZHENG = make_id_number("440308", "19950218", "891")  # permit expires in 100 day
 
 
 @pytest.fixture
-def central(tmp_path: Path) -> Iterator[CentralHandle]:
+def central(central_db: str) -> Iterator[CentralHandle]:
     handle = start_in_thread(
-        tmp_path / "central.sqlite",
+        central_db,
         kiosk_secrets={KIOSK: SECRET, PICKUP: SECRET},
         today=lambda: TODAY,
     )
@@ -122,7 +124,7 @@ def test_a_failed_entry_holds_back_its_stream_in_the_batch(transport: CentralTra
 
 
 def test_single_transaction_is_idempotent_by_header(transport: CentralTransport) -> None:
-    body = {"kind": "pickup.handover", "schema_version": 1, "payload": {"document_no": "X"}}
+    body = {"kind": "kiosk.note", "schema_version": 1, "payload": {"text": "X"}}
     s1, d1, _ = transport.json_request(
         "POST", "/v1/transactions", body, headers={"Idempotency-Key": "K-9"}
     )
@@ -385,6 +387,12 @@ def test_openapi_document_lists_every_route() -> None:
     doc = json.loads((ROOT / "docs" / "central-openapi.json").read_text())
     documented = {(m.upper(), p) for p, ops in doc["paths"].items() for m in ops}
     assert documented == set(ROUTES)
+    assert set(ROUTES) == set(POLICIES)  # and the guard has a policy for each
+
+
+def test_openapi_document_is_generated_from_the_code() -> None:
+    """docs/central-openapi.json is what ``python -m central.openapi`` writes today."""
+    assert (ROOT / "docs" / "central-openapi.json").read_text(encoding="utf-8") == render()
 
 
 def test_demo_id_numbers_have_valid_check_characters() -> None:
@@ -402,7 +410,8 @@ def test_exactly_one_check_character_is_valid(first17: str, last: str) -> None:
 
 def test_cli_serve_starts_and_stops(tmp_path: Path) -> None:
     secret = tmp_path / "k.secret"
-    secret.write_text("abc")
+    secret.write_text("abc" * 8)
+    secret.chmod(0o600)
     env = dict(os.environ, PYTHONPATH=str(ROOT))
     proc = subprocess.Popen(
         [
@@ -433,7 +442,7 @@ def test_cli_serve_starts_and_stops(tmp_path: Path) -> None:
         assert proc.stdout is not None
         line = proc.stdout.readline()
         url = re.search(r"(http://\S+)", line).group(1)  # type: ignore[union-attr]
-        t = CentralTransport(url, kiosk_id="K-CLI", secret=b"abc")
+        t = CentralTransport(url, kiosk_id="K-CLI", secret=b"abc" * 8)
         assert t.request("POST", "/v1/heartbeat", body=b"{}").status == 200
         choice = {"option": "one_trip", "region": "HK", "purpose": "individual"}
         order = CentralClient(t).create_payment("K-CLI-pay-1", id_number=ZHANG, **choice)

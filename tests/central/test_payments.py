@@ -18,7 +18,7 @@ import requests
 
 from central.faults import FaultPlan
 from central.server import CentralHandle, start_in_thread
-from central.store import OPTIONS, CentralStore, make_id_number
+from central.store import OPTIONS, make_id_number
 from offline_queue import CentralError
 from offline_queue.central_client import CentralClient, PaymentOrder
 from offline_queue.transport import CentralTransport
@@ -37,8 +37,12 @@ CHOICE = {"id_number": CHEN, "option": "multi_1y", "region": "HK", "purpose": "i
 
 
 def _start(tmp_path: Path, **options: Any) -> CentralHandle:
+    return _start_at(str(tmp_path / "central.sqlite"), **options)
+
+
+def _start_at(db: str, **options: Any) -> CentralHandle:
     return start_in_thread(
-        tmp_path / "central.sqlite",
+        db,
         kiosk_secrets={KIOSK: SECRET, OTHER: SECRET},
         today=lambda: TODAY,
         **options,
@@ -46,8 +50,8 @@ def _start(tmp_path: Path, **options: Any) -> CentralHandle:
 
 
 @pytest.fixture
-def central(tmp_path: Path) -> Iterator[CentralHandle]:
-    handle = _start(tmp_path)
+def central(central_db: str) -> Iterator[CentralHandle]:
+    handle = _start_at(central_db)
     yield handle
     handle.stop()
 
@@ -298,7 +302,7 @@ def test_the_simulated_payment_is_only_for_loopback(tmp_path: Path) -> None:
     with start_in_thread(
         tmp_path / "c.sqlite", host="0.0.0.0", kiosk_secrets={KIOSK: SECRET}
     ) as central:
-        port = central.server.server_port
+        port = central.port
         with _kiosk(f"http://127.0.0.1:{port}") as client:
             order = client.create_payment("K-O-1", **CHOICE)
         remote = f"http://{address}:{port}/v1/admin"
@@ -306,20 +310,3 @@ def test_the_simulated_payment_is_only_for_loopback(tmp_path: Path) -> None:
         assert pay.status_code == 403
         assert requests.put(f"{remote}/faults", json={}, timeout=5).status_code == 403
         assert central.store.payment_status(KIOSK, order.order_id)["status"] == "unpaid"
-
-
-def test_an_older_store_gains_the_payments_table(tmp_path: Path) -> None:
-    db = tmp_path / "old.sqlite"
-    CentralStore(db).close()
-    with sqlite3.connect(db) as old:
-        old.execute("DROP TABLE payments")
-    old.close()
-    store = CentralStore(db, today=lambda: TODAY)
-    try:
-        status, order, _ = store.idempotent(
-            KIOSK, "K-O-1", "payment.order", CHOICE, lambda: store.create_payment(KIOSK, CHOICE)
-        )
-        assert status == 201
-        assert store.payment_status(KIOSK, order["order_id"])["status"] == "unpaid"
-    finally:
-        store.close()
