@@ -259,6 +259,7 @@ def test_unknown_numbers_do_not_grow_the_record_without_bound(tmp_path: Path) ->
         '{"v": 3, "all_until": 0, "claims": {}}',
         '{"wrong": -1000, "locked_until": 0}',  # the previous version's record, damaged
         '{"wrong": 0, "locked_until": Infinity}',
+        pytest.param("[" * 100_000 + "]" * 100_000, id="deeper-than-the-json-reader-goes"),
     ],
 )
 def test_a_record_that_makes_no_sense_means_locked_and_an_alert(tmp_path: Path, saved: str) -> None:

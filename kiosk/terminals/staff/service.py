@@ -91,6 +91,7 @@ _GATE_META = "staff.gate"
 _RECORD_VERSION = 2
 _UNKNOWN_KEPT = 64  # numbers nobody has, kept (the oldest give way): the record stays small
 _MOST_STREAK = 64  # beyond, the lockout is at its cap anyway
+_MOST_RECORD_CHARS = 256 * 1024  # 500 members and 64 others take about 40 KiB
 _NUMBER = re.compile(f"^[0-9]{{{NUMBER_DIGITS[0]},{NUMBER_DIGITS[1]}}}$")
 _MALFORMED = "?"  # a number the pad cannot type: all such attempts share one record
 
@@ -155,7 +156,7 @@ class StaffGate:
                 if saved is None:  # a new machine (or a new outbox)
                     return None
                 all_left, claims = _read_record(saved, self._policy, self._wall())
-            except (ValueError, TypeError, QueueError) as exc:
+            except (ValueError, TypeError, RecursionError, QueueError) as exc:
                 return self._fail_closed(exc)
             now = self._clock.monotonic()
             self._all_until = now + all_left if all_left > 0 else 0.0
@@ -256,6 +257,8 @@ def _read_record(text: str, policy: LockoutPolicy, wall: float) -> tuple[float, 
     """The machine-wide lockout left and each number's record, from what ``_save`` wrote (or
     the previous version's ``{"wrong": ..., "locked_until": ...}``). Raises ValueError for
     anything else: the caller fails closed."""
+    if len(text) > _MOST_RECORD_CHARS:
+        raise ValueError("a record larger than any the gate writes")
     saved = json.loads(text)
     if not isinstance(saved, dict):
         raise ValueError("not a record")
