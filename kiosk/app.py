@@ -16,6 +16,7 @@ from typing import Any
 from kiosk.config import KioskConfig
 from kiosk.core.clock import TimerHandle
 from kiosk.core.engine import Alert, Event
+from kiosk.core.pins import StaffKey
 from kiosk.core.runner import FlowRunner, ViewState
 from kiosk.machine.alerts import StaffAlerts
 from kiosk.machine.devices import DEVICE_STATE, DEVICE_WARNING, DeviceHub
@@ -30,7 +31,7 @@ from kiosk.terminals.home.flow import (
 )
 from kiosk.terminals.staff.flow import STAFF_CHECKING, STAFF_LOCKED, STAFF_PIN, STAFF_SCREEN
 from kiosk.terminals.staff.ports import STAFF, MachineStatus
-from kiosk.terminals.staff.service import StaffGate, StaffService
+from kiosk.terminals.staff.service import StaffGate, StaffService, staff_gate
 from kiosk.terminals.terminal import Equipment
 from offline_queue.outbox import Outbox
 from offline_queue.sync import SyncWorker, queue_status
@@ -56,6 +57,10 @@ class Machine:
     alerts: StaffAlerts = field(default_factory=StaffAlerts)
     # Staff mode's shutdown button: the UI closes the application (None: not offered).
     shutdown: Callable[[], None] | None = None
+    # The machine's staff key, which the staff PIN hashes are keyed with (None: staff mode
+    # checks no PIN, and ``staff_key_problem`` says why, in a staff alert).
+    staff_key: StaffKey | None = None
+    staff_key_problem: str = ""
 
 
 class KioskApp:
@@ -96,18 +101,26 @@ class KioskApp:
         self._staff_gate: StaffGate | None = None
         self.staff: StaffService | None = None  # staff mode, when configured
         if s.enabled:
-            self._staff_gate = StaffGate(s.credentials, self.clock, s.max_attempts, s.lockout_s)
+            m = self.machine
+            self._staff_gate = staff_gate(self.config, self.clock, m.staff_key, m.staff_key_problem)
             self.staff = StaffService(self._staff_gate, self)
             self.runner.attach(STAFF, self.staff)
 
     def _keep_in_outbox(self) -> None:
-        """Staff alerts and wrong staff PINs are kept in the outbox across restarts."""
+        """Staff alerts and wrong staff PINs are kept in the outbox across restarts. What
+        keeps staff mode shut (no staff key, a sign-in record that could not be read) is a
+        staff alert from the start: staff should not find out at the pad."""
         outbox = self.machine.outbox
-        if outbox is None:
-            return
-        self.alerts.use_outbox(outbox)
-        if self._staff_gate is not None:
-            self._staff_gate.keep_in(outbox)
+        gate = self._staff_gate
+        unreadable = None
+        if outbox is not None:
+            self.alerts.use_outbox(outbox)
+            if gate is not None:
+                unreadable = gate.keep_in(outbox)
+        if gate is not None and gate.unavailable:
+            self.runner.alert(Alert("staff.key", f"staff sign-in unavailable: {gate.unavailable}"))
+        if unreadable is not None:
+            self.runner.alert(Alert("staff.gate_record", unreadable))
 
     def _connect_sync(self) -> None:
         """Heartbeats carry the staff alerts, confirm their delivery, and go out as soon as

@@ -16,6 +16,7 @@ from kiosk.app import KioskApp, Machine
 from kiosk.config import KioskConfig
 from kiosk.core.clock import Clock, Scheduler
 from kiosk.core.engine import Flow
+from kiosk.core.pins import StaffKey
 from kiosk.core.prompts import ScreenPrompts
 from kiosk.core.runner import Dispatcher, FlowRunner
 from kiosk.core.voice import Voice
@@ -27,6 +28,7 @@ from kiosk.machine.embedded import CentralUnavailable, start_embedded_central
 from kiosk.terminals.home.flow import TerminalContext, build_terminal_flow
 from kiosk.terminals.registry import terminal_for
 from kiosk.terminals.staff.flow import staff_access
+from kiosk.terminals.staff.key import StaffKeyError, machine_staff_key
 from kiosk.terminals.terminal import Equipment, Parts, Pictures, Terminal
 from kiosk.texts import TEXTS
 from offline_queue.outbox import Outbox
@@ -132,6 +134,8 @@ def assemble(
         alerts,
         shutdown,
     )
+    if config.staff.enabled:
+        machine.staff_key, machine.staff_key_problem = _staff_key(config, backend=backend)
     app = KioskApp(config, runner, machine)
     watcher = _watch(config, link, app, equipment) if link is not None else None
     # Stopped in reverse: the services first, then the outbox they write to, then devices.
@@ -144,6 +148,18 @@ def assemble(
         # required one that fails to open still takes the kiosk out of service.
         hub.start(wait=False)
     return Kiosk(app, terminal, watcher, equipment.pictures, closers)
+
+
+def _staff_key(config: KioskConfig, *, backend: bool) -> tuple[StaffKey | None, str]:
+    """The machine's staff key (made on the first start), or why there is none. Only with
+    the backend: the key lives in the data directory, which a run without it leaves alone."""
+    if not backend:
+        return None, "run without the data directory (no staff key read)"
+    try:
+        return machine_staff_key(config), ""
+    except StaffKeyError as exc:
+        log.error("staff mode: %s", exc)
+        return None, str(exc)
 
 
 @dataclass

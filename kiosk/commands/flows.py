@@ -8,7 +8,6 @@ from pathlib import Path
 from kiosk.config import KioskConfig, TerminalType, parse_config
 from kiosk.core.clock import ManualClock
 from kiosk.core.diagram import mermaid
-from kiosk.core.pins import MIN_ITERATIONS, hash_pin
 from kiosk.wiring import flow_runner
 
 
@@ -31,15 +30,15 @@ def _diagram(args: argparse.Namespace) -> int:
 
 
 def sample_config(terminal: TerminalType) -> KioskConfig:
-    # With a staff PIN, so that staff mode's states are drawn (a fixed salt: same file each run),
-    # and a camera, so that the face check is. Its two fallbacks are both drawn: the counter
-    # on renewal, staff at the machine on pickup.
-    pin_hash = hash_pin("0000", iterations=MIN_ITERATIONS, salt=b"diagram")
+    # With staff mode (the demo PIN: no key needed), so that its states are drawn, and a
+    # camera, so that the face check is. Its two fallbacks are both drawn: the counter on
+    # renewal, staff at the machine on pickup.
     fallback = "staff" if terminal is TerminalType.PICKUP else "counter"
     return parse_config(
         {
             "kiosk": {"id": "DIAGRAM", "terminal": terminal.value},
-            "staff": {"pin_hash": pin_hash},
+            "central": {"embedded": True},
+            "staff": {"demo_pin": True},
             "devices": {"camera": {"driver": "opencv", "source": "0"}},
             "identity": {"fallback": fallback},
         }

@@ -490,8 +490,8 @@ def test_a_heartbeat_status_is_kept_whole_as_json(
 
 
 def test_the_embedded_demo_store_is_private(tmp_path: Path) -> None:
-    from kiosk.machine.embedded import start_embedded_central
     from kiosk.config import parse_config
+    from kiosk.machine.embedded import start_embedded_central
 
     config = parse_config(
         {

@@ -11,6 +11,7 @@ import tomllib
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
+from dataclasses import replace
 from datetime import timedelta
 from pathlib import Path
 
@@ -21,12 +22,12 @@ from kiosk.app import KioskApp, Machine
 from kiosk.config import ConfigError, KioskConfig, parse_config
 from kiosk.core.clock import ManualClock
 from kiosk.core.engine import Event
-from kiosk.core.pins import DEMO_PIN, MIN_ITERATIONS, hash_pin, valid_pin_hash, verify_pin
+from kiosk.core.pins import MIN_ITERATIONS, StaffKey, hash_pin, valid_pin_hash, verify_pin
 from kiosk.core.runner import Dispatcher, InlineExecutor, QueueDispatcher
 from kiosk.terminals.staff.flow import STAFF_LOCKED, STAFF_PIN
 from kiosk.terminals.staff.flow import STAFF_SCREEN as STAFF
 from kiosk.terminals.staff.ports import STAFF as STAFF_PORT
-from kiosk.terminals.staff.service import StaffGate, _decoy_hash
+from kiosk.terminals.staff.service import LockoutPolicy, StaffGate, _decoy_hash
 from kiosk.terminals.terminal import Equipment
 from kiosk.texts import text
 from kiosk.wiring import flow_runner
@@ -34,9 +35,18 @@ from offline_queue.outbox import Outbox
 from tests.core.clocks import WallClock
 from tests.disk import DiskFailing
 
-PIN = "97531"
+PIN = "975310"
+WRONG = "135792"
+KEY = StaffKey(b"k" * 32)  # the machine's staff key (a file in the data directory)
 # The fewest iterations a configuration accepts: the tests check the logic, not PBKDF2's cost.
-PIN_HASH = hash_pin(PIN, iterations=MIN_ITERATIONS)
+PIN_HASH = hash_pin(PIN, KEY, iterations=MIN_ITERATIONS)
+OTHER_PIN = "864209"
+OTHER_HASH = hash_pin(OTHER_PIN, KEY, iterations=MIN_ITERATIONS)
+POLICY = LockoutPolicy(max_attempts=3, lockout_s=300, max_lockout_s=1800)
+
+
+def gate(credentials: dict[str, str], clock: object, **policy: float) -> StaffGate:
+    return StaffGate(credentials, KEY, clock, replace(POLICY, **policy))  # type: ignore[arg-type]
 
 
 def staff_config(tmp_path: Path, **staff: object) -> KioskConfig:
@@ -56,9 +66,12 @@ def kiosk(
     worker: object = None,
 ) -> KioskApp:
     """A strict kiosk (an unhandled event raises) whose staff service answers at once, or
-    on ``worker``."""
+    on ``worker``; the machine's staff key is ``KEY`` unless ``machine`` says otherwise."""
     runner = flow_runner(config, clock, clock, dispatcher, strict=True)
-    app = KioskApp(config, runner, machine or Machine())
+    machine = machine or Machine()
+    if machine.staff_key is None and not machine.staff_key_problem:
+        machine.staff_key = KEY
+    app = KioskApp(config, runner, machine)
     assert app.staff is not None
     app.runner.attach(STAFF_PORT, app.staff, worker or InlineExecutor())
     return app
@@ -87,38 +100,38 @@ def lines(app: KioskApp, language: str = "en") -> list[str]:
 
 
 def test_pin_hash_round_trip_and_refusals() -> None:
-    stored = hash_pin("13579")
-    assert valid_pin_hash(stored) and stored.startswith("pbkdf2-sha256$600000$")
-    assert verify_pin("13579", stored)
-    assert not verify_pin("13578", stored)
-    assert hash_pin("13579") != stored  # salted
-    for bad in ("123", "123456789", "12a4", "１２３４"):
+    stored = hash_pin("135790", KEY)
+    assert valid_pin_hash(stored) and stored.startswith(f"pbkdf2-sha256-keyed${KEY.key_id}$600000$")
+    assert verify_pin("135790", stored, KEY)
+    assert not verify_pin("135791", stored, KEY)
+    assert hash_pin("135790", KEY) != stored  # salted
+    for bad in ("12345", "1234567890123", "12a456", "１３５７９０"):
         with pytest.raises(ValueError):
-            hash_pin(bad)
-    weak = hash_pin("13579", iterations=MIN_ITERATIONS - 1)
-    for broken in ("", "2468", "pbkdf2-sha256$x$a$b", stored.replace("$", "$$", 1), weak):
-        assert not valid_pin_hash(broken) and not verify_pin("13579", broken)
+            hash_pin(bad, KEY)
+    with pytest.raises(ValueError):
+        hash_pin("135790", KEY, iterations=MIN_ITERATIONS - 1)
+    for broken in ("", "246810", "pbkdf2-sha256-keyed$x$a$b$c", stored.replace("$", "$$", 1)):
+        assert not valid_pin_hash(broken) and not verify_pin("135790", broken, KEY)
 
 
 def test_a_configuration_with_an_unreadable_pin_hash_is_refused(tmp_path: Path) -> None:
     with pytest.raises(ConfigError) as caught:
-        staff_config(tmp_path, pin_hash="2468")
+        staff_config(tmp_path, pin_hash="246810")
     assert "staff" in " ".join(caught.value.problems)
 
 
 def test_the_demo_pin_only_beside_the_demo_central(tmp_path: Path) -> None:
-    demo = hash_pin(DEMO_PIN, iterations=MIN_ITERATIONS)
     with pytest.raises(ConfigError) as caught:
-        staff_config(tmp_path, pin_hash=demo)
-    assert "demo PIN" in " ".join(caught.value.problems)
+        parse_config({"kiosk": {"id": "STAFF-1", "terminal": "photo"}, "staff": {"demo_pin": True}})
+    assert "demo" in " ".join(caught.value.problems)
     config = parse_config(
         {
             "kiosk": {"id": "STAFF-1", "terminal": "photo"},
             "central": {"embedded": True},
-            "staff": {"pin_hash": demo},
+            "staff": {"demo_pin": True},
         }
     )
-    assert config.staff.pin_hash == demo
+    assert config.staff.enabled and config.staff.credentials == {}
 
 
 def test_without_a_pin_there_is_no_staff_mode(tmp_path: Path) -> None:
@@ -132,28 +145,28 @@ def test_without_a_pin_there_is_no_staff_mode(tmp_path: Path) -> None:
 
 def test_wrong_pins_lock_staff_mode_even_for_the_right_one() -> None:
     clock = ManualClock()
-    gate = StaffGate({"": PIN_HASH}, clock, max_attempts=3, lockout_s=300)
-    assert [gate.sign_in("0000").attempts_left for _ in range(2)] == [2, 1]
-    third = gate.sign_in("0000")
+    staff = gate({"": PIN_HASH}, clock)
+    assert [staff.sign_in(WRONG).attempts_left for _ in range(2)] == [2, 1]
+    third = staff.sign_in(WRONG)
     assert (third.accepted, third.just_locked, third.locked_s) == (False, True, 300)
     clock.advance(299)
-    assert not gate.sign_in(PIN).accepted  # the right PIN, but locked
+    assert not staff.sign_in(PIN).accepted  # the right PIN, but locked
     clock.advance(1)
-    assert gate.sign_in(PIN).accepted
+    assert staff.sign_in(PIN).accepted
 
 
 def test_a_restart_does_not_buy_more_guesses(tmp_path: Path) -> None:
     clock = ManualClock()
     outbox = Outbox(tmp_path / "outbox.sqlite", kiosk_id="STAFF-1", key=b"k" * 32)
     try:
-        gate = StaffGate({"": PIN_HASH}, clock, max_attempts=3, lockout_s=300)
-        gate.keep_in(outbox)
-        assert gate.sign_in("0000").attempts_left == 2
-        assert gate.sign_in("0000").attempts_left == 1
-        after_restart = StaffGate({"": PIN_HASH}, clock, max_attempts=3, lockout_s=300)
-        after_restart.keep_in(outbox)
-        assert after_restart.sign_in("0000").just_locked
-        again = StaffGate({"": PIN_HASH}, clock, max_attempts=3, lockout_s=300)
+        first = gate({"": PIN_HASH}, clock)
+        first.keep_in(outbox)
+        assert first.sign_in(WRONG).attempts_left == 2
+        assert first.sign_in(WRONG).attempts_left == 1
+        after_restart = gate({"": PIN_HASH}, clock)
+        assert after_restart.keep_in(outbox) is None
+        assert after_restart.sign_in(WRONG).just_locked
+        again = gate({"": PIN_HASH}, clock)
         again.keep_in(outbox)
         assert not again.sign_in(PIN).accepted  # still locked after another restart
         clock.advance(300)
@@ -162,40 +175,14 @@ def test_a_restart_does_not_buy_more_guesses(tmp_path: Path) -> None:
         outbox.close()
 
 
-@pytest.mark.parametrize(
-    ("saved", "locked_s", "attempts_left"),
-    [
-        # Saved when the clock read 25 years later (a dead RTC battery now): at most lockout_s.
-        ('{"wrong": 0, "locked_until": 1e12}', 300, 0),
-        ('{"wrong": 0, "locked_until": Infinity}', 0, 2),  # corrupt: not locked forever
-        ('{"wrong": -1000, "locked_until": 0}', 0, 2),  # corrupt: no extra guesses
-        ('{"wrong": 99, "locked_until": 0}', 300, 0),  # at most the last allowed guess
-        ("not json", 0, 2),
-    ],
-)
-def test_a_saved_count_is_read_back_within_bounds(
-    tmp_path: Path, saved: str, locked_s: float, attempts_left: int
-) -> None:
-    clock = ManualClock()
-    outbox = Outbox(tmp_path / "outbox.sqlite", kiosk_id="STAFF-1", key=b"k" * 32)
-    try:
-        outbox.set_meta({"staff.gate": saved})
-        gate = StaffGate({"": PIN_HASH}, clock, max_attempts=3, lockout_s=300)
-        gate.keep_in(outbox)
-        result = gate.sign_in("0000")
-        assert (result.attempts_left, round(result.locked_s)) == (attempts_left, locked_s)
-    finally:
-        outbox.close()
-
-
 def test_setting_the_wall_clock_does_not_end_a_lockout() -> None:
     clock = WallClock()
-    gate = StaffGate({"": PIN_HASH}, clock, max_attempts=1, lockout_s=300)
-    assert gate.sign_in("0000").just_locked
+    staff = gate({"": PIN_HASH}, clock, max_attempts=1)
+    assert staff.sign_in(WRONG).just_locked
     clock.at += timedelta(hours=2)  # an NTP step, or a hand on the clock
-    assert not gate.sign_in(PIN).accepted
+    assert not staff.sign_in(PIN).accepted
     clock.mono += 300
-    assert gate.sign_in(PIN).accepted
+    assert staff.sign_in(PIN).accepted
 
 
 def test_sign_in_from_the_attract_loop_and_out_again(
@@ -205,7 +192,7 @@ def test_sign_in_from_the_attract_loop_and_out_again(
     app, _, alerts = staff_app(tmp_path)
     app.intent("staff")
     assert state(app) == STAFF_PIN and app.view is not None and app.view.screen == "pin"
-    app.intent("pin", pin="1111")
+    app.intent("pin", pin=WRONG)
     assert state(app) == STAFF_PIN
     assert app.view.view.error == "staff.pin.wrong"
     assert app.view.view.values == {"attempts_left": 2}
@@ -223,13 +210,22 @@ def test_sign_in_from_the_attract_loop_and_out_again(
     assert state(app) == "attract"
 
 
-def test_three_wrong_pins_lock_and_tell_central(tmp_path: Path) -> None:
+def test_three_wrong_pins_lock_and_tell_central_for_how_long(tmp_path: Path) -> None:
     app, clock, alerts = staff_app(tmp_path, lockout_s=120)
+    app.intent("language", language="en")
     app.intent("staff")
     for _ in range(3):
-        app.intent("pin", pin="9999")
+        app.intent("pin", pin=WRONG)
     assert state(app) == STAFF_LOCKED and alerts == ["staff.pin_locked"]
-    assert app.view is not None and app.view.view.values == {"minutes": 2}
+    until = (clock.now() + timedelta(seconds=120)).astimezone().strftime("%H:%M")
+    assert app.view is not None and app.view.view.values == {"minutes": 2, "until": until}
+    assert lines(app) == [
+        f"Too many wrong PINs. Try again in 2 min (after {until}). Central has been told."
+    ]
+    [alert] = app.heartbeat()["alerts"]
+    assert alert["message"] == (
+        "wrong staff PINs: staff mode locked for 2 min (lockout 1 in a row)"
+    )
     clock.advance(app.config.timeouts.message_s * 2)
     assert state(app) == "attract"
     app.intent("staff")
@@ -386,7 +382,7 @@ def members_app(tmp_path: Path) -> tuple[KioskApp, list[str]]:
             "staff": {
                 "members": [
                     {"number": "1024", "pin_hash": PIN_HASH},
-                    {"number": "2048", "pin_hash": hash_pin("8642", iterations=MIN_ITERATIONS)},
+                    {"number": "2048", "pin_hash": OTHER_HASH},
                 ]
             },
         }
@@ -404,35 +400,36 @@ def test_members_sign_in_with_their_number_and_own_pin_and_are_named(tmp_path: P
     app.intent("staff")
     assert app.view is not None and app.view.view.ask_number is True
     app.intent("pin", number="2048", pin=PIN)  # another member's PIN: refused
+    assert state(app) == STAFF_PIN and app.view.view.values == {"attempts_left": 2}
     app.intent("pin", number="4096", pin=PIN)  # a number nobody has: refused the same way
-    assert state(app) == STAFF_PIN and app.view.view.values == {"attempts_left": 1}
+    assert state(app) == STAFF_PIN and app.view.view.values == {"attempts_left": 2}
     app.intent("pin", number="1024", pin=PIN)
     assert state(app) == STAFF and lines(app)[0] == "Signed in: staff 1024"
     app.intent("staff_pause")
     assert messages == ["staff 1024 signed in at the machine", "staff 1024: out_of_service"]
     app.intent("back")
     app.intent("staff")
-    app.intent("pin", number="2048", pin="8642")
+    app.intent("pin", number="2048", pin=OTHER_PIN)
     assert lines(app)[0] == "Signed in: staff 2048"
 
 
 def test_a_member_cannot_guess_a_colleagues_pin_between_own_sign_ins() -> None:
     clock = ManualClock()
-    other = hash_pin("8642", iterations=MIN_ITERATIONS)
-    gate = StaffGate({"1024": PIN_HASH, "2048": other}, clock, max_attempts=3, lockout_s=300)
-    assert gate.sign_in("1111", "2048").attempts_left == 2
-    assert gate.sign_in("2222", "2048").attempts_left == 1
-    assert gate.sign_in(PIN, "1024").accepted  # their own: clears their count only
-    assert gate.sign_in("3333", "2048").just_locked  # the third guess at 2048's PIN locks
-    assert not gate.sign_in("8642", "2048").accepted
+    staff = gate({"1024": PIN_HASH, "2048": OTHER_HASH}, clock)
+    assert staff.sign_in("111111", "2048").attempts_left == 2
+    assert staff.sign_in("222222", "2048").attempts_left == 1
+    assert staff.sign_in(PIN, "1024").accepted  # their own: clears their count only
+    assert staff.sign_in("333333", "2048").just_locked  # the third guess at 2048's PIN locks
+    assert not staff.sign_in(OTHER_PIN, "2048").accepted
 
 
 def test_an_unknown_number_costs_what_the_dearest_known_one_does() -> None:
-    cheap = hash_pin("8642", iterations=MIN_ITERATIONS)
-    dear = hash_pin("8642", iterations=MIN_ITERATIONS * 2)
-    decoy = _decoy_hash([cheap, dear])
-    assert valid_pin_hash(decoy) and decoy.split("$")[1] == str(MIN_ITERATIONS * 2)
-    assert not verify_pin("8642", decoy) and _decoy_hash([cheap, dear]) != decoy
+    cheap = OTHER_HASH
+    dear = hash_pin(OTHER_PIN, KEY, iterations=MIN_ITERATIONS * 2)
+    decoy = _decoy_hash([cheap, dear], KEY)
+    assert valid_pin_hash(decoy) and decoy.split("$")[2] == str(MIN_ITERATIONS * 2)
+    assert decoy.split("$")[1] == KEY.key_id  # checked like a real one, not refused at once
+    assert not verify_pin(OTHER_PIN, decoy, KEY) and _decoy_hash([cheap, dear], KEY) != decoy
 
 
 def test_a_member_without_a_pin_hash_is_refused(tmp_path: Path) -> None:
@@ -500,23 +497,43 @@ def test_the_pin_screen_gives_up_after_a_minute(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize("number", [None, "1024"])
 def test_pin_hash_prints_a_section_the_configuration_accepts(
-    number: str | None, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+    number: str | None,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
 ) -> None:
-    monkeypatch.setattr("sys.stdin", io.StringIO("13579\n"))
-    argv = ["staff", "pin-hash", *(["--number", number] if number else [])]
+    machine = tmp_path / "kiosk.toml"
+    data = tmp_path / "data"
+    machine.write_text(f'[kiosk]\nid = "STAFF-1"\nterminal = "photo"\ndata_dir = "{data}"\n')
+    monkeypatch.setattr("sys.stdin", io.StringIO("135790\n"))
+    argv = [
+        "staff",
+        "pin-hash",
+        "--config",
+        str(machine),
+        *(["--number", number] if number else []),
+    ]
     assert cli.main(argv) == 0
-    printed = capsys.readouterr().out
-    assert "13579" not in printed
-    staff = tomllib.loads(printed)["staff"]
-    config = parse_config({"kiosk": {"id": "STAFF-1", "terminal": "photo"}, "staff": staff})
+    out, err = capsys.readouterr()
+    assert "135790" not in out + err
+    staff = tomllib.loads(out)["staff"]
+    config = parse_config(
+        {"kiosk": {"id": "STAFF-1", "terminal": "photo", "data_dir": str(data)}, "staff": staff}
+    )
     assert list(config.staff.credentials) == [number or ""]
-    assert verify_pin("13579", config.staff.credentials[number or ""])
+    # Made with the machine's key, which the first use made (0600) and said so.
+    key_file = data / "staff.key"
+    assert (key_file.stat().st_mode & 0o777) == 0o600 and "made now" in err
+    key = StaffKey(key_file.read_bytes())
+    assert verify_pin("135790", config.staff.credentials[number or ""], key)
+    assert not verify_pin("135790", config.staff.credentials[number or ""], KEY)
 
 
 def test_pin_hash_refuses_a_bad_number_before_asking(
-    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    monkeypatch.setattr("sys.stdin", io.StringIO("13579\n"))
-    assert cli.main(["staff", "pin-hash", "--number", "12"]) == 1
+    monkeypatch.setattr("sys.stdin", io.StringIO("135790\n"))
+    argv = ["staff", "pin-hash", "--key-file", str(tmp_path / "staff.key"), "--number", "12"]
+    assert cli.main(argv) == 1
     assert "3-8 digits" in capsys.readouterr().err
-    assert sys.stdin.read() == "13579\n"  # refused before the PIN was read
+    assert sys.stdin.read() == "135790\n"  # refused before the PIN was read

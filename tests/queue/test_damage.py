@@ -15,7 +15,7 @@ import pytest
 
 from central.server import CentralHandle, start_in_thread
 from kiosk.cli import main
-from kiosk.clock import ManualClock
+from kiosk.core.clock import ManualClock
 from offline_queue import KeyFileError, Outbox, OutboxUnavailable
 from offline_queue.errors import KeyMissing, OutboxDamaged, OutboxRefused
 from offline_queue.outbox import INVALID_STATE, PAYLOAD_DAMAGED, QueueAlert
@@ -383,8 +383,8 @@ def test_the_kiosk_opening_its_outbox_gets_the_typed_refusal(tmp_path: Path) -> 
     """What the composition root meets (``open_outbox``, ``open_sync_worker``): one type to
     catch, ``OutboxRefused``, with the code for the out-of-service reason and the message
     for the staff alert."""
-    from kiosk.backend import open_outbox, open_sync_worker
     from kiosk.config import parse_config
+    from kiosk.machine.backend import open_outbox, open_sync_worker
 
     config = parse_config(
         {

@@ -26,7 +26,7 @@ from central.store import CentralStore
 from kiosk.app import KioskApp, Machine
 from kiosk.config import KioskConfig, load_config, parse_config
 from kiosk.core.clock import ManualClock
-from kiosk.core.pins import MIN_ITERATIONS, hash_pin
+from kiosk.core.pins import MIN_ITERATIONS, StaffKey, hash_pin
 from kiosk.core.runner import ViewState
 from kiosk.terminals.home.steps import FINISH, message, qr_png
 from kiosk.terminals.registry import terminal_for
@@ -40,6 +40,9 @@ from ui.screens.pin import PinScreen
 from ui.shell import Shell, build_shell, config_error_window, qt_application, shell_for
 from ui.theme import TOUCH_MIN_PX
 from ui.window import KioskLock
+
+STAFF_PIN = "975310"
+STAFF_KEY = StaffKey(b"s" * 32)  # the machine's staff key (a file in its data directory)
 
 
 @pytest.fixture
@@ -177,10 +180,10 @@ def test_staff_hold_the_kiosk_number_and_sign_in_on_the_pin_pad(qtbot: QtBot) ->
     config = parse_config(
         {
             "kiosk": {"id": "UI-TEST", "terminal": "photo"},
-            "staff": {"pin_hash": hash_pin("97531", iterations=MIN_ITERATIONS)},
+            "staff": {"pin_hash": hash_pin(STAFF_PIN, STAFF_KEY, iterations=MIN_ITERATIONS)},
         }
     )
-    with shown(config, qtbot) as s:
+    with shown(config, qtbot, Machine(staff_key=STAFF_KEY)) as s:
         s.window.staff_hold.setInterval(50)  # 3 s on the machine
         qtbot.mousePress(s.window.kiosk_label, Qt.MouseButton.LeftButton)
         qtbot.mouseRelease(s.window.kiosk_label, Qt.MouseButton.LeftButton)
@@ -191,11 +194,11 @@ def test_staff_hold_the_kiosk_number_and_sign_in_on_the_pin_pad(qtbot: QtBot) ->
         qtbot.mouseRelease(s.window.kiosk_label, Qt.MouseButton.LeftButton)
         pad = s.window.current_screen()
         assert isinstance(pad, PinScreen)
-        for key in "97531":
+        for key in STAFF_PIN:
             qtbot.mouseClick(pad.keys[key], Qt.MouseButton.LeftButton)
-        assert pad.dots.text() == "●●●●●"
+        assert pad.dots.text() == "●" * len(STAFF_PIN)
         s.app.intent("language", language="en")  # a re-render of the same step keeps them
-        assert pad.dots.text() == "●●●●●" and pad.title.text() == "Staff sign-in"
+        assert pad.dots.text() == "●" * len(STAFF_PIN) and pad.title.text() == "Staff sign-in"
         _fits(s)
         qtbot.mouseClick(pad.keys["ok"], Qt.MouseButton.LeftButton)
         qtbot.waitUntil(
@@ -210,11 +213,14 @@ def test_staff_hold_the_kiosk_number_and_sign_in_on_the_pin_pad(qtbot: QtBot) ->
 
 
 def test_a_staff_member_types_their_number_then_their_pin(qtbot: QtBot) -> None:
-    member = {"number": "1024", "pin_hash": hash_pin("97531", iterations=MIN_ITERATIONS)}
+    member = {
+        "number": "1024",
+        "pin_hash": hash_pin(STAFF_PIN, STAFF_KEY, iterations=MIN_ITERATIONS),
+    }
     config = parse_config(
         {"kiosk": {"id": "UI-TEST", "terminal": "photo"}, "staff": {"members": [member]}}
     )
-    with shown(config, qtbot) as s:
+    with shown(config, qtbot, Machine(staff_key=STAFF_KEY)) as s:
         s.app.intent("language", language="en")
         s.app.intent("staff")
         pad = s.window.current_screen()
@@ -224,9 +230,9 @@ def test_a_staff_member_types_their_number_then_their_pin(qtbot: QtBot) -> None:
         assert pad.dots.text() == "1024"  # a staff number is shown as typed
         qtbot.mouseClick(pad.keys["ok"], Qt.MouseButton.LeftButton)
         assert pad.body.text() == "Staff 1024: enter your PIN" and pad.dots.text() == "-"
-        for key in "97531":
+        for key in STAFF_PIN:
             qtbot.mouseClick(pad.keys[key], Qt.MouseButton.LeftButton)
-        assert pad.dots.text() == "●●●●●"
+        assert pad.dots.text() == "●" * len(STAFF_PIN)
         qtbot.mouseClick(pad.keys["ok"], Qt.MouseButton.LeftButton)
         qtbot.waitUntil(
             lambda: bool(s.app.view and getattr(s.app.view.view, "buttons", None)), timeout=5000
@@ -240,7 +246,10 @@ def test_the_fullest_staff_screen_fits_in_english_with_larger_text(
 ) -> None:
     """Seven status lines (two devices at fault), a note, and a failed transaction (its
     button wraps the buttons into two rows): still 1920 x 1080, nothing cut short."""
-    member = {"number": "1024", "pin_hash": hash_pin("97531", iterations=MIN_ITERATIONS)}
+    member = {
+        "number": "1024",
+        "pin_hash": hash_pin(STAFF_PIN, STAFF_KEY, iterations=MIN_ITERATIONS),
+    }
     config = parse_config(
         {"kiosk": {"id": "UI-TEST", "terminal": "pickup"}, "staff": {"members": [member]}}
     )
@@ -249,6 +258,7 @@ def test_the_fullest_staff_screen_fits_in_english_with_larger_text(
         _FaultyDevices(),
         outbox,
         equipment=Equipment(to_reconcile=lambda: 1),
+        staff_key=STAFF_KEY,
     )
     with shown(config, qtbot, machine) as s:
         outbox.put("pickup.handover", {"n": 1})
@@ -257,7 +267,7 @@ def test_the_fullest_staff_screen_fits_in_english_with_larger_text(
         s.app.intent("language", language="en")
         s.app.intent("large_text", on=True)
         s.app.intent("staff")
-        s.app.intent("pin", pin="97531", number="1024")
+        s.app.intent("pin", pin=STAFF_PIN, number="1024")
         qtbot.waitUntil(
             lambda: bool(s.app.view and getattr(s.app.view.view, "buttons", None)), timeout=5000
         )

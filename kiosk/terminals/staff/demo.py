@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from kiosk.core.pins import DEMO_PIN
 from kiosk.terminals.script import Expect, Script, Tap
 
 
@@ -12,6 +13,6 @@ def staff_sign_in(shows: str, where: dict[str, Any]) -> Script:
     return [
         Tap("staff hold the kiosk number in the header", intent="staff"),
         Expect("the staff PIN pad", state="staff_pin"),
-        Tap("staff enter the demo PIN", intent="pin", data={"pin": "2468"}),
+        Tap("staff enter the demo PIN", intent="pin", data={"pin": DEMO_PIN}),
         Expect(shows, state="staff", where=where, within_s=10),
     ]

@@ -49,7 +49,7 @@ class StaffRecord:
     error: Note | None = None  # after a wrong PIN
     note: Note | None = None  # what the last button did
     confirm_shutdown: bool = False  # Shut down was pressed once: press again
-    locked_min: int = 0  # how long the lockout has left
+    refused: Note | None = None  # why no PIN is checked now: a lockout, or no staff key
 
 
 def _record(ctx: Ctx) -> StaffRecord:
@@ -77,9 +77,14 @@ def _accepted(ctx: Ctx, event: Event) -> bool:
 
 def _locked(ctx: Ctx, event: Event) -> bool:
     result = answer(event, SignInAnswer)
+    if result.unavailable:
+        _record(ctx).refused = ("staff.unavailable.body", {})
+        return True
     if result.locked_min <= 0:
         return False
-    _record(ctx).locked_min = result.locked_min
+    # How long, and until when: a lockout grows with each one in a row.
+    values = {"minutes": result.locked_min, "until": result.locked_until}
+    _record(ctx).refused = ("staff.locked.body", values)
     return True
 
 
@@ -343,18 +348,17 @@ def staff_states(config: KioskConfig) -> tuple[Step, ...]:
             deferred,
             closing_state(
                 STAFF_LOCKED,
-                lambda ctx: message(
-                    "staff.locked.title",
-                    "staff.locked.body",
-                    tone="error",
-                    values={"minutes": _record(ctx).locked_min or 5},
-                    quiet=True,
-                ),
+                _locked_view,
                 config.timeouts.message_s * 2,
                 end=_leave,
             ),
         ),
     )
+
+
+def _locked_view(ctx: Ctx) -> MessageView:
+    body, values = _record(ctx).refused or ("staff.unavailable.body", {})
+    return message("staff.locked.title", body, tone="error", values=dict(values), quiet=True)
 
 
 def _with(transitions: tuple[Move, ...], state: Step) -> Step:

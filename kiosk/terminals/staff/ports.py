@@ -15,7 +15,9 @@ class SignInAnswer:
     accepted: bool
     number: str = ""  # the staff number signed in ("" with the machine's one PIN)
     attempts_left: int = 0
-    locked_min: int = 0  # > 0: locked for about this many minutes
+    locked_min: int = 0  # > 0: locked for this many minutes at most (rounded up)
+    locked_until: str = ""  # with a lockout: when it ends, local time ("14:35")
+    unavailable: bool = False  # no PIN can be checked (the staff key): central was told
 
 
 @dataclass(frozen=True)

@@ -20,8 +20,14 @@ TEXTS = Catalogue(
         "staff.checking": ("正在验证…", "Checking…"),
         "staff.locked.title": ("工作人员登录已锁定", "Staff sign-in locked"),
         "staff.locked.body": (
-            "密码错误次数过多，请 {minutes} 分钟后再试。已通知管理中心。",
-            "Too many wrong PINs. Try again in {minutes} min. Central has been told.",
+            "密码错误次数过多，请 {minutes} 分钟后（{until} 以后）再试。已通知管理中心。",
+            "Too many wrong PINs. Try again in {minutes} min (after {until}). Central has "
+            "been told.",
+        ),
+        "staff.unavailable.body": (
+            "本机的工作人员密钥或密码设置有误，暂时无法登录。已通知管理中心。",
+            "Staff sign-in is not available: this machine's staff key or PIN set-up is "
+            "wrong. Central has been told.",
         ),
         "staff.title": ("维护模式", "Maintenance"),
         "staff.loading": ("正在读取本机状态…", "Reading the machine's status…"),
