@@ -21,6 +21,8 @@ from typing import Any
 sys.path[0] = str(Path(__file__).resolve().parent.parent)
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
+from PySide6.QtCore import QEventLoop, QTimer  # noqa: E402
+
 from kiosk.config import parse_config  # noqa: E402
 from kiosk.core.clock import ManualClock  # noqa: E402
 from kiosk.terminals.photo.ports import PHOTO  # noqa: E402
@@ -69,11 +71,21 @@ def preview_while_analysing(
         assert isinstance(screen, PhotoLiveScreen)
         if poll_hz is not None:
             screen.preview.start(poll_hz)
+        # The Qt event loop runs as in the kiosk (exec, no sleeping between events): a helper
+        # that slept between processEvents calls made the 25 Hz preview poll miss frames.
+        loop = QEventLoop()
+
+        def keep_coaching() -> None:
+            if shell.app.view is not None and shell.app.view.state == "photo_countdown":
+                shell.app.intent("back")  # keep coaching, not capturing
+
+        watch = QTimer()
+        watch.timeout.connect(keep_coaching)
+        watch.start(10)
+        QTimer.singleShot(round(seconds * 1000), loop.quit)
         shown0, start = screen.preview.frames_shown, time.monotonic()
-        while time.monotonic() - start < seconds and shell.app.view is not None:
-            if shell.app.view.state == "photo_countdown":  # keep coaching, not capturing
-                shell.app.intent("back")
-            pump(0.01)
+        loop.exec()
+        watch.stop()
         elapsed = time.monotonic() - start
         camera = shell.app.devices.device("camera") if shell.app.devices else None
         stats = camera.statistics() if camera is not None else {}
