@@ -4,7 +4,7 @@
 * capture-to-verdict: a 1920x1080 still -> full analysis + crop + JPEG size search;
 * per-measure precision/recall on the labelled evaluation set (tests/photo/evalset.py), for
   all of it and for its calibration and held-out people apart, and the non-compliant images
-  accepted (target: none);
+  accepted (target: none); glare also per way its reflections were made;
 * live stability: yaw/pitch over 100 moving frames of a level head (slight sway, scale and
   sensor noise, as the simulated camera makes them), per frame and as the live tracker's
   multi-frame verdict, and how many frames would have prompted a pose instruction.
@@ -163,10 +163,24 @@ def _live_stability(engine: PhotoEngine, frame: np.ndarray) -> dict[str, object]
 
 def _accuracy(engine: PhotoEngine) -> dict[str, object]:
     built = build(engine)
-    return {
+    out: dict[str, object] = {
         split or "all": evaluate(engine, built, split)
         for split in (None, "calibration", "held_out")
     }
+    # Glare on each way the reflections were made (blended patches, added lamp light), with
+    # every image without a reflection as the negatives of both.
+    for made in ("glare", "lamp"):
+        for split in ("calibration", "held_out"):
+            result = evaluate(
+                engine,
+                built,
+                split,
+                kind=lambda item, m=made: f"+{m}_" in item.name or not item.labels.get("glare"),
+            )
+            per_measure = result["per_measure"]
+            assert isinstance(per_measure, dict)
+            out[f"glare_{made}_{split}"] = per_measure.get("glare")
+    return out
 
 
 if __name__ == "__main__":

@@ -21,7 +21,7 @@ import numpy.typing as npt
 from kiosk.photo import models as m
 from kiosk.photo.geometry import CropPlan, HeadGeometry, head_geometry, plan_crop
 from kiosk.photo.models import Box, FaceLandmarks, FaceModels, Image
-from kiosk.photo.spec import PhotoSpec, PoseSpec
+from kiosk.photo.spec import FaceSpec, PhotoSpec, PoseSpec
 from kiosk.photo.still import MAX_PIXELS
 
 log = logging.getLogger(__name__)
@@ -48,10 +48,26 @@ NECK_HALF_WIDTH = 0.3
 # Glare search box around each eye, in inter-eye distances (covers a spectacle lens).
 LENS_HALF_WIDTH = 0.42
 LENS_HALF_HEIGHT = 0.28
-# A specular pixel is at least this much brighter (HSV V) than the median of its lens zone.
-GLARE_ABOVE_ZONE = 30.0
-# Smallest reflection counted, in IEDs (a catch-light in the iris is smaller).
+# Lens reflections (glare_spots), sizes in IEDs: spots thinner than GLARE_MIN_BLOB count only
+# where they cross the eye (elsewhere they are shines on the spectacle frame); a spot on the
+# iris smaller than a square of GLARE_CATCH_LIGHT is the eye's catch-light; spots under a
+# square of GLARE_MIN_SPOT (or GLARE_NOISE_PX pixels) are noise; a spot is compared with the
+# band GLARE_SURROUND wide around it.
 GLARE_MIN_BLOB = 0.05
+GLARE_CATCH_LIGHT = 0.06
+GLARE_MIN_SPOT = 0.02
+GLARE_NOISE_PX = 4
+GLARE_SURROUND = 0.06
+SURROUND_PERCENTILE = 75.0
+# A spot with this share of its pixels inside the eyelids and none over the iris is the white
+# of the eye, not a reflection.
+SCLERA_INSIDE = 0.8
+# An eye whose surroundings (eyelids widened by EYE_MARGIN IED) are covered by lens reflections
+# in this share is not judged by eyes_open: its lids cannot be seen.
+GLARE_HIDES_EYE = 0.1
+EYE_MARGIN = 0.05
+# Iris radius in IEDs when the iris network gave none (adult irises: about 11.7 mm across).
+IRIS_RADIUS = 0.09
 # Teeth: the band around the inner-lip line searched (share of eye-chin), how much lighter
 # than the lips (Lab L, 0-255) and how much less coloured (share of the lips' chroma + floor).
 TEETH_MARGIN = 0.02
@@ -239,6 +255,8 @@ class _Context:
     geo: HeadGeometry
     gray_face: Image = field(init=False)  # grey face bounding box
     face_mask: Mask = field(init=False)  # face-oval hull inside that box
+    # Lens reflections per eye (glare_spots): boolean mask of its lens zone, zone origin x, y.
+    glare: list[tuple[Mask, int, int]] = field(default_factory=list)
 
     def __post_init__(self) -> None:
         h, w = self.frame.shape[:2]
@@ -253,6 +271,21 @@ class _Context:
         hull = self.face.points[list(m.FACE_OVAL), :2] - np.array([x0, y0])
         cv2.fillConvexPoly(mask, cv2.convexHull(hull.astype(np.int32)), 255)
         self.face_mask = mask
+
+    def skin_level(self) -> float:
+        """Median of the weakest colour channel over the face (the skin, mostly)."""
+        box = self.face.box
+        x0, y0 = max(0, int(box.x)), max(0, int(box.y))
+        roi = self.frame[y0 : y0 + self.face_mask.shape[0], x0 : x0 + self.face_mask.shape[1]]
+        if roi.size == 0:
+            return 0.0
+        b, g, r = cv2.split(roi)
+        weakest = cv2.min(cv2.min(b, g), r)
+        mask = np.ascontiguousarray(self.face_mask[: roi.shape[0], : roi.shape[1]])
+        # A histogram median: np.median over a large face costs a millisecond.
+        hist = cv2.calcHist([weakest], [0], mask, [256], [0, 256]).ravel()
+        total = float(hist.sum())
+        return float(np.searchsorted(np.cumsum(hist), total / 2.0)) if total > 0 else 0.0
 
 
 class PhotoEngine:
@@ -330,19 +363,21 @@ class PhotoEngine:
         geo = head_geometry(face, spec, frame_bgr)
         crop = plan_crop(geo, spec, w, h)
         ctx = _Context(frame_bgr, face, geo)
+        ctx.glare = glare_spots(frame_bgr, face, geo.ied, spec.face, ctx.skin_level())
         # Per frame, never averaged here: kiosk.photo.live.LiveTracker makes the multi-frame
         # verdicts of a live session from these readings.
         yaw, pitch, roll = _pose(face, spec.pose)
         mouth = mouth_signals(frame_bgr, face, geo)
+        glare = self._glare(ctx)
         measures = [
             self._face_count(second),
             self._head_size(geo, h, crop),
             self._centring(geo, crop, w, full),
             *pose_measures(spec, yaw, pitch, roll),
             self._eye_occlusion(ctx),
-            self._eyes_open(face),
+            self._eyes_open(ctx, glare.passed),
             *mouth_measures(spec, mouth, mouth.gap > spec.face.mouth_gap_max.value),
-            self._glare(ctx),
+            glare,
             self._gaze(face),
             *self._exposure(ctx),
             self._sharpness(ctx),
@@ -407,18 +442,28 @@ class PhotoEngine:
                 score = max(score, 50.0)
         return self._measure("centring", score, passed, raw, key)
 
-    def _eyes_open(self, face: FaceLandmarks) -> Measure:
+    def _eyes_open(self, ctx: _Context, glare_passed: bool) -> Measure:
+        face = ctx.face
         if face.eyelids is not None:
             # The iris network's eyelids follow a closing lid; the coarse mesh keeps a prior
-            # open-eye shape (it scored painted-shut eyes as open in our tests).
-            ratios = [_lid_aspect(lid) for lid in face.eyelids]
+            # open-eye shape (it scored painted-shut eyes as open in our tests). When the
+            # photo fails for glare, an eye under the reflection is not judged: the network
+            # reads the white patch as a lid (a reflection over a wide-open eye read 0.15),
+            # and "tilt your glasses" is the instruction that helps.
+            ratios = [
+                _lid_aspect(lid)
+                for eye, lid in enumerate(face.eyelids)
+                if glare_passed or _glare_over_eye(ctx, eye) < GLARE_HIDES_EYE
+            ]
         else:
             ratios = [
                 _eye_aspect(face, m.EYE_A_OUTER, m.EYE_A_INNER, m.EYE_A_UPPER, m.EYE_A_LOWER),
                 _eye_aspect(face, m.EYE_B_OUTER, m.EYE_B_INNER, m.EYE_B_UPPER, m.EYE_B_LOWER),
             ]
-        ratio = min(ratios)
         limit = self.spec.face.eyes_open_min.value
+        if not ratios:
+            return self._measure("eyes_open", 50.0, True, None, None)
+        ratio = min(ratios)
         return self._measure("eyes_open", score_min(ratio, limit), ratio >= limit, ratio, None)
 
     def _gaze(self, face: FaceLandmarks) -> Measure:
@@ -474,35 +519,11 @@ class PhotoEngine:
         return self._measure("eye_occlusion", score_min(raw, limit), raw >= limit, raw, None)
 
     def _glare(self, ctx: _Context) -> Measure:
-        """Specular spots on spectacle lenses: near-white, colourless pixels in the lens zones,
-        clearly brighter than the zone itself (so a brightly lit face is not glare), kept only
-        in blobs wider than a catch-light (an opening scaled to the eye distance removes the
-        eye's own highlight and thin shines on the frames). A reflection over the eye counts:
-        that is where it spoils the photo."""
-        f = self.spec.face
-        h, w = ctx.frame.shape[:2]
-        ied = ctx.geo.ied
-        count = 0
-        size = max(3, round(GLARE_MIN_BLOB * ied) | 1)
-        blob = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (size, size))
-        for centre in (ctx.face.eye_a, ctx.face.eye_b):
-            x0 = max(0, int(centre[0] - LENS_HALF_WIDTH * ied))
-            x1 = min(w, int(centre[0] + LENS_HALF_WIDTH * ied) + 1)
-            y0 = max(0, int(centre[1] - LENS_HALF_HEIGHT * ied))
-            y1 = min(h, int(centre[1] + LENS_HALF_HEIGHT * ied) + 1)
-            if x1 <= x0 or y1 <= y0:
-                continue
-            hsv = cv2.cvtColor(ctx.frame[y0:y1, x0:x1], cv2.COLOR_BGR2HSV)
-            value = hsv[..., 2]
-            level = float(np.median(value))
-            hot = (
-                (value >= f.glare_value_min.value)
-                & (value >= level + GLARE_ABOVE_ZONE)
-                & (hsv[..., 1] <= f.glare_saturation_max.value)
-            ).astype(np.uint8)
-            count += int(np.count_nonzero(cv2.morphologyEx(hot, cv2.MORPH_OPEN, blob)))
-        raw = count / max(ied * ied, 1.0)
-        limit = f.glare_share_max.value
+        """Reflections on spectacle lenses (see :func:`glare_spots`): their area in both lens
+        zones, in IED^2."""
+        count = sum(int(np.count_nonzero(spots)) for spots, _, _ in ctx.glare)
+        raw = count / max(ctx.geo.ied**2, 1.0)
+        limit = self.spec.face.glare_share_max.value
         return self._measure("glare", score_max(raw, limit), raw <= limit, raw, None)
 
     def _exposure(self, ctx: _Context) -> list[Measure]:
@@ -784,6 +805,117 @@ def _teeth_share(frame: Image, face: FaceLandmarks, geo: HeadGeometry) -> float:
         & (chroma < TEETH_CHROMA * lip_c + TEETH_CHROMA_FLOOR)
     )
     return float(np.count_nonzero(teeth)) / max(float(np.count_nonzero(mouth)), 1.0)
+
+
+def glare_spots(
+    frame: Image, face: FaceLandmarks, ied: float, limits: FaceSpec, skin: float
+) -> list[tuple[Mask, int, int]]:
+    """Reflections on spectacle lenses, per eye: (mask over its lens zone, zone x, zone y).
+
+    A reflection is light added to the glass: white, so even its weakest colour channel is
+    bright. A pixel is a candidate when its weakest channel lies ``glare_rise`` of the way up to
+    white from both the lens zone's median and ``skin`` (the face's median weakest channel),
+    and over ``glare_value_min``: relative, so it holds on dark, warm and pale faces alike,
+    and a dark patch over the eye does not make the skin beside it a reflection. Candidates
+    are grouped into spots (holes a reflection leaves over lashes closed first) and a spot
+    counts unless it is
+    * no brighter than its own surround by ``glare_edge_min`` (a brightly lit cheek or hand:
+      a reflection stands out of what lies around it),
+    * the eye's own catch-light (small, on the iris),
+    * the white of the eye (inside the eyelids, away from the iris),
+    * a thin shine that does not cross the eye (the rim of the spectacle frame).
+    """
+    h, w = frame.shape[:2]
+    out: list[tuple[Mask, int, int]] = []
+    for eye, centre in enumerate((face.eye_a, face.eye_b)):
+        x0 = max(0, int(centre[0] - LENS_HALF_WIDTH * ied))
+        x1 = min(w, int(centre[0] + LENS_HALF_WIDTH * ied) + 1)
+        y0 = max(0, int(centre[1] - LENS_HALF_HEIGHT * ied))
+        y1 = min(h, int(centre[1] + LENS_HALF_HEIGHT * ied) + 1)
+        if x1 - x0 < 3 or y1 - y0 < 3:  # the eye at the frame's edge: nothing to see
+            out.append((np.zeros((0, 0), bool), x0, y0))
+            continue
+        weakest = frame[y0:y1, x0:x1].min(axis=2)
+        level = max(float(np.median(weakest)), skin)
+        bright = max(limits.glare_value_min.value, level + limits.glare_rise.value * (255 - level))
+        hot = cv2.morphologyEx(
+            (weakest >= bright).astype(np.uint8), cv2.MORPH_CLOSE, np.ones((3, 3), np.uint8)
+        )
+        out.append((_reflections(hot, weakest, face, eye, (x0, y0), ied, limits), x0, y0))
+    return out
+
+
+def _reflections(  # noqa: PLR0917 - one lens zone's readings
+    hot: Mask,
+    weakest: Image,
+    face: FaceLandmarks,
+    eye: int,
+    origin: tuple[int, int],
+    ied: float,
+    limits: FaceSpec,
+) -> Mask:
+    """The spots of ``hot`` that are reflections (see glare_spots)."""
+    keep = np.zeros(hot.shape, bool)
+    count, labels, stats, _ = cv2.connectedComponentsWithStats(hot, connectivity=8)
+    if count <= 1:
+        return keep
+    eye_zone, iris = _eye_masks(hot.shape, face, eye, origin, ied)
+    thickness = cv2.distanceTransform(hot, cv2.DIST_L2, 3)
+    ring_size = max(3, round(GLARE_SURROUND * ied) | 1)
+    ring_kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (ring_size, ring_size))
+    smallest = max(GLARE_NOISE_PX, (GLARE_MIN_SPOT * ied) ** 2)
+    for label in range(1, count):
+        if stats[label, cv2.CC_STAT_AREA] < smallest:
+            continue
+        spot = labels == label
+        ring = (cv2.dilate(spot.astype(np.uint8), ring_kernel) > 0) & (hot == 0)
+        # Against the brighter part of the band: lit skin beside a dark patch (hair, a hand's
+        # shadow) has skin of its own brightness on some side; a reflection has none.
+        if not ring.any() or (
+            float(weakest[spot].mean()) - float(np.percentile(weakest[ring], SURROUND_PERCENTILE))
+            < limits.glare_edge_min.value
+        ):
+            continue  # not brighter than what lies around it: lit skin, not a reflection
+        on_iris = bool(iris[spot].any())
+        area = float(stats[label, cv2.CC_STAT_AREA])
+        if on_iris and area < (GLARE_CATCH_LIGHT * ied) ** 2:
+            continue  # the eye's own catch-light
+        if not on_iris and float(eye_zone[spot].mean()) >= SCLERA_INSIDE:
+            continue  # the white of the eye
+        thin = 2.0 * float(thickness[spot].max()) < GLARE_MIN_BLOB * ied
+        if thin and not (eye_zone[spot].any() or on_iris):
+            continue  # a shine along the spectacle frame, away from the eye
+        keep |= spot
+    return keep
+
+
+def _glare_over_eye(ctx: _Context, eye: int) -> float:
+    """Share of the eye (its eyelids widened by EYE_MARGIN) covered by lens reflections."""
+    if eye >= len(ctx.glare) or ctx.face.eyelids is None:
+        return 0.0
+    spots, x0, y0 = ctx.glare[eye]
+    if not spots.any():
+        return 0.0
+    lids = np.zeros(spots.shape, np.uint8)
+    cv2.fillPoly(lids, [np.round(ctx.face.eyelids[eye] - [x0, y0]).astype(np.int32)], 1)
+    size = max(3, round(2 * EYE_MARGIN * ctx.geo.ied) | 1)
+    zone = cv2.dilate(lids, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (size, size))) > 0
+    return float(spots[zone].mean()) if zone.any() else 0.0
+
+
+def _eye_masks(
+    shape: tuple[int, ...], face: FaceLandmarks, eye: int, origin: tuple[int, int], ied: float
+) -> tuple[npt.NDArray[np.bool_], npt.NDArray[np.bool_]]:
+    """Inside the eyelids, and the iris disc, in a lens zone's pixels."""
+    inside = np.zeros(shape[:2], np.uint8)
+    iris = np.zeros(shape[:2], np.uint8)
+    if face.eyelids is not None:
+        cv2.fillPoly(inside, [np.round(face.eyelids[eye] - origin).astype(np.int32)], 1)
+    if face.iris is not None:
+        radius = float(face.iris_radius[eye]) if face.iris_radius is not None else IRIS_RADIUS * ied
+        centre = np.round(face.iris[eye] - origin).astype(int)
+        cv2.circle(iris, (int(centre[0]), int(centre[1])), max(1, round(radius)), 1, -1)
+    return inside > 0, iris > 0
 
 
 # ---------------------------------------------------------------- helpers

@@ -133,6 +133,10 @@ class FaceLandmarks:
     # points run: outer corner, lower lid (7), inner corner, then the upper lid (7) from the
     # outer side (EYELID_* below index them).
     eyelids: Points | None = None
+    # (2,) iris radii in frame pixels (mean distance of the iris network's four iris contour
+    # points from its centre), eye a then eye b: a size every adult eye shares (about 0.19 IED
+    # across), so lid gaps and glare over the iris can be judged against it.
+    iris_radius: npt.NDArray[np.float64] | None = None
 
     @property
     def box(self) -> Box:
@@ -260,7 +264,7 @@ class FaceModels:
 
     def with_iris(self, frame: Image, face: FaceLandmarks) -> FaceLandmarks:
         """Add iris centres and refined eyelids (one iris-network run per eye)."""
-        centres, lids = [], []
+        centres, lids, radii = [], [], []
         eyes = ((EYE_A_OUTER, EYE_A_INNER, False), (EYE_B_OUTER, EYE_B_INNER, True))
         for outer, inner, flip in eyes:
             p, q = face.point(outer), face.point(inner)
@@ -272,9 +276,12 @@ class FaceModels:
                 roi = cv2.flip(roi, 1)
             self._iris.setInput(cv2.dnn.blobFromImage(roi, 1.0 / 255.0, swapRB=True))
             outs = self._iris.forward(self._iris_out)
-            iris = next(o for o in outs if o.size == 15).reshape(5, 3)[:1, :2].astype(np.float64)
+            iris = next(o for o in outs if o.size == 15).reshape(5, 3)[:, :2].astype(np.float64)
             contour = next(o for o in outs if o.size == 71 * 3).reshape(71, 3)[:EYELID_POINTS, :2]
-            xy = np.vstack([iris, contour.astype(np.float64)])
+            # ROI pixels -> frame pixels: the ROI is square, one scale both ways.
+            scale = max(width, 4.0) / IRIS_INPUT
+            radii.append(float(np.linalg.norm(iris[1:] - iris[0], axis=1).mean()) * scale)
+            xy = np.vstack([iris[:1], contour.astype(np.float64)])
             if flip:
                 xy[:, 0] = IRIS_INPUT - xy[:, 0]
             inv = cv2.invertAffineTransform(m)
@@ -282,5 +289,9 @@ class FaceModels:
             centres.append(xy[0])
             lids.append(xy[1:])
         return FaceLandmarks(
-            face.points, face.confidence, np.array(centres, dtype=np.float64), np.array(lids)
+            face.points,
+            face.confidence,
+            np.array(centres, dtype=np.float64),
+            np.array(lids),
+            np.array(radii, dtype=np.float64),
         )

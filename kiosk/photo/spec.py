@@ -181,7 +181,8 @@ class FaceSpec(_Frozen):
     smile_corner_max: Number
     gaze_max: Number
     glare_value_min: Number
-    glare_saturation_max: Number
+    glare_rise: Number
+    glare_edge_min: Number
     glare_share_max: Number
     occlusion_contrast_min: Number
 

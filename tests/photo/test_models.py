@@ -51,3 +51,7 @@ def test_mesh_and_iris_outputs(cleans: dict[str, Clean], engine: PhotoEngine) ->
     # Each iris centre lies between its eye's corners.
     for centre, eye in zip(face.iris, (face.eye_a, face.eye_b), strict=True):
         assert np.linalg.norm(centre - eye) < 0.2 * np.linalg.norm(face.eye_b - face.eye_a)
+    # Iris radii: an adult iris is about 0.19 IED across, whoever the person.
+    assert face.iris_radius is not None and face.iris_radius.shape == (2,)
+    ied = float(np.linalg.norm(face.eye_b - face.eye_a))
+    assert all(0.05 * ied < r < 0.13 * ied for r in face.iris_radius)

@@ -141,6 +141,76 @@ def reflection(
     return np.clip(out, 0, 255).astype(np.uint8)
 
 
+LAMP_SHAPES = ("softbox", "window", "ring", "dots", "strip", "bulb")
+
+
+def _lamp_pattern(
+    shape: str, size: tuple[int, int], centre: tuple[int, int], angle: float, h: int, w: int
+) -> npt.NDArray[np.float32]:
+    """The lamp's image in one lens, 0..1: what the glass mirrors, drawn at ``centre``."""
+    ax, ay = size
+    out = np.zeros((h, w), np.float32)
+    if shape == "bulb":  # a bare bulb: bright core, wide halo
+        yy, xx = np.mgrid[0:h, 0:w].astype(np.float32)
+        d2 = ((xx - centre[0]) / ax) ** 2 + ((yy - centre[1]) / ay) ** 2
+        return np.clip(1.6 * np.exp(-d2), 0.0, 1.0).astype(np.float32)
+    box = cv2.boxPoints(((float(centre[0]), float(centre[1])), (2.0 * ax, 2.0 * ay), angle))
+    if shape in {"softbox", "window"}:
+        cv2.fillConvexPoly(out, np.round(box).astype(np.int32), 1.0)
+        if shape == "window":  # the frame's cross between four panes
+            bar = max(1, round(0.18 * min(ax, ay)))
+            cross = np.zeros_like(out)
+            cv2.line(cross, tuple(np.round((box[0] + box[1]) / 2).astype(int)),
+                     tuple(np.round((box[2] + box[3]) / 2).astype(int)), 1.0, bar)  # fmt: skip
+            cv2.line(cross, tuple(np.round((box[1] + box[2]) / 2).astype(int)),
+                     tuple(np.round((box[3] + box[0]) / 2).astype(int)), 1.0, bar)  # fmt: skip
+            out[cross > 0] = 0.0
+    elif shape == "strip":  # a long tube light across the lens
+        cv2.fillConvexPoly(out, np.round(box).astype(np.int32), 1.0)
+    elif shape == "ring":  # a ring light: three quarters of a thick ellipse outline
+        thick = max(2, round(0.35 * min(ax, ay)))
+        cv2.ellipse(out, centre, (ax, ay), angle, 20, 290, 1.0, thick)
+    elif shape == "dots":  # an LED panel: two rows of three round lights
+        r = max(2, round(0.4 * min(ax, ay)))
+        rad = np.radians(angle)
+        u, v = np.array([np.cos(rad), np.sin(rad)]), np.array([-np.sin(rad), np.cos(rad)])
+        for i in (-1, 0, 1):
+            for j in (-0.5, 0.5):
+                p = np.array(centre, np.float64) + i * 0.7 * ax * u + j * 1.2 * ay * v
+                cv2.circle(out, (round(p[0]), round(p[1])), r, 1.0, -1)
+    else:
+        raise ValueError(shape)
+    return out
+
+
+def lamp_reflection(
+    frame: Image,
+    eyes: tuple[npt.NDArray[np.float64], npt.NDArray[np.float64]],
+    ied: float,
+    *,
+    shape: str,
+    offset: tuple[float, float] = (0.0, 0.0),
+    size: tuple[float, float] = (0.14, 0.08),
+    angle: float = 0.0,
+    gain: float = 0.9,
+    lenses: tuple[int, ...] = (0, 1),
+) -> Image:
+    """A lamp of the booth mirrored by spectacle lenses, made differently from ``reflection``:
+    the light is *added* to what is behind the glass (a reflection brightens, it does not
+    paint over), with a shape of its own (LAMP_SHAPES), edges softened by the lens being out
+    of focus. Offsets and sizes in IEDs; the right lens sees the lamp mirrored."""
+    out = frame.astype(np.float32)
+    h, w = frame.shape[:2]
+    for i in lenses:
+        dx = offset[0] if i == 0 else -offset[0]
+        centre = (round(eyes[i][0] + dx * ied), round(eyes[i][1] + offset[1] * ied))
+        axes = (max(2, round(size[0] * ied)), max(2, round(size[1] * ied)))
+        pattern = _lamp_pattern(shape, axes, centre, angle if i == 0 else -angle, h, w)
+        pattern = cv2.GaussianBlur(pattern, (0, 0), max(0.6, 0.012 * ied))
+        out += (gain * 255.0) * pattern[..., None]
+    return np.clip(out, 0, 255).astype(np.uint8)
+
+
 def glare(c: Clean) -> Image:
     return reflection(c.frame, (c.face.eye_a, c.face.eye_b), _ied(c))
 
