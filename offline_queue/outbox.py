@@ -71,6 +71,7 @@ _SQLITE_FULL = 13
 # and sealed (AES-GCM) in ``ref_sealed``, which staff views and recovery read: no document
 # number in clear at rest. Version-3 code must not open the file: it would read pseudonyms.
 _SCHEMA_VERSION = 4
+SCHEMA_VERSION = _SCHEMA_VERSION  # public: the newest schema this code reads (stored_schema)
 _KEY_FLOOR = "outbox.key"
 # The condition of the partial index ``entries_open``, spelled exactly as there: SQLite uses a
 # partial index only for a query whose WHERE contains that very term.
@@ -331,6 +332,22 @@ class _Commit:
                 self._outbox._close_commit(exc)
         finally:
             self._outbox._lock.release()
+
+
+def stored_schema(path: str | os.PathLike[str]) -> int:
+    """The schema version of the outbox file at ``path`` (0: no file, or an empty one), read
+    without changing anything - so a kiosk can say why it will not open a file that a newer
+    version wrote before it tries (``Outbox`` refuses such a file too)."""
+    if not Path(path).exists():
+        return 0
+    try:
+        conn = sqlite3.connect(f"{Path(path).resolve().as_uri()}?mode=ro", uri=True, timeout=10)
+        try:
+            return int(conn.execute("PRAGMA user_version").fetchone()[0])
+        finally:
+            conn.close()
+    except sqlite3.Error as exc:
+        raise OutboxUnavailable(f"cannot read the schema of {path}: {exc}") from exc
 
 
 class Outbox:
