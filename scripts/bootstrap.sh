@@ -22,6 +22,8 @@ APT_PACKAGES=(
   libxcb-cursor0 libxcb-icccm4 libxcb-keysyms1 libxkbcommon-x11-0
   espeak-ng
   xvfb xauth
+  # deploy/: the kiosk's compositor session and systemd-analyze, which checks the units
+  cage systemd
 )
 
 say() { printf '\033[1m[bootstrap]\033[0m %s\n' "$*"; }

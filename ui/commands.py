@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import faulthandler
 import importlib
 import json
 import os
@@ -69,6 +70,9 @@ def _run(args: argparse.Namespace) -> int:
     from kiosk.supervision import Supervision, refuse, start_refusal
     from ui.shell import build_shell, qt_application
 
+    # A hung kiosk is ended by the watchdog with SIGABRT: every thread's stack goes to the
+    # journal first, so the hang can be found.
+    faulthandler.enable()
     qapp = qt_application()
     signal.signal(signal.SIGTERM, lambda *_: qapp.exit(0))
     signal.signal(signal.SIGINT, lambda *_: qapp.exit(0))
