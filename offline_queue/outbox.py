@@ -71,6 +71,8 @@ _SQLITE_FULL = 13
 # and sealed (AES-GCM) in ``ref_sealed``, which staff views and recovery read: no document
 # number in clear at rest. Version-3 code must not open the file: it would read pseudonyms.
 _SCHEMA_VERSION = 4
+# The longest an entry is held back on purpose (the sync worker's backoff is capped below it).
+_MAX_DELAY_S = 86_400.0
 SCHEMA_VERSION = _SCHEMA_VERSION  # public: the newest schema this code reads (stored_schema)
 _KEY_FLOOR = "outbox.key"
 # The condition of the partial index ``entries_open``, spelled exactly as there: SQLite uses a
@@ -672,10 +674,12 @@ class Outbox:
         now = self._now()
         stream_id = self._sealer.pseudonym(stream if stream is not None else "entry:" + key)
         try:
+            # Due at once (0), not "from now": stamped with the wall clock, a new entry would
+            # wait out any step back of the clock (NTP) before it could be sent.
             self._conn.execute(
                 "INSERT INTO entries (seq, key, kind, schema_version, stream, payload, state, "
                 "next_attempt_at, created_at) VALUES (?, ?, ?, ?, ?, ?, 'pending', ?, ?)",
-                (seq, key, kind, schema_version, stream_id, self._sealer.seal(body, key), now, now),
+                (seq, key, kind, schema_version, stream_id, self._sealer.seal(body, key), 0.0, now),
             )
         except sqlite3.IntegrityError as exc:
             raise InvalidEntry(f"idempotency key {key} already used") from exc
@@ -880,8 +884,11 @@ class Outbox:
                     stream, state = row[4], row[6]
                     if stream in blocked or (following is not None and row[12] == following):
                         continue
-                    # Pending and not backing off, and not leased (or the lease expired).
-                    due = state == PENDING and row[7] <= now and (row[8] is None or row[8] < now)
+                    # Pending and not backing off, and not leased (or the lease expired). A
+                    # backoff ending further ahead than any the sync worker sets was stamped
+                    # before the wall clock was stepped back: due now, not when it catches up.
+                    waiting = now < row[7] <= now + _MAX_DELAY_S
+                    due = state == PENDING and not waiting and (row[8] is None or row[8] < now)
                     if not due:
                         blocked.add(stream)
                         continue
@@ -1034,9 +1041,9 @@ class Outbox:
         """Staff: send a dead entry again (and unblock its stream)."""
         with self._guard(), self._write():
             n = self._conn.execute(
-                "UPDATE entries SET state='pending', attempts=0, next_attempt_at=? "
+                "UPDATE entries SET state='pending', attempts=0, next_attempt_at=0 "
                 "WHERE key=? AND state='dead'",
-                (self._now(), key),
+                (key,),
             ).rowcount
         if n != 1:
             raise UnknownEntry(f"no dead entry {key}")
@@ -1047,9 +1054,8 @@ class Outbox:
         with self._guard(), self._write():
             return int(
                 self._conn.execute(
-                    "UPDATE entries SET state='pending', attempts=0, next_attempt_at=? "
-                    "WHERE state='dead'",
-                    (self._now(),),
+                    "UPDATE entries SET state='pending', attempts=0, next_attempt_at=0 "
+                    "WHERE state='dead'"
                 ).rowcount
             )
 

@@ -119,6 +119,7 @@ def test_the_kiosk_unit_is_a_watched_locked_down_session() -> None:
     kiosk = settings(DEPLOY / "systemd" / "exit-entry-kiosk.service")
     assert kiosk["Type"] == ["notify"] and kiosk["NotifyAccess"] == ["all"]
     assert kiosk["Restart"] == ["on-failure"]
+    assert kiosk["MemoryMax"] and kiosk["MemoryHigh"], "a leak ends in a restart, not a hang"
     assert int(kiosk["WatchdogSec"][0]) > 0
     [start] = kiosk["ExecStart"]
     command = start.split()
