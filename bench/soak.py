@@ -16,8 +16,8 @@ the attract screen afterwards; samples of RSS, threads, open file descriptors an
 files' sizes are taken every ``--sample-every`` sessions (after a garbage collection). Log
 records at INFO and above are scanned for the citizens' ID numbers and names.
 
-    /work/tools/isolated .venv/bin/python bench/soak.py --sessions 10000
-    (the renewal kiosk starts pcscd: run it where only one pcscd runs, tools/isolated)
+    .venv/bin/python bench/soak.py --sessions 10000 [--parallel] [--out FILE]
+    (the renewal kiosk starts a pcscd of its own: run it where no other one runs)
 """
 
 # ruff: noqa: E402

@@ -79,7 +79,9 @@ def shown(config: KioskConfig, qtbot: QtBot, machine: Machine | None = None) -> 
 def staff_screen_shows(s: Shell, qtbot: QtBot, part: str) -> None:
     """Wait until the staff screen's view has ``part`` (its buttons once the status is read,
     the note a button leaves)."""
-    qtbot.waitUntil(lambda: bool(s.app.view and getattr(s.app.view.view, part, None)), timeout=60_000)
+    qtbot.waitUntil(
+        lambda: bool(s.app.view and getattr(s.app.view.view, part, None)), timeout=60_000
+    )
 
 
 def screen_name(shell: Shell) -> str:
