@@ -18,10 +18,11 @@ import time
 from dataclasses import asdict
 
 from kiosk.config import ConfigError, KioskConfig, load_config
-from kiosk.machine.backend import open_outbox
 from kiosk.machine.runs import RUNS_FILE, RunLog
-from kiosk.supervision import start_refusal
 from offline_queue.errors import QueueError
+
+# kiosk.supervision (and with it the whole kiosk) is imported by the handlers that need it:
+# every `kiosk` command builds this module's parser, and most never use it.
 
 
 def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -53,6 +54,8 @@ def _config_failed(exc: ConfigError) -> int:
 
 
 def _check(args: argparse.Namespace) -> int:
+    from kiosk.supervision import start_refusal
+
     try:
         config = _config(args)
         refusal = start_refusal(config)
@@ -97,6 +100,9 @@ def _housekeeping(args: argparse.Namespace) -> int:
     """Delivered entries' audit rows past retention are dropped (the sync worker does it too
     while the kiosk runs; this covers a kiosk that is down), attachments orphaned by a crash
     are removed (on open), and room and integrity are checked and reported."""
+    from kiosk.machine.backend import open_outbox
+    from kiosk.supervision import start_refusal
+
     try:
         config = _config(args)
         if start_refusal(config) is not None:
