@@ -1,5 +1,5 @@
-"""The soak's harness itself, briefly: a few dozen sessions of each terminal type with every
-kind of fault, each ending in a screen its script allows, no citizen's data in any log line
+"""The soak's harness itself, briefly: forty sessions of each terminal type with a fault
+or two, each ending in a screen its script allows, no citizen's data in any log line
 (the full 10,000-session run and its figures: bench/soak.py, docs/benchmarks.md)."""
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ def test_a_short_soak_ends_every_session_in_a_defined_screen() -> None:
             sys.executable,
             str(ROOT / "bench" / "soak.py"),
             "--sessions",
-            "180",
+            "120",
             "--sample-every",
             "20",
         ],
