@@ -297,6 +297,22 @@ class Driver:
                 raise Undefined(f"expected {'|'.join(states)}, saw {self.state}")
             self.dispatcher.drain(wait_s=0.02)
 
+    def central_back(self, within_s: float = 120.0) -> None:
+        """After central's outage: time passes in the hall until the kiosk has found central
+        answering again (its sync worker probes every ``central.probe_s``). Without this a
+        quick script would meet the paused menu for thousands of sessions in a few seconds."""
+        backend = self.kiosk.backend
+        assert backend is not None and backend.sync is not None
+        deadline = time.monotonic() + within_s
+        while (
+            backend.sync.status().central_unreachable_since is not None
+            or self.app.flow.context.central_down
+        ):
+            if time.monotonic() > deadline:
+                raise Undefined("the kiosk did not find central answering again")
+            backend.sync.heartbeat_soon()
+            self.dispatcher.drain(wait_s=0.2)
+
     def walk_away(self) -> None:
         t = self.config.timeouts
         self.advance(t.idle_s * t.senior_factor)
@@ -661,6 +677,13 @@ class Soak:
                     self._sample(n, started, outbox, tmp, central, kiosk)
             elapsed = time.monotonic() - started
             delivered = self._drain(kiosk, dispatcher)
+            # Every transaction the kiosk sent is stored at central (once: central keeps one
+            # row per key, and answers a replay without storing it again).
+            assert kiosk.backend is not None
+            sent = {e.key for e in kiosk.backend.outbox.entries("sent", limit=1_000_000)}
+            stored = [t["key"] for t in central.store.transactions()]
+            delivered["missing_at_central"] = len(sent - set(stored))
+            delivered["stored_twice_at_central"] = len(stored) - len(set(stored))
         finally:
             kiosk.stop()
             central.stop()
@@ -713,7 +736,13 @@ class Soak:
             with contextlib.suppress(Undefined):
                 driver.to_attract()
         finally:
+            central_was_down = "central" in world.faults
             world.fix()
+        if central_was_down:
+            try:
+                driver.central_back()
+            except Undefined as exc:
+                self.undefined.append(f"session {n} ({kind}): {exc}")
         self.kinds[kind] += 1
 
     def _sample(
@@ -739,8 +768,11 @@ class Soak:
             }
         )
 
-    def _drain(self, kiosk: Kiosk, dispatcher: QueueDispatcher, within_s: float = 300) -> int:
-        """After the last session: the sync worker delivers what is left."""
+    def _drain(
+        self, kiosk: Kiosk, dispatcher: QueueDispatcher, within_s: float = 300
+    ) -> dict[str, int]:
+        """After the last session: the sync worker delivers what is left; the outbox's
+        counts then (every transaction of the run sent, none dead or left behind)."""
         backend = kiosk.backend
         assert backend is not None and backend.sync is not None
         backend.sync.wake()
@@ -748,9 +780,16 @@ class Soak:
         while backend.outbox.counts().pending and time.monotonic() < deadline:
             dispatcher.drain(wait_s=0.2)
             backend.sync.wake()
-        return backend.outbox.counts().sent
+        counts = backend.outbox.counts()
+        return {
+            "sent": counts.sent,
+            "pending": counts.pending + counts.inflight,
+            "dead": counts.dead,
+        }
 
-    def _report(self, elapsed: float, watch: PrivacyWatch, delivered: int) -> dict[str, Any]:
+    def _report(
+        self, elapsed: float, watch: PrivacyWatch, delivered: dict[str, int]
+    ) -> dict[str, Any]:
         warm = next(
             (s for s in self.samples if s["session"] >= max(200, self.sessions // 10)),
             self.samples[0],
@@ -777,7 +816,7 @@ class Soak:
                 max(s["threads"] for s in after),
             ),
             "fds_after_warm_up": (min(s["fds"] for s in after), max(s["fds"] for s in after)),
-            "outbox_delivered": delivered,
+            "outbox_at_end": delivered,
             "log_records_scanned": watch.records,
             "personal_data_in_logs": len(watch.leaks),
             "leaks_sample": watch.leaks[:5],
