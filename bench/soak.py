@@ -109,6 +109,9 @@ def machine_config(terminal: str, data: Path, central_url: str) -> KioskConfig:
             "central": {"url": central_url, "heartbeat_s": 60.0, "probe_s": 5.0},
             "voice": {"enabled": False, "prompts": False},
             "payment": {"poll_s": 2.0, "missed_polls": 3},
+            # Retries after an outage come within seconds, so that the run ends delivered
+            # (the backoff itself is tested in tests/queue).
+            "queue": {"max_backoff_s": 10.0},
             "devices": devices,
             "staff": {"pin_hash": hash_pin("8642", iterations=MIN_ITERATIONS)},
         }
@@ -769,7 +772,7 @@ class Soak:
         )
 
     def _drain(
-        self, kiosk: Kiosk, dispatcher: QueueDispatcher, within_s: float = 300
+        self, kiosk: Kiosk, dispatcher: QueueDispatcher, within_s: float = 600
     ) -> dict[str, int]:
         """After the last session: the sync worker delivers what is left; the outbox's
         counts then (every transaction of the run sent, none dead or left behind)."""
