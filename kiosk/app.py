@@ -38,6 +38,12 @@ from offline_queue.sync import SyncWorker, queue_status
 
 log = logging.getLogger(__name__)
 
+# Causes of out of service that only staff clear ("Back in service"): their own pause, and a
+# crash loop the kiosk found at start (kiosk.supervision).
+STAFF_PAUSE = "staff"
+CRASH_LOOP = "crash_loop"
+HELD_FOR_STAFF = (STAFF_PAUSE, CRASH_LOOP)
+
 # Where no citizen is being served: the attract loop, out of service, staff mode.
 _BETWEEN_CITIZENS = frozenset(
     (ATTRACT, OUT_OF_SERVICE, STAFF_PIN, STAFF_CHECKING, STAFF_SCREEN, STAFF_LOCKED)
@@ -82,6 +88,8 @@ class KioskApp:
         self._sync_offline = False
         self._preferences_timer: TimerHandle | None = None
         self.alerts = machine.alerts
+        # Called on the flow thread when staff put the machine back in service.
+        self.resumed: list[Callable[[], None]] = []
         runner.filter_events(self._machine_event)
         runner.on_alert(self._remember_alert)
         self._attach_services()
@@ -319,10 +327,16 @@ class KioskApp:
         return count
 
     def pause(self) -> None:
-        self.runner.dispatcher.post(lambda: self.set_unavailable("staff", "oos.staff"))
+        self.runner.dispatcher.post(lambda: self.set_unavailable(STAFF_PAUSE, "oos.staff"))
 
     def resume(self) -> None:
-        self.runner.dispatcher.post(lambda: self.set_available("staff"))
+        def apply() -> None:
+            for source in HELD_FOR_STAFF:
+                self.set_available(source)
+            for listener in self.resumed:
+                listener()
+
+        self.runner.dispatcher.post(apply)
 
     def shutdown(self) -> None:
         hook = self.machine.shutdown
@@ -343,8 +357,9 @@ class KioskApp:
         return MachineStatus(
             central_up=not self.flow.context.central_down,
             alerts=len(self.alerts.pending()[0]),
-            paused_by_staff="staff" in sources,
-            out_of_service=tuple(s for s in sources if s != "staff"),
+            # A crash loop waits for staff like their own pause: the same button ends it.
+            paused_by_staff=any(s in sources for s in HELD_FOR_STAFF),
+            out_of_service=tuple(s for s in sources if s != STAFF_PAUSE),
             devices=devices,
             to_reconcile=reconcile() if reconcile is not None else None,
             **figures,

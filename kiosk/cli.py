@@ -24,6 +24,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "kiosk.commands.central",
     "kiosk.commands.photo",
     "kiosk.commands.face",
+    "kiosk.commands.service",
     "kiosk.terminals.pickup.cli",
     "kiosk.terminals.renewal.cli",
     "kiosk.terminals.staff.cli",

@@ -366,6 +366,26 @@ class PaymentSection(_Section):
     )
 
 
+class ServiceSection(_Section):
+    """How the machine keeps itself running unattended (docs/operations.md)."""
+
+    crash_limit: Annotated[int, Field(ge=1, le=100)] = Field(
+        default=3,
+        description="Unclean ends (crash, watchdog restart, power cut) within "
+        "crash_window_min after which the kiosk starts out of service and alerts staff "
+        "instead of serving citizens; staff put it back in service.",
+    )
+    crash_window_min: Annotated[float, Field(gt=0, le=1440)] = Field(
+        default=10.0, description="Minutes over which unclean ends are counted."
+    )
+    worker_stall_s: Annotated[float, Field(gt=0, le=3600)] = Field(
+        default=180.0,
+        description="A device worker that has not run a no-op for this long is wedged: the "
+        "watchdog stops its pings and the service manager restarts the kiosk. Must exceed "
+        "the longest device step (two device steps and the wait for a document to be taken).",
+    )
+
+
 def _check_pin_hash(pin_hash: str, where: str) -> None:
     problem = pin_hash_problem(pin_hash) if pin_hash else None
     if problem is not None:
@@ -484,12 +504,31 @@ class KioskConfig(_Section):
     voice: VoiceSection = VoiceSection()
     staff: StaffSection = StaffSection()
     identity: IdentitySection = IdentitySection()
+    service: ServiceSection = ServiceSection()
 
     @model_validator(mode="after")
     def _staff_fallback_needs_staff_mode(self) -> KioskConfig:
         if self.identity.fallback is IdentityFallback.STAFF and not self.staff.enabled:
             raise ValueError("identity.fallback = 'staff' needs staff mode (a staff PIN)")
         return self
+
+    @model_validator(mode="after")
+    def _worker_stall_exceeds_device_steps(self) -> KioskConfig:
+        longest = self.longest_device_step_s
+        if self.service.worker_stall_s <= longest:
+            raise ValueError(
+                f"service.worker_stall_s ({self.service.worker_stall_s:g}) must exceed the "
+                f"longest device step ({longest:g} s): a busy worker would look wedged"
+            )
+        return self
+
+    @property
+    def longest_device_step_s(self) -> float:
+        """The longest a device worker is busy with one step: a document handed over (or a
+        permit given back) waits for the citizen between two device steps."""
+        slots = (self.devices.dispenser, self.devices.rewriter)
+        take_s = max((slot.take_timeout_s for slot in slots if slot is not None), default=0.0)
+        return 2 * self.timeouts.device_s + take_s
 
     @model_validator(mode="after")
     def _no_demo_pin_in_service(self) -> KioskConfig:

@@ -25,6 +25,8 @@ APT_PACKAGES=(
   espeak-ng
   xvfb xauth
   postgresql
+  # deploy/: the kiosk's compositor session and systemd-analyze, which checks the units
+  cage systemd
 )
 
 say() { printf '\033[1m[bootstrap]\033[0m %s\n' "$*"; }

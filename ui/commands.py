@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import faulthandler
 import importlib
 import json
 import os
@@ -11,12 +12,14 @@ import signal
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 from PySide6.QtCore import QTimer
 from PySide6.QtWidgets import QApplication
 
 from kiosk.config import ConfigError, KioskConfig, load_config
 from ui.shell import Shell
+from ui.watchdog import Beat
 
 TERMINALS = ("renewal", "photo", "pickup")
 
@@ -64,8 +67,12 @@ def _report(exc: ConfigError) -> None:
 
 def _run(args: argparse.Namespace) -> int:
     from kiosk.core.clock import SystemClock
-    from ui.shell import build_shell, config_error_window, qt_application
+    from kiosk.supervision import Supervision, refuse, start_refusal
+    from ui.shell import build_shell, qt_application
 
+    # A hung kiosk is ended by the watchdog with SIGABRT: every thread's stack goes to the
+    # journal first, so the hang can be found.
+    faulthandler.enable()
     qapp = qt_application()
     signal.signal(signal.SIGTERM, lambda *_: qapp.exit(0))
     signal.signal(signal.SIGINT, lambda *_: qapp.exit(0))
@@ -73,24 +80,60 @@ def _run(args: argparse.Namespace) -> int:
     wake = QTimer()
     wake.timeout.connect(lambda: None)
     wake.start(250)
+    clock = SystemClock()
     try:
         config = _load(args)
     except ConfigError as exc:
         _report(exc)
-        window = config_error_window(qapp, exc.source, exc.problems)
-        window.show() if args.windowed else window.showFullScreen()
-        qapp.exec()
-        return 1
-    shell = build_shell(config, qapp, clock=SystemClock())
+        detail = {"detail": "; ".join(exc.problems)}
+        return _hold_out_of_service(qapp, args, "oos.config", detail, 1)
+    refusal = start_refusal(config)
+    if refusal is not None:
+        refuse(config, refusal, clock)
+        values = dict(refusal.values)
+        return _hold_out_of_service(qapp, args, refusal.reason_key, values, refusal.exit_code)
+    shell = build_shell(config, qapp, clock=clock)
+    supervision = Supervision(shell.kiosk, config, clock)
+    supervision.begin()
     shell.start()
+    beat = Beat(qapp, supervision.tick, supervision.tick_s)
     shell.window.show() if args.windowed else shell.window.showFullScreen()
     if args.exit_when_shown:
         QTimer.singleShot(0, lambda: _report_shown(shell, qapp))
     try:
         qapp.exec()
     finally:
+        beat.stop()
+        supervision.stop()
         shell.stop()
     return 0
+
+
+def _hold_out_of_service(
+    qapp: QApplication, args: argparse.Namespace, reason_key: str, values: dict[str, Any], code: int
+) -> int:
+    """A kiosk that cannot start shows why on the out-of-service screen until it is stopped,
+    and tells the service manager it is up (alive, not in service): restarting it would only
+    show the same screen again. Its exit status says why (``--exit-when-shown``: at once)."""
+    from kiosk.machine.sdnotify import Notifier
+    from kiosk.machine.watchdog import Watchdog
+    from ui.shell import out_of_service_window
+
+    window = out_of_service_window(qapp, reason_key, values)
+    window.show() if args.windowed else window.showFullScreen()
+    if args.exit_when_shown:
+        qapp.processEvents()
+        print(json.dumps({"screen": "out_of_service", "reason": reason_key, "exit": code}))
+        return code
+    watchdog = Watchdog(Notifier.from_environment())
+    watchdog.ready(f"out of service: {reason_key} {values.get('detail', '')}")
+    beat = Beat(qapp, watchdog.tick, watchdog.interval_s or 15.0)
+    try:
+        qapp.exec()
+    finally:
+        beat.stop()
+        watchdog.stopping()
+    return code
 
 
 def _report_shown(shell: Shell, qapp: QApplication) -> None:

@@ -8,6 +8,7 @@ import os
 import sys
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from PySide6.QtWidgets import QApplication
 
@@ -127,9 +128,15 @@ def _add_screens(window: KioskWindow, screens: tuple[str, ...], pictures: Pictur
 
 def config_error_window(qapp: QApplication, source: str, problems: list[str]) -> KioskWindow:
     """The window a kiosk shows when its configuration cannot be used."""
+    return out_of_service_window(qapp, "oos.config", {"detail": "; ".join(problems)})
+
+
+def out_of_service_window(
+    qapp: QApplication, reason_key: str, values: dict[str, Any]
+) -> KioskWindow:
+    """The window of a kiosk that cannot start: out of service, and why."""
     window = KioskWindow(lambda name, data: None, lambda: 0.0, kiosk_id="?")
-    detail = "; ".join(problems)
-    view = OutOfServiceView("oos.config", {"detail": detail})
-    window.render(ViewState(view, "zh", "config_error"))
+    view = OutOfServiceView(reason_key, values)
+    window.render(ViewState(view, "zh", "refused"))
     install_kiosk_lock(qapp)
     return window

@@ -11,6 +11,17 @@ TEXTS = Catalogue(
         "device.printer": ("凭条打印机", "Receipt printer"),
         "device.dispenser": ("证件发卡机", "Document dispenser"),
         "device.camera": ("摄像头", "Camera"),
+        # Why the machine keeps itself out of service (kiosk.supervision).
+        "oos.crash_loop": (
+            "本机{minutes}分钟内异常重启{crashes}次，已通知工作人员",
+            "It restarted {crashes} times in {minutes} minutes - staff have been told",
+        ),
+        "oos.outbox_newer": (
+            "本机数据由较新版本的软件写入，需重新升级后才能使用（数据已保留）",
+            "Its data was written by a newer software version: out of service until that "
+            "version is installed again (the data is kept)",
+        ),
+        "staff.cause.crash_loop": ("反复异常重启", "restarting after crashes"),
     },
     # f"device.{kind}"
     families=("device",),

@@ -27,6 +27,7 @@ from offline_queue.outbox.records import (
     Lease,
     QueueAlert,
 )
+from offline_queue.outbox.schema import SCHEMA_VERSION, stored_schema
 from offline_queue.outbox.writing import OutboxTransaction
 
 __all__ = [
@@ -36,6 +37,7 @@ __all__ = [
     "INVALID_STATE",
     "PAYLOAD_DAMAGED",
     "PENDING",
+    "SCHEMA_VERSION",
     "SENT",
     "STATES",
     "Attachment",
@@ -51,4 +53,5 @@ __all__ = [
     "Outbox",
     "OutboxTransaction",
     "QueueAlert",
+    "stored_schema",
 ]

@@ -26,7 +26,7 @@ from offline_queue.outbox.records import (
     DamagedEntry,
     Lease,
 )
-from offline_queue.outbox.schema import OPEN
+from offline_queue.outbox.schema import MAX_DELAY_S, OPEN
 
 log = logging.getLogger(__name__)
 
@@ -106,9 +106,12 @@ class Deliveries:
                         continue
                     # Pending and not backing off, and not leased (or the lease expired). Any
                     # other state (dead, or one damaged on disk) blocks the rest of its stream.
+                    # A backoff ending further ahead than any the sync worker sets was stamped
+                    # before the wall clock was stepped back: due now, not when it catches up.
+                    waiting = now < row[_DUE] <= now + MAX_DELAY_S
                     due = (
                         state == PENDING
-                        and row[_DUE] <= now
+                        and not waiting
                         and (row[_UNTIL] is None or row[_UNTIL] < now)
                     )
                     if not due:

@@ -12,7 +12,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from offline_queue.crypto import fsync_dir
-from offline_queue.errors import OutboxRefused
+from offline_queue.errors import OutboxRefused, OutboxUnavailable
 from offline_queue.outbox.database import Database
 
 log = logging.getLogger(__name__)
@@ -28,6 +28,8 @@ log = logging.getLogger(__name__)
 # and sealed (AES-GCM) in ``ref_sealed``, which staff views and recovery read: no document
 # number in clear at rest. Version-3 code must not open the file: it would read pseudonyms.
 SCHEMA_VERSION = 4
+# The longest an entry is held back on purpose (the sync worker's backoff is capped below it).
+MAX_DELAY_S = 86_400.0
 KEY_FLOOR = "outbox.key"
 # The condition of the partial index ``entries_open``, spelled exactly as there: SQLite uses a
 # partial index only for a query whose WHERE contains that very term.
@@ -99,6 +101,22 @@ CREATE INDEX IF NOT EXISTS journal_ref ON journal (ref, id);
 
 
 JournalRef = Callable[[str], tuple[str, bytes]]  # reference -> (pseudonym, sealed reference)
+
+
+def stored_schema(path: str | os.PathLike[str]) -> int:
+    """The schema version of the outbox file at ``path`` (0: no file, or an empty one), read
+    without changing anything - so a kiosk can say why it will not open a file that a newer
+    version wrote before it tries (``Outbox`` refuses such a file too)."""
+    if not Path(path).exists():
+        return 0
+    try:
+        conn = sqlite3.connect(f"{Path(path).resolve().as_uri()}?mode=ro", uri=True, timeout=10)
+        try:
+            return int(conn.execute("PRAGMA user_version").fetchone()[0])
+        finally:
+            conn.close()
+    except sqlite3.Error as exc:
+        raise OutboxUnavailable(f"cannot read the schema of {path}: {exc}") from exc
 
 
 def create_file(path: Path, now: float) -> bool:

@@ -19,9 +19,9 @@ class StaffActions:
         db = self._db
         with db.guard(), db.write():
             n = db.conn.execute(
-                "UPDATE entries SET state='pending', attempts=0, next_attempt_at=? "
+                "UPDATE entries SET state='pending', attempts=0, next_attempt_at=0 "
                 "WHERE key=? AND state='dead'",
-                (db.now(), key),
+                (key,),
             ).rowcount
         if n != 1:
             raise UnknownEntry(f"no dead entry {key}")
@@ -33,9 +33,8 @@ class StaffActions:
         with db.guard(), db.write():
             return int(
                 db.conn.execute(
-                    "UPDATE entries SET state='pending', attempts=0, next_attempt_at=? "
-                    "WHERE state='dead'",
-                    (db.now(),),
+                    "UPDATE entries SET state='pending', attempts=0, next_attempt_at=0 "
+                    "WHERE state='dead'"
                 ).rowcount
             )
 

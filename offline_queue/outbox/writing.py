@@ -213,10 +213,12 @@ class Writer:
         now = self.db.now()
         stream_id = self._sealer.pseudonym(stream if stream is not None else "entry:" + key)
         try:
+            # Due at once (0), not "from now": stamped with the wall clock, a new entry would
+            # wait out any step back of the clock (NTP) before it could be sent.
             conn.execute(
                 "INSERT INTO entries (seq, key, kind, schema_version, stream, payload, state, "
                 "next_attempt_at, created_at) VALUES (?, ?, ?, ?, ?, ?, 'pending', ?, ?)",
-                (seq, key, kind, schema_version, stream_id, self._sealer.seal(body, key), now, now),
+                (seq, key, kind, schema_version, stream_id, self._sealer.seal(body, key), 0.0, now),
             )
         except sqlite3.IntegrityError as exc:
             raise InvalidEntry(f"idempotency key {key} already used") from exc

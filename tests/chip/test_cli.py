@@ -60,8 +60,8 @@ def test_simulator_command_then_probe_command(
         )
         out = json.loads(capsys.readouterr().out)
     finally:
-        sim.join(10)
-        wait_for_card(pcsc_stack.reader_name, False, 10)
+        sim.join(60)
+        wait_for_card(pcsc_stack.reader_name, False, 60)
     assert code == 0 and codes == [0]
     assert out["ok"] is True
     assert out["mrz"]["document_number"] == "C12345678"

@@ -221,11 +221,11 @@ def test_card_events(
     reader.subscribe(listener)
     assert not reader.card_present()
     card = insert_card()
-    assert arrived.wait(5)
+    assert arrived.wait(60)
     arrived.clear()
     pcsc_stack.remove(card)
-    assert arrived.wait(5)
-    deadline = time.monotonic() + 2
+    assert arrived.wait(60)
+    deadline = time.monotonic() + 60
     while len(seen) < 2 and time.monotonic() < deadline:
         time.sleep(0.02)
     assert [e.kind for e in seen] == [DeviceEventKind.CARD_PLACED, DeviceEventKind.CARD_REMOVED]

@@ -61,7 +61,7 @@ class Kiosk:
         self.events.append(event.name)
         self.app.post(event)
 
-    def until(self, condition: Callable[[], bool], within_s: float = 10.0) -> None:
+    def until(self, condition: Callable[[], bool], within_s: float = 60.0) -> None:
         deadline = time.monotonic() + within_s
         while not condition():
             if time.monotonic() > deadline:

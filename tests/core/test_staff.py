@@ -255,7 +255,7 @@ def test_the_status_follows_out_of_service_applied_on_the_flow_thread(tmp_path: 
     app.start()
 
     def shows(last_line: str) -> None:
-        deadline = time.monotonic() + 5
+        deadline = time.monotonic() + 60
         while not (state(app) == STAFF and app.view and app.view.view.buttons):
             assert time.monotonic() < deadline, state(app)
             dispatcher.drain(wait_s=0.02)

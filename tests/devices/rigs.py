@@ -18,7 +18,7 @@ from devices.simulators.escpos import EscPosSimulator
 from devices.simulators.sam import SamSimulator
 
 
-def wait_until(predicate: Callable[[], bool], timeout_s: float = 3.0) -> bool:
+def wait_until(predicate: Callable[[], bool], timeout_s: float = 60.0) -> bool:
     end = time.monotonic() + timeout_s
     while time.monotonic() < end:
         if predicate():
@@ -40,7 +40,7 @@ class Events:
         with self.lock:
             return [e.kind for e in self.received]
 
-    def wait_for(self, kind: DeviceEventKind, timeout_s: float = 3.0) -> bool:
+    def wait_for(self, kind: DeviceEventKind, timeout_s: float = 60.0) -> bool:
         return wait_until(lambda: kind in self.kinds(), timeout_s)
 
 

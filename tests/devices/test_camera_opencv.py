@@ -32,7 +32,7 @@ from kiosk.machine.probes import camera as camera_probe
 W, H, FPS = 320, 240, 25.0
 
 
-def wait_until(predicate: Callable[[], bool], timeout_s: float = 5.0) -> bool:
+def wait_until(predicate: Callable[[], bool], timeout_s: float = 60.0) -> bool:
     end = time.monotonic() + timeout_s
     while time.monotonic() < end:
         if predicate():
@@ -127,13 +127,13 @@ def test_reconnects_after_the_camera_drops_out(camera: Camera, sim: object) -> N
     camera.open(timeout_s=3)
     camera.wait_frame(0, timeout_s=2)
     sim.disconnect()  # type: ignore[attr-defined]
-    assert wait_until(lambda: DeviceEventKind.DEVICE_LOST in [e.kind for e in events], 3)
+    assert wait_until(lambda: DeviceEventKind.DEVICE_LOST in [e.kind for e in events], 60)
     assert camera.status().status is DeviceStatus.NO_DEVICE
     time.sleep(0.3)  # a few failed reopen attempts
     lost_at = camera.latest_frame()
     assert lost_at is not None
     sim.reconnect()  # type: ignore[attr-defined]
-    assert wait_until(lambda: DeviceEventKind.DEVICE_BACK in [e.kind for e in events], 5)
+    assert wait_until(lambda: DeviceEventKind.DEVICE_BACK in [e.kind for e in events], 60)
     frame = camera.wait_frame(lost_at.sequence, timeout_s=3)
     assert frame.sequence > lost_at.sequence  # numbering goes on across the outage
     stats = camera.camera_stats()
@@ -175,7 +175,7 @@ def test_play_scripted_frames(camera: Camera, sim: object) -> None:
     camera.open(timeout_s=3)
     seen: set[int] = set()
     seq = 0
-    end = time.monotonic() + 2
+    end = time.monotonic() + 60
     while time.monotonic() < end and len(seen) < 3:
         frame = camera.wait_frame(seq, timeout_s=1)
         seq = frame.sequence

@@ -151,7 +151,7 @@ class ScriptedLine:
         self.slave = slave
         self.path = os.ttyname(slave)
 
-    def expect(self, count: int, timeout_s: float = 2.0) -> bytes:
+    def expect(self, count: int, timeout_s: float = 30.0) -> bytes:
         data = b""
         while len(data) < count:
             ready, _, _ = select.select([self.master], [], [], timeout_s)
@@ -185,7 +185,7 @@ def test_crt591_driver_handshake_is_byte_exact() -> None:
         assert line.expect(1) == h("15")  # bad BCC: the host asks again
         line.send(h(POSITIVE_EXAMPLE))
         assert line.expect(1) == h("06")  # the host acknowledges the reply
-        worker.join(timeout=2)
+        worker.join(timeout=30)
     finally:
         driver.close()
         line.close()
@@ -206,7 +206,7 @@ def test_k720_driver_handshake_is_byte_exact() -> None:
         line.send(h("06 30 30"))
         assert line.expect(3) == h("05 30 30")  # ENQ: execute
         line.send(k720.status_frame((0, 0, k720.S2_AT_GATE, 0)))
-        worker.join(timeout=2)
+        worker.join(timeout=30)
     finally:
         driver.close()
         line.close()

@@ -33,7 +33,7 @@ def test_turns_go_in_arrival_order() -> None:
             time.sleep(0.001)
     lock.release()
     for t in started:
-        t.join(5)
+        t.join(60)
     assert order == ["first", "second", "third"]
 
 

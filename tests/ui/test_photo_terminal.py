@@ -81,7 +81,7 @@ def _start(tmp_path: Path, qtbot: QtBot, central: dict[str, Any]) -> Started:
     return shell, clock, World(shell), voice
 
 
-def until(condition: Callable[[], bool], within_s: float = 20.0) -> None:
+def until(condition: Callable[[], bool], within_s: float = 120.0) -> None:
     deadline = time.monotonic() + within_s
     while not condition():
         assert time.monotonic() < deadline, "condition not met in time"
@@ -170,7 +170,7 @@ def test_coached_photo_is_saved_printed_and_delivered_once(
     assert shell.app.outbox is not None
     kinds = [e.kind for e in shell.app.outbox.entries()]
     assert kinds == ["photo.captured"]
-    until(lambda: central_stats(shell)["transactions"] == 1, within_s=30)
+    until(lambda: central_stats(shell)["transactions"] == 1, within_s=120)
     click(qtbot, shell, "结束")
     assert state(shell) == "attract" and shell.app.runner.session is None
     assert central_stats(shell)["transactions"] == 1  # exactly once
@@ -220,7 +220,7 @@ def test_camera_lost_mid_session_ends_it_and_goes_out_of_service_until_back(
     assert shell.app.view is not None and shell.app.view.view.values["device"] == "camera"
     assert session is not None and session.ended_reason == "error" and session.keys() == []
     world.sim("camera").reconnect()
-    until(lambda: state(shell) == "attract", within_s=30)
+    until(lambda: state(shell) == "attract", within_s=120)
 
 
 def test_photo_taken_while_central_is_unreachable_tells_the_citizen_the_counter_may_wait(

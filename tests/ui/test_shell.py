@@ -82,7 +82,9 @@ def shown(config: KioskConfig, qtbot: QtBot, machine: Machine | None = None) -> 
 def staff_screen_shows(s: Shell, qtbot: QtBot, part: str) -> None:
     """Wait until the staff screen's view has ``part`` (its buttons once the status is read,
     the note a button leaves)."""
-    qtbot.waitUntil(lambda: bool(s.app.view and getattr(s.app.view.view, part, None)), timeout=5000)
+    qtbot.waitUntil(
+        lambda: bool(s.app.view and getattr(s.app.view.view, part, None)), timeout=60_000
+    )
 
 
 def screen_name(shell: Shell) -> str:
@@ -161,7 +163,7 @@ def test_menu_and_header_fit_in_english_with_larger_text_and_an_outage(
         s.app.set_central_link(False)  # the menu's: services paused, the reason above them
         s.app.intent("language", language="en")
         s.app.intent("large_text", on=True)
-        qtbot.waitUntil(s.window.status_label.isVisible, timeout=3000)  # between citizens
+        qtbot.waitUntil(s.window.status_label.isVisible, timeout=60_000)  # between citizens
         _fits(s)
         s.app.intent("start")
         assert screen_name(s) == "menu"
@@ -190,7 +192,7 @@ def test_staff_hold_the_kiosk_number_and_sign_in_on_the_pin_pad(qtbot: QtBot) ->
         qtbot.wait(120)
         assert screen_name(s) == "attract"  # a tap is not a hold
         qtbot.mousePress(s.window.kiosk_label, Qt.MouseButton.LeftButton)
-        qtbot.waitUntil(lambda: screen_name(s) == "pin", timeout=2000)
+        qtbot.waitUntil(lambda: screen_name(s) == "pin", timeout=60_000)
         qtbot.mouseRelease(s.window.kiosk_label, Qt.MouseButton.LeftButton)
         pad = s.window.current_screen()
         assert isinstance(pad, PinScreen)
@@ -205,7 +207,7 @@ def test_staff_hold_the_kiosk_number_and_sign_in_on_the_pin_pad(qtbot: QtBot) ->
             lambda: s.app.view is not None and s.app.view.state == "staff", timeout=5000
         )
         qtbot.waitUntil(
-            lambda: bool(s.app.view and getattr(s.app.view.view, "buttons", None)), timeout=5000
+            lambda: bool(s.app.view and getattr(s.app.view.view, "buttons", None)), timeout=60_000
         )
         labels = [b.text() for b in s.window.current_screen().findChildren(QPushButton)]
         assert "Exit" in labels and "Out of service" in labels
@@ -235,7 +237,7 @@ def test_a_staff_member_types_their_number_then_their_pin(qtbot: QtBot) -> None:
         assert pad.dots.text() == "●" * len(STAFF_PIN)
         qtbot.mouseClick(pad.keys["ok"], Qt.MouseButton.LeftButton)
         qtbot.waitUntil(
-            lambda: bool(s.app.view and getattr(s.app.view.view, "buttons", None)), timeout=5000
+            lambda: bool(s.app.view and getattr(s.app.view.view, "buttons", None)), timeout=60_000
         )
         assert s.app.view is not None and s.app.view.state == "staff"
         assert "Signed in: staff 1024" in s.window.current_screen().findChild(QLabel, "body").text()
@@ -269,11 +271,11 @@ def test_the_fullest_staff_screen_fits_in_english_with_larger_text(
         s.app.intent("staff")
         s.app.intent("pin", pin=STAFF_PIN, number="1024")
         qtbot.waitUntil(
-            lambda: bool(s.app.view and getattr(s.app.view.view, "buttons", None)), timeout=5000
+            lambda: bool(s.app.view and getattr(s.app.view.view, "buttons", None)), timeout=60_000
         )
         s.app.intent("staff_sync")  # a note under the lines
         qtbot.waitUntil(
-            lambda: bool(s.app.view and getattr(s.app.view.view, "note", None)), timeout=5000
+            lambda: bool(s.app.view and getattr(s.app.view.view, "note", None)), timeout=60_000
         )
         labels = [b.text() for b in s.window.current_screen().findChildren(QPushButton)]
         assert "Send failed ones again" in labels
@@ -372,16 +374,16 @@ def test_header_shows_a_long_outage_to_staff_until_contact_returns(
     s, _ = shell
     assert not s.window.status_label.isVisible()
     s.app.set_sync_offline(True)  # what the backend watch reports past the offline window
-    qtbot.waitUntil(s.window.status_label.isVisible, timeout=3000)
+    qtbot.waitUntil(s.window.status_label.isVisible, timeout=60_000)
     assert s.window.status_label.text() == "⚠ 断网超过 24 小时"
     qtbot.mouseClick(s.window.language_button, Qt.MouseButton.LeftButton)
     assert s.window.status_label.text() == "⚠ Offline > 24 h"
     s.app.intent("start")  # a citizen at the machine: not for them
-    qtbot.waitUntil(lambda: not s.window.status_label.isVisible(), timeout=3000)
+    qtbot.waitUntil(lambda: not s.window.status_label.isVisible(), timeout=60_000)
     s.app.intent("home")
-    qtbot.waitUntil(s.window.status_label.isVisible, timeout=3000)
+    qtbot.waitUntil(s.window.status_label.isVisible, timeout=60_000)
     s.app.set_sync_offline(False)
-    qtbot.waitUntil(lambda: not s.window.status_label.isVisible(), timeout=3000)
+    qtbot.waitUntil(lambda: not s.window.status_label.isVisible(), timeout=60_000)
 
 
 def test_out_of_service_states_the_reason(shell: tuple[Shell, ManualClock]) -> None:
@@ -588,7 +590,7 @@ def _start_until_alert(
         shell = build_shell(config, qt_application(offscreen=True), clock=clock, scheduler=clock)
         qtbot.addWidget(shell.window)
         try:
-            deadline = time.monotonic() + 20
+            deadline = time.monotonic() + 120
             while time.monotonic() < deadline and not alerted():
                 pump(0.05)
         finally:
