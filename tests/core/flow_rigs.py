@@ -19,6 +19,7 @@ from kiosk.core.calls import PortKey
 from kiosk.core.clock import ManualClock
 from kiosk.core.engine import Alert
 from kiosk.core.errors import KioskError
+from kiosk.core.pins import StaffKey
 from kiosk.core.runner import InlineExecutor
 from kiosk.core.session import Session
 from kiosk.core.views import View
@@ -122,21 +123,32 @@ def terminal_config(terminal: str, **sections: Any) -> KioskConfig:
 
 
 def kiosk_with(
-    config: KioskConfig, clock: ManualClock, bindings: list[Binding], *, strict: bool = False
+    config: KioskConfig,
+    clock: ManualClock,
+    bindings: list[Binding],
+    *,
+    strict: bool = False,
+    staff_key: StaffKey | None = None,
 ) -> KioskApp:
-    """A kiosk whose flows reach ``bindings`` (no devices, no outbox)."""
+    """A kiosk whose flows reach ``bindings`` (no devices, no outbox); ``staff_key`` stands
+    for the machine's key file (staff mode)."""
     runner = flow_runner(config, clock, clock, strict=strict)
-    return KioskApp(config, runner, Machine(equipment=Equipment(bindings)))
+    return KioskApp(config, runner, Machine(equipment=Equipment(bindings), staff_key=staff_key))
 
 
-def make_rig(config: KioskConfig, names: tuple[str, ...], hanging: tuple[str, ...] = ()) -> Rig:
+def make_rig(
+    config: KioskConfig,
+    names: tuple[str, ...],
+    hanging: tuple[str, ...] = (),
+    staff_key: StaffKey | None = None,
+) -> Rig:
     clock = ManualClock()
     services = {name: ScriptedService() for name in names}
     bindings = [
         Binding(PortKey(name), service, PendingExecutor() if name in hanging else InlineExecutor())
         for name, service in services.items()
     ]
-    app = kiosk_with(config, clock, bindings)
+    app = kiosk_with(config, clock, bindings, staff_key=staff_key)
     services["idcard"].answer("read", read_card)
     if "printer" in services:
         services["printer"].answer("print", Printed())

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from kiosk.core.engine import Event
 from kiosk.core.errors import KioskError
+from kiosk.core.pins import MIN_ITERATIONS, StaffKey, hash_pin
 from kiosk.core.runner import InlineExecutor
 from kiosk.core.views import MessageView, PinView
 from kiosk.terminals.identity.ports import ADVICE_EVENT, FaceAdvice, FaceVerdict
@@ -31,10 +32,10 @@ NOT_LIVE = FaceVerdict("not_live", "blink", "请眨眨眼", "Please blink", {})
 UNUSABLE = FaceVerdict("unusable", "reference_unusable", "证件照片无法用于核验", "unusable", {})
 
 
-def renewal_rig(**sections: object) -> Rig:
+def renewal_rig(staff_key: StaffKey | None = None, **sections: object) -> Rig:
     config = terminal_config("renewal", devices=CAMERA, **sections)
     services = ("idcard", "central", "chip", "renewal", "printer", "identity")
-    r = make_rig(config, services)
+    r = make_rig(config, services, staff_key=staff_key)
     r["central"].answer("eligibility", ELIGIBLE)
     r["chip"].answer("read", GENUINE)
     r["renewal"].answer("order", ORDER)
@@ -132,10 +133,9 @@ def test_children_and_unusable_photos_go_to_the_counter() -> None:
 
 
 def test_staff_can_confirm_the_identity_with_their_pin() -> None:
-    from kiosk.core.pins import MIN_ITERATIONS, hash_pin
-
-    pin_hash = hash_pin("97531", iterations=MIN_ITERATIONS)
-    r = renewal_rig(identity={"fallback": "staff"}, staff={"pin_hash": pin_hash})
+    key = StaffKey(b"s" * 32)  # the machine's staff key
+    pin_hash = hash_pin("975310", key, iterations=MIN_ITERATIONS)
+    r = renewal_rig(key, identity={"fallback": "staff"}, staff={"pin_hash": pin_hash})
     staff = r.app.staff
     assert staff is not None
     r.app.runner.attach(STAFF, staff, InlineExecutor())  # its answers at once
@@ -143,9 +143,9 @@ def test_staff_can_confirm_the_identity_with_their_pin() -> None:
     to_face(r)
     assert r.state == "endorse_face_staff" and isinstance(r.view, PinView)
     assert "identity.assist" in [a.code for a in r.alerts]
-    r.app.intent("pin", pin="00000")
+    r.app.intent("pin", pin="135792")
     assert r.state == "endorse_face_staff" and r.view.error == "identity.staff.wrong"
-    r.app.intent("pin", pin="97531")
+    r.app.intent("pin", pin="975310")
     assert r.state == "endorse_region"
     assert "identity.staff_confirmed" in [a.code for a in r.alerts]
 
