@@ -262,15 +262,19 @@ class KioskApp:
     def unavailable(self) -> dict[str, dict[str, Any]]:
         return dict(self._unavailable)
 
-    def outbox_availability(self, accepting: bool, reason: str) -> None:
-        """Any thread: the outbox stopped (or resumed) accepting transactions."""
+    def outbox_availability(
+        self, accepting: bool, reason: str, reason_key: str = "oos.queue"
+    ) -> None:
+        """Any thread: the outbox stopped (or resumed) accepting transactions; ``reason_key``
+        is what the out-of-service screen says (full, or failed in use)."""
 
         def apply() -> None:
             if accepting:
                 self.set_available("outbox")
             else:
-                self.runner.alert(Alert("outbox.full", reason))
-                self.set_unavailable("outbox", "oos.queue")
+                if reason_key == "oos.queue":  # a failure in use alerts on its own code
+                    self.runner.alert(Alert("outbox.full", reason))
+                self.set_unavailable("outbox", reason_key)
 
         self.runner.dispatcher.post(apply)
 

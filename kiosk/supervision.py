@@ -18,6 +18,8 @@ from __future__ import annotations
 import logging
 import os
 import sys
+import threading
+import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -27,19 +29,26 @@ from kiosk.app import CRASH_LOOP
 from kiosk.config import KioskConfig
 from kiosk.core.clock import Clock
 from kiosk.core.runner import ViewState
-from kiosk.machine.backend import data_path
+from kiosk.machine.backend import data_path, open_transport
 from kiosk.machine.runs import CrashLoop, RunLog, StartMarkers
 from kiosk.machine.sdnotify import Notifier
 from kiosk.machine.watchdog import Watchdog, device_probes
 from kiosk.terminals.home.flow import ATTRACT
 from kiosk.wiring import Kiosk
+from offline_queue.errors import CentralError, OutboxRefused
 from offline_queue.outbox import SCHEMA_VERSION, stored_schema
+from offline_queue.sync import refused_status, send_heartbeat
 
 log = logging.getLogger(__name__)
 
 # Exit status of a kiosk that refuses to start because a newer version migrated its outbox
 # (sysexits' EX_DATAERR: the data is fine, this program is too old for it).
 EXIT_OUTBOX_NEWER = 65
+# Exit status of a kiosk whose outbox is damaged or whose key is lost (sysexits' EX_IOERR):
+# staff must recover it (`kiosk queue recover`) before it takes transactions again.
+EXIT_OUTBOX_REFUSED = 74
+# The out-of-service reason per refusal of the outbox (its ``code``).
+_REFUSAL_REASONS = {"queue.damaged": "oos.queue_damaged", "queue.key_missing": "oos.queue_key"}
 # Without a watchdog the health check still runs this often (a wedged worker is logged).
 _CHECK_S = 15.0
 
@@ -74,6 +83,71 @@ def start_refusal(config: KioskConfig) -> Refusal | None:
         EXIT_OUTBOX_NEWER,
         {"detail": f"outbox schema {found} > {SCHEMA_VERSION}", "found": found},
     )
+
+
+def outbox_refusal(exc: OutboxRefused) -> Refusal:
+    """Why the kiosk will not start when its outbox refused to open (damaged, its key lost):
+    the transactions in it are neither dropped nor overwritten; staff recover it."""
+    message = (
+        f"refusing to start: {exc} / 拒绝启动：交易存储无法打开，请工作人员按提示处理"
+        "（数据已保留）。"
+    )
+    return Refusal(
+        _REFUSAL_REASONS.get(exc.code, "oos.queue_refused"),
+        message,
+        EXIT_OUTBOX_REFUSED,
+        {"detail": exc.code, "code": exc.code, "path": exc.path, "remedy": exc.remedy},
+    )
+
+
+class RefusalReport:
+    """Tells central, on a thread of its own, that this kiosk is out of service because its
+    outbox refused to open: a heartbeat now and then every ``heartbeat_s`` (the same
+    alert id each time, so central lists it once). Not for the demo's embedded gateway,
+    which is the kiosk's own and was never started."""
+
+    def __init__(self, config: KioskConfig, exc: OutboxRefused, clock: Clock) -> None:
+        self._config = config
+        self._status = refused_status(exc)
+        self._extra = {
+            "devices": {},
+            "alerts": [
+                {
+                    "id": uuid.uuid4().hex,
+                    "code": exc.code,
+                    "message": str(exc)[:1000],
+                    "at": clock.now().isoformat(timespec="seconds"),
+                }
+            ],
+            "alerts_dropped": 0,
+            "out_of_service": ["outbox"],
+        }
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self.sent = 0
+
+    def start(self) -> None:
+        if self._config.central.embedded:
+            return
+        self._thread = threading.Thread(target=self._run, name="refusal-report", daemon=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout=10)
+
+    def _run(self) -> None:
+        interval = self._config.central.heartbeat_s
+        while not self._stop.is_set():
+            try:
+                send_heartbeat(open_transport(self._config), self._status, self._extra)
+                self.sent += 1
+                wait = interval
+            except (CentralError, OSError) as exc:
+                log.warning("central not told of the refused outbox yet: %s", exc)
+                wait = self._config.central.probe_s
+            self._stop.wait(wait)
 
 
 def bundle_path() -> str:

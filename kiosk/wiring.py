@@ -185,8 +185,17 @@ def _link(config: KioskConfig) -> _Link:
             log.warning(
                 "embedded central requested but not installed; syncing to %s", config.central.url
             )
-    outbox = open_outbox(config)  # first: it makes the data directory the secrets live in
-    sync = open_sync_worker(config, central_url=url)
+    try:
+        outbox = open_outbox(config)  # first: it makes the data directory the secrets live in
+        try:
+            sync = open_sync_worker(config, central_url=url)
+        except BaseException:
+            outbox.close()
+            raise
+    except BaseException:
+        for closer in reversed(closers):  # the embedded gateway, if one was started
+            closer()
+        raise
     return _Link(outbox, sync, url or config.central.url, closers)
 
 

@@ -67,7 +67,14 @@ def _report(exc: ConfigError) -> None:
 
 def _run(args: argparse.Namespace) -> int:
     from kiosk.core.clock import SystemClock
-    from kiosk.supervision import Supervision, refuse, start_refusal
+    from kiosk.supervision import (
+        RefusalReport,
+        Supervision,
+        outbox_refusal,
+        refuse,
+        start_refusal,
+    )
+    from offline_queue.errors import OutboxRefused
     from ui.shell import build_shell, qt_application
 
     # A hung kiosk is ended by the watchdog with SIGABRT: every thread's stack goes to the
@@ -92,7 +99,19 @@ def _run(args: argparse.Namespace) -> int:
         refuse(config, refusal, clock)
         values = dict(refusal.values)
         return _hold_out_of_service(qapp, args, refusal.reason_key, values, refusal.exit_code)
-    shell = build_shell(config, qapp, clock=clock)
+    try:
+        shell = build_shell(config, qapp, clock=clock)
+    except OutboxRefused as exc:
+        # Damaged, or its key lost: nothing is dropped or overwritten; staff recover it.
+        refusal = outbox_refusal(exc)
+        refuse(config, refusal, clock)
+        report = RefusalReport(config, exc, clock)
+        report.start()
+        try:
+            values = dict(refusal.values)
+            return _hold_out_of_service(qapp, args, refusal.reason_key, values, refusal.exit_code)
+        finally:
+            report.stop()
     supervision = Supervision(shell.kiosk, config, clock)
     supervision.begin()
     shell.start()

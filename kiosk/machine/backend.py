@@ -22,13 +22,14 @@ from typing import Any
 from kiosk.config import KioskConfig
 from offline_queue.auth import load_or_create_secret
 from offline_queue.central_client import CentralClient
-from offline_queue.outbox import Outbox
+from offline_queue.outbox import Outbox, QueueAlert
 from offline_queue.sync import SyncSettings, SyncWorker
 from offline_queue.transport import CentralTransport
 
 log = logging.getLogger(__name__)
 
-Availability = Callable[[bool, str], None]  # (accepting, reason), any thread
+# (accepting, reason for the log, out-of-service text key), any thread
+Availability = Callable[[bool, str, str], None]
 StaffAlert = Callable[[str, str], None]  # (code, message), any thread
 OfflineFlag = Callable[[bool], None]  # past the offline window or not, any thread
 LinkFlag = Callable[[bool], None]  # central answering or not, any thread
@@ -47,6 +48,7 @@ class Backend:
     _thread: threading.Thread | None = None
     _accepting: bool = True
     _offline_alerted: bool = False
+    _refused: bool = False  # the outbox failed in use: out of service until a restart
     closers: list[Callable[[], Any]] = field(default_factory=list)
     on_offline: OfflineFlag | None = None
     on_central_link: LinkFlag | None = None
@@ -55,7 +57,11 @@ class Backend:
     tasks: list[Callable[[], None]] = field(default_factory=list)
 
     def start(self) -> None:
+        # What opening the outbox repaired or found (a damaged entry set aside) first.
+        for opened in self.outbox.open_alerts:
+            self._queue_alert(opened)
         if self.sync is not None:
+            self.sync.add_alert_listener(self._queue_alert)
             self.sync.start()
         self.check()
         self._thread = threading.Thread(target=self._watch, name="backend-watch", daemon=True)
@@ -71,15 +77,32 @@ class Backend:
         for closer in reversed(self.closers):
             closer()
 
+    def _queue_alert(self, alert: QueueAlert) -> None:
+        """Any thread: the outbox or the sync worker has something for staff. One that
+        takes the kiosk out of service (the outbox failing while in use) keeps it there until
+        a restart: staff recover the file first (``kiosk queue recover``)."""
+        self.on_alert(alert.code, alert.message)
+        if alert.out_of_service and not self._refused:
+            self._refused = True
+            self._accepting = False
+            log.error("outbox refused while in use: %s", alert.message)
+            self.on_availability(False, alert.message, "oos.queue_refused")
+
     def check(self) -> None:
         """Re-check room in the outbox and the sync status; report changes."""
+        if self._refused:
+            self._check_sync()
+            return
         health = self.outbox.health()
         if health.accepting != self._accepting:
             self._accepting = health.accepting
             log.warning(
                 "outbox %s: %s", "accepting" if health.accepting else "refusing", health.reason
             )
-            self.on_availability(health.accepting, health.reason)
+            self.on_availability(health.accepting, health.reason, "oos.queue")
+        self._check_sync()
+
+    def _check_sync(self) -> None:
         if self.sync is None:
             return
         status = self.sync.check_offline()

@@ -11,6 +11,7 @@ TEXTS = Catalogue(
         "device.printer": ("凭条打印机", "Receipt printer"),
         "device.dispenser": ("证件发卡机", "Document dispenser"),
         "device.camera": ("摄像头", "Camera"),
+        "device.rewriter": ("通行证读写打印单元", "Permit card unit"),
         # Why the machine keeps itself out of service (kiosk.supervision).
         "oos.crash_loop": (
             "本机{minutes}分钟内异常重启{crashes}次，已通知工作人员",
@@ -20,6 +21,20 @@ TEXTS = Catalogue(
             "本机数据由较新版本的软件写入，需重新升级后才能使用（数据已保留）",
             "Its data was written by a newer software version: out of service until that "
             "version is installed again (the data is kept)",
+        ),
+        "oos.queue_damaged": (
+            "本机交易存储已损坏，已通知工作人员（数据已保留，待修复）",
+            "Its transaction storage is damaged - staff have been told (the data is kept "
+            "for repair)",
+        ),
+        "oos.queue_key": (
+            "本机交易存储的密钥丢失，已通知工作人员（数据已保留）",
+            "The key of its transaction storage is missing - staff have been told (the data "
+            "is kept)",
+        ),
+        "oos.queue_refused": (
+            "本机交易存储无法打开，已通知工作人员",
+            "Its transaction storage cannot be opened - staff have been told",
         ),
         "staff.cause.crash_loop": ("反复异常重启", "restarting after crashes"),
     },
