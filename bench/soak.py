@@ -55,15 +55,17 @@ ROOT = HERE.parent
 
 from central.faults import FaultPlan
 from central.server import CentralHandle, start_in_thread
+from central.store import schema
 from devices.idcard import IdCardData
 from devices.simulators.cards import id_number, sample_card
 from kiosk.config import KioskConfig, parse_config
 from kiosk.core.clock import ManualClock
-from kiosk.core.pins import MIN_ITERATIONS, hash_pin
+from kiosk.core.pins import MIN_ITERATIONS, StaffKey, hash_pin
 from kiosk.core.runner import QueueDispatcher
 from kiosk.core.voice import Voice
 from kiosk.machine.backend import data_path
 from kiosk.terminals.renewal.record import EndorseRecord
+from kiosk.terminals.staff.key import open_staff_key
 from kiosk.wiring import Kiosk, assemble
 from offline_queue.auth import load_or_create_secret
 
@@ -113,9 +115,19 @@ def machine_config(terminal: str, data: Path, central_url: str) -> KioskConfig:
             # (the backoff itself is tested in tests/queue).
             "queue": {"max_backoff_s": 10.0},
             "devices": devices,
-            "staff": {"pin_hash": hash_pin("8642", iterations=MIN_ITERATIONS)},
+            # The machine's own staff key, made where the kiosk will find it.
+            "staff": {"pin_hash": hash_pin("864213", staff_key(data), iterations=MIN_ITERATIONS)},
+            # The face check needs a scripted person per session (clips take ~15 s to make):
+            # tests/face and the demos cover it; here the devices, outbox and central soak.
+            "identity": {"enabled": False},
         }
     )
+
+
+def staff_key(data: Path) -> StaffKey:
+    data.mkdir(parents=True, exist_ok=True)
+    key, _ = open_staff_key(data / "staff.key")
+    return key
 
 
 @dataclass
@@ -147,21 +159,30 @@ class BackOffice:
         self.secrets.update((number, name))
         if known:
             kiosk = self.kiosk_id if where == "here" else where
-            with self.store._tx():
-                self.store._conn.execute(
-                    "INSERT OR REPLACE INTO citizens VALUES (?, ?, ?, ?, 0, 0, NULL, 1)",
-                    (
-                        number,
-                        name,
-                        f"C{50_000_000 + n:08d}",
-                        (self.today + timedelta(3000)).isoformat(),
-                    ),
+            with self.store.db.write() as conn:
+                conn.execute(schema.citizens.delete().where(schema.citizens.c.id_number == number))
+                conn.execute(
+                    schema.citizens.insert().values(
+                        id_number=number,
+                        name=name,
+                        permit_no=f"C{50_000_000 + n:08d}",
+                        permit_expiry=(self.today + timedelta(3000)).isoformat(),
+                        first_application=0,
+                        registered_personnel=0,
+                        endorsement_until=None,
+                        permit_used=1,
+                    )
                 )
                 for i in range(documents):
-                    self.store._conn.execute(
-                        "INSERT INTO documents (document_no, id_number, kind, slot, ready_since, "
-                        "kiosk_id) VALUES (?, ?, 'passport', ?, ?, ?)",
-                        (f"DS{n:06d}{i}", number, f"A{i + 1:02d}", self.today.isoformat(), kiosk),
+                    conn.execute(
+                        schema.documents.insert().values(
+                            document_no=f"DS{n:06d}{i}",
+                            id_number=number,
+                            kind="passport",
+                            slot=f"A{i + 1:02d}",
+                            ready_since=self.today.isoformat(),
+                            kiosk_id=kiosk,
+                        )
                     )
         return Citizen(card, (number, name))
 
@@ -174,9 +195,11 @@ class BackOffice:
     def renewable(self) -> Citizen:
         """The owner of the simulator's permit chip, eligible again (no endorsement yet)."""
         zhang = self.seeded("440304", "19900101", 135, "张三")
-        with self.store._tx():
-            self.store._conn.execute(
-                "UPDATE citizens SET endorsement_until=NULL WHERE id_number=?", (zhang.secrets[0],)
+        with self.store.db.write() as conn:
+            conn.execute(
+                schema.citizens.update()
+                .where(schema.citizens.c.id_number == zhang.secrets[0])
+                .values(endorsement_until=None)
             )
         return zhang
 

@@ -82,6 +82,9 @@ POLICIES: dict[tuple[str, str], Policy] = {
     ("GET", "/v1/admin/faults"): Policy(Access.LOOPBACK, max_body=0, body_type=None),
     ("PUT", "/v1/admin/faults"): Policy(Access.LOOPBACK),
     ("POST", "/v1/admin/payments/{order_id}/pay"): Policy(Access.LOOPBACK),
+    ("PUT", "/v1/admin/documents/{document_no}/applicant-photo"): Policy(
+        Access.LOOPBACK, max_body=512 * KiB, body_type="image/jpeg"
+    ),
 }
 
 IdempotencyKey = Annotated[str, Header(alias="Idempotency-Key", max_length=255)]
@@ -377,6 +380,13 @@ def _admin_routes(api: FastAPI) -> None:
     )
     def pay(order_id: str, store: Store) -> Any:
         return store.simulate_payment(order_id)
+
+    @api.put("/v1/admin/documents/{document_no}/applicant-photo", status_code=204, tags=["admin"])
+    def put_applicant_photo(document_no: str, store: Store, data: RawBody) -> Response:
+        """The application's photo of a ready document, as the national system would hold
+        it (demo and tests: there is no national system here)."""
+        store.set_applicant_photo(document_no, data)
+        return Response(status_code=204)
 
 
 def _idempotent(

@@ -172,7 +172,10 @@ def _serve(args: argparse.Namespace) -> int:
 
 def _stop_when_stdin_closes() -> None:
     """The parent holds our standard input; when it exits (or crashes), so do we."""
-    while sys.stdin.buffer.read(4096):
+    # os.read, not sys.stdin: a daemon thread blocked in a buffered read holds its lock, and
+    # the interpreter, finalizing after SIGINT, aborts on it ("could not acquire lock").
+    fd = sys.stdin.fileno()
+    while os.read(fd, 4096):
         pass
     os.kill(os.getpid(), signal.SIGINT)
 

@@ -161,6 +161,12 @@ class ReadyDocument(Reply):
     kind: str
     slot: str
     ready_since: str
+    applicant_photo: str | None = Field(
+        default=None,
+        description="the application's photo (base64 JPEG) the machine compares the face at "
+        "its camera with before handing the document over; null: none on file (the "
+        "citizen is sent to the counter or staff)",
+    )
 
 
 class DocumentsElsewhere(Reply):

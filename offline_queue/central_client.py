@@ -12,6 +12,7 @@ Not thread-safe: give each thread its own client.
 
 from __future__ import annotations
 
+import base64
 import enum
 import re
 from dataclasses import dataclass
@@ -113,6 +114,7 @@ class ReadyDocument:
     kind: str
     slot: str
     ready_since: str
+    applicant_photo: bytes | None = None  # the application's photo (JPEG), for the face check
 
 
 @dataclass(frozen=True)
@@ -135,6 +137,16 @@ class PhotoReceipt:
     photo_number: str
     receipt_code: str
     registered_at: str
+
+
+def _photo(value: Any) -> bytes | None:
+    """A base64 JPEG from central, or None; anything else is a wrong answer."""
+    if value is None:
+        return None
+    photo = base64.b64decode(str(value), validate=True)
+    if not photo.startswith(b"\xff\xd8"):
+        raise ValueError("the applicant photo is not a JPEG")
+    return photo
 
 
 def _expect(data: Any, *fields: str) -> dict[str, Any]:
@@ -324,6 +336,7 @@ class CentralClient:
                     kind=str(d["kind"]),
                     slot=str(d["slot"]),
                     ready_since=str(d["ready_since"]),
+                    applicant_photo=_photo(d.get("applicant_photo")),
                 )
                 for d in data["documents"]
             ]

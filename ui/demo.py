@@ -206,6 +206,33 @@ class World:
         if not any("缴费凭条" in line for line in lines):
             raise DemoFailed(f"no payment slip printed: {lines[-5:]}")
 
+    def applicant_photo_on_file(self, citizen: dict[str, Any]) -> None:
+        """The national system holds the citizen's application photo with each document
+        ready in this machine (the demo's person at the camera, in another photograph):
+        loaded into the demo's central, as the national system would have it."""
+        import requests
+
+        from kiosk.machine.backend import open_central_client
+
+        backend = self.shell.backend
+        if backend is None:
+            raise DemoFailed("no central to hold the application photos")
+        card = citizen_card(**citizen)
+        client = open_central_client(self.shell.app.config, backend.central_url)
+        try:
+            ready = client.documents_ready(card.id_number)
+        finally:
+            client.transport.close()
+        for document in ready.here:
+            resp = requests.put(
+                f"{backend.central_url}/v1/admin/documents/{document.document_no}/applicant-photo",
+                data=self._faces().document_jpeg,
+                headers={"Content-Type": "image/jpeg"},
+                timeout=10,
+            )
+            if resp.status_code != 204:
+                raise DemoFailed(f"storing the application photo failed: {resp.status_code}")
+
     def central_silent(self, silent: bool = True) -> None:
         """The exit-entry system stops answering (503 to everything), or answers again."""
         import requests

@@ -168,6 +168,9 @@ class CentralStore:
     def documents_ready(self, id_number: Any, kiosk_id: str) -> dict[str, Any]:
         return self.lookups.documents_ready(id_number, kiosk_id)
 
+    def set_applicant_photo(self, document_no: str, jpeg: bytes) -> None:
+        self.lookups.set_applicant_photo(document_no, jpeg)
+
     def register_photo(self, kiosk_id: str, body: Mapping[str, Any]) -> tuple[int, dict[str, Any]]:
         return self.lookups.register_photo(kiosk_id, body)
 

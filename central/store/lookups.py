@@ -4,13 +4,14 @@ photo receipts. They stand in for the national exit-entry system's answers."""
 
 from __future__ import annotations
 
+import base64
 from collections import Counter
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import date, timedelta
 from typing import Any
 
-from sqlalchemy import Connection, and_, select
+from sqlalchemy import Connection, and_, select, update
 
 from central.idnumber import is_valid
 from central.store.common import (
@@ -187,6 +188,7 @@ class Lookups:
                     documents.c.slot,
                     documents.c.ready_since,
                     documents.c.kiosk_id,
+                    documents.c.applicant_photo,
                 )
                 .where(
                     and_(documents.c.id_number == c.id_number, documents.c.handed_over_at.is_(None))
@@ -197,13 +199,39 @@ class Lookups:
         elsewhere = Counter(r[4] for r in rows if r[4] != kiosk_id)
         return {
             "documents": [
-                {"document_no": r[0], "kind": r[1], "slot": r[2], "ready_since": r[3]} for r in here
+                {
+                    "document_no": r[0],
+                    "kind": r[1],
+                    "slot": r[2],
+                    "ready_since": r[3],
+                    "applicant_photo": None if r[5] is None else base64.b64encode(r[5]).decode(),
+                }
+                for r in here
             ],
             "elsewhere": [
                 {"kiosk_id": k, "count": n}
                 for k, n in sorted(elsewhere.items(), key=lambda kn: (kn[0] is None, kn[0] or ""))
             ],
         }
+
+    def set_applicant_photo(self, document_no: str, jpeg: bytes) -> None:
+        """The application's photo for a document not yet handed over (the national
+        system's record; the demo and tests load it through an admin route)."""
+        if not jpeg.startswith(b"\xff\xd8"):
+            raise Refused(415, "the applicant photo must be a JPEG")
+        with self.db.write() as conn:
+            n = conn.execute(
+                update(documents)
+                .where(
+                    and_(
+                        documents.c.document_no == document_no,
+                        documents.c.handed_over_at.is_(None),
+                    )
+                )
+                .values(applicant_photo=jpeg)
+            ).rowcount
+        if n != 1:
+            raise Refused(404, "no such document waiting to be collected")
 
     def register_photo(self, kiosk_id: str, body: Mapping[str, Any]) -> tuple[int, dict[str, Any]]:
         """A photo's receipt, once per photo number; the number belongs to the machine that

@@ -23,7 +23,15 @@ from typing import Any
 from sqlalchemy import Connection, and_, delete, or_, select, update
 
 from central.store.db import Database
-from central.store.schema import alerts, payments, photos, transactions, upload_chunks, uploads
+from central.store.schema import (
+    alerts,
+    documents,
+    payments,
+    photos,
+    transactions,
+    upload_chunks,
+    uploads,
+)
 
 DAY_S = 86_400.0
 BATCH = 2_000
@@ -59,6 +67,7 @@ class Retention:
                 self._delete_uploads, personal, now - ABANDONED_UPLOAD_S
             ),
             "photo_links_erased": self._once(self._erase_photo_links, personal),
+            "applicant_photos_erased": self._once(self._erase_applicant_photos, personal),
             "payment_ids_erased": self._once(self._erase_payment_ids, personal),
             "alerts_deleted": self._once(self._delete_alerts, keys),
         }
@@ -129,6 +138,20 @@ class Retention:
             update(photos)
             .where(and_(photos.c.registered_at < day, photos.c.id_number.is_not(None)))
             .values(id_number=None)
+        ).rowcount
+
+    @staticmethod
+    def _erase_applicant_photos(conn: Connection, cutoff: float) -> int:
+        # Needed until the document is collected; kept a while after for a dispute.
+        return conn.execute(
+            update(documents)
+            .where(
+                and_(
+                    documents.c.handed_over_at < cutoff,
+                    documents.c.applicant_photo.is_not(None),
+                )
+            )
+            .values(applicant_photo=None)
         ).rowcount
 
     @staticmethod

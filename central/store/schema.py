@@ -135,6 +135,9 @@ documents = Table(
     Column("ready_since", Text, nullable=False),
     Column("handed_over_at", Float),
     Column("kiosk_id", Text),
+    # The applicant's photo (JPEG) from the application, for the pickup machine's face
+    # check; erased with the other personal data once the document is long handed over.
+    Column("applicant_photo", LargeBinary),
     Index("documents_id_number", "id_number"),
 )
 

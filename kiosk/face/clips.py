@@ -113,9 +113,10 @@ def frame_subject(
     mat[0, 2] += EYE_X - mid[0]
     mat[1, 2] += EYE_Y - mid[1]
     flags = cv2.INTER_AREA if ied > IED_PX else cv2.INTER_CUBIC
+    # Replicated, not reflected: a mirrored crown above the head reads as a second face.
     frame = np.asarray(
         cv2.warpAffine(photo, mat, (FRAME_W, FRAME_H), flags=flags,
-                       borderMode=cv2.BORDER_REFLECT),
+                       borderMode=cv2.BORDER_REPLICATE),
         np.uint8,
     )  # fmt: skip
     return Subject(name, frame, _landmarks(engine, frame, name))

@@ -496,3 +496,57 @@ def test_permit_status_shows_the_current_endorsement(
     with pytest.raises(CentralError) as caught:
         client.permit_status(make_id_number("440304", "19900101", "999"))
     assert caught.value.status == 404
+
+
+def _jpeg(seed: int) -> bytes:
+    """A small real JPEG (not a face: the gateway stores it as the national system sent it)."""
+    import io
+
+    from PIL import Image
+
+    out = io.BytesIO()
+    Image.new("RGB", (60, 80), (seed % 256, 120, 200)).save(out, "JPEG")
+    return out.getvalue()
+
+
+def test_the_applicant_photo_travels_with_the_ready_document(central: CentralHandle) -> None:
+    at_pickup = CentralTransport(central.url, kiosk_id=PICKUP, secret=SECRET, timeout_s=5)
+    client = CentralClient(at_pickup)
+    try:
+        first, second = client.documents_ready(WANG).here
+        assert first.applicant_photo is None  # none on file yet: the machine has no reference
+        photo = _jpeg(1)
+        url = f"{central.url}/v1/admin/documents/{second.document_no}/applicant-photo"
+        put = requests.put(url, data=photo, headers={"Content-Type": "image/jpeg"}, timeout=5)
+        assert put.status_code == 204
+        again = {d.document_no: d for d in client.documents_ready(WANG).here}
+        assert again[second.document_no].applicant_photo == photo
+        assert again[first.document_no].applicant_photo is None
+        # Only a JPEG, only for a document still waiting, only from this machine's loopback.
+        png = requests.put(
+            url, data=b"\x89PNG\r\n", headers={"Content-Type": "image/jpeg"}, timeout=5
+        )
+        assert png.status_code == 415
+        unknown = url.replace(second.document_no, "NO-SUCH-DOC")
+        missing = requests.put(
+            unknown, data=photo, headers={"Content-Type": "image/jpeg"}, timeout=5
+        )
+        assert missing.status_code == 404
+    finally:
+        at_pickup.close()
+
+
+def test_applicant_photos_are_erased_a_while_after_the_handover(central: CentralHandle) -> None:
+    from central.store import RetentionPolicy
+
+    store = central.store
+    [doc] = store.documents_ready(CHEN, PICKUP)["documents"]
+    store.set_applicant_photo(doc["document_no"], _jpeg(2))
+    policy = RetentionPolicy(personal_days=30, keys_days=180)
+    later = time.time() + 31 * 86_400
+    assert store.purge(policy, now=later)["applicant_photos_erased"] == 0, "still waiting"
+    handover = {"kind": "pickup.handover", "payload": {"document_no": doc["document_no"]}}
+    [result] = store.ingest_batch(PICKUP, [{**_entry("K-AP1", 0), **handover}])
+    assert result["status"] == 201
+    assert store.purge(policy, now=time.time() + 29 * 86_400)["applicant_photos_erased"] == 0
+    assert store.purge(policy, now=later)["applicant_photos_erased"] == 1

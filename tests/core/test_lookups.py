@@ -10,11 +10,12 @@ import pytest
 
 from central.server import CentralHandle, start_in_thread
 from central.store import DEMO_PICKUP_KIOSK, make_id_number
+from central.store.schema import documents
 from devices.simulators.cards import sample_card
 from kiosk.core.errors import KioskError
 from kiosk.core.session import Session
 from kiosk.machine.central import CentralLink, CentralUnreachable
-from kiosk.machine.ports import IDCARD_DATA
+from kiosk.machine.ports import DOCUMENT_PHOTO, IDCARD_DATA
 from kiosk.terminals.pickup.lookup import PickupLookup
 from kiosk.terminals.renewal.lookup import RenewalLookup
 from kiosk.terminals.renewal.ports import PERMIT_ACCESS
@@ -76,6 +77,44 @@ def test_documents_ready_leave_out_withheld_ones(central: CentralHandle) -> None
     assert [d.document_no for d in again.documents] == numbers[1:]
     assert again.withheld == 1
     assert WANG not in repr(again)  # the flow never sees the ID number
+
+
+def _jpeg(shade: int) -> bytes:
+    import io
+
+    from PIL import Image
+
+    out = io.BytesIO()
+    Image.new("RGB", (48, 64), (shade, shade, shade)).save(out, "JPEG")
+    return out.getvalue()
+
+
+def test_the_newest_application_photo_on_offer_is_the_face_checks_reference(
+    central: CentralHandle,
+) -> None:
+    session = session_of(WANG)
+    ready = pickup_for(central.url).documents_ready(session)
+    assert session.get(DOCUMENT_PHOTO) is None, "none on file: the check has no reference"
+    older, newer = ready.documents
+    with central.store.db.write() as conn:  # the national system's records, as they come
+        conn.execute(
+            documents.update()
+            .where(documents.c.document_no == older.document_no)
+            .values(ready_since="2026-11-01")
+        )
+        conn.execute(
+            documents.update()
+            .where(documents.c.document_no == newer.document_no)
+            .values(ready_since="2026-11-20")
+        )
+    central.store.set_applicant_photo(older.document_no, _jpeg(40))
+    central.store.set_applicant_photo(newer.document_no, _jpeg(200))
+    pickup_for(central.url).documents_ready(session)
+    assert session.get(DOCUMENT_PHOTO) == _jpeg(200)
+    # A document this machine withholds is not offered, nor is its photo used.
+    session = session_of(WANG)
+    pickup_for(central.url, {newer.document_no}).documents_ready(session)
+    assert session.get(DOCUMENT_PHOTO) == _jpeg(40)
 
 
 def test_documents_in_another_machine_are_named_not_offered(central: CentralHandle) -> None:

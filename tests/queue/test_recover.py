@@ -138,8 +138,8 @@ def test_an_entry_whose_attachment_is_damaged_becomes_a_dead_letter(
 ) -> None:
     db = tmp_path / "outbox.sqlite"
     with Outbox(db, kiosk_id=KIOSK) as box:
-        fine = box.put("photo.captured", {"n": 1}, attachments=[Attachment("p.jpg", b"a" * 99)])
-        bad = box.put("photo.captured", {"n": 2}, attachments=[Attachment("p.jpg", b"b" * 99)])
+        fine = box.put("kiosk.note", {"n": 1}, attachments=[Attachment("p.jpg", b"a" * 99)])
+        bad = box.put("kiosk.note", {"n": 2}, attachments=[Attachment("p.jpg", b"b" * 99)])
         file = box._conn.execute(
             "SELECT file FROM attachments WHERE entry_key=?", (bad,)
         ).fetchone()[0]

@@ -99,11 +99,11 @@ def test_a_full_disk_takes_the_kiosk_out_of_service_and_back_losing_nothing(
     assert backend is not None
     try:
         outbox = backend.outbox
-        accepted = [outbox.put("photo.captured", {"n": n, "pad": "x" * 512}) for n in range(20)]
+        accepted = [outbox.put("kiosk.note", {"n": n, "pad": "x" * 512}) for n in range(20)]
         filler = fill(small_disk)
         # A transaction asked for now is refused before the citizen is told "done" ...
         with pytest.raises((OutboxFull, OutboxUnavailable)):
-            outbox.put("photo.captured", {"n": "late"})
+            outbox.put("kiosk.note", {"n": "late"})
         # ... and the next check takes the kiosk out of service, saying why.
         backend.check()
         until(
@@ -124,7 +124,7 @@ def test_a_full_disk_takes_the_kiosk_out_of_service_and_back_losing_nothing(
         )
         assert outbox.counts().pending == len(accepted)
         assert outbox.integrity_ok()
-        outbox.put("photo.captured", {"n": "after"})
+        outbox.put("kiosk.note", {"n": "after"})
     finally:
         kiosk.stop()
 
@@ -171,7 +171,7 @@ def test_ntp_steps_back_and_forward_lose_nothing_and_deliver_in_order(
     keys = []
     for step in (timedelta(0), timedelta(hours=-2), timedelta(hours=5), timedelta(days=-1)):
         wall.at += step
-        keys += [outbox.put("photo.captured", {"n": len(keys)}, stream="s1") for _ in range(3)]
+        keys += [outbox.put("kiosk.note", {"n": len(keys)}, stream="s1") for _ in range(3)]
         wall.mono += 60
     assert len(set(keys)) == len(keys) == 12
     # A step back must not make delivered entries look due for the audit purge, nor a step
@@ -185,7 +185,7 @@ def test_ntp_steps_back_and_forward_lose_nothing_and_deliver_in_order(
     assert delivered == keys, "delivered once each, in the order taken (not by the clock)"
     assert outbox.counts().sent == 12
     # An entry backing off when the clock is stepped back days waits no longer for it.
-    late = outbox.put("photo.captured", {"n": "late"}, stream="s2")
+    late = outbox.put("kiosk.note", {"n": "late"}, stream="s2")
     [claimed] = outbox.claim(10, lease_s=30)
     outbox.release([(claimed, 120.0)], "central busy")
     assert outbox.claim(10, lease_s=30) == [], "backing off"
@@ -260,11 +260,11 @@ def test_central_unreachable_for_three_days_keeps_everything_and_delivers_it_onc
         on_central_link=app.set_central_link,
     )
     sync.heartbeat()  # in contact at first
-    db, port = central.store.path, int(central.url.rsplit(":", 1)[1])
+    db, port = tmp_path / "central.sqlite", central.port
     central.stop()
     keys = []
     for hour in range(72):
-        keys.append(outbox.put("pickup.handover", {"hour": hour}, stream=f"d{hour % 5}"))
+        keys.append(outbox.put("kiosk.note", {"hour": hour}, stream=f"d{hour % 5}"))
         waited(wall)(3600.0)
         sync.sync_once()
         sync.housekeeping()

@@ -7,9 +7,20 @@ from collections.abc import Callable
 
 from kiosk.core.session import Session
 from kiosk.machine.central import CentralLink, NotOnRecord, id_number_of
+from kiosk.machine.ports import DOCUMENT_PHOTO
 from kiosk.terminals.pickup.ports import Document, DocumentsFound
+from offline_queue.central_client import ReadyDocument
 
 Withheld = Callable[[str], bool]  # document_no -> must not be offered
+
+
+def _keep_applicant_photo(session: Session, offered: list[ReadyDocument]) -> None:
+    """The face check's reference: the newest application's photo among the documents on
+    offer (the citizen's most recent look); none on file leaves the check without one, and
+    the citizen goes to the fallback (counter or staff)."""
+    on_file = [(d.ready_since, d.applicant_photo) for d in offered if d.applicant_photo]
+    if on_file:
+        session.put(DOCUMENT_PHOTO, max(on_file)[1])
 
 
 class PickupLookup:
@@ -29,6 +40,8 @@ class PickupLookup:
         except NotOnRecord:
             return DocumentsFound(known=False)
         offered = [d for d in ready.here if not self._withheld(d.document_no)]
+        if session is not None:
+            _keep_applicant_photo(session, offered)
         return DocumentsFound(
             True,
             tuple(Document(d.document_no, d.kind, d.slot) for d in offered),
