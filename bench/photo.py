@@ -4,7 +4,9 @@
 * capture-to-verdict: a 1920x1080 still -> full analysis + crop + JPEG size search;
 * per-measure precision/recall on the labelled evaluation set (tests/photo/evalset.py), for
   all of it and for its calibration and held-out people apart, and the non-compliant images
-  accepted (target: none); glare also per way its reflections were made;
+  accepted (target: none); glare also per way its reflections were made; video frames are
+  judged as captures of their live session (the frames before them played to a LiveTracker),
+  and once more every image alone (``all_as_stills``);
 * live stability: yaw/pitch over 100 moving frames of a level head (slight sway, scale and
   sensor noise, as the simulated camera makes them), per frame and as the live tracker's
   multi-frame verdict, and how many frames would have prompted a pose instruction.
@@ -163,10 +165,13 @@ def _live_stability(engine: PhotoEngine, frame: np.ndarray) -> dict[str, object]
 
 def _accuracy(engine: PhotoEngine) -> dict[str, object]:
     built = build(engine)
+    # Video frames are judged as captures of their live session (the kiosk's way); "stills"
+    # judges every image alone, as `kiosk photo check` judges a file.
     out: dict[str, object] = {
         split or "all": evaluate(engine, built, split)
         for split in (None, "calibration", "held_out")
     }
+    out["all_as_stills"] = evaluate(engine, built, sessions=False)
     # Glare on each way the reflections were made (blended patches, added lamp light), with
     # every image without a reflection as the negatives of both.
     for made in ("glare", "lamp"):
@@ -176,6 +181,7 @@ def _accuracy(engine: PhotoEngine) -> dict[str, object]:
                 built,
                 split,
                 kind=lambda item, m=made: f"+{m}_" in item.name or not item.labels.get("glare"),
+                sessions=False,  # glare is judged on the frame alone either way
             )
             per_measure = result["per_measure"]
             assert isinstance(per_measure, dict)

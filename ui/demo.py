@@ -161,7 +161,11 @@ class World:
     def camera_scene(self, scene: str) -> None:
         if self._scenes is None:
             self._scenes = self._make_scenes()
-        self.sim("camera").set_scene(self._scenes[scene], motion=True)
+        camera = self.sim("camera")
+        camera.set_scene(self._scenes[scene], motion=True)
+        # The camera loops its clip: the new scene shows once the current clip has played out,
+        # so the next screenshots show this scene, not the one before (or the idle test card).
+        pump(camera.clip_s + 0.1)
 
     def _make_scenes(self) -> dict[str, Any]:
         from kiosk.photo import PhotoEngine, load_spec

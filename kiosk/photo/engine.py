@@ -369,13 +369,14 @@ class PhotoEngine:
         yaw, pitch, roll = _pose(face, spec.pose)
         mouth = mouth_signals(frame_bgr, face, geo)
         glare = self._glare(ctx)
+        eyes = self._eyes_open(ctx, glare.passed)
         measures = [
             self._face_count(second),
             self._head_size(geo, h, crop),
             self._centring(geo, crop, w, full),
             *pose_measures(spec, yaw, pitch, roll),
             self._eye_occlusion(ctx),
-            self._eyes_open(ctx, glare.passed),
+            eyes,
             *mouth_measures(spec, mouth, mouth.gap > spec.face.mouth_gap_max.value),
             glare,
             self._gaze(face),
@@ -396,7 +397,14 @@ class PhotoEngine:
             spec_version=spec.version,
             elapsed_ms=(now() - t0) * 1e3,
             full=full,
-            signals={"yaw": yaw, "pitch": pitch, "roll": roll, **mouth.as_dict},
+            signals={
+                "yaw": yaw,
+                "pitch": pitch,
+                "roll": roll,
+                **mouth.as_dict,
+                # The eyelid gap of the narrower eye, when the eyes could be judged.
+                **({} if eyes.raw is None else {"eyes_open": eyes.raw}),
+            },
         )
 
     def _measure(
@@ -460,11 +468,7 @@ class PhotoEngine:
                 _eye_aspect(face, m.EYE_A_OUTER, m.EYE_A_INNER, m.EYE_A_UPPER, m.EYE_A_LOWER),
                 _eye_aspect(face, m.EYE_B_OUTER, m.EYE_B_INNER, m.EYE_B_UPPER, m.EYE_B_LOWER),
             ]
-        limit = self.spec.face.eyes_open_min.value
-        if not ratios:
-            return self._measure("eyes_open", 50.0, True, None, None)
-        ratio = min(ratios)
-        return self._measure("eyes_open", score_min(ratio, limit), ratio >= limit, ratio, None)
+        return eyes_measure(self.spec, min(ratios) if ratios else None, None)
 
     def _gaze(self, face: FaceLandmarks) -> Measure:
         limit = self.spec.face.gaze_max.value
@@ -715,6 +719,24 @@ def pose_measures(spec: PhotoSpec, yaw: float, pitch: float, roll: float) -> lis
         make_measure(spec, name, score_max(abs(value), limit), abs(value) <= limit, value, key)
         for name, value, limit, key in angles
     ]
+
+
+def eyes_measure(spec: PhotoSpec, ratio: float | None, open_level: float | None) -> Measure:
+    """``eyes_open`` from the narrower eye's lid aspect (eyelid gap / eye width).
+
+    Alone (a still) the eye must be open beyond ``eyes_open_min``: shut and nearly shut eyes.
+    A half-closed eye (a blink reopening, a wink, lids lowered) reads like a narrow open eye of
+    another person, so alone it cannot be told; with ``open_level``, the citizen's own open
+    aspect over the live session (kiosk.photo.live.LiveTracker), the eye must also be open to
+    ``eyes_open_relative`` of it. ``ratio`` None: no eye could be judged (hidden by glare).
+    """
+    if ratio is None:
+        return make_measure(spec, "eyes_open", 50.0, True, None, None)
+    f = spec.face
+    limit = f.eyes_open_min.value
+    if open_level is not None:
+        limit = max(limit, f.eyes_open_relative.value * open_level)
+    return make_measure(spec, "eyes_open", score_min(ratio, limit), ratio >= limit, ratio, None)
 
 
 def mouth_measures(spec: PhotoSpec, mouth: MouthSignals, open_now: bool) -> list[Measure]:

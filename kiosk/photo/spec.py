@@ -162,6 +162,7 @@ class CaptureSpec(_Frozen):
     still_seconds: Number
     live_window_s: Number
     talking_share_min: Number
+    eyes_reference_s: Number
 
 
 class PoseSpec(_Frozen):
@@ -175,6 +176,7 @@ class PoseSpec(_Frozen):
 
 class FaceSpec(_Frozen):
     eyes_open_min: Number
+    eyes_open_relative: Number
     mouth_gap_max: Number
     teeth_share_max: Number
     smile_width_max: Number

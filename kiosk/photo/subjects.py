@@ -128,16 +128,34 @@ def make_clean(name: str, photo: Image, engine: PhotoEngine) -> Clean:
                          borderMode=cv2.BORDER_REPLICATE)  # fmt: skip
     alpha = cv2.warpAffine(person.astype(np.float32), mat, (FRAME_W, FRAME_H),
                            flags=cv2.INTER_LINEAR)  # fmt: skip
-    alpha = cv2.GaussianBlur(alpha, (5, 5), 0)[..., None]
-    backdrop = wall().astype(np.float32)
-    # The person's soft shadow on the wall behind, slightly to one side (light from the left).
-    shadow = cv2.GaussianBlur(np.roll(alpha[..., 0], (6, 10), axis=(0, 1)), (0, 0), 14)
-    backdrop *= (1.0 - SHADOW_DEPTH * shadow)[..., None]
-    frame = (src * alpha + backdrop * (1 - alpha)).astype(np.uint8)
+    alpha = cv2.GaussianBlur(alpha, (5, 5), 0)
+    frame = _on_wall(src, alpha)
     fresh = engine.analyse(frame, full=True)
     if fresh.landmarks is None:
         raise ValueError(f"no face left after framing {name}")
-    return Clean(name, frame, alpha[..., 0] > 0.5, fresh.landmarks)
+    return Clean(name, frame, alpha > 0.5, fresh.landmarks)
+
+
+def _on_wall(src: npt.NDArray[Any], alpha: npt.NDArray[Any]) -> Image:
+    """The person (``src`` where ``alpha``, 0..1) in front of the booth's wall."""
+    backdrop = wall().astype(np.float32)
+    # The person's soft shadow on the wall behind, slightly to one side (light from the left).
+    shadow = cv2.GaussianBlur(np.roll(alpha, (6, 10), axis=(0, 1)), (0, 0), 14)
+    backdrop *= (1.0 - SHADOW_DEPTH * shadow)[..., None]
+    a = alpha[..., None]
+    return np.asarray(src * a + backdrop * (1 - a), dtype=np.uint8)
+
+
+def _person_moved(c: Clean, mat: npt.NDArray[Any]) -> Image:
+    """The person moved by ``mat`` in front of the unmoved wall (a citizen steps back or
+    leans; the booth stays put), the clothes continued to the bottom of the frame."""
+    size = (FRAME_W, FRAME_H)
+    src = cv2.warpAffine(c.frame, mat, size, flags=cv2.INTER_LINEAR,
+                         borderMode=cv2.BORDER_REPLICATE)  # fmt: skip
+    # Replicating the mask's bottom row carries the clothes down past the frame's old edge.
+    alpha = cv2.warpAffine(c.person.astype(np.float32), mat, size, flags=cv2.INTER_LINEAR,
+                           borderMode=cv2.BORDER_REPLICATE)  # fmt: skip
+    return _on_wall(src, cv2.GaussianBlur(alpha, (5, 5), 0))
 
 
 def _continue_body(
@@ -168,13 +186,16 @@ def eye_mid(c: Clean) -> tuple[float, float]:
 
 
 def too_far(c: Clean) -> Image:
-    """The citizen stands too far from the camera."""
-    return affine(c, cv2.getRotationMatrix2D(eye_mid(c), 0.0, 0.55))
+    """The citizen stands too far from the camera: smaller, their clothes still reaching the
+    bottom of the frame (scaled about the bottom edge below the eyes, as a camera at head
+    height sees a person step back: the body's bottom stays cut by the frame)."""
+    x, _ = eye_mid(c)
+    return _person_moved(c, cv2.getRotationMatrix2D((x, float(FRAME_H)), 0.0, 0.6))
 
 
 def tilted(c: Clean) -> Image:
     """The citizen's head is turned to one side (tilted)."""
-    return affine(c, cv2.getRotationMatrix2D(eye_mid(c), 16.0, 1.0))
+    return _person_moved(c, cv2.getRotationMatrix2D(eye_mid(c), 16.0, 1.0))
 
 
 def demo_scenes(photo: Image, engine: PhotoEngine) -> dict[str, Image]:

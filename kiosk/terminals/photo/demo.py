@@ -20,11 +20,17 @@ def photo_script(config: KioskConfig) -> Script:
         Expect("the kiosk invites an ID card (optional)", state="photo_identify"),
         Tap("the citizen asks for larger text", intent="large_text", data={"on": True}),
         Expect("the same step, in larger text", state="photo_identify", large_text=True),
+        # The person is in the booth before the camera opens, so the live screen never shows
+        # the camera's idle test card (the scenes take a few seconds to make, once).
+        Act(
+            "the citizen stands in the booth, too far from the camera",
+            action="camera_scene",
+            args={"scene": "too_far"},
+        ),
         Act("the citizen (born 1958) places their ID card", action="place_idcard"),
         Expect("aged 60+: told they may reuse a recent photo", state="photo_senior"),
         Tap("they want a new photo anyway", intent="take_new"),
         Expect("the live camera opens", state="photo_live"),
-        Act("the citizen stands too far away", action="camera_scene", args={"scene": "too_far"}),
         Expect(
             "the kiosk asks them to come closer",
             state="photo_live",

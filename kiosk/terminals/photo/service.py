@@ -146,6 +146,9 @@ class PhotoService:
         self._closed = threading.Event()
         self._session: Session | None = None  # the session the photos were taken in
         self.live_fps = 0.0
+        # Pose, mouth and expression over several frames, and the citizen's own open-eye
+        # level that the captured still is judged against too (a blink half way, a wink).
+        self._verdicts = LiveTracker(spec)
 
     # --- live coaching ----------------------------------------------------------------------
 
@@ -175,7 +178,8 @@ class PhotoService:
 
     def _live_loop(self) -> None:
         tracker = StillnessTracker.from_spec(self.spec)
-        verdicts = LiveTracker(self.spec)  # pose, mouth and expression over several frames
+        verdicts = self._verdicts
+        verdicts.reset()  # the live screen shown again: a new citizen or a retake
         last_shown: LiveCoaching | None = None
         steady_sent = False
         last_compliant = float("-inf")
@@ -231,7 +235,7 @@ class PhotoService:
         deadline = time.monotonic() + CAPTURE_WINDOW_S
         for frame in self._fresh_frames(lambda: time.monotonic() < deadline):
             with self._engine_lock:
-                assessment = self.engine.analyse(frame.image, full=True)
+                assessment = self._verdicts.judge_still(self.engine.analyse(frame.image, full=True))
             if best is None or assessment.overall_score > best[1].overall_score:
                 best = (frame, assessment)
             if assessment.compliant:
