@@ -71,7 +71,8 @@ function consumable(machine, c) {
     : c.consumable === "bin" ? say("places_left", { n: c.left })
     : say("docs_left", { n: c.left });
   let outlook;
-  if (c.per_hour === null) outlook = L.no_history;
+  if (c.left === 0) outlook = L[`${c.consumable}_gone`];
+  else if (c.per_hour === null) outlook = L.no_history;
   else if (c.hours_left === null) outlook = L.not_used;
   else {
     const key = c.consumable === "paper" ? "runs_out_in"
@@ -157,7 +158,7 @@ function drawFleet(data) {
 
 // ------------------------------------------------------------------ alerts
 function alertItem(a, withAck) {
-  const item = el("li", { id: `alert-${a.id}`, class: a.acked_by ? "acked" : "open" },
+  const item = el("li", { id: `${withAck ? "alert" : "history"}-${a.id}`, class: a.acked_by ? "acked" : "open" },
     el("span", { class: "when" }, clock(a.received_at)), " ",
     el("strong", {}, a.kiosk_id), " ", el("span", { class: "words" }, a.words),
     el("div", {}, el("small", {}, a.message)));
@@ -200,7 +201,8 @@ function drawRound(round) {
     if (r.stock) parts.push(say("bring_stock", { n: r.stock }));
     const items = el("ul", {}, ...r.items.map((i) => el("li", {},
       `${i.kiosk_id}: ${L[i.consumable]}`,
-      i.hours_left === null ? "" : ` (${duration(i.hours_left)})`)));
+      i.left === 0 ? ` (${L[`${i.consumable}_gone`]})`
+        : i.hours_left === null ? "" : ` (${duration(i.hours_left)})`)));
     box.append(el("div", { class: "hall" }, el("h3", {}, hall), el("p", {}, parts.join("；")), items));
   }
 }
