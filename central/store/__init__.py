@@ -16,6 +16,7 @@ PostgreSQL (a deployment), split by responsibility:
 from __future__ import annotations
 
 import os
+import time
 from collections.abc import Callable, Mapping
 from datetime import date
 from typing import Any
@@ -209,7 +210,9 @@ class CentralStore:
 
     # -------------------------------------------------------------- retention
     def purge(self, policy: RetentionPolicy, now: float | None = None) -> dict[str, int]:
-        return self.retention.purge(policy, now)
+        done = self.retention.purge(policy, now)
+        done.update(self.fleet.purge(time.time() if now is None else now))  # the console's
+        return done
 
     # ------------------------------------------------------------------ stats
     def stats(self) -> dict[str, int]:

@@ -13,7 +13,7 @@ import secrets
 import time
 from typing import Any
 
-from sqlalchemy import Connection, and_, delete, func, select, update
+from sqlalchemy import Connection, delete, func, select, update
 
 from central.store.db import Database
 from central.store.schema import (
@@ -37,6 +37,7 @@ CONSUMABLES = {"paper": "receipt_lines", "bin": "captures"}  # consumable -> its
 SAMPLE_EVERY_S = 60.0  # usage history: at most one row a minute per kiosk
 COMMAND_TTL_S = 3600.0  # a command no heartbeat picked up within an hour expires
 MAX_TEXT = 500  # notes, results and details are cut to this
+USAGE_DAYS = 30.0  # usage history kept (the forecast reads 7 days)
 
 
 class Fleet:
@@ -512,13 +513,34 @@ class Fleet:
             )
             self._audit(conn, username, "setting", None, f"{name}={value}", result="ok")
 
-    def forget_sessions_before(self, cutoff: float) -> int:
-        """Sessions not seen since ``cutoff`` (housekeeping)."""
+    def purge(self, now: float, *, usage_days: float = USAGE_DAYS) -> dict[str, int]:
+        """The daily upkeep (``kiosk central maintain``): usage history past what the
+        forecast reads (kept ``usage_days``), sessions past their longest life, commands long
+        settled, and acknowledgements of alerts the retention run deleted."""
         with self.db.write() as conn:
-            done = conn.execute(
-                delete(console_sessions).where(and_(console_sessions.c.seen_at < cutoff))
-            )
-        return int(done.rowcount or 0)
+            samples = conn.execute(
+                delete(usage_samples).where(usage_samples.c.at < now - usage_days * 86_400)
+            ).rowcount
+            sessions = conn.execute(
+                delete(console_sessions).where(console_sessions.c.created_at < now - 86_400)
+            ).rowcount
+            commands = conn.execute(
+                delete(kiosk_commands).where(
+                    kiosk_commands.c.requested_at < now - usage_days * 86_400,
+                    kiosk_commands.c.state.in_(("done", "failed", "expired")),
+                )
+            ).rowcount
+            acks = conn.execute(
+                delete(alert_acks).where(
+                    ~select(alerts.c.id).where(alerts.c.id == alert_acks.c.alert_row).exists()
+                )
+            ).rowcount
+        return {
+            "usage_samples_deleted": int(samples or 0),
+            "console_sessions_deleted": int(sessions or 0),
+            "commands_deleted": int(commands or 0),
+            "alert_acks_deleted": int(acks or 0),
+        }
 
 
 def _counters(usage: dict[str, Any]) -> dict[str, Any]:

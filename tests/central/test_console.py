@@ -269,3 +269,11 @@ def test_sessions_csrf_and_roles(gateway: CentralHandle) -> None:
     # Signing out ends the session.
     assert s.post(url + "/console/logout", headers={"X-CSRF-Token": token}, timeout=10).ok
     assert s.get(url + "/console/api/fleet", timeout=10).status_code == 401
+
+
+def test_the_daily_upkeep_forgets_old_usage_history(store: CentralStore) -> None:
+    store.fleet.on_heartbeat("K-A", usage(100), now=T0)
+    store.fleet.on_heartbeat("K-A", usage(200), now=T0 + 40 * 86_400)
+    done = store.fleet.purge(T0 + 40 * 86_400)
+    assert done["usage_samples_deleted"] == 1
+    assert [at for at, _ in store.fleet.samples("K-A", 0.0)] == [T0 + 40 * 86_400]
