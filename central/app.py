@@ -30,6 +30,7 @@ from starlette.convertors import Convertor, register_url_convertor
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from central import models
+from central.console import CONSOLE_POLICIES, add_console
 from central.faults import FaultPlan, Faults
 from central.guard import Access, Guard, Limits, Policy
 from central.store import CentralStore, Refused
@@ -85,6 +86,7 @@ POLICIES: dict[tuple[str, str], Policy] = {
     ("PUT", "/v1/admin/documents/{document_no}/applicant-photo"): Policy(
         Access.LOOPBACK, max_body=512 * KiB, body_type="image/jpeg"
     ),
+    **CONSOLE_POLICIES,
 }
 
 IdempotencyKey = Annotated[str, Header(alias="Idempotency-Key", max_length=255)]
@@ -147,6 +149,7 @@ def build_api() -> FastAPI:
     _lookup_routes(api)
     _payment_routes(api)
     _admin_routes(api)
+    add_console(api)  # the fleet console (central/console)
     return api
 
 
@@ -268,10 +271,10 @@ def _upload_routes(api: FastAPI) -> None:
 
 
 def _lookup_routes(api: FastAPI) -> None:
-    @api.post("/v1/heartbeat", response_model=models.Acknowledged, tags=["kiosks"])
-    def heartbeat(body: models.HeartbeatRequest, store: Store, kiosk: Kiosk) -> models.Acknowledged:
-        store.heartbeat(kiosk, body.model_dump())
-        return models.Acknowledged(ok=True, time=time.time())
+    @api.post("/v1/heartbeat", response_model=models.HeartbeatReply, tags=["kiosks"])
+    def heartbeat(body: models.HeartbeatRequest, store: Store, kiosk: Kiosk) -> Any:
+        commands = store.heartbeat(kiosk, body.model_dump())
+        return {"ok": True, "time": time.time(), "commands": commands}
 
     @api.post("/v1/eligibility", response_model=models.Eligibility, tags=["look-ups"])
     def eligibility(body: models.IdNumberRequest, store: Store, kiosk: Kiosk) -> Any:

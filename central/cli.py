@@ -4,6 +4,7 @@
 - ``serve``: the gateway over HTTP (docs/sync.md, "Running the gateway").
 - ``migrate``: bring the store to the current schema (``serve`` does it too, at start).
 - ``maintain``: apply the retention schedule (docs/sync.md, "Retention at central").
+- ``console user add|password|list``: the fleet console's staff accounts (docs/console.md).
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ import threading
 from collections.abc import Sequence
 
 from central.auth import SecretFileError
+from central.console.cli import add_console_commands
 from central.faults import MODES
 
 log = logging.getLogger(__name__)
@@ -98,6 +100,7 @@ def build_parser(prog: str = "python -m central") -> argparse.ArgumentParser:
     )
     maintain.add_argument("--json", action="store_true", help="print the counts as JSON")
     maintain.set_defaults(handler=_maintain)
+    add_console_commands(sub, _db)  # python -m central console user add|password|list
     return parser
 
 

@@ -50,6 +50,9 @@ class Access(Enum):
     KIOSK = "kiosk"  # signed by a kiosk (HMAC)
     LOOPBACK = "loopback"  # unsigned, from this machine only (admin, stats)
     OPEN = "open"  # anyone (health)
+    # The fleet console's pages and API: no kiosk signature; the console's own routes check
+    # the staff session, its CSRF token and the role (central/console/auth.py).
+    CONSOLE = "console"
 
 
 @dataclass(frozen=True)

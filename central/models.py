@@ -214,3 +214,16 @@ class PhotoReceipt(Reply):
 class Acknowledged(Reply):
     ok: bool
     time: StrictFloat
+
+
+class KioskCommand(Reply):
+    """A remote action from the fleet console: ``out_of_service``, ``in_service``,
+    ``send_now``, ``test_print``. The kiosk reports its outcome in a later heartbeat
+    (``command_results``: ``[{id, ok, detail}]``); until then it comes again in every answer."""
+
+    id: str
+    action: str
+
+
+class HeartbeatReply(Acknowledged):
+    commands: list[KioskCommand] = Field(default_factory=list)

@@ -22,6 +22,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "kiosk.commands.sim",
     "kiosk.commands.queue",
     "kiosk.commands.central",
+    "kiosk.commands.fleet",
     "kiosk.commands.photo",
     "kiosk.commands.face",
     "kiosk.commands.service",

@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import partial
 
 from kiosk.app import KioskApp, Machine
 from kiosk.config import KioskConfig
@@ -23,8 +24,10 @@ from kiosk.core.voice import Voice
 from kiosk.machine.alerts import StaffAlerts
 from kiosk.machine.backend import Backend, open_central_client, open_outbox, open_sync_worker
 from kiosk.machine.central import CentralLink
-from kiosk.machine.devices import DeviceHub
+from kiosk.machine.commands import RemoteCommands, attach
+from kiosk.machine.devices import DeviceHub, PrinterWorker
 from kiosk.machine.embedded import CentralUnavailable, start_embedded_central
+from kiosk.machine.receipts import Slip
 from kiosk.terminals.home.flow import TerminalContext, build_terminal_flow
 from kiosk.terminals.registry import terminal_for
 from kiosk.terminals.staff.flow import staff_access
@@ -137,9 +140,11 @@ def assemble(
     if config.staff.enabled:
         machine.staff_key, machine.staff_key_problem = _staff_key(config, backend=backend)
     app = KioskApp(config, runner, machine)
+    remote = _fleet(config, link, app, hub) if link is not None else None
     watcher = _watch(config, link, app, equipment) if link is not None else None
     # Stopped in reverse: the services first, then the outbox they write to, then devices.
     closers: list[Closer] = [voice.close]
+    closers += [remote.close] if remote is not None else []
     closers += [hub.close] if hub is not None else []
     closers += [watcher.close] if watcher is not None else []
     closers += [*(b.close for b in equipment.bindings if b.close), *equipment.closers]
@@ -206,6 +211,29 @@ def _central_links(config: KioskConfig, link: _Link) -> Callable[[], CentralLink
         lambda: open_central_client(config, link.central_url),
         on_unreachable=link.sync.heartbeat_soon,
     )
+
+
+def _fleet(
+    config: KioskConfig, link: _Link, app: KioskApp, hub: DeviceHub | None
+) -> RemoteCommands:
+    """Central's fleet console: this machine's usage and its remote actions' outcomes ride
+    on the heartbeats, its remote actions come back in their answers."""
+    printer = None
+    if hub is not None:
+        hub.usage.use_outbox(link.outbox)
+        if "printer" in hub.slots:
+            printer = partial(_print_now, hub)
+    remote = RemoteCommands(config.kiosk.id, app, printer)
+    about = {"terminal": config.kiosk.terminal.value, "place": config.kiosk.place}
+    attach(link.sync, remote, hub.usage.report if hub is not None else None, about)
+    return remote
+
+
+def _print_now(hub: DeviceHub, slip: Slip) -> None:
+    """Print on the printer's own worker and wait for it (a remote test print)."""
+    worker = PrinterWorker(hub)
+    timeout = hub.config.timeouts.device_s + 5
+    hub.slots["printer"].executor.submit(worker.print, slip, None).result(timeout)
 
 
 def _watch(config: KioskConfig, link: _Link, app: KioskApp, equipment: Equipment) -> Backend:

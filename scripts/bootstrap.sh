@@ -4,6 +4,8 @@
 #   scripts/bootstrap.sh run    [kiosk run arguments]   set up, then start the kiosk
 #   scripts/bootstrap.sh test                            set up, then run every CI gate
 #   scripts/bootstrap.sh setup                           set up only
+#   scripts/bootstrap.sh console [--kiosks N]            set up, then the fleet console with
+#                                                        a gateway and N simulated machines
 #
 # Idempotent: system packages are installed only when missing, the virtual environment is
 # rebuilt only when pyproject.toml changes.
@@ -15,7 +17,8 @@ venv="${KIOSK_VENV:-$here/.venv}"
 stamp="$venv/.installed"
 
 # postgresql: the tests start a throwaway server of it (tests/central/pg.py) to run the
-# central gateway's store and API suites on PostgreSQL as well as SQLite.
+# central gateway's store and API suites on PostgreSQL as well as SQLite. chromium and
+# chromium-driver: the fleet console's tests drive it in a real headless browser.
 APT_PACKAGES=(
   python3-venv python3-dev gcc pkg-config
   libpcsclite-dev libpcsclite1 pcscd vsmartcard-vpcd
@@ -25,6 +28,8 @@ APT_PACKAGES=(
   espeak-ng
   xvfb xauth
   postgresql
+  # the fleet console's browser tests (tests/console): Debian's chromium and its driver
+  chromium chromium-driver
   # deploy/: the kiosk's compositor session and systemd-analyze, which checks the units
   cage systemd
 )
@@ -99,11 +104,17 @@ case "$cmd" in
     ;;
   run)
     setup
+    say "the fleet console (a gateway, simulated machines): bash scripts/bootstrap.sh console"
     if has_display; then
       exec "$venv/bin/kiosk" run "$@"
     fi
     say "no display found: running the scripted demo offscreen instead (screenshots in demo-out/)"
     QT_QPA_PLATFORM=offscreen exec "$venv/bin/kiosk" demo --out demo-out "$@"
+    ;;
+  console)
+    setup
+    # A gateway with the fleet console, a demo account (printed) and simulated machines.
+    exec "$venv/bin/kiosk" fleet demo "$@"
     ;;
   test)
     setup
@@ -112,7 +123,7 @@ case "$cmd" in
     exec "$venv/bin/python" scripts/check.py "$@"
     ;;
   *)
-    echo "usage: $0 run|test|setup" >&2
+    echo "usage: $0 run|test|setup|console" >&2
     exit 2
     ;;
 esac

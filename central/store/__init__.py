@@ -6,6 +6,7 @@ PostgreSQL (a deployment), split by responsibility:
 - ``payments``: payment orders and the endorsements they pay for
 - ``lookups``: eligibility, permit status, documents ready, photo receipts
 - ``heartbeats``: kiosk status and staff alerts
+- ``fleet``: the fleet console's accounts, sessions, audit, commands, usage history
 - ``retention``: what expires when; ``seed``: the demo data a new store starts with
 - ``db`` (engine, transactions), ``schema`` (tables), ``migrate`` (Alembic)
 
@@ -15,6 +16,7 @@ PostgreSQL (a deployment), split by responsibility:
 from __future__ import annotations
 
 import os
+import time
 from collections.abc import Callable, Mapping
 from datetime import date
 from typing import Any
@@ -36,6 +38,7 @@ from central.store.common import (
     stored_text,
 )
 from central.store.db import Database, describe
+from central.store.fleet import Fleet
 from central.store.heartbeats import Heartbeats
 from central.store.lookups import Lookups
 from central.store.migrate import prepare
@@ -113,6 +116,7 @@ class CentralStore:
         )
         self.heartbeats = Heartbeats(self.db)
         self.retention = Retention(self.db)
+        self.fleet = Fleet(self.db)  # the fleet console's part (central/console)
 
     @property
     def url(self) -> str:
@@ -199,15 +203,19 @@ class CentralStore:
         return self.payments.simulate_payment(order_id)
 
     # ------------------------------------------------------------- heartbeats
-    def heartbeat(self, kiosk_id: str, status: Any) -> None:
+    def heartbeat(self, kiosk_id: str, status: Any) -> list[dict[str, str]]:
+        """Store a heartbeat; returns the remote commands waiting for the kiosk."""
         self.heartbeats.heartbeat(kiosk_id, status)
+        return self.fleet.on_heartbeat(kiosk_id, status)
 
     def alerts(self, kiosk_id: str | None = None) -> list[dict[str, Any]]:
         return self.heartbeats.alerts(kiosk_id)
 
     # -------------------------------------------------------------- retention
     def purge(self, policy: RetentionPolicy, now: float | None = None) -> dict[str, int]:
-        return self.retention.purge(policy, now)
+        done = self.retention.purge(policy, now)
+        done.update(self.fleet.purge(time.time() if now is None else now))  # the console's
+        return done
 
     # ------------------------------------------------------------------ stats
     def stats(self) -> dict[str, int]:

@@ -191,3 +191,110 @@ sequences = Table(
     Column("name", Text, primary_key=True),
     Column("value", BigInteger, nullable=False),
 )
+
+# ---------------------------------------------------------------- the fleet console
+# Staff accounts of the fleet console (central/console): an argon2 hash, a role, and the
+# count of failed sign-ins in a row that locks the account for a growing time.
+console_users = Table(
+    "console_users",
+    metadata,
+    Column("username", Text, primary_key=True),
+    Column("password_hash", Text, nullable=False),
+    Column("role", Text, nullable=False),
+    Column("created_at", Float, nullable=False),
+    Column("failures", Integer, nullable=False),
+    Column("lockouts", Integer, nullable=False),
+    Column("locked_until", Float, nullable=False),
+    Column("disabled", Integer, nullable=False),
+)
+
+# Signed-in sessions: only the SHA-256 of the cookie's token is kept, so a copy of the
+# table signs nobody in; ``csrf`` is the token every changing request must carry.
+console_sessions = Table(
+    "console_sessions",
+    metadata,
+    Column("token_hash", Text, primary_key=True),
+    Column("username", Text, nullable=False),
+    Column("csrf", Text, nullable=False),
+    Column("created_at", Float, nullable=False),
+    Column("seen_at", Float, nullable=False),
+    Index("console_sessions_username", "username"),
+)
+
+# Who did what, when, and how it ended: sign-ins, acknowledgements, remote actions (their
+# ``result`` filled in when the kiosk reports it), settings.
+console_audit = Table(
+    "console_audit",
+    metadata,
+    Column("id", Serial, primary_key=True, autoincrement=True),
+    Column("at", Float, nullable=False),
+    Column("username", Text, nullable=False),
+    Column("action", Text, nullable=False),
+    Column("kiosk_id", Text),
+    Column("detail", Text, nullable=False),
+    Column("result", Text, nullable=False),
+    Column("command_id", Text),
+    Index("console_audit_at", "at"),
+    Index("console_audit_command", "command_id"),
+)
+
+# Remote actions for a kiosk, handed out in its heartbeats' answers until it reports the
+# outcome (``pending`` -> ``sent`` -> ``done`` | ``failed``; ``expired`` if never picked up).
+kiosk_commands = Table(
+    "kiosk_commands",
+    metadata,
+    Column("id", Text, primary_key=True),
+    Column("kiosk_id", Text, nullable=False),
+    Column("action", Text, nullable=False),
+    Column("requested_by", Text, nullable=False),
+    Column("requested_at", Float, nullable=False),
+    Column("state", Text, nullable=False),
+    Column("sent_at", Float),
+    Column("done_at", Float),
+    Column("result", Text, nullable=False),
+    Index("kiosk_commands_kiosk_state", "kiosk_id", "state"),
+)
+
+# A staff alert acknowledged on the console (one row per alert, ``alerts.id``).
+alert_acks = Table(
+    "alert_acks",
+    metadata,
+    Column("alert_row", BigInteger, primary_key=True),
+    Column("acked_by", Text, nullable=False),
+    Column("acked_at", Float, nullable=False),
+    Column("note", Text, nullable=False),
+)
+
+# Each kiosk's usage counters over time (from its heartbeats, at most one row a minute):
+# the history the consumables forecast is made from.
+usage_samples = Table(
+    "usage_samples",
+    metadata,
+    Column("id", Serial, primary_key=True, autoincrement=True),
+    Column("kiosk_id", Text, nullable=False),
+    Column("at", Float, nullable=False),
+    Column("counters", Text, nullable=False),
+    Index("usage_samples_kiosk_at", "kiosk_id", "at"),
+)
+
+# A consumable replenished (paper roll changed, capture bin emptied): the counter's value
+# then, so that what is left is the capacity less what was used since.
+consumable_marks = Table(
+    "consumable_marks",
+    metadata,
+    Column("id", Serial, primary_key=True, autoincrement=True),
+    Column("kiosk_id", Text, nullable=False),
+    Column("consumable", Text, nullable=False),
+    Column("at", Float, nullable=False),
+    Column("counter", BigInteger, nullable=False),
+    Column("marked_by", Text, nullable=False),
+    Index("consumable_marks_kiosk", "kiosk_id", "consumable", "at"),
+)
+
+# Console settings an admin changes (the forecast's warning lead time).
+console_settings = Table(
+    "console_settings",
+    metadata,
+    Column("name", Text, primary_key=True),
+    Column("value", Text, nullable=False),
+)

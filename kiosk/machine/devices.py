@@ -57,6 +57,7 @@ from kiosk.machine.ports import (
     Printed,
 )
 from kiosk.machine.receipts import Slip
+from kiosk.machine.usage import UsageCounters
 
 log = logging.getLogger(__name__)
 
@@ -108,6 +109,9 @@ class DeviceHub:
         simulator_options: Mapping[str, Mapping[str, object]] | None = None,
     ) -> None:
         self.config = config
+        # What the devices used of their consumables (receipt lines, documents dispensed and
+        # captured), reported to central with each heartbeat.
+        self.usage = UsageCounters()
         self._post = post
         self._poll_s = poll_s
         self._simulator_options = simulator_options or APP_SIMULATOR_OPTIONS
@@ -362,6 +366,7 @@ class PrinterWorker(_Worker):
             result = cast(ReceiptPrinter, device).print_receipt(
                 receipt, timeout_s=self.timeout_s, cancel=self.cancel
             )
+            self.hub.usage.printed(result.lines)
             return Printed(tuple(getattr(result, "warnings", ())))
 
         return self._run(print_)

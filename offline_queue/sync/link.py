@@ -100,12 +100,18 @@ def refused_status(error: QueueError) -> dict[str, Any]:
 
 def send_heartbeat(
     transport: CentralTransport, status: Mapping[str, Any], extra: Mapping[str, Any] | None
-) -> None:
+) -> dict[str, Any]:
     """POST one heartbeat (``status`` plus the kiosk's ``extra``: devices, staff alerts);
-    raises ``CentralError`` unless central stored it."""
+    raises ``CentralError`` unless central stored it. Returns central's answer (its
+    ``commands``: remote actions from the fleet console), ``{}`` if it is not an object."""
     body = {"status": dict(status), **(extra or {})}
     _, _, resp = transport.json_request("POST", "/v1/heartbeat", body)
     raise_for_status(resp)
+    try:
+        answer = resp.json()
+    except CentralError:
+        return {}  # stored all the same: the kiosk's part is done
+    return answer if isinstance(answer, dict) else {}
 
 
 class LinkLog:

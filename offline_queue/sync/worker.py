@@ -93,6 +93,9 @@ class SyncWorker:
         # Told, with what ``heartbeat_extra`` gave, once central has stored it: staff alerts
         # leave the kiosk's list only then, so those raised offline reach central later.
         self.heartbeat_delivered: Callable[[dict[str, Any]], None] | None = None
+        # Told central's answer to each stored heartbeat (its remote commands), after
+        # ``heartbeat_delivered``; on the worker thread.
+        self.heartbeat_answer: Callable[[dict[str, Any]], None] | None = None
         self._last_purge = -1e18
         self._last_status = -1e18
 
@@ -176,13 +179,15 @@ class SyncWorker:
         except QueueError as exc:
             status = refused_status(exc)
         try:
-            send_heartbeat(self.transport, status, extra)
+            answer = send_heartbeat(self.transport, status, extra)
         except CentralError as exc:
             self._record(self._link.failed, f"{exc.code}: {exc}", exc)
             return False
         self._record(self._link.contact, False, answered_ok=True)
         if extra is not None and self.heartbeat_delivered is not None:
             self.heartbeat_delivered(extra)
+        if self.heartbeat_answer is not None:
+            self.heartbeat_answer(answer)
         return True
 
     def _record(self, write: Callable[..., None], *args: Any, **kwargs: Any) -> None:

@@ -20,6 +20,7 @@ def equip(parts: Parts) -> Equipment:
     withheld = None
     if hub is not None and outbox is not None and "dispenser" in hub.slots:
         pickup = pickup_service_for(parts.config, hub, outbox, parts.post)
+        pickup.observe = hub.usage.pickup_step  # documents dispensed and captured, for central
         for _ in pickup.recover():
             # No document number in an alert (it is kept in clear): staff list them with
             # `kiosk pickup withheld`.
