@@ -25,6 +25,7 @@ from offline_queue.transport import CentralTransport
 
 selenium = pytest.importorskip("selenium")
 from selenium import webdriver  # noqa: E402
+from selenium.common.exceptions import StaleElementReferenceException  # noqa: E402
 from selenium.webdriver.chrome.service import Service  # noqa: E402
 from selenium.webdriver.common.by import By  # noqa: E402
 from selenium.webdriver.remote.webdriver import WebDriver  # noqa: E402
@@ -130,8 +131,21 @@ def browser() -> Iterator[WebDriver]:
     driver.quit()
 
 
+def act(driver: WebDriver, action: Any) -> None:
+    """Run ``action(driver)`` whole, again if the page redrew under it."""
+
+    def done(d: WebDriver) -> bool:
+        action(d)
+        return True
+
+    wait(driver, done)
+
+
 def wait(driver: WebDriver, condition: Any) -> Any:
-    return WebDriverWait(driver, WAIT_S, poll_frequency=0.2).until(condition)
+    # The page redraws itself every few seconds: an element found a moment ago may be gone.
+    return WebDriverWait(
+        driver, WAIT_S, poll_frequency=0.2, ignored_exceptions=(StaleElementReferenceException,)
+    ).until(condition)
 
 
 def signed_in(browser: WebDriver, central: CentralHandle) -> None:
@@ -168,15 +182,15 @@ def test_a_state_change_appears_without_a_reload(
     browser.execute_script("window.sameDocument = true")
     kiosk.machine.causes.append("device.printer")  # the printer fails at the machine
     kiosk.sync.heartbeat_soon()
-    row = wait(
+    row_text = wait(
         browser,
         lambda d: (
             (r := d.find_element(By.ID, f"machine-{KIOSK}")).get_attribute("data-state")
             == "out_of_service"
-            and r
+            and r.text
         ),
     )
-    assert "凭条打印机" in row.text  # the cause in plain words
+    assert "凭条打印机" in row_text  # the cause in plain words
     assert browser.execute_script("return window.sameDocument") is True
     kiosk.machine.causes.remove("device.printer")
     kiosk.sync.heartbeat_soon()
@@ -195,14 +209,22 @@ def test_an_alert_is_acknowledged_with_a_note(
     from datetime import datetime
 
     kiosk.alerts.add("citizen.help", "help requested at menu", datetime.now())
-    item = wait(
-        browser,
-        lambda d: next(
+
+    def help_item(d: WebDriver) -> Any:
+        return next(
             (i for i in d.find_elements(By.CSS_SELECTOR, "#alerts li") if "呼叫" in i.text), None
-        ),
-    )
-    item.find_element(By.CSS_SELECTOR, "input.note").send_keys("helped with the form")
-    item.find_element(By.CSS_SELECTOR, "button.ack-button").click()
+        )
+
+    wait(browser, help_item)
+
+    def acknowledge(d: WebDriver) -> None:
+        item = help_item(d)
+        note = item.find_element(By.CSS_SELECTOR, "input.note")
+        note.clear()
+        note.send_keys("helped with the form")
+        item.find_element(By.CSS_SELECTOR, "button.ack-button").click()
+
+    act(browser, acknowledge)
     wait(browser, lambda d: not d.find_elements(By.CSS_SELECTOR, "#alerts li"))
     [alert] = central.store.fleet.alert_list(open_only=False)
     assert (alert["acked_by"], alert["note"]) == ("alice", "helped with the form")
@@ -213,22 +235,29 @@ def test_a_remote_action_round_trip(
     browser: WebDriver, central: CentralHandle, kiosk: Kiosk
 ) -> None:
     signed_in(browser, central)
-    row = wait(browser, lambda d: d.find_element(By.ID, f"machine-{KIOSK}"))
-    row.find_element(By.CSS_SELECTOR, 'button[data-action="out_of_service"]').click()
+    wait(browser, lambda d: d.find_element(By.ID, f"machine-{KIOSK}"))
+    act(
+        browser,
+        lambda d: (
+            d.find_element(By.ID, f"machine-{KIOSK}")
+            .find_element(By.CSS_SELECTOR, 'button[data-action="out_of_service"]')
+            .click()
+        ),
+    )
     wait(browser, lambda d: d.switch_to.alert).accept()
     assert kiosk.machine.paused.wait(WAIT_S)  # the kiosk picked it up from a heartbeat
     # Its outcome comes back and the machine shows out of service (paused by staff).
-    row = wait(
+    state, text = wait(
         browser,
         lambda d: (
             (r := d.find_element(By.ID, f"machine-{KIOSK}")).find_elements(
                 By.CSS_SELECTOR, ".command-done"
             )
-            and r
+            and (r.get_attribute("data-state"), r.text)
         ),
     )
-    assert row.get_attribute("data-state") == "out_of_service"
-    assert "工作人员暂停" in row.text
+    assert state == "out_of_service"
+    assert "工作人员暂停" in text
     [command] = central.store.fleet.commands(KIOSK)
     assert (command["state"], command["requested_by"]) == ("done", "alice")
     audit = [a for a in central.store.fleet.audit_log() if a["command_id"] == command["id"]]
