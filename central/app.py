@@ -29,7 +29,7 @@ from sqlalchemy.exc import OperationalError
 from starlette.convertors import Convertor, register_url_convertor
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from central import models
+from central import appointments, models
 from central.faults import FaultPlan, Faults
 from central.guard import Access, Guard, Limits, Policy
 from central.store import CentralStore, Refused
@@ -82,6 +82,7 @@ POLICIES: dict[tuple[str, str], Policy] = {
     ("GET", "/v1/admin/faults"): Policy(Access.LOOPBACK, max_body=0, body_type=None),
     ("PUT", "/v1/admin/faults"): Policy(Access.LOOPBACK),
     ("POST", "/v1/admin/payments/{order_id}/pay"): Policy(Access.LOOPBACK),
+    **appointments.POLICIES,
 }
 
 IdempotencyKey = Annotated[str, Header(alias="Idempotency-Key", max_length=255)]
@@ -144,6 +145,7 @@ def build_api() -> FastAPI:
     _lookup_routes(api)
     _payment_routes(api)
     _admin_routes(api)
+    appointments.add_routes(api)
     return api
 
 

@@ -6,6 +6,7 @@ PostgreSQL (a deployment), split by responsibility:
 - ``payments``: payment orders and the endorsements they pay for
 - ``lookups``: eligibility, permit status, documents ready, photo receipts
 - ``heartbeats``: kiosk status and staff alerts
+- ``appointments``: the green channel's check-in; ``deliveries``: free EMS delivery orders
 - ``retention``: what expires when; ``seed``: the demo data a new store starts with
 - ``db`` (engine, transactions), ``schema`` (tables), ``migrate`` (Alembic)
 
@@ -19,7 +20,8 @@ from collections.abc import Callable, Mapping
 from datetime import date
 from typing import Any
 
-from central.store import schema
+from central.store import deliveries, schema
+from central.store.appointments import Appointments
 from central.store.common import (
     DEMO_PICKUP_KIOSK,
     KEY_RE,
@@ -113,6 +115,7 @@ class CentralStore:
         )
         self.heartbeats = Heartbeats(self.db)
         self.retention = Retention(self.db)
+        self.appointments = Appointments(self.db)
 
     @property
     def url(self) -> str:
@@ -142,6 +145,9 @@ class CentralStore:
 
     def transactions(self) -> list[dict[str, Any]]:
         return self.ingest.transactions()
+
+    def deliveries(self) -> list[dict[str, Any]]:
+        return deliveries.orders(self.db)
 
     # ----------------------------------------------------------------- uploads
     def create_upload(self, kiosk_id: str, length: int, meta: Mapping[str, str]) -> str:
