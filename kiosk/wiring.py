@@ -25,6 +25,8 @@ from kiosk.machine.backend import Backend, open_central_client, open_outbox, ope
 from kiosk.machine.central import CentralLink
 from kiosk.machine.devices import DeviceHub
 from kiosk.machine.embedded import CentralUnavailable, start_embedded_central
+from kiosk.terminals.appointment import equip as appointment_equip
+from kiosk.terminals.appointment import flow as appointment_flow
 from kiosk.terminals.home.flow import TerminalContext, build_terminal_flow
 from kiosk.terminals.registry import terminal_for
 from kiosk.terminals.staff.flow import staff_access
@@ -73,7 +75,8 @@ def flow_runner(
     terminal = terminal_for(config)
     definition = build_terminal_flow(
         config,
-        terminal.services(config),
+        # The terminal's own services, then those every terminal offers.
+        (*terminal.services(config), *appointment_flow.services(config)),
         slides=terminal.slides,
         staff=staff_access(config),
     )
@@ -125,6 +128,10 @@ def assemble(
         _central_links(config, link) if link else None,
     )
     equipment = terminal.equip(parts)
+    shared = appointment_equip.equip(parts)  # on every terminal's menu
+    equipment.bindings += shared.bindings
+    if shared.watch is not None:
+        runner.on_view(shared.watch)
     machine = Machine(
         hub,
         parts.outbox,
