@@ -260,6 +260,10 @@ class World:
         )
         camera.set_scene(frame, motion=True)
 
+    def put_phone_away(self) -> None:
+        """Nobody holds anything up to the camera (its default scene)."""
+        self.sim("camera").set_scene(None)
+
     def type_appointment_number(self, wrong_digit: bool = False) -> None:
         """The citizen types the booking's number on the pad (``wrong_digit``: one digit
         mistyped, which its check digit catches), and OK."""

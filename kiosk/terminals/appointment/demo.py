@@ -28,6 +28,7 @@ def check_in_script() -> Script:
             within_s=30,
         ),
         Act("the ticket is checked", action="expect_priority_ticket"),
+        Act("she puts her phone away", action="put_phone_away"),
         Tap("she is finished", intent="finished"),
         Expect("back to the attract loop", state="attract"),
         Act(
