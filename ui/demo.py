@@ -7,6 +7,7 @@ import json
 import logging
 import tempfile
 import time
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -110,6 +111,8 @@ class World:
         self._scenes: dict[str, Any] | None = None
         self._face_scenes: Any = None
         self.appointments: list[str] = []  # numbers booked, newest last
+        # A screenshot of the screen as it is now (set by the demo's recorder).
+        self.snapshot: Callable[[], object] | None = None
 
     def sim(self, kind: str, within_s: float = 15.0) -> Any:
         """The simulator behind a device (devices open in the background: wait for it)."""
@@ -280,11 +283,13 @@ class World:
         """Type on the on-screen keyboard: each token is pinyin and the character(s) to pick
         ("shen=深"), or keys pressed as they are ("12", "-")."""
         keyboard = self.shell.window.screens["text_entry"].keyboard  # type: ignore[attr-defined]
-        for token in tokens:
+        for index, token in enumerate(tokens):
             letters, _, wanted = token.partition("=")
             for key in letters:
                 keyboard.keys[key].click()
                 pump()
+            if index == len(tokens) // 2 and self.snapshot is not None:
+                self.snapshot()  # half typed, the candidates showing: the view has not changed
             if wanted:
                 self._pick(keyboard, wanted)
         pump()
@@ -382,6 +387,8 @@ def _run(config: KioskConfig, out: Path, world: Any) -> dict[str, Any]:
     shell.start()  # the window renders first; the recorder then sees the rendered screen
     shell.app.on_view(recorder.on_view)
     world = world or World(shell)
+    if isinstance(world, World):
+        world.snapshot = lambda: shell.app.view and recorder.snap(shell.app.view)
     steps = demo_script(config)
     try:
         for index, step in enumerate(steps, 1):

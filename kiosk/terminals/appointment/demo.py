@@ -29,6 +29,8 @@ def check_in_script() -> Script:
         ),
         Act("the ticket is checked", action="expect_priority_ticket"),
         Act("she puts her phone away", action="put_phone_away"),
+        Tap("she reads it in English too", intent="language", data={"language": "en"}),
+        Expect("the ticket's details in English", state="appt_done", language="en"),
         Tap("she is finished", intent="finished"),
         Expect("back to the attract loop", state="attract"),
         Act(
@@ -50,6 +52,8 @@ def check_in_script() -> Script:
             state="appt_number",
             where={"error": "appointment.number.wrong"},
         ),
+        Tap("he switches to Chinese to read it", intent="language", data={"language": "zh"}),
+        Expect("the pad in Chinese", state="appt_number", language="zh"),
         Act("he types it right", action="type_appointment_number"),
         Expect(
             "checked in: one person is ahead at window 5",

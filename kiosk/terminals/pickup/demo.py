@@ -93,7 +93,8 @@ def _delivery() -> Script:
         "qu=区", "jin=金", "tian=田", "lu=路", "36", "hao=号",
     ]  # fmt: skip
     return [
-        Tap("Wang Fang comes back", intent="start"),
+        Tap("Wang Fang comes back and reads English", intent="language", data={"language": "en"}),
+        Tap("she touches the screen", intent="start"),
         Tap("to collect her other document", intent="select", data={"service": "pickup"}),
         Act("she places her ID card", action="place_idcard", args={"citizen": WANG_FANG}),
         Tap("and taps 'it is on the reader'", intent="read"),
@@ -106,6 +107,8 @@ def _delivery() -> Script:
         ),
         Tap("she enters an address", intent="other"),
         Expect("the on-screen keyboard", state="pickup_delivery_typing"),
+        Tap("she switches to Chinese to type", intent="language", data={"language": "zh"}),
+        Expect("the keyboard in Chinese", state="pickup_delivery_typing", language="zh"),
         Act(
             "she types it in pinyin, picking each character",
             action="type_on_keyboard",
@@ -124,6 +127,8 @@ def _delivery() -> Script:
             within_s=20,
         ),
         Act("the slip is checked", action="expect_delivery_slip"),
+        Tap("she reads it in English too", intent="language", data={"language": "en"}),
+        Expect("the order in English", state="pickup_delivery_done", language="en"),
         Act("she takes her ID card", action="remove_idcard"),
         Tap("she is finished", intent="finished"),
         Expect("back to the attract loop", state="attract"),
