@@ -29,7 +29,7 @@ from sqlalchemy.exc import OperationalError
 from starlette.convertors import Convertor, register_url_convertor
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from central import models
+from central import appointments, models
 from central.console import CONSOLE_POLICIES, add_console
 from central.faults import FaultPlan, Faults
 from central.guard import Access, Guard, Limits, Policy
@@ -87,6 +87,7 @@ POLICIES: dict[tuple[str, str], Policy] = {
         Access.LOOPBACK, max_body=512 * KiB, body_type="image/jpeg"
     ),
     **CONSOLE_POLICIES,
+    **appointments.POLICIES,
 }
 
 IdempotencyKey = Annotated[str, Header(alias="Idempotency-Key", max_length=255)]
@@ -150,6 +151,7 @@ def build_api() -> FastAPI:
     _payment_routes(api)
     _admin_routes(api)
     add_console(api)  # the fleet console (central/console)
+    appointments.add_routes(api)
     return api
 
 

@@ -177,6 +177,9 @@ class DocumentsElsewhere(Reply):
 class DocumentsReady(Reply):
     documents: list[ReadyDocument]
     elsewhere: list[DocumentsElsewhere]
+    address: str | None = Field(
+        default=None, description="the postal address on record, for free EMS delivery"
+    )
 
 
 class PaymentOrderCreated(Reply):

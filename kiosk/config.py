@@ -334,6 +334,18 @@ class IdentitySection(_Section):
     )
 
 
+class AppointmentSection(_Section):
+    enabled: bool = Field(
+        default=True,
+        description="Offer appointment check-in (the green channel) on this terminal's menu: "
+        "scan the appointment's QR code or type its number, print a priority ticket.",
+    )
+    scan_s: Annotated[float, Field(ge=10, le=120)] = Field(
+        default=30.0,
+        description="How long the camera looks for the QR code before the number pad is offered.",
+    )
+
+
 class PhotoSection(_Section):
     spec: Name = Field(default="cn-exit-entry", description="Photo specification name.")
 
@@ -504,6 +516,7 @@ class KioskConfig(_Section):
     voice: VoiceSection = VoiceSection()
     staff: StaffSection = StaffSection()
     identity: IdentitySection = IdentitySection()
+    appointment: AppointmentSection = AppointmentSection()
     service: ServiceSection = ServiceSection()
 
     @model_validator(mode="after")

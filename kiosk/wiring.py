@@ -28,6 +28,8 @@ from kiosk.machine.commands import RemoteCommands, attach
 from kiosk.machine.devices import DeviceHub, PrinterWorker
 from kiosk.machine.embedded import CentralUnavailable, start_embedded_central
 from kiosk.machine.receipts import Slip
+from kiosk.terminals.appointment import equip as appointment_equip
+from kiosk.terminals.appointment import flow as appointment_flow
 from kiosk.terminals.home.flow import TerminalContext, build_terminal_flow
 from kiosk.terminals.registry import terminal_for
 from kiosk.terminals.staff.flow import staff_access
@@ -76,7 +78,8 @@ def flow_runner(
     terminal = terminal_for(config)
     definition = build_terminal_flow(
         config,
-        terminal.services(config),
+        # The terminal's own services, then those every terminal offers.
+        (*terminal.services(config), *appointment_flow.services(config)),
         slides=terminal.slides,
         staff=staff_access(config),
     )
@@ -128,6 +131,10 @@ def assemble(
         _central_links(config, link) if link else None,
     )
     equipment = terminal.equip(parts)
+    shared = appointment_equip.equip(parts)  # on every terminal's menu
+    equipment.bindings += shared.bindings
+    if shared.watch is not None:
+        runner.on_view(shared.watch)
     machine = Machine(
         hub,
         parts.outbox,

@@ -130,6 +130,30 @@ class DocumentsElsewhere:
 class DocumentsReady:
     here: list[ReadyDocument]
     elsewhere: list[DocumentsElsewhere]
+    address: str | None = None  # the postal address on record (free EMS delivery)
+
+    def __repr__(self) -> str:  # the address is personal data: never in logs
+        return f"DocumentsReady({len(self.here)} here, {len(self.elsewhere)} elsewhere)"
+
+
+APPOINTMENT_STATUSES = ("checked_in", "too_early", "too_late", "other_day", "served")
+
+
+@dataclass(frozen=True)
+class AppointmentTicket:
+    """Central's answer to an appointment check-in: the priority ticket (``checked_in``),
+    or why there is none now (``too_early`` until ``opens_at``, ``too_late``, ``other_day``,
+    ``served``)."""
+
+    status: str
+    appointment_no: str
+    service: str
+    counter: str
+    slot_at: str  # local time, YYYY-MM-DDTHH:MM
+    ticket_no: str | None = None
+    ahead: int | None = None
+    again: bool = False
+    opens_at: str | None = None
 
 
 @dataclass(frozen=True)
@@ -347,11 +371,47 @@ class CentralClient:
                 )
                 for e in data.get("elsewhere", [])
             ]
+            address = data.get("address")
+            address = None if address is None else str(address)
         except (KeyError, TypeError, ValueError) as exc:
             raise CentralError(
                 "central answer has the wrong shape", code="central.bad_response"
             ) from exc
-        return DocumentsReady(here, elsewhere)
+        return DocumentsReady(here, elsewhere, address)
+
+    def check_in_appointment(self, appointment_no: str) -> AppointmentTicket:
+        """Check an appointment in (the green channel): the same ticket when done before.
+        A 404 ``CentralError``: no such appointment."""
+        body = {"appointment_no": appointment_no}
+        d = _expect(
+            self._call("POST", "/v1/appointments/check-in", body),
+            "status",
+            "appointment_no",
+            "counter",
+            "slot_at",
+        )
+        try:
+            ahead = d.get("ahead")
+            ticket = AppointmentTicket(
+                status=str(d["status"]),
+                appointment_no=str(d["appointment_no"]),
+                service=str(d.get("service") or ""),
+                counter=str(d["counter"]),
+                slot_at=str(d["slot_at"]),
+                ticket_no=None if d.get("ticket_no") is None else str(d["ticket_no"]),
+                ahead=None if ahead is None else int(ahead),
+                again=bool(d.get("again", False)),
+                opens_at=None if d.get("opens_at") is None else str(d["opens_at"]),
+            )
+        except (TypeError, ValueError) as exc:
+            raise CentralError(
+                "central answer has the wrong shape", code="central.bad_response"
+            ) from exc
+        if ticket.status not in APPOINTMENT_STATUSES or (
+            ticket.status == "checked_in" and not ticket.ticket_no
+        ):
+            raise CentralError("central answer has the wrong shape", code="central.bad_response")
+        return ticket
 
     def register_photo(
         self, photo_number: str, *, sha256: str, id_number: str | None = None

@@ -7,6 +7,7 @@ import json
 import logging
 import tempfile
 import time
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -109,6 +110,9 @@ class World:
         self.shell = shell
         self._scenes: dict[str, Any] | None = None
         self._face_scenes: Any = None
+        self.appointments: list[str] = []  # numbers booked, newest last
+        # A screenshot of the screen as it is now (set by the demo's recorder).
+        self.snapshot: Callable[[], object] | None = None
 
     def sim(self, kind: str, within_s: float = 15.0) -> Any:
         """The simulator behind a device (devices open in the background: wait for it)."""
@@ -263,6 +267,112 @@ class World:
     def never_take_document(self) -> None:
         self.sim("dispenser").auto_take(None)
 
+    # --- appointments and delivery ---------------------------------------------------------
+
+    def book_appointment(self, service: str, counter: str, in_minutes: int) -> None:
+        """A citizen books online (the e网通 app): the booking system (here the reference
+        central service's loopback route) makes an appointment ``in_minutes`` from now."""
+        import datetime as dt
+
+        import requests
+
+        backend = self.shell.backend
+        if backend is None:
+            raise DemoFailed("no central to book with")
+        at = dt.datetime.now() + dt.timedelta(minutes=in_minutes)
+        body = {"service": service, "counter": counter, "slot_at": f"{at:%Y-%m-%dT%H:%M}"}
+        resp = requests.post(f"{backend.central_url}/v1/appointments", json=body, timeout=5)
+        if resp.status_code != 201:
+            raise DemoFailed(f"booking failed: {resp.status_code} {resp.text[:200]}")
+        self.appointments.append(str(resp.json()["appointment_no"]))
+
+    def show_appointment_qr(self, angle: float = 8.0, size: float = 0.42) -> None:
+        """The citizen holds their phone up to the camera, the booking's QR code on it."""
+        camera = self.sim("camera")
+        frame = phone_with_qr(
+            f"APPT:{self.appointments[-1]}", camera.width, camera.height, angle, size
+        )
+        camera.set_scene(frame, motion=True)
+
+    def put_phone_away(self) -> None:
+        """Nobody holds anything up to the camera (its default scene)."""
+        self.sim("camera").set_scene(None)
+
+    def type_appointment_number(self, wrong_digit: bool = False) -> None:
+        """The citizen types the booking's number on the pad (``wrong_digit``: one digit
+        mistyped, which its check digit catches), and OK."""
+        number = self.appointments[-1]
+        if wrong_digit:
+            number = number[:3] + str((int(number[3]) + 1) % 10) + number[4:]
+        pad = self.shell.window.screens["number_pad"]
+        for digit in number:
+            pad.keys[digit].click()  # type: ignore[attr-defined]
+            pump()
+        pad.ok.click()  # type: ignore[attr-defined]
+
+    def type_on_keyboard(self, tokens: list[str]) -> None:
+        """Type on the on-screen keyboard: each token is pinyin and the character(s) to pick
+        ("shen=深"), or keys pressed as they are ("12", "-")."""
+        keyboard = self.shell.window.screens["text_entry"].keyboard  # type: ignore[attr-defined]
+        for index, token in enumerate(tokens):
+            letters, _, wanted = token.partition("=")
+            for key in letters:
+                keyboard.keys[key].click()
+                pump()
+            if index == len(tokens) // 2 and self.snapshot is not None:
+                self.snapshot()  # half typed, the candidates showing: the view has not changed
+            if wanted:
+                self._pick(keyboard, wanted)
+        pump()
+
+    @staticmethod
+    def _pick(keyboard: Any, wanted: str) -> None:
+        for _ in range(12):  # pages of candidates
+            for button in keyboard.choice_buttons:
+                if button.isEnabled() and button.text() == wanted:
+                    button.click()
+                    pump()
+                    return
+            if not keyboard.more.isEnabled():
+                break
+            keyboard.more.click()
+            pump()
+        raise DemoFailed(f"{wanted!r} is not among the candidates")
+
+    def press_ok_on_keyboard(self) -> None:
+        self.shell.window.screens["text_entry"].ok.click()  # type: ignore[attr-defined]
+
+    def expect_priority_ticket(self) -> None:
+        lines = self.sim("printer").text_lines()
+        if not any("预约优先排队号" in line for line in lines):
+            raise DemoFailed(f"no priority ticket printed: {lines[-5:]}")
+
+    def expect_delivery_slip(self) -> None:
+        lines = self.sim("printer").text_lines()
+        if not any("免费邮寄确认凭条" in line for line in lines):
+            raise DemoFailed(f"no delivery confirmation printed: {lines[-5:]}")
+
+
+def phone_with_qr(text: str, width: int, height: int, angle: float, size: float) -> Any:
+    """A camera frame of a phone held up with a QR code on its screen: the code ``size`` of
+    the frame's height, turned by ``angle`` degrees, on a hall's grey background."""
+    import cv2
+    import numpy as np
+    import qrcode
+
+    side = int(height * size)
+    code = np.asarray(qrcode.make(text, border=2).convert("L"))
+    code = cv2.resize(code, (side, side), interpolation=cv2.INTER_NEAREST)
+    frame = np.full((height, width), 150, np.uint8)
+    phone_w, phone_h = int(side * 1.25), int(side * 1.9)
+    x0, y0 = (width - phone_w) // 2, (height - phone_h) // 2
+    cv2.rectangle(frame, (x0, y0), (x0 + phone_w, y0 + phone_h), 25, -1)
+    cx, cy = width // 2, height // 2
+    frame[cy - side // 2 : cy - side // 2 + side, cx - side // 2 : cx - side // 2 + side] = code
+    turn = cv2.getRotationMatrix2D((cx, cy), angle, 1.0)
+    frame = cv2.warpAffine(frame, turn, (width, height), borderValue=150)
+    return cv2.cvtColor(frame, cv2.COLOR_GRAY2BGR)
+
 
 def citizen_card(region: str, birth: str, serial: int, name: str) -> Any:
     from datetime import date
@@ -308,6 +418,8 @@ def _run(config: KioskConfig, out: Path, world: Any) -> dict[str, Any]:
     shell.start()  # the window renders first; the recorder then sees the rendered screen
     shell.app.on_view(recorder.on_view)
     world = world or World(shell)
+    if isinstance(world, World):
+        world.snapshot = lambda: shell.app.view and recorder.snap(shell.app.view)
     steps = demo_script(config)
     try:
         for index, step in enumerate(steps, 1):

@@ -24,6 +24,7 @@ from kiosk.wiring import Kiosk, assemble
 from ui.qt import QtDispatcher, QtScheduler
 from ui.screens.face import FaceCheckScreen
 from ui.screens.photo import PhotoLiveScreen, PhotoReviewScreen
+from ui.screens.services import add_service_screens
 from ui.theme import load_fonts, stylesheet
 from ui.window import KioskWindow, install_kiosk_lock
 
@@ -111,6 +112,7 @@ def shell_for(kiosk: Kiosk, qapp: QApplication, clock: Clock) -> Shell:
     )
     install_kiosk_lock(qapp)
     _add_screens(window, kiosk.terminal.screens, kiosk.pictures)
+    add_service_screens(window, kiosk.pictures)
     return Shell(kiosk, window)
 
 

@@ -7,6 +7,7 @@ PostgreSQL (a deployment), split by responsibility:
 - ``lookups``: eligibility, permit status, documents ready, photo receipts
 - ``heartbeats``: kiosk status and staff alerts
 - ``fleet``: the fleet console's accounts, sessions, audit, commands, usage history
+- ``appointments``: the green channel's check-in; ``deliveries``: free EMS delivery orders
 - ``retention``: what expires when; ``seed``: the demo data a new store starts with
 - ``db`` (engine, transactions), ``schema`` (tables), ``migrate`` (Alembic)
 
@@ -21,7 +22,8 @@ from collections.abc import Callable, Mapping
 from datetime import date
 from typing import Any
 
-from central.store import schema
+from central.store import deliveries, schema
+from central.store.appointments import Appointments
 from central.store.common import (
     DEMO_PICKUP_KIOSK,
     KEY_RE,
@@ -117,6 +119,7 @@ class CentralStore:
         self.heartbeats = Heartbeats(self.db)
         self.retention = Retention(self.db)
         self.fleet = Fleet(self.db)  # the fleet console's part (central/console)
+        self.appointments = Appointments(self.db)
 
     @property
     def url(self) -> str:
@@ -146,6 +149,9 @@ class CentralStore:
 
     def transactions(self) -> list[dict[str, Any]]:
         return self.ingest.transactions()
+
+    def deliveries(self) -> list[dict[str, Any]]:
+        return deliveries.orders(self.db)
 
     # ----------------------------------------------------------------- uploads
     def create_upload(self, kiosk_id: str, length: int, meta: Mapping[str, str]) -> str:

@@ -115,6 +115,19 @@ class PickupRecord(Payload):
     why: Text | None = None
 
 
+class PickupDelivery(Payload):
+    """``pickup.delivery``: free EMS delivery of a document instead of pickup."""
+
+    document_no: Key
+    order_no: Key
+    address: Annotated[StrictStr, Field(min_length=4, max_length=200, pattern=_SAFE_TEXT.pattern)]
+    kind: ShortText | None = None
+    id_number: IdNumberForm | None = None
+    kiosk_id: ShortText | None = None
+    journal_id: StrictInt | None = None
+    at: ShortText | None = None
+
+
 class PickupLoaded(Payload):
     document_no: Key
     slot: Annotated[StrictStr, Field(min_length=1, max_length=16, pattern=_SAFE_TEXT.pattern)]
@@ -151,6 +164,7 @@ KINDS: dict[str, type[Payload]] = {
     "pickup.handover": PickupRecord,
     "pickup.retained": PickupRecord,
     "pickup.uncertain": PickupRecord,
+    "pickup.delivery": PickupDelivery,
     "pickup.loaded": PickupLoaded,
     "pickup.unloaded": PickupUnloaded,
     "renewal.endorsed": RenewalEndorsed,

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 from typing import Any
 
-from sqlalchemy import Connection, and_, select, update
+from sqlalchemy import Connection, and_, exists, select, update
 
 from central.idnumber import is_valid
 from central.store.common import (
@@ -26,7 +26,8 @@ from central.store.common import (
     receipt_code,
 )
 from central.store.db import Database
-from central.store.schema import citizens, documents, endorsements, photos
+from central.store.deliveries import address_on_record
+from central.store.schema import citizens, deliveries, documents, endorsements, photos
 
 
 @dataclass(frozen=True)
@@ -191,10 +192,16 @@ class Lookups:
                     documents.c.applicant_photo,
                 )
                 .where(
-                    and_(documents.c.id_number == c.id_number, documents.c.handed_over_at.is_(None))
+                    and_(
+                        documents.c.id_number == c.id_number,
+                        documents.c.handed_over_at.is_(None),
+                        # Ordered for delivery: no longer to be collected anywhere.
+                        ~exists().where(deliveries.c.document_no == documents.c.document_no),
+                    )
                 )
                 .order_by(documents.c.document_no)
             ).all()
+            address = address_on_record(conn, c.id_number)
         here = [r for r in rows if r[4] == kiosk_id]
         elsewhere = Counter(r[4] for r in rows if r[4] != kiosk_id)
         return {
@@ -212,6 +219,8 @@ class Lookups:
                 {"kiosk_id": k, "count": n}
                 for k, n in sorted(elsewhere.items(), key=lambda kn: (kn[0] is None, kn[0] or ""))
             ],
+            # For free EMS delivery instead of pickup (central.store.deliveries).
+            "address": address,
         }
 
     def set_applicant_photo(self, document_no: str, jpeg: bytes) -> None:

@@ -298,3 +298,47 @@ console_settings = Table(
     Column("name", Text, primary_key=True),
     Column("value", Text, nullable=False),
 )
+
+# The e网通 green channel (central.appointments): appointments booked online, checked in at
+# any kiosk for a priority ticket. ``ticket_seq`` orders a day's tickets at one counter;
+# ``served_at`` is set by the counter's calling system (how many are still ahead).
+appointments = Table(
+    "appointments",
+    metadata,
+    Column("appointment_no", Text, primary_key=True),
+    Column("id_number", Text),
+    Column("service", Text, nullable=False),
+    Column("counter", Text, nullable=False),
+    Column("slot_at", Text, nullable=False),  # local time, YYYY-MM-DDTHH:MM
+    Column("created_at", Float, nullable=False),
+    Column("checked_in_at", Float),
+    Column("kiosk_id", Text),
+    Column("ticket_no", Text),
+    Column("ticket_seq", Integer),
+    Column("served_at", Float),
+    Index("appointments_counter_day", "counter", "slot_at"),
+)
+
+# The postal address on record for a citizen (the national system's), offered for free
+# EMS delivery of a finished document.
+addresses = Table(
+    "addresses",
+    metadata,
+    Column("id_number", Text, primary_key=True),
+    Column("address", Text, nullable=False),
+)
+
+# Free EMS delivery instead of pickup: one order per document, recorded from the kiosk's
+# ``pickup.delivery`` entry (so exactly once, whatever the retries).
+deliveries = Table(
+    "deliveries",
+    metadata,
+    Column("order_no", Text, primary_key=True),
+    Column("document_no", Text, nullable=False),
+    Column("id_number", Text),
+    Column("kiosk_id", Text, nullable=False),
+    Column("address", Text, nullable=False),
+    Column("ordered_at", Text, nullable=False),
+    Column("received_at", Float, nullable=False),
+    UniqueConstraint("document_no", name="deliveries_document"),
+)

@@ -9,7 +9,7 @@ from datetime import date, timedelta
 from sqlalchemy import Connection
 
 from central.store.common import DEMO_PICKUP_KIOSK, make_id_number
-from central.store.schema import citizens, documents, endorsements
+from central.store.schema import addresses, citizens, documents, endorsements
 
 
 def seed(conn: Connection, today: date) -> None:
@@ -100,5 +100,14 @@ def seed(conn: Connection, today: date) -> None:
                 "kiosk_id": kiosk,
             }
             for n, (idn, kind, slot, kiosk) in enumerate(docs)
+        ],
+    )
+    # Addresses on record, for free EMS delivery: Chen Wei has one, Wang Fang none (she
+    # types hers on the kiosk's keyboard).
+    conn.execute(
+        addresses.insert(),
+        [
+            {"id_number": people[0][0], "address": "广东省深圳市福田区福华三路88号2栋1203"},
+            {"id_number": people[5][0], "address": "广东省深圳市南山区科技园南路16号"},
         ],
     )

@@ -21,6 +21,7 @@ from typing import Any
 from sqlalchemy import Connection, and_, bindparam, select, update
 
 from central.idnumber import is_valid
+from central.store import deliveries
 from central.store.common import (
     KEY_RE,
     Refused,
@@ -152,6 +153,8 @@ class Ingest:
         if not entry.kind.startswith("pickup."):
             return None
         number = str(entry.payload["document_no"])
+        if entry.kind == deliveries.KIND and (problem := deliveries.refusal(conn, entry.payload)):
+            return problem
         row = conn.execute(
             select(documents.c.handed_over_at, documents.c.kiosk_id)
             .where(documents.c.document_no == number)
@@ -168,7 +171,7 @@ class Ingest:
             return "no finished document has this number"
         if row[1] != kiosk_id:
             return "this document is not held by this machine"
-        if row[0] is not None and entry.kind == "pickup.handover":
+        if row[0] is not None and entry.kind in ("pickup.handover", deliveries.KIND):
             return "this document was already handed over"
         return None
 
@@ -203,6 +206,8 @@ class Ingest:
                 )
                 .values(handed_over_at=time.time())
             )
+        elif entry.kind == deliveries.KIND:
+            deliveries.record(self.db, conn, kiosk_id, data)
         elif entry.kind == "pickup.loaded":
             conn.execute(
                 update(documents)

@@ -89,6 +89,21 @@ class PinView(View):
     values: Mapping[str, Any] = field(default_factory=dict)
 
 
+@dataclass(frozen=True)
+class TextEntryView(View):
+    """Text typed on the on-screen keyboard (Chinese by pinyin, digits, Latin letters): the
+    screen keeps what is typed until OK sends it (intent ``text`` with ``text``). ``value``:
+    what the field starts with; ``error``: why the last text was not taken (message key)."""
+
+    screen: ClassVar[str] = "text_entry"
+    title: str = ""
+    body: str = ""
+    value: str = field(default="", repr=False)  # may be personal data (an address)
+    max_length: int = 100
+    error: str | None = None
+    values: Mapping[str, Any] = field(default_factory=dict)
+
+
 def lookup(view: object, path: str) -> Any:
     """The value at a dotted path through views, dataclasses and mappings (``values.fee``),
     or None: the scripted demo's expectations read views this way."""

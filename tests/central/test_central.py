@@ -231,7 +231,10 @@ def test_documents_ready_and_handover(central: CentralHandle) -> None:
         handover = {"kind": "pickup.handover", "payload": {"document_no": doc.document_no}}
         [result] = _batch(at_pickup, {**_entry("K-H1", 0), **handover})
         assert result["status"] == 201
-        assert client.documents_ready(CHEN) == DocumentsReady([], [])
+        # Chen Wei has an address on record (free EMS delivery), and nothing left to collect.
+        assert client.documents_ready(CHEN) == DocumentsReady(
+            [], [], "广东省深圳市福田区福华三路88号2栋1203"
+        )
     finally:
         at_pickup.close()
 

@@ -90,13 +90,13 @@ def test_services_that_need_central_pause_while_it_does_not_answer(
     assert sync is not None
     app.intent("start")
     backend.check()
-    assert menu_items(app) == {"endorse": False, "query": False}
+    assert menu_items(app) == {"endorse": False, "query": False, "appointment": False}
     assert app.view is not None and app.view.view.notice is None
 
     central.faults.set(FaultPlan(rates={"error": 1.0}))
     sync.housekeeping()  # the first heartbeat: 503
     backend.check()
-    assert menu_items(app) == {"endorse": True, "query": True}
+    assert menu_items(app) == {"endorse": True, "query": True, "appointment": True}
     assert app.view.view.notice == "menu.central_down"
     app.intent("select", service="endorse")
     assert app.view.state == "menu"  # a paused service does not start
@@ -111,7 +111,7 @@ def test_services_that_need_central_pause_while_it_does_not_answer(
     assert sync.settings.probe_s < sync.settings.heartbeat_s
     assert central.store.stats()["heartbeats"] == heartbeats + 1
     backend.check()
-    assert menu_items(app) == {"endorse": False, "query": False}
+    assert menu_items(app) == {"endorse": False, "query": False, "appointment": False}
     assert app.view.view.notice is None
     app.intent("select", service="endorse")
     assert app.view.state == "endorse_identify"

@@ -22,7 +22,7 @@ def test_steps_that_wait_for_the_citizen_are_read_out_once_each() -> None:
     voice = spoken_by(r)
     to_paying(r)
     said = [text for _, text in voice.spoken]
-    assert said[0] == "请选择要办理的业务：港澳台自助签注、查询签注剩余次数"  # the menu
+    assert said[0] == "请选择要办理的业务：港澳台自助签注、查询签注剩余次数、我有预约"  # the menu
     assert said[1] == "请将身份证放在读卡区"  # the first step: place the ID card
     assert "请将通行证放在证件阅读区" in said
     assert "签注费用：120 元" in said and said[-1] == "请扫码支付 120 元"
@@ -43,7 +43,8 @@ def test_the_menu_says_what_is_open_and_why_the_rest_is_paused() -> None:
     r.app.intent("start")
     assert voice.spoken[-1] == (
         "en",
-        "Please choose a service: Renew an endorsement, Check remaining trips",
+        "Please choose a service: Renew an endorsement, Check remaining trips, I have an "
+        "appointment",
     )
     r.app.set_central_link(False)  # central goes silent while the menu shows
     language, said = voice.spoken[-1]
@@ -162,6 +163,7 @@ def test_a_banner_is_read_again_in_the_language_switched_to() -> None:
     r.app.intent("language", language="en")
     assert voice.spoken[-1] == (
         "en",
-        "Please choose a service: Renew an endorsement, Check remaining trips. "
+        "Please choose a service: Renew an endorsement, Check remaining trips, I have an "
+        "appointment. "
         "Staff have been called, please wait",
     )

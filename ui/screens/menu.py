@@ -61,10 +61,21 @@ class MenuScreen(Screen):
             button.hide()
             button.deleteLater()
         self.buttons = {}
-        # Larger text: one column, so that two long English names never share a row.
+        # Larger text: one column, so that two long English names never share a row; with
+        # three services or more (the appointment check-in joins every menu), a tighter
+        # column, so that it still fits the 1080 px panel.
         columns = 1 if len(services) == 1 or self._large else 2
+        compact = self._large and len(services) > 2
+        layout = self.layout()
+        assert layout is not None
+        self.top_margin = 30 if compact else 60  # a banner's room is added by the base
+        layout.setContentsMargins(120, self.top_margin, 120, self.top_margin)
+        layout.setSpacing(20 if compact else 40)
+        self.grid.setSpacing(20 if compact else 40)
         for index, key in enumerate(services):
             button = self.big_button("service")
+            if compact:
+                button.setStyleSheet("min-height: 100px; padding: 8px 40px;")
             button.clicked.connect(lambda _=False, k=key: self.emit_intent("select", service=k))
             self.grid.addWidget(button, index // columns, index % columns)
             self.buttons[key] = button

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from kiosk.config import KioskConfig
+from kiosk.terminals.appointment.demo import check_in_script
 from kiosk.terminals.script import Act, Advance, Expect, Script, Tap
 from kiosk.terminals.staff.demo import staff_sign_in
 
@@ -11,7 +12,8 @@ def photo_script(config: KioskConfig) -> Script:
     """A citizen with an ID card who first stands too far, then turns their head, then
     complies; retakes once for free, keeps the best photo, and takes the receipt. Then a
     second citizen finds the printer out of paper: the photo is still saved and the number
-    shown on screen."""
+    shown on screen. Then two citizens check in their online appointments: one by the QR
+    code, one by typing the number."""
     t = config.timeouts
     return [
         Tap("a citizen touches the screen", intent="start"),
@@ -111,4 +113,5 @@ def photo_script(config: KioskConfig) -> Script:
         Act("it shows on the paper", action="expect_test_print"),
         Tap("and leave staff mode", intent="back"),
         Expect("back in service", state="attract", within_s=15),
+        *check_in_script(),
     ]

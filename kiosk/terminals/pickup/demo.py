@@ -32,6 +32,14 @@ def pickup_script(config: KioskConfig) -> Script:
             state="pickup_confirm",
             within_s=90,
         ),
+        Tap("he looks at free delivery by post", intent="deliver"),
+        Expect(
+            "his address on record is offered",
+            state="pickup_delivery_address",
+            where={"values.address": "广东省深圳市福田区福华三路88号2栋1203"},
+        ),
+        Tap("he would rather take it now", intent="back"),
+        Expect("the document again", state="pickup_confirm"),
         Act("he will take it from the gate", action="take_document"),
         Tap("he collects it", intent="collect"),
         Expect("the document is at the gate", state="pickup_take", within_s=15),
@@ -101,7 +109,58 @@ def pickup_script(config: KioskConfig) -> Script:
         Act("she takes her ID card", action="remove_idcard"),
         Tap("she is finished", intent="finished"),
         Expect("back to the attract loop", state="attract"),
+        *_delivery(),
         *_central_outage(config),
+    ]
+
+
+def _delivery() -> Script:
+    """Wang Fang comes back for her other document and has it posted to her, free: there is
+    no address on record for her, so she types one with the on-screen pinyin keyboard."""
+    address = [
+        "guang=广", "dong=东", "sheng=省", "shen=深", "zhen=圳", "shi=市", "fu=福", "tian=田",
+        "qu=区", "jin=金", "tian=田", "lu=路", "36", "hao=号",
+    ]  # fmt: skip
+    return [
+        Tap("Wang Fang comes back and reads English", intent="language", data={"language": "en"}),
+        Tap("she touches the screen", intent="start"),
+        Tap("to collect her other document", intent="select", data={"service": "pickup"}),
+        Act("she places her ID card", action="place_idcard", args={"citizen": WANG_FANG}),
+        Tap("and taps 'it is on the reader'", intent="read"),
+        Expect("face checked again: her Taiwan permit", state="pickup_confirm", within_s=90),
+        Tap("she asks for free delivery instead", intent="deliver"),
+        Expect(
+            "no address on record: she is asked for one",
+            state="pickup_delivery_address",
+            where={"values": {}},
+        ),
+        Tap("she enters an address", intent="other"),
+        Expect("the on-screen keyboard", state="pickup_delivery_typing"),
+        Tap("she switches to Chinese to type", intent="language", data={"language": "zh"}),
+        Expect("the keyboard in Chinese", state="pickup_delivery_typing", language="zh"),
+        Act(
+            "she types it in pinyin, picking each character",
+            action="type_on_keyboard",
+            args={"tokens": address},
+        ),
+        Act("and taps OK", action="press_ok_on_keyboard"),
+        Expect(
+            "she checks the address she typed",
+            state="pickup_delivery_address",
+            where={"values.address": "广东省深圳市福田区金田路36号"},
+        ),
+        Tap("and confirms", intent="confirm"),
+        Expect(
+            "the order is recorded and the confirmation printed",
+            state="pickup_delivery_done",
+            within_s=20,
+        ),
+        Act("the slip is checked", action="expect_delivery_slip"),
+        Tap("she reads it in English too", intent="language", data={"language": "en"}),
+        Expect("the order in English", state="pickup_delivery_done", language="en"),
+        Act("she takes her ID card", action="remove_idcard"),
+        Tap("she is finished", intent="finished"),
+        Expect("back to the attract loop", state="attract"),
     ]
 
 

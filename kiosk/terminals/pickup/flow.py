@@ -25,6 +25,7 @@ from kiosk.terminals.home.identify import (
 )
 from kiosk.terminals.home.steps import FINISH, closing_state, message, outcome_view
 from kiosk.terminals.identity.flow import identity_steps, proven
+from kiosk.terminals.pickup import delivery
 from kiosk.terminals.pickup.ports import (
     AT_GATE,
     HANDOVER,
@@ -79,6 +80,7 @@ def _found(ctx: Ctx, event: Event) -> list[Command]:
         found.withheld,
         found.elsewhere,
     )
+    delivery.remember_address(ctx, found.address)
     return []
 
 
@@ -118,6 +120,16 @@ def _more(ctx: Ctx, event: Event) -> bool:
     return answer(event, Handover).taken and record.next + 1 < len(record.documents)
 
 
+def _more_after(ctx: Ctx) -> bool:
+    """Documents left after the one shown now."""
+    record = _pickup(ctx)
+    return record.next + 1 < len(record.documents)
+
+
+def _advance(ctx: Ctx) -> None:
+    _pickup(ctx).next += 1
+
+
 def _retained_alert(ctx: Ctx, event: Event) -> list[Command]:
     # No document number in an alert (it is kept in clear): the pickup.retained record
     # names it, and staff list withheld documents with `kiosk pickup withheld`.
@@ -148,7 +160,11 @@ def _confirm_view(ctx: Ctx) -> MessageView:
         code=document.document_no,
         progress="pickup.confirm.more" if left > 1 else None,
         values={"count": left},
-        buttons=(Button("back", "app.cancel"), Button("collect", "pickup.collect", "primary")),
+        buttons=(
+            Button("back", "app.cancel"),
+            delivery.deliver_button(),
+            Button("collect", "pickup.collect", "primary"),
+        ),
     )
 
 
@@ -219,7 +235,11 @@ def _handover_states(config: KioskConfig) -> tuple[Step, ...]:
         State(
             "pickup_confirm",
             _confirm_view,
-            (Transition("collect", "pickup_dispensing"), Transition("back", MENU)),
+            (
+                Transition("collect", "pickup_dispensing"),
+                Transition("deliver", delivery.ADDRESS),
+                Transition("back", MENU),
+            ),
             idle=True,
         ),
         State(
@@ -291,6 +311,7 @@ def services(config: KioskConfig) -> tuple[ServiceFlow, ...]:
         closing_state("pickup_none", _none_view, t.message_s * 3),
         *face.states,
         *_handover_states(config),
+        *delivery.delivery_states(config, _current, _more_after, _advance, "pickup_confirm"),
     )
     return (
         ServiceFlow(
@@ -314,4 +335,5 @@ FINISHING = (
     "pickup_done",
     "pickup_retained",
     "pickup_failed",
+    *delivery.FINISHING,
 )

@@ -47,4 +47,5 @@ class PickupLookup:
             tuple(Document(d.document_no, d.kind, d.slot) for d in offered),
             len(ready.here) - len(offered),
             tuple(ready.elsewhere),
+            ready.address or "",
         )

@@ -4,7 +4,7 @@ hand-over service (the journaled dispense), and what it gets back."""
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Protocol
 
 from kiosk.core.calls import PortKey
@@ -27,6 +27,17 @@ class DocumentsFound:
     documents: tuple[Document, ...] = ()  # ready here and offered
     withheld: int = 0  # ready here but held back until staff reconcile them
     elsewhere: tuple[DocumentsElsewhere, ...] = ()  # other machines (by id), the counter
+    # The postal address on record, for free EMS delivery instead of pickup ("": none). Shown
+    # to its owner only, kept in the flow's record of this citizen, never logged.
+    address: str = field(default="", repr=False)
+
+
+@dataclass(frozen=True)
+class DeliveryOrdered:
+    """A free EMS delivery order, durable in the outbox (central learns it from there)."""
+
+    order_no: str
+    document_no: str
 
 
 @dataclass(frozen=True)
@@ -50,6 +61,17 @@ class HandoverPort(Protocol):
         """Journal, move the document to the gate (posting ``AT_GATE``), wait for the
         citizen to take it or capture it, and record the outcome (with ``identity``: how the
         holder was identified at the machine)."""
+        ...
+
+    def order_delivery(
+        self,
+        document: Document,
+        address: str,
+        identity: Mapping[str, object] | None,
+        session: Session | None,
+    ) -> DeliveryOrdered:
+        """Record (journaled, in one outbox commit) that ``document`` goes to ``address`` by
+        free EMS instead of being handed out here: from then on it is withheld here."""
         ...
 
 

@@ -17,6 +17,9 @@ The order of writes (all in the outbox's SQLite file, WAL + synchronous=FULL):
    reconciled it (``release``). At start-up ``recover`` does this for every dispense that was
    begun but never completed.
 
+A free EMS delivery instead (``order_delivery``) is journaled too, in one commit with its
+``pickup.delivery`` entry, and withholds the document here like a dispense.
+
 Runs on the dispenser's worker (the flows call it like a device), so the dispenser is used by
 one thread only.
 """
@@ -37,17 +40,19 @@ from kiosk.core.errors import KioskError
 from kiosk.core.session import Session
 from kiosk.machine.devices import DeviceHub
 from kiosk.machine.ports import IDCARD_DATA
-from kiosk.terminals.pickup.ports import AT_GATE, Document, Handover
+from kiosk.terminals.pickup.ports import AT_GATE, DeliveryOrdered, Document, Handover
 from offline_queue.outbox import Outbox, OutboxTransaction
 
 log = logging.getLogger(__name__)
 
 DISPENSE = "dispense"
+DELIVERY = "delivery"  # the document goes by free EMS instead: never dispensed here
 RELEASE = "release"  # staff reconciled a withheld document (reloaded it or closed the case)
 
 DispenserSource = Callable[[], CardDispenser]
 Observer = Callable[[str, str], None]  # (step, document_no): lets a crash test stop anywhere
 Post = Callable[[Event], None]  # to the flow, any thread
+MAX_ADDRESS = 200  # characters (central's limit)
 
 
 class DocumentWithheld(KioskError):
@@ -101,6 +106,49 @@ class PickupService:
             },
             take_timeout_s,
         )
+
+    def order_delivery(
+        self,
+        document: Document,
+        address: str,
+        identity: Mapping[str, object] | None,
+        session: Session | None,
+    ) -> DeliveryOrdered:
+        """Free EMS delivery instead of pickup: the journal entry, its outcome and the
+        ``pickup.delivery`` outbox entry are one commit, after the same check a dispense
+        makes (never dispensed or ordered before), so the order is durable before the
+        citizen is told and the document is withheld here from then on. Central stores
+        it once per entry key, and refuses a second order for the document."""
+        if not document.document_no:
+            raise KioskError("no document number", code="pickup.no_document")
+        address = " ".join(address.split())
+        if not 4 <= len(address) <= MAX_ADDRESS or not address.isprintable():
+            raise KioskError("the address cannot be used", code="pickup.bad_address")
+        card = session.get(IDCARD_DATA) if session is not None else None
+        number = document.document_no
+        with self.outbox.transaction() as tx:
+            if self._withheld(tx, number):
+                raise DocumentWithheld(f"document {number} was dispensed or ordered before")
+            journal_id = tx.journal_begin(DELIVERY, number)
+            order_no = f"{self.kiosk_id}-E{journal_id:06d}"
+            payload = {
+                **self._payload(
+                    {
+                        "document_no": number,
+                        "kind": document.kind,
+                        "slot": document.slot,
+                        "id_number": card.id_number if card is not None else None,
+                        "identity": dict(identity) if identity is not None else None,
+                    },
+                    journal_id,
+                ),
+                "order_no": order_no,
+                "address": address,
+            }
+            tx.put("pickup.delivery", payload, stream=_stream(number))
+            tx.journal_complete(journal_id, "ordered")
+        log.info("delivery ordered for a document (journal %d)", journal_id)
+        return DeliveryOrdered(order_no, number)
 
     def _hand_over(self, document: dict[str, Any], take_timeout_s: float | None) -> Handover:
         document_no = document["document_no"]
@@ -158,8 +206,8 @@ class PickupService:
 
     @staticmethod
     def _withheld(tx: OutboxTransaction, document_no: str) -> bool:
-        last = tx.journal_last(document_no, (DISPENSE, RELEASE))
-        return last is not None and last.action == DISPENSE
+        last = tx.journal_last(document_no, (DISPENSE, DELIVERY, RELEASE))
+        return last is not None and last.action in (DISPENSE, DELIVERY)
 
     def withheld(self, document_no: str) -> bool:
         """True when the document must not be offered (handed over, captured, uncertain)."""
@@ -169,8 +217,9 @@ class PickupService:
     def withheld_documents(self) -> list[tuple[str, str | None]]:
         """Every withheld document with the outcome of its last dispense (staff view)."""
         with self.outbox.transaction() as tx:
-            latest = tx.journal_latest((DISPENSE, RELEASE))
-        return [(e.ref, e.outcome) for e in latest if e.action == DISPENSE]
+            latest = tx.journal_latest((DISPENSE, DELIVERY, RELEASE))
+        # A document ordered for delivery is withheld too: staff take it out to post it.
+        return [(e.ref, e.outcome) for e in latest if e.action in (DISPENSE, DELIVERY)]
 
     def recover(self) -> list[str]:
         """At start-up: every dispense begun but never completed becomes ``uncertain`` (the

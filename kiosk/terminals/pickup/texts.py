@@ -98,6 +98,61 @@ TEXTS = Catalogue(
             "The machine had a fault and staff have been told. Please collect your document at "
             "the counter with your ID card; it is neither lost nor handed out twice.",
         ),
+        # The on-screen keyboard (ui/screens/keyboard.py), where the address is typed.
+        "keyboard.more": ("更多", "More"),
+        "keyboard.latin": ("英文", "ABC"),
+        "keyboard.pinyin": ("拼音", "Pinyin"),
+        "keyboard.space": ("空格", "Space"),
+        "keyboard.delete": ("删除", "Delete"),
+        "keyboard.clear": ("清空", "Clear"),
+        "keyboard.ok": ("确定", "OK"),
+        # Free EMS delivery instead of pickup (kiosk.terminals.pickup.delivery).
+        "pickup.deliver": ("免费邮寄给我", "Deliver it to me (free EMS)"),
+        "pickup.delivery.address.title": ("邮寄到以下地址？", "Send it to this address?"),
+        "pickup.delivery.address.body": (
+            "证件将通过 EMS 免费邮寄，一般 3 个工作日内送达，签收时请出示身份证。",
+            "The document goes by EMS, free of charge, usually within 3 working days; show "
+            "your ID card when you sign for it.",
+        ),
+        "pickup.delivery.address.line": ("收件地址：{address}", "Address: {address}"),
+        "pickup.delivery.address.none": (
+            "没有您的登记地址，请输入收件地址。",
+            "There is no address on record for you: please enter one.",
+        ),
+        "pickup.delivery.address.typed": (
+            "请核对您输入的地址。",
+            "Please check the address you typed.",
+        ),
+        "pickup.delivery.confirm": ("确认邮寄", "Send it here"),
+        "pickup.delivery.other": ("改用其他地址", "Another address"),
+        "pickup.delivery.enter": ("输入地址", "Enter an address"),
+        "pickup.delivery.typing.title": ("请输入收件地址", "Enter the delivery address"),
+        "pickup.delivery.typing.body": (
+            "用拼音输入汉字：输入拼音，点选汉字；数字直接输入",
+            "Type Chinese by pinyin and tap the character; digits as they are",
+        ),
+        "pickup.delivery.typing.short": (
+            "地址太短，请写明省、市、区、街道和门牌号。",
+            "That address is too short: give the province, city, district, street and number.",
+        ),
+        "pickup.delivery.ordering": ("正在登记邮寄…", "Recording the delivery…"),
+        "pickup.delivery.done.title": ("已登记免费邮寄", "Free delivery recorded"),
+        "pickup.delivery.done.body": (
+            "您的证件将通过 EMS 寄出，请凭邮寄单号查询。证件不会从本机取出。",
+            "Your document will be sent by EMS; follow it with the order number. It will not "
+            "come out of this machine.",
+        ),
+        "pickup.delivery.done.no_receipt": (
+            "凭条未能打印，请记下邮寄单号或拍下二维码。",
+            "The slip could not be printed: note the order number or photograph the QR code.",
+        ),
+        "pickup.delivery.next": ("下一份证件", "Next document"),
+        "pickup.delivery.failed.title": ("未能登记邮寄", "The delivery could not be recorded"),
+        "pickup.delivery.failed.body": (
+            "您的证件仍在本机。请改为现场领取，或到服务窗口办理邮寄。",
+            "Your document is still in this machine. Collect it now, or ask for delivery at "
+            "the counter.",
+        ),
     },
     # f"pickup.kind.{kind}"; f"pickup.elsewhere.{where}"; f"pickup.done.elsewhere.{where}"
     families=("pickup.kind", "pickup.elsewhere", "pickup.done.elsewhere"),
