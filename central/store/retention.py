@@ -25,6 +25,8 @@ from sqlalchemy import Connection, and_, delete, or_, select, update
 from central.store.db import Database
 from central.store.schema import (
     alerts,
+    appointments,
+    deliveries,
     documents,
     payments,
     photos,
@@ -69,6 +71,8 @@ class Retention:
             "photo_links_erased": self._once(self._erase_photo_links, personal),
             "applicant_photos_erased": self._once(self._erase_applicant_photos, personal),
             "payment_ids_erased": self._once(self._erase_payment_ids, personal),
+            "delivery_addresses_erased": self._once(self._erase_delivery_addresses, personal),
+            "appointment_ids_erased": self._once(self._erase_appointment_ids, personal),
             "alerts_deleted": self._once(self._delete_alerts, keys),
         }
         with self.db.write() as conn:
@@ -152,6 +156,23 @@ class Retention:
                 )
             )
             .values(applicant_photo=None)
+        ).rowcount
+
+    @staticmethod
+    def _erase_delivery_addresses(conn: Connection, cutoff: float) -> int:
+        # Long posted by then: the order stays (document, machine, when), not who or where.
+        return conn.execute(
+            update(deliveries)
+            .where(and_(deliveries.c.received_at < cutoff, deliveries.c.address != ""))
+            .values(address="", id_number=None)
+        ).rowcount
+
+    @staticmethod
+    def _erase_appointment_ids(conn: Connection, cutoff: float) -> int:
+        return conn.execute(
+            update(appointments)
+            .where(and_(appointments.c.created_at < cutoff, appointments.c.id_number.is_not(None)))
+            .values(id_number=None)
         ).rowcount
 
     @staticmethod

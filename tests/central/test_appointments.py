@@ -174,3 +174,29 @@ def test_a_delivery_is_refused_for_a_document_this_machine_does_not_hold(
     [result] = central.store.ingest_batch(KIOSK, [short])
     assert result["status"] == 422 and "address" in result["error"]
     assert central.store.deliveries() == []
+
+
+def test_delivery_addresses_and_appointment_holders_are_erased_on_schedule(
+    central: CentralHandle, client: CentralClient
+) -> None:
+    import time
+
+    from central.store import RetentionPolicy
+
+    number = client.documents_ready(CHEN).here[0].document_no
+    store = central.store
+    [stored] = store.ingest_batch(
+        KIOSK, [delivery_entry("k-r1", number, f"{KIOSK}-E000009", id_number=CHEN)]
+    )
+    assert stored["status"] == 201
+    slot = f"{NOW + timedelta(minutes=30):%Y-%m-%dT%H:%M}"
+    booked = store.appointments.create("passport", "5", slot, CHEN)["appointment_no"]
+    client.check_in_appointment(booked)
+    policy = RetentionPolicy(personal_days=30, keys_days=180)
+    soon = store.purge(policy, now=time.time() + 29 * 86_400)
+    assert soon["delivery_addresses_erased"] == soon["appointment_ids_erased"] == 0
+    later = store.purge(policy, now=time.time() + 31 * 86_400)
+    assert later["delivery_addresses_erased"] == later["appointment_ids_erased"] == 1
+    [order] = store.deliveries()
+    assert order["address"] == "" and order["document_no"] == number  # the order stays
+    assert CHEN not in str(order)
