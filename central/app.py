@@ -29,7 +29,7 @@ from sqlalchemy.exc import OperationalError
 from starlette.convertors import Convertor, register_url_convertor
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from central import models
+from central import endorsing, models
 from central.faults import FaultPlan, Faults
 from central.guard import Access, Guard, Limits, Policy
 from central.store import CentralStore, Refused
@@ -83,6 +83,7 @@ POLICIES: dict[tuple[str, str], Policy] = {
     ("PUT", "/v1/admin/faults"): Policy(Access.LOOPBACK),
     ("POST", "/v1/admin/payments/{order_id}/pay"): Policy(Access.LOOPBACK),
 }
+POLICIES.update(endorsing.POLICIES)
 
 IdempotencyKey = Annotated[str, Header(alias="Idempotency-Key", max_length=255)]
 ERRORS: dict[int | str, dict[str, Any]] = {
@@ -144,6 +145,7 @@ def build_api() -> FastAPI:
     _lookup_routes(api)
     _payment_routes(api)
     _admin_routes(api)
+    endorsing.add_routes(api)
     return api
 
 
