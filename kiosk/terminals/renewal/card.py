@@ -116,7 +116,7 @@ class CardIssuance:
 
     # --- the flows' operations ------------------------------------------------------------
 
-    def cancel_insert(self) -> None:
+    def cancel_insert(self, session: Session | None = None) -> None:
         """The citizen gave up waiting to insert the permit (from another thread)."""
         self.cancel.cancel()
 

@@ -153,7 +153,7 @@ class CardPort(Protocol):
 
 
 class CardCancelPort(Protocol):
-    def cancel_insert(self) -> None:
+    def cancel_insert(self, session: Session | None) -> None:
         """Stop waiting for the permit to be inserted (the citizen pressed cancel)."""
         ...
 
