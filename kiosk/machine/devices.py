@@ -295,6 +295,8 @@ class DeviceHub:
 APP_SIMULATOR_OPTIONS: Mapping[str, Mapping[str, object]] = {
     "idcard": {"card": ""},
     "dispenser": {"take_after_s": 2.0},
+    # The card module at its mechanism's pace (docs/devices.md): the citizen sees each step.
+    "rewriter": {"pace": True},
 }
 
 

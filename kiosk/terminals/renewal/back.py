@@ -25,7 +25,8 @@ def endorsement_back(record: EndorsementRecord, place: str = "") -> list[BackLin
     issued_line = f"签发 Issued: {issued}" + (f" · {hall}" if hall else "")
     return [
         BackLine("签注 ENDORSEMENT", size_mm=3.5, bold=True),
-        BackLine(f"{region_zh} {region_en} · {purpose_zh} {purpose_en}", size_mm=3.0, bold=True),
+        BackLine(f"{region_zh} {region_en}", size_mm=3.0, bold=True),
+        BackLine(f"{purpose_zh} {purpose_en}", size_mm=2.8),
         BackLine(f"有效次数 Trips: {trips_text(record)}", size_mm=2.8),
         BackLine(f"有效期至 Valid until: {record.valid_until.isoformat()}", size_mm=3.0, bold=True),
         BackLine(f"自 From: {record.valid_from.isoformat()}", size_mm=2.5),
