@@ -37,29 +37,29 @@ from typing import Any
 # devices package and the standard library's queue.
 sys.path[0] = str(Path(__file__).resolve().parent.parent)
 
-import requests
+import requests  # noqa: E402
 
-from central import issuer
-from central.server import start_in_thread
-from central.store import make_id_number
-from devices.drivers.pcsc_chip import PcscChipReader
-from devices.drivers.tcp300 import Tcp300Rewriter
-from devices.icao.mrz import access_from_lines
-from devices.simulators.cards import sample_card
-from devices.simulators.pcsc_stack import PcscStack, free_port_pair
-from devices.simulators.tcp300 import Tcp300Simulator
-from devices.simulators.vcard import DEFAULT_MRZ, VirtualTravelDocument
-from devices.simulators.vcard_pki import TestPki
-from kiosk.core.session import Session
-from kiosk.machine.central import CentralLink
-from kiosk.machine.ports import CHIP_DATA, IDCARD_DATA
-from kiosk.terminals.renewal.card import CardIssuance
-from kiosk.terminals.renewal.lookup import RenewalLookup
-from kiosk.terminals.renewal.ports import PERMIT_ACCESS, Choice
-from kiosk.terminals.renewal.service import RenewalService
-from offline_queue.central_client import CentralClient
-from offline_queue.outbox import Outbox
-from offline_queue.transport import CentralTransport
+from central import issuer  # noqa: E402
+from central.server import start_in_thread  # noqa: E402
+from central.store import make_id_number  # noqa: E402
+from devices.drivers.pcsc_chip import PcscChipReader  # noqa: E402
+from devices.drivers.tcp300 import Tcp300Rewriter  # noqa: E402
+from devices.icao.mrz import access_from_lines  # noqa: E402
+from devices.simulators.cards import sample_card  # noqa: E402
+from devices.simulators.pcsc_stack import PcscStack, free_port_pair  # noqa: E402
+from devices.simulators.tcp300 import Tcp300Simulator  # noqa: E402
+from devices.simulators.vcard import DEFAULT_MRZ, VirtualTravelDocument  # noqa: E402
+from devices.simulators.vcard_pki import TestPki  # noqa: E402
+from kiosk.core.session import Session  # noqa: E402
+from kiosk.machine.central import CentralLink  # noqa: E402
+from kiosk.machine.ports import CHIP_DATA, IDCARD_DATA  # noqa: E402
+from kiosk.terminals.renewal.card import CardIssuance  # noqa: E402
+from kiosk.terminals.renewal.lookup import RenewalLookup  # noqa: E402
+from kiosk.terminals.renewal.ports import PERMIT_ACCESS, Choice  # noqa: E402
+from kiosk.terminals.renewal.service import RenewalService  # noqa: E402
+from offline_queue.central_client import CentralClient  # noqa: E402
+from offline_queue.outbox import Outbox  # noqa: E402
+from offline_queue.transport import CentralTransport  # noqa: E402
 
 KIOSK = "SZ-BENCH-R1"
 SECRET = b"renewal-bench-secret"
