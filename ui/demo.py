@@ -226,7 +226,6 @@ class World:
             shots = self.recorder.shots
             name = f"{shots[-1][:3] if shots else '000'}-card-back.png"
             module.save_back(self.recorder.out / name)
-            self.recorder.transcript.append({"event": "the back of the permit", "png": name})
 
     def central_silent(self, silent: bool = True) -> None:
         """The exit-entry system stops answering (503 to everything), or answers again."""

@@ -160,10 +160,7 @@ _STATIC: dict[str, Pair] = {
     "service.endorse.hint": ("往来港澳/台湾通行证续签", "HK/Macau or Taiwan travel permit"),
     "service.query": ("查询签注剩余次数", "Check remaining trips"),
     "service.reprint": ("补打签注", "Reprint my endorsement"),
-    "service.reprint.hint": (
-        "通行证背面签注字迹模糊？免费重新打印",
-        "Faded print on the back of your permit? Printed again, free",
-    ),
+    "service.reprint.hint": ("证件背面签注模糊？免费重打", "Faded back of your permit? Free"),
     "card.preparing": ("请稍候…", "One moment…"),
     "card.insert.title": ("请插入通行证", "Insert your permit into the slot"),
     "card.insert.body": (
