@@ -29,7 +29,7 @@ from sqlalchemy.exc import OperationalError
 from starlette.convertors import Convertor, register_url_convertor
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from central import appointments, models
+from central import appointments, endorsing, models
 from central.console import CONSOLE_POLICIES, add_console
 from central.faults import FaultPlan, Faults
 from central.guard import Access, Guard, Limits, Policy
@@ -89,6 +89,7 @@ POLICIES: dict[tuple[str, str], Policy] = {
     **CONSOLE_POLICIES,
     **appointments.POLICIES,
 }
+POLICIES.update(endorsing.POLICIES)
 
 IdempotencyKey = Annotated[str, Header(alias="Idempotency-Key", max_length=255)]
 ERRORS: dict[int | str, dict[str, Any]] = {
@@ -152,6 +153,7 @@ def build_api() -> FastAPI:
     _admin_routes(api)
     add_console(api)  # the fleet console (central/console)
     appointments.add_routes(api)
+    endorsing.add_routes(api)
     return api
 
 

@@ -78,6 +78,17 @@ def build_parser(prog: str = "python -m central") -> argparse.ArgumentParser:
     serve.add_argument("--certfile", help="serve https with this PEM certificate (chain)")
     serve.add_argument("--keyfile", help="the certificate's private key")
     serve.add_argument(
+        "--issuer-key-file",
+        metavar="FILE",
+        help="the issuer master key for endorsements written onto permit chips: 32, 48 or 64 "
+        "hex digits in a 0600 file (without it, or --demo-issuer-key, they are refused)",
+    )
+    serve.add_argument(
+        "--demo-issuer-key",
+        action="store_true",
+        help="use the published demo issuer key of the simulated permits (demos only)",
+    )
+    serve.add_argument(
         "--exit-with-stdin",
         action="store_true",
         help="stop when standard input closes (a parent process embedding the gateway)",
@@ -148,6 +159,8 @@ def _serve(args: argparse.Namespace) -> int:
         pool_size=args.pool_size,
         certfile=args.certfile,
         keyfile=args.keyfile,
+        issuer_key_file=args.issuer_key_file,
+        demo_issuer_key=args.demo_issuer_key,
     )
     if args.exit_with_stdin:
         threading.Thread(target=_stop_when_stdin_closes, name="stdin-watch", daemon=True).start()
@@ -165,7 +178,7 @@ def _serve(args: argparse.Namespace) -> int:
             on_ready=ready,
             sock=listening,
         )
-    except (SecretFileError, ValueError, OSError, ssl.SSLError) as exc:
+    except (SecretFileError, ValueError, OSError, ssl.SSLError) as exc:  # IssuerError too
         print(f"error: {exc}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:

@@ -17,7 +17,10 @@ import binascii
 import datetime as dt
 import hashlib
 import hmac
+import os
+import stat
 from dataclasses import dataclass
+from pathlib import Path
 
 from cryptography.hazmat.primitives import cmac
 from cryptography.hazmat.primitives.ciphers import algorithms
@@ -28,6 +31,10 @@ DOCUMENT_KEY_SIZE = 16  # AES-128 on the chip
 CHALLENGE_SIZE = 8
 CRYPTOGRAM_SIZE = 16
 KDF_LABEL = b"EXIT-ENTRY ENDORSEMENT ISSUER KEY"
+# The published demo master key (00 01 .. 1F): the virtual permits of the simulator are
+# personalised with it, so a demo can issue end to end. Never a production key: the gateway
+# uses it only when told to (``serve --demo-issuer-key``), and says so in its log.
+DEMO_MASTER_KEY = bytes(range(32))
 MAC_DOMAIN = b"ENDORSE1"
 
 # The record layout (docs/chip-reader.md, "Endorsement file"): 40 bytes.
@@ -54,6 +61,25 @@ class Record:
     valid_from: dt.date
     valid_until: dt.date
     issued_at: dt.datetime  # UTC, whole seconds
+
+
+def load_master_key(path: str | os.PathLike[str]) -> bytes:
+    """The master key from a file only its owner may read: 32, 48 or 64 hex digits."""
+    file = Path(path)
+    try:
+        mode = stat.S_IMODE(file.stat().st_mode)
+        text = file.read_text(encoding="ascii").strip()
+    except (OSError, UnicodeDecodeError) as exc:
+        raise IssuerError(f"issuer key file {file} cannot be read: {exc}") from None
+    if mode & (stat.S_IRWXG | stat.S_IRWXO):
+        raise IssuerError(f"issuer key file {file} is readable by others (mode {mode:o})")
+    try:
+        key = bytes.fromhex(text)
+    except ValueError:
+        key = b""
+    if len(key) not in MASTER_KEY_SIZES:
+        raise IssuerError(f"issuer key file {file} must hold 32, 48 or 64 hex digits")
+    return key
 
 
 def normalise_document_number(document_number: str) -> bytes:

@@ -26,6 +26,7 @@ from central.app import MAX_BODY, Gateway, routes
 from central.auth import load_kiosks_file, load_secret_file
 from central.faults import FaultPlan, Faults
 from central.guard import Limits
+from central.issuer import DEMO_MASTER_KEY, load_master_key
 from central.protocol import GatewayProtocol
 from central.store import CentralStore
 
@@ -98,6 +99,7 @@ def start_in_thread(
     pay_base_url: str = "https://pay.example.org/cashier",
     limits: Limits | None = None,
     sock: socket.socket | None = None,
+    issuer_key: bytes | None = None,
 ) -> CentralHandle:
     """Start the gateway on a background thread (the kiosk demo embeds it this way).
 
@@ -106,11 +108,18 @@ def start_in_thread(
     ``pay_base_url``: the payment links' base. ``sock``: a socket already listening (the
     kiosk binds it first so that it knows the URL before this module is even imported);
     ``host`` and ``port`` are then ignored. Answers as soon as it returns: the socket is
-    listening before the server thread starts."""
+    listening before the server thread starts. ``issuer_key``: the issuer master key for
+    endorsements written onto permit chips (None: that route answers 503)."""
     secrets = dict(kiosk_secrets or {})
     if any(not s for s in secrets.values()):
         raise ValueError("a kiosk secret must not be empty")
-    store = CentralStore(db, today=today, payment_ttl_s=payment_ttl_s, pay_base_url=pay_base_url)
+    store = CentralStore(
+        db,
+        today=today,
+        payment_ttl_s=payment_ttl_s,
+        pay_base_url=pay_base_url,
+        issuer_key=issuer_key,
+    )
     picker = faults if isinstance(faults, Faults) else Faults(faults)
     limits = limits or Limits()
     gateway = Gateway(store, picker, secrets, limits)
@@ -157,6 +166,18 @@ class GatewaySettings:
     limits: dict[str, Any] = field(default_factory=dict)
     certfile: str | None = None  # PEM certificate (chain): serve https
     keyfile: str | None = None  # its private key (0600)
+    issuer_key_file: str | None = None  # the issuer master key, hex (0600)
+    demo_issuer_key: bool = False  # the published demo key (demos only)
+
+    def issuer_key(self) -> bytes | None:
+        """The issuer master key for chip endorsements (``IssuerError`` if the file is
+        unfit); None: the authorisation route answers 503."""
+        if self.issuer_key_file:
+            return load_master_key(self.issuer_key_file)
+        if self.demo_issuer_key:
+            log.warning("chip endorsements use the published DEMO issuer key")
+            return DEMO_MASTER_KEY
+        return None
 
     def tls(self) -> ssl.SSLContext | None:
         """The server's TLS context, or None for plain http (loopback, or TLS at a balancer:
@@ -181,6 +202,7 @@ class GatewaySettings:
             payment_ttl_s=self.payment_ttl_s,
             pay_base_url=self.pay_base_url,
             pool_size=self.pool_size,
+            issuer_key=self.issuer_key(),
         )
         faults = Faults(FaultPlan.from_json(self.faults), seed=self.seed)
         return Gateway(store, faults, self.secrets(), Limits(**self.limits))
@@ -204,6 +226,7 @@ def serve(
     The schema is migrated once here, before any worker starts; each worker then opens its
     own connection pool."""
     settings.secrets()  # refuse unfit secret files before anything starts
+    settings.issuer_key()  # and an unfit issuer key file
     tls = settings.tls()  # and an unreadable certificate
     if workers > 1 and not settings.db.startswith(("postgresql", "postgres:")):
         log.warning("%d workers on one SQLite file take turns for every write", workers)

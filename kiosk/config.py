@@ -376,6 +376,13 @@ class PaymentSection(_Section):
         description="Age (seconds) after which an order still open is settled without the "
         "citizen: an unpaid one cancelled, a paid one refunded unless it was issued.",
     )
+    card_insert_s: float = Field(
+        default=90.0,
+        ge=10,
+        le=600,
+        description="Seconds a citizen who has paid has to insert the permit into the card "
+        "module (a renewal machine with a [devices.rewriter]); then the fee is refunded.",
+    )
 
 
 class ServiceSection(_Section):

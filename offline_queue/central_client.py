@@ -173,6 +173,55 @@ def _photo(value: Any) -> bytes | None:
     return photo
 
 
+@dataclass(frozen=True)
+class ChipAuthorization:
+    """Central's answer to a relayed chip challenge: the record bytes to write into slot
+    ``sequence`` and the cryptogram for EXTERNAL AUTHENTICATE (docs/chip-reader.md)."""
+
+    order_id: str
+    endorsement_no: str
+    sequence: int
+    record: bytes
+    cryptogram: bytes
+    option: str
+    fee_cny: int
+    valid_from: str
+    valid_until: str
+    issued_at: str
+
+
+@dataclass(frozen=True)
+class ChipWriteState:
+    """Where an order's chip write stands at central (a kiosk resuming after a restart)."""
+
+    order_id: str
+    status: str  # the payment order's
+    endorsement_no: str | None
+    sequence: int | None  # the slot authorised; None: nothing authorised yet
+    written: bool
+    voided: bool
+    permit: PermitAccess | None
+    record: bytes | None  # the authorised record bytes
+
+    def __repr__(self) -> str:  # the permit's access data stays out of logs
+        return f"ChipWriteState({self.order_id}, {self.status}, slot {self.sequence})"
+
+
+@dataclass(frozen=True)
+class RecordCheck:
+    """Central's verdict on an endorsement record read from a chip (the reprint service)."""
+
+    valid: bool
+    reason: str  # "" when valid; record_unreadable | not_this_permit | not_issued | ...
+    endorsement_no: str = ""
+    option: str = ""
+    region: str = ""
+    purpose: str = ""
+    valid_from: str = ""
+    valid_until: str = ""
+    current: bool = False
+
+
 def _expect(data: Any, *fields: str) -> dict[str, Any]:
     if not isinstance(data, dict) or any(f not in data for f in fields):
         raise CentralError("central answer has the wrong shape", code="central.bad_response")
@@ -428,3 +477,92 @@ class CentralClient:
             "registered_at",
         )
         return PhotoReceipt(str(d["photo_number"]), str(d["receipt_code"]), str(d["registered_at"]))
+
+    # --- endorsements written onto the permit chip (central holds the issuer key) -----------
+
+    def authorize_chip(
+        self, order_id: str, *, document_number: str, challenge: bytes, sequence: int
+    ) -> ChipAuthorization:
+        """Relay the chip's issuer challenge for paid order ``order_id``; central issues the
+        endorsement (the first time) and answers the record and the cryptogram."""
+        body = {
+            "document_number": document_number,
+            "challenge": challenge.hex().upper(),
+            "sequence": sequence,
+        }
+        data = self._call("POST", _endorsement_path(order_id, "/authorize"), body)
+        try:
+            d = _expect(data, "endorsement_no", "sequence", "record", "cryptogram")
+            return ChipAuthorization(
+                order_id=order_id,
+                endorsement_no=str(d["endorsement_no"]),
+                sequence=int(d["sequence"]),
+                record=bytes.fromhex(str(d["record"])),
+                cryptogram=bytes.fromhex(str(d["cryptogram"])),
+                option=str(d.get("option", "")),
+                fee_cny=int(d.get("fee_cny", 0)),
+                valid_from=str(d.get("valid_from", "")),
+                valid_until=str(d.get("valid_until", "")),
+                issued_at=str(d.get("issued_at", "")),
+            )
+        except (TypeError, ValueError) as exc:
+            raise CentralError(
+                "central answer has the wrong shape", code="central.bad_response"
+            ) from exc
+
+    def chip_state(self, order_id: str) -> ChipWriteState:
+        return _chip_state(self._call("GET", _endorsement_path(order_id, "/chip"), None))
+
+    def chip_written(self, order_id: str, sequence: int) -> ChipWriteState:
+        """The record was read back from the chip: central makes the endorsement final."""
+        body = {"sequence": sequence}
+        return _chip_state(self._call("POST", _endorsement_path(order_id, "/written"), body))
+
+    def void_endorsement(self, order_id: str) -> PaymentOrder:
+        """The chip write failed: central withdraws the endorsement and refunds the order."""
+        return _payment_order(self._call("POST", _endorsement_path(order_id, "/void"), None))
+
+    def verify_record(self, *, id_number: str, document_number: str, record: bytes) -> RecordCheck:
+        body = {"id_number": id_number, "document_number": document_number, "record": record.hex()}
+        d = _expect(self._call("POST", "/v1/endorsements/verify", body), "valid", "reason")
+        try:
+            return RecordCheck(
+                valid=bool(d["valid"]),
+                reason=str(d["reason"]),
+                endorsement_no=str(d.get("endorsement_no") or ""),
+                option=str(d.get("option") or ""),
+                region=str(d.get("region") or ""),
+                purpose=str(d.get("purpose") or ""),
+                valid_from=str(d.get("valid_from") or ""),
+                valid_until=str(d.get("valid_until") or ""),
+                current=bool(d.get("current")),
+            )
+        except (TypeError, ValueError) as exc:
+            raise CentralError(
+                "central answer has the wrong shape", code="central.bad_response"
+            ) from exc
+
+
+def _endorsement_path(order_id: str, action: str) -> str:
+    if not isinstance(order_id, str) or not _ORDER_ID.fullmatch(order_id):
+        raise ValueError("order_id must be 32 lowercase hex characters")
+    return f"/v1/endorsements/{order_id}{action}"
+
+
+def _chip_state(data: Any) -> ChipWriteState:
+    d = _expect(data, "order_id", "status", "written", "voided", "permit")
+    try:
+        return ChipWriteState(
+            order_id=str(d["order_id"]),
+            status=str(d["status"]),
+            endorsement_no=None if d.get("endorsement_no") is None else str(d["endorsement_no"]),
+            sequence=None if d.get("sequence") is None else int(d["sequence"]),
+            written=bool(d["written"]),
+            voided=bool(d["voided"]),
+            permit=_permit(d["permit"]),
+            record=None if d.get("record") is None else bytes.fromhex(str(d["record"])),
+        )
+    except (KeyError, TypeError, ValueError) as exc:
+        raise CentralError(
+            "central answer has the wrong shape", code="central.bad_response"
+        ) from exc

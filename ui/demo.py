@@ -106,8 +106,9 @@ def pump(seconds: float = 0.0) -> None:
 class World:
     """The simulated world around the kiosk: cards, the person in front of the camera, paper."""
 
-    def __init__(self, shell: Shell) -> None:
+    def __init__(self, shell: Shell, recorder: Recorder | None = None) -> None:
         self.shell = shell
+        self.recorder = recorder
         self._scenes: dict[str, Any] | None = None
         self._face_scenes: Any = None
         self.appointments: list[str] = []  # numbers booked, newest last
@@ -240,6 +241,26 @@ class World:
             )
             if resp.status_code != 204:
                 raise DemoFailed(f"storing the application photo failed: {resp.status_code}")
+
+    def insert_permit(self, take_after_s: float = 2.0) -> None:
+        """After paying, the citizen puts the permit into the card module's slot; he takes
+        it back ``take_after_s`` after it is handed back."""
+        from devices.simulators.tcp300 import PermitCard
+
+        module = self.sim("rewriter")
+        module.auto_take(take_after_s)
+        module.present_card(PermitCard("Zhang San's permit"))
+
+    def save_card_back(self) -> None:
+        """The back of the permit as the card module left it (the simulator's PNG), saved
+        beside the last screenshot: ``NNN-card-back.png``."""
+        module = self.sim("rewriter")
+        if module.last_card is None or not module.last_card.prints:
+            raise DemoFailed("the permit's back was not printed")
+        if self.recorder is not None:  # not a screenshot: not in the list of screens
+            shots = self.recorder.shots
+            name = f"{shots[-1][:3] if shots else '000'}-card-back.png"
+            module.save_back(self.recorder.out / name)
 
     def central_silent(self, silent: bool = True) -> None:
         """The exit-entry system stops answering (503 to everything), or answers again."""
@@ -417,7 +438,7 @@ def _run(config: KioskConfig, out: Path, world: Any) -> dict[str, Any]:
     shell.window.show()
     shell.start()  # the window renders first; the recorder then sees the rendered screen
     shell.app.on_view(recorder.on_view)
-    world = world or World(shell)
+    world = world or World(shell, recorder)
     if isinstance(world, World):
         world.snapshot = lambda: shell.app.view and recorder.snap(shell.app.view)
     steps = demo_script(config)

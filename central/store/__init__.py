@@ -24,6 +24,7 @@ from typing import Any
 
 from central.store import deliveries, schema
 from central.store.appointments import Appointments
+from central.store.chips import ChipEndorsements
 from central.store.common import (
     DEMO_PICKUP_KIOSK,
     KEY_RE,
@@ -68,6 +69,8 @@ STAT_NAMES = (
     "payments",
     "refunds",
     "faults",
+    "chip_authorisations",
+    "chip_writes",
 )
 
 __all__ = [
@@ -100,6 +103,7 @@ class CentralStore:
         pay_base_url: str = "https://pay.example.org/cashier",
         pool_size: int = 8,
         demo_data: bool = True,
+        issuer_key: bytes | None = None,
     ) -> None:
         self.db = Database(target, pool_size=pool_size)
         self.today = today or date.today
@@ -116,6 +120,8 @@ class CentralStore:
         self.payments = Payments(
             self.db, self.today, payment_ttl_s=payment_ttl_s, pay_base_url=pay_base_url
         )
+        # The issuer master key (central alone holds it): chip endorsements; None: refused.
+        self.chips = ChipEndorsements(self.db, self.payments, self.today, master_key=issuer_key)
         self.heartbeats = Heartbeats(self.db)
         self.retention = Retention(self.db)
         self.fleet = Fleet(self.db)  # the fleet console's part (central/console)

@@ -173,6 +173,24 @@ payments = Table(
     Column("endorsement_no", Text),
 )
 
+# Endorsements written onto permit chips (central/store/chips.py): the chip slot an order's
+# record was authorised for, when the record bytes were made (``issued_at``, UTC ISO: the
+# same bytes on every re-authorisation), and whether the kiosk confirmed the write or
+# withdrew it. No personal data: the citizen is the order's.
+chip_endorsements = Table(
+    "chip_endorsements",
+    metadata,
+    Column("order_id", Text, primary_key=True),
+    Column("endorsement_no", Text, nullable=False),
+    Column("sequence", Integer, nullable=False),
+    Column("issued_at", Text, nullable=False),
+    Column("authorisations", Integer, nullable=False),
+    Column("authorised_at", Float, nullable=False),
+    Column("written_at", Float),
+    Column("voided_at", Float),
+    Index("chip_endorsements_endorsement_no", "endorsement_no"),
+)
+
 # Statistics counters, spread over shards: every batch and heartbeat adds to them, and one
 # row per name would make all instances queue behind its row lock.
 counters = Table(

@@ -33,13 +33,18 @@ def sample_config(terminal: TerminalType) -> KioskConfig:
     # With staff mode (the demo PIN: no key needed), so that its states are drawn, and a
     # camera, so that the face check is. Its two fallbacks are both drawn: the counter on
     # renewal, staff at the machine on pickup.
+    # The renewal machine with its card module (the permit written and printed, reprint),
+    # as configs/renewal.toml has it.
     fallback = "staff" if terminal is TerminalType.PICKUP else "counter"
+    devices: dict[str, object] = {"camera": {"driver": "opencv", "source": "0"}}
+    if terminal is TerminalType.RENEWAL:
+        devices["rewriter"] = {"driver": "tcp300", "port": "/dev/ttyUSB0"}
     return parse_config(
         {
             "kiosk": {"id": "DIAGRAM", "terminal": terminal.value},
             "central": {"embedded": True},
             "staff": {"demo_pin": True},
-            "devices": {"camera": {"driver": "opencv", "source": "0"}},
+            "devices": devices,
             "identity": {"fallback": fallback},
         }
     )

@@ -266,6 +266,17 @@ class DeviceHub:
         if not slot.usable:
             self.refresh(slot)
 
+    def run(self, kind: str, work: Callable[[Device], R], *, timeout_s: float) -> R:
+        """From another device's worker: ``work`` with this device's driver, on its own
+        worker, waited for (the card module's service writes the chip this way, so each
+        driver stays on its one thread)."""
+
+        def on_worker(device: Device) -> R:
+            with self.using(kind) as same:
+                return work(same)
+
+        return cast(R, self.submit(kind, on_worker).result(timeout=timeout_s))
+
     def latest_frame(self) -> Frame | None:
         """The camera's newest frame (any thread: the driver keeps it behind a lock)."""
         camera = self.device("camera")
@@ -288,6 +299,8 @@ class DeviceHub:
 APP_SIMULATOR_OPTIONS: Mapping[str, Mapping[str, object]] = {
     "idcard": {"card": ""},
     "dispenser": {"take_after_s": 2.0},
+    # The card module at its mechanism's pace (docs/devices.md): the citizen sees each step.
+    "rewriter": {"pace": True},
 }
 
 

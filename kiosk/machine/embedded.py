@@ -54,6 +54,8 @@ class EmbeddedCentral:
             str(listening.fileno()),
             "--kiosk",
             f"{kiosk_id}={secret_file}",
+            # The simulated permits carry the published demo issuer key (docs/chip-reader.md).
+            "--demo-issuer-key",
             "--exit-with-stdin",
         ]
         try:

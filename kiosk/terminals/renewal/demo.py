@@ -18,12 +18,33 @@ GLARE = {"clip": "glare"}
 LIVE = {"clip": "live"}
 
 
+def _onto_the_permit(config: KioskConfig) -> Script:
+    """A machine with a card module: the permit goes in, the chip is written under central's
+    authorisation and read back, the back printed, the permit handed back; the simulator's
+    picture of the printed back is saved beside the last screen."""
+    if config.devices.rewriter is None:
+        return [Expect("paid: the endorsement is issued", state="endorse_done", within_s=30)]
+    return [
+        Expect("paid: insert your permit into the slot", state="endorse_card_insert", within_s=30),
+        Act("he inserts his permit", action="insert_permit"),
+        Expect(
+            "taken in: writing the endorsement, do not remove the card",
+            state="endorse_card_writing",
+            within_s=30,
+        ),
+        Expect("written and printed: take your permit", state="endorse_card_take", within_s=60),
+        Expect("he took it: the endorsement is on the permit", state="endorse_done", within_s=60),
+        Act("the back of his permit", action="save_card_back"),
+    ]
+
+
 def renewal_script(config: KioskConfig) -> Script:
     """Zhao Lei (first application) is refused with the reason and what to do next. Zhang
     San, in English, is eligible: his permit chip is read and verified, the camera checks
     that he is its holder (with his glasses on he is asked to take them off, then passes),
     he chooses a multiple-trip endorsement for Hong Kong, pays the fee by scanning a QR code
-    with his phone, and gets the endorsement and a payment slip.
+    with his phone, inserts his permit (on a machine with a card module: the chip is written
+    and the back printed), and gets the endorsement and a payment slip.
     Zhou Min looks up her current endorsement."""
     t = config.timeouts
     return [
@@ -78,7 +99,7 @@ def renewal_script(config: KioskConfig) -> Script:
         ),
         Act("he scans it and confirms on his phone", action="pay_on_phone"),
         Advance("the kiosk checks the payment", seconds=config.payment.poll_s),
-        Expect("paid: the endorsement is issued", state="endorse_done", within_s=30),
+        *_onto_the_permit(config),
         Act("the payment slip is printed", action="expect_payment_slip"),
         Act("he takes his ID card", action="remove_idcard"),
         Tap("he is finished", intent="finished"),

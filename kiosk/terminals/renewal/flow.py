@@ -4,10 +4,13 @@
 Endorse: ID card -> eligibility from central (a refusal names the reason and the next step)
 -> the permit's chip, opened with the access data of the permit on record and passively
 authenticated -> region, purpose, trips and validity (only what central offers) -> the fee,
-paid by scanning a QR code with a phone (kiosk.terminals.renewal.payment) -> central issues
-the endorsement against the paid order -> a payment slip. The machine has no card printer,
-so the endorsement is not printed on the permit's back: it is on record centrally (border
-control reads it from there) and on the slip.
+paid by scanning a QR code with a phone (kiosk.terminals.renewal.payment) -> on a machine with a
+card module (``[devices.rewriter]``), the permit is taken in, central authorises the chip
+record (issuing the endorsement against the paid order), the chip is written and read back
+and the back printed (kiosk.terminals.renewal.card_flow); on a machine without, central
+issues the endorsement on record only -> a payment slip.
+
+Reprint (a machine with a card module): the back printed again from the chip's record.
 """
 
 from __future__ import annotations
@@ -28,6 +31,7 @@ from kiosk.terminals.home.identify import (
 )
 from kiosk.terminals.home.steps import BACK, FINISH, closing_state, done, message
 from kiosk.terminals.identity.flow import IdentitySteps, identity_steps
+from kiosk.terminals.renewal.card_flow import REPRINT_FINISHING, reprint_states
 from kiosk.terminals.renewal.payment import FINISHING, payment_states
 from kiosk.terminals.renewal.ports import LOOKUP, PERMIT_ACCESS, Verdict
 from kiosk.terminals.renewal.query import query_states
@@ -357,7 +361,7 @@ def endorse_states(config: KioskConfig, face: IdentitySteps) -> tuple[Step, ...]
 
 def services(config: KioskConfig) -> tuple[ServiceFlow, ...]:
     face = identity_steps(config, "endorse", "endorse_region")
-    return (
+    services = (
         ServiceFlow(
             "endorse",
             "endorse_identify",
@@ -371,3 +375,15 @@ def services(config: KioskConfig) -> tuple[ServiceFlow, ...]:
             "query", "query_identify", query_states(config), icon="search", needs_central=True
         ),
     )
+    if config.devices.rewriter is None:
+        return services
+    # A machine with a card module also prints a faded endorsement again, free.
+    reprint = ServiceFlow(
+        "reprint",
+        "reprint_identify",
+        reprint_states(config),
+        icon="print",
+        finishing=REPRINT_FINISHING,
+        needs_central=True,
+    )
+    return (*services, reprint)

@@ -15,6 +15,7 @@ from kiosk.machine.ports import PRINTER
 from kiosk.terminals.home.flow import TerminalContext
 from kiosk.terminals.home.steps import FINISH, closing_state, message, qr_png
 from kiosk.terminals.identity.flow import proven
+from kiosk.terminals.renewal.card_flow import CARD_FINISHING, card_states
 from kiosk.terminals.renewal.ports import PAYMENT, Issued, OrderShown, PaymentState
 from kiosk.terminals.renewal.receipts import payment_slip
 from kiosk.terminals.renewal.record import endorse
@@ -39,6 +40,7 @@ FINISHING = (
     "endorse_expired",
     "endorse_unconfirmed",
     "endorse_refunded",
+    *CARD_FINISHING,
 )
 _STAY = Transition[Ctx]("home", SAME, label="not while money moves")
 
@@ -149,10 +151,17 @@ def _done_view(ctx: Ctx) -> MessageView:
     issued = record.issued
     assert issued is not None
     slip = "endorse.done.slip" if record.slip else "endorse.done.no_slip"
+    where = ["endorse.done.record"]
+    card = record.card
+    if card is not None:  # written onto the permit's chip (and, normally, its back)
+        where = ["endorse.done.card" if card.printed else "endorse.done.card_unprinted"]
+        if card.returned == "captured":
+            where.append("card.captured")
+    good = record.slip and (card is None or (card.printed and card.returned == "taken"))
     return message(
         "endorse.done.title",
-        ["endorse.done.valid", "endorse.done.record", slip],
-        tone="ok" if record.slip else "warn",
+        ["endorse.done.valid", *where, slip],
+        tone="ok" if good else "warn",
         values=asdict(issued),
         code=issued.endorsement_no,
         progress="flow.take_cards",
@@ -161,7 +170,19 @@ def _done_view(ctx: Ctx) -> MessageView:
 
 
 def payment_states(config: KioskConfig) -> tuple[Step, ...]:
-    return (*_paying_states(config), *_issue_states(config), *_money_outcomes(config))
+    states = (*_paying_states(config), *_issue_states(config), *_money_outcomes(config))
+    if config.devices.rewriter is None:
+        return states
+    # Central issues when it authorises the chip record: its own issue step and the refund
+    # of an issue it refused are the card states' (endorse_card_refunded) instead.
+    by_card = ("endorse_issuing", "endorse_refunded")
+    return (*(s for s in states if s.name not in by_card), *card_states(config))
+
+
+def _after_paid(config: KioskConfig) -> str:
+    """A machine with a card module writes the endorsement onto the permit (central issues
+    it when it authorises the chip); one without has central issue it on record only."""
+    return "endorse_card" if config.devices.rewriter is not None else "endorse_issuing"
 
 
 def _paying_states(config: KioskConfig) -> tuple[Step, ...]:
@@ -171,6 +192,7 @@ def _paying_states(config: KioskConfig) -> tuple[Step, ...]:
         return endorse(ctx).missed + 1 >= pay.missed_polls
 
     unconfirmed = _unconfirmed_alert
+    paid = _after_paid(config)
     ordering, cancelling = message("endorse.ordering"), message("endorse.cancelling")
     return (
         State(
@@ -199,7 +221,7 @@ def _paying_states(config: KioskConfig) -> tuple[Step, ...]:
             "endorse_pay_check",
             _paying_view,
             (
-                Transition("endorse.payment.ok", "endorse_issuing", guard=_paid),
+                Transition("endorse.payment.ok", paid, guard=_paid),
                 Transition("endorse.payment.ok", "endorse_paying", _answered, _unpaid),
                 Transition("endorse.payment.ok", "endorse_expired", label="expired"),
                 Transition("endorse.payment.failed", "endorse_unconfirmed", unconfirmed, too_many),
@@ -216,7 +238,7 @@ def _paying_states(config: KioskConfig) -> tuple[Step, ...]:
             "endorse_cancelling",
             lambda ctx: cancelling,
             (
-                Transition("endorse.cancel.ok", "endorse_issuing", guard=_paid),
+                Transition("endorse.cancel.ok", paid, guard=_paid),
                 Transition("endorse.cancel.ok", "endorse_cancelled"),
                 Transition("endorse.cancel.failed", "endorse_unconfirmed", unconfirmed),
                 Transition(TIMEOUT, "endorse_unconfirmed", unconfirmed),

@@ -78,6 +78,32 @@ class Issued:
     issued_at: str
 
 
+# The card issuance's progress, posted by the service while its one call runs (data: step:
+# insert | reversed | held | authorising | writing | verifying | printing | take).
+CARD_STEP = "endorse.card.step"
+
+
+@dataclass(frozen=True)
+class CardIssued:
+    """The endorsement written onto the permit's chip and read back; ``printed``: on the
+    card's back too; ``returned``: the card was taken, or captured when nobody took it."""
+
+    issued: Issued
+    printed: bool
+    returned: str  # taken | captured
+
+
+@dataclass(frozen=True)
+class Reprinted:
+    """The back printed again from the chip's record, which central confirmed."""
+
+    endorsement_no: str
+    valid_until: str
+    current: bool  # still valid today
+    printed: bool
+    returned: str  # taken | captured
+
+
 class RenewalLookupPort(Protocol):
     def eligibility(self, session: Session | None) -> Verdict: ...
 
@@ -105,3 +131,32 @@ class PaymentPort(Protocol):
 
 LOOKUP: PortKey[RenewalLookupPort] = PortKey("central")
 PAYMENT: PortKey[PaymentPort] = PortKey("renewal")
+
+
+class CardPort(Protocol):
+    """The permit in the card module: written, printed, handed back (on the module's worker)."""
+
+    def issue_card(
+        self,
+        order_id: str,
+        choice: Choice,
+        identity: Mapping[str, object] | None,
+        session: Session | None,
+    ) -> CardIssued:
+        """After payment: take the permit in, have central authorise the chip record, write
+        and verify it, print the back, hand the card back. One journaled action."""
+        ...
+
+    def reprint(self, session: Session | None) -> Reprinted:
+        """Print the back again from the chip's record, once central confirms it (free)."""
+        ...
+
+
+class CardCancelPort(Protocol):
+    def cancel_insert(self, session: Session | None) -> None:
+        """Stop waiting for the permit to be inserted (the citizen pressed cancel)."""
+        ...
+
+
+CARD: PortKey[CardPort] = PortKey("rewriter")
+CARD_CANCEL: PortKey[CardCancelPort] = PortKey("rewriter.cancel")

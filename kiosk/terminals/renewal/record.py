@@ -5,7 +5,15 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from kiosk.terminals.home.flow import TerminalContext
-from kiosk.terminals.renewal.ports import Choice, Issued, OrderShown, PermitStanding, Verdict
+from kiosk.terminals.renewal.ports import (
+    CardIssued,
+    Choice,
+    Issued,
+    OrderShown,
+    PermitStanding,
+    Reprinted,
+    Verdict,
+)
 from offline_queue.central_client import EndorsementOption
 
 
@@ -22,6 +30,10 @@ class EndorseRecord:
     missed: int = 0  # payment checks in a row that got no answer
     issued: Issued | None = None
     slip: bool = False  # the payment slip was printed
+    card: CardIssued | None = None  # written onto the permit (a machine with a card module)
+    card_step: str = ""  # the card issuance's latest step
+    card_failure: str = ""  # why the permit was not endorsed (a failure code)
+    cancelling: bool = False  # the citizen cancelled the wait for the permit
 
     @property
     def options(self) -> tuple[EndorsementOption, ...]:
@@ -36,6 +48,15 @@ class EndorseRecord:
 
 
 @dataclass
+class ReprintRecord:
+    verdict: Verdict | None = None
+    step: str = ""
+    cancelling: bool = False
+    reprinted: Reprinted | None = None
+    failure: str = ""
+
+
+@dataclass
 class QueryRecord:
     standing: PermitStanding | None = None
 
@@ -46,3 +67,7 @@ def endorse(ctx: TerminalContext) -> EndorseRecord:
 
 def query(ctx: TerminalContext) -> QueryRecord:
     return ctx.part(QueryRecord)
+
+
+def reprint(ctx: TerminalContext) -> ReprintRecord:
+    return ctx.part(ReprintRecord)

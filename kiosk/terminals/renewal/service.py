@@ -43,6 +43,7 @@ from offline_queue.outbox import JournalEntry, Outbox
 log = logging.getLogger(__name__)
 
 PAYMENT = "payment"
+CARD_ISSUE = "card_issue"  # the card issuance's journal action (kiosk.terminals.renewal.card)
 Observer = Callable[[str, str], None]  # (step, order_id): lets a crash test stop anywhere
 _ORDER_RE = re.compile(r"^[0-9a-f]{32}$")
 
@@ -212,7 +213,11 @@ class RenewalService:
         # Journal times are the outbox's clock's.
         cutoff = self.outbox.clock.now().timestamp() - self.settle_s
         settled = []
-        for entry in self.open_orders():
+        unfinished = self.outbox.unfinished()
+        # An order whose permit is being endorsed (or was, when a crash came) is the card
+        # issuance's to settle (kiosk.terminals.renewal.card): it reads the chip first.
+        on_card = {e.ref for e in unfinished if e.action == CARD_ISSUE}
+        for entry in (e for e in unfinished if e.action == PAYMENT and e.ref not in on_card):
             if everything or entry.started_at <= cutoff:
                 settled.append(Settled(entry.ref, self._settle(entry.ref)))
         return settled
@@ -228,6 +233,13 @@ class RenewalService:
                 self._complete(order_id, order.status)
                 return order.status
             if order.status == "paid" and order.endorsement_no:
+                if self._unwritten_on_chip(order_id):
+                    # Authorised for the permit's chip, never confirmed written, and the card
+                    # is gone: central withdraws it and refunds.
+                    refunded = self.client.void_endorsement(order_id)
+                    record = {"order_id": order_id, "amount_cny": refunded.amount_cny}
+                    self._record(order_id, "renewal.refunded", record, "refunded")
+                    return "refunded"
                 self._record_issued_later(order)
                 return "issued"
             if order.status in ("paid", "refunded"):
@@ -236,6 +248,12 @@ class RenewalService:
         except (CentralError, QueueError) as exc:
             log.warning("payment order %s left open: %s", order_id, exc)
         return "open"
+
+    def _unwritten_on_chip(self, order_id: str) -> bool:
+        """The order's endorsement was authorised for a chip and never confirmed on it (an
+        endorsement issued without a chip, by an older kiosk, is not)."""
+        state = self.client.chip_state(order_id)
+        return state.sequence is not None and not state.written
 
     def _refund(self, order_id: str, why: str) -> None:
         """Refund (idempotent at central) and record it; a refund central cannot make now

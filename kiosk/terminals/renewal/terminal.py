@@ -2,15 +2,23 @@
 
 from __future__ import annotations
 
-from concurrent.futures import ThreadPoolExecutor
+import logging
+from collections.abc import Callable
+from concurrent.futures import Executor, ThreadPoolExecutor
+from typing import Any, cast
 
+from devices.chip import ChipReader
+from devices.rewriter import CardRewriter
 from kiosk.config import TerminalType
 from kiosk.terminals.identity.equip import CameraPictures, identity_service
 from kiosk.terminals.renewal import demo, flow
+from kiosk.terminals.renewal.card import CardIssuance
 from kiosk.terminals.renewal.lookup import RenewalLookup
-from kiosk.terminals.renewal.ports import LOOKUP, PAYMENT
+from kiosk.terminals.renewal.ports import CARD, CARD_CANCEL, LOOKUP, PAYMENT
 from kiosk.terminals.renewal.service import RenewalService, Settler
 from kiosk.terminals.terminal import Binding, Equipment, Parts, Terminal
+
+log = logging.getLogger(__name__)
 
 
 def equip(parts: Parts) -> Equipment:
@@ -34,11 +42,59 @@ def equip(parts: Parts) -> Equipment:
         tick=settler.tick,
         closers=[lambda: worker.shutdown(wait=True, cancel_futures=True)],
     )
+    card = card_service(parts)
+    if card is not None:
+        issuance, executor = card
+        equipment.bindings.append(Binding(CARD, issuance, executor, close=issuance.close))
+        equipment.bindings.append(Binding(CARD_CANCEL, issuance))
     face = identity_service(parts)
     if face is not None:
         equipment.bindings.append(face[0])
         equipment.watch, equipment.pictures = face[1].watch, CameraPictures(parts)
     return equipment
+
+
+def card_service(parts: Parts) -> tuple[CardIssuance, Executor] | None:
+    """The permit in the card module, on the module's worker, when the machine has one (and
+    a chip reader). Issuances a crash or a power cut interrupted are resumed or refunded on
+    that worker now, before it serves any citizen."""
+    hub, outbox, config = parts.devices, parts.outbox, parts.config
+    section = config.devices.rewriter
+    if hub is None or outbox is None or parts.central is None or section is None:
+        return None
+    if "rewriter" not in hub.slots or "chip" not in hub.slots:
+        return None
+    device_s = config.timeouts.device_s
+
+    def chip(work: Callable[[ChipReader], Any]) -> Any:
+        return hub.run(
+            "chip", lambda device: work(cast(ChipReader, device)), timeout_s=device_s * 4
+        )
+
+    slot = hub.slots["rewriter"]
+    service = CardIssuance(
+        outbox,
+        parts.central(),
+        lambda: cast(CardRewriter, slot.device),
+        chip,
+        kiosk_id=config.kiosk.id,
+        place=config.kiosk.place,
+        insert_s=config.payment.card_insert_s,
+        take_s=section.take_timeout_s,
+        device_s=device_s,
+        post=parts.post,
+        alert=parts.alert,
+    )
+
+    def recover() -> None:
+        try:
+            for line in service.recover():
+                log.warning("card issuance after a restart: %s", line)
+        except Exception:  # a module that does not answer: the first citizen's call says so
+            log.exception("card issuance recovery failed")
+
+    slot.executor.submit(recover)
+    return service, slot.executor
 
 
 TERMINAL = Terminal(

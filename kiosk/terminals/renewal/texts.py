@@ -82,6 +82,71 @@ VALIDITY: dict[str, Pair] = {
     for code, (zh, en) in OPTION_NAMES.items()
 }
 
+
+# The permit in the card module (a machine with a [devices.rewriter]): why it was not
+# endorsed or reprinted, and what to do.
+CARD_FAILED: dict[str, tuple[Pair, Pair]] = {
+    "no_card": (
+        ("没有放入通行证", "No permit was inserted"),
+        (
+            "本机没有收到您的通行证。",
+            "The machine did not receive your permit.",
+        ),
+    ),
+    "card_refused": (
+        ("这张卡不能使用", "This card cannot be used"),
+        (
+            "放入的卡不是刚才读取的通行证，或卡片已损坏。请取回卡片，携带通行证到窗口办理。",
+            "The card is not the permit read before, or it is damaged. Take the card back and "
+            "bring your permit to the counter.",
+        ),
+    ),
+    "card_jam": (
+        ("卡片被卡住，请呼叫工作人员", "The card is stuck - please call staff"),
+        (
+            "请不要离开，也不要拉拽卡片。已通知工作人员，他们会取出您的通行证。",
+            "Please stay here and do not pull at the card. Staff have been told and will take "
+            "your permit out.",
+        ),
+    ),
+    "chip_failed": (
+        ("签注未能写入芯片", "The endorsement could not be written to the chip"),
+        (
+            "通行证芯片未能写入签注，芯片中原有内容未受影响。请携带通行证到窗口办理。",
+            "The permit's chip did not take the endorsement; what it held before is unchanged. "
+            "Please bring your permit to the counter.",
+        ),
+    ),
+    "no_endorsement": (
+        ("芯片中没有签注", "No endorsement on the chip"),
+        (
+            "您的通行证芯片中没有签注记录，无法补打。请到窗口咨询。",
+            "Your permit's chip holds no endorsement to print. Please ask at the counter.",
+        ),
+    ),
+    "record_invalid": (
+        ("签注记录未能核实", "The endorsement could not be verified"),
+        (
+            "芯片中的签注与出入境系统的记录不符，无法补打。请携带通行证到窗口核查。",
+            "The endorsement on the chip does not match the exit-entry system's record. "
+            "Please bring your permit to the counter.",
+        ),
+    ),
+    "other": (
+        ("通行证未能处理", "Your permit could not be processed"),
+        ("请取回卡片，到窗口办理。", "Please take your card back and go to the counter."),
+    ),
+}
+CARD_STEPS: dict[str, Pair] = {
+    "authorising": (
+        "{authorising} 出入境系统授权",
+        "{authorising} Authorised by the exit-entry system",
+    ),
+    "writing": ("{writing} 写入芯片", "{writing} Writing the chip"),
+    "verifying": ("{verifying} 读回核对", "{verifying} Reading it back to check"),
+    "printing": ("{printing} 打印证件背面", "{printing} Printing the back of the card"),
+}
+
 _STATIC: dict[str, Pair] = {
     "attract.slide.renewal.title": (
         "港澳台签注 两分钟办好",
@@ -94,6 +159,82 @@ _STATIC: dict[str, Pair] = {
     "service.endorse": ("港澳台自助签注", "Renew an endorsement"),
     "service.endorse.hint": ("往来港澳/台湾通行证续签", "HK/Macau or Taiwan travel permit"),
     "service.query": ("查询签注剩余次数", "Check remaining trips"),
+    "service.reprint": ("补打签注", "Reprint my endorsement"),
+    "service.reprint.hint": ("证件背面签注模糊？免费重打", "Faded back of your permit? Free"),
+    "card.preparing": ("请稍候…", "One moment…"),
+    "card.insert.title": ("请插入通行证", "Insert your permit into the slot"),
+    "card.insert.body": (
+        "已收到您的付款。请将往来港澳通行证插入下方卡口，本机将把签注写入芯片并打印在证件背面。",
+        "Your payment is received. Insert your travel permit into the slot below: the machine "
+        "writes the endorsement onto its chip and prints it on the back.",
+    ),
+    "card.insert.how": (
+        "照片面朝上，芯片一端先插入。",
+        "Photo side up, chip end first.",
+    ),
+    "card.insert.left": (
+        "如不插卡，将自动取消并全额退款。",
+        "If no card is inserted, this is cancelled and nothing is kept.",
+    ),
+    "card.insert.cancel": ("取消", "Cancel"),
+    "card.reversed.body": (
+        "卡片方向不对，已退回。请取出后重新插入。",
+        "The card was the wrong way round and came back. Take it and insert it again.",
+    ),
+    "card.cancelling": ("正在取消…", "Cancelling…"),
+    "card.writing.title": (
+        "正在写入签注，请勿取卡",
+        "Writing your endorsement - do not remove the card",
+    ),
+    "card.writing.body": (
+        "通行证在机器内，完成后会自动退出，大约需要 20 秒。",
+        "Your permit is inside the machine and comes back by itself in about 20 seconds.",
+    ),
+    "card.writing.keep": (
+        "请不要拉拽卡片。",
+        "Please do not pull at the card.",
+    ),
+    "card.take.title": ("请取回通行证", "Take your permit"),
+    "card.take.body": (
+        "签注已写入芯片并打印在证件背面。请从卡口取回您的通行证。",
+        "The endorsement is on the chip and printed on the back. Take your permit from the slot.",
+    ),
+    "card.take.left": (
+        "未及时取走的证件将被机器收回，请到窗口领取。",
+        "A permit not taken in time is kept by the machine; collect it at the counter.",
+    ),
+    "card.refunded": (
+        "您支付的 {amount} 元将原路全额退回，无需另行申请。",
+        "The {amount} CNY you paid goes back to where it came from; you need do nothing.",
+    ),
+    "card.captured": (
+        "您的通行证未被及时取走，已由机器收回，请凭身份证到窗口领取。",
+        "Your permit was not taken in time and is kept in the machine: collect it at the "
+        "counter with your ID card.",
+    ),
+    "endorse.done.card": (
+        "签注已写入通行证芯片，并打印在证件背面。",
+        "It is on your permit's chip and printed on the back of the card.",
+    ),
+    "endorse.done.card_unprinted": (
+        "签注已写入通行证芯片，但证件背面未能打印。已通知工作人员；您可使用“补打签注”免费补打。",
+        "It is on your permit's chip, but the back could not be printed. Staff have been "
+        'told; use "Reprint my endorsement" to print it, free.',
+    ),
+    "reprint.checking": ("正在查询您的通行证…", "Looking up your permit…"),
+    "reprint.insert.title": ("请插入需要补打的通行证", "Insert the permit to reprint"),
+    "reprint.printing.title": ("正在重新打印签注…", "Printing your endorsement again…"),
+    "reprint.done.title": ("签注已重新打印", "Your endorsement is printed again"),
+    "reprint.done.body": (
+        "已按芯片中经核实的签注重新打印证件背面。请取回通行证。",
+        "The back shows again the endorsement on the chip, as verified. Take your permit.",
+    ),
+    "reprint.done.valid": ("签注有效期至 {valid_until}。", "Valid until {valid_until}."),
+    "reprint.done.expired": (
+        "注意：该签注已于 {valid_until} 过期，如需出行请办理新的签注。",
+        "Note: this endorsement expired on {valid_until}; renew it before you travel.",
+    ),
+    "reprint.free": ("补打签注不收取费用。", "Reprinting is free of charge."),
     "service.query.hint": ("查询已有签注的有效期和次数", "Validity and trips of your endorsement"),
     "flow.take_cards": (
         "请取回您的身份证和通行证",
@@ -228,6 +369,9 @@ TEXTS = Catalogue(
         **{f"trips.{code}": names for code, names in TRIPS.items()},
         **{f"option.{code}": names for code, names in VALIDITY.items()},
         **{f"chip.pa.{result.value}": reason for result, reason in PA_REASONS.items()},
+        **{f"card.failed.{k}.title": title for k, (title, _) in CARD_FAILED.items()},
+        **{f"card.failed.{k}.body": body for k, (_, body) in CARD_FAILED.items()},
+        **{f"card.step.{step}": names for step, names in CARD_STEPS.items()},
     },
     families=(
         "endorse.reason",
@@ -239,5 +383,7 @@ TEXTS = Catalogue(
         "trips",
         "option",
         "chip.pa",
+        "card.failed",
+        "card.step",
     ),
 )
