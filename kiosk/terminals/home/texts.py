@@ -65,6 +65,10 @@ TEXTS = Catalogue(
             "正在读取身份证，请勿移动…",
             "Reading your ID card, please hold still…",
         ),
+        "identify.slow": (
+            "读卡比平时慢，请让身份证平放在读卡区，不要移动",
+            "Reading takes longer than usual: keep the card flat on the reader",
+        ),
         "identify.failed.title": ("身份证读取失败", "The ID card could not be read"),
         "identify.failed.body": (
             "请取下身份证，擦拭后重新放置；多次失败请呼叫工作人员或到窗口办理。",
@@ -73,6 +77,17 @@ TEXTS = Catalogue(
         ),
         "identify.retry": ("重新读取", "Try again"),
         "flow.finish": ("结束", "Finish"),
+        "stage.identify": ("核验身份", "Your ID card"),
+        "stage.face": ("人脸核验", "Face check"),
+        "stage.receipt": ("取凭条", "Take the receipt"),
+        "central.slow": (
+            "出入境管理系统回复较慢，请稍候；本机会一直等到它回复",
+            "The exit-entry system is slow to answer: the machine keeps waiting for it",
+        ),
+        "receipt.slow": (
+            "打印机比平时慢，请稍候，凭条会从“凭条出口”送出",
+            "The printer is slower than usual: the receipt comes out of the receipt slot",
+        ),
         "flow.take_card": ("请取回您的身份证", "Remember to take your ID card"),
         "central.down.title": (
             "暂时无法连接出入境管理系统",
