@@ -27,6 +27,7 @@ _RULES: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("fault.storage_full", ("disk", "full")),
     ("fault.storage_full", ("no", "space")),
     ("fault.no_film", ("film",)),
+    ("fault.not_configured", ("not", "configured")),
     ("fault.not_started", ("not", "open")),
     ("fault.not_started", ("closed",)),
     ("fault.missing", ("no", "device")),

@@ -34,6 +34,7 @@ TEXTS = Catalogue(
         "fault.bin_full": ("回收箱已满", "capture bin full"),
         "fault.storage_full": ("存储空间已满", "storage full"),
         "fault.no_film": ("写卡膜已用完", "no film left on the card"),
+        "fault.not_configured": ("未在配置中", "missing from the configuration"),
         "fault.not_started": ("未启动", "not started"),
         "fault.missing": ("未连接", "not connected"),
         "fault.no_reply": ("无响应", "not responding"),

@@ -514,6 +514,15 @@ def test_demo_runs_end_to_end(tmp_path: Path, terminal: str) -> None:
     # window, which a fullscreen kiosk would cut off.
     sizes = {name: Image.open(out / name).size for name in transcript["screenshots"]}
     assert {name: size for name, size in sizes.items() if size != (1920, 1080)} == {}
+    # Every screen, in each language, passes the design rules (ui.audit): text fits, is
+    # large enough, contrasts (WCAG AA, on the pixels), shows no raw code; touch targets of
+    # 15 mm on the configured panel; the primary action at the bottom right.
+    audits = json.loads((out / "audit.json").read_text(encoding="utf-8"))
+    audited = {(entry["png"], entry["language"]) for entry in audits}
+    shots = transcript["screenshots"]
+    assert audited == {(name, language) for name in shots for language in ("zh", "en")}
+    problems = [(e["png"], e["language"], f) for e in audits for f in e["findings"]]
+    assert problems == []
     if terminal != "pickup":
         assert any(entry.get("large_text") for entry in transcript["transcript"])
     assert all({"screen", "event", "t"} <= set(e) for e in transcript["transcript"])

@@ -3,10 +3,12 @@ instruction in large type, which try this is, and the ways out."""
 
 from __future__ import annotations
 
+from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QHBoxLayout, QVBoxLayout, QWidget
 
 from kiosk.core.runner import ViewState
 from kiosk.terminals.identity.views import FaceCheckView
+from ui.guide import Pictogram
 from ui.screens.base import Screen, label
 from ui.screens.photo import FrameSource, Preview
 
@@ -29,7 +31,9 @@ class FaceCheckScreen(Screen):
         self.instruction.setMinimumHeight(260)
         self.attempt = label(self, "hint")
         self.hint = label(self, "hint")
+        self.picture = Pictogram(self)
         side.addWidget(self.title)
+        side.addWidget(self.picture, 0, Qt.AlignmentFlag.AlignHCenter)
         side.addStretch(1)
         side.addWidget(self.instruction)
         side.addStretch(1)
@@ -48,6 +52,7 @@ class FaceCheckScreen(Screen):
         assert isinstance(shown, FaceCheckView)
         advice = shown.advice
         self.title.setText(self.tr_("identity.title"))
+        self.picture.show_picture(shown.picture, 150)
         if advice is None:
             self.instruction.setText(self.tr_("photo.live.searching"))
         else:
