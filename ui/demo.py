@@ -107,6 +107,7 @@ class Recorder:
             if view.still_there_until is not None:
                 window.overlay.refresh()
             pump()
+            pump()  # a new language re-lays the header out in a second pass
             self._record_audit(name, replace(view, language=language), window.grab().toImage())
         if others:
             window.render(view)

@@ -37,7 +37,7 @@ def window(qtbot: QtBot) -> Iterator[KioskWindow]:
 
 
 def _audit(window: KioskWindow, large: bool = False) -> list[str]:
-    pump()  # the layouts settle as they do on screen
+    pump(0.1)  # the layouts settle as they do on screen
     image = window.grab().toImage()
     return [
         f"{f.rule}:{f.text}" for f in audit_window(window, image, large_text=large, touch_px=96)

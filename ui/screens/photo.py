@@ -26,6 +26,8 @@ from ui.guide import Pictogram
 from ui.screens.base import Screen, label
 
 FrameSource = Callable[[], Frame | None]
+PICTURE_PX = 96  # the camera's picture beside a camera screen's title
+_EXPLAINED = 3  # failed checks the review explains in its list
 PhotoSource = Callable[[int], bytes | None]  # photo ``index`` of the session, as a JPEG
 
 GREEN = QColor("#2e7d32")
@@ -131,8 +133,11 @@ class PhotoLiveScreen(Screen):
         self.back.clicked.connect(lambda: self.emit_intent("back"))
         # Where to look: the camera's picture (the same as on the help slide).
         self.picture = Pictogram(self)
-        side.addWidget(self.title)
-        side.addWidget(self.picture, 0, Qt.AlignmentFlag.AlignHCenter)
+        heading = QHBoxLayout()
+        heading.setSpacing(24)
+        heading.addWidget(self.picture, 0, Qt.AlignmentFlag.AlignVCenter)
+        heading.addWidget(self.title, 1)
+        side.addLayout(heading)
         side.addStretch(1)
         side.addWidget(self.instruction)
         side.addStretch(1)
@@ -161,7 +166,7 @@ class PhotoLiveScreen(Screen):
         else:
             text = self.tr_("photo.live.searching")
         colour = theme.GREEN if compliant else theme.AMBER
-        self.picture.show_picture(shown.picture, 150)
+        self.picture.show_picture(shown.picture, PICTURE_PX)
         self.instruction.setStyleSheet(f"font-size: 56px; color: {colour};")
         self.instruction.setText(text)
         counting = shown.mode == "countdown"
@@ -305,13 +310,16 @@ class PhotoReviewScreen(Screen):
         columns, size = (2, round(hint * theme.LARGE_TEXT_SCALE)) if large else (2, hint)
         per_column = -(-len(checks) // columns)
         english = self.language == "en"
+        # A failed check says why, while a few fail: more would not fit in body-sized type
+        # (the line under the list names the one that matters most).
+        explain = not large and sum(not c.passed for c in checks) <= _EXPLAINED
         for index, check in enumerate(checks):
             passed = check.passed
             mark = "✔" if passed else ("✘" if check.hard else "!")
             colour = theme.GREEN if passed else (theme.RED if check.hard else theme.AMBER)
             text = f"{mark}  {(check.title_en if english else check.title_zh) or check.title_zh}"
             why = check.why_en if english else check.why_zh
-            if not passed and why and not large:
+            if not passed and why and explain:
                 text += f" — {why}"
             row = QLabel(text, self)
             row.setStyleSheet(f"font-size: {size}px; color: {colour};")
