@@ -94,7 +94,7 @@ def large_text_sheet(scale: float = LARGE_TEXT_SCALE) -> str:
     QLabel#body {{ font-size: {px(BODY_PX)}px; }}
     QLabel#hint {{ font-size: {px(HINT_PX)}px; }}
     QLabel#slow {{ font-size: {px(BODY_PX)}px; }}
-    QLabel#codes {{ font-size: {px(CODE_PX)}px; }}
+    QLabel#codes {{ font-size: {CODE_PX}px; }}
     QPushButton {{ font-size: {px(BUTTON_PX)}px; }}
     QPushButton#service {{ font-size: {px(44)}px; min-height: 140px; padding: 16px 40px; }}
     QPushButton#header {{ font-size: {BODY_PX}px; }}

@@ -371,7 +371,7 @@ def test_a_pickup_machine_shows_the_documents_to_reconcile(tmp_path: Path) -> No
     app.intent("language", language="en")
     app.intent("staff")
     app.intent("pin", pin=PIN)
-    assert "Documents to reconcile: 2 (captured, or hand-over unknown" in lines(app)[-2]
+    assert "Documents to check: 2 (captured, or hand-over unconfirmed" in lines(app)[-2]
 
 
 def members_app(tmp_path: Path) -> tuple[KioskApp, list[str]]:

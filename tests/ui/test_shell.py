@@ -281,7 +281,11 @@ def test_the_fullest_staff_screen_fits_in_english_with_larger_text(
         assert "Send failed ones again" in labels
         body = s.window.current_screen().findChild(QLabel, "body").text()
         assert len(body.splitlines()) == 7
-        assert "Receipt printer paper out; cover open · Document dispenser" in body
+        # Plain words, then the drivers' own codes in small type for staff.
+        assert "Receipt printer: out of paper, cover open · Document dispenser: " in body
+        codes = s.window.current_screen().findChild(QLabel, "codes").text()
+        assert "printer: paper out; cover open" in codes
+        assert "kiosk pickup withheld" in codes and "kiosk pickup" not in body
         _fits(s)
         s.app.intent("call_staff")  # and a banner over it all
         _fits(s)
@@ -392,7 +396,9 @@ def test_out_of_service_states_the_reason(shell: tuple[Shell, ManualClock]) -> N
     assert screen_name(s) == "out_of_service"
     screen = s.window.current_screen()
     assert "摄像头故障" in screen.reason.text()  # type: ignore[attr-defined]
-    assert screen.reason_en.text() == "Camera: no signal"  # type: ignore[attr-defined]
+    # The driver's detail for staff, in small type after the plain words.
+    assert screen.reason_en.text() == "camera: no signal"  # type: ignore[attr-defined]
+    assert screen.reason_en.objectName() == "codes"  # type: ignore[attr-defined]
 
 
 def test_no_way_out_close_keys_and_context_menu(shell: tuple[Shell, ManualClock]) -> None:

@@ -28,9 +28,9 @@ _BUTTON_GAP = 40
 # Vertical room of the screen and inside the card; larger text takes some of it, so the
 # fullest staff screen (eight lines, a note, two rows of buttons) still fits on 1080 px, also
 # below a banner.
-_MARGIN_Y, _MARGIN_Y_LARGE_TEXT = 50, 24
-_CARD_Y, _CARD_Y_LARGE_TEXT = 50, 32
-_CARD_GAP, _CARD_GAP_LARGE_TEXT = 28, 16
+_MARGIN_Y, _MARGIN_Y_LARGE_TEXT = 50, 14
+_CARD_Y, _CARD_Y_LARGE_TEXT = 50, 20
+_CARD_GAP, _CARD_GAP_LARGE_TEXT = 28, 12
 _GAP, _GAP_LARGE_TEXT = 30, 16  # between the card and the rows of buttons
 # Larger text below a banner: the banner takes the top margin's room and more, so the card's
 # own margins and gaps and the space between rows of buttons give some back.
@@ -122,7 +122,7 @@ class MessageScreen(Screen):
         self.progress.setVisible(bool(progress))
         self.progress.setText(self.tr_(progress, **values) if progress else "")
         self.codes.setVisible(bool(message.codes))
-        self.codes.setText("\n".join(message.codes))
+        self.codes.setText("  ·  ".join(message.codes))  # one line while they fit
         waiting = message.waiting
         slow = self.tr_(waiting.slow, **values) if waiting else ""
         self.waiting.show_waiting(view.state, waiting, slow)

@@ -83,7 +83,6 @@ TEXTS = Catalogue(
         "progress.step": ("步骤 {step}/{steps}  {name}", "Step {step} of {steps}: {name}"),
         "progress.next": ("下一步：{name}", "Next: {name}"),
         "progress.last": ("最后一步", "Last step"),
-        "attract.parts": ("本机各部位", "Where things are on this machine"),
         "art.idcard": ("身份证读卡区", "ID card reader"),
         "art.idcard_take": ("取回身份证", "Take your ID card"),
         "art.permit": ("通行证插口", "Permit slot"),

@@ -52,9 +52,8 @@ TEXTS = Catalogue(
         ),
         "staff.line.devices": ("设备：{devices}", "Devices: {devices}"),
         "staff.line.reconcile": (
-            "待核对的证件 {to_reconcile} 份（已回收或交付情况不明，请在维护电脑上查看清单）",
-            "Documents to reconcile: {to_reconcile} (captured, or hand-over unknown: see the "
-            "list on the service laptop)",
+            "待核对的证件 {to_reconcile} 份（已回收或交付未确认）",
+            "Documents to check: {to_reconcile} (captured, or hand-over unconfirmed)",
         ),
         "staff.line.alerts": (
             "待送达管理中心的提醒 {alerts} 条",
