@@ -375,7 +375,7 @@ class KioskApp:
         return {
             "pending": q.pending,
             "dead": q.dead,
-            "oldest": "-" if age is None else f"{max(0.0, age) / 60:.0f} min",
+            "oldest": "-" if age is None else f"{max(0.0, age) / 60:.0f}",  # minutes
             "open_actions": len(outbox.unfinished()),
             "central_down_since": since.astimezone().strftime("%H:%M") if since else "-",
         }

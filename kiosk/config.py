@@ -307,6 +307,23 @@ class DevicesSection(_Section):
     rewriter: RewriterSection | None = None
 
 
+class ScreenSection(_Section):
+    """The touch panel. The screens are laid out for 1920 x 1080; the panel's size sets how
+    many pixels a 15 mm touch target takes (ui/theme.py)."""
+
+    diagonal_in: float = Field(
+        default=21.5,
+        ge=10,
+        le=100,
+        description="The panel's diagonal in inches (1920 x 1080 pixels): touch targets are "
+        "sized to at least 15 mm on it.",
+    )
+
+    @property
+    def px_per_mm(self) -> float:
+        return float((1920**2 + 1080**2) ** 0.5 / (self.diagonal_in * 25.4))
+
+
 class IdentityFallback(enum.StrEnum):
     COUNTER = "counter"  # the citizen is sent to the counter
     STAFF = "staff"  # staff at the machine confirm the citizen's identity with their PIN
@@ -525,6 +542,7 @@ class KioskConfig(_Section):
     identity: IdentitySection = IdentitySection()
     appointment: AppointmentSection = AppointmentSection()
     service: ServiceSection = ServiceSection()
+    screen: ScreenSection = ScreenSection()
 
     @model_validator(mode="after")
     def _staff_fallback_needs_staff_mode(self) -> KioskConfig:

@@ -8,11 +8,12 @@ import logging
 import tempfile
 import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
 from PySide6.QtCore import QCoreApplication, QEventLoop
+from PySide6.QtGui import QImage
 
 from kiosk.config import KioskConfig
 from kiosk.core.clock import ManualClock
@@ -23,7 +24,10 @@ from kiosk.demo import demo_script
 from kiosk.terminals.photo.views import PhotoLiveView
 from kiosk.terminals.renewal.record import EndorseRecord
 from kiosk.terminals.script import Act, Advance, Expect, Step, Tap
+from ui.audit import Finding, as_dicts, audit_window
+from ui.guide import BusyBar, Pictogram
 from ui.shell import Shell, build_shell, qt_application
+from ui.theme import DESIGN_HEIGHT, DESIGN_WIDTH, touch_min_px
 
 log = logging.getLogger(__name__)
 
@@ -41,10 +45,18 @@ class Recorder:
     clock: ManualClock
     transcript: list[dict[str, Any]] = field(default_factory=list)
     shots: list[str] = field(default_factory=list)
+    # Every screenshot's screen checked in every offered language (ui.audit).
+    audits: list[dict[str, Any]] = field(default_factory=list)
+    languages: tuple[str, ...] = ("zh", "en")
+    touch_px: int = 96
+    # Views shown since the script's last expectation: a step the flow passes through while
+    # the recorder was busy saving a screen still counts as reached.
+    seen: list[ViewState] = field(default_factory=list)
     last_event: str = "start"
     _last_key: tuple[Any, ...] | None = None
 
     def on_view(self, view: ViewState) -> None:
+        self.seen.append(view)
         pump()
         overlay = self.shell.window.overlay
         seconds = overlay.seconds_left() if view.still_there_until is not None else None
@@ -78,9 +90,37 @@ class Recorder:
         if view.still_there_until is not None:
             self.shell.window.overlay.refresh()  # the countdown follows the injected clock
         pump()
-        self.shell.window.grab().save(str(self.out / name))
+        window = self.shell.window
+        image = window.grab()
+        image.save(str(self.out / name))
         self.shots.append(name)
+        self._audit(name, view, image.toImage())
         return name
+
+    def _audit(self, name: str, view: ViewState, image: QImage) -> None:
+        """The screen as shown, then in each other language (rendered, checked, and the
+        screen put back as it was)."""
+        window = self.shell.window
+        self._record_audit(name, view, image)
+        others = [lang for lang in self.languages if lang != view.language]
+        for language in others:
+            window.render(replace(view, language=language))
+            if view.still_there_until is not None:
+                window.overlay.refresh()
+            pump()
+            pump()  # a new language re-lays the header out in a second pass
+            self._record_audit(name, replace(view, language=language), window.grab().toImage())
+        if others:
+            window.render(view)
+            pump()
+
+    def _record_audit(self, name: str, view: ViewState, image: QImage) -> None:
+        window = self.shell.window
+        findings = audit_window(window, image, large_text=view.large_text, touch_px=self.touch_px)
+        size = (image.width(), image.height())
+        if size != (DESIGN_WIDTH, DESIGN_HEIGHT):
+            findings.append(Finding("fit", "window", "", f"window is {size[0]}x{size[1]}"))
+        self.audits.append({"png": name, "language": view.language, "findings": as_dicts(findings)})
 
 
 def signature(view: View) -> str:
@@ -434,7 +474,15 @@ def _run(config: KioskConfig, out: Path, world: Any) -> dict[str, Any]:
     # Spoken prompts go to WAV files beside the screenshots (no sound card needed).
     voice = Voice(wav_dir=out / "voice")
     shell = build_shell(config, qapp, clock=clock, scheduler=clock, voice=voice)
-    recorder = Recorder(shell, out, clock)
+    # Still pictures and indicators: the same screenshots on every run.
+    Pictogram.still, BusyBar.still = 1.0, True
+    recorder = Recorder(
+        shell,
+        out,
+        clock,
+        languages=tuple(lang.value for lang in config.kiosk.languages),
+        touch_px=touch_min_px(config.screen.px_per_mm),
+    )
     shell.window.show()
     shell.start()  # the window renders first; the recorder then sees the rendered screen
     shell.app.on_view(recorder.on_view)
@@ -455,6 +503,9 @@ def _run(config: KioskConfig, out: Path, world: Any) -> dict[str, Any]:
         "spoken": [{"language": lang, "text": text} for lang, text in voice.spoken],
         "completed": True,
     }
+    (out / "audit.json").write_text(
+        json.dumps(recorder.audits, ensure_ascii=False, indent=1), encoding="utf-8"
+    )
     (out / "transcript.json").write_text(
         json.dumps({**result, "transcript": recorder.transcript}, ensure_ascii=False, indent=2),
         encoding="utf-8",
@@ -474,17 +525,24 @@ def perform(step: Step, shell: Shell, clock: ManualClock, recorder: Recorder, wo
                 raise DemoFailed(f"no simulated world for action {step.action}")
             world.act(step.action, **step.args)
         case Expect():
-            wait_for(step, shell)
+            wait_for(step, shell, recorder)
             if shell.app.view is not None:
                 recorder.on_view(shell.app.view)  # a countdown may have moved on
     pump()
 
 
-def wait_for(step: Expect, shell: Shell) -> None:
+def wait_for(step: Expect, shell: Shell, recorder: Recorder | None = None) -> None:
     deadline = time.monotonic() + step.within_s
     while True:
         view = shell.app.view
         if view is not None and _matches(step, view):
+            if recorder is not None:
+                recorder.seen.clear()
+            return
+        passed = recorder.seen if recorder is not None else []
+        reached = next((i for i, seen in enumerate(passed) if _matches(step, seen)), None)
+        if reached is not None:
+            del passed[: reached + 1]  # later expectations look after it
             return
         if time.monotonic() >= deadline:
             seen = (

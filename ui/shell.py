@@ -25,7 +25,7 @@ from ui.qt import QtDispatcher, QtScheduler
 from ui.screens.face import FaceCheckScreen
 from ui.screens.photo import PhotoLiveScreen, PhotoReviewScreen
 from ui.screens.services import add_service_screens
-from ui.theme import load_fonts, stylesheet
+from ui.theme import load_fonts, stylesheet, touch_min_px
 from ui.window import KioskWindow, install_kiosk_lock
 
 log = logging.getLogger(__name__)
@@ -40,8 +40,18 @@ def qt_application(offscreen: bool = False) -> QApplication:
     if not isinstance(app, QApplication):
         app = QApplication(sys.argv[:1])
     family = load_fonts()
+    app.setProperty(_FAMILY, family)
     app.setStyleSheet(stylesheet(family))
     return app
+
+
+_FAMILY = "kiosk_font_family"
+
+
+def style_for_screen(qapp: QApplication, config: KioskConfig) -> None:
+    """The style with touch targets of at least 15 mm on this machine's panel."""
+    family = str(qapp.property(_FAMILY) or load_fonts())
+    qapp.setStyleSheet(stylesheet(family, touch_min_px(config.screen.px_per_mm)))
 
 
 def default_config_path(terminal: str | None = None) -> Path:
@@ -103,6 +113,7 @@ def build_shell(
 def shell_for(kiosk: Kiosk, qapp: QApplication, clock: Clock) -> Shell:
     """The window for a kiosk put together (by ``assemble``, or by a test)."""
     config = kiosk.app.config
+    style_for_screen(qapp, config)
     window = KioskWindow(
         lambda name, data: kiosk.app.intent(name, **data),
         clock.monotonic,

@@ -24,6 +24,7 @@ from PySide6.QtWidgets import (
 
 from kiosk.core.runner import ViewState
 from kiosk.texts import text
+from ui.guide import JourneyBar
 from ui.screens.attract import AttractScreen
 from ui.screens.base import Screen, label
 from ui.screens.base import card as make_card
@@ -31,7 +32,7 @@ from ui.screens.menu import MenuScreen
 from ui.screens.message import MessageScreen
 from ui.screens.out_of_service import OutOfServiceScreen
 from ui.screens.pin import PinScreen
-from ui.theme import DESIGN_HEIGHT, DESIGN_WIDTH, large_text_sheet
+from ui.theme import AMBER, DESIGN_HEIGHT, DESIGN_WIDTH, HINT_PX, large_text_sheet
 
 log = logging.getLogger(__name__)
 
@@ -71,7 +72,7 @@ class StillThereOverlay(QWidget):
         self.title = label(card, "title")
         self.body = label(card, "body")
         self.countdown = label(card, "title")
-        self.countdown.setStyleSheet("font-size: 120px; color: #ef6c00;")
+        self.countdown.setStyleSheet(f"font-size: 120px; color: {AMBER};")
         row = QHBoxLayout()
         self.end = QPushButton(card)
         self.end.clicked.connect(lambda: self._intent("home", {}))
@@ -146,7 +147,7 @@ class KioskWindow(QWidget):
         self.notice = QLabel(self)
         self.notice.setAlignment(Qt.AlignmentFlag.AlignCenter)
         self.notice.setStyleSheet(
-            "background: #ef6c00; color: white; font-size: 34px; padding: 18px;"
+            f"background: {AMBER}; color: white; font-size: 34px; padding: 18px;"
         )
         self.notice.hide()
         # Floats over the top of the screen below the header instead of taking a row of the
@@ -191,9 +192,12 @@ class KioskWindow(QWidget):
         # A standing condition staff should see (offline too long); checked with the clock.
         self.status_label = QLabel(header)
         self.status_label.setStyleSheet(
-            "background: #ef6c00; color: white; font-size: 24px; padding: 4px 14px;"
+            f"background: {AMBER}; color: white; font-size: {HINT_PX}px; padding: 4px 14px;"
             " border-radius: 18px;"
         )
+        # During a service: the citizen's step, where the kiosk number and clock stand
+        # between citizens (staff sign in only from the attract loop, menu or out of service).
+        self.journey = JourneyBar(header)
         self.status_label.hide()
         self.language_button = QPushButton(header)
         self.language_button.setObjectName("header")
@@ -209,6 +213,7 @@ class KioskWindow(QWidget):
         row.addWidget(self.app_title)
         row.addSpacing(30)
         row.addWidget(self.kiosk_label)
+        row.addWidget(self.journey)
         row.addStretch(1)
         row.addWidget(self.status_label, 0, Qt.AlignmentFlag.AlignVCenter)
         row.addSpacing(20)
@@ -243,6 +248,16 @@ class KioskWindow(QWidget):
         if screen is None:
             log.error("no screen named %s; showing the message screen", view.screen)
             screen = self.screens["message"]
+        journey = view.view.journey
+        # Hide before showing: for a moment both would be wider than the panel, and the
+        # window would grow to hold them.
+        if journey is not None:
+            self.kiosk_label.hide()
+            self.clock.hide()
+        self.journey.show_progress(journey, self.language)
+        if journey is None:
+            self.kiosk_label.show()
+            self.clock.show()
         self.notice.setText(text(view.notice, self.language) if view.notice else "")
         self.notice.setVisible(view.notice is not None)
         screen.banner_px = self.notice.sizeHint().height() if view.notice else 0

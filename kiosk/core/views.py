@@ -10,7 +10,48 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from enum import StrEnum
 from typing import Any, ClassVar
+
+
+class Picture(StrEnum):
+    """The pictograms a view may show: a part of the machine and what the citizen does with
+    it (ui/art/<value>.svg, animated by the screen). Out of service shows the part at fault;
+    the help slide shows the parts this machine has."""
+
+    IDCARD = "idcard"  # place the ID card on the reader
+    IDCARD_TAKE = "idcard_take"  # take the ID card back
+    PERMIT = "permit"  # insert the travel permit into the chip reader / rewriter slot
+    PERMIT_TAKE = "permit_take"  # take the permit back from the slot
+    DOCUMENT = "document"  # take the document from the dispenser's gate
+    RECEIPT = "receipt"  # take the receipt from the printer's slot
+    CAMERA = "camera"  # look at the camera
+    PHONE_PAY = "phone_pay"  # scan the code on the screen with a phone
+    QR_SCAN = "qr_scan"  # hold a code (on paper or a phone) under the scanner/camera
+    STAFF = "staff"  # call staff (the header's button)
+
+
+@dataclass(frozen=True)
+class Progress:
+    """Where the citizen is in a service: step ``step`` of ``steps`` (1-based), its name and
+    the next step's (message keys; ``next`` None on the last step). Set by the terminal flow
+    from the service's ``stages`` (kiosk.terminals.home.flow.Stage); every screen shows it in
+    the same place."""
+
+    step: int
+    steps: int
+    name: str
+    next: str | None = None
+
+
+@dataclass(frozen=True)
+class Waiting:
+    """The machine is working and the citizen can only wait: the screen shows an
+    indeterminate indicator, and after ``after_s`` says what is taking time (``slow``, a
+    message key taking the view's values)."""
+
+    slow: str
+    after_s: float = 5.0
 
 
 @dataclass(frozen=True)
@@ -20,6 +61,11 @@ class View:
     screen: ClassVar[str] = ""
     # Staff mode: nothing is read out to the hall (the spoken prompts skip it).
     quiet: bool = field(default=False, kw_only=True)
+    # Guidance every screen renders the same way (docs/ui.md): the pictogram of the machine
+    # part and action, the citizen's place in the service, and a waiting indicator.
+    picture: Picture | None = field(default=None, kw_only=True)
+    journey: Progress | None = field(default=None, kw_only=True)
+    waiting: Waiting | None = field(default=None, kw_only=True)
 
 
 @dataclass(frozen=True)
@@ -46,6 +92,9 @@ class MessageView(View):
     image_png: bytes | None = None  # a QR code
     note: str | None = None  # a caution beside the outcome (message key)
     progress: str | None = None  # a reminder under everything (message key)
+    # Technical codes after the plain words, in small type (staff screens only): never
+    # translated, never the only thing said.
+    codes: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -67,6 +116,8 @@ class AttractView(View):
     screen: ClassVar[str] = "attract"
     slides: tuple[str, ...] = ("help",)  # attract.slide.<slide>.title / .body, in turn
     slide_s: float = 6.0
+    # The help slide's pictures: where this machine's parts are (art.<picture> captions).
+    parts: tuple[Picture, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -75,6 +126,7 @@ class OutOfServiceView(View):
     reason_key: str = ""
     values: Mapping[str, Any] = field(default_factory=dict)
     source: str = ""
+    codes: tuple[str, ...] = ()  # the fault's technical detail for staff, in small type
 
 
 @dataclass(frozen=True)

@@ -12,6 +12,7 @@ TEXTS = Catalogue(
         "device.dispenser": ("证件发卡机", "Document dispenser"),
         "device.camera": ("摄像头", "Camera"),
         "device.rewriter": ("通行证读写打印单元", "Permit card unit"),
+        "device.other": ("设备", "A device"),
         # Why the machine keeps itself out of service (kiosk.supervision).
         "oos.crash_loop": (
             "本机{minutes}分钟内异常重启{crashes}次，已通知工作人员",
@@ -37,6 +38,23 @@ TEXTS = Catalogue(
             "Its transaction storage cannot be opened - staff have been told",
         ),
         "staff.cause.crash_loop": ("反复异常重启", "restarting after crashes"),
+        # A device's fault in plain words (kiosk.machine.faults).
+        "fault.paper_low": ("纸快用完了", "paper running low"),
+        "fault.paper_out": ("缺纸", "out of paper"),
+        "fault.cover_open": ("机盖未关好", "cover open"),
+        "fault.cutter": ("切纸刀故障", "paper cutter fault"),
+        "fault.jam": ("卡纸或卡证", "jammed"),
+        "fault.stacker_low": ("证件仓快空了", "card stock running low"),
+        "fault.stacker_empty": ("证件仓已空", "card stock empty"),
+        "fault.bin_full": ("回收箱已满", "capture bin full"),
+        "fault.storage_full": ("存储空间已满", "storage full"),
+        "fault.no_film": ("写卡膜已用完", "no film left on the card"),
+        "fault.not_configured": ("未在配置中", "missing from the configuration"),
+        "fault.not_started": ("未启动", "not started"),
+        "fault.missing": ("未连接", "not connected"),
+        "fault.no_reply": ("无响应", "not responding"),
+        "fault.other": ("故障", "fault"),
+        "fault.join": ("、", ", "),
     },
     # f"device.{kind}"
     families=("device",),

@@ -312,7 +312,7 @@ def test_status_shows_the_queue_devices_faults_and_a_silent_central(tmp_path: Pa
         app.intent("language", language="en")  # names follow the screen's language
         shown = lines(app)
         assert shown[0].startswith("Central system: NOT answering")
-        assert shown[1].startswith("Waiting to send: 2 (oldest 0 min); failed: 0")
+        assert shown[1].startswith("Waiting to send: 2 (the oldest for 0 min); failed: 0")
         assert shown[-1] == "Service: OUT (Receipt printer)"
         app.intent("language", language="zh")
         assert lines(app, "zh")[0].startswith("中心系统：无应答")
@@ -371,7 +371,7 @@ def test_a_pickup_machine_shows_the_documents_to_reconcile(tmp_path: Path) -> No
     app.intent("language", language="en")
     app.intent("staff")
     app.intent("pin", pin=PIN)
-    assert "Documents to reconcile: 2 (captured, or hand-over unknown" in lines(app)[-2]
+    assert "Documents to check: 2 (captured, or hand-over unconfirmed" in lines(app)[-2]
 
 
 def members_app(tmp_path: Path) -> tuple[KioskApp, list[str]]:

@@ -281,7 +281,11 @@ def test_the_fullest_staff_screen_fits_in_english_with_larger_text(
         assert "Send failed ones again" in labels
         body = s.window.current_screen().findChild(QLabel, "body").text()
         assert len(body.splitlines()) == 7
-        assert "Receipt printer paper out; cover open · Document dispenser" in body
+        # Plain words, then the drivers' own codes in small type for staff.
+        assert "Receipt printer: out of paper, cover open · Document dispenser: " in body
+        codes = s.window.current_screen().findChild(QLabel, "codes").text()
+        assert "printer: paper out; cover open" in codes
+        assert "kiosk pickup withheld" in codes and "kiosk pickup" not in body
         _fits(s)
         s.app.intent("call_staff")  # and a banner over it all
         _fits(s)
@@ -392,7 +396,9 @@ def test_out_of_service_states_the_reason(shell: tuple[Shell, ManualClock]) -> N
     assert screen_name(s) == "out_of_service"
     screen = s.window.current_screen()
     assert "摄像头故障" in screen.reason.text()  # type: ignore[attr-defined]
-    assert screen.reason_en.text() == "Camera: no signal"  # type: ignore[attr-defined]
+    # The driver's detail for staff, in small type after the plain words.
+    assert screen.reason_en.text() == "camera: no signal"  # type: ignore[attr-defined]
+    assert screen.reason_en.objectName() == "codes"  # type: ignore[attr-defined]
 
 
 def test_no_way_out_close_keys_and_context_menu(shell: tuple[Shell, ManualClock]) -> None:
@@ -514,6 +520,15 @@ def test_demo_runs_end_to_end(tmp_path: Path, terminal: str) -> None:
     # window, which a fullscreen kiosk would cut off.
     sizes = {name: Image.open(out / name).size for name in transcript["screenshots"]}
     assert {name: size for name, size in sizes.items() if size != (1920, 1080)} == {}
+    # Every screen, in each language, passes the design rules (ui.audit): text fits, is
+    # large enough, contrasts (WCAG AA, on the pixels), shows no raw code; touch targets of
+    # 15 mm on the configured panel; the primary action at the bottom right.
+    audits = json.loads((out / "audit.json").read_text(encoding="utf-8"))
+    audited = {(entry["png"], entry["language"]) for entry in audits}
+    shots = transcript["screenshots"]
+    assert audited == {(name, language) for name in shots for language in ("zh", "en")}
+    problems = [(e["png"], e["language"], f) for e in audits for f in e["findings"]]
+    assert problems == []
     if terminal != "pickup":
         assert any(entry.get("large_text") for entry in transcript["transcript"])
     assert all({"screen", "event", "t"} <= set(e) for e in transcript["transcript"])

@@ -4,11 +4,14 @@ from __future__ import annotations
 
 from PySide6.QtCore import Qt, QTimer
 from PySide6.QtGui import QMouseEvent
-from PySide6.QtWidgets import QVBoxLayout, QWidget
+from PySide6.QtWidgets import QHBoxLayout, QLabel, QVBoxLayout, QWidget
 
 from kiosk.core.runner import ViewState
-from kiosk.core.views import AttractView
+from kiosk.core.views import AttractView, Picture
+from ui.guide import Pictogram
 from ui.screens.base import Screen, card, label
+
+_PART_PX = 150  # each part's picture on the help slide (4:3)
 
 
 class AttractScreen(Screen):
@@ -30,6 +33,11 @@ class AttractScreen(Screen):
         self.body.setStyleSheet("font-size: 40px;")
         inner.addWidget(self.title)
         inner.addWidget(self.body)
+        # The help slide: where this machine's parts are, each as the steps picture it.
+        self.parts_row = QHBoxLayout()
+        self.parts_row.setSpacing(28)
+        inner.addLayout(self.parts_row)
+        self._parts: list[tuple[Picture, Pictogram, QLabel]] = []
         layout.addWidget(panel)
         layout.addStretch(1)
         self.prompt = label(self, "title")
@@ -45,8 +53,30 @@ class AttractScreen(Screen):
         slides = attract.slides or ("help",)
         if slides != self._slides:
             self._slides, self._index = slides, 0
+        if [p for p, _, _ in self._parts] != list(attract.parts):
+            self._set_parts(attract.parts)
         self._timer.start(int(attract.slide_s * 1000))
         self._show_slide()
+
+    def _set_parts(self, parts: tuple[Picture, ...]) -> None:
+        for _, picture, caption in self._parts:
+            picture.deleteLater()
+            caption.deleteLater()
+        while self.parts_row.count():
+            self.parts_row.takeAt(0)
+        self._parts = []
+        self.parts_row.addStretch(1)
+        for part in parts:
+            column = QVBoxLayout()
+            column.setSpacing(8)
+            picture = Pictogram(self)
+            picture.show_picture(part, _PART_PX)
+            caption = label(self, "hint")
+            column.addWidget(picture, 0, Qt.AlignmentFlag.AlignHCenter)
+            column.addWidget(caption)
+            self.parts_row.addLayout(column)
+            self._parts.append((part, picture, caption))
+        self.parts_row.addStretch(1)
 
     def _next_slide(self) -> None:
         self._index = (self._index + 1) % len(self._slides)
@@ -56,6 +86,10 @@ class AttractScreen(Screen):
         slide = self._slides[self._index]
         self.title.setText(self.tr_(f"attract.slide.{slide}.title"))
         self.body.setText(self.tr_(f"attract.slide.{slide}.body"))
+        for part, picture, caption in self._parts:
+            picture.setVisible(slide == "help")
+            caption.setVisible(slide == "help")
+            caption.setText(self.tr_(f"art.{part.value}"))
         self.prompt.setText(self.tr_("app.touch_to_start"))
         self.dots.setText(
             "  ".join("●" if i == self._index else "○" for i in range(len(self._slides)))

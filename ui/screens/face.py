@@ -3,12 +3,14 @@ instruction in large type, which try this is, and the ways out."""
 
 from __future__ import annotations
 
+from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QHBoxLayout, QVBoxLayout, QWidget
 
 from kiosk.core.runner import ViewState
 from kiosk.terminals.identity.views import FaceCheckView
+from ui.guide import Pictogram
 from ui.screens.base import Screen, label
-from ui.screens.photo import FrameSource, Preview
+from ui.screens.photo import PICTURE_PX, FrameSource, Preview
 
 
 class FaceCheckScreen(Screen):
@@ -29,7 +31,14 @@ class FaceCheckScreen(Screen):
         self.instruction.setMinimumHeight(260)
         self.attempt = label(self, "hint")
         self.hint = label(self, "hint")
-        side.addWidget(self.title)
+        # Where to look: the camera's picture beside the title (the column has no height to
+        # spare under the instruction's room).
+        self.picture = Pictogram(self)
+        heading = QHBoxLayout()
+        heading.setSpacing(24)
+        heading.addWidget(self.picture, 0, Qt.AlignmentFlag.AlignVCenter)
+        heading.addWidget(self.title, 1)
+        side.addLayout(heading)
         side.addStretch(1)
         side.addWidget(self.instruction)
         side.addStretch(1)
@@ -48,6 +57,7 @@ class FaceCheckScreen(Screen):
         assert isinstance(shown, FaceCheckView)
         advice = shown.advice
         self.title.setText(self.tr_("identity.title"))
+        self.picture.show_picture(shown.picture, PICTURE_PX)
         if advice is None:
             self.instruction.setText(self.tr_("photo.live.searching"))
         else:

@@ -7,6 +7,7 @@ from PySide6.QtWidgets import QGridLayout, QHBoxLayout, QPushButton, QVBoxLayout
 from kiosk.core.runner import ViewState
 from kiosk.core.views import MenuView
 from ui.screens.base import Screen, label
+from ui.theme import AMBER
 
 
 class MenuScreen(Screen):
@@ -21,7 +22,7 @@ class MenuScreen(Screen):
         layout.addWidget(self.title)
         # Why some services are paused (central not answering) and what to do instead.
         self.notice = label(self, "body")
-        self.notice.setStyleSheet("color: #ef6c00;")
+        self.notice.setStyleSheet(f"color: {AMBER};")
         self.notice.hide()
         layout.addWidget(self.notice)
         self.grid = QGridLayout()

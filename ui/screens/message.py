@@ -12,22 +12,25 @@ from PySide6.QtWidgets import QHBoxLayout, QLabel, QPushButton, QVBoxLayout, QWi
 
 from kiosk.core.runner import ViewState
 from kiosk.core.views import Button, MessageView
+from ui.guide import Pictogram, WaitIndicator
 from ui.screens.base import Screen, card, label
-from ui.theme import DESIGN_WIDTH
+from ui.theme import AMBER, DESIGN_WIDTH, GREEN, NAVY, RED
 
-TONES = {"info": "#0b3d6b", "ok": "#2e7d32", "warn": "#ef6c00", "error": "#c62828"}
+TONES = {"info": NAVY, "ok": GREEN, "warn": AMBER, "error": RED}
 # Tallest image (a QR code, a photo) that leaves the title, three lines and buttons on 1080 px;
 # larger text takes some of its room.
 _MAX_IMAGE_PX = 320
 _MAX_IMAGE_LARGE_TEXT_PX = 240
+# The step's picture (ui/art, 4:3) beside the text; smaller in larger text and beside a QR.
+_PICTURE_PX, _PICTURE_LARGE_TEXT_PX, _PICTURE_BESIDE_IMAGE_PX = 300, 220, 200
 _MARGIN_X = 120
 _BUTTON_GAP = 40
 # Vertical room of the screen and inside the card; larger text takes some of it, so the
 # fullest staff screen (eight lines, a note, two rows of buttons) still fits on 1080 px, also
 # below a banner.
-_MARGIN_Y, _MARGIN_Y_LARGE_TEXT = 50, 24
-_CARD_Y, _CARD_Y_LARGE_TEXT = 50, 32
-_CARD_GAP, _CARD_GAP_LARGE_TEXT = 28, 16
+_MARGIN_Y, _MARGIN_Y_LARGE_TEXT = 50, 14
+_CARD_Y, _CARD_Y_LARGE_TEXT = 50, 20
+_CARD_GAP, _CARD_GAP_LARGE_TEXT = 28, 12
 _GAP, _GAP_LARGE_TEXT = 30, 16  # between the card and the rows of buttons
 # Larger text below a banner: the banner takes the top margin's room and more, so the card's
 # own margins and gaps and the space between rows of buttons give some back.
@@ -41,8 +44,18 @@ class MessageScreen(Screen):
         super().__init__(parent)
         layout = QVBoxLayout(self)
         self._layout = layout
-        self.card, inner = card(self, 60, _CARD_GAP, margin_y=_CARD_Y)
-        self._inner = inner
+        self.card, outer = card(self, 60, _CARD_GAP, margin_y=_CARD_Y)
+        self._inner = outer
+        # The picture of the machine part and action on the left, the words on the right.
+        beside = QHBoxLayout()
+        beside.setSpacing(48)
+        self.picture = Pictogram(self.card)
+        beside.addWidget(self.picture, 0, Qt.AlignmentFlag.AlignVCenter)
+        inner = QVBoxLayout()
+        inner.setSpacing(_CARD_GAP)
+        self._column = inner
+        beside.addLayout(inner, 1)
+        outer.addLayout(beside)
         self.buttons_rows = QVBoxLayout()
         self._set_margins(large_text=False)
         self.title = label(self.card, "title")
@@ -55,8 +68,17 @@ class MessageScreen(Screen):
         self.note = label(self.card, "body")
         self.note.setStyleSheet(f"color: {TONES['warn']};")
         self.progress = label(self.card, "hint")
-        for widget in (self.title, self.body, self.note, self.code, self.image, self.progress):
+        # A waiting step: the indicator, and after a few seconds what is taking time.
+        self.waiting = WaitIndicator(self.card)
+        # Technical codes for staff, after the plain words, in small type.
+        self.codes = label(self.card, "codes")
+        # Stretches above and below keep the words together beside a taller picture.
+        inner.addStretch(1)
+        for widget in (self.title, self.body, self.waiting, self.note, self.code, self.image):
             inner.addWidget(widget)
+        for widget in (self.progress, self.codes):
+            inner.addWidget(widget)
+        inner.addStretch(1)
         layout.addStretch(1)
         layout.addWidget(self.card)
         layout.addStretch(1)
@@ -77,6 +99,7 @@ class MessageScreen(Screen):
             card_y, card_gap = _CARD_Y_TIGHT, _CARD_GAP_TIGHT
         self._inner.setContentsMargins(60, card_y, 60, card_y)
         self._inner.setSpacing(card_gap)
+        self._column.setSpacing(card_gap)
         self.buttons_rows.setSpacing(_ROWS_GAP_TIGHT if tight else _ROWS_GAP)
 
     def update_view(self, view: ViewState) -> None:
@@ -98,6 +121,16 @@ class MessageScreen(Screen):
         progress = message.progress
         self.progress.setVisible(bool(progress))
         self.progress.setText(self.tr_(progress, **values) if progress else "")
+        self.codes.setVisible(bool(message.codes))
+        self.codes.setText("  ·  ".join(message.codes))  # one line while they fit
+        waiting = message.waiting
+        slow = self.tr_(waiting.slow, **values) if waiting else ""
+        self.waiting.show_waiting(view.state, waiting, slow)
+        if message.image_png is not None:
+            size = _PICTURE_BESIDE_IMAGE_PX
+        else:
+            size = _PICTURE_LARGE_TEXT_PX if view.large_text else _PICTURE_PX
+        self.picture.show_picture(message.picture, size)
         self._set_buttons(message.buttons)
 
     def _lines(self, keys: Sequence[str], values: Mapping[str, Any]) -> str:

@@ -21,9 +21,13 @@ from devices.camera import Frame
 from kiosk.core.runner import ViewState
 from kiosk.terminals.photo.ports import Check
 from kiosk.terminals.photo.views import PhotoLiveView, PhotoReviewView
+from ui import theme
+from ui.guide import Pictogram
 from ui.screens.base import Screen, label
 
 FrameSource = Callable[[], Frame | None]
+PICTURE_PX = 96  # the camera's picture beside a camera screen's title
+_EXPLAINED = 3  # failed checks the review explains in its list
 PhotoSource = Callable[[int], bytes | None]  # photo ``index`` of the session, as a JPEG
 
 GREEN = QColor("#2e7d32")
@@ -127,13 +131,20 @@ class PhotoLiveScreen(Screen):
         self.capture.clicked.connect(lambda: self.emit_intent("capture"))
         self.back = self.big_button()
         self.back.clicked.connect(lambda: self.emit_intent("back"))
-        side.addWidget(self.title)
+        # Where to look: the camera's picture (the same as on the help slide).
+        self.picture = Pictogram(self)
+        heading = QHBoxLayout()
+        heading.setSpacing(24)
+        heading.addWidget(self.picture, 0, Qt.AlignmentFlag.AlignVCenter)
+        heading.addWidget(self.title, 1)
+        side.addLayout(heading)
         side.addStretch(1)
         side.addWidget(self.instruction)
         side.addStretch(1)
         side.addWidget(self.hint)
-        side.addWidget(self.capture)
+        # The primary action at the bottom right, as on every screen.
         side.addWidget(self.back)
+        side.addWidget(self.capture)
         layout.addLayout(side, 2)
         self._countdown = QElapsedTimer()
         self._tick = QTimer(self)
@@ -154,7 +165,8 @@ class PhotoLiveScreen(Screen):
             text = (instruction.en if self.language == "en" else "") or instruction.zh
         else:
             text = self.tr_("photo.live.searching")
-        colour = "#2e7d32" if compliant else "#ef6c00"
+        colour = theme.GREEN if compliant else theme.AMBER
+        self.picture.show_picture(shown.picture, PICTURE_PX)
         self.instruction.setStyleSheet(f"font-size: 56px; color: {colour};")
         self.instruction.setText(text)
         counting = shown.mode == "countdown"
@@ -281,9 +293,9 @@ class PhotoReviewScreen(Screen):
         return line
 
     def _render_checks(self, checks: tuple[Check, ...], large: bool) -> None:
-        """One column of 23 px rows; in larger text two columns of 30 px, which fit the same
-        height (one column of 18 larger rows would not), naming each check without its
-        instruction (the reason line below gives the one that matters most)."""
+        """Two columns of rows in the hint size; in larger text a third larger, naming each
+        check without its instruction (the reason line below gives the one that matters
+        most)."""
         while self.checks_layout.count():
             item = self.checks_layout.takeAt(0)
             widget = item.widget() if item is not None else None
@@ -293,16 +305,21 @@ class PhotoReviewScreen(Screen):
         self._rows = []
         for row_index in range(self.checks_layout.rowCount()):
             self.checks_layout.setRowStretch(row_index, 0)  # an earlier layout's spacer row
-        columns, size = (2, 30) if large else (1, 23)
+        # Two columns in both sizes: 18 rows of body-sized type fit only so.
+        hint = theme.HINT_PX
+        columns, size = (2, round(hint * theme.LARGE_TEXT_SCALE)) if large else (2, hint)
         per_column = -(-len(checks) // columns)
         english = self.language == "en"
+        # A failed check says why, while a few fail: more would not fit in body-sized type
+        # (the line under the list names the one that matters most).
+        explain = not large and sum(not c.passed for c in checks) <= _EXPLAINED
         for index, check in enumerate(checks):
             passed = check.passed
             mark = "✔" if passed else ("✘" if check.hard else "!")
-            colour = "#2e7d32" if passed else ("#c62828" if check.hard else "#ef6c00")
+            colour = theme.GREEN if passed else (theme.RED if check.hard else theme.AMBER)
             text = f"{mark}  {(check.title_en if english else check.title_zh) or check.title_zh}"
             why = check.why_en if english else check.why_zh
-            if not passed and why and not large:
+            if not passed and why and explain:
                 text += f" — {why}"
             row = QLabel(text, self)
             row.setStyleSheet(f"font-size: {size}px; color: {colour};")

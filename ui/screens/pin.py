@@ -57,10 +57,11 @@ class PinScreen(Screen):
         bottom.addStretch(1)
         left.addLayout(bottom)
         layout.addLayout(left, 1)
+        # The pad reaches the bottom: OK, the primary action, is bottom-right as on every
+        # screen.
         right = QVBoxLayout()
         right.addStretch(1)
         right.addLayout(pad)
-        right.addStretch(1)
         layout.addLayout(right)
 
     def update_view(self, view: ViewState) -> None:

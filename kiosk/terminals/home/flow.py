@@ -28,7 +28,15 @@ from kiosk.core.engine import (
     State,
     Transition,
 )
-from kiosk.core.views import AttractView, MenuItem, MenuView, OutOfServiceView
+from kiosk.core.views import (
+    AttractView,
+    MenuItem,
+    MenuView,
+    OutOfServiceView,
+    Picture,
+    Progress,
+    View,
+)
 from kiosk.machine.ports import CardSummary
 
 ATTRACT = "attract"
@@ -40,6 +48,16 @@ AVAILABLE = "kiosk.available"
 # Someone chose a language or larger text on the attract loop and walked away: after a while
 # the attract loop starts afresh for whoever comes next (the app sends this event).
 PREFERENCES_EXPIRED = "preferences.expired"
+# The picture of each part of the machine: what out of service shows for the part at fault,
+# and what the help slide shows of this machine (in this order: where a citizen meets them).
+DEVICE_PICTURES: Mapping[str, Picture] = {
+    "idcard": Picture.IDCARD,
+    "chip": Picture.PERMIT,
+    "rewriter": Picture.PERMIT,
+    "camera": Picture.CAMERA,
+    "dispenser": Picture.DOCUMENT,
+    "printer": Picture.RECEIPT,
+}
 SENIOR_AGE = 60  # the ID card says 60 or over: more time on every step (domain.md)
 MORE_TIME_NOTICE_S = 10.0
 
@@ -71,6 +89,16 @@ Move = Transition[TerminalContext]
 
 
 @dataclass(frozen=True)
+class Stage:
+    """One step of a service as the citizen counts them ("步骤 2/5 核验身份"): its name (a
+    message key) and the flow states that belong to it. A stage without states (a step this
+    machine skips, e.g. the face check without a camera) is left out of the count."""
+
+    name: str
+    states: tuple[str, ...]
+
+
+@dataclass(frozen=True)
 class ServiceFlow:
     """One service offered on the menu and the states that run it."""
 
@@ -87,6 +115,9 @@ class ServiceFlow:
     # Answers that may arrive after the citizen left the step that asked (acknowledged
     # anywhere, without effect).
     late: tuple[Move, ...] = ()
+    # The steps the citizen is shown, in order; states in none of them (outcomes, errors)
+    # show no step.
+    stages: tuple[Stage, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -97,6 +128,15 @@ class StaffAccess:
     entry: Move
     states: tuple[Step, ...]
     everywhere: tuple[Move, ...] = ()
+
+
+def machine_parts(config: KioskConfig) -> tuple[Picture, ...]:
+    """The pictures of the parts a citizen uses on this machine, and the staff button."""
+    pictures: list[Picture] = []
+    for kind, picture in DEVICE_PICTURES.items():
+        if getattr(config.devices, kind, None) is not None and picture not in pictures:
+            pictures.append(picture)
+    return (*pictures, Picture.STAFF)
 
 
 def _end_reason(event: Event) -> str:
@@ -180,12 +220,22 @@ def _shell_states(
         items = tuple(MenuItem(s.key, s.icon, s.key in paused) for s in services)
         return MenuView(items, "menu.central_down" if paused else None)
 
+    parts = machine_parts(config)
+
     def attract_view(ctx: Ctx) -> AttractView:
-        return AttractView(slides, timeouts.attract_slide_s)
+        return AttractView(slides, timeouts.attract_slide_s, parts)
 
     def oos_view(ctx: Ctx) -> OutOfServiceView:
         reason = ctx.out_of_service or Unavailable("")
-        return OutOfServiceView(reason.reason_key, reason.values, reason.source)
+        picture = DEVICE_PICTURES.get(str(reason.values.get("device", "")))
+        detail = str(reason.values.get("detail", ""))
+        return OutOfServiceView(
+            reason.reason_key,
+            reason.values,
+            reason.source,
+            (detail,) if detail else (),
+            picture=picture,
+        )
 
     return (
         State(
@@ -225,19 +275,46 @@ def _shell_states(
 
 
 def _service_states(services: tuple[ServiceFlow, ...], taken: set[str]) -> dict[str, Step]:
-    """Every service's states; a finishing state defers an out-of-service switch."""
+    """Every service's states; a finishing state defers an out-of-service switch; a state in
+    one of the service's stages shows where the citizen is."""
     finishing = {name for service in services for name in service.finishing}
     states: dict[str, Step] = {}
     for service in services:
-        for state in service.states:
-            if state.name in taken or state.name in states:
-                raise ValueError(f"state {state.name} defined twice")
-            if state.name in finishing:  # remembered by the app, applied at the end
+        steps = progress_of(service)
+        for defined in service.states:
+            name, state = defined.name, defined
+            if name in taken or name in states:
+                raise ValueError(f"state {name} defined twice")
+            if name in finishing:  # remembered by the app, applied at the end
                 deferred = Transition[Ctx](UNAVAILABLE, SAME, label="deferred until done")
-                states[state.name] = replace(state, transitions=(*state.transitions, deferred))
-            else:
-                states[state.name] = state
+                state = replace(state, transitions=(*state.transitions, deferred))
+            if name in steps:
+                state = replace(state, view=_with_progress(state.view, steps[name]))
+            states[name] = state
     return states
+
+
+def progress_of(service: ServiceFlow) -> dict[str, Progress]:
+    """Each staged state's place in the service; a stage naming a state the service does
+    not have is a mistake in the flow's definition."""
+    names = {state.name for state in service.states}
+    stages = [stage for stage in service.stages if stage.states]
+    marks: dict[str, Progress] = {}
+    for index, stage in enumerate(stages):
+        unknown = sorted(set(stage.states) - names)
+        if unknown:
+            raise ValueError(f"stage {stage.name} of {service.key} names no state: {unknown}")
+        following = stages[index + 1].name if index + 1 < len(stages) else None
+        mark = Progress(index + 1, len(stages), stage.name, following)
+        for name in stage.states:
+            if name in marks:
+                raise ValueError(f"state {name} is in two stages of {service.key}")
+            marks[name] = mark
+    return marks
+
+
+def _with_progress(view: Callable[[Ctx], View], mark: Progress) -> Callable[[Ctx], View]:
+    return lambda ctx: replace(view(ctx), journey=mark)
 
 
 def _late_answers(services: tuple[ServiceFlow, ...]) -> tuple[Move, ...]:

@@ -6,12 +6,17 @@ from __future__ import annotations
 from kiosk.config import KioskConfig
 from kiosk.core.calls import call
 from kiosk.core.engine import TIMEOUT, BeginSession, Command, Event, State, Transition
-from kiosk.core.views import Button
+from kiosk.core.views import Button, Picture
 from kiosk.machine.ports import IDCARD
 from kiosk.terminals.home.flow import MENU, TerminalContext, grant_more_time
 from kiosk.terminals.home.steps import BACK, closing_state, message, outcome_view
 
 Ctx = TerminalContext
+
+
+def identify_names(prefix: str) -> tuple[str, ...]:
+    """The states of ``identify_states(config, prefix, ...)``: one stage for the citizen."""
+    return (f"{prefix}_identify", f"{prefix}_reading", f"{prefix}_read_failed")
 
 
 def identify_states(config: KioskConfig, prefix: str, after: str) -> tuple[State[Ctx], ...]:
@@ -33,14 +38,16 @@ def identify_states(config: KioskConfig, prefix: str, after: str) -> tuple[State
         "identify.title",
         "identify.body",
         buttons=(BACK, Button("read", "identify.read", "primary")),
+        picture=Picture.IDCARD,
     )
     failed_view = message(
         "identify.failed.title",
         "identify.failed.body",
         tone="warn",
         buttons=(BACK, Button("retry", "identify.retry", "primary")),
+        picture=Picture.IDCARD,
     )
-    reading_view = message("identify.reading")
+    reading_view = message("identify.reading", picture=Picture.IDCARD, waiting="identify.slow")
     return (
         State(
             identify,

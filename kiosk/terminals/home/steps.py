@@ -10,7 +10,7 @@ from typing import Any
 import qrcode
 
 from kiosk.core.engine import TIMEOUT, Command, EndSession, Event, State, Transition
-from kiosk.core.views import Button, MessageView
+from kiosk.core.views import Button, MessageView, Picture, Waiting
 from kiosk.terminals.home.flow import ATTRACT, TerminalContext
 
 Ctx = TerminalContext
@@ -31,8 +31,16 @@ def message(
     note: str | None = None,
     progress: str | None = None,
     quiet: bool = False,
+    picture: Picture | None = None,
+    waiting: str | None = None,
+    codes: Sequence[str] = (),
 ) -> MessageView:
-    """A message screen: a title key, body keys (one, or several lines), and the rest."""
+    """A message screen: a title key, body keys (one, or several lines), and the rest.
+
+    ``picture``: the machine part and action this step asks for (docs/ui.md); ``waiting``:
+    the machine is working and the citizen waits - the message key that says what takes
+    time, shown after a few seconds under an indeterminate indicator; ``codes``: technical
+    detail for staff, in small type after the plain words."""
     lines = (body,) if isinstance(body, str) else tuple(body or ())
     return MessageView(
         title,
@@ -44,7 +52,10 @@ def message(
         image_png,
         note,
         progress,
+        tuple(codes),
         quiet=quiet,
+        picture=picture,
+        waiting=Waiting(waiting) if waiting else None,
     )
 
 

@@ -51,7 +51,10 @@ TEXTS = Catalogue(
             "本机配置有误，已通知工作人员",
             "Configuration error - staff have been told",
         ),
-        "oos.device": ("{device}故障，已通知工作人员", "{device} fault - staff have been told"),
+        "oos.device": (
+            "{device}{fault}，已通知工作人员",
+            "{device}: {fault} - staff have been told",
+        ),
         "oos.queue": ("数据存储空间不足", "Transaction storage is full"),
         "oos.staff": ("本机正在维护", "This machine is being serviced"),
         "identify.title": ("请将身份证放在读卡区", "Place your ID card on the reader"),
@@ -65,6 +68,10 @@ TEXTS = Catalogue(
             "正在读取身份证，请勿移动…",
             "Reading your ID card, please hold still…",
         ),
+        "identify.slow": (
+            "读卡比平时慢，请让身份证平放在读卡区，不要移动",
+            "Reading takes longer than usual: keep the card flat on the reader",
+        ),
         "identify.failed.title": ("身份证读取失败", "The ID card could not be read"),
         "identify.failed.body": (
             "请取下身份证，擦拭后重新放置；多次失败请呼叫工作人员或到窗口办理。",
@@ -73,6 +80,30 @@ TEXTS = Catalogue(
         ),
         "identify.retry": ("重新读取", "Try again"),
         "flow.finish": ("结束", "Finish"),
+        "progress.step": ("步骤 {step}/{steps}  {name}", "Step {step} of {steps}: {name}"),
+        "progress.next": ("下一步：{name}", "Next: {name}"),
+        "progress.last": ("最后一步", "Last step"),
+        "art.idcard": ("身份证读卡区", "ID card reader"),
+        "art.idcard_take": ("取回身份证", "Take your ID card"),
+        "art.permit": ("通行证插口", "Permit slot"),
+        "art.permit_take": ("取回通行证", "Take your permit"),
+        "art.document": ("出证口", "Document exit"),
+        "art.receipt": ("凭条出口", "Receipt slot"),
+        "art.camera": ("摄像头", "Camera"),
+        "art.phone_pay": ("手机扫码缴费", "Pay with your phone"),
+        "art.qr_scan": ("扫码区", "Code scanner"),
+        "art.staff": ("呼叫工作人员", "Call staff"),
+        "stage.identify": ("核验身份", "Your ID card"),
+        "stage.face": ("人脸核验", "Face check"),
+        "stage.receipt": ("取凭条", "Take the receipt"),
+        "central.slow": (
+            "出入境管理系统回复较慢，请稍候；本机会一直等到它回复",
+            "The exit-entry system is slow to answer: the machine keeps waiting for it",
+        ),
+        "receipt.slow": (
+            "打印机比平时慢，请稍候，凭条会从“凭条出口”送出",
+            "The printer is slower than usual: the receipt comes out of the receipt slot",
+        ),
         "flow.take_card": ("请取回您的身份证", "Remember to take your ID card"),
         "central.down.title": (
             "暂时无法连接出入境管理系统",
@@ -93,5 +124,6 @@ TEXTS = Catalogue(
     },
     # f"attract.slide.{slide}.title" / ".body": each terminal names its own slides;
     # f"service.{key}" / ".hint": the menu names each terminal's services (their own texts).
-    families=("attract.slide", "service"),
+    # f"art.{picture}": the caption of a part's picture (kiosk.core.views.Picture).
+    families=("attract.slide", "service", "art"),
 )

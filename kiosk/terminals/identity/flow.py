@@ -29,7 +29,7 @@ from kiosk.core.engine import (
     State,
     Transition,
 )
-from kiosk.core.views import Button, MessageView, PinView
+from kiosk.core.views import Button, MessageView, Picture, PinView
 from kiosk.terminals.home.flow import MENU, TerminalContext
 from kiosk.terminals.home.steps import BACK, closing_state, message, outcome_view
 from kiosk.terminals.identity.ports import ADVICE_EVENT, IDENTITY, FaceAdvice, FaceVerdict
@@ -73,6 +73,8 @@ class IdentitySteps:
     states: tuple[Step, ...]
     entry: Callable[[str, Action[Ctx] | None, Guard | None], tuple[Move, ...]]
     late: tuple[Move, ...] = ()
+    # The states where the check is under way (not its outcomes): the citizen's one stage.
+    steps: tuple[str, ...] = ()
 
 
 def identity_steps(config: KioskConfig, prefix: str, after: str) -> IdentitySteps:
@@ -116,7 +118,9 @@ def identity_steps(config: KioskConfig, prefix: str, after: str) -> IdentityStep
         Transition[Ctx](event, IGNORE, label="late face check")
         for event in (f"{names.reply}.ok", f"{names.reply}.failed", ADVICE_EVENT)
     )
-    return IdentitySteps(states, entry, late)
+    outcomes = (names.refused, names.counter)
+    steps = tuple(state.name for state in states if state.name not in outcomes)
+    return IdentitySteps(states, entry, late, steps)
 
 
 @dataclass(frozen=True)
@@ -180,7 +184,9 @@ def _check_states(
     def view(ctx: Ctx) -> FaceCheckView:
         record = identity(ctx)
         cannot = Button("cannot", "identity.cannot")
-        return FaceCheckView(record.advice, record.attempt, tries, (BACK, cannot))
+        return FaceCheckView(
+            record.advice, record.attempt, tries, (BACK, cannot), picture=Picture.CAMERA
+        )
 
     def tries_left(ctx: Ctx, event: Event) -> bool:
         return identity(ctx).attempt < tries
@@ -201,6 +207,7 @@ def _check_states(
                 Button("cannot", "identity.cannot"),
                 Button("retry", "identity.try_again", "primary"),
             ),
+            picture=Picture.CAMERA,
         )
 
     return (
@@ -332,7 +339,7 @@ def _staff_states(config: KioskConfig, names: _Names, after: str) -> tuple[Step,
             "identity.staff.title", "identity.staff.body", bool(config.staff.members), error
         )
 
-    checking = message("staff.checking")
+    checking = message("staff.checking", waiting="staff.checking.slow")
     return (
         State(
             names.staff,

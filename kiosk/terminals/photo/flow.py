@@ -18,13 +18,14 @@ from kiosk.core.engine import (
     State,
     Transition,
 )
-from kiosk.core.views import Button, MessageView
+from kiosk.core.views import Button, MessageView, Picture
 from kiosk.machine.ports import IDCARD, PRINTER, CardSummary
 from kiosk.terminals.home.flow import (
     ATTRACT,
     MENU,
     SENIOR_AGE,
     ServiceFlow,
+    Stage,
     TerminalContext,
     grant_more_time,
 )
@@ -153,6 +154,7 @@ def _done_view(ctx: Ctx) -> MessageView:
         progress="photo.done.card" if record.identified else None,
         note=_delayed_note(ctx),
         buttons=FINISH,
+        picture=Picture.RECEIPT,
     )
 
 
@@ -177,8 +179,9 @@ def _identify_states(config: KioskConfig) -> tuple[Step, ...]:
         "service.photo.identify.title",
         "service.photo.identify.body",
         buttons=(BACK, Button("skip", "photo.skip", "primary")),
+        picture=Picture.IDCARD,
     )
-    reading = message("identify.reading")
+    reading = message("identify.reading", picture=Picture.IDCARD, waiting="identify.slow")
     failed = message(
         "identify.failed.title",
         "photo.read_failed.body",
@@ -188,6 +191,7 @@ def _identify_states(config: KioskConfig) -> tuple[Step, ...]:
             Button("retry", "identify.retry"),
             Button("skip", "photo.skip", "primary"),
         ),
+        picture=Picture.IDCARD,
     )
     senior = message(
         "photo.senior.title",
@@ -244,17 +248,18 @@ def _identify_states(config: KioskConfig) -> tuple[Step, ...]:
 
 def _camera_states(config: KioskConfig) -> tuple[Step, ...]:
     t = config.timeouts
-    processing = message("photo.processing")
+    processing = message("photo.processing", waiting="photo.processing.slow")
     camera_failed = message(
         "photo.camera_failed",
         "photo.camera_failed.body",
         tone="warn",
         buttons=(BACK, Button("retry", "photo.retake", "primary")),
+        picture=Picture.CAMERA,
     )
     return (
         State(
             "photo_live",
-            lambda ctx: PhotoLiveView(_photo(ctx).live),
+            lambda ctx: PhotoLiveView(_photo(ctx).live, picture=Picture.CAMERA),
             (
                 Transition(LIVE_EVENT, SAME, action=_live_update),
                 Transition(STEADY_EVENT, "photo_countdown", label="compliant and still"),
@@ -265,7 +270,9 @@ def _camera_states(config: KioskConfig) -> tuple[Step, ...]:
         ),
         State(
             "photo_countdown",
-            lambda ctx: PhotoLiveView(_photo(ctx).live, "countdown", COUNTDOWN_S),
+            lambda ctx: PhotoLiveView(
+                _photo(ctx).live, "countdown", COUNTDOWN_S, picture=Picture.CAMERA
+            ),
             (
                 Transition(LIVE_EVENT, SAME, action=_live_update),
                 Transition(TIMEOUT, "photo_processing", label="3-2-1"),
@@ -315,7 +322,7 @@ def _outcome_states(config: KioskConfig) -> tuple[Step, ...]:
         slip = photo_receipt(config, record.number, record.taken_at)
         return [call(PRINTER, lambda printer, session: printer.print(slip, session), "photo.print")]
 
-    saving = message("photo.saving")
+    saving = message("photo.saving", waiting="photo.saving.slow")
     save_failed = message(
         "photo.save_failed.title",
         "photo.save_failed.body",
@@ -337,7 +344,12 @@ def _outcome_states(config: KioskConfig) -> tuple[Step, ...]:
         closing_state("photo_save_failed", lambda ctx: save_failed, t.message_s * 3, _failed),
         State(
             "photo_printing",
-            lambda ctx: message("photo.printing", code=_photo(ctx).number),
+            lambda ctx: message(
+                "photo.printing",
+                code=_photo(ctx).number,
+                picture=Picture.RECEIPT,
+                waiting="receipt.slow",
+            ),
             (
                 Transition("photo.print.ok", "photo_done"),
                 Transition("photo.print.failed", "photo_no_receipt", action=_paper_alert),
@@ -364,4 +376,28 @@ FINISHING = (
 
 def services(config: KioskConfig) -> tuple[ServiceFlow, ...]:
     states = (*_identify_states(config), *_camera_states(config), *_outcome_states(config))
-    return (ServiceFlow("photo", "photo_identify", states, icon="camera", finishing=FINISHING),)
+    return (
+        ServiceFlow(
+            "photo",
+            "photo_identify",
+            states,
+            icon="camera",
+            finishing=FINISHING,
+            stages=STAGES,
+        ),
+    )
+
+
+# The steps the citizen counts (the ID card is optional: skipping it still counts the step).
+STAGES = (
+    Stage(
+        "photo.stage.idcard",
+        ("photo_identify", "photo_reading", "photo_read_failed", "photo_senior"),
+    ),
+    Stage(
+        "photo.stage.take",
+        ("photo_live", "photo_countdown", "photo_processing", "photo_capture_failed"),
+    ),
+    Stage("photo.stage.review", ("photo_review",)),
+    Stage("photo.stage.save", ("photo_saving", "photo_printing")),
+)

@@ -39,6 +39,18 @@ TEXTS = Catalogue(
         "photo.capture": ("拍照", "Take photo"),
         "photo.countdown": ("准备拍照", "Get ready"),
         "photo.processing": ("正在检查照片…", "Checking the photo…"),
+        "photo.processing.slow": (
+            "正在逐项检查照片是否符合证件照要求，需要一点时间",
+            "Each rule for ID photos is being checked: this takes a moment",
+        ),
+        "photo.saving.slow": (
+            "正在加密保存照片；网络较慢时需要多一点时间",
+            "Your photo is being encrypted and saved: a slow network takes longer",
+        ),
+        "photo.stage.idcard": ("出示身份证", "ID card"),
+        "photo.stage.take": ("拍照", "Take the photo"),
+        "photo.stage.review": ("确认照片", "Check the photo"),
+        "photo.stage.save": ("保存并取回执", "Save, take the receipt"),
         "photo.review.title": ("请确认照片", "Check your photo"),
         "photo.review.best": ("这是您本次拍得最好的一张", "This is your best photo so far"),
         "photo.review.cannot": (

@@ -15,12 +15,13 @@ from typing import Any
 from kiosk.config import KioskConfig
 from kiosk.core.calls import answer, call, failure
 from kiosk.core.engine import SAME, TIMEOUT, Alert, Command, Event, State, Transition
-from kiosk.core.views import Button, MessageView
+from kiosk.core.views import Button, MessageView, Picture
 from kiosk.machine.ports import PRINTER
-from kiosk.terminals.home.flow import MENU, ServiceFlow, TerminalContext
+from kiosk.terminals.home.flow import MENU, ServiceFlow, Stage, TerminalContext
 from kiosk.terminals.home.identify import (
     central_down_state,
     central_unknown_state,
+    identify_names,
     identify_states,
 )
 from kiosk.terminals.home.steps import FINISH, closing_state, message, outcome_view
@@ -156,6 +157,7 @@ def _confirm_view(ctx: Ctx) -> MessageView:
     return message(
         "pickup.confirm.title",
         kind_key(document.kind),
+        picture=Picture.DOCUMENT,
         tone="ok",
         code=document.document_no,
         progress="pickup.confirm.more" if left > 1 else None,
@@ -181,6 +183,7 @@ def _done_view(ctx: Ctx) -> MessageView:
         values=values,
         progress="flow.take_card",
         buttons=FINISH,
+        picture=None if _pickup(ctx).no_receipt else Picture.RECEIPT,
     )
 
 
@@ -228,9 +231,13 @@ def _handover_states(config: KioskConfig) -> tuple[Step, ...]:
         Transition("pickup.handover.failed", "pickup_failed", action=_failed_alert),
     )
     take = message(
-        "pickup.take.title", "pickup.take.body", tone="ok", values={"seconds": int(take_s)}
+        "pickup.take.title",
+        "pickup.take.body",
+        tone="ok",
+        values={"seconds": int(take_s)},
+        picture=Picture.DOCUMENT,
     )
-    printing = message("pickup.printing")
+    printing = message("pickup.printing", picture=Picture.RECEIPT, waiting="receipt.slow")
     return (
         State(
             "pickup_confirm",
@@ -244,7 +251,12 @@ def _handover_states(config: KioskConfig) -> tuple[Step, ...]:
         ),
         State(
             "pickup_dispensing",
-            lambda ctx: message("pickup.dispensing", code=_current(ctx).document_no),
+            lambda ctx: message(
+                "pickup.dispensing",
+                code=_current(ctx).document_no,
+                picture=Picture.DOCUMENT,
+                waiting="pickup.dispensing.slow",
+            ),
             (
                 Transition(AT_GATE, "pickup_take"),
                 *outcome,
@@ -288,7 +300,7 @@ def _handover_states(config: KioskConfig) -> tuple[Step, ...]:
 
 def services(config: KioskConfig) -> tuple[ServiceFlow, ...]:
     t = config.timeouts
-    looking = message("pickup.looking")
+    looking = message("pickup.looking", waiting="central.slow")
     # Documents found: is the person at the camera the one they were made for?
     face = identity_steps(config, "pickup", "pickup_confirm")
     states = (
@@ -322,6 +334,13 @@ def services(config: KioskConfig) -> tuple[ServiceFlow, ...]:
             finishing=FINISHING,
             needs_central=True,
             late=face.late,
+            stages=(
+                Stage("stage.identify", (*identify_names("pickup"), "pickup_looking")),
+                Stage("stage.face", face.steps),
+                Stage("pickup.stage.confirm", ("pickup_confirm",)),
+                Stage("pickup.stage.take", ("pickup_dispensing", "pickup_take")),
+                Stage("stage.receipt", ("pickup_printing",)),
+            ),
         ),
     )
 

@@ -6,6 +6,12 @@ from kiosk.core.i18n import Catalogue
 
 TEXTS = Catalogue(
     {
+        "pickup.stage.confirm": ("确认证件", "Confirm the document"),
+        "pickup.stage.take": ("取走证件", "Take the document"),
+        "pickup.dispensing.slow": (
+            "证件正从证件仓送到出证口，需要几秒钟",
+            "The document is on its way from the store to the exit slot: a few seconds",
+        ),
         "attract.slide.pickup.title": ("证件办好 自助领取", "Collect your finished documents here"),
         "attract.slide.pickup.body": (
             "刷身份证，无需排队，立等可取",

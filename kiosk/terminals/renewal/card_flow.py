@@ -17,7 +17,7 @@ from collections.abc import Callable
 from kiosk.config import KioskConfig
 from kiosk.core.calls import answer, call, failure
 from kiosk.core.engine import SAME, TIMEOUT, Alert, Command, Event, State, Transition
-from kiosk.core.views import Button, MessageView
+from kiosk.core.views import Button, MessageView, Picture
 from kiosk.terminals.home.flow import TerminalContext
 from kiosk.terminals.home.identify import (
     central_down_state,
@@ -85,6 +85,7 @@ def _insert_view(title: str, cancelling: bool, reversed_: bool) -> MessageView:
         tone="warn" if reversed_ else "info",
         progress="card.insert.left",
         buttons=() if cancelling else (Button("cancel", "card.insert.cancel"),),
+        picture=Picture.PERMIT,
     )
 
 
@@ -191,10 +192,17 @@ def card_states(config: KioskConfig) -> tuple[Step, ...]:
             ["card.writing.body", "", *(f"card.step.{s}" for s in WRITING_STEPS)],
             values=_progress_values(step),
             progress="card.writing.keep",
+            picture=Picture.PERMIT,
         )
 
     def take_view(ctx: Ctx) -> MessageView:
-        return message("card.take.title", "card.take.body", tone="ok", progress="card.take.left")
+        return message(
+            "card.take.title",
+            "card.take.body",
+            tone="ok",
+            progress="card.take.left",
+            picture=Picture.PERMIT_TAKE,
+        )
 
     def refunded_view(ctx: Ctx) -> MessageView:
         record = endorse(ctx)
@@ -327,10 +335,16 @@ def reprint_states(config: KioskConfig) -> tuple[Step, ...]:
         return _insert_view("reprint.insert.title", record.cancelling, record.step == "reversed")
 
     def printing_view(ctx: Ctx) -> MessageView:
-        return message("reprint.printing.title", "card.writing.keep")
+        return message("reprint.printing.title", "card.writing.keep", picture=Picture.PERMIT)
 
     def take_view(ctx: Ctx) -> MessageView:
-        return message("card.take.title", "card.take.body", tone="ok", progress="card.take.left")
+        return message(
+            "card.take.title",
+            "card.take.body",
+            tone="ok",
+            progress="card.take.left",
+            picture=Picture.PERMIT_TAKE,
+        )
 
     def done_view(ctx: Ctx) -> MessageView:
         done = reprint(ctx).reprinted

@@ -21,20 +21,21 @@ from typing import Any
 from kiosk.config import KioskConfig
 from kiosk.core.calls import answer, call
 from kiosk.core.engine import TIMEOUT, Command, Event, State, Transition
-from kiosk.core.views import Button, MessageView
+from kiosk.core.views import Button, MessageView, Picture
 from kiosk.machine.ports import CHIP, ChipSummary
-from kiosk.terminals.home.flow import ATTRACT, MENU, ServiceFlow, TerminalContext
+from kiosk.terminals.home.flow import ATTRACT, MENU, ServiceFlow, Stage, TerminalContext
 from kiosk.terminals.home.identify import (
     central_down_state,
     central_unknown_state,
+    identify_names,
     identify_states,
 )
 from kiosk.terminals.home.steps import BACK, FINISH, closing_state, done, message
 from kiosk.terminals.identity.flow import IdentitySteps, identity_steps
-from kiosk.terminals.renewal.card_flow import REPRINT_FINISHING, reprint_states
-from kiosk.terminals.renewal.payment import FINISHING, payment_states
+from kiosk.terminals.renewal.card_flow import CARD_FINISHING, REPRINT_FINISHING, reprint_states
+from kiosk.terminals.renewal.payment import FINISHING, PAY_STATES, payment_states
 from kiosk.terminals.renewal.ports import LOOKUP, PERMIT_ACCESS, Verdict
-from kiosk.terminals.renewal.query import query_states
+from kiosk.terminals.renewal.query import QUERY_STAGES, query_states
 from kiosk.terminals.renewal.record import EndorseRecord, endorse
 from kiosk.terminals.renewal.texts import REFUSALS
 
@@ -215,13 +216,15 @@ def _chip_states(config: KioskConfig, face: IdentitySteps) -> tuple[Step, ...]:
         "endorse.permit.title",
         "endorse.permit.body",
         buttons=(BACK, Button("read", "identify.read", "primary")),
+        picture=Picture.PERMIT,
     )
-    reading = message("endorse.chip.reading")
+    reading = message("endorse.chip.reading", picture=Picture.PERMIT, waiting="endorse.chip.slow")
     failed = message(
         "endorse.chip.failed.title",
         "endorse.chip.failed.body",
         tone="warn",
         buttons=(BACK, Button("retry", "identify.retry", "primary")),
+        picture=Picture.PERMIT,
     )
     return (
         State(
@@ -331,7 +334,7 @@ def _choice_states(config: KioskConfig) -> tuple[Step, ...]:
 
 
 def endorse_states(config: KioskConfig, face: IdentitySteps) -> tuple[Step, ...]:
-    checking = message("endorse.checking")
+    checking = message("endorse.checking", waiting="central.slow")
     return (
         *identify_states(config, "endorse", "endorse_checking"),
         State(
@@ -361,18 +364,47 @@ def endorse_states(config: KioskConfig, face: IdentitySteps) -> tuple[Step, ...]
 
 def services(config: KioskConfig) -> tuple[ServiceFlow, ...]:
     face = identity_steps(config, "endorse", "endorse_region")
+    endorse = endorse_states(config, face)
+    here = {state.name for state in endorse}
+    # With a card module the permit goes in, is written and printed, and comes back.
+    issuing = ("endorse_issuing", "endorse_printing", *CARD_FINISHING)
     services = (
         ServiceFlow(
             "endorse",
             "endorse_identify",
-            endorse_states(config, face),
+            endorse,
             icon="stamp",
             finishing=FINISHING,
             needs_central=True,
             late=face.late,
+            stages=(
+                Stage("stage.identify", (*identify_names("endorse"), "endorse_checking")),
+                Stage(
+                    "endorse.stage.permit",
+                    ("endorse_permit", "endorse_chip_reading", "endorse_chip_failed"),
+                ),
+                Stage("stage.face", face.steps),
+                Stage(
+                    "endorse.stage.choose",
+                    (
+                        "endorse_region",
+                        "endorse_purpose",
+                        "endorse_trips",
+                        "endorse_validity",
+                        "endorse_fee",
+                    ),
+                ),
+                Stage("endorse.stage.pay", PAY_STATES),
+                Stage("endorse.stage.issue", tuple(s for s in issuing if s in here)),
+            ),
         ),
         ServiceFlow(
-            "query", "query_identify", query_states(config), icon="search", needs_central=True
+            "query",
+            "query_identify",
+            query_states(config),
+            icon="search",
+            needs_central=True,
+            stages=QUERY_STAGES,
         ),
     )
     if config.devices.rewriter is None:
@@ -385,5 +417,9 @@ def services(config: KioskConfig) -> tuple[ServiceFlow, ...]:
         icon="print",
         finishing=REPRINT_FINISHING,
         needs_central=True,
+        stages=(
+            Stage("stage.identify", (*identify_names("reprint"), "reprint_checking")),
+            Stage("reprint.stage.print", REPRINT_FINISHING),
+        ),
     )
     return (*services, reprint)

@@ -10,7 +10,7 @@ from dataclasses import asdict
 from kiosk.config import KioskConfig
 from kiosk.core.calls import answer, call, failure
 from kiosk.core.engine import SAME, TIMEOUT, Alert, Command, Event, State, Transition
-from kiosk.core.views import Button, MessageView
+from kiosk.core.views import Button, MessageView, Picture
 from kiosk.machine.ports import PRINTER
 from kiosk.terminals.home.flow import TerminalContext
 from kiosk.terminals.home.steps import FINISH, closing_state, message, qr_png
@@ -42,6 +42,8 @@ FINISHING = (
     "endorse_refunded",
     *CARD_FINISHING,
 )
+# The payment's steps while the citizen is paying (one stage for them).
+PAY_STATES = ("endorse_ordering", "endorse_paying", "endorse_pay_check", "endorse_cancelling")
 _STAY = Transition[Ctx]("home", SAME, label="not while money moves")
 
 
@@ -143,6 +145,7 @@ def _paying_view(ctx: Ctx) -> MessageView:
         image_png=qr_png(order.pay_url, box=8),
         progress="flow.take_cards",
         buttons=(Button("cancel", "endorse.paying.cancel"),),
+        picture=Picture.PHONE_PAY,
     )
 
 
@@ -166,6 +169,7 @@ def _done_view(ctx: Ctx) -> MessageView:
         code=issued.endorsement_no,
         progress="flow.take_cards",
         buttons=FINISH,
+        picture=Picture.RECEIPT if record.slip else None,
     )
 
 
@@ -193,7 +197,8 @@ def _paying_states(config: KioskConfig) -> tuple[Step, ...]:
 
     unconfirmed = _unconfirmed_alert
     paid = _after_paid(config)
-    ordering, cancelling = message("endorse.ordering"), message("endorse.cancelling")
+    ordering = message("endorse.ordering", waiting="endorse.ordering.slow")
+    cancelling = message("endorse.cancelling", waiting="central.slow")
     return (
         State(
             "endorse_ordering",
@@ -263,7 +268,8 @@ def _issue_states(config: KioskConfig) -> tuple[Step, ...]:
         endorse(ctx).slip = True
         return []
 
-    issuing, printing = message("endorse.issuing"), message("endorse.printing")
+    issuing = message("endorse.issuing", waiting="central.slow")
+    printing = message("endorse.printing", picture=Picture.RECEIPT, waiting="receipt.slow")
     return (
         State(
             "endorse_issuing",

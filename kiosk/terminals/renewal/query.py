@@ -7,10 +7,11 @@ from kiosk.config import KioskConfig
 from kiosk.core.calls import answer, call
 from kiosk.core.engine import TIMEOUT, Command, Event, State, Transition
 from kiosk.core.views import MessageView
-from kiosk.terminals.home.flow import TerminalContext
+from kiosk.terminals.home.flow import Stage, TerminalContext
 from kiosk.terminals.home.identify import (
     central_down_state,
     central_unknown_state,
+    identify_names,
     identify_states,
 )
 from kiosk.terminals.home.steps import FINISH, closing_state, message
@@ -60,7 +61,7 @@ def _result_view(ctx: Ctx) -> MessageView:
 
 
 def query_states(config: KioskConfig) -> tuple[State[Ctx], ...]:
-    looking = message("query.looking")
+    looking = message("query.looking", waiting="central.slow")
     return (
         *identify_states(config, "query", "query_looking"),
         State(
@@ -79,3 +80,9 @@ def query_states(config: KioskConfig) -> tuple[State[Ctx], ...]:
         central_unknown_state(config, "query_unknown"),
         closing_state("query_result", _result_view, config.timeouts.message_s * 4),
     )
+
+
+QUERY_STAGES = (
+    Stage("stage.identify", identify_names("query")),
+    Stage("query.stage.look", ("query_looking",)),
+)

@@ -357,6 +357,20 @@ _STATIC: dict[str, Pair] = {
 
 TEXTS = Catalogue(
     {
+        "endorse.stage.permit": ("读取通行证", "Your permit"),
+        "endorse.stage.choose": ("选择签注", "Choose the endorsement"),
+        "endorse.stage.pay": ("扫码缴费", "Pay by phone"),
+        "endorse.stage.issue": ("签发", "Issue"),
+        "reprint.stage.print": ("重新打印签注", "Print it again"),
+        "query.stage.look": ("查询结果", "The answer"),
+        "endorse.chip.slow": (
+            "正在安全读取通行证芯片，需要多一点时间，请不要取出证件",
+            "The permit's chip is read securely and this takes a little longer: leave it in",
+        ),
+        "endorse.ordering.slow": (
+            "正在向缴费平台申请缴费二维码，请稍候",
+            "The payment platform is preparing your payment code: one moment",
+        ),
         **_STATIC,
         **{f"endorse.reason.{r}": why for r, (why, _) in REFUSALS.items()},
         **{f"endorse.next.{r}": step for r, (_, step) in REFUSALS.items()},

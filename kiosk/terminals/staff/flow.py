@@ -13,6 +13,7 @@ from kiosk.config import KioskConfig
 from kiosk.core.calls import answer, call, failure
 from kiosk.core.engine import IGNORE, SAME, TIMEOUT, Command, Event, State, Transition
 from kiosk.core.views import Button, MessageView, PinView
+from kiosk.machine.faults import device_name, plain_fault
 from kiosk.machine.ports import PRINTER
 from kiosk.machine.receipts import Barcode128, Feed, Slip, TextLine, centre
 from kiosk.machine.texts import TEXTS as MACHINE_TEXTS
@@ -206,13 +207,18 @@ def staff_view(ctx: Ctx) -> MessageView:
     lines = [
         *(["staff.line.who"] if record.who else []),
         "staff.line.central_up" if status.central_up else "staff.line.central_down",
-        "staff.line.queue",
+        "staff.line.queue" if status.pending else "staff.line.queue_empty",
         "staff.line.devices",
         "staff.line.alerts",
         _service_line(status),
     ]
+    # Codes for staff who need them, after the plain words: each faulty device's detail,
+    # the command that lists documents to check, what a failed button reported.
+    codes = [f"{kind}: {state}" for kind, state in status.devices.items() if state != "ok"]
     if status.to_reconcile is not None:  # a pickup machine
         lines.insert(-1, "staff.line.reconcile")
+        if status.to_reconcile:
+            codes.append("kiosk pickup withheld")
     values = {
         **asdict(status),
         "devices": _devices(status.devices, ctx.language),
@@ -221,12 +227,21 @@ def staff_view(ctx: Ctx) -> MessageView:
     }
     note, note_values = record.note or (None, {})
     values.update(note_values)
+    if detail := str(note_values.get("detail", "")):
+        # Each language's template takes its own placeholder (the view is not re-made when
+        # the language changes under it).
+        values["fault_zh"], values["fault_en"] = (
+            plain_fault(detail, "zh"),
+            plain_fault(detail, "en"),
+        )
+        codes.append(detail)
     return message(
         "staff.title",
         lines,
         buttons=_buttons(record, status),
         values=values,
         note=note,
+        codes=tuple(codes),
         quiet=True,
     )
 
@@ -259,12 +274,12 @@ def _service_line(status: MachineStatus) -> str:
 def _causes(sources: tuple[str, ...], language: str) -> str:
     """Why the machine is out of service, by name: "Receipt printer", "storage full"."""
     names = [
-        MACHINE_TEXTS.text(source, language)
+        device_name(source.removeprefix("device."), language)
         if source.startswith("device.")
         else TEXTS.text(f"staff.cause.{source}", language)
         for source in sources
     ]
-    return ", ".join(names)
+    return MACHINE_TEXTS.text("fault.join", language).join(names)
 
 
 def _devices(devices: Mapping[str, str], language: str) -> str:
@@ -273,7 +288,12 @@ def _devices(devices: Mapping[str, str], language: str) -> str:
     if not devices:
         return "-"
     faulty = [
-        f"{MACHINE_TEXTS.text(f'device.{kind}', language)} {state}"
+        TEXTS.text(
+            "staff.devices.fault",
+            language,
+            device=device_name(kind, language),
+            fault=plain_fault(state, language),
+        )
         for kind, state in devices.items()
         if state != "ok"
     ]
@@ -295,7 +315,7 @@ LATE_REPLIES: tuple[Move, ...] = tuple(
 
 def staff_states(config: KioskConfig) -> tuple[Step, ...]:
     deferred: tuple[Move, ...] = (Transition(UNAVAILABLE, SAME), Transition(AVAILABLE, SAME))
-    checking = message("staff.checking", quiet=True)
+    checking = message("staff.checking", quiet=True, waiting="staff.checking.slow")
     return (
         State(
             STAFF_PIN,

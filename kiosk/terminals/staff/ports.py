@@ -28,7 +28,7 @@ class MachineStatus:
     central_down_since: str = "-"  # local time, or "-"
     pending: int = 0  # transactions waiting to be sent
     dead: int = 0  # transactions central refused
-    oldest: str = "-"  # age of the oldest waiting one ("12 min"), or "-"
+    oldest: str = "-"  # minutes the oldest waiting one has waited ("12"), or "-"
     open_actions: int = 0  # journaled device actions not finished (payments, hand-overs)
     alerts: int = 0  # staff alerts not yet delivered to central
     paused_by_staff: bool = False

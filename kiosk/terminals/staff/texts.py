@@ -18,6 +18,10 @@ TEXTS = Catalogue(
         "staff.pin.clear": ("清除", "Clear"),
         "staff.pin.ok": ("确定", "OK"),
         "staff.checking": ("正在验证…", "Checking…"),
+        "staff.checking.slow": (
+            "正在核对工作人员密码，请稍候",
+            "The staff PIN is being checked: one moment",
+        ),
         "staff.locked.title": ("工作人员登录已锁定", "Staff sign-in locked"),
         "staff.locked.body": (
             "密码错误次数过多，请 {minutes} 分钟后（{until} 以后）再试。已通知管理中心。",
@@ -37,16 +41,19 @@ TEXTS = Catalogue(
             "Central system: NOT answering (since {central_down_since})",
         ),
         "staff.line.queue": (
-            "待上传 {pending} 笔（最早 {oldest}），上传失败 {dead} 笔，未完成的操作 "
+            "待上传 {pending} 笔（最早的已等 {oldest} 分钟），上传失败 {dead} 笔，未完成的操作 "
             "{open_actions} 项",
-            "Waiting to send: {pending} (oldest {oldest}); failed: {dead}; unfinished actions: "
-            "{open_actions}",
+            "Waiting to send: {pending} (the oldest for {oldest} min); failed: {dead}; "
+            "unfinished actions: {open_actions}",
+        ),
+        "staff.line.queue_empty": (
+            "待上传 0 笔，上传失败 {dead} 笔，未完成的操作 {open_actions} 项",
+            "Waiting to send: 0; failed: {dead}; unfinished actions: {open_actions}",
         ),
         "staff.line.devices": ("设备：{devices}", "Devices: {devices}"),
         "staff.line.reconcile": (
-            "待核对的证件 {to_reconcile} 份（已回收或交付情况不明：kiosk pickup withheld）",
-            "Documents to reconcile: {to_reconcile} (captured, or hand-over unknown: kiosk pickup "
-            "withheld)",
+            "待核对的证件 {to_reconcile} 份（已回收或交付未确认）",
+            "Documents to check: {to_reconcile} (captured, or hand-over unconfirmed)",
         ),
         "staff.line.alerts": (
             "待送达管理中心的提醒 {alerts} 条",
@@ -59,6 +66,7 @@ TEXTS = Catalogue(
         ),
         "staff.devices.all_ok": ("{count} 台均正常", "all {count} OK"),
         "staff.devices.others_ok": ("其余正常", "the others OK"),
+        "staff.devices.fault": ("{device}{fault}", "{device}: {fault}"),
         "staff.cause.outbox": ("交易存储空间不足", "transaction storage full"),
         "staff.line.service_paused": (
             "服务状态：已由工作人员暂停",
@@ -74,7 +82,10 @@ TEXTS = Catalogue(
             "失败的交易已重新排队上传，稍后按“刷新”查看结果",
             "The failed transactions are queued again: press Refresh in a moment to see the result",
         ),
-        "staff.redrive.failed": ("未能重新排队：{detail}", "Could not queue them again: {detail}"),
+        "staff.redrive.failed": (
+            "未能重新排队：{fault_zh}",
+            "Could not queue them again: {fault_en}",
+        ),
         "staff.refresh": ("刷新", "Refresh"),
         "staff.pause": ("暂停服务", "Out of service"),
         "staff.resume": ("恢复服务", "Back in service"),
@@ -83,8 +94,8 @@ TEXTS = Catalogue(
         "staff.test_print.printing": ("正在打印测试页…", "Printing a test receipt…"),
         "staff.test_print.ok": ("测试页已打印，请检查打印效果", "Test receipt printed: check it"),
         "staff.test_print.failed": (
-            "测试页未能打印：{detail}",
-            "Test receipt not printed: {detail}",
+            "测试页未能打印：{fault_zh}",
+            "Test receipt not printed: {fault_en}",
         ),
         "staff.shutdown_confirm": ("再按一次关机", "Press again to shut down"),
         "staff.exit": ("退出维护", "Exit"),
