@@ -189,4 +189,4 @@ def test_a_machine_without_a_card_module_offers_no_reprint() -> None:
 
     r = plain_rig()
     r.app.intent("start")
-    assert [item.key for item in r.view.services] == ["endorse", "query"]
+    assert [item.key for item in r.view.services] == ["endorse", "query", "appointment"]

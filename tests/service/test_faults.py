@@ -276,7 +276,7 @@ def test_central_unreachable_for_three_days_keeps_everything_and_delivers_it_onc
     app.intent("start")
     assert app.view is not None
     paused = {s.key for s in app.view.view.services if s.paused}
-    assert paused == {"pickup"}, "the service that needs central waits on the menu"
+    assert paused == {"pickup", "appointment"}, "the services that need central wait on the menu"
     app.intent("back")
     # Central is back on its address: everything is delivered, once each.
     back = start_in_thread(db, port=port, kiosk_secrets={KIOSK: SECRET})
