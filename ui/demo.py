@@ -356,8 +356,11 @@ class World:
         camera.set_scene(frame, motion=True)
 
     def put_phone_away(self) -> None:
-        """Nobody holds anything up to the camera (its default scene)."""
-        self.sim("camera").set_scene(None)
+        """Nobody holds anything up to the camera (its default scene). The camera loops its
+        clip: wait for it to play out, so the phone is really gone before the next step."""
+        camera = self.sim("camera")
+        camera.set_scene(None)
+        pump(camera.clip_s + 0.1)
 
     def type_appointment_number(self, wrong_digit: bool = False) -> None:
         """The citizen types the booking's number on the pad (``wrong_digit``: one digit

@@ -18,10 +18,13 @@ from ui.screens.base import Screen, label
 ROWS = ("1234567890", "qwertyuiop", "asdfghjkl", "zxcvbnm")
 SIGNS = ("-", "#", "号", "栋", "室")  # besides the letters: what addresses are made of
 PAGE = 8  # candidates shown at once
-# Six rows of keys under a title and the field must fit the 1080 px panel: keys a little
-# lower than other buttons (80 px is still over 19 mm on the design panel, above the 15 mm
-# touch minimum) and without the vertical padding.
-KEY_SHEET = "QPushButton { min-height: 80px; padding: 0px 12px; font-size: 32px; }"
+# Six rows of keys under a title and the field must fit the 1080 px panel, fourteen keys
+# across its width: keys a little smaller than other buttons (80 px high, 60 px of content
+# plus padding and border wide: over 18 mm on the design panel, above the 15 mm touch
+# minimum) and without the padding (Qt adds padding and border to min-width).
+KEY_SHEET = (
+    "QPushButton { min-height: 80px; min-width: 60px; padding: 0px 4px; font-size: 32px; }"
+)
 
 
 class PinyinKeyboard(QWidget):
@@ -86,7 +89,7 @@ class PinyinKeyboard(QWidget):
     def _key(self, grid: QGridLayout, key: str, row: int, col: int) -> None:
         button = self._screen.big_button()
         button.setText(key.upper() if key.isalpha() and key.isascii() else key)
-        button.setMinimumWidth(96)
+        button.setMinimumWidth(76)
         button.clicked.connect(lambda _=False, k=key: self.press(k))
         grid.addWidget(button, row, col)
         self.keys[key] = button
