@@ -22,9 +22,7 @@ PAGE = 8  # candidates shown at once
 # across its width: keys a little smaller than other buttons (80 px high, 60 px of content
 # plus padding and border wide: over 18 mm on the design panel, above the 15 mm touch
 # minimum) and without the padding (Qt adds padding and border to min-width).
-KEY_SHEET = (
-    "QPushButton { min-height: 80px; min-width: 60px; padding: 0px 4px; font-size: 32px; }"
-)
+KEY_SHEET = "QPushButton { min-height: 80px; min-width: 60px; padding: 0px 4px; font-size: 32px; }"
 
 
 class PinyinKeyboard(QWidget):

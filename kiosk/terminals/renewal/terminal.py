@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import threading
 from collections.abc import Callable
 from concurrent.futures import Executor, ThreadPoolExecutor
 from typing import Any, cast
@@ -10,6 +11,7 @@ from typing import Any, cast
 from devices.chip import ChipReader
 from devices.rewriter import CardRewriter
 from kiosk.config import TerminalType
+from kiosk.core.errors import KioskError
 from kiosk.terminals.identity.equip import CameraPictures, identity_service
 from kiosk.terminals.renewal import demo, flow
 from kiosk.terminals.renewal.card import CardIssuance
@@ -86,10 +88,21 @@ def card_service(parts: Parts) -> tuple[CardIssuance, Executor] | None:
         alert=parts.alert,
     )
 
-    def recover() -> None:
+    def recover(tries_left: int = 60) -> None:
         try:
             for line in service.recover():
                 log.warning("card issuance after a restart: %s", line)
+        except KioskError as exc:
+            if exc.code.endswith(".unavailable") and tries_left > 0:
+                # Submitted while the hub was being built: the module opens on this same
+                # worker, soon. Go again in a second (never sleeping on the worker, which
+                # would hold the open up), for up to a minute.
+                later = threading.Timer(1.0, slot.executor.submit, (recover, tries_left - 1))
+                later.daemon = True
+                later.start()
+                return
+            log.exception("card issuance recovery failed")
+            parts.alert("renewal.recovery_failed", f"card issuance not recovered: {exc.code}")
         except Exception:  # a module that does not answer: the first citizen's call says so
             log.exception("card issuance recovery failed")
 
