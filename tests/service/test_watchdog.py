@@ -94,6 +94,7 @@ def test_a_wedged_device_worker_stops_the_pings_until_it_recovers(manager: FakeM
     hub = DeviceHub(config, lambda event: None)  # not started: only its workers matter
     clock = ManualClock()
     reasons: list[str] = []
+    stuck = threading.Event()
     watchdog = Watchdog(
         Notifier.from_environment(manager.env(watchdog_usec=1_000_000)),
         device_probes(hub, config.service.worker_stall_s, clock),
@@ -101,7 +102,8 @@ def test_a_wedged_device_worker_stops_the_pings_until_it_recovers(manager: FakeM
     )
     try:
         assert watchdog.tick() and watchdog.tick()
-        stuck = threading.Event()
+        # The no-ops of those ticks done first (a busy machine may not have run them yet).
+        hub.slots["printer"].executor.submit(lambda: None).result(timeout=60)
         hub.slots["printer"].executor.submit(stuck.wait)
         watchdog.tick()  # the no-op queued behind the stuck step
         clock.advance(89.0)
@@ -116,6 +118,7 @@ def test_a_wedged_device_worker_stops_the_pings_until_it_recovers(manager: FakeM
         assert watchdog.tick()
         assert len(manager.wait_for("WATCHDOG=1", count=pings + 1)) == pings + 1
     finally:
+        stuck.set()  # never leave the worker stuck: closing the hub waits for it
         hub.close()
 
 
