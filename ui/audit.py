@@ -161,9 +161,11 @@ def _overflow(widget: QWidget) -> str:
     room = widget.contentsRect()
     metrics = widget.fontMetrics()
     if widget.wordWrap():
-        needed = widget.heightForWidth(room.width())
-        if needed > room.height() + 2:
-            return f"needs {needed} px of height, has {room.height()}"
+        # heightForWidth takes and gives the whole label's size, its padding and border
+        # included: compared with the contents alone, a padded label never fits.
+        needed = widget.heightForWidth(widget.width())
+        if needed > widget.height() + 2:
+            return f"needs {needed} px of height, has {widget.height()}"
         return ""
     widest = max(metrics.horizontalAdvance(line) for line in widget.text().split("\n"))
     if widest > room.width() + 1:

@@ -149,10 +149,11 @@ class NumberPadScreen(Screen):
         self.ok = self.big_button("primary")
         self.ok.clicked.connect(lambda: self.press("ok"))
         pad.addWidget(self.ok, 4, 0, 1, 3)
+        # The pad ends at the bottom, its OK level with the other buttons: the primary
+        # action bottom-right, where every screen has it (docs/ui.md).
         right = QVBoxLayout()
         right.addStretch(1)
         right.addLayout(pad)
-        right.addStretch(1)
         layout.addLayout(right)
         self._buttons: list[QPushButton] = []
 

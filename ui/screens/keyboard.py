@@ -19,10 +19,9 @@ ROWS = ("1234567890", "qwertyuiop", "asdfghjkl", "zxcvbnm")
 SIGNS = ("-", "#", "号", "栋", "室")  # besides the letters: what addresses are made of
 PAGE = 8  # candidates shown at once
 # Six rows of keys under a title and the field must fit the 1080 px panel, fourteen keys
-# across its width: keys a little smaller than other buttons (80 px high, 60 px of content
-# plus padding and border wide: over 18 mm on the design panel, above the 15 mm touch
-# minimum) and without the padding (Qt adds padding and border to min-width).
-KEY_SHEET = "QPushButton { min-height: 80px; min-width: 60px; padding: 0px 4px; font-size: 32px; }"
+# across its width: each key the project's smallest touch target (96 px outside: Qt adds
+# padding and the 3 px border to min-width and min-height), without other buttons' padding.
+KEY_SHEET = "QPushButton { min-height: 90px; min-width: 82px; padding: 0px 4px; font-size: 32px; }"
 
 
 class PinyinKeyboard(QWidget):
@@ -72,7 +71,8 @@ class PinyinKeyboard(QWidget):
         self.mode = screen.big_button()
         self.mode.clicked.connect(self.toggle_mode)
         self.space = screen.big_button()
-        self.space.setMinimumWidth(360)
+        # A style sheet's min-width wins over setMinimumWidth: the wide bar goes in its own.
+        self.space.setStyleSheet("QPushButton { min-width: 360px; }")
         self.space.clicked.connect(lambda: self.press(" "))
         self.delete = screen.big_button()
         self.delete.clicked.connect(self.backspace)
@@ -87,7 +87,7 @@ class PinyinKeyboard(QWidget):
     def _key(self, grid: QGridLayout, key: str, row: int, col: int) -> None:
         button = self._screen.big_button()
         button.setText(key.upper() if key.isalpha() and key.isascii() else key)
-        button.setMinimumWidth(76)
+        button.setMinimumWidth(96)
         button.clicked.connect(lambda _=False, k=key: self.press(k))
         grid.addWidget(button, row, col)
         self.keys[key] = button
@@ -183,7 +183,7 @@ class TextEntryScreen(Screen):
         self._state = ""
         self._error: object = None
         layout = QVBoxLayout(self)
-        layout.setContentsMargins(100, 16, 100, 16)
+        layout.setContentsMargins(100, 12, 100, 12)
         layout.setSpacing(10)
         self.title = label(self, "title")
         self.body = label(self, "hint")
@@ -193,7 +193,7 @@ class TextEntryScreen(Screen):
         self.field.setObjectName("field")
         self.field.setStyleSheet(
             "background: white; border: 3px solid #1565c0; border-radius: 12px;"
-            " padding: 8px 20px; font-size: 36px; min-height: 56px;"
+            " padding: 8px 20px; font-size: 36px; min-height: 80px;"
         )
         for widget in (self.title, self.body, self.error, self.field):
             layout.addWidget(widget)
