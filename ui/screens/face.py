@@ -3,54 +3,28 @@ instruction in large type, which try this is, and the ways out."""
 
 from __future__ import annotations
 
-from PySide6.QtCore import Qt
-from PySide6.QtWidgets import QHBoxLayout, QVBoxLayout, QWidget
+from PySide6.QtWidgets import QWidget
 
 from kiosk.core.runner import ViewState
 from kiosk.terminals.identity.views import FaceCheckView
-from ui.guide import Pictogram
-from ui.screens.base import Screen, label
-from ui.screens.photo import PICTURE_PX, FrameSource, Preview
+from ui.screens.base import label
+from ui.screens.photo import PICTURE_PX, CameraScreen, FrameSource
 
 
-class FaceCheckScreen(Screen):
+class FaceCheckScreen(CameraScreen):
     screen_name = "face_check"
 
     def __init__(self, frames: FrameSource, parent: QWidget | None = None) -> None:
-        super().__init__(parent)
-        layout = QHBoxLayout(self)
-        layout.setContentsMargins(60, 30, 60, 30)
-        layout.setSpacing(40)
-        self.preview = Preview(frames, self)
-        layout.addWidget(self.preview, 3)
-        side = QVBoxLayout()
-        side.setSpacing(30)
-        self.title = label(self, "title")
-        self.instruction = label(self, "title")
+        super().__init__(frames, parent)
         self.instruction.setStyleSheet("font-size: 56px; color: #0b3d6b;")
-        self.instruction.setMinimumHeight(260)
         self.attempt = label(self, "hint")
         self.hint = label(self, "hint")
-        # Where to look: the camera's picture beside the title (the column has no height to
-        # spare under the instruction's room).
-        self.picture = Pictogram(self)
-        heading = QHBoxLayout()
-        heading.setSpacing(24)
-        heading.addWidget(self.picture, 0, Qt.AlignmentFlag.AlignVCenter)
-        heading.addWidget(self.title, 1)
-        side.addLayout(heading)
-        side.addStretch(1)
-        side.addWidget(self.instruction)
-        side.addStretch(1)
-        side.addWidget(self.attempt)
-        side.addWidget(self.hint)
         self.cannot = self.big_button()
         self.cannot.clicked.connect(lambda: self.emit_intent("cannot"))
         self.back = self.big_button()
         self.back.clicked.connect(lambda: self.emit_intent("back"))
-        side.addWidget(self.cannot)
-        side.addWidget(self.back)
-        layout.addLayout(side, 2)
+        for widget in (self.attempt, self.hint, self.cannot, self.back):
+            self.below.addWidget(widget)
 
     def update_view(self, view: ViewState) -> None:
         shown = view.view
@@ -68,9 +42,4 @@ class FaceCheckScreen(Screen):
         self.hint.setText(self.tr_("identity.hint"))
         self.cannot.setText(self.tr_("identity.cannot"))
         self.back.setText(self.tr_("app.back"))
-        self.preview.start()
-        self.preview.pull()
-        self.preview.update()
-
-    def hideEvent(self, event: object) -> None:  # noqa: N802 - Qt override
-        self.preview.stop()
+        self.show_live()

@@ -110,8 +110,10 @@ class Preview(QWidget):
         return QRectF((w - pw) / 2, (h - ph) / 2, pw, ph)
 
 
-class PhotoLiveScreen(Screen):
-    screen_name = "photo_live"
+class CameraScreen(Screen):
+    """A screen the citizen looks into the camera on: the live picture on the left; on the
+    right where to look (the camera's picture) beside the title, the instruction in large
+    type, then ``below`` (hints, then the buttons: the primary one last, bottom right)."""
 
     def __init__(self, frames: FrameSource, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -126,12 +128,8 @@ class PhotoLiveScreen(Screen):
         self.instruction = label(self, "title")
         self.instruction.setStyleSheet("font-size: 56px;")
         self.instruction.setMinimumHeight(260)
-        self.hint = label(self, "hint")
-        self.capture = self.big_button("primary")
-        self.capture.clicked.connect(lambda: self.emit_intent("capture"))
-        self.back = self.big_button()
-        self.back.clicked.connect(lambda: self.emit_intent("back"))
-        # Where to look: the camera's picture (the same as on the help slide).
+        # Where to look: the camera's picture (the same as on the help slide), beside the
+        # title: the column has no height to spare under the instruction's room.
         self.picture = Pictogram(self)
         heading = QHBoxLayout()
         heading.setSpacing(24)
@@ -141,11 +139,32 @@ class PhotoLiveScreen(Screen):
         side.addStretch(1)
         side.addWidget(self.instruction)
         side.addStretch(1)
-        side.addWidget(self.hint)
-        # The primary action at the bottom right, as on every screen.
-        side.addWidget(self.back)
-        side.addWidget(self.capture)
+        self.below = side
         layout.addLayout(side, 2)
+
+    def show_live(self) -> None:
+        """The camera's newest frame now, and every frame after while shown."""
+        self.preview.start()
+        self.preview.pull()
+        self.preview.update()
+
+    def hideEvent(self, event: object) -> None:  # noqa: N802 - Qt override
+        self.preview.stop()
+
+
+class PhotoLiveScreen(CameraScreen):
+    screen_name = "photo_live"
+
+    def __init__(self, frames: FrameSource, parent: QWidget | None = None) -> None:
+        super().__init__(frames, parent)
+        self.hint = label(self, "hint")
+        self.capture = self.big_button("primary")
+        self.capture.clicked.connect(lambda: self.emit_intent("capture"))
+        self.back = self.big_button()
+        self.back.clicked.connect(lambda: self.emit_intent("back"))
+        # The primary action at the bottom right, as on every screen.
+        for widget in (self.hint, self.back, self.capture):
+            self.below.addWidget(widget)
         self._countdown = QElapsedTimer()
         self._tick = QTimer(self)
         self._tick.timeout.connect(self._update_countdown)
@@ -181,9 +200,7 @@ class PhotoLiveScreen(Screen):
         elif not counting:
             self._tick.stop()
             self.preview.countdown = None
-        self.preview.start()
-        self.preview.pull()
-        self.preview.update()
+        self.show_live()
 
     def _update_countdown(self) -> None:
         left = 3 - int(self._countdown.elapsed() / 1000)
@@ -191,7 +208,7 @@ class PhotoLiveScreen(Screen):
         self.preview.update()
 
     def hideEvent(self, event: object) -> None:  # noqa: N802 - Qt override
-        self.preview.stop()
+        super().hideEvent(event)
         self._tick.stop()
 
 
