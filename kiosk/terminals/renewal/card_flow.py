@@ -16,7 +16,7 @@ from collections.abc import Callable
 
 from kiosk.config import KioskConfig
 from kiosk.core.calls import answer, call, failure
-from kiosk.core.engine import SAME, TIMEOUT, Alert, Command, Event, State, Transition
+from kiosk.core.engine import SAME, TIMEOUT, Action, Alert, Command, Event, State, Transition
 from kiosk.core.views import Button, MessageView, Picture
 from kiosk.terminals.home.flow import TerminalContext
 from kiosk.terminals.home.identify import (
@@ -146,6 +146,40 @@ def _pending_alert(ctx: Ctx, event: Event) -> list[Command]:
     return [Alert("renewal.unconfirmed", f"payment order {order_id}: permit not endorsed ({why})")]
 
 
+def _module_states(
+    names: tuple[str, ...],
+    views: tuple[Callable[[Ctx], MessageView], ...],
+    moves: Callable[[str], tuple[Move, ...]],
+    *,
+    start: Action[Ctx],
+    cancel: Action[Ctx],
+    whole_s: float,
+) -> tuple[State[Ctx], ...]:
+    """The permit in the card module, for issuing or reprinting: getting ready (``start``
+    on entry), insert it (``cancel`` while waiting), the module at work, take it back.
+    Every one ends by ``whole_s`` at the latest."""
+    preparing, inserting, working, taking = names
+    insert_view, work_view, take_view = views
+    ready = message("card.preparing")
+    return (
+        State(
+            preparing,
+            lambda ctx: ready,
+            moves(preparing),
+            timeout=lambda ctx: whole_s,
+            on_enter=start,
+        ),
+        State(
+            inserting,
+            insert_view,
+            (*moves(inserting), Transition("cancel", SAME, cancel)),
+            timeout=lambda ctx: whole_s,
+        ),
+        State(working, work_view, moves(working), timeout=lambda ctx: whole_s),
+        State(taking, take_view, moves(taking), timeout=lambda ctx: whole_s),
+    )
+
+
 def card_states(config: KioskConfig) -> tuple[Step, ...]:
     """The endorsement onto the permit, entered at ``endorse_card`` once the order is paid;
     it ends at ``endorse_printing`` (the slip), ``endorse_card_refunded`` or
@@ -217,32 +251,14 @@ def card_states(config: KioskConfig) -> tuple[Step, ...]:
             buttons=FINISH,
         )
 
-    preparing = message("card.preparing")
     return (
-        State(
-            "endorse_card",
-            lambda ctx: preparing,
-            moves("endorse_card"),
-            timeout=lambda ctx: whole_s,
-            on_enter=_issue_card,
-        ),
-        State(
-            "endorse_card_insert",
-            insert_view,
-            (*moves("endorse_card_insert"), Transition("cancel", SAME, _cancel_insert)),
-            timeout=lambda ctx: whole_s,
-        ),
-        State(
-            "endorse_card_writing",
-            writing_view,
-            moves("endorse_card_writing"),
-            timeout=lambda ctx: whole_s,
-        ),
-        State(
-            "endorse_card_take",
-            take_view,
-            moves("endorse_card_take"),
-            timeout=lambda ctx: whole_s,
+        *_module_states(
+            ("endorse_card", "endorse_card_insert", "endorse_card_writing", "endorse_card_take"),
+            (insert_view, writing_view, take_view),
+            moves,
+            start=_issue_card,
+            cancel=_cancel_insert,
+            whole_s=whole_s,
         ),
         closing_state("endorse_card_refunded", refunded_view, t.message_s * 4),
     )
@@ -375,7 +391,7 @@ def reprint_states(config: KioskConfig) -> tuple[Step, ...]:
             buttons=FINISH,
         )
 
-    checking, preparing = message("reprint.checking"), message("card.preparing")
+    checking = message("reprint.checking")
     return (
         *identify_states(config, "reprint", "reprint_checking"),
         State(
@@ -393,26 +409,14 @@ def reprint_states(config: KioskConfig) -> tuple[Step, ...]:
         ),
         central_down_state(config, "reprint_central_down"),
         central_unknown_state(config, "reprint_unknown"),
-        State(
-            "reprint_card",
-            lambda ctx: preparing,
-            moves("reprint_card"),
-            timeout=lambda ctx: whole_s,
-            on_enter=_reprint,
+        *_module_states(
+            REPRINT_FINISHING,
+            (insert_view, printing_view, take_view),
+            moves,
+            start=_reprint,
+            cancel=_cancel_reprint,
+            whole_s=whole_s,
         ),
-        State(
-            "reprint_insert",
-            insert_view,
-            (*moves("reprint_insert"), Transition("cancel", SAME, _cancel_reprint)),
-            timeout=lambda ctx: whole_s,
-        ),
-        State(
-            "reprint_printing",
-            printing_view,
-            moves("reprint_printing"),
-            timeout=lambda ctx: whole_s,
-        ),
-        State("reprint_take", take_view, moves("reprint_take"), timeout=lambda ctx: whole_s),
         closing_state("reprint_done", done_view, t.message_s * 4),
         closing_state("reprint_failed", failed_view, t.message_s * 4),
     )
