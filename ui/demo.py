@@ -189,7 +189,12 @@ class World:
     def face_scene(self, clip: str) -> None:
         """The person in front of the camera for the face check: ``live`` (the holder,
         blinking and turning), ``glare`` (the holder, light in the glasses), ``other``..."""
-        self.sim("camera").play(getattr(self._faces(), clip).frames)
+        camera = self.sim("camera")
+        showing_s = camera.loop_s
+        camera.play(getattr(self._faces(), clip).frames)
+        # The camera finishes the clip it is showing before it starts the new one: without
+        # this wait a try begun at once could spend seconds of its budget on the old person.
+        pump(showing_s + 0.1)
 
     def present_permit(self) -> None:
         """The holder's permit: its chip carries the holder's photo (a different photograph
@@ -207,10 +212,11 @@ class World:
         if self._scenes is None:
             self._scenes = self._make_scenes()
         camera = self.sim("camera")
+        showing_s = camera.loop_s
         camera.set_scene(self._scenes[scene], motion=True)
         # The camera loops its clip: the new scene shows once the current clip has played out,
         # so the next screenshots show this scene, not the one before (or the idle test card).
-        pump(camera.clip_s + 0.1)
+        pump(showing_s + 0.1)
 
     def _make_scenes(self) -> dict[str, Any]:
         from kiosk.photo import PhotoEngine, load_spec
@@ -359,8 +365,9 @@ class World:
         """Nobody holds anything up to the camera (its default scene). The camera loops its
         clip: wait for it to play out, so the phone is really gone before the next step."""
         camera = self.sim("camera")
+        showing_s = camera.loop_s
         camera.set_scene(None)
-        pump(camera.clip_s + 0.1)
+        pump(showing_s + 0.1)
 
     def type_appointment_number(self, wrong_digit: bool = False) -> None:
         """The citizen types the booking's number on the pad (``wrong_digit``: one digit

@@ -108,6 +108,7 @@ class CameraSimulator(Simulator):
             self._frames = self._read_video(video)
         self._image = image
         self.renders = 0
+        self.loop_s = 0.0  # length of the clip being shown: a new scene shows within this
 
     # --- lifecycle ------------------------------------------------------------------------
 
@@ -195,13 +196,16 @@ class CameraSimulator(Simulator):
             )
             if not writer.isOpened():
                 raise RuntimeError(f"cannot write {self.FOURCC} video to {tmp}")
+            count = 0
             try:
                 for frame in frames:
                     writer.write(frame)
+                    count += 1
             finally:
                 writer.release()
             os.replace(tmp, self.path)
             self.renders += 1
+            self.loop_s = count / self.fps
 
     def _read_video(self, path: str) -> list[Image]:
         capture = cv2.VideoCapture(path)

@@ -183,6 +183,13 @@ def test_play_scripted_frames(camera: Camera, sim: object) -> None:
     assert seen == {40, 120, 200}
 
 
+def test_the_simulator_says_how_long_its_clip_loops(sim: object) -> None:
+    # Scripts wait this long for a new scene: the camera finishes the clip it is showing.
+    assert sim.loop_s == pytest.approx(0.6)  # type: ignore[attr-defined]
+    sim.play([np.zeros((H, W, 3), np.uint8)] * 50)  # type: ignore[attr-defined]
+    assert sim.loop_s == pytest.approx(50 / FPS)  # type: ignore[attr-defined]
+
+
 def test_open_fails_when_the_source_is_missing() -> None:
     driver_class = registry.driver("camera", "opencv").load()
     cam = driver_class.from_settings("camera", {"source": "/nonexistent/camera.avi"})  # type: ignore[attr-defined]
