@@ -320,6 +320,25 @@ class World:
         if resp.status_code != 200:
             raise DemoFailed(f"setting central's faults failed: {resp.status_code}")
 
+    def central_slow(self, latency_s: float = 0.0, paths: tuple[str, ...] = ()) -> None:
+        """Central answers requests to ``paths`` (prefixes) after ``latency_s`` (0: at once)."""
+        import requests
+
+        backend = self.shell.backend
+        if backend is None:
+            raise DemoFailed("no central to slow down")
+        plan = {"latency_s": latency_s, "paths": list(paths)} if latency_s else {}
+        resp = requests.put(f"{backend.central_url}/v1/admin/faults", json=plan, timeout=5)
+        if resp.status_code != 200:
+            raise DemoFailed(f"setting central's latency failed: {resp.status_code}")
+
+    def look_a_while(self, seconds: float) -> None:
+        """The citizen watches the screen for ``seconds`` of real time (what a waiting step
+        says after a few seconds), then a screenshot of it."""
+        pump(seconds)
+        if self.snapshot is not None:
+            self.snapshot()
+
     def paper_out(self) -> None:
         """The roll ends a few lines into the next receipt."""
         self.sim("printer").set_paper(out_after=4)

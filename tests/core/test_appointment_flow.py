@@ -187,3 +187,20 @@ def test_out_of_service_waits_until_the_ticket_is_shown() -> None:
     assert r.state == "appt_printing"
     r.clock.advance(r.app.config.timeouts.device_s + 1)
     assert r.state == "appt_no_ticket"
+
+
+def test_each_step_says_where_the_citizen_is_and_a_wait_says_what_takes_time() -> None:
+    r = rig(hanging=("appointment_desk", "appointment_scanner"))
+    to_check_in(r)
+    assert r.state == "appt_scan"
+    scan = r.view.journey
+    assert scan is not None and (scan.step, scan.steps) == (1, 3)
+    assert (scan.name, scan.next) == ("appointment.stage.find", "appointment.stage.check")
+    assert r.view.picture is not None and r.view.picture.value == "qr_scan"
+    r.app.intent("type")
+    typed = r.view.journey
+    assert r.state == "appt_number" and typed is not None and typed.step == 1
+    r.app.intent("number", number=NUMBER)
+    checking = r.view.journey
+    assert r.state == "appt_checking" and checking is not None and checking.step == 2
+    assert r.view.waiting is not None and r.view.waiting.slow == "central.slow"

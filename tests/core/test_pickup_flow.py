@@ -6,7 +6,7 @@ from __future__ import annotations
 from kiosk.core.engine import Event
 from kiosk.core.errors import KioskError
 from kiosk.machine.receipts import Slip, TextLine
-from kiosk.terminals.pickup.ports import Document, DocumentsFound, Handover
+from kiosk.terminals.pickup.ports import DeliveryOrdered, Document, DocumentsFound, Handover
 from offline_queue.central_client import DocumentsElsewhere
 from tests.core.flow_rigs import Rig, make_rig, terminal_config
 
@@ -206,3 +206,57 @@ def test_after_a_handover_the_citizen_hears_of_documents_elsewhere() -> None:
     r["pickup"].answer("hand_over", Handover("D1", True))
     r.app.intent("collect")
     assert r.state == "pickup_done" and r.view.body == ("pickup.done.elsewhere.counter",)
+
+
+def _with_address(documents: int = 2) -> Rig:
+    r = rig(documents=documents)
+    found = DocumentsFound(True, DOCS[:documents], address="广东省深圳市福田区金田路36号")
+    r["central"].answer("documents_ready", found)
+    return r
+
+
+def test_delivery_shows_its_own_steps_after_the_shared_ones() -> None:
+    r = _with_address()
+    to_confirm(r)
+    confirm = r.view.journey
+    assert confirm is not None and (confirm.name, confirm.next) == (
+        "pickup.stage.confirm",
+        "pickup.stage.take",
+    )
+    r.app.intent("deliver")
+    journey = r.view.journey
+    assert journey is not None and journey.step == confirm.step + 1
+    assert (journey.name, journey.next) == ("pickup.stage.address", "pickup.stage.slip")
+    assert journey.steps == confirm.steps  # address and slip instead of take and receipt
+
+
+def test_taking_one_then_ordering_delivery_of_the_next_still_prints_the_receipt() -> None:
+    r = _with_address()
+    to_confirm(r)
+    r["pickup"].answer("hand_over", Handover("D1", True))
+    r.app.intent("collect")
+    assert r.state == "pickup_confirm" and r.view.code == "D2"
+    r["pickup"].answer("order_delivery", DeliveryOrdered("EMS-1", "D2"))
+    r.app.intent("deliver")
+    r.app.intent("confirm")
+    assert r.state == "pickup_delivery_done"
+    (slip,) = r["printer"].asked("print")[0]  # the delivery's confirmation
+    assert any("EMS-1" in line for line in _lines(slip))
+    r.app.intent("finished")
+    assert r.state == "pickup_done"  # the receipt for the permit she took, printed first
+    receipt = r["printer"].asked("print")[1][0]
+    assert any("D1" in line for line in _lines(receipt))
+    assert not any("D2" in line for line in _lines(receipt))
+
+
+def test_leaving_the_second_document_for_later_prints_the_first_ones_receipt() -> None:
+    r = rig(documents=2)
+    to_confirm(r)
+    assert r.view.buttons[0].label == "app.cancel"
+    r["pickup"].answer("hand_over", Handover("D1", True))
+    r.app.intent("collect")
+    assert r.view.buttons[0].label == "flow.finish"
+    r.app.intent("back")
+    assert r.state == "pickup_done"
+    (receipt,) = r["printer"].asked("print")[0]
+    assert any("D1" in line for line in _lines(receipt))

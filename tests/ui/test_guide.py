@@ -113,6 +113,26 @@ def test_stages_number_the_steps_and_skip_an_empty_one() -> None:
         progress_of(replace(service, stages=(Stage("stage.face", ("nowhere",)),)))
 
 
+def test_a_branch_is_counted_whole_and_shares_the_steps_before_it() -> None:
+    names = ("a_1", "b_1", "c_1", "x_1", "x_2", "y_1")
+    identify, choose = Stage("stage.identify", ("a_1",)), Stage("stage.face", ("b_1",))
+    service = ServiceFlow(
+        "s",
+        "a_1",
+        tuple(message_state(name) for name in names),
+        stages=(identify, choose, Stage("stage.receipt", ("c_1",))),
+        branches=(
+            (identify, choose, Stage("flow.finish", ("x_1", "x_2")), Stage("app.back", ("y_1",))),
+        ),
+    )
+    marks = progress_of(service)
+    assert marks["b_1"] == Progress(2, 3, "stage.face", "stage.receipt")  # the main way's
+    assert marks["x_2"] == Progress(3, 4, "flow.finish", "app.back")
+    assert marks["y_1"] == Progress(4, 4, "app.back", None)
+    with pytest.raises(ValueError, match="two stages"):
+        progress_of(replace(service, branches=((identify, Stage("app.back", ("a_1",))),)))
+
+
 def message_state(name: str):  # type: ignore[no-untyped-def]
     from kiosk.core.engine import State
 

@@ -5,16 +5,18 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from PySide6.QtCore import QRectF
+from PySide6.QtCore import QRectF, Qt
 from PySide6.QtGui import QPainter, QPaintEvent, QPen
 from PySide6.QtWidgets import QGridLayout, QHBoxLayout, QPushButton, QVBoxLayout, QWidget
 
 from kiosk.core.runner import ViewState
 from kiosk.core.views import Button
 from kiosk.terminals.appointment.views import NumberPadView, QrScanView
+from ui.guide import Pictogram
 from ui.screens.base import Screen, card, label
 from ui.screens.photo import WHITE, FrameSource, Preview
 
+_PICTURE_PX = 180  # how to hold the code up, under the words (4:3)
 _PAD_KEYS = ("1", "2", "3", "4", "5", "6", "7", "8", "9", "delete", "0", "clear")
 
 
@@ -62,6 +64,9 @@ class QrScanScreen(Screen):
         self.body = label(self, "body")
         side.addWidget(self.title)
         side.addWidget(self.body)
+        # How to hold the code up (the same picture as on the help slide).
+        self.picture = Pictogram(self)
+        side.addWidget(self.picture, 0, Qt.AlignmentFlag.AlignHCenter)
         side.addStretch(1)
         self.buttons_box = QVBoxLayout()
         self.buttons_box.setSpacing(20)
@@ -74,6 +79,7 @@ class QrScanScreen(Screen):
         assert isinstance(shown, QrScanView)
         self.title.setText(self.tr_(shown.title))
         self.body.setText(self.tr_(shown.body))
+        self.picture.show_picture(shown.picture, _PICTURE_PX)
         self._buttons = set_buttons(self, self.buttons_box, shown.buttons, self._buttons)
         self.preview.start()
         self.preview.pull()

@@ -2,7 +2,13 @@
 
 from __future__ import annotations
 
+from kiosk.core.views import Waiting
 from kiosk.terminals.script import Act, Expect, Script, Tap
+
+WAITING_AFTER_S = Waiting("").after_s  # when a waiting step says what takes time
+# Central's delay: long enough to see that sentence, well inside the kiosk's 10 s request
+# timeout (a longer wait is the central-down path, shown elsewhere).
+SLOW_S = WAITING_AFTER_S + 3.0
 
 
 def check_in_script() -> Script:
@@ -54,13 +60,25 @@ def check_in_script() -> Script:
         ),
         Tap("he switches to Chinese to read it", intent="language", data={"language": "zh"}),
         Expect("the pad in Chinese", state="appt_number", language="zh"),
+        Act(
+            "the exit-entry system is slow to answer check-ins just now",
+            action="central_slow",
+            args={"latency_s": SLOW_S, "paths": ["/v1/appointments/check-in"]},
+        ),
         Act("he types it right", action="type_appointment_number"),
+        Expect("the kiosk checks the number with central", state="appt_checking", within_s=10),
+        Act(
+            "he waits: after a few seconds the screen says what is taking time",
+            action="look_a_while",
+            args={"seconds": WAITING_AFTER_S + 1.0},
+        ),
         Expect(
             "checked in: one person is ahead at window 5",
             state="appt_done",
             where={"values.ahead": 1},
-            within_s=30,
+            within_s=SLOW_S + 30,
         ),
+        Act("central is quick again", action="central_slow"),
         Tap("he is finished", intent="finished"),
         Expect("back to the attract loop", state="attract"),
     ]

@@ -16,7 +16,7 @@ from typing import Any
 from kiosk.config import KioskConfig
 from kiosk.core.calls import answer, call
 from kiosk.core.engine import IGNORE, SAME, TIMEOUT, Alert, Command, Event, State, Transition
-from kiosk.core.views import Button, MessageView
+from kiosk.core.views import Button, MessageView, Picture
 from kiosk.machine.ports import PRINTER
 from kiosk.terminals.appointment.numbers import DIGITS, is_appointment_no
 from kiosk.terminals.appointment.ports import (
@@ -34,7 +34,7 @@ from kiosk.terminals.appointment.receipts import (
 )
 from kiosk.terminals.appointment.texts import TEXTS
 from kiosk.terminals.appointment.views import NumberPadView, QrScanView
-from kiosk.terminals.home.flow import MENU, ServiceFlow, TerminalContext
+from kiosk.terminals.home.flow import MENU, ServiceFlow, Stage, TerminalContext
 from kiosk.terminals.home.steps import BACK, FINISH, closing_state, message, qr_png
 
 Ctx = TerminalContext
@@ -165,6 +165,7 @@ def _scan_view(ctx: Ctx) -> QrScanView:
         "appointment.scan.title",
         "appointment.scan.body",
         (BACK, Button("type", "appointment.scan.type", "primary")),
+        picture=Picture.QR_SCAN,
     )
 
 
@@ -251,8 +252,8 @@ def services(config: KioskConfig) -> tuple[ServiceFlow, ...]:
         slip = priority_ticket(config, _ticket(ctx), datetime.now())
         return [call(PRINTER, lambda printer, s: printer.print(slip, s), "appointment.print")]
 
-    checking = message("appointment.checking")
-    printing = message("appointment.printing")
+    checking = message("appointment.checking", waiting="central.slow")
+    printing = message("appointment.printing", picture=Picture.RECEIPT, waiting="receipt.slow")
     states: list[Step] = []
     if camera:
         states.append(
@@ -360,5 +361,10 @@ def services(config: KioskConfig) -> tuple[ServiceFlow, ...]:
             finishing=(PRINTING, DONE, NO_TICKET),
             needs_central=True,
             late=late,
+            stages=(
+                Stage("appointment.stage.find", (SCAN, NUMBER) if camera else (NUMBER,)),
+                Stage("appointment.stage.check", (CHECKING,)),
+                Stage("appointment.stage.ticket", (PRINTING,)),
+            ),
         ),
     )

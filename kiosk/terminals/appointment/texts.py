@@ -8,6 +8,9 @@ TEXTS = Catalogue(
     {
         "service.appointment": ("我有预约", "I have an appointment"),
         "service.appointment.hint": ("网上预约签到，优先办理", "Booked online? Check in"),
+        "appointment.stage.find": ("出示预约", "Your appointment"),
+        "appointment.stage.check": ("核对预约", "Check-in"),
+        "appointment.stage.ticket": ("取排队票", "Take the ticket"),
         "appointment.scan.title": ("请出示预约二维码", "Show your appointment QR code"),
         "appointment.scan.body": (
             "在手机上打开预约记录，将二维码对准屏幕上方的摄像头，放在框内",

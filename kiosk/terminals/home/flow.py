@@ -118,6 +118,10 @@ class ServiceFlow:
     # The steps the citizen is shown, in order; states in none of them (outcomes, errors)
     # show no step.
     stages: tuple[Stage, ...] = ()
+    # Other ways through the service, each counted whole (e.g. pickup: identify, face,
+    # confirm, then the delivery's address and slip instead of taking the document). A
+    # state already staged on an earlier way keeps that way's mark.
+    branches: tuple[tuple[Stage, ...], ...] = ()
 
 
 @dataclass(frozen=True)
@@ -298,17 +302,25 @@ def progress_of(service: ServiceFlow) -> dict[str, Progress]:
     """Each staged state's place in the service; a stage naming a state the service does
     not have is a mistake in the flow's definition."""
     names = {state.name for state in service.states}
-    stages = [stage for stage in service.stages if stage.states]
+    marks: dict[str, Progress] = {}
+    for way in (service.stages, *service.branches):
+        for name, mark in _marks(service.key, way, names).items():
+            marks.setdefault(name, mark)
+    return marks
+
+
+def _marks(key: str, way: tuple[Stage, ...], names: set[str]) -> dict[str, Progress]:
+    stages = [stage for stage in way if stage.states]
     marks: dict[str, Progress] = {}
     for index, stage in enumerate(stages):
         unknown = sorted(set(stage.states) - names)
         if unknown:
-            raise ValueError(f"stage {stage.name} of {service.key} names no state: {unknown}")
+            raise ValueError(f"stage {stage.name} of {key} names no state: {unknown}")
         following = stages[index + 1].name if index + 1 < len(stages) else None
         mark = Progress(index + 1, len(stages), stage.name, following)
         for name in stage.states:
             if name in marks:
-                raise ValueError(f"state {name} is in two stages of {service.key}")
+                raise ValueError(f"state {name} is in two stages of {key}")
             marks[name] = mark
     return marks
 

@@ -7,6 +7,8 @@ confirmation slip is printed (a QR code on screen when it cannot be).
 
 pickup_confirm --deliver--> address (on record / typed) --confirm--> ordering -> printing ->
 done (next document, or finish). Back leads to the step before; every step has a deadline.
+A citizen who collected a document before ordering delivery of the next still gets the
+receipt for what they took when they finish.
 """
 
 from __future__ import annotations
@@ -18,7 +20,7 @@ from datetime import datetime
 from kiosk.config import KioskConfig
 from kiosk.core.calls import answer, call, failure
 from kiosk.core.engine import SAME, TIMEOUT, Alert, Command, Event, State, Transition
-from kiosk.core.views import Button, MessageView, TextEntryView
+from kiosk.core.views import Button, MessageView, Picture, TextEntryView
 from kiosk.machine.ports import PRINTER
 from kiosk.machine.receipts import Feed, QrCode, Slip, SlipItem, TextLine, centre
 from kiosk.terminals.home.flow import ATTRACT, TerminalContext
@@ -38,6 +40,7 @@ PRINTING = "pickup_delivery_printing"
 DONE = "pickup_delivery_done"
 FAILED = "pickup_delivery_failed"
 FINISHING = (ORDERING, PRINTING, DONE, FAILED)
+ADDRESS_STATES, ORDER_STATES = (ADDRESS, TYPING), (ORDERING, PRINTING)
 MIN_ADDRESS, MAX_ADDRESS = 8, 120  # characters: province to door number, and the slip's room
 
 
@@ -122,11 +125,19 @@ def delivery_states(
     more: Callable[[Ctx], bool],
     advance: Callable[[Ctx], None],
     confirm: str,
+    *,
+    receipt: tuple[str, Callable[[Ctx], bool]],
 ) -> tuple[Step, ...]:
     """The delivery's states, entered with ``deliver`` from ``confirm`` (the step that shows
     the ``current`` document); after one is ordered, ``next`` goes back there for the next
-    document (``advance``) when there are ``more``."""
+    document (``advance``) when there are ``more``. ``receipt``: the step printing the
+    receipt for documents taken, and whether any were: finishing goes there first."""
     t = config.timeouts
+    receipt_step, collected = receipt
+
+    def to_receipt(event: str) -> Move:
+        return Transition(event, receipt_step, guard=lambda ctx, e: collected(ctx),
+                          label="documents taken: their receipt")  # fmt: skip
 
     def address_view(ctx: Ctx) -> MessageView:
         record = delivery(ctx)
@@ -205,6 +216,8 @@ def delivery_states(
         return more(ctx)
 
     stay = Transition[Ctx]("home", SAME, label="not while the order is recorded")
+    ordering = message("pickup.delivery.ordering", waiting="central.slow")
+    printing = message("pickup.printing", picture=Picture.RECEIPT, waiting="receipt.slow")
     failed = message(
         "pickup.delivery.failed.title",
         "pickup.delivery.failed.body",
@@ -234,7 +247,7 @@ def delivery_states(
         ),
         State(
             ORDERING,
-            lambda ctx: message("pickup.delivery.ordering"),
+            lambda ctx: ordering,
             (
                 Transition("pickup.delivery.ok", PRINTING, action=_ordered),
                 Transition("pickup.delivery.failed", FAILED, action=_failed),
@@ -246,7 +259,7 @@ def delivery_states(
         ),
         State(
             PRINTING,
-            lambda ctx: message("pickup.printing"),
+            lambda ctx: printing,
             (
                 Transition("pickup.delivery.print.ok", DONE),
                 Transition("pickup.delivery.print.failed", DONE, action=_no_receipt),
@@ -261,7 +274,9 @@ def delivery_states(
             done_view,
             (
                 Transition("next", confirm, action=next_document, guard=has_more),
+                to_receipt("finished"),
                 Transition("finished", ATTRACT, action=done),
+                to_receipt(TIMEOUT),
                 Transition(TIMEOUT, ATTRACT, action=done),
             ),
             timeout=lambda ctx: t.message_s * 4,
@@ -272,7 +287,9 @@ def delivery_states(
             (
                 # Nothing was ordered: the document may still be collected.
                 Transition("back", confirm),
+                to_receipt("finished"),
                 Transition("finished", ATTRACT, action=done),
+                to_receipt(TIMEOUT),
                 Transition(TIMEOUT, ATTRACT, action=done),
             ),
             timeout=lambda ctx: t.message_s * 3,

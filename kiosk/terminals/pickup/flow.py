@@ -127,6 +127,15 @@ def _more_after(ctx: Ctx) -> bool:
     return record.next + 1 < len(record.documents)
 
 
+def _collected(ctx: Ctx) -> bool:
+    """Documents taken this session (their receipt is still to print)."""
+    return bool(_pickup(ctx).handed)
+
+
+def _took_some(ctx: Ctx, event: Event) -> bool:
+    return _collected(ctx)
+
+
 def _advance(ctx: Ctx) -> None:
     _pickup(ctx).next += 1
 
@@ -163,7 +172,7 @@ def _confirm_view(ctx: Ctx) -> MessageView:
         progress="pickup.confirm.more" if left > 1 else None,
         values={"count": left},
         buttons=(
-            Button("back", "app.cancel"),
+            Button("back", "flow.finish" if record.handed else "app.cancel"),
             delivery.deliver_button(),
             Button("collect", "pickup.collect", "primary"),
         ),
@@ -245,6 +254,8 @@ def _handover_states(config: KioskConfig) -> tuple[Step, ...]:
             (
                 Transition("collect", "pickup_dispensing"),
                 Transition("deliver", delivery.ADDRESS),
+                # Leaving the rest for later: the receipt for what was taken comes first.
+                Transition("back", "pickup_printing", guard=_took_some, label="receipt first"),
                 Transition("back", MENU),
             ),
             idle=True,
@@ -323,8 +334,17 @@ def services(config: KioskConfig) -> tuple[ServiceFlow, ...]:
         closing_state("pickup_none", _none_view, t.message_s * 3),
         *face.states,
         *_handover_states(config),
-        *delivery.delivery_states(config, _current, _more_after, _advance, "pickup_confirm"),
+        *delivery.delivery_states(
+            config,
+            _current,
+            _more_after,
+            _advance,
+            "pickup_confirm",
+            receipt=("pickup_printing", _collected),
+        ),
     )
+    identify = Stage("stage.identify", (*identify_names("pickup"), "pickup_looking"))
+    confirm = Stage("pickup.stage.confirm", ("pickup_confirm",))
     return (
         ServiceFlow(
             "pickup",
@@ -335,11 +355,20 @@ def services(config: KioskConfig) -> tuple[ServiceFlow, ...]:
             needs_central=True,
             late=face.late,
             stages=(
-                Stage("stage.identify", (*identify_names("pickup"), "pickup_looking")),
+                identify,
                 Stage("stage.face", face.steps),
-                Stage("pickup.stage.confirm", ("pickup_confirm",)),
+                confirm,
                 Stage("pickup.stage.take", ("pickup_dispensing", "pickup_take")),
                 Stage("stage.receipt", ("pickup_printing",)),
+            ),
+            branches=(
+                (
+                    identify,
+                    Stage("stage.face", face.steps),
+                    confirm,
+                    Stage("pickup.stage.address", delivery.ADDRESS_STATES),
+                    Stage("pickup.stage.slip", delivery.ORDER_STATES),
+                ),
             ),
         ),
     )

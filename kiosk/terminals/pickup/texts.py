@@ -8,6 +8,8 @@ TEXTS = Catalogue(
     {
         "pickup.stage.confirm": ("确认证件", "Confirm the document"),
         "pickup.stage.take": ("取走证件", "Take the document"),
+        "pickup.stage.address": ("确认邮寄地址", "Delivery address"),
+        "pickup.stage.slip": ("登记邮寄并取回执", "Order it, take the slip"),
         "pickup.dispensing.slow": (
             "证件正从证件仓送到出证口，需要几秒钟",
             "The document is on its way from the store to the exit slot: a few seconds",
