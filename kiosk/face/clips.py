@@ -294,7 +294,11 @@ def _ramp(n: int) -> Iterator[float]:
 
 
 LIVE_ACTIONS = ("blink", "turn_left", "blink", "turn_right")
-REACTION_FRAMES = 20  # 0.8 s between one move and the next (reading or hearing the prompt)
+# 0.48 s between one move and the next (reading or hearing the prompt). The clip loops and
+# does not follow the prompts, so a try may begin anywhere in it: one loop plus a turn must
+# fit a challenge's budget (LivenessPolicy.challenge_frames, 6 s), or a try begun just after
+# the turn asked for could run out before it comes round again.
+REACTION_FRAMES = 12
 
 
 def live_clip(
@@ -308,7 +312,8 @@ def live_clip(
     """A live person doing ``actions`` in order ("blink", "turn_left", "turn_right": left is
     the citizen's left), each after ``reaction_frames`` of looking at the camera, then
     looking on for as long again; breathing sway and sensor noise throughout. The default
-    (blink, left, blink, right: 5.2 s at 25 fps, looping) answers either challenge order."""
+    (blink, left, blink, right: 4.8 s at 25 fps, looping) answers either challenge order,
+    from any point of the loop, within a challenge's budget."""
     cam = _Camera(seed)
     turner = _Turner(subject)
     script: list[tuple[float, float]] = []  # (yaw, eyelid closure) per frame

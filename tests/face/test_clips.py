@@ -12,7 +12,7 @@ from PIL import Image as PilImage
 from devices.simulators.camera import CameraSimulator
 from kiosk.face import Decision, FaceVerifier, IdentityPolicy, Reference, run_clip
 from kiosk.face.clips import FRAME_H, FRAME_W, Scenes
-from kiosk.face.liveness import Challenge
+from kiosk.face.liveness import Challenge, LivenessPolicy
 from kiosk.face.observe import observe
 
 
@@ -23,6 +23,16 @@ def test_clip_frames_are_camera_frames(scene: Scenes) -> None:
         assert clip.live == (clip.name in {"live", "other"})
     assert scene.live.blinks and scene.live.turned_left and scene.live.turned_right
     assert 4.0 < scene.live.seconds < 8.0
+
+
+def test_the_looping_live_clip_meets_any_challenge_from_any_point(scene: Scenes) -> None:
+    # A try can begin anywhere in the loop: the worst case waits a whole loop for the move,
+    # then the move itself (out and back), all inside one challenge's frame budget.
+    budget = LivenessPolicy().challenge_frames
+    loop = len(scene.live.frames)
+    for turned in (scene.live.turned_left, scene.live.turned_right):
+        turn = max(turned) - min(turned) + 1 + 8 + 8  # held turned, and the ramps out and back
+        assert loop + turn < budget, (loop, turn, budget)  # a blink is shorter than a turn
 
 
 def test_the_live_clip_blinks_and_turns_as_scripted(verifier: FaceVerifier, scene: Scenes) -> None:

@@ -217,7 +217,7 @@ def delivery_states(
 
     stay = Transition[Ctx]("home", SAME, label="not while the order is recorded")
     ordering = message("pickup.delivery.ordering", waiting="central.slow")
-    printing = message("pickup.printing", picture=Picture.RECEIPT, waiting="receipt.slow")
+    printing = message("pickup.delivery.printing", picture=Picture.RECEIPT, waiting="receipt.slow")
     failed = message(
         "pickup.delivery.failed.title",
         "pickup.delivery.failed.body",

@@ -144,6 +144,7 @@ TEXTS = Catalogue(
             "That address is too short: give the province, city, district, street and number.",
         ),
         "pickup.delivery.ordering": ("正在登记邮寄…", "Recording the delivery…"),
+        "pickup.delivery.printing": ("正在打印邮寄回执…", "Printing your delivery slip…"),
         "pickup.delivery.done.title": ("已登记免费邮寄", "Free delivery recorded"),
         "pickup.delivery.done.body": (
             "您的证件将通过 EMS 寄出，请凭邮寄单号查询。证件不会从本机取出。",
