@@ -20,7 +20,14 @@ DEFAULT_SPEC = PhotoSection().spec
 def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     parser = commands.add_parser("photo", help="ID-photo compliance tools")
     sub = parser.add_subparsers(dest="photo_command", required=True)
-    check = sub.add_parser("check", help="assess a still image against the photo spec")
+    check = sub.add_parser(
+        "check",
+        help="assess a still image against the photo spec",
+        description="Assess a still image against the photo spec. A file is judged alone: "
+        "eyes count as open above the spec's shut-eye limit, so a half-closed lid may pass "
+        "here that the kiosk refuses (its captures are judged against the citizen's own "
+        "open-eye level over the live session; docs/benchmarks.md, photo engine).",
+    )
     check.add_argument("image")
     check.add_argument("--spec", default=DEFAULT_SPEC, help="photo spec name or TOML path")
     check.add_argument("--json", action="store_true", help="print JSON")
