@@ -19,7 +19,7 @@ from kiosk.core.views import Button, OutOfServiceView, Picture, Progress
 from kiosk.machine.faults import fault_keys, plain_fault
 from kiosk.terminals.home.flow import ServiceFlow, Stage, progress_of
 from kiosk.terminals.home.steps import BACK, message
-from ui.audit import audit_window, contrast, text_contrast
+from ui.audit import audit_window, contrast, image_array, luminance_map, text_contrast
 from ui.demo import pump
 from ui.guide import MOTIONS, Pictogram, art_dir, draw_picture
 from ui.shell import qt_application
@@ -245,3 +245,21 @@ def test_touch_targets_follow_the_configured_panel() -> None:
     )
     px = touch_min_px(small.screen.px_per_mm)
     assert px >= 15 * small.screen.px_per_mm and px > 96
+
+
+@pytest.mark.parametrize("behind", ["#e6e9ea", "#1b2430"])  # the booth's wall, a dark coat
+def test_the_countdown_reads_over_a_light_wall_and_a_dark_coat(qtbot: QtBot, behind: str) -> None:
+    from ui.screens.photo import Preview
+
+    preview = Preview(lambda: None)
+    qtbot.addWidget(preview)
+    preview.resize(800, 600)
+    picture = QImage(640, 480, QImage.Format.Format_RGB32)
+    picture.fill(QColor(behind))
+    preview._image = picture
+    preview.countdown = 3
+    grabbed = image_array(preview.grab().toImage())
+    h, w = grabbed.shape[:2]
+    figure = luminance_map(grabbed[h // 3 : 2 * h // 3, 2 * w // 5 : 3 * w // 5])
+    found = text_contrast(figure)
+    assert found is not None and found >= 4.5, found

@@ -6,7 +6,16 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from PySide6.QtCore import QElapsedTimer, QRectF, Qt, QTimer
-from PySide6.QtGui import QColor, QImage, QPainter, QPaintEvent, QPen, QPixmap
+from PySide6.QtGui import (
+    QColor,
+    QFontMetricsF,
+    QImage,
+    QPainter,
+    QPainterPath,
+    QPaintEvent,
+    QPen,
+    QPixmap,
+)
 from PySide6.QtWidgets import (
     QFrame,
     QGridLayout,
@@ -93,9 +102,18 @@ class Preview(QWidget):
             font = painter.font()
             font.setPixelSize(int(target.height() * 0.35))
             font.setBold(True)
-            painter.setFont(font)
-            painter.setPen(WHITE)
-            painter.drawText(target, Qt.AlignmentFlag.AlignCenter, str(self.countdown))
+            # White figures edged in dark: readable over a light wall and a dark coat alike.
+            text = str(self.countdown)
+            metrics = QFontMetricsF(font)
+            path = QPainterPath()
+            path.addText(
+                target.center().x() - metrics.horizontalAdvance(text) / 2,
+                target.center().y() + (metrics.ascent() - metrics.descent()) / 2,
+                font,
+                text,
+            )
+            painter.strokePath(path, QPen(QColor("#102027"), max(4.0, font.pixelSize() / 18)))
+            painter.fillPath(path, WHITE)
         painter.end()
 
     def _picture_rect(self) -> QRectF:
