@@ -803,7 +803,14 @@ class Soak:
         assert backend is not None and backend.sync is not None
         backend.sync.wake()
         deadline = time.monotonic() + within_s
-        while backend.outbox.counts().pending and time.monotonic() < deadline:
+
+        def left() -> int:
+            # In flight counts as left: sent but not yet acknowledged (a busy machine leaves
+            # a batch in flight for a while; stopping then reported it as not delivered).
+            counts = backend.outbox.counts()
+            return counts.pending + counts.inflight
+
+        while left() and time.monotonic() < deadline:
             dispatcher.drain(wait_s=0.2)
             backend.sync.wake()
         counts = backend.outbox.counts()

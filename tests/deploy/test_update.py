@@ -204,6 +204,13 @@ def fresh_bundle() -> Path | None:
     bundle = ROOT / "dist" / "kiosk"
     if not (bundle / "kiosk").is_file():
         return None
+    # A bundle older than the source it freezes is another version (it may refuse today's
+    # configuration and never come up): not the one to test.
+    built = (bundle / "kiosk").stat().st_mtime
+    sources = (p for top in ("kiosk", "ui", "devices", "offline_queue", "central")
+               for p in (ROOT / top).rglob("*.py"))  # fmt: skip
+    if any(source.stat().st_mtime > built for source in sources):
+        return None
     probe = subprocess.run(
         [str(bundle / "kiosk"), "service", "--help"], capture_output=True, timeout=300
     )
