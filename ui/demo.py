@@ -189,12 +189,9 @@ class World:
     def face_scene(self, clip: str) -> None:
         """The person in front of the camera for the face check: ``live`` (the holder,
         blinking and turning), ``glare`` (the holder, light in the glasses), ``other``..."""
-        camera = self.sim("camera")
-        showing_s = camera.loop_s
-        camera.play(getattr(self._faces(), clip).frames)
-        # The camera finishes the clip it is showing before it starts the new one: without
-        # this wait a try begun at once could spend seconds of its budget on the old person.
-        pump(showing_s + 0.1)
+        clip_frames = getattr(self._faces(), clip).frames
+        # Without the wait a try begun at once could spend its budget on the old person.
+        self._change_scene(lambda camera: camera.play(clip_frames))
 
     def present_permit(self) -> None:
         """The holder's permit: its chip carries the holder's photo (a different photograph
@@ -211,11 +208,16 @@ class World:
     def camera_scene(self, scene: str) -> None:
         if self._scenes is None:
             self._scenes = self._make_scenes()
+        image = self._scenes[scene]
+        # The next screenshots show this scene, not the one before (or the idle test card).
+        self._change_scene(lambda camera: camera.set_scene(image, motion=True))
+
+    def _change_scene(self, change: Callable[[Any], None]) -> None:
+        """Change what the camera sees and wait until it shows: the camera finishes the
+        clip it is showing (``loop_s``) before it starts the new one."""
         camera = self.sim("camera")
         showing_s = camera.loop_s
-        camera.set_scene(self._scenes[scene], motion=True)
-        # The camera loops its clip: the new scene shows once the current clip has played out,
-        # so the next screenshots show this scene, not the one before (or the idle test card).
+        change(camera)
         pump(showing_s + 0.1)
 
     def _make_scenes(self) -> dict[str, Any]:
@@ -310,27 +312,22 @@ class World:
 
     def central_silent(self, silent: bool = True) -> None:
         """The exit-entry system stops answering (503 to everything), or answers again."""
-        import requests
-
-        backend = self.shell.backend
-        if backend is None:
-            raise DemoFailed("no central to silence")
-        plan = {"rates": {"error": 1.0}} if silent else {}
-        resp = requests.put(f"{backend.central_url}/v1/admin/faults", json=plan, timeout=5)
-        if resp.status_code != 200:
-            raise DemoFailed(f"setting central's faults failed: {resp.status_code}")
+        self._central_faults({"rates": {"error": 1.0}} if silent else {})
 
     def central_slow(self, latency_s: float = 0.0, paths: tuple[str, ...] = ()) -> None:
         """Central answers requests to ``paths`` (prefixes) after ``latency_s`` (0: at once)."""
+        self._central_faults({"latency_s": latency_s, "paths": list(paths)} if latency_s else {})
+
+    def _central_faults(self, plan: dict[str, Any]) -> None:
+        """Set the embedded central's misbehaviour (central.faults; {} for none)."""
         import requests
 
         backend = self.shell.backend
         if backend is None:
-            raise DemoFailed("no central to slow down")
-        plan = {"latency_s": latency_s, "paths": list(paths)} if latency_s else {}
+            raise DemoFailed("no embedded central to misbehave")
         resp = requests.put(f"{backend.central_url}/v1/admin/faults", json=plan, timeout=5)
         if resp.status_code != 200:
-            raise DemoFailed(f"setting central's latency failed: {resp.status_code}")
+            raise DemoFailed(f"setting central's faults failed: {resp.status_code}")
 
     def look_a_while(self, seconds: float) -> None:
         """The citizen watches the screen for ``seconds`` of real time (what a waiting step
@@ -383,10 +380,7 @@ class World:
     def put_phone_away(self) -> None:
         """Nobody holds anything up to the camera (its default scene). The camera loops its
         clip: wait for it to play out, so the phone is really gone before the next step."""
-        camera = self.sim("camera")
-        showing_s = camera.loop_s
-        camera.set_scene(None)
-        pump(showing_s + 0.1)
+        self._change_scene(lambda camera: camera.set_scene(None))
 
     def type_appointment_number(self, wrong_digit: bool = False) -> None:
         """The citizen types the booking's number on the pad (``wrong_digit``: one digit

@@ -345,6 +345,7 @@ def services(config: KioskConfig) -> tuple[ServiceFlow, ...]:
     )
     identify = Stage("stage.identify", (*identify_names("pickup"), "pickup_looking"))
     confirm = Stage("pickup.stage.confirm", ("pickup_confirm",))
+    face_check = Stage("stage.face", face.steps)
     return (
         ServiceFlow(
             "pickup",
@@ -356,7 +357,7 @@ def services(config: KioskConfig) -> tuple[ServiceFlow, ...]:
             late=face.late,
             stages=(
                 identify,
-                Stage("stage.face", face.steps),
+                face_check,
                 confirm,
                 Stage("pickup.stage.take", ("pickup_dispensing", "pickup_take")),
                 Stage("stage.receipt", ("pickup_printing",)),
@@ -364,7 +365,7 @@ def services(config: KioskConfig) -> tuple[ServiceFlow, ...]:
             branches=(
                 (
                     identify,
-                    Stage("stage.face", face.steps),
+                    face_check,
                     confirm,
                     Stage("pickup.stage.address", delivery.ADDRESS_STATES),
                     Stage("pickup.stage.slip", delivery.ORDER_STATES),
