@@ -45,7 +45,7 @@ def central(central_db: str) -> Iterator[CentralHandle]:
 
 
 def _client(url: str, kiosk: str = KIOSK) -> CentralClient:
-    return CentralClient(CentralTransport(url, kiosk_id=kiosk, secret=SECRET, timeout_s=5))
+    return CentralClient(CentralTransport(url, kiosk_id=kiosk, secret=SECRET, timeout_s=30))
 
 
 @pytest.fixture
@@ -57,7 +57,7 @@ def client(central: CentralHandle) -> Iterator[CentralClient]:
 
 def _paid(central: CentralHandle, client: CentralClient, key: str, **choice: str) -> str:
     order = client.create_payment(key, **{**CHOICE, **choice})
-    resp = requests.post(f"{central.url}/v1/admin/payments/{order.order_id}/pay", timeout=5)
+    resp = requests.post(f"{central.url}/v1/admin/payments/{order.order_id}/pay", timeout=30)
     assert resp.status_code == 200
     return order.order_id
 

@@ -26,6 +26,9 @@ from tests.central.pg import PostgresServer
 
 ROOT = Path(__file__).resolve().parents[2]
 KIOSKS = {f"K-INST-{n}": f"instance-test-secret-{n:04d}".encode() for n in range(3)}
+# Worker processes booting beside a busy suite may take seconds to finish a TLS handshake
+# or an answer: the kiosk's own 5 s/10 s limits are for a hall, not a loaded test machine.
+PATIENT = {"timeout_s": 60.0, "connect_timeout_s": 60.0}
 
 
 @contextmanager
@@ -144,8 +147,8 @@ def _upload_across_instances(one: str, two: str) -> None:
     data = os.urandom(200_000)
     meta = "sha256 " + base64.b64encode(hashlib.sha256(data).hexdigest().encode()).decode()
     with (
-        closing(CentralTransport(one, kiosk_id=kiosk, secret=secret)) as a,
-        closing(CentralTransport(two, kiosk_id=kiosk, secret=secret)) as b,
+        closing(CentralTransport(one, kiosk_id=kiosk, secret=secret, **PATIENT)) as a,
+        closing(CentralTransport(two, kiosk_id=kiosk, secret=secret, **PATIENT)) as b,
     ):
         created = a.request(
             "POST",
@@ -218,11 +221,13 @@ def test_serve_speaks_https_with_a_certificate(tmp_path: Path) -> None:
     with gateway(str(tmp_path / "c.sqlite"), kiosks_file, workers=2, extra=extra) as url:
         assert url.startswith("https://")
         with closing(
-            CentralTransport(url, kiosk_id=kiosk, secret=secret, ca_bundle=str(cert_file))
+            CentralTransport(
+                url, kiosk_id=kiosk, secret=secret, ca_bundle=str(cert_file), **PATIENT
+            )
         ) as trusted:
             for _ in range(4):  # whichever worker answers
                 assert trusted.request("POST", "/v1/heartbeat", body=b"{}").status == 200
-        with closing(CentralTransport(url, kiosk_id=kiosk, secret=secret)) as untrusted:
+        with closing(CentralTransport(url, kiosk_id=kiosk, secret=secret, **PATIENT)) as untrusted:
             with pytest.raises(CentralError) as refused:
                 untrusted.request("POST", "/v1/heartbeat", body=b"{}")
             assert refused.value.code == "central.tls"

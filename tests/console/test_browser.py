@@ -165,13 +165,21 @@ def test_sign_in_refused_then_accepted(
     browser.find_element(By.ID, "username").send_keys("alice")
     browser.find_element(By.ID, "password").send_keys("not the password")
     browser.find_element(By.ID, "sign-in").click()
-    message = wait(browser, lambda d: d.find_element(By.ID, "login-message"))
-    assert "不正确" in message.text  # Chinese first
+    # Read the message inside the wait: the refused sign-in may redraw the form, and an
+    # element found before the redraw is stale after it.
+    message = wait(browser, lambda d: d.find_element(By.ID, "login-message").text)
+    assert "不正确" in message  # Chinese first
     assert "/console/login" in browser.current_url
     signed_in(browser, central)
-    row = wait(browser, lambda d: d.find_element(By.ID, f"machine-{KIOSK}"))
-    wait(browser, lambda d: row.get_attribute("data-state") == "in_service")
-    assert "正常服务" in row.text and "Futian" in row.text
+    row_text = wait(
+        browser,
+        lambda d: (
+            (r := d.find_element(By.ID, f"machine-{KIOSK}")).get_attribute("data-state")
+            == "in_service"
+            and r.text
+        ),
+    )
+    assert "正常服务" in row_text and "Futian" in row_text
 
 
 def test_a_state_change_appears_without_a_reload(

@@ -133,7 +133,7 @@ def take_and_use_photo(qtbot: QtBot, shell: Shell, clock: ManualClock, world: Wo
 def central_stats(shell: Shell) -> dict[str, Any]:
     assert shell.backend is not None and shell.backend.closers
     url = shell.backend.sync.transport.base_url if shell.backend.sync else ""
-    return dict(requests.get(f"{url}/v1/stats", timeout=5).json())
+    return dict(requests.get(f"{url}/v1/stats", timeout=30).json())
 
 
 def test_coached_photo_is_saved_printed_and_delivered_once(
