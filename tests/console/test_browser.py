@@ -148,6 +148,20 @@ def wait(driver: WebDriver, condition: Any) -> Any:
     ).until(condition)
 
 
+def row_text_in_state(browser: WebDriver, state: str) -> str:
+    """The kiosk's fleet row text once the row shows ``state``, found afresh on each poll."""
+    return str(
+        wait(
+            browser,
+            lambda d: (
+                (r := d.find_element(By.ID, f"machine-{KIOSK}")).get_attribute("data-state")
+                == state
+                and r.text
+            ),
+        )
+    )
+
+
 def signed_in(browser: WebDriver, central: CentralHandle) -> None:
     if "/console/fleet" not in browser.current_url:
         browser.get(central.url + "/console/login")
@@ -171,14 +185,7 @@ def test_sign_in_refused_then_accepted(
     assert "不正确" in message  # Chinese first
     assert "/console/login" in browser.current_url
     signed_in(browser, central)
-    row_text = wait(
-        browser,
-        lambda d: (
-            (r := d.find_element(By.ID, f"machine-{KIOSK}")).get_attribute("data-state")
-            == "in_service"
-            and r.text
-        ),
-    )
+    row_text = row_text_in_state(browser, "in_service")
     assert "正常服务" in row_text and "Futian" in row_text
 
 
@@ -190,24 +197,12 @@ def test_a_state_change_appears_without_a_reload(
     browser.execute_script("window.sameDocument = true")
     kiosk.machine.causes.append("device.printer")  # the printer fails at the machine
     kiosk.sync.heartbeat_soon()
-    row_text = wait(
-        browser,
-        lambda d: (
-            (r := d.find_element(By.ID, f"machine-{KIOSK}")).get_attribute("data-state")
-            == "out_of_service"
-            and r.text
-        ),
-    )
+    row_text = row_text_in_state(browser, "out_of_service")
     assert "凭条打印机" in row_text  # the cause in plain words
     assert browser.execute_script("return window.sameDocument") is True
     kiosk.machine.causes.remove("device.printer")
     kiosk.sync.heartbeat_soon()
-    wait(
-        browser,
-        lambda d: (
-            d.find_element(By.ID, f"machine-{KIOSK}").get_attribute("data-state") == "in_service"
-        ),
-    )
+    row_text_in_state(browser, "in_service")
 
 
 def test_an_alert_is_acknowledged_with_a_note(
